@@ -1,0 +1,1 @@
+"""The domain: SQLAlchemy models and the rules of employment social security. Imports nothing of ours."""

@@ -1,0 +1,22 @@
+"""Every model, imported once so that ``Base.metadata`` is complete (Alembic and table creation use it)."""
+
+from domain.audit import AuditEvent
+from domain.beneficiaries import PovertyBeneficiary
+from domain.claims import Claim, ClaimBenefit, ClaimEvent
+from domain.db import Base
+from domain.participants import Employer, Participant, ParticipantProgram
+from domain.regions import Region, RegionYearFigure
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "Claim",
+    "ClaimBenefit",
+    "ClaimEvent",
+    "Employer",
+    "Participant",
+    "ParticipantProgram",
+    "PovertyBeneficiary",
+    "Region",
+    "RegionYearFigure",
+]

@@ -1,0 +1,65 @@
+"""The programmes of BPJS Ketenagakerjaan, the participant segments, and which segment may hold which.
+
+The compatibility table is the one rule; the database check constraint on enrolments is generated from it,
+so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Program(enum.StrEnum):
+    JKK = "JKK"  # Jaminan Kecelakaan Kerja: work accident and occupational disease
+    JKM = "JKM"  # Jaminan Kematian: non-work death
+    JHT = "JHT"  # Jaminan Hari Tua: old-age savings
+    JP = "JP"  # Jaminan Pensiun: pension
+    JKP = "JKP"  # Jaminan Kehilangan Pekerjaan: job loss (PU only)
+
+
+class Segment(enum.StrEnum):
+    PU = "PU"  # Penerima Upah: formal wage earners
+    BPU = "BPU"  # Bukan Penerima Upah: informal workers
+    JAKON = "JAKON"  # construction workers, enrolled per project
+    PMI = "PMI"  # Pekerja Migran Indonesia: migrant workers
+
+
+#: Programmes each segment may hold (DOMAIN.md). JHT is optional for BPU and PMI but allowed.
+SEGMENT_PROGRAMS: dict[Segment, frozenset[Program]] = {
+    Segment.PU: frozenset(Program),
+    Segment.BPU: frozenset({Program.JKK, Program.JKM, Program.JHT}),
+    Segment.PMI: frozenset({Program.JKK, Program.JKM, Program.JHT}),
+    Segment.JAKON: frozenset({Program.JKK, Program.JKM}),
+}
+
+#: Programmes every participant of a segment must hold: the protection the segment exists for.
+SEGMENT_REQUIRED: dict[Segment, frozenset[Program]] = {
+    Segment.PU: frozenset({Program.JKK, Program.JKM}),
+    Segment.BPU: frozenset({Program.JKK, Program.JKM}),
+    Segment.PMI: frozenset({Program.JKK, Program.JKM}),
+    Segment.JAKON: frozenset({Program.JKK, Program.JKM}),
+}
+
+
+def program_problems(segment: Segment, programs: set[Program]) -> list[str]:
+    """What is wrong with enrolling a `segment` participant in `programs` (empty when allowed)."""
+    problems = []
+    not_allowed = sorted(programs - SEGMENT_PROGRAMS[segment])
+    if not_allowed:
+        allowed = ", ".join(sorted(SEGMENT_PROGRAMS[segment]))
+        problems.append(
+            f"segment {segment.value} cannot hold {', '.join(not_allowed)}; it may hold {allowed}"
+        )
+    missing = sorted(SEGMENT_REQUIRED[segment] - programs)
+    if missing:
+        problems.append(f"segment {segment.value} must hold {', '.join(missing)}")
+    return problems
+
+
+def segment_program_check_sql() -> str:
+    """SQL boolean expression over columns ``segment`` and ``program`` that the table above allows."""
+    clauses = []
+    for segment, programs in SEGMENT_PROGRAMS.items():
+        listed = ", ".join(f"'{p.value}'" for p in sorted(programs))
+        clauses.append(f"(segment = '{segment.value}' AND program IN ({listed}))")
+    return " OR ".join(clauses)
