@@ -56,7 +56,7 @@ RULES: tuple[BenefitRule, ...] = (
     # Scholarships, per child per year, with JKK death/total disability and with JKM after 36 months.
     *(
         BenefitRule(
-            f"SCHOLARSHIP-{level.value}-2019",
+            f"{program.value}-SCHOLARSHIP-{level.value}-2019",
             program,
             BenefitKind.SCHOLARSHIP,
             _PP82,

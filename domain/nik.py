@@ -75,7 +75,12 @@ def parse_nik(raw: str, *, today: dt.date | None = None) -> NIK:
     except ValueError:
         raise InvalidNIK(f"NIK {_shown(value)} encodes {day:02d}-{month:02d}-{year}, which is not a date") from None
     if birth > today:
-        birth = birth.replace(year=year - 100)
+        try:
+            birth = birth.replace(year=year - 100)
+        except ValueError:  # 29 Feb 2000 in the future is 29 Feb 1900, which did not exist
+            raise InvalidNIK(
+                f"NIK {_shown(value)} encodes {day:02d}-{month:02d}-{year - 100}, which is not a date"
+            ) from None
     return NIK(value=value, district_code=f"{prov}.{kab}.{kec}", birth_date=birth, sex=sex, serial=serial)
 
 

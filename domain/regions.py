@@ -34,7 +34,8 @@ class RegionLevel(enum.StrEnum):
 
 
 _LEVELS = (RegionLevel.PROVINCE, RegionLevel.REGENCY, RegionLevel.DISTRICT, RegionLevel.VILLAGE)
-_CODE_RE = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
+# ASCII: without it \d also matches other scripts' digits (e.g. Arabic-Indic).
+_CODE_RE = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$", re.ASCII)
 
 
 class InvalidRegionCode(ValueError):
