@@ -1,0 +1,1 @@
+"""The GraphQL schema (Strawberry, Apollo Federation 2 subgraph). Imports domain and auth."""

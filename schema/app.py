@@ -1,0 +1,45 @@
+"""Builds the federation Schema from the family modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry import relay
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+
+from schema.beneficiaries import BeneficiaryNode, BeneficiaryQuery
+from schema.claims import ClaimNode, ClaimQuery
+from schema.participants import ParticipantNode, ParticipantQuery
+from schema.regions import RegionNode, RegionQuery
+
+#: The federation version we target: 2.5+ for @authenticated/@requiresScopes.
+FEDERATION_VERSION = "2.11"
+
+
+@strawberry.type(description="Read access to participants, regions, poverty beneficiaries and claims.")
+class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery):
+    node: relay.Node | None = relay.node(
+        description="Any object by its global id; null when there is none you may see."
+    )
+
+
+def build_schema(*, extra_extensions: list[Any] | None = None) -> strawberry.federation.Schema:
+    # Limits against hostile queries; the numbers become configurable with the hardening work.
+    extensions: list[Any] = [
+        lambda: QueryDepthLimiter(max_depth=12),
+        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: MaxTokensLimiter(max_token_count=5000),
+        *(extra_extensions or []),
+    ]
+    return strawberry.federation.Schema(
+        query=Query,
+        types=[RegionNode, ParticipantNode, BeneficiaryNode, ClaimNode],
+        federation_version=FEDERATION_VERSION,
+        config=StrawberryConfig(disable_field_suggestions=True, relay_max_results=100),
+        extensions=extensions,
+    )
+
+
+schema = build_schema()

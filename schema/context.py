@@ -1,0 +1,55 @@
+"""The per-request context every resolver receives: the principal, a database reader and the loaders."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import strawberry
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.principal import Principal
+
+if TYPE_CHECKING:
+    from schema.loaders import Loaders
+
+T = TypeVar("T")
+
+
+class Reader:
+    """One request's AsyncSession, used by one coroutine at a time.
+
+    Sibling resolvers run concurrently and an AsyncSession must not be (LIBRARIES.md §2); the lock
+    serialises their statements, which on one connection would run one after the other anyway.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._lock = asyncio.Lock()
+
+    async def all(self, stmt: Select[tuple[T]]) -> Sequence[T]:
+        async with self._lock:
+            return (await self._session.scalars(stmt)).all()
+
+    async def rows(self, stmt: Select[Any]) -> Sequence[Any]:
+        async with self._lock:
+            return (await self._session.execute(stmt)).all()
+
+    async def one(self, stmt: Select[tuple[T]]) -> T:
+        async with self._lock:
+            return (await self._session.execute(stmt)).scalar_one()
+
+
+@dataclass
+class Context:
+    principal: Principal
+    reader: Reader
+    loaders: Loaders
+    request: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Info = strawberry.Info[Context, None]

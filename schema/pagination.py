@@ -1,0 +1,156 @@
+"""Relay connections with keyset cursors.
+
+A cursor encodes the sort key of its row (the ordered column's value and the id), so the next page is
+``WHERE (sort, id) > (cursor) ORDER BY sort, id LIMIT first + 1``: an index range scan, stable while rows are
+added, and the same cost on page 1 and page 10,000. ``totalCount`` runs its COUNT only when asked for.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import enum
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from sqlalchemy import ColumnElement, Select, func, select, tuple_
+from strawberry import relay
+
+from schema.errors import BadInput
+
+NodeT = TypeVar("NodeT")
+RowT = TypeVar("RowT")
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+
+@strawberry.enum(description="Sort direction.")
+class OrderDirection(enum.Enum):
+    ASC = strawberry.enum_value("ASC", description="Smallest first.")
+    DESC = strawberry.enum_value("DESC", description="Largest first.")
+
+
+@strawberry.type(description="A page of results with cursors (Relay connection) and the total number of matches.")
+class CountedConnection(relay.Connection[NodeT], Generic[NodeT]):
+    count_query: strawberry.Private[Callable[[], Awaitable[int]] | None] = None
+
+    @strawberry.field(description="How many items match the filter in all pages (one COUNT, run only when asked).")
+    async def total_count(self) -> int:
+        if self.count_query is None:
+            return len(self.edges)
+        return await self.count_query()
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """A sortable field: its public name and its column. The row id always breaks ties."""
+
+    name: str
+    column: Any
+
+
+def check_first(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    if first < 0 or first > MAX_PAGE_SIZE:
+        raise BadInput(f"first must be between 0 and {MAX_PAGE_SIZE}; {first} was given", field="first")
+    return first
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return {"t": "dt", "v": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"t": "d", "v": value.isoformat()}
+    return value
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get("t") == "dt":
+            return dt.datetime.fromisoformat(value["v"])
+        if value.get("t") == "d":
+            return dt.date.fromisoformat(value["v"])
+        raise ValueError("unknown cursor value")
+    if isinstance(value, str | int):
+        return value
+    raise ValueError("unknown cursor value")
+
+
+def encode_cursor(sort: SortKey, descending: bool, value: Any, row_id: Any) -> str:
+    payload = json.dumps([sort.name, "D" if descending else "A", _encode_value(value), row_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: SortKey, descending: bool) -> tuple[Any, Any]:
+    """The (sort value, id) in `cursor`; BAD_USER_INPUT when it is malformed or from another ordering."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        name, direction, value, row_id = json.loads(raw)
+        decoded = _decode_value(value)
+        if not isinstance(row_id, int | str):
+            raise ValueError("bad id")
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise BadInput("the cursor is malformed; pass an endCursor or edge cursor from a previous page", "after") from None
+    if name != sort.name or direction != ("D" if descending else "A"):
+        raise BadInput(
+            "the cursor belongs to a different orderBy; keep the same orderBy while paging", field="after"
+        ) from None
+    return decoded, row_id
+
+
+async def paginate(
+    run: Callable[[Select[Any]], Awaitable[Sequence[RowT]]],
+    count: Callable[[Select[Any]], Awaitable[int]],
+    stmt: Select[Any],
+    *,
+    sort: SortKey,
+    id_column: Any,
+    descending: bool,
+    first: int | None,
+    after: str | None,
+    to_node: Callable[[RowT], NodeT],
+    connection: type[CountedConnection[NodeT]],
+) -> CountedConnection[NodeT]:
+    """Run one keyset page of `stmt` (already filtered and scoped) and wrap it as a connection."""
+    limit = check_first(first)
+    page_stmt = stmt
+    if after:
+        value, row_id = decode_cursor(after, sort, descending)
+        key = tuple_(sort.column, id_column)
+        bound: ColumnElement[bool] = key < (value, row_id) if descending else key > (value, row_id)
+        page_stmt = page_stmt.where(bound)
+    if descending:
+        page_stmt = page_stmt.order_by(sort.column.desc(), id_column.desc())
+    else:
+        page_stmt = page_stmt.order_by(sort.column.asc(), id_column.asc())
+    rows = list(await run(page_stmt.limit(limit + 1)))
+    has_next = len(rows) > limit
+    rows = rows[:limit]
+    edges = [
+        relay.Edge(
+            cursor=encode_cursor(sort, descending, _sort_value(row, sort), _row_id(row, id_column)), node=to_node(row)
+        )
+        for row in rows
+    ]
+    page_info = relay.PageInfo(
+        has_next_page=has_next,
+        has_previous_page=after is not None,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
+    return connection(edges=edges, page_info=page_info, count_query=lambda: count(count_stmt))
+
+
+def _sort_value(row: Any, sort: SortKey) -> Any:
+    return getattr(row, sort.column.key)
+
+
+def _row_id(row: Any, id_column: Any) -> Any:
+    return getattr(row, id_column.key)

@@ -1,0 +1,301 @@
+"""Participants (and their employers and programme enrolments) in GraphQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from sqlalchemy import exists, select
+from strawberry import relay
+
+from auth.policy import masked_identifier, personal_value, region_clause, require_scope
+from auth.principal import Principal
+from auth.scopes import Scope
+from domain.nik import InvalidNIK, parse_nik
+from domain.participants import Employer, Participant, ParticipantProgram
+from schema.context import Info
+from schema.enums import (
+    FundingSourceEnum,
+    ParticipantStatusEnum,
+    ProgramEnum,
+    SegmentEnum,
+    SexEnum,
+    domain_value,
+)
+from schema.errors import BadInput
+from schema.filters import apply, name_search, region_filter
+from schema.pagination import CountedConnection, OrderDirection, SortKey, paginate
+from schema.permissions import needs
+from schema.regions import RegionNode
+
+if TYPE_CHECKING:
+    from schema.beneficiaries import BeneficiaryNode
+    from schema.claims import ClaimConnection
+
+
+def parse_nik_argument(raw: str, field: str) -> str:
+    try:
+        return parse_nik(raw).value
+    except InvalidNIK as exc:
+        raise BadInput(str(exc), field=field) from None
+
+
+@strawberry.type(description="An employer that registers wage-earning (PU) participants.")
+class EmployerType:
+    registration_number: str = strawberry.field(description="BPJS Ketenagakerjaan employer registration number.")
+    name: str = strawberry.field(description="Registered name.")
+    jkk_risk_class: int = strawberry.field(
+        description="JKK risk class 1-5 (employer contribution 0.24 %, 0.54 %, 0.89 %, 1.27 %, 1.74 % of wage)."
+    )
+    region_code: strawberry.Private[str]
+
+    @strawberry.federation.field(description="Where the employer is registered.", **needs(Scope.REGIONS_READ))
+    async def region(self, info: Info) -> RegionNode | None:
+        row = await info.context.loaders.region.load(self.region_code)
+        return RegionNode.from_row(row) if row else None
+
+
+@strawberry.type(name="ProgramEnrolment", description="A programme a participant holds.")
+class ProgramEnrolment:
+    program: ProgramEnum = strawberry.field(description="The programme.")
+    since: dt.date = strawberry.field(description="Date the participant was enrolled in it.")
+
+
+@strawberry.federation.type(
+    name="Participant",
+    keys=["id", "membershipNumber"],
+    description="A worker insured by BPJS Ketenagakerjaan. Personal fields are masked without pii:read.",
+)
+class ParticipantNode(relay.Node):
+    id: relay.NodeID[int]
+    membership_number: str = strawberry.field(description="Membership number (KPJ).")
+    nik: str = strawberry.field(
+        description="National ID (NIK), 16 digits; masked as '5271**********01' without pii:read."
+    )
+    full_name: str = strawberry.field(description="Full name as in the civil registry.")
+    birth_date: dt.date | None = strawberry.field(description="Birth date; null without pii:read.")
+    sex: SexEnum = strawberry.field(description="Sex.")
+    segment: SegmentEnum = strawberry.field(description="Segment (PU, BPU, JAKON, PMI).")
+    status: ParticipantStatusEnum = strawberry.field(description="Membership status.")
+    funding_source: FundingSourceEnum = strawberry.field(description="Who pays the contributions.")
+    monthly_wage: Decimal | None = strawberry.field(
+        description="Reported monthly wage (or declared income) in rupiah; null without pii:read."
+    )
+    paid_through: dt.date | None = strawberry.field(description="Contributions are paid through this date.")
+    contribution_months: int = strawberry.field(description="Number of months with contributions paid.")
+    registered_at: dt.datetime = strawberry.field(description="When the participant was registered.")
+    version: int = strawberry.field(description="Row version, for optimistic locking (expectedVersion).")
+    region_code: strawberry.Private[str]
+    employer_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: Participant, principal: Principal) -> ParticipantNode:
+        return cls(
+            id=row.id,
+            membership_number=row.membership_number,
+            nik=masked_identifier(principal, row.nik) or "",
+            full_name=row.full_name,
+            birth_date=personal_value(principal, row.birth_date),
+            sex=row.sex,
+            segment=row.segment,
+            status=row.status,
+            funding_source=row.funding_source,
+            monthly_wage=personal_value(principal, row.monthly_wage),
+            paid_through=row.paid_through,
+            contribution_months=row.contribution_months,
+            registered_at=row.registered_at,
+            version=row.version,
+            region_code=row.region_code,
+            employer_id=row.employer_id,
+        )
+
+    @strawberry.federation.field(description="Where the participant is registered (a village).", **needs(Scope.REGIONS_READ))
+    async def region(self, info: Info) -> RegionNode | None:
+        row = await info.context.loaders.region.load(self.region_code)
+        return RegionNode.from_row(row) if row else None
+
+    @strawberry.field(description="The employer, for wage earners (PU).")
+    async def employer(self, info: Info) -> EmployerType | None:
+        if self.employer_id is None:
+            return None
+        row = await info.context.loaders.employer.load(self.employer_id)
+        if row is None:
+            return None
+        return EmployerType(
+            registration_number=row.registration_number,
+            name=row.name,
+            jkk_risk_class=row.jkk_risk_class,
+            region_code=row.region_code,
+        )
+
+    @strawberry.field(description="Programmes the participant holds.")
+    async def programs(self, info: Info) -> list[ProgramEnrolment]:
+        rows = await info.context.loaders.programs.load(self.id)
+        return [ProgramEnrolment(program=r.program, since=r.since) for r in rows]
+
+    @strawberry.federation.field(description="The participant's claims, oldest first.", **needs(Scope.CLAIMS_READ))
+    async def claims(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size, 0-100 (default 20).")] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")] = None,
+    ) -> Annotated[ClaimConnection, strawberry.lazy("schema.claims")]:
+        from schema.claims import claims_of_participant
+
+        return await claims_of_participant(info, self.id, first, after)
+
+    @strawberry.federation.field(
+        description="The poverty-registry record with the same NIK (latest snapshot), if any.",
+        **needs(Scope.BENEFICIARIES_READ),
+    )
+    async def beneficiary(self, info: Info) -> Annotated[BeneficiaryNode, strawberry.lazy("schema.beneficiaries")] | None:
+        from schema.beneficiaries import BeneficiaryNode
+
+        row = await info.context.loaders.beneficiary_of_participant.load(self.id)
+        return BeneficiaryNode.from_row(row, info.context.principal) if row else None
+
+    @classmethod
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[ParticipantNode | None]:
+        require_scope(info.context.principal, Scope.PARTICIPANTS_READ)
+        ids = [int(i) if str(i).isdigit() else -1 for i in node_ids]
+        rows = await info.context.loaders.participant.load_many(ids)
+        return [cls.from_row(r, info.context.principal) if r else None for r in rows]
+
+    @classmethod
+    async def resolve_reference(
+        cls, info: Info, id: strawberry.ID | None = None, membershipNumber: str | None = None, **_rest: Any
+    ) -> ParticipantNode | None:
+        require_scope(info.context.principal, Scope.PARTICIPANTS_READ)
+        loaders = info.context.loaders
+        row: Participant | None = None
+        if id is not None:
+            row = await loaders.participant.load(_local_id(str(id), "Participant"))
+        elif membershipNumber is not None:
+            row = await loaders.participant_by_membership.load(str(membershipNumber))
+        return cls.from_row(row, info.context.principal) if row else None
+
+
+def _local_id(global_id: str, type_name: str) -> int:
+    """The integer id inside a global id of `type_name`; -1 (matches nothing) when it is not one."""
+    try:
+        gid = relay.GlobalID.from_id(global_id)
+    except Exception:
+        return -1
+    return int(gid.node_id) if gid.type_name == type_name and gid.node_id.isdigit() else -1
+
+
+@strawberry.type(name="ParticipantConnection", description="A page of participants.")
+class ParticipantConnection(CountedConnection[ParticipantNode]):
+    pass
+
+
+@strawberry.input(description="Conditions a participant must meet; all given conditions apply.")
+class ParticipantFilter:
+    region_code: str | None = strawberry.field(
+        default=None, description="This region and everything below it, e.g. '52.03' for Lombok Timur."
+    )
+    segment: SegmentEnum | None = strawberry.field(default=None, description="Only this segment.")
+    status: ParticipantStatusEnum | None = strawberry.field(default=None, description="Only this status.")
+    program: ProgramEnum | None = strawberry.field(default=None, description="Only holders of this programme.")
+    funding_source: FundingSourceEnum | None = strawberry.field(default=None, description="Only this funding.")
+    name_contains: str | None = strawberry.field(
+        default=None, description="Case-insensitive part of the name, at least 3 characters."
+    )
+
+
+@strawberry.enum(description="Fields participants can be sorted by.")
+class ParticipantOrderField(enum.Enum):
+    REGISTERED_AT = strawberry.enum_value("registered_at", description="Registration time.")
+    FULL_NAME = strawberry.enum_value("full_name", description="Full name.")
+    MEMBERSHIP_NUMBER = strawberry.enum_value("membership_number", description="Membership number (KPJ).")
+
+
+@strawberry.input(description="Sort order of a participant list.")
+class ParticipantOrder:
+    field: ParticipantOrderField = strawberry.field(
+        default=ParticipantOrderField.REGISTERED_AT, description="Field to sort by."
+    )
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description="Direction.")
+
+
+@strawberry.type
+class ParticipantQuery:
+    @strawberry.federation.field(
+        description="One participant by exactly one of id, membershipNumber or nik (nik needs pii:read). "
+        "Null when there is none you may see.",
+        **needs(Scope.PARTICIPANTS_READ),
+    )
+    async def participant(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID | None, strawberry.argument(description="Global id.")] = None,
+        membership_number: Annotated[str | None, strawberry.argument(description="Membership number (KPJ).")] = None,
+        nik: Annotated[str | None, strawberry.argument(description="National ID (needs pii:read).")] = None,
+    ) -> ParticipantNode | None:
+        given = [a for a in (id, membership_number, nik) if a is not None]
+        if len(given) != 1:
+            raise BadInput("give exactly one of id, membershipNumber or nik")
+        principal, loaders = info.context.principal, info.context.loaders
+        row: Participant | None
+        if id is not None:
+            row = await loaders.participant.load(_local_id(str(id), "Participant"))
+        elif membership_number is not None:
+            row = await loaders.participant_by_membership.load(membership_number)
+        else:
+            require_scope(principal, Scope.PII_READ)
+            row = await loaders.participant_by_nik.load(parse_nik_argument(str(nik), "nik"))
+        return ParticipantNode.from_row(row, principal) if row else None
+
+    @strawberry.federation.field(
+        description="Participants you may see, filtered and sorted.", **needs(Scope.PARTICIPANTS_READ)
+    )
+    async def participants(
+        self,
+        info: Info,
+        filter: Annotated[ParticipantFilter | None, strawberry.argument(description="Conditions.")] = None,
+        order_by: Annotated[ParticipantOrder | None, strawberry.argument(description="Sort order.")] = None,
+        first: Annotated[int | None, strawberry.argument(description="Page size, 0-100 (default 20).")] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")] = None,
+    ) -> ParticipantConnection:
+        principal, reader = info.context.principal, info.context.reader
+        f = filter or ParticipantFilter()
+        stmt = select(Participant).where(region_clause(principal, Participant))
+        if f.region_code is not None:
+            stmt = stmt.where(await region_filter(reader, principal, Participant, f.region_code))
+        program = domain_value(f.program)
+        stmt = apply(
+            stmt,
+            Participant.segment == domain_value(f.segment) if f.segment is not None else None,
+            Participant.status == domain_value(f.status) if f.status is not None else None,
+            Participant.funding_source == domain_value(f.funding_source) if f.funding_source is not None else None,
+            exists().where(
+                ParticipantProgram.participant_id == Participant.id, ParticipantProgram.program == program
+            )
+            if program is not None
+            else None,
+            name_search(Participant.full_name, f.name_contains, "filter.nameContains"),
+        )
+        order = order_by or ParticipantOrder()
+        sort = SortKey(order.field.name, getattr(Participant, order.field.value))
+        connection = await paginate(
+            reader.all,
+            reader.one,
+            stmt,
+            sort=sort,
+            id_column=Participant.id,
+            descending=order.direction is OrderDirection.DESC,
+            first=first,
+            after=after,
+            to_node=lambda row: ParticipantNode.from_row(row, principal),
+            connection=ParticipantConnection,
+        )
+        return connection  # type: ignore[return-value]
+
+
+__all__ = ["Employer", "EmployerType", "ParticipantNode", "ParticipantQuery", "parse_nik_argument"]

@@ -1,0 +1,32 @@
+"""Field permissions: one declaration gives both the enforcement and the federation directive.
+
+``**needs(Scope.CLAIMS_READ)`` on a field adds a Strawberry permission class that checks the scope, and
+``@requiresScopes`` to the SDL so a Federation 2 router can enforce the same rule at the edge. Both come
+from the same argument, so the SDL cannot drift from what the service enforces.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from strawberry.permission import BasePermission
+
+from auth.policy import require_scope
+from auth.scopes import Scope
+
+
+@cache
+def permission_for(scope: Scope) -> type[BasePermission]:
+    def has_permission(self: BasePermission, source: Any, info: Any, **kwargs: Any) -> bool:
+        # Raises UNAUTHENTICATED or FORBIDDEN with a message naming the scope.
+        require_scope(info.context.principal, scope)
+        return True
+
+    name = "Requires" + "".join(part.title() for part in scope.value.replace(":", "_").split("_"))
+    return type(name, (BasePermission,), {"has_permission": has_permission, "message": f"needs {scope.value}"})
+
+
+def needs(scope: Scope) -> dict[str, Any]:
+    """Keyword arguments for ``strawberry.federation.field`` that require `scope`."""
+    return {"permission_classes": [permission_for(scope)], "requires_scopes": [[scope.value]]}

@@ -1,0 +1,130 @@
+"""Regions in GraphQL: the Kemendagri hierarchy as a federation entity keyed by ``code``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+import strawberry
+from sqlalchemy import select
+from strawberry import relay
+
+from auth.policy import region_row_clause, require_scope
+from auth.scopes import Scope
+from domain.regions import InvalidRegionCode, Region, RegionCode, RegionLevel
+from schema.context import Info
+from schema.enums import RegionLevelEnum, domain_value
+from schema.errors import BadInput
+from schema.pagination import CountedConnection, SortKey, paginate
+from schema.permissions import needs
+
+
+@strawberry.federation.type(
+    name="Region",
+    keys=["code"],
+    description="A region of the Kemendagri hierarchy: province, regency/city, district or village.",
+)
+class RegionNode(relay.Node):
+    id: relay.NodeID[str]
+    code: str = strawberry.field(description="Dotted Kemendagri code, e.g. '52.71.01.1001'.")
+    name: str = strawberry.field(description="Official name, e.g. 'Kota Mataram'.")
+    level: RegionLevelEnum = strawberry.field(description="Level in the hierarchy.")
+    is_city: bool = strawberry.field(
+        description="True for a kota (regency part 71-99) and the districts and villages inside one."
+    )
+    parent_code: strawberry.Private[str | None]
+
+    @classmethod
+    def from_row(cls, row: Region) -> RegionNode:
+        return cls(
+            id=row.code, code=row.code, name=row.name, level=row.level, is_city=row.is_city, parent_code=row.parent_code
+        )
+
+    @strawberry.field(description="The region one level up; null for a province.")
+    async def parent(self, info: Info) -> RegionNode | None:
+        if self.parent_code is None:
+            return None
+        row = await info.context.loaders.region.load(self.parent_code)
+        return RegionNode.from_row(row) if row else None
+
+    @strawberry.field(description="The regions one level down that you may see, ordered by code.")
+    async def children(self, info: Info) -> list[RegionNode]:
+        rows = await info.context.loaders.region_children.load(self.code)
+        return [RegionNode.from_row(r) for r in rows]
+
+    @strawberry.field(description="The regions above this one, province first.")
+    async def ancestors(self, info: Info) -> list[RegionNode]:
+        rows = await info.context.loaders.region.load_many(RegionCode(self.code).ancestors)
+        return [RegionNode.from_row(r) for r in rows if r is not None]
+
+    @classmethod
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[RegionNode | None]:
+        require_scope(info.context.principal, Scope.REGIONS_READ)
+        rows = await info.context.loaders.region.load_many(list(node_ids))
+        return [cls.from_row(r) if r else None for r in rows]
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, code: str, **_rest: Any) -> RegionNode | None:
+        require_scope(info.context.principal, Scope.REGIONS_READ)
+        row = await info.context.loaders.region.load(code)
+        return cls.from_row(row) if row else None
+
+
+@strawberry.type(name="RegionConnection", description="A page of regions.")
+class RegionConnection(CountedConnection[RegionNode]):
+    pass
+
+
+def parse_region_code(raw: str, field: str) -> RegionCode:
+    try:
+        return RegionCode.parse(raw)
+    except InvalidRegionCode as exc:
+        raise BadInput(str(exc), field=field) from None
+
+
+REGION_SORT = SortKey("code", Region.code)
+
+
+@strawberry.type
+class RegionQuery:
+    @strawberry.federation.field(description="One region by its Kemendagri code; null when unknown or not visible to you.", **needs(Scope.REGIONS_READ))
+    async def region(
+        self,
+        info: Info,
+        code: Annotated[str, strawberry.argument(description="Dotted Kemendagri code, e.g. '52.71'.")],
+    ) -> RegionNode | None:
+        parsed = parse_region_code(code, "code")
+        row = await info.context.loaders.region.load(parsed.code)
+        return RegionNode.from_row(row) if row else None
+
+    @strawberry.federation.field(description="Regions you may see, by level and/or parent, ordered by code.", **needs(Scope.REGIONS_READ))
+    async def regions(
+        self,
+        info: Info,
+        level: Annotated[RegionLevelEnum | None, strawberry.argument(description="Only regions of this level.")] = None,
+        parent_code: Annotated[str | None, strawberry.argument(description="Only the children of this region.")] = None,
+        first: Annotated[int | None, strawberry.argument(description="Page size, 0-100 (default 20).")] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor of the last item of the previous page.")] = None,
+    ) -> RegionConnection:
+        stmt = select(Region).where(region_row_clause(info.context.principal))
+        if level is not None:
+            lvl: RegionLevel = domain_value(level)
+            stmt = stmt.where(Region.level == lvl)
+        if parent_code is not None:
+            stmt = stmt.where(Region.parent_code == parse_region_code(parent_code, "parentCode").code)
+        reader = info.context.reader
+        connection = await paginate(
+            reader.all,
+            reader.one,
+            stmt,
+            sort=REGION_SORT,
+            id_column=Region.code,
+            descending=False,
+            first=first,
+            after=after,
+            to_node=RegionNode.from_row,
+            connection=RegionConnection,
+        )
+        return connection  # type: ignore[return-value]
