@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from graphql import GraphQLError
+from strawberry.exceptions import StrawberryInputCoercionError
 
 log = logging.getLogger("jamsos.errors")
 
@@ -65,9 +66,9 @@ def format_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
 
 
 def _is_input_coercion(error: GraphQLError) -> bool:
-    # Custom scalars (Date, Decimal, ID) that fail to parse raise ValueError/TypeError while variables are
-    # coerced, before any resolver runs; graphql-core then has no path.
-    return error.path is None and isinstance(error.original_error, ValueError | TypeError)
+    # Scalars that fail to parse (a Date of month 13, a global id that is not base64) are input errors,
+    # raised while arguments are coerced, before any resolver of ours runs.
+    return isinstance(error.original_error, StrawberryInputCoercionError)
 
 
 def _with_code(error: GraphQLError, code: ErrorCode) -> GraphQLError:

@@ -1,0 +1,75 @@
+"""The Starlette application factory: wires settings, database, tokens, GraphQL and health together."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.graphql import JamsosGraphQL
+from api.health import healthz, readyz
+from api.logs import configure_logging
+from api.middleware import BearerTokenBackend, RequestId, authentication_error
+from api.settings import Settings, get_settings
+from auth.tokens import TokenConfig, key_set, load_or_create_key, public_jwks
+from domain.db import make_engine, make_sessionmaker
+from schema.app import schema
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    if settings.env != "test":
+        configure_logging(settings.log_level, settings.log_json)
+    engine = make_engine(settings.resolved_database_url)
+    sessions = make_sessionmaker(engine)
+    signing_key = load_or_create_key(settings.resolved_signing_key_path)
+    keys = key_set(signing_key)
+    token_config = TokenConfig(
+        issuer=settings.issuer, audience=settings.audience, lifetime_seconds=settings.token_lifetime_seconds
+    )
+
+    graphql_app = JamsosGraphQL(
+        schema,
+        sessions,
+        graphql_ide="graphiql" if settings.env == "development" else None,
+        allow_queries_via_get=True,
+    )
+
+    async def jwks(request: Request) -> JSONResponse:
+        return JSONResponse(public_jwks(keys), headers={"Cache-Control": "public, max-age=300"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/.well-known/jwks.json", jwks),
+        ],
+        middleware=[
+            Middleware(RequestId),
+            Middleware(
+                AuthenticationMiddleware,
+                backend=BearerTokenBackend(keys, token_config),
+                on_error=authentication_error,
+            ),
+        ],
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = sessions
+    app.state.signing_key = signing_key
+    app.state.token_config = token_config
+    return app

@@ -1,0 +1,168 @@
+"""The ``jamsos`` command line: serve, migrate, seed, token, schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from api.settings import Settings, get_settings
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from api.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    print("database at migration head", file=sys.stderr)
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from domain.db import make_engine
+    from domain.seed.load import SeedRefused, seed
+
+    settings = _settings()
+
+    async def run() -> dict[str, int]:
+        engine = make_engine(settings.resolved_database_url)
+        try:
+            return await seed(
+                engine, args.size, seed=args.seed, progress=lambda m: print(m, file=sys.stderr, flush=True)
+            )
+        finally:
+            await engine.dispose()
+
+    started = time.perf_counter()
+    try:
+        counts = asyncio.run(run())
+    except SeedRefused as exc:
+        if args.if_empty:
+            print(f"seed skipped: {exc}", file=sys.stderr)
+            return 0
+        print(f"seed refused: {exc}", file=sys.stderr)
+        return 1
+    summary = ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    print(f"seeded {args.size} in {time.perf_counter() - started:.1f}s: {summary}", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.demo:
+        if cmd_migrate(args) != 0:
+            return 1
+        demo = argparse.Namespace(size="small", seed=42, if_empty=True)
+        if cmd_seed(demo) != 0:
+            return 1
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Mint a development access token for a role (never in production)."""
+    from auth.scopes import REGION_BOUND_ROLES, ROLE_SCOPES, Role, UnknownScope, parse_scopes
+    from auth.tokens import TokenConfig, issue_access_token, load_or_create_key
+    from domain.regions import InvalidRegionCode, RegionCode
+
+    settings = _settings()
+    if settings.env == "production":
+        print("jamsos token mints development tokens and is disabled when JAMSOS_ENV=production", file=sys.stderr)
+        return 2
+    role = Role(args.role)
+    allowed = ROLE_SCOPES[role]
+    try:
+        scopes = parse_scopes(args.scopes) if args.scopes is not None else allowed
+        region = RegionCode.parse(args.region).code if args.region else None
+    except (UnknownScope, InvalidRegionCode) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if not scopes <= allowed:
+        extra = " ".join(sorted(s.value for s in scopes - allowed))
+        print(f"role {role.value} cannot hold: {extra}", file=sys.stderr)
+        return 2
+    if role in REGION_BOUND_ROLES and region is None:
+        print(f"role {role.value} is bound to a region; pass --region CODE (e.g. 52.71)", file=sys.stderr)
+        return 2
+    key = load_or_create_key(settings.resolved_signing_key_path)
+    config = TokenConfig(settings.issuer, settings.audience, settings.token_lifetime_seconds)
+    subject = f"dev-{role.value}" + (f"@{region}" if region else "")
+    token = issue_access_token(
+        key,
+        config,
+        subject=subject,
+        client_id="jamsos-cli",
+        scopes=frozenset(scopes),
+        roles=frozenset({role}),
+        region=region,
+        lifetime_seconds=args.lifetime,
+    )
+    print(token)
+    return 0
+
+
+def cmd_schema_print(args: argparse.Namespace) -> int:
+    from schema.app import schema
+
+    sys.stdout.write(schema.as_str() + "\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jamsos", description="Jamsos Graph: the service and its tools.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true", help="migrate and seed the small demo data first")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    seed = sub.add_parser("seed", help="load regions and demo or benchmark data")
+    seed.add_argument("--size", choices=["tiny", "small", "ntb", "bench"], default="small")
+    seed.add_argument("--seed", type=int, default=42, help="random seed (same seed, same data)")
+    seed.add_argument("--if-empty", action="store_true", help="do nothing (exit 0) when data is already there")
+    seed.set_defaults(func=cmd_seed)
+
+    token = sub.add_parser("token", help="print a development access token")
+    token.add_argument("--role", required=True, choices=["admin", "officer", "analyst", "auditor"])
+    token.add_argument("--region", help="Kemendagri code the token is bound to, e.g. 52.71")
+    token.add_argument("--scopes", help="space-separated subset of the role's scopes")
+    token.add_argument("--lifetime", type=int, default=None, help="seconds (default: the configured lifetime)")
+    token.set_defaults(func=cmd_token)
+
+    schema_cmd = sub.add_parser("schema", help="the GraphQL schema")
+    schema_sub = schema_cmd.add_subparsers(dest="schema_command", required=True)
+    schema_sub.add_parser("print", help="print the subgraph SDL").set_defaults(func=cmd_schema_print)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

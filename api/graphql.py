@@ -1,0 +1,46 @@
+"""The GraphQL HTTP endpoint: Strawberry's ASGI view with our context and error formatting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import ExecutionResult as GraphQLExecutionResult
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from api.middleware import principal_of
+from schema.context import Context, Reader
+from schema.errors import format_errors
+from schema.loaders import Loaders
+
+
+class JamsosGraphQL(GraphQL[Context, None]):
+    def __init__(self, schema: Any, sessions: async_sessionmaker[AsyncSession], **kwargs: Any) -> None:
+        super().__init__(schema, **kwargs)
+        self.sessions = sessions
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # One session per request, always closed, whatever the outcome.
+        async with self.sessions() as session:
+            scope.setdefault("state", {})["db"] = session
+            await super().__call__(scope, receive, send)
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        principal = principal_of(request)
+        reader = Reader(request.state.db)
+        return Context(principal=principal, reader=reader, loaders=Loaders(reader, principal), request=request)
+
+    async def process_result(
+        self, request: Request | WebSocket, result: ExecutionResult | GraphQLExecutionResult
+    ) -> GraphQLHTTPResponse:
+        data: GraphQLHTTPResponse = {"data": result.data}
+        if result.errors:
+            data["errors"] = [e.formatted for e in format_errors(list(result.errors))]
+        if result.extensions:
+            data["extensions"] = result.extensions
+        return data

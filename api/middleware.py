@@ -1,0 +1,105 @@
+"""HTTP middleware: request ids, security headers, body size limit, bearer-token authentication."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.logs import request_id_var
+from auth.principal import ANONYMOUS, Principal
+from auth.tokens import InvalidToken, TokenConfig, verify_access_token
+from joserfc.jwk import KeySet
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestId:
+    """Takes a well-formed ``X-Request-ID`` from the caller or makes one; echoes it and puts it in the logs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.extend(_SECURITY_HEADERS)
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class PrincipalUser(BaseUser):
+    """Starlette's view of our Principal (``request.user``)."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.principal.is_authenticated
+
+    @property
+    def display_name(self) -> str:
+        return self.principal.subject
+
+
+class BearerTokenBackend(AuthenticationBackend):
+    """No Authorization header: anonymous. A bearer token: it must verify, or the request is refused."""
+
+    def __init__(self, keys: KeySet, config: TokenConfig) -> None:
+        self.keys = keys
+        self.config = config
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        header = conn.headers.get("authorization")
+        if header is None:
+            return AuthCredentials([]), PrincipalUser(ANONYMOUS)
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationError("the Authorization header must be 'Bearer <access token>'")
+        try:
+            principal = verify_access_token(token.strip(), self.keys, self.config)
+        except InvalidToken as exc:
+            raise AuthenticationError(str(exc)) from None
+        return AuthCredentials([s.value for s in principal.scopes]), PrincipalUser(principal)
+
+
+def authentication_error(conn: HTTPConnection, exc: Exception) -> Response:
+    """A refused token: 401 with a GraphQL-shaped body and an RFC 6750 challenge."""
+    message = str(exc)
+    return JSONResponse(
+        {"data": None, "errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status_code=401,
+        headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{message}"'},
+    )
+
+
+def principal_of(conn: HTTPConnection) -> Principal:
+    user = conn.scope.get("user")
+    return user.principal if isinstance(user, PrincipalUser) else ANONYMOUS

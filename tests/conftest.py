@@ -1,0 +1,210 @@
+"""Shared fixtures: one migrated, seeded database per backend, the app over it, and tokens per caller kind.
+
+Every test that takes ``backend`` (or a fixture built on it) runs on SQLite and, when
+``JAMSOS_TEST_POSTGRES_URL`` is set, on PostgreSQL too: the same tests, parametrised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+
+from api.app import create_app
+from api.migrate import upgrade
+from api.settings import Settings
+from auth.scopes import ROLE_SCOPES, Role, Scope
+from auth.tokens import TokenConfig, issue_access_token, load_or_create_key
+
+POSTGRES_URL = os.environ.get("JAMSOS_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
+ISSUER = "http://jamsos.test"
+AUDIENCE = "jamsos-graph"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def _recreate_pg_database(url: str) -> None:
+    import asyncpg
+
+    base, _, name = url.rpartition("/")
+    if not re.fullmatch(r"[a-z0-9_]+", name):
+        raise ValueError(f"unexpected test database name {name!r}")
+    dsn = base.replace("postgresql+asyncpg://", "postgresql://") + "/postgres"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def fresh_database_url(backend: str, purpose: str, tmp_dir: Path) -> str:
+    """A new, empty database for `purpose` on `backend` (not migrated)."""
+    if backend == "sqlite":
+        path = tmp_dir / f"{purpose}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite+aiosqlite:///{path}"
+    assert POSTGRES_URL, "PostgreSQL backend without JAMSOS_TEST_POSTGRES_URL"
+    url = f"{POSTGRES_URL}_{purpose}"
+    asyncio.run(_recreate_pg_database(url))
+    return url
+
+
+@pytest.fixture(scope="session")
+def new_database(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], str]:
+    tmp_dir = tmp_path_factory.mktemp("databases")
+    return lambda backend, purpose: fresh_database_url(backend, purpose, tmp_dir)
+
+
+@pytest.fixture(scope="session")
+def seeded_url(backend: str, new_database: Callable[[str, str], str]) -> str:
+    """A database migrated to head and seeded with the ``tiny`` dataset (read-only for tests)."""
+    url = new_database(backend, "tiny")
+    upgrade(url)
+    from domain.db import make_engine
+    from domain.seed.load import seed
+
+    async def run() -> None:
+        engine = make_engine(url, null_pool=True)
+        try:
+            await seed(engine, "tiny", seed=7)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    return url
+
+
+@pytest.fixture(scope="session")
+def key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("keys") / "signing-key.pem"
+
+
+@pytest.fixture(scope="session")
+def settings(seeded_url: str, key_path: Path) -> Settings:
+    return Settings(
+        env="test", database_url=seeded_url, signing_key_path=key_path, issuer=ISSUER, audience=AUDIENCE
+    )
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Iterator[Starlette]:
+    yield create_app(settings)
+
+
+@pytest.fixture(scope="session")
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://jamsos.test") as c:
+        yield c
+    await app.state.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(app: Starlette) -> AsyncEngine:
+    result: AsyncEngine = app.state.engine
+    return result
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A kind of caller in the access matrix."""
+
+    name: str
+    token: str | None
+    region: str | None  # None = national
+    scopes: frozenset[Scope]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def sees(self, region_code: str) -> bool:
+        # The test's own oracle for "inside the caller's region", written independently of auth.policy.
+        return self.region is None or region_code == self.region or region_code.startswith(self.region + ".")
+
+
+@pytest.fixture(scope="session")
+def mint(key_path: Path) -> Callable[..., str]:
+    key = load_or_create_key(key_path)
+    config = TokenConfig(ISSUER, AUDIENCE)
+
+    def _mint(
+        role: Role, region: str | None = None, scopes: frozenset[Scope] | None = None, **kwargs: Any
+    ) -> str:
+        return issue_access_token(
+            key,
+            config,
+            subject=kwargs.pop("subject", f"test-{role.value}"),
+            client_id=kwargs.pop("client_id", "jamsos-tests"),
+            scopes=ROLE_SCOPES[role] if scopes is None else scopes,
+            roles=frozenset({role}),
+            region=region,
+            **kwargs,
+        )
+
+    return _mint
+
+
+@pytest.fixture(scope="session")
+def callers(mint: Callable[..., str]) -> dict[str, Caller]:
+    analyst = ROLE_SCOPES[Role.ANALYST]
+    officer = ROLE_SCOPES[Role.OFFICER]
+    return {
+        "anonymous": Caller("anonymous", None, None, frozenset()),
+        "analyst_5203": Caller("analyst_5203", mint(Role.ANALYST, "52.03", analyst), "52.03", analyst),
+        "officer_5271": Caller("officer_5271", mint(Role.OFFICER, "52.71", officer), "52.71", officer),
+        "admin": Caller("admin", mint(Role.ADMIN), None, ROLE_SCOPES[Role.ADMIN]),
+    }
+
+
+GQL = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture(scope="session")
+def gql(client: httpx.AsyncClient) -> GQL:
+    async def _gql(
+        query: str, variables: dict[str, Any] | None = None, caller: Caller | None = None, status: int = 200
+    ) -> dict[str, Any]:
+        headers = caller.headers if caller else {}
+        response = await client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        assert response.status_code == status, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    return _gql
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, *args: Any) -> None:
+        self.count += 1
+
+
+@pytest.fixture
+def count_statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+    event.listen(engine.sync_engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine.sync_engine, "before_cursor_execute", counter)

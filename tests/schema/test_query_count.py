@@ -1,0 +1,53 @@
+"""Batch, don't loop: the number of SQL statements of a nested list query does not grow with the page size."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+# One query per root list, each nesting every relation of its type (and relations of those).
+NESTED = {
+    "participants": """
+query($first: Int!) {
+  participants(first: $first) {
+    totalCount
+    edges { node {
+      id nik region { code parent { name } }
+      employer { name region { code } }
+      programs { program since }
+      beneficiary { decile participant { id } }
+      claims(first: 5) { totalCount edges { node { claimNumber benefits { amount } history { status } } } }
+    } }
+  }
+}""",
+    "claims": """
+query($first: Int!) {
+  claims(first: $first) { edges { node {
+    id region { code } benefits { kind amount } history { status actor }
+    participant { id region { code } }
+  } } }
+}""",
+    "beneficiaries": """
+query($first: Int!) {
+  beneficiaries(first: $first) { edges { node {
+    id region { code ancestors { code } } participant { id programs { program } claims(first: 2) { edges { node { id } } } }
+  } } }
+}""",
+}
+
+
+@pytest.mark.parametrize("caller_name", ["officer_5271", "admin"])
+@pytest.mark.parametrize("root", sorted(NESTED))
+async def test_statement_count_independent_of_page_size(
+    gql: Any, callers: dict[str, Any], count_statements: Any, caller_name: str, root: str
+) -> None:
+    counts = {}
+    for first in (5, 100):
+        count_statements.count = 0
+        body = await gql(NESTED[root], {"first": first}, callers[caller_name])
+        assert "errors" not in body, body
+        counts[first] = count_statements.count
+        if first == 100 and caller_name == "admin":
+            assert len(body["data"][root]["edges"]) > 5  # the big page is really bigger
+    assert counts[5] == counts[100], counts

@@ -1,0 +1,173 @@
+"""The access matrix: every Query entry point × every kind of caller, on tiny seeded data.
+
+Expected rows come from the database and the test's own region oracle (``Caller.sees``), not from
+``auth.policy``, so a bug in the policy cannot hide itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.relay import to_base64
+
+from auth.scopes import Scope
+from domain.beneficiaries import PovertyBeneficiary
+from domain.claims import Claim
+from domain.participants import Participant
+from domain.regions import Region, RegionLevel
+
+CALLERS = ["anonymous", "analyst_5203", "officer_5271", "admin"]
+
+LISTS = {
+    "participants": (Participant, Scope.PARTICIPANTS_READ, "Participant"),
+    "beneficiaries": (PovertyBeneficiary, Scope.BENEFICIARIES_READ, "PovertyBeneficiary"),
+    "claims": (Claim, Scope.CLAIMS_READ, "Claim"),
+}
+
+
+async def _rows(engine: AsyncEngine, model: Any) -> list[Any]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(select(model.id, model.region_code))).all())
+
+
+async def _all_pages(gql: Any, field: str, caller: Any) -> tuple[set[str], list[dict[str, Any]]]:
+    ids: set[str] = set()
+    after = None
+    while True:
+        body = await gql(
+            f"query($after: String) {{ {field}(first: 100, after: $after) {{ totalCount"
+            " edges { node { id } } pageInfo { hasNextPage endCursor } } }",
+            {"after": after},
+            caller,
+        )
+        if body.get("errors"):
+            return ids, body["errors"]
+        page = body["data"][field]
+        ids |= {e["node"]["id"] for e in page["edges"]}
+        if not page["pageInfo"]["hasNextPage"]:
+            assert page["totalCount"] == len(ids)
+            return ids, []
+        after = page["pageInfo"]["endCursor"]
+
+
+def _code(errors: list[dict[str, Any]]) -> str:
+    return str(errors[0]["extensions"]["code"])
+
+
+@pytest.mark.parametrize("caller_name", CALLERS)
+@pytest.mark.parametrize("field", sorted(LISTS))
+async def test_lists(gql: Any, engine: AsyncEngine, callers: dict[str, Any], caller_name: str, field: str) -> None:
+    caller = callers[caller_name]
+    model, scope, type_name = LISTS[field]
+    ids, errors = await _all_pages(gql, field, caller)
+    if caller.token is None:
+        assert _code(errors) == "UNAUTHENTICATED"
+        return
+    if scope not in caller.scopes:
+        assert _code(errors) == "FORBIDDEN"
+        return
+    assert errors == []
+    expected = {to_base64(type_name, r.id) for r in await _rows(engine, model) if caller.sees(r.region_code)}
+    assert ids == expected
+    assert expected, "the tiny dataset should give every caller some rows"
+
+
+@pytest.mark.parametrize("caller_name", CALLERS)
+@pytest.mark.parametrize("field", sorted(LISTS))
+async def test_lookups_node_and_entities(
+    gql: Any, engine: AsyncEngine, callers: dict[str, Any], caller_name: str, field: str
+) -> None:
+    """For one row inside 52.71 and one inside 52.03: the lookup, node and _entities agree with the oracle."""
+    caller = callers[caller_name]
+    model, scope, type_name = LISTS[field]
+    rows = await _rows(engine, model)
+    samples = [next(r for r in rows if r.region_code.startswith(p)) for p in ("52.71.", "52.03.")]
+    single = {"participants": "participant", "beneficiaries": "beneficiary", "claims": "claim"}[field]
+    for row in samples:
+        gid = to_base64(type_name, row.id)
+        body = await gql(
+            f"query($id: ID!) {{ one: {single}(id: $id) {{ id }} node(id: $id) {{ id }} "
+            f'_entities(representations: [{{__typename: "{type_name}", id: $id}}]) {{ ... on {type_name} {{ id }} }} }}',
+            {"id": gid},
+            caller,
+        )
+        if caller.token is None or scope not in caller.scopes:
+            codes = {e["extensions"]["code"] for e in body["errors"]}
+            assert codes == {"UNAUTHENTICATED" if caller.token is None else "FORBIDDEN"}
+            continue
+        assert "errors" not in body, body
+        visible = caller.sees(row.region_code)
+        expected = {"id": gid} if visible else None
+        assert body["data"]["one"] == expected
+        assert body["data"]["node"] == expected
+        assert body["data"]["_entities"] == [expected]
+
+
+@pytest.mark.parametrize("caller_name", CALLERS)
+async def test_regions(gql: Any, engine: AsyncEngine, callers: dict[str, Any], caller_name: str) -> None:
+    caller = callers[caller_name]
+    body = await gql(
+        '{ regions(level: REGENCY, parentCode: "52", first: 100) { edges { node { code } } } '
+        'mataram: region(code: "52.71") { code name parent { code } } '
+        'province: region(code: "52") { code children { code } } '
+        '_entities(representations: [{__typename: "Region", code: "52.03"}]) { ... on Region { code } } }',
+        caller=caller,
+    )
+    if caller.token is None:
+        assert {e["extensions"]["code"] for e in body["errors"]} == {"UNAUTHENTICATED"}
+        return
+    assert "errors" not in body, body
+    async with engine.connect() as conn:
+        regencies = set(
+            (await conn.execute(select(Region.code).where(Region.parent_code == "52", Region.level == RegionLevel.REGENCY)))
+            .scalars()
+            .all()
+        )
+    visible = {c for c in regencies if caller.sees(c)}
+    data = body["data"]
+    assert {e["node"]["code"] for e in data["regions"]["edges"]} == visible
+    assert {c["code"] for c in data["province"]["children"]} == visible
+    assert data["province"]["code"] == "52"  # an ancestor of every caller's region stays navigable
+    assert (data["mataram"] is not None) == caller.sees("52.71")
+    assert (data["_entities"][0] is not None) == caller.sees("52.03")
+
+
+@pytest.mark.parametrize("caller_name", ["analyst_5203", "officer_5271", "admin"])
+async def test_masking(gql: Any, engine: AsyncEngine, callers: dict[str, Any], caller_name: str) -> None:
+    caller = callers[caller_name]
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(Participant).where(Participant.monthly_wage.is_not(None)))).all()
+    row = next(r for r in rows if caller.sees(r.region_code))
+    body = await gql(
+        "query($id: ID!) { participant(id: $id) { nik birthDate monthlyWage beneficiary { nik familyCardNumber } } }",
+        {"id": to_base64("Participant", row.id)},
+        caller,
+    )
+    assert "errors" not in body, body
+    p = body["data"]["participant"]
+    if Scope.PII_READ in caller.scopes:
+        assert p["nik"] == row.nik
+        assert p["birthDate"] == row.birth_date.isoformat()
+        assert p["monthlyWage"] is not None
+    else:
+        assert p["nik"] == row.nik[:4] + "*" * 10 + row.nik[-2:]
+        assert p["birthDate"] is None
+        assert p["monthlyWage"] is None
+
+
+@pytest.mark.parametrize("caller_name", CALLERS)
+async def test_lookup_by_nik_needs_pii(gql: Any, engine: AsyncEngine, callers: dict[str, Any], caller_name: str) -> None:
+    caller = callers[caller_name]
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(Participant.nik, Participant.region_code))).all()
+    row = next(r for r in rows if r.region_code.startswith("52.71."))
+    body = await gql("query($nik: String!) { participant(nik: $nik) { nik } }", {"nik": row.nik}, caller)
+    if caller.token is None:
+        assert _code(body["errors"]) == "UNAUTHENTICATED"
+    elif Scope.PII_READ not in caller.scopes:
+        assert _code(body["errors"]) == "FORBIDDEN"
+    else:
+        assert body["data"]["participant"] == ({"nik": row.nik} if caller.sees(row.region_code) else None)
