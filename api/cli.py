@@ -85,7 +85,10 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     settings = _settings()
     if settings.env == "production":
-        print("jamsos token mints development tokens and is disabled when JAMSOS_ENV=production", file=sys.stderr)
+        print(
+            "jamsos token mints development tokens and is disabled when JAMSOS_ENV=production",
+            file=sys.stderr,
+        )
         return 2
     role = Role(args.role)
     allowed = ROLE_SCOPES[role]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from joserfc.jwk import KeySet
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
@@ -13,7 +14,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.logs import request_id_var
 from auth.principal import ANONYMOUS, Principal
 from auth.tokens import InvalidToken, TokenConfig, verify_access_token
-from joserfc.jwk import KeySet
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 

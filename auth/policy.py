@@ -84,9 +84,7 @@ def can_see_region(principal: Principal, code: str) -> bool:
 
 def can_see_region_row(principal: Principal, code: str) -> bool:
     """Python twin of :func:`region_row_clause`."""
-    return can_see_region(principal, code) or (
-        principal.region is not None and code in principal.region.ancestors
-    )
+    return can_see_region(principal, code) or (principal.region is not None and code in principal.region.ancestors)
 
 
 def narrow_region_filter(principal: Principal, requested: RegionCode) -> RegionCode | None:

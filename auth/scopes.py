@@ -33,7 +33,13 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: ALL_SCOPES,
     Role.OFFICER: ALL_SCOPES - {Scope.AUDIT_READ},
     Role.ANALYST: frozenset(
-        {Scope.REGIONS_READ, Scope.PARTICIPANTS_READ, Scope.BENEFICIARIES_READ, Scope.CLAIMS_READ, Scope.STATS_READ}
+        {
+            Scope.REGIONS_READ,
+            Scope.PARTICIPANTS_READ,
+            Scope.BENEFICIARIES_READ,
+            Scope.CLAIMS_READ,
+            Scope.STATS_READ,
+        }
     ),
     Role.AUDITOR: READ_SCOPES,
 }

@@ -25,7 +25,7 @@ from auth.scopes import Role, Scope, UnknownScope, format_scopes, parse_scopes
 from domain.regions import InvalidRegionCode, RegionCode
 
 ALGORITHM = "ES256"
-TOKEN_TYPE = "at+jwt"
+TOKEN_TYPE = "at+jwt"  # noqa: S105 - a JOSE media type, not a secret
 LEEWAY_SECONDS = 30
 
 

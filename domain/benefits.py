@@ -40,7 +40,12 @@ RULES: tuple[BenefitRule, ...] = (
     # JKK: death 48 x wage, total permanent disability 56 x wage.
     BenefitRule("JKK-DEATH-2019", Program.JKK, BenefitKind.DEATH, _PP82, _PP82_FROM, wage_multiple=Decimal(48)),
     BenefitRule(
-        "JKK-DISABILITY-2019", Program.JKK, BenefitKind.DISABILITY, _PP82, _PP82_FROM, wage_multiple=Decimal(56)
+        "JKK-DISABILITY-2019",
+        Program.JKK,
+        BenefitKind.DISABILITY,
+        _PP82,
+        _PP82_FROM,
+        wage_multiple=Decimal(56),
     ),
     # JKP: 60 % of wage (wage capped at Rp5M) for up to 6 months, per PP 6/2025.
     BenefitRule(
@@ -94,10 +99,7 @@ def rule_for(
     candidates = [
         r
         for r in RULES
-        if r.program is program
-        and r.kind is kind
-        and r.education_level is education_level
-        and r.effective_from <= on
+        if r.program is program and r.kind is kind and r.education_level is education_level and r.effective_from <= on
     ]
     if not candidates:
         level = f" at level {education_level.value}" if education_level else ""

@@ -47,9 +47,7 @@ def program_problems(segment: Segment, programs: set[Program]) -> list[str]:
     not_allowed = sorted(programs - SEGMENT_PROGRAMS[segment])
     if not_allowed:
         allowed = ", ".join(sorted(SEGMENT_PROGRAMS[segment]))
-        problems.append(
-            f"segment {segment.value} cannot hold {', '.join(not_allowed)}; it may hold {allowed}"
-        )
+        problems.append(f"segment {segment.value} cannot hold {', '.join(not_allowed)}; it may hold {allowed}")
     missing = sorted(SEGMENT_REQUIRED[segment] - programs)
     if missing:
         problems.append(f"segment {segment.value} must hold {', '.join(missing)}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import strawberry
 from strawberry import relay
@@ -15,7 +15,7 @@ from schema.participants import ParticipantNode, ParticipantQuery
 from schema.regions import RegionNode, RegionQuery
 
 #: The federation version we target: 2.5+ for @authenticated/@requiresScopes.
-FEDERATION_VERSION = "2.11"
+FEDERATION_VERSION: Final = "2.11"
 
 
 @strawberry.type(description="Read access to participants, regions, poverty beneficiaries and claims.")

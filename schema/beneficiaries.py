@@ -70,7 +70,9 @@ class BeneficiaryNode(relay.Node):
         row = await info.context.loaders.region.load(self.region_code)
         return RegionNode.from_row(row) if row else None
 
-    @strawberry.federation.field(description="The participant with the same NIK, if enrolled.", **needs(Scope.PARTICIPANTS_READ))
+    @strawberry.federation.field(
+        description="The participant with the same NIK, if enrolled.", **needs(Scope.PARTICIPANTS_READ)
+    )
     async def participant(self, info: Info) -> ParticipantNode | None:
         if self.participant_id is None:
             return None
@@ -78,7 +80,7 @@ class BeneficiaryNode(relay.Node):
         return ParticipantNode.from_row(row, info.context.principal) if row else None
 
     @classmethod
-    async def resolve_nodes(
+    async def resolve_nodes(  # type: ignore[override]  # relay.Node declares overloads per `required`
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[BeneficiaryNode | None]:
         require_scope(info.context.principal, Scope.BENEFICIARIES_READ)
@@ -113,6 +115,13 @@ class BeneficiaryOrderField(enum.Enum):
     SNAPSHOT_DATE = strawberry.enum_value("snapshot_date", description="Registry snapshot date.")
     FULL_NAME = strawberry.enum_value("full_name", description="Full name.")
     DECILE = strawberry.enum_value("decile", description="Welfare decile.")
+
+
+BENEFICIARY_SORTS = {
+    BeneficiaryOrderField.SNAPSHOT_DATE: SortKey("SNAPSHOT_DATE", PovertyBeneficiary.snapshot_date),
+    BeneficiaryOrderField.FULL_NAME: SortKey("FULL_NAME", PovertyBeneficiary.full_name),
+    BeneficiaryOrderField.DECILE: SortKey("DECILE", PovertyBeneficiary.decile),
+}
 
 
 @strawberry.input(description="Sort order of a beneficiary list.")
@@ -152,7 +161,8 @@ class BeneficiaryQuery:
         return BeneficiaryNode.from_row(row, principal) if row else None
 
     @strawberry.federation.field(
-        description="Poverty beneficiaries you may see, filtered and sorted.", **needs(Scope.BENEFICIARIES_READ)
+        description="Poverty beneficiaries you may see, filtered and sorted.",
+        **needs(Scope.BENEFICIARIES_READ),
     )
     async def beneficiaries(
         self,
@@ -181,11 +191,11 @@ class BeneficiaryQuery:
             B.source == domain_value(f.source) if f.source is not None else None,
         )
         order = order_by or BeneficiaryOrder()
-        connection = await paginate(
+        return await paginate(
             reader.all,
             reader.one,
             stmt,
-            sort=SortKey(order.field.name, getattr(B, order.field.value)),
+            sort=BENEFICIARY_SORTS[order.field],
             id_column=B.id,
             descending=order.direction is OrderDirection.DESC,
             first=first,
@@ -193,4 +203,3 @@ class BeneficiaryQuery:
             to_node=lambda row: BeneficiaryNode.from_row(row, principal),
             connection=BeneficiaryConnection,
         )
-        return connection  # type: ignore[return-value]

@@ -119,13 +119,15 @@ class ClaimNode(relay.Node):
         rows = await info.context.loaders.claim_history.load(self.id)
         return [StatusEvent(status=r.status, at=r.at, actor=r.actor, note=r.note) for r in rows]
 
-    @strawberry.federation.field(description="Region of the participant when the claim was made.", **needs(Scope.REGIONS_READ))
+    @strawberry.federation.field(
+        description="Region of the participant when the claim was made.", **needs(Scope.REGIONS_READ)
+    )
     async def region(self, info: Info) -> RegionNode | None:
         row = await info.context.loaders.region.load(self.region_code)
         return RegionNode.from_row(row) if row else None
 
     @classmethod
-    async def resolve_nodes(
+    async def resolve_nodes(  # type: ignore[override]  # relay.Node declares overloads per `required`
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[ClaimNode | None]:
         require_scope(info.context.principal, Scope.CLAIMS_READ)
@@ -191,13 +193,15 @@ def _claim_counts(info: Info) -> DataLoader[int, int]:
             .where(Claim.participant_id.in_(keys), region_clause(principal, Claim))
             .group_by(Claim.participant_id)
         )
-        counts = {pid: n for pid, n in await reader.rows(stmt)}
+        counts = {int(row[0]): int(row[1]) for row in await reader.rows(stmt)}
         return [counts.get(k, 0) for k in keys]
 
     return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
 
 
-async def claims_of_participant(info: Info, participant_id: int, first: int | None, after: str | None) -> ClaimConnection:
+async def claims_of_participant(
+    info: Info, participant_id: int, first: int | None, after: str | None
+) -> ClaimConnection:
     limit = check_first(first)
     if after is not None:
         decode_cursor(after, SUBMITTED_SORT, False)  # reject a malformed cursor with a clear error up front
@@ -239,6 +243,13 @@ class ClaimOrderField(enum.Enum):
     SUBMITTED_AT = strawberry.enum_value("submitted_at", description="Submission time.")
     CLAIM_NUMBER = strawberry.enum_value("claim_number", description="Claim number.")
     INCIDENT_DATE = strawberry.enum_value("incident_date", description="Incident date.")
+
+
+CLAIM_SORTS = {
+    ClaimOrderField.SUBMITTED_AT: SUBMITTED_SORT,
+    ClaimOrderField.CLAIM_NUMBER: SortKey("CLAIM_NUMBER", Claim.claim_number),
+    ClaimOrderField.INCIDENT_DATE: SortKey("INCIDENT_DATE", Claim.incident_date),
+}
 
 
 @strawberry.input(description="Sort order of a claim list.")
@@ -296,11 +307,11 @@ class ClaimQuery:
             Claim.submitted_at < _day_start(f.submitted_to + dt.timedelta(days=1)) if f.submitted_to else None,
         )
         order = order_by or ClaimOrder()
-        connection = await paginate(
+        return await paginate(
             reader.all,
             reader.one,
             stmt,
-            sort=SortKey(order.field.name, getattr(Claim, order.field.value)),
+            sort=CLAIM_SORTS[order.field],
             id_column=Claim.id,
             descending=order.direction is OrderDirection.DESC,
             first=first,
@@ -308,4 +319,3 @@ class ClaimQuery:
             to_node=ClaimNode.from_row,
             connection=ClaimConnection,
         )
-        return connection  # type: ignore[return-value]

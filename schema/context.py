@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
-from sqlalchemy import Select
+from sqlalchemy import Row, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
@@ -30,15 +30,16 @@ class Reader:
         self._session = session
         self._lock = asyncio.Lock()
 
-    async def all(self, stmt: Select[tuple[T]]) -> Sequence[T]:
+    async def all(self, stmt: Select[T]) -> Sequence[T]:
+        """The first column of every row (ORM entities for ``select(Model)``)."""
         async with self._lock:
             return (await self._session.scalars(stmt)).all()
 
-    async def rows(self, stmt: Select[Any]) -> Sequence[Any]:
+    async def rows(self, stmt: Select[*tuple[Any, ...]]) -> Sequence[Row[*tuple[Any, ...]]]:
         async with self._lock:
             return (await self._session.execute(stmt)).all()
 
-    async def one(self, stmt: Select[tuple[T]]) -> T:
+    async def one(self, stmt: Select[T]) -> T:
         async with self._lock:
             return (await self._session.execute(stmt)).scalar_one()
 

@@ -15,7 +15,11 @@ from schema.regions import parse_region_code
 
 
 async def region_filter(
-    reader: Reader, principal: Principal, model: type[PlacedMixin], raw_code: str, field: str = "filter.regionCode"
+    reader: Reader,
+    principal: Principal,
+    model: type[PlacedMixin],
+    raw_code: str,
+    field: str = "filter.regionCode",
 ) -> ColumnElement[bool]:
     """Rows in `raw_code` and below, within what the caller may see.
 

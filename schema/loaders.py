@@ -30,7 +30,7 @@ MAX_BATCH = 1000
 
 
 def _one_per_key(
-    reader: Reader, stmt: Callable[[Sequence[Any]], Select[tuple[R]]], key_of: Callable[[R], Any]
+    reader: Reader, stmt: Callable[[Sequence[Any]], Select[R]], key_of: Callable[[R], Any]
 ) -> Callable[[list[Any]], Awaitable[list[R | None]]]:
     async def load(keys: list[Any]) -> list[R | None]:
         found = {key_of(row): row for row in await reader.all(stmt(keys))}
@@ -40,7 +40,7 @@ def _one_per_key(
 
 
 def _many_per_key(
-    reader: Reader, stmt: Callable[[Sequence[Any]], Select[tuple[R]]], key_of: Callable[[R], Any]
+    reader: Reader, stmt: Callable[[Sequence[Any]], Select[R]], key_of: Callable[[R], Any]
 ) -> Callable[[list[Any]], Awaitable[list[list[R]]]]:
     async def load(keys: list[Any]) -> list[list[R]]:
         grouped: dict[Any, list[R]] = defaultdict(list)
@@ -69,15 +69,15 @@ class Loaders:
         regions_visible = region_row_clause(principal)
         self.region: DataLoader[str, Region | None] = _loader(
             _one_per_key(
-                reader, lambda keys: select(Region).where(Region.code.in_(keys), regions_visible), lambda r: r.code
+                reader,
+                lambda keys: select(Region).where(Region.code.in_(keys), regions_visible),
+                lambda r: r.code,
             )
         )
         self.region_children: DataLoader[str, list[Region]] = _loader(
             _many_per_key(
                 reader,
-                lambda keys: select(Region)
-                .where(Region.parent_code.in_(keys), regions_visible)
-                .order_by(Region.code),
+                lambda keys: select(Region).where(Region.parent_code.in_(keys), regions_visible).order_by(Region.code),
                 lambda r: r.parent_code,
             )
         )
@@ -97,9 +97,11 @@ class Loaders:
         self.programs: DataLoader[int, list[ParticipantProgram]] = _loader(
             _many_per_key(
                 reader,
-                lambda keys: select(ParticipantProgram)
-                .where(ParticipantProgram.participant_id.in_(keys))
-                .order_by(ParticipantProgram.program),
+                lambda keys: (
+                    select(ParticipantProgram)
+                    .where(ParticipantProgram.participant_id.in_(keys))
+                    .order_by(ParticipantProgram.program)
+                ),
                 lambda r: r.participant_id,
             )
         )
@@ -111,7 +113,9 @@ class Loaders:
         )
         self.beneficiary_of_participant: DataLoader[int, PovertyBeneficiary | None] = _loader(
             _latest_snapshot(
-                reader, scoped(PovertyBeneficiary, PovertyBeneficiary.participant_id), lambda r: r.participant_id
+                reader,
+                scoped(PovertyBeneficiary, PovertyBeneficiary.participant_id),
+                lambda r: r.participant_id,
             )
         )
         self.claim: DataLoader[int, Claim | None] = _loader(
@@ -130,9 +134,9 @@ class Loaders:
         self.claim_history: DataLoader[int, list[ClaimEvent]] = _loader(
             _many_per_key(
                 reader,
-                lambda keys: select(ClaimEvent)
-                .where(ClaimEvent.claim_id.in_(keys))
-                .order_by(ClaimEvent.at, ClaimEvent.id),
+                lambda keys: (
+                    select(ClaimEvent).where(ClaimEvent.claim_id.in_(keys)).order_by(ClaimEvent.at, ClaimEvent.id)
+                ),
                 lambda r: r.claim_id,
             )
         )
@@ -147,7 +151,9 @@ class Loaders:
 
 
 def _latest_snapshot(
-    reader: Reader, stmt: Callable[[Sequence[Any]], Select[tuple[PovertyBeneficiary]]], key_of: Callable[[Any], Any]
+    reader: Reader,
+    stmt: Callable[[Sequence[Any]], Select[PovertyBeneficiary]],
+    key_of: Callable[[Any], Any],
 ) -> Callable[[list[Any]], Awaitable[list[PovertyBeneficiary | None]]]:
     """A person can appear in several registries and snapshots; the latest snapshot speaks for them."""
 

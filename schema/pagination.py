@@ -22,7 +22,7 @@ from strawberry import relay
 
 from schema.errors import BadInput
 
-NodeT = TypeVar("NodeT")
+NodeT = TypeVar("NodeT", bound=relay.Node)
 RowT = TypeVar("RowT")
 
 MAX_PAGE_SIZE = 100
@@ -44,6 +44,9 @@ class CountedConnection(relay.Connection[NodeT], Generic[NodeT]):
         if self.count_query is None:
             return len(self.edges)
         return await self.count_query()
+
+
+ConnT = TypeVar("ConnT", bound=CountedConnection[Any])
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,9 @@ def decode_cursor(cursor: str, sort: SortKey, descending: bool) -> tuple[Any, An
         if not isinstance(row_id, int | str):
             raise ValueError("bad id")
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise BadInput("the cursor is malformed; pass an endCursor or edge cursor from a previous page", "after") from None
+        raise BadInput(
+            "the cursor is malformed; pass an endCursor or edge cursor from a previous page", "after"
+        ) from None
     if name != sort.name or direction != ("D" if descending else "A"):
         raise BadInput(
             "the cursor belongs to a different orderBy; keep the same orderBy while paging", field="after"
@@ -105,18 +110,18 @@ def decode_cursor(cursor: str, sort: SortKey, descending: bool) -> tuple[Any, An
 
 
 async def paginate(
-    run: Callable[[Select[Any]], Awaitable[Sequence[RowT]]],
-    count: Callable[[Select[Any]], Awaitable[int]],
-    stmt: Select[Any],
+    run: Callable[[Select[RowT]], Awaitable[Sequence[RowT]]],
+    count: Callable[[Select[int]], Awaitable[int]],
+    stmt: Select[RowT],
     *,
     sort: SortKey,
     id_column: Any,
     descending: bool,
     first: int | None,
     after: str | None,
-    to_node: Callable[[RowT], NodeT],
-    connection: type[CountedConnection[NodeT]],
-) -> CountedConnection[NodeT]:
+    to_node: Callable[[RowT], Any],
+    connection: type[ConnT],
+) -> ConnT:
     """Run one keyset page of `stmt` (already filtered and scoped) and wrap it as a connection."""
     limit = check_first(first)
     page_stmt = stmt
@@ -134,7 +139,8 @@ async def paginate(
     rows = rows[:limit]
     edges = [
         relay.Edge(
-            cursor=encode_cursor(sort, descending, _sort_value(row, sort), _row_id(row, id_column)), node=to_node(row)
+            cursor=encode_cursor(sort, descending, _sort_value(row, sort), _row_id(row, id_column)),
+            node=to_node(row),
         )
         for row in rows
     ]

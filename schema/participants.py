@@ -113,7 +113,9 @@ class ParticipantNode(relay.Node):
             employer_id=row.employer_id,
         )
 
-    @strawberry.federation.field(description="Where the participant is registered (a village).", **needs(Scope.REGIONS_READ))
+    @strawberry.federation.field(
+        description="Where the participant is registered (a village).", **needs(Scope.REGIONS_READ)
+    )
     async def region(self, info: Info) -> RegionNode | None:
         row = await info.context.loaders.region.load(self.region_code)
         return RegionNode.from_row(row) if row else None
@@ -152,14 +154,16 @@ class ParticipantNode(relay.Node):
         description="The poverty-registry record with the same NIK (latest snapshot), if any.",
         **needs(Scope.BENEFICIARIES_READ),
     )
-    async def beneficiary(self, info: Info) -> Annotated[BeneficiaryNode, strawberry.lazy("schema.beneficiaries")] | None:
+    async def beneficiary(
+        self, info: Info
+    ) -> Annotated[BeneficiaryNode, strawberry.lazy("schema.beneficiaries")] | None:
         from schema.beneficiaries import BeneficiaryNode
 
         row = await info.context.loaders.beneficiary_of_participant.load(self.id)
         return BeneficiaryNode.from_row(row, info.context.principal) if row else None
 
     @classmethod
-    async def resolve_nodes(
+    async def resolve_nodes(  # type: ignore[override]  # relay.Node declares overloads per `required`
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[ParticipantNode | None]:
         require_scope(info.context.principal, Scope.PARTICIPANTS_READ)
@@ -214,6 +218,13 @@ class ParticipantOrderField(enum.Enum):
     REGISTERED_AT = strawberry.enum_value("registered_at", description="Registration time.")
     FULL_NAME = strawberry.enum_value("full_name", description="Full name.")
     MEMBERSHIP_NUMBER = strawberry.enum_value("membership_number", description="Membership number (KPJ).")
+
+
+PARTICIPANT_SORTS = {
+    ParticipantOrderField.REGISTERED_AT: SortKey("REGISTERED_AT", Participant.registered_at),
+    ParticipantOrderField.FULL_NAME: SortKey("FULL_NAME", Participant.full_name),
+    ParticipantOrderField.MEMBERSHIP_NUMBER: SortKey("MEMBERSHIP_NUMBER", Participant.membership_number),
+}
 
 
 @strawberry.input(description="Sort order of a participant list.")
@@ -274,16 +285,14 @@ class ParticipantQuery:
             Participant.segment == domain_value(f.segment) if f.segment is not None else None,
             Participant.status == domain_value(f.status) if f.status is not None else None,
             Participant.funding_source == domain_value(f.funding_source) if f.funding_source is not None else None,
-            exists().where(
-                ParticipantProgram.participant_id == Participant.id, ParticipantProgram.program == program
-            )
+            exists().where(ParticipantProgram.participant_id == Participant.id, ParticipantProgram.program == program)
             if program is not None
             else None,
             name_search(Participant.full_name, f.name_contains, "filter.nameContains"),
         )
         order = order_by or ParticipantOrder()
-        sort = SortKey(order.field.name, getattr(Participant, order.field.value))
-        connection = await paginate(
+        sort = PARTICIPANT_SORTS[order.field]
+        return await paginate(
             reader.all,
             reader.one,
             stmt,
@@ -295,7 +304,6 @@ class ParticipantQuery:
             to_node=lambda row: ParticipantNode.from_row(row, principal),
             connection=ParticipantConnection,
         )
-        return connection  # type: ignore[return-value]
 
 
 __all__ = ["Employer", "EmployerType", "ParticipantNode", "ParticipantQuery", "parse_nik_argument"]

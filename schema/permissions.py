@@ -8,7 +8,7 @@ from the same argument, so the SDL cannot drift from what the service enforces.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, TypedDict
 
 from strawberry.permission import BasePermission
 
@@ -27,6 +27,11 @@ def permission_for(scope: Scope) -> type[BasePermission]:
     return type(name, (BasePermission,), {"has_permission": has_permission, "message": f"needs {scope.value}"})
 
 
-def needs(scope: Scope) -> dict[str, Any]:
+class ScopeRequirement(TypedDict):
+    permission_classes: list[type[BasePermission]]
+    requires_scopes: list[list[str]]
+
+
+def needs(scope: Scope) -> ScopeRequirement:
     """Keyword arguments for ``strawberry.federation.field`` that require `scope`."""
     return {"permission_classes": [permission_for(scope)], "requires_scopes": [[scope.value]]}

@@ -37,7 +37,12 @@ class RegionNode(relay.Node):
     @classmethod
     def from_row(cls, row: Region) -> RegionNode:
         return cls(
-            id=row.code, code=row.code, name=row.name, level=row.level, is_city=row.is_city, parent_code=row.parent_code
+            id=row.code,
+            code=row.code,
+            name=row.name,
+            level=row.level,
+            is_city=row.is_city,
+            parent_code=row.parent_code,
         )
 
     @strawberry.field(description="The region one level up; null for a province.")
@@ -58,7 +63,7 @@ class RegionNode(relay.Node):
         return [RegionNode.from_row(r) for r in rows if r is not None]
 
     @classmethod
-    async def resolve_nodes(
+    async def resolve_nodes(  # type: ignore[override]  # relay.Node declares overloads per `required`
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[RegionNode | None]:
         require_scope(info.context.principal, Scope.REGIONS_READ)
@@ -89,7 +94,10 @@ REGION_SORT = SortKey("code", Region.code)
 
 @strawberry.type
 class RegionQuery:
-    @strawberry.federation.field(description="One region by its Kemendagri code; null when unknown or not visible to you.", **needs(Scope.REGIONS_READ))
+    @strawberry.federation.field(
+        description="One region by its Kemendagri code; null when unknown or not visible to you.",
+        **needs(Scope.REGIONS_READ),
+    )
     async def region(
         self,
         info: Info,
@@ -99,14 +107,19 @@ class RegionQuery:
         row = await info.context.loaders.region.load(parsed.code)
         return RegionNode.from_row(row) if row else None
 
-    @strawberry.federation.field(description="Regions you may see, by level and/or parent, ordered by code.", **needs(Scope.REGIONS_READ))
+    @strawberry.federation.field(
+        description="Regions you may see, by level and/or parent, ordered by code.",
+        **needs(Scope.REGIONS_READ),
+    )
     async def regions(
         self,
         info: Info,
         level: Annotated[RegionLevelEnum | None, strawberry.argument(description="Only regions of this level.")] = None,
         parent_code: Annotated[str | None, strawberry.argument(description="Only the children of this region.")] = None,
         first: Annotated[int | None, strawberry.argument(description="Page size, 0-100 (default 20).")] = None,
-        after: Annotated[str | None, strawberry.argument(description="Cursor of the last item of the previous page.")] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor of the last item of the previous page.")
+        ] = None,
     ) -> RegionConnection:
         stmt = select(Region).where(region_row_clause(info.context.principal))
         if level is not None:
@@ -115,7 +128,7 @@ class RegionQuery:
         if parent_code is not None:
             stmt = stmt.where(Region.parent_code == parse_region_code(parent_code, "parentCode").code)
         reader = info.context.reader
-        connection = await paginate(
+        return await paginate(
             reader.all,
             reader.one,
             stmt,
@@ -127,4 +140,3 @@ class RegionQuery:
             to_node=RegionNode.from_row,
             connection=RegionConnection,
         )
-        return connection  # type: ignore[return-value]

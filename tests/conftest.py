@@ -101,14 +101,12 @@ def key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(seeded_url: str, key_path: Path) -> Settings:
-    return Settings(
-        env="test", database_url=seeded_url, signing_key_path=key_path, issuer=ISSUER, audience=AUDIENCE
-    )
+    return Settings(env="test", database_url=seeded_url, signing_key_path=key_path, issuer=ISSUER, audience=AUDIENCE)
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings) -> Iterator[Starlette]:
-    yield create_app(settings)
+def app(settings: Settings) -> Starlette:
+    return create_app(settings)
 
 
 @pytest.fixture(scope="session")
@@ -148,9 +146,7 @@ def mint(key_path: Path) -> Callable[..., str]:
     key = load_or_create_key(key_path)
     config = TokenConfig(ISSUER, AUDIENCE)
 
-    def _mint(
-        role: Role, region: str | None = None, scopes: frozenset[Scope] | None = None, **kwargs: Any
-    ) -> str:
+    def _mint(role: Role, region: str | None = None, scopes: frozenset[Scope] | None = None, **kwargs: Any) -> str:
         return issue_access_token(
             key,
             config,

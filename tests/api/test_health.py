@@ -26,4 +26,5 @@ async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:
 
 async def test_jwks_publishes_public_key_only(client: httpx.AsyncClient) -> None:
     keys = (await client.get("/.well-known/jwks.json")).json()["keys"]
-    assert keys and all(k["kid"] and "d" not in k for k in keys)
+    assert keys
+    assert all(k["kid"] and "d" not in k for k in keys)

@@ -56,7 +56,8 @@ def test_valid_token_gives_principal(key: ECKey) -> None:
     assert principal.kind is PrincipalKind.USER
     assert principal.scopes == {Scope.PARTICIPANTS_READ, Scope.PII_READ}
     assert principal.roles == {Role.OFFICER}
-    assert principal.region is not None and principal.region.code == "52.71"
+    assert principal.region is not None
+    assert principal.region.code == "52.71"
     assert principal.client_id == "frontend"
 
 

@@ -23,16 +23,41 @@ def _codes(body: dict[str, Any]) -> set[str]:
         ("{ participants(filter: {segment: NOPE}) { totalCount } }", None, "BAD_USER_INPUT", "NOPE"),
         ('{ participant(nik: "527101120390001") { id } }', None, "BAD_USER_INPUT", "has 15 digits"),
         ('{ participant(nik: "5271011213900001") { id } }', None, "BAD_USER_INPUT", "month 13"),
-        ('{ participants(filter: {regionCode: "52.99"}) { totalCount } }', None, "BAD_USER_INPUT", "does not exist"),
-        ('{ participants(filter: {regionCode: "52-71"}) { totalCount } }', None, "BAD_USER_INPUT", "not a region"),
+        (
+            '{ participants(filter: {regionCode: "52.99"}) { totalCount } }',
+            None,
+            "BAD_USER_INPUT",
+            "does not exist",
+        ),
+        (
+            '{ participants(filter: {regionCode: "52-71"}) { totalCount } }',
+            None,
+            "BAD_USER_INPUT",
+            "not a region",
+        ),
         ('{ region(code: "fifty-two") { code } }', None, "BAD_USER_INPUT", "not a region"),
-        ('{ participants(filter: {nameContains: "ab"}) { totalCount } }', None, "BAD_USER_INPUT", "at least 3"),
-        ("{ beneficiaries(filter: {decile: 11}) { totalCount } }", None, "BAD_USER_INPUT", "between 1 and 10"),
+        (
+            '{ participants(filter: {nameContains: "ab"}) { totalCount } }',
+            None,
+            "BAD_USER_INPUT",
+            "at least 3",
+        ),
+        (
+            "{ beneficiaries(filter: {decile: 11}) { totalCount } }",
+            None,
+            "BAD_USER_INPUT",
+            "between 1 and 10",
+        ),
         ('{ participant(id: "1", membershipNumber: "2") { id } }', None, "BAD_USER_INPUT", "exactly one"),
         ("{ participant { id } }", None, "BAD_USER_INPUT", "exactly one"),
         ("{ nosuchfield }", None, "BAD_USER_INPUT", "nosuchfield"),
         ("{ participants(first: $x) { totalCount } }", None, "BAD_USER_INPUT", "$x"),
-        ("query($d: Date) { claims(filter: {submittedFrom: $d}) { totalCount } }", {"d": "2025-13-01"}, "BAD_USER_INPUT", ""),
+        (
+            "query($d: Date) { claims(filter: {submittedFrom: $d}) { totalCount } }",
+            {"d": "2025-13-01"},
+            "BAD_USER_INPUT",
+            "",
+        ),
         ('{ node(id: "not-base64!") { id } }', None, "BAD_USER_INPUT", ""),
         ("{ participants { edges { node { id ", None, "BAD_USER_INPUT", "Syntax Error"),
     ],
@@ -44,7 +69,8 @@ async def test_bad_input(
     assert _codes(body) == {code}, body
     message = " ".join(e["message"] for e in body["errors"])
     assert needle in message
-    assert "Traceback" not in message and "sqlalchemy" not in message.lower()
+    assert "Traceback" not in message
+    assert "sqlalchemy" not in message.lower()
 
 
 async def test_cursor_from_other_ordering(gql: Any, callers: dict[str, Any]) -> None:
@@ -77,7 +103,9 @@ async def test_cursor_from_other_ordering(gql: Any, callers: dict[str, Any]) -> 
     ],
 )
 async def test_bad_bearer_tokens(client: httpx.AsyncClient, header: str, needle: str) -> None:
-    response = await client.post("/graphql", json={"query": "{ me: regions { totalCount } }"}, headers={"Authorization": header})
+    response = await client.post(
+        "/graphql", json={"query": "{ me: regions { totalCount } }"}, headers={"Authorization": header}
+    )
     assert response.status_code == 401
     body = response.json()
     assert _codes(body) == {"UNAUTHENTICATED"}
@@ -100,7 +128,9 @@ async def test_expired_and_foreign_tokens(client: httpx.AsyncClient, mint: Any, 
     )
     for token, needle in ((expired, "expired"), (foreign, "not signed by a key of this service")):
         response = await client.post(
-            "/graphql", json={"query": "{ regions { totalCount } }"}, headers={"Authorization": f"Bearer {token}"}
+            "/graphql",
+            json={"query": "{ regions { totalCount } }"},
+            headers={"Authorization": f"Bearer {token}"},
         )
         assert response.status_code == 401
         assert needle in response.json()["errors"][0]["message"]

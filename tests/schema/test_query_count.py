@@ -31,7 +31,8 @@ query($first: Int!) {
     "beneficiaries": """
 query($first: Int!) {
   beneficiaries(first: $first) { edges { node {
-    id region { code ancestors { code } } participant { id programs { program } claims(first: 2) { edges { node { id } } } }
+    id region { code ancestors { code } }
+    participant { id programs { program } claims(first: 2) { edges { node { id } } } }
   } } }
 }""",
 }

@@ -12,7 +12,17 @@ from graphql import (
 from schema.app import schema
 
 # Types that graphql-core, Strawberry's relay module or the federation spec define, not us.
-FOREIGN = {"_Service", "_Any", "_Entity", "_FieldSet", "link__Import", "link__Purpose", "federation__Scope", "PageInfo", "Node"}
+FOREIGN = {
+    "_Service",
+    "_Any",
+    "_Entity",
+    "_FieldSet",
+    "link__Import",
+    "link__Purpose",
+    "federation__Scope",
+    "PageInfo",
+    "Node",
+}
 
 
 def test_every_element_has_a_description() -> None:

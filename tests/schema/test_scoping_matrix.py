@@ -1,4 +1,4 @@
-"""The access matrix: every Query entry point × every kind of caller, on tiny seeded data.
+"""The access matrix: every Query entry point x every kind of caller, on tiny seeded data.
 
 Expected rows come from the database and the test's own region oracle (``Caller.sees``), not from
 ``auth.policy``, so a bug in the policy cannot hide itself.
@@ -90,7 +90,8 @@ async def test_lookups_node_and_entities(
         gid = to_base64(type_name, row.id)
         body = await gql(
             f"query($id: ID!) {{ one: {single}(id: $id) {{ id }} node(id: $id) {{ id }} "
-            f'_entities(representations: [{{__typename: "{type_name}", id: $id}}]) {{ ... on {type_name} {{ id }} }} }}',
+            f'_entities(representations: [{{__typename: "{type_name}", id: $id}}]) '
+            f"{{ ... on {type_name} {{ id }} }} }}",
             {"id": gid},
             caller,
         )
@@ -122,7 +123,11 @@ async def test_regions(gql: Any, engine: AsyncEngine, callers: dict[str, Any], c
     assert "errors" not in body, body
     async with engine.connect() as conn:
         regencies = set(
-            (await conn.execute(select(Region.code).where(Region.parent_code == "52", Region.level == RegionLevel.REGENCY)))
+            (
+                await conn.execute(
+                    select(Region.code).where(Region.parent_code == "52", Region.level == RegionLevel.REGENCY)
+                )
+            )
             .scalars()
             .all()
         )
@@ -159,7 +164,9 @@ async def test_masking(gql: Any, engine: AsyncEngine, callers: dict[str, Any], c
 
 
 @pytest.mark.parametrize("caller_name", CALLERS)
-async def test_lookup_by_nik_needs_pii(gql: Any, engine: AsyncEngine, callers: dict[str, Any], caller_name: str) -> None:
+async def test_lookup_by_nik_needs_pii(
+    gql: Any, engine: AsyncEngine, callers: dict[str, Any], caller_name: str
+) -> None:
     caller = callers[caller_name]
     async with engine.connect() as conn:
         rows = (await conn.execute(select(Participant.nik, Participant.region_code))).all()
