@@ -34,6 +34,9 @@ AUDIENCE = "jamsos-graph"
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+    if os.environ.get("CI") == "true" and not POSTGRES_URL:
+        # In CI the PostgreSQL half of the suite is not optional.
+        raise pytest.UsageError("CI=true but JAMSOS_TEST_POSTGRES_URL is not set: PostgreSQL tests would be skipped")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
