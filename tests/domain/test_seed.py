@@ -1,0 +1,351 @@
+"""The demo seed: deterministic, loads exactly what it generates, and every row obeys the domain rules.
+
+Runs on SQLite and, when ``JAMSOS_TEST_POSTGRES_URL`` is set, on PostgreSQL too (its tables are dropped,
+recreated and dropped again afterwards).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import os
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.beneficiaries import SOURCE_MAX_DECILE, BeneficiarySource
+from domain.benefits import JKM_SCHOLARSHIP_MIN_MONTHS, SCHOLARSHIP_MAX_CHILDREN
+from domain.claims import TRANSITIONS, ClaimStatus
+from domain.db import Base, make_engine
+from domain.models import Region, RegionYearFigure
+from domain.nik import Sex, check_consistency, parse_nik
+from domain.programs import Program, Segment, program_problems
+from domain.regions import RegionLevel
+from domain.seed import COLUMNS, SIZES, TABLES, SeedError, generate, load_regions, seed
+
+AS_OF = dt.date(2026, 6, 30)
+SEED = 42
+POSTGRES_URL = os.environ.get("JAMSOS_TEST_POSTGRES_URL")
+JKM_DEATH = Decimal(42_000_000)
+
+Rows = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Seeded:
+    engine: AsyncEngine
+    counts: dict[str, int]
+
+
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+async def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Seeded]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('seed') / 'seed.db'}"
+    elif POSTGRES_URL:
+        url = POSTGRES_URL
+    else:
+        pytest.skip("JAMSOS_TEST_POSTGRES_URL is not set")
+    eng = make_engine(url, null_pool=True)
+    async with eng.begin() as conn:
+        await conn.run_sync(Base.metadata.drop_all)
+        await conn.run_sync(Base.metadata.create_all)
+    counts = await seed(eng, "tiny", SEED, as_of=AS_OF)
+    yield Seeded(eng, counts)
+    if request.param == "postgres":
+        async with eng.begin() as conn:
+            await conn.run_sync(Base.metadata.drop_all)
+    await eng.dispose()
+
+
+async def rows(engine: AsyncEngine, table: str) -> Rows:
+    t = Base.metadata.tables[table]
+    order = [t.c.id] if "id" in t.c else list(t.primary_key.columns)
+    async with engine.connect() as conn:
+        return [dict(r) for r in (await conn.execute(select(t).order_by(*order))).mappings()]
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, dt.datetime):
+        assert value.tzinfo is not None, "UTCDateTime values come back aware"
+        return value.astimezone(dt.UTC).isoformat()
+    return value
+
+
+def digest(table: str, tuples: Iterable[Iterable[Any]]) -> str:
+    h = hashlib.sha256(table.encode())
+    for row in tuples:
+        h.update(repr(tuple(_norm(v) for v in row)).encode())
+    return h.hexdigest()
+
+
+def generated(seed_value: int = SEED) -> dict[str, list[tuple[Any, ...]]]:
+    out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for batch in generate("tiny", seed_value, as_of=AS_OF, chunk_size=64):
+        for table, batch_rows in batch.items():
+            out[table].extend(batch_rows)
+    return out
+
+
+def _key(table: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return row[:2] if table == "participant_programs" else row[:1]
+
+
+async def test_counts_match_the_size(seeded: Seeded) -> None:
+    engine = seeded.engine
+    counts = seeded.counts
+    spec = SIZES["tiny"]
+    assert counts["participants"] == spec.participants
+    assert counts["poverty_beneficiaries"] == spec.beneficiaries
+    assert counts["claims"] == spec.claims
+    assert counts["employers"] == spec.employers
+    for table in TABLES:
+        assert len(await rows(engine, table)) == counts[table]
+
+
+async def test_same_seed_same_rows_and_the_database_holds_them(seeded: Seeded) -> None:
+    engine = seeded.engine
+    first, second, other = generated(), generated(), generated(SEED + 1)
+    for table in TABLES:
+        assert digest(table, first[table]) == digest(table, second[table]), table
+        in_db = [tuple(r[c] for c in COLUMNS[table]) for r in await rows(engine, table)]
+        expected = sorted(first[table], key=lambda r: _key(table, r))
+        assert digest(table, in_db) == digest(table, expected), f"{table} differs from the generated rows"
+    assert digest("participants", other["participants"]) != digest("participants", first["participants"])
+
+
+async def test_niks_are_valid_consistent_and_issued_in_existing_districts(seeded: Seeded) -> None:
+    engine = seeded.engine
+    async with engine.connect() as conn:
+        districts = set((await conn.execute(select(Region.code).where(Region.level == RegionLevel.DISTRICT))).scalars())
+    people = [*await rows(engine, "participants"), *await rows(engine, "poverty_beneficiaries")]
+    for person in people:
+        nik = parse_nik(person["nik"])
+        assert check_consistency(nik, sex=Sex(person["sex"]), birth_date=person["birth_date"]) == []
+        assert nik.district_code in districts
+        assert nik.district_code.startswith("52.")
+        assert person["region_code"].startswith("52.")
+        assert person["region_code"].count(".") == 3
+    participants = {p["id"]: p["nik"] for p in people if "membership_number" in p}
+    claimant = {c["id"]: participants[c["participant_id"]] for c in await rows(engine, "claims")}
+    others: dict[str, set[int]] = defaultdict(set)
+    for b in await rows(engine, "claim_benefits"):
+        if b["relationship"] == "SELF":
+            assert b["recipient_nik"] == claimant[b["claim_id"]]
+        elif b["recipient_nik"]:
+            assert parse_nik(b["recipient_nik"]).district_code in districts
+            others[b["recipient_nik"]].add(b["claim_id"])
+    # Heirs and children are people of their own: each belongs to one claim, and is nobody else.
+    assert others
+    assert all(len(claim_ids) == 1 for claim_ids in others.values())
+    assert not set(others) & {p["nik"] for p in people}
+
+
+async def test_niks_unique_except_the_intended_matches(seeded: Seeded) -> None:
+    engine = seeded.engine
+    participants = {p["nik"]: p for p in await rows(engine, "participants")}
+    beneficiaries = await rows(engine, "poverty_beneficiaries")
+    assert len(participants) == SIZES["tiny"].participants
+    assert len({b["nik"] for b in beneficiaries}) == len(beneficiaries)
+    matched = [b for b in beneficiaries if b["nik"] in participants]
+    assert {b["id"] for b in matched} == {b["id"] for b in beneficiaries if b["participant_id"] is not None}
+    assert len(matched) == round(0.3 * len(beneficiaries))
+    for b in matched:
+        p = participants[b["nik"]]
+        assert (b["participant_id"], b["full_name"], b["birth_date"], b["sex"]) == (
+            p["id"], p["full_name"], p["birth_date"], p["sex"]
+        )  # fmt: skip
+
+
+async def test_segments_programmes_and_statuses(seeded: Seeded) -> None:
+    engine = seeded.engine
+    participants = await rows(engine, "participants")
+    held: dict[int, set[Program]] = defaultdict(set)
+    for e in await rows(engine, "participant_programs"):
+        held[e["participant_id"]].add(Program(e["program"]))
+    by_id = {p["id"]: p for p in participants}
+    for e in await rows(engine, "participant_programs"):
+        assert e["segment"] == by_id[e["participant_id"]]["segment"]
+    employers = {e["id"] for e in await rows(engine, "employers")}
+    month_end = dt.date(2026, 6, 30)
+    for p in participants:
+        segment = Segment(p["segment"])
+        assert program_problems(segment, held[p["id"]]) == [], p["id"]
+        if segment is Segment.PU:
+            assert p["employer_id"] in employers
+            assert p["funding_source"] == "EMPLOYER"
+            assert p["monthly_wage"] >= Decimal(2_600_000)
+        if p["status"] == "ACTIVE":
+            assert p["paid_through"] == month_end
+        if p["status"] == "INACTIVE":
+            assert p["paid_through"] < AS_OF.replace(day=1)  # lapsed
+        assert p["registered_at"].tzinfo is not None
+        assert p["membership_number"].isdigit()
+        assert len(p["membership_number"]) == 11
+    mix = Counter(p["segment"] for p in participants)
+    assert set(mix) == set(Segment)
+    assert mix["PU"] > 60
+    assert mix["BPU"] > 60
+    assert {p["funding_source"] for p in participants if p["segment"] == "BPU"} >= {"SELF", "APBD"}
+    assert {p["status"] for p in participants} == {"ACTIVE", "INACTIVE", "DECEASED", "RETIRED"}
+    assert len({p["membership_number"] for p in participants}) == len(participants)
+
+
+async def test_claims_follow_the_rules(seeded: Seeded) -> None:
+    engine = seeded.engine
+    claims = await rows(engine, "claims")
+    participants = {p["id"]: p for p in await rows(engine, "participants")}
+    held: dict[int, set[str]] = defaultdict(set)
+    for e in await rows(engine, "participant_programs"):
+        held[e["participant_id"]].add(e["program"])
+    benefits: dict[int, Rows] = defaultdict(list)
+    for b in await rows(engine, "claim_benefits"):
+        benefits[b["claim_id"]].append(b)
+    events: dict[int, Rows] = defaultdict(list)
+    for e in await rows(engine, "claim_events"):
+        events[e["claim_id"]].append(e)
+
+    assert {c["status"] for c in claims} == set(ClaimStatus)
+    assert {c["program"] for c in claims} == set(Program)
+    for c in claims:
+        p = participants[c["participant_id"]]
+        assert c["program"] in held[p["id"]]
+        for col in ("region_code", "province_code", "regency_code", "district_code"):
+            assert c[col] == p[col]
+        lines = benefits[c["id"]]
+        assert lines, f"claim {c['claim_number']} has no benefit lines"
+        total = sum(b["amount"] for b in lines)
+        status = ClaimStatus(c["status"])
+        approved = status in (ClaimStatus.APPROVED, ClaimStatus.PAID)
+        assert c["amount_approved"] == (total if approved else None)
+        assert (c["paid_at"] is not None) == (status is ClaimStatus.PAID)
+        assert (c["rejection_reason"] is not None) == (status is ClaimStatus.REJECTED)
+        if c["verified_by"] and c["approved_by"]:
+            assert c["verified_by"] != c["approved_by"]
+        assert bool(c["approved_by"]) == approved
+        history = events[c["id"]]
+        assert history[0]["status"] == "SUBMITTED"
+        assert history[0]["at"] == c["submitted_at"]
+        assert history[-1]["status"] == c["status"]
+        for before, after in pairwise(history):
+            assert ClaimStatus(after["status"]) in TRANSITIONS[ClaimStatus(before["status"])]
+            assert after["at"] > before["at"]
+        assert all(e["actor"] for e in history)
+        assert history[-1]["at"] < dt.datetime(2026, 6, 30, tzinfo=dt.UTC)
+        if status is ClaimStatus.PAID:
+            assert c["paid_at"] == history[-1]["at"]
+        scholarships = [b for b in lines if b["kind"] == "SCHOLARSHIP"]
+        assert len(scholarships) <= SCHOLARSHIP_MAX_CHILDREN
+        assert all(b["education_level"] and b["relationship"] == "CHILD" for b in scholarships)
+        if c["program"] == "JKM":
+            assert p["status"] == "DECEASED"
+            death = [b for b in lines if b["kind"] in ("LUMP_SUM", "PERIODIC", "FUNERAL")]
+            assert sum(b["amount"] for b in death) == JKM_DEATH
+            assert {b["relationship"] for b in death} <= {"SPOUSE", "CHILD"}
+            assert len({b["recipient_nik"] for b in death}) == 1
+            if not scholarships:
+                assert total == JKM_DEATH
+            else:
+                assert p["contribution_months"] >= JKM_SCHOLARSHIP_MIN_MONTHS
+        if c["program"] == "JKK" and any(b["kind"] == "DEATH" for b in lines):
+            death_line = next(b for b in lines if b["kind"] == "DEATH")
+            assert death_line["amount"] == 48 * p["monthly_wage"]
+    numbers = [c["claim_number"] for c in claims]
+    assert len(set(numbers)) == len(numbers)
+
+
+async def test_beneficiaries(seeded: Seeded) -> None:
+    engine = seeded.engine
+    beneficiaries = await rows(engine, "poverty_beneficiaries")
+    assert {b["source"] for b in beneficiaries} == set(BeneficiarySource)
+    for b in beneficiaries:
+        assert 1 <= b["decile"] <= SOURCE_MAX_DECILE[BeneficiarySource(b["source"])]
+        kk = b["family_card_number"]
+        assert kk.isdigit()
+        assert len(kk) == 16
+        assert kk.startswith(b["district_code"].replace(".", ""))
+        assert b["snapshot_date"] <= AS_OF
+    extreme = [b for b in beneficiaries if b["extreme_poor"]]
+    assert extreme
+    assert sum(b["decile"] == 1 for b in extreme) > len(extreme) / 2
+
+
+async def test_regions_and_figures(seeded: Seeded) -> None:
+    engine = seeded.engine
+    async with engine.connect() as conn:
+        by_level = select(Region.level, func.count()).where(Region.province_code == "52").group_by(Region.level)
+        levels = dict((await conn.execute(by_level)).all())
+        total = (await conn.execute(select(func.count()).select_from(Region))).scalar_one()
+        mataram = (await conn.execute(select(Region.is_city).where(Region.regency_code == "52.71"))).scalars().all()
+        lombok_barat = (
+            (await conn.execute(select(Region.is_city).where(Region.regency_code == "52.01"))).scalars().all()
+        )
+        f = RegionYearFigure
+        figures = (await conn.execute(select(f.region_code, f.year, f.employed_population, f.ucj_target))).all()
+        orphans = (
+            await conn.execute(
+                text("SELECT count(*) FROM regions r LEFT JOIN regions p ON p.code = r.parent_code "
+                     "WHERE r.parent_code IS NOT NULL AND p.code IS NULL")
+            )
+        ).scalar_one()  # fmt: skip
+    assert levels == {
+        RegionLevel.PROVINCE: 1,
+        RegionLevel.REGENCY: 10,
+        RegionLevel.DISTRICT: 117,
+        RegionLevel.VILLAGE: 1166,
+    }
+    assert total > 90_000  # the whole of Indonesia
+    assert orphans == 0
+    assert mataram
+    assert all(mataram)  # the kota, its districts and its kelurahan
+    assert lombok_barat
+    assert not any(lombok_barat)
+    assert len(figures) == 22
+    for year in (2024, 2025):
+        province = next(f for f in figures if f.region_code == "52" and f.year == year)
+        parts = [f.employed_population or 0 for f in figures if f.region_code != "52" and f.year == year]
+        assert sum(parts) == province.employed_population
+        assert province.ucj_target == Decimal("0.62")
+
+
+async def test_seeding_twice_does_not_duplicate(seeded: Seeded) -> None:
+    engine = seeded.engine
+    with pytest.raises(SeedError, match="already has"):
+        await seed(engine, "tiny", SEED, as_of=AS_OF)
+    skipped = await seed(engine, "tiny", SEED, as_of=AS_OF, if_exists="skip")
+    assert set(skipped.values()) == {0}
+    assert await load_regions(engine) == 0
+    assert len(await rows(engine, "participants")) == SIZES["tiny"].participants
+
+
+async def test_later_inserts_get_fresh_ids(seeded: Seeded) -> None:
+    """The generator numbers rows itself; the id sequences were moved past them (PostgreSQL)."""
+    employers = Base.metadata.tables["employers"]
+    row = {
+        "registration_number": "NPP-TEST-0001",
+        "name": "PT Uji Coba",
+        "jkk_risk_class": 1,
+        "version": 1,
+        "region_code": "52.71",
+        "province_code": "52",
+        "regency_code": "52.71",
+        "district_code": None,
+    }
+    async with seeded.engine.begin() as conn:
+        result = await conn.execute(employers.insert().values(row))
+        assert result.inserted_primary_key is not None
+        assert result.inserted_primary_key[0] == SIZES["tiny"].employers + 1
