@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from schema.beneficiaries import BeneficiaryNode, BeneficiaryQuery
 from schema.claims import ClaimNode, ClaimQuery
+from schema.me import MeQuery
 from schema.participants import ParticipantNode, ParticipantQuery
 from schema.regions import RegionNode, RegionQuery
 
@@ -19,7 +20,7 @@ FEDERATION_VERSION: Final = "2.11"
 
 
 @strawberry.type(description="Read access to participants, regions, poverty beneficiaries and claims.")
-class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery):
+class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, MeQuery):
     node: relay.Node | None = relay.node(
         description="Any object by its global id; null when there is none you may see."
     )

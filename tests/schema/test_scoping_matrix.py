@@ -178,3 +178,17 @@ async def test_lookup_by_nik_needs_pii(
         assert _code(body["errors"]) == "FORBIDDEN"
     else:
         assert body["data"]["participant"] == ({"nik": row.nik} if caller.sees(row.region_code) else None)
+
+
+@pytest.mark.parametrize("caller_name", CALLERS)
+async def test_me(gql: Any, callers: dict[str, Any], caller_name: str) -> None:
+    caller = callers[caller_name]
+    body = await gql("{ me { subject kind roles scopes regionCode clientId } }", caller=caller)
+    if caller.token is None:
+        assert _code(body["errors"]) == "UNAUTHENTICATED"
+        return
+    me = body["data"]["me"]
+    assert me["regionCode"] == caller.region
+    assert set(me["scopes"]) == {s.value for s in caller.scopes}
+    assert me["kind"] == "user"
+    assert me["clientId"] == "jamsos-tests"

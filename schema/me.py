@@ -1,0 +1,37 @@
+"""``me``: who the API thinks you are."""
+
+from __future__ import annotations
+
+import strawberry
+
+from auth.policy import NotAuthenticated
+from schema.context import Info
+
+
+@strawberry.type(name="Principal", description="The caller as the API sees it: who, with which rights, where.")
+class PrincipalType:
+    subject: str = strawberry.field(description="Subject (user name or client id).")
+    kind: str = strawberry.field(description="'user' (a person) or 'client' (a partner system).")
+    roles: list[str] = strawberry.field(description="Roles of a user (admin, officer, analyst, auditor).")
+    scopes: list[str] = strawberry.field(description="Scopes the token carries.")
+    region_code: str | None = strawberry.field(
+        description="The region the caller is bound to (sees it and everything below); null = national."
+    )
+    client_id: str | None = strawberry.field(description="The OAuth client the token was issued to.")
+
+
+@strawberry.type
+class MeQuery:
+    @strawberry.federation.field(description="The authenticated caller.", authenticated=True)
+    def me(self, info: Info) -> PrincipalType:
+        principal = info.context.principal
+        if not principal.is_authenticated:
+            raise NotAuthenticated
+        return PrincipalType(
+            subject=principal.subject,
+            kind=principal.kind.value,
+            roles=sorted(r.value for r in principal.roles),
+            scopes=sorted(s.value for s in principal.scopes),
+            region_code=principal.region.code if principal.region else None,
+            client_id=principal.client_id,
+        )
