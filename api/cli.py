@@ -29,7 +29,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_seed(args: argparse.Namespace) -> int:
     from domain.db import make_engine
-    from domain.seed.load import SeedRefused, seed
+    from domain.seed.load import SeedError, seed
 
     settings = _settings()
 
@@ -37,7 +37,11 @@ def cmd_seed(args: argparse.Namespace) -> int:
         engine = make_engine(settings.resolved_database_url)
         try:
             return await seed(
-                engine, args.size, seed=args.seed, progress=lambda m: print(m, file=sys.stderr, flush=True)
+                engine,
+                args.size,
+                seed=args.seed,
+                progress=lambda m: print(m, file=sys.stderr, flush=True),
+                if_exists="skip" if args.if_empty else "error",
             )
         finally:
             await engine.dispose()
@@ -45,12 +49,11 @@ def cmd_seed(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         counts = asyncio.run(run())
-    except SeedRefused as exc:
-        if args.if_empty:
-            print(f"seed skipped: {exc}", file=sys.stderr)
-            return 0
+    except SeedError as exc:
         print(f"seed refused: {exc}", file=sys.stderr)
         return 1
+    if args.if_empty and not any(v for k, v in counts.items() if k != "regions"):
+        return 0  # the seeder has said why it skipped
     summary = ", ".join(f"{k} {v:,}" for k, v in counts.items())
     print(f"seeded {args.size} in {time.perf_counter() - started:.1f}s: {summary}", file=sys.stderr)
     return 0

@@ -32,3 +32,5 @@ def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Alembic narrates every revision check (readyz runs one per probe); keep its warnings only.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

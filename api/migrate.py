@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -27,6 +28,7 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+@cache
 def head_revision(database_url: str = "sqlite://") -> str | None:
     return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
 

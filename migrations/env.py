@@ -16,9 +16,7 @@ target_metadata = Base.metadata
 def _url() -> str:
     url = context.config.get_main_option("sqlalchemy.url")
     if not url:
-        raise RuntimeError(
-            "no database URL: set sqlalchemy.url (api.migrate does it from JAMSOS_DATABASE_URL)"
-        )
+        raise RuntimeError("no database URL: set sqlalchemy.url (api.migrate does it from JAMSOS_DATABASE_URL)")
     return url
 
 

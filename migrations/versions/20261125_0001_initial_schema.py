@@ -53,9 +53,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column(
             "level",
-            sa.Enum(
-                "PROVINCE", "REGENCY", "DISTRICT", "VILLAGE", name="regionlevel", native_enum=False, length=10
-            ),
+            sa.Enum("PROVINCE", "REGENCY", "DISTRICT", "VILLAGE", name="regionlevel", native_enum=False, length=10),
             nullable=False,
         ),
         sa.Column("is_city", sa.Boolean(), nullable=False),
@@ -67,9 +65,7 @@ def upgrade() -> None:
             "(level = 'PROVINCE' AND parent_code IS NULL) OR (level <> 'PROVINCE' AND parent_code IS NOT NULL)",
             name=op.f("ck_regions_parent_matches_level"),
         ),
-        sa.ForeignKeyConstraint(
-            ["parent_code"], ["regions.code"], name=op.f("fk_regions_parent_code_regions")
-        ),
+        sa.ForeignKeyConstraint(["parent_code"], ["regions.code"], name=op.f("fk_regions_parent_code_regions")),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_regions")),
     )
     with op.batch_alter_table("regions", schema=None) as batch_op:
@@ -91,9 +87,7 @@ def upgrade() -> None:
         sa.Column("district_code", sa.String(length=8), nullable=True),
         sa.Column("region_code", sa.String(length=13), nullable=False),
         sa.CheckConstraint("jkk_risk_class BETWEEN 1 AND 5", name=op.f("ck_employers_risk_class_range")),
-        sa.ForeignKeyConstraint(
-            ["region_code"], ["regions.code"], name=op.f("fk_employers_region_code_regions")
-        ),
+        sa.ForeignKeyConstraint(["region_code"], ["regions.code"], name=op.f("fk_employers_region_code_regions")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_employers")),
         sa.UniqueConstraint("registration_number", name=op.f("uq_employers_registration_number")),
     )
@@ -152,9 +146,7 @@ def upgrade() -> None:
         ),
         sa.Column(
             "funding_source",
-            sa.Enum(
-                "SELF", "EMPLOYER", "APBD", "APBN", "CSR", name="fundingsource", native_enum=False, length=10
-            ),
+            sa.Enum("SELF", "EMPLOYER", "APBD", "APBN", "CSR", name="fundingsource", native_enum=False, length=10),
             nullable=False,
         ),
         sa.Column("employer_id", sa.Integer(), nullable=True),
@@ -167,20 +159,12 @@ def upgrade() -> None:
         sa.Column("regency_code", sa.String(length=5), nullable=True),
         sa.Column("district_code", sa.String(length=8), nullable=True),
         sa.Column("region_code", sa.String(length=13), nullable=False),
-        sa.CheckConstraint(
-            "segment <> 'PU' OR employer_id IS NOT NULL", name=op.f("ck_participants_pu_has_employer")
-        ),
+        sa.CheckConstraint("segment <> 'PU' OR employer_id IS NOT NULL", name=op.f("ck_participants_pu_has_employer")),
         sa.CheckConstraint("contribution_months >= 0", name=op.f("ck_participants_months_non_negative")),
         sa.CheckConstraint("length(nik) = 16", name=op.f("ck_participants_nik_length")),
-        sa.CheckConstraint(
-            "monthly_wage IS NULL OR monthly_wage >= 0", name=op.f("ck_participants_wage_non_negative")
-        ),
-        sa.ForeignKeyConstraint(
-            ["employer_id"], ["employers.id"], name=op.f("fk_participants_employer_id_employers")
-        ),
-        sa.ForeignKeyConstraint(
-            ["region_code"], ["regions.code"], name=op.f("fk_participants_region_code_regions")
-        ),
+        sa.CheckConstraint("monthly_wage IS NULL OR monthly_wage >= 0", name=op.f("ck_participants_wage_non_negative")),
+        sa.ForeignKeyConstraint(["employer_id"], ["employers.id"], name=op.f("fk_participants_employer_id_employers")),
+        sa.ForeignKeyConstraint(["region_code"], ["regions.code"], name=op.f("fk_participants_region_code_regions")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_participants")),
         sa.UniqueConstraint("id", "nik", name="uq_participants_id_nik"),
         sa.UniqueConstraint("id", "segment", name="uq_participants_id_segment"),
@@ -247,9 +231,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["participant_id"], ["participants.id"], name=op.f("fk_claims_participant_id_participants")
         ),
-        sa.ForeignKeyConstraint(
-            ["region_code"], ["regions.code"], name=op.f("fk_claims_region_code_regions")
-        ),
+        sa.ForeignKeyConstraint(["region_code"], ["regions.code"], name=op.f("fk_claims_region_code_regions")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_claims")),
         sa.UniqueConstraint("claim_number", name=op.f("uq_claims_claim_number")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_claims_idempotency_key")),
@@ -333,25 +315,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("poverty_beneficiaries", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_poverty_beneficiaries_decile"), ["decile"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_poverty_beneficiaries_district_code"), ["district_code"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_poverty_beneficiaries_extreme_poor"), ["extreme_poor"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_poverty_beneficiaries_district_code"), ["district_code"], unique=False)
+        batch_op.create_index(batch_op.f("ix_poverty_beneficiaries_extreme_poor"), ["extreme_poor"], unique=False)
         batch_op.create_index(batch_op.f("ix_poverty_beneficiaries_nik"), ["nik"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_poverty_beneficiaries_participant_id"), ["participant_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_poverty_beneficiaries_province_code"), ["province_code"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_poverty_beneficiaries_regency_code"), ["regency_code"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_poverty_beneficiaries_region_code"), ["region_code"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_poverty_beneficiaries_participant_id"), ["participant_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_poverty_beneficiaries_province_code"), ["province_code"], unique=False)
+        batch_op.create_index(batch_op.f("ix_poverty_beneficiaries_regency_code"), ["regency_code"], unique=False)
+        batch_op.create_index(batch_op.f("ix_poverty_beneficiaries_region_code"), ["region_code"], unique=False)
         batch_op.create_index(
             "uq_poverty_beneficiaries_nik_source_snapshot", ["nik", "source", "snapshot_date"], unique=True
         )
@@ -402,9 +372,7 @@ def upgrade() -> None:
         ),
         sa.Column(
             "education_level",
-            sa.Enum(
-                "TK", "SD", "SMP", "SMA", "UNIVERSITY", name="educationlevel", native_enum=False, length=20
-            ),
+            sa.Enum("TK", "SD", "SMP", "SMA", "UNIVERSITY", name="educationlevel", native_enum=False, length=20),
             nullable=True,
         ),
         sa.Column("amount", sa.Numeric(precision=16, scale=2), nullable=False),

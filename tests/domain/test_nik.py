@@ -257,9 +257,7 @@ def test_both_mismatches_are_reported() -> None:
         ("31.74.02", dt.date(1971, 1, 31), Sex.F, 500),
     ],
 )
-def test_build_nik_round_trips_through_parse_nik(
-    district: str, birth: dt.date, sex: Sex, serial: int
-) -> None:
+def test_build_nik_round_trips_through_parse_nik(district: str, birth: dt.date, sex: Sex, serial: int) -> None:
     raw = build_nik(district, birth, sex, serial)
     assert len(raw) == 16
     assert raw.isdigit()
