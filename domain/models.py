@@ -1,6 +1,6 @@
 """Every model, imported once so that ``Base.metadata`` is complete (Alembic and table creation use it)."""
 
-from domain.audit import AuditEvent
+from domain.audit import AuditChainHead, AuditEvent, DataAccessEvent
 from domain.beneficiaries import PovertyBeneficiary
 from domain.claims import Claim, ClaimBenefit, ClaimEvent
 from domain.db import Base
@@ -8,7 +8,9 @@ from domain.participants import Employer, Participant, ParticipantProgram
 from domain.regions import Region, RegionYearFigure
 
 __all__ = [
+    "AuditChainHead",
     "AuditEvent",
+    "DataAccessEvent",
     "Base",
     "Claim",
     "ClaimBenefit",
