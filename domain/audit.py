@@ -249,7 +249,11 @@ async def verify_chain(session: AsyncSession, batch: int = 5000) -> ChainReport:
     while True:
         after = previous.seq if previous else 0
         events = (
-            (await session.execute(select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)))
+            (
+                await session.execute(
+                    select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)
+                )
+            )
             .scalars()
             .all()
         )
@@ -277,5 +281,5 @@ def _refuse_changes(session: Session, _context: Any, _instances: Any) -> None:
 @event.listens_for(Session, "do_orm_execute")
 def _refuse_bulk_changes(state: ORMExecuteState) -> None:
     statement = state.statement
-    if isinstance(statement, Update | Delete) and statement.table.name == AuditEvent.__tablename__:  # type: ignore[attr-defined]
+    if isinstance(statement, Update | Delete) and getattr(statement.table, "name", None) == AuditEvent.__tablename__:
         raise AuditAppendOnly("audit events are append-only: they cannot be changed or deleted")

@@ -10,11 +10,11 @@ from domain.regions import Region, RegionYearFigure
 __all__ = [
     "AuditChainHead",
     "AuditEvent",
-    "DataAccessEvent",
     "Base",
     "Claim",
     "ClaimBenefit",
     "ClaimEvent",
+    "DataAccessEvent",
     "Employer",
     "Participant",
     "ParticipantProgram",
