@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field
 
 from auth.scopes import Role, Scope
+from domain.audit import Actor
 from domain.regions import RegionCode
 
 
@@ -38,6 +39,11 @@ class Principal:
 
     def has_scope(self, scope: Scope) -> bool:
         return scope in self.scopes
+
+    @property
+    def actor(self) -> Actor:
+        """This principal as the audit trail records it."""
+        return Actor(subject=self.subject, kind=self.kind.value, client_id=self.client_id)
 
 
 ANONYMOUS = Principal(subject="anonymous", kind=PrincipalKind.ANONYMOUS)
