@@ -192,3 +192,39 @@ async def test_me(gql: Any, callers: dict[str, Any], caller_name: str) -> None:
     assert set(me["scopes"]) == {s.value for s in caller.scopes}
     assert me["kind"] == "user"
     assert me["clientId"] == "jamsos-tests"
+
+
+ALTERNATE_KEYS = [
+    ("participant", "membershipNumber", Participant, "membership_number", Scope.PARTICIPANTS_READ),
+    ("claim", "claimNumber", Claim, "claim_number", Scope.CLAIMS_READ),
+    ("beneficiary", "nik", PovertyBeneficiary, "nik", Scope.BENEFICIARIES_READ),
+]
+
+
+@pytest.mark.parametrize("caller_name", CALLERS)
+@pytest.mark.parametrize(("field", "argument", "model", "column", "scope"), ALTERNATE_KEYS)
+async def test_lookups_by_other_keys(
+    gql: Any,
+    engine: AsyncEngine,
+    callers: dict[str, Any],
+    caller_name: str,
+    field: str,
+    argument: str,
+    model: Any,
+    column: str,
+    scope: Scope,
+) -> None:
+    caller = callers[caller_name]
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(getattr(model, column), model.region_code))).all()
+    for prefix in ("52.71.", "52.03."):
+        value, region = next(r for r in rows if r[1].startswith(prefix))
+        body = await gql(f"query($v: String!) {{ one: {field}({argument}: $v) {{ id }} }}", {"v": value}, caller)
+        needs_pii = argument == "nik"
+        if caller.token is None:
+            assert _code(body["errors"]) == "UNAUTHENTICATED"
+        elif scope not in caller.scopes or (needs_pii and Scope.PII_READ not in caller.scopes):
+            assert _code(body["errors"]) == "FORBIDDEN"
+        else:
+            assert "errors" not in body, body
+            assert (body["data"]["one"] is not None) == caller.sees(region)
