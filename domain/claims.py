@@ -42,6 +42,40 @@ TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
 }
 
 
+class ClaimCause(enum.StrEnum):
+    """What happened: decides which benefits a claim on a programme pays."""
+
+    DEATH = "DEATH"
+    TOTAL_DISABILITY = "TOTAL_DISABILITY"
+    WORK_ACCIDENT = "WORK_ACCIDENT"  # medical care and temporary inability (JKK)
+    RETIREMENT = "RETIREMENT"
+    RESIGNATION = "RESIGNATION"  # leaving the job or the country (JHT)
+    JOB_LOSS = "JOB_LOSS"  # dismissal (JKP)
+
+
+#: The causes each programme pays for.
+PROGRAM_CAUSES: dict[Program, frozenset[ClaimCause]] = {
+    Program.JKM: frozenset({ClaimCause.DEATH}),
+    Program.JKK: frozenset({ClaimCause.DEATH, ClaimCause.TOTAL_DISABILITY, ClaimCause.WORK_ACCIDENT}),
+    Program.JHT: frozenset(
+        {ClaimCause.RETIREMENT, ClaimCause.RESIGNATION, ClaimCause.DEATH, ClaimCause.TOTAL_DISABILITY}
+    ),
+    Program.JP: frozenset({ClaimCause.RETIREMENT, ClaimCause.DEATH, ClaimCause.TOTAL_DISABILITY}),
+    Program.JKP: frozenset({ClaimCause.JOB_LOSS}),
+}
+
+
+class InvalidTransition(ValueError):
+    """A status change the workflow does not have."""
+
+
+def check_transition(current: ClaimStatus, target: ClaimStatus) -> None:
+    """Raise unless `current` → `target` is in :data:`TRANSITIONS`, saying what is possible instead."""
+    if target not in TRANSITIONS[current]:
+        possible = ", ".join(sorted(s.value for s in TRANSITIONS[current])) or "nothing (it is final)"
+        raise InvalidTransition(f"a {current.value} claim cannot become {target.value}; it can become {possible}")
+
+
 class BenefitKind(enum.StrEnum):
     LUMP_SUM = "LUMP_SUM"
     PERIODIC = "PERIODIC"

@@ -61,3 +61,13 @@ def segment_program_check_sql() -> str:
         listed = ", ".join(f"'{p.value}'" for p in sorted(programs))
         clauses.append(f"(segment = '{segment.value}' AND program IN ({listed}))")
     return " OR ".join(clauses)
+
+
+def funding_problems(segment: Segment, funding: str) -> list[str]:
+    """Wage earners and construction workers are paid for by their employer; nobody else is."""
+    employer_paid = segment in (Segment.PU, Segment.JAKON)
+    if employer_paid and funding != "EMPLOYER":
+        return [f"segment {segment.value} is funded by the employer, not {funding}"]
+    if not employer_paid and funding == "EMPLOYER":
+        return [f"segment {segment.value} has no employer; funding is SELF, APBD, APBN or CSR"]
+    return []

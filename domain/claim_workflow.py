@@ -1,0 +1,463 @@
+"""Claim writes: submission with eligibility and benefit computation, and the status workflow.
+
+Benefit amounts come from the rule table in :mod:`domain.benefits`; status changes follow
+:data:`domain.claims.TRANSITIONS`. Every function runs inside the caller's transaction and appends its
+audit event to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from domain import audit
+from domain.benefits import (
+    JKM_SCHOLARSHIP_MIN_MONTHS,
+    SCHOLARSHIP_MAX_CHILDREN,
+    BenefitRule,
+    NoRule,
+    amount_of,
+    death_benefits,
+    rule_for,
+    scholarship_years,
+)
+from domain.caller import Caller
+from domain.claims import (
+    PROGRAM_CAUSES,
+    BenefitKind,
+    Claim,
+    ClaimBenefit,
+    ClaimCause,
+    ClaimEvent,
+    ClaimStatus,
+    EducationLevel,
+    InvalidTransition,
+    Relationship,
+    check_transition,
+)
+from domain.db import utcnow
+from domain.enrolment import check_version, load_visible_participant
+from domain.errors import Conflict, Invalid, NotFound, Problem, Refused, invalid
+from domain.nik import InvalidNIK, mask_identifier
+from domain.participants import Participant, ParticipantProgram
+from domain.programs import Program
+from domain.text import clean_text
+from domain.validation import validate_nik
+
+MAX_CLAIMED = Decimal("10000000000")  # Rp10 billion: above this a figure is a typo
+JKP_CLAIM_WINDOW_DAYS = 183  # a JKP claim within 6 months of the dismissal
+JKP_MIN_MONTHS = 12
+JKP_MONTHS_PAID = 6
+#: Causes whose benefit is a fixed or wage-based rule; the others pay an amount the claim states
+#: (a JHT balance or JP pension from the contribution ledger, medical bills).
+_STATED_AMOUNT = {
+    (Program.JKK, ClaimCause.WORK_ACCIDENT): BenefitKind.MEDICAL,
+    **{(Program.JHT, c): BenefitKind.BALANCE for c in PROGRAM_CAUSES[Program.JHT]},
+    **{(Program.JP, c): BenefitKind.PENSION for c in PROGRAM_CAUSES[Program.JP]},
+}
+_HEIRS_FIRST = (Relationship.SPOUSE, Relationship.CHILD)
+
+
+@dataclass
+class Recipient:
+    name: str
+    nik: str
+    relationship: Relationship
+
+
+@dataclass
+class ScholarshipChild:
+    name: str
+    nik: str
+    education_level: EducationLevel
+
+
+@dataclass
+class ClaimSubmission:
+    participant_id: int
+    program: Program
+    cause: ClaimCause
+    incident_date: dt.date
+    recipients: list[Recipient] = field(default_factory=list)
+    children: list[ScholarshipChild] = field(default_factory=list)
+    amount_claimed: Decimal | None = None
+    idempotency_key: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class BenefitLine:
+    kind: BenefitKind
+    amount: Decimal
+    rule: BenefitRule | None
+    recipient: Recipient | None = None
+    education_level: EducationLevel | None = None
+
+
+def _namespaced_key(caller: Caller, key: str) -> str:
+    # Keys are the caller's own: the same key from two callers names two submissions.
+    return hashlib.sha256(f"{caller.actor.subject}\x1f{key}".encode()).hexdigest()
+
+
+async def _people_problems(
+    session: AsyncSession, participant: Participant, people: Sequence[Recipient | ScholarshipChild], field_name: str
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for i, person in enumerate(people):
+        where = f"{field_name}[{i}]"
+        _, name_problems = clean_text(person.name, f"{where}.name", max_length=200)
+        problems += name_problems
+        try:
+            nik = await validate_nik(session, person.nik)
+        except InvalidNIK as exc:
+            problems.append(Problem(f"{where}.nik", "INVALID_NIK", str(exc)))
+            continue
+        if nik.value == participant.nik:
+            problems.append(
+                Problem(f"{where}.nik", "SAME_AS_PARTICIPANT", "a recipient's NIK cannot be the participant's own")
+            )
+    return problems
+
+
+def _coverage_problems(participant: Participant, held: dict[Program, dt.date], s: ClaimSubmission) -> list[Problem]:
+    problems: list[Problem] = []
+    if s.program not in held:
+        have = ", ".join(sorted(held)) or "none"
+        problems.append(
+            Problem("program", "NOT_ENROLLED", f"the participant does not hold {s.program.value} (holds {have})")
+        )
+    elif held[s.program] > s.incident_date:
+        problems.append(
+            Problem(
+                "incidentDate",
+                "NOT_COVERED",
+                f"{s.program.value} coverage started {held[s.program].isoformat()}, after the incident",
+            )
+        )
+    elif participant.paid_through is None or participant.paid_through < s.incident_date.replace(day=1):
+        paid = participant.paid_through.isoformat() if participant.paid_through else "never"
+        problems.append(
+            Problem(
+                "incidentDate",
+                "NOT_COVERED",
+                f"contributions were not paid for the month of the incident (paid through: {paid})",
+            )
+        )
+    return problems
+
+
+def _benefits(participant: Participant, s: ClaimSubmission, today: dt.date) -> tuple[list[BenefitLine], list[Problem]]:
+    """The benefit lines the rules give for this claim, or the problems that prevent computing them."""
+    lines: list[BenefitLine] = []
+    problems: list[Problem] = []
+    heirs = sorted(s.recipients, key=lambda r: (r.relationship not in _HEIRS_FIRST, s.recipients.index(r)))
+    death = s.cause is ClaimCause.DEATH
+    to = heirs[0] if death and heirs else None
+    if death and not heirs:
+        problems.append(Problem("recipients", "HEIR_REQUIRED", "a death claim needs at least one heir"))
+    try:
+        if (s.program, s.cause) in _STATED_AMOUNT:
+            if s.amount_claimed is None:
+                problems.append(Problem("amountClaimed", "REQUIRED", f"give the amount for a {s.program.value} claim"))
+            else:
+                lines.append(BenefitLine(_STATED_AMOUNT[(s.program, s.cause)], s.amount_claimed, None, to))
+        elif s.program is Program.JKM or (s.program is Program.JKK and death):
+            if s.program is Program.JKK and participant.monthly_wage is None:
+                problems.append(Problem("program", "WAGE_UNKNOWN", "JKK death benefit is 48 x wage; no wage recorded"))
+            else:
+                lines += [
+                    BenefitLine(rule.kind, amount, rule, to)
+                    for rule, amount in death_benefits(s.program, s.incident_date, participant.monthly_wage)
+                ]
+        elif s.program is Program.JKK and s.cause is ClaimCause.TOTAL_DISABILITY:
+            rule = rule_for(Program.JKK, BenefitKind.DISABILITY, s.incident_date)
+            if participant.monthly_wage is None:
+                problems.append(Problem("program", "WAGE_UNKNOWN", "JKK disability is 56 x wage; no wage recorded"))
+            else:
+                lines.append(BenefitLine(rule.kind, amount_of(rule, participant.monthly_wage), rule))
+        elif s.program is Program.JKP:
+            problems += _jkp_problems(participant, s, today)
+            rule = rule_for(Program.JKP, BenefitKind.JOB_LOSS, s.incident_date)
+            if participant.monthly_wage is not None:
+                lines.append(BenefitLine(rule.kind, amount_of(rule, participant.monthly_wage) * JKP_MONTHS_PAID, rule))
+    except NoRule as exc:
+        problems.append(Problem("incidentDate", "NO_RULE", str(exc)))
+    problems += _scholarship_problems(participant, s)
+    if s.children and not problems:
+        for child, (rule, amount) in zip(
+            s.children,
+            scholarship_years(s.program, s.incident_date, [c.education_level for c in s.children]),
+            strict=True,
+        ):
+            recipient = Recipient(child.name, child.nik, Relationship.CHILD)
+            lines.append(BenefitLine(BenefitKind.SCHOLARSHIP, amount, rule, recipient, child.education_level))
+    return lines, problems
+
+
+def _jkp_problems(participant: Participant, s: ClaimSubmission, today: dt.date) -> list[Problem]:
+    problems = []
+    if participant.monthly_wage is None:
+        problems.append(Problem("program", "WAGE_UNKNOWN", "JKP pays a share of the wage; no wage recorded"))
+    if participant.contribution_months < JKP_MIN_MONTHS:
+        problems.append(
+            Problem(
+                "program",
+                "NOT_ELIGIBLE",
+                f"JKP needs {JKP_MIN_MONTHS} contribution months; "
+                f"the participant has {participant.contribution_months}",
+            )
+        )
+    if (today - s.incident_date).days > JKP_CLAIM_WINDOW_DAYS:
+        problems.append(
+            Problem("incidentDate", "TOO_LATE", "a JKP claim must be made within 6 months of the dismissal")
+        )
+    return problems
+
+
+def _scholarship_problems(participant: Participant, s: ClaimSubmission) -> list[Problem]:
+    if not s.children:
+        return []
+    if len(s.children) > SCHOLARSHIP_MAX_CHILDREN:
+        return [
+            Problem(
+                "children",
+                "TOO_MANY_CHILDREN",
+                f"a scholarship covers at most {SCHOLARSHIP_MAX_CHILDREN} children; {len(s.children)} were given",
+            )
+        ]
+    with_death_or_disability = s.cause in (ClaimCause.DEATH, ClaimCause.TOTAL_DISABILITY)
+    if not (s.program in (Program.JKK, Program.JKM) and with_death_or_disability):
+        return [Problem("children", "NO_SCHOLARSHIP", "scholarships come with JKK death or disability, or JKM")]
+    if s.program is Program.JKM and participant.contribution_months < JKM_SCHOLARSHIP_MIN_MONTHS:
+        return [
+            Problem(
+                "children",
+                "NOT_ELIGIBLE",
+                f"a JKM scholarship needs {JKM_SCHOLARSHIP_MIN_MONTHS} contribution months; "
+                f"the participant has {participant.contribution_months}",
+            )
+        ]
+    return []
+
+
+async def _new_claim_number(session: AsyncSession, today: dt.date) -> str:
+    for _ in range(20):
+        candidate = f"KLM-{today.year}-{secrets.randbelow(10**10):010d}"
+        if await session.scalar(select(Claim.id).where(Claim.claim_number == candidate)) is None:
+            return candidate
+    raise RuntimeError("could not find a free claim number")
+
+
+async def submit_claim(session: AsyncSession, caller: Caller, s: ClaimSubmission) -> tuple[Claim, bool]:
+    """Create a claim, or return the one an earlier call with the same idempotency key created.
+
+    Returns the claim and whether it was created now.
+    """
+    key = _namespaced_key(caller, s.idempotency_key) if s.idempotency_key else None
+    if key is not None:
+        earlier = await session.scalar(select(Claim).where(Claim.idempotency_key == key))
+        if earlier is not None:
+            return earlier, False
+    participant = await load_visible_participant(session, caller, s.participant_id)
+    today = dt.date.today()
+    problems: list[Problem] = []
+    if s.incident_date > today:
+        problems.append(Problem("incidentDate", "IN_FUTURE", "the incident date is in the future"))
+    if s.cause not in PROGRAM_CAUSES[s.program]:
+        causes = ", ".join(sorted(PROGRAM_CAUSES[s.program]))
+        problems.append(
+            Problem("cause", "CAUSE_NOT_COVERED", f"{s.program.value} pays for {causes}, not {s.cause.value}")
+        )
+    if s.amount_claimed is not None and not Decimal(0) <= s.amount_claimed <= MAX_CLAIMED:
+        problems.append(Problem("amountClaimed", "OUT_OF_RANGE", f"the amount must be between 0 and Rp{MAX_CLAIMED:,}"))
+    note, note_problems = clean_text(s.note or "", "note", max_length=2000, required=False)
+    problems += note_problems
+    rows = await session.execute(
+        select(ParticipantProgram.program, ParticipantProgram.since).where(
+            ParticipantProgram.participant_id == participant.id
+        )
+    )
+    held: dict[Program, dt.date] = {row[0]: row[1] for row in rows}
+    problems += _coverage_problems(participant, held, s)
+    problems += await _people_problems(session, participant, s.recipients, "recipients")
+    problems += await _people_problems(session, participant, s.children, "children")
+    if problems:
+        raise Invalid(problems)
+    lines, problems = _benefits(participant, s, today)
+    if problems:
+        raise Invalid(problems)
+    claim = Claim(
+        claim_number=await _new_claim_number(session, today),
+        participant_id=participant.id,
+        program=s.program,
+        status=ClaimStatus.SUBMITTED,
+        incident_date=s.incident_date,
+        submitted_at=utcnow(),
+        idempotency_key=key,
+        region_code=participant.region_code,
+        province_code=participant.province_code,
+        regency_code=participant.regency_code,
+        district_code=participant.district_code,
+    )
+    session.add(claim)
+    await session.flush()
+    session.add_all(
+        ClaimBenefit(
+            claim_id=claim.id,
+            kind=line.kind,
+            recipient_name=clean_text(line.recipient.name, "name", max_length=200)[0]
+            if line.recipient
+            else participant.full_name,
+            recipient_nik=line.recipient.nik if line.recipient else participant.nik,
+            relationship=line.recipient.relationship if line.recipient else Relationship.SELF,
+            education_level=line.education_level,
+            amount=line.amount,
+            rule_id=line.rule.id if line.rule else None,
+        )
+        for line in lines
+    )
+    session.add(
+        ClaimEvent(claim_id=claim.id, status=ClaimStatus.SUBMITTED, actor=caller.actor.subject, note=note or None)
+    )
+    await session.flush()
+    await audit.record(
+        session,
+        actor=caller.actor,
+        action="claim.submit",
+        entity_type="Claim",
+        entity_id=claim.id,
+        changes={
+            "status": {"before": None, "after": ClaimStatus.SUBMITTED.value},
+            "program": {"before": None, "after": s.program.value},
+            "cause": {"before": None, "after": s.cause.value},
+            "benefits": {
+                "before": None,
+                "after": [
+                    {
+                        "kind": line.kind.value,
+                        "amount": str(line.amount),
+                        "rule": line.rule.id if line.rule else None,
+                        "recipient_nik": mask_identifier(line.recipient.nik) if line.recipient else None,
+                    }
+                    for line in lines
+                ],
+            },
+        },
+        meta=caller.meta,
+    )
+    return claim, True
+
+
+async def _load_claim(session: AsyncSession, caller: Caller, claim_id: int) -> Claim:
+    claim = await session.get(Claim, claim_id, populate_existing=True)
+    if claim is None or not caller.sees(claim.region_code):
+        raise NotFound("claim", claim_id)
+    return claim
+
+
+async def _move(
+    session: AsyncSession,
+    caller: Caller,
+    claim_id: int,
+    target: ClaimStatus,
+    expected_version: int,
+    note: str | None,
+    **updates: object,
+) -> Claim:
+    claim = await _load_claim(session, caller, claim_id)
+    check_version("claim", claim.claim_number, expected_version, claim.version)
+    try:
+        check_transition(claim.status, target)
+    except InvalidTransition as exc:
+        raise invalid("id", "INVALID_TRANSITION", str(exc)) from None
+    before = {"status": claim.status, **{k: getattr(claim, k) for k in updates}}
+    if target is ClaimStatus.APPROVED:
+        if claim.verified_by == caller.actor.subject:
+            raise Refused("you verified this claim, so someone else must approve it (separation of duties)")
+        benefits = (await session.scalars(select(ClaimBenefit.amount).where(ClaimBenefit.claim_id == claim.id))).all()
+        updates["amount_approved"] = sum(benefits, Decimal(0))
+        before["amount_approved"] = claim.amount_approved
+    claim.status = target
+    for name, value in updates.items():
+        setattr(claim, name, value)
+    try:
+        await session.flush()
+    except StaleDataError:
+        raise Conflict("claim", claim.claim_number, None, None) from None
+    session.add(ClaimEvent(claim_id=claim.id, status=target, actor=caller.actor.subject, note=note))
+    after = {"status": claim.status, **{k: getattr(claim, k) for k in updates}}
+    await audit.record(
+        session,
+        actor=caller.actor,
+        action=f"claim.{_VERBS[target]}",
+        entity_type="Claim",
+        entity_id=claim.id,
+        changes=audit.diff(before, after),
+        reason=note,
+        meta=caller.meta,
+    )
+    return claim
+
+
+_VERBS = {
+    ClaimStatus.VERIFIED: "verify",
+    ClaimStatus.APPROVED: "approve",
+    ClaimStatus.PAID: "pay",
+    ClaimStatus.REJECTED: "reject",
+}
+
+
+def _optional_note(note: str | None) -> str | None:
+    if note is None:
+        return None
+    text, problems = clean_text(note, "note", max_length=2000, required=False)
+    if problems:
+        raise Invalid(problems)
+    return text or None
+
+
+async def verify_claim(
+    session: AsyncSession, caller: Caller, claim_id: int, expected_version: int, note: str | None
+) -> Claim:
+    return await _move(
+        session, caller, claim_id, ClaimStatus.VERIFIED, expected_version, _optional_note(note),
+        verified_by=caller.actor.subject,
+    )  # fmt: skip
+
+
+async def approve_claim(
+    session: AsyncSession, caller: Caller, claim_id: int, expected_version: int, note: str | None
+) -> Claim:
+    return await _move(
+        session, caller, claim_id, ClaimStatus.APPROVED, expected_version, _optional_note(note),
+        approved_by=caller.actor.subject,
+    )  # fmt: skip
+
+
+async def pay_claim(
+    session: AsyncSession, caller: Caller, claim_id: int, expected_version: int, payment_reference: str
+) -> Claim:
+    reference, problems = clean_text(payment_reference, "paymentReference", max_length=64)
+    if problems:
+        raise Invalid(problems)
+    return await _move(
+        session, caller, claim_id, ClaimStatus.PAID, expected_version, f"payment {reference}",
+        payment_reference=reference, paid_at=utcnow(),
+    )  # fmt: skip
+
+
+async def reject_claim(
+    session: AsyncSession, caller: Caller, claim_id: int, expected_version: int, reason: str
+) -> Claim:
+    text, problems = clean_text(reason, "reason", max_length=2000)
+    if problems:
+        raise Invalid(problems)
+    return await _move(session, caller, claim_id, ClaimStatus.REJECTED, expected_version, text, rejection_reason=text)

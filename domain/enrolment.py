@@ -1,0 +1,428 @@
+"""Writes of the participant family: registration, corrections, and extreme-poor enrolment (Inpres 4/2022).
+
+Every function runs inside the caller's transaction (the request owns it: functions flush, never commit)
+and appends its audit event to the same transaction, so a write and its audit record exist together or
+not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from domain import audit
+from domain.beneficiaries import PovertyBeneficiary
+from domain.caller import Caller
+from domain.contributions import bpu_package
+from domain.errors import Conflict, Invalid, NotFound, Problem, invalid
+from domain.nik import InvalidNIK, Sex, mask_identifier
+from domain.participants import Employer, FundingSource, Participant, ParticipantProgram, ParticipantStatus
+from domain.programs import Program, Segment, funding_problems, program_problems
+from domain.regions import InvalidRegionCode, Region, RegionCode, RegionLevel, placement
+from domain.text import clean_text
+from domain.validation import validate_nik
+
+MAX_WAGE = Decimal("1000000000")  # Rp1 billion a month: above this a figure is a typo, not a wage
+
+#: Fields recorded in the audit trail, with their before/after values.
+AUDITED = (
+    "nik", "full_name", "birth_date", "sex", "segment", "status", "funding_source", "region_code",
+    "employer_id", "monthly_wage", "paid_through", "contribution_months", "programs",
+)  # fmt: skip
+
+
+class OutOfRegion(Exception):
+    """The caller may not write in that region (it exists; they are not bound to it)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(
+            f"region {code} is outside the region you are bound to; you cannot register participants there"
+        )
+
+
+@dataclass
+class Registration:
+    nik: str
+    full_name: str
+    birth_date: dt.date
+    sex: Sex
+    segment: Segment
+    funding_source: FundingSource
+    region_code: str
+    programs: set[Program]
+    employer_registration_number: str | None = None
+    monthly_wage: Decimal | None = None
+
+
+@dataclass
+class ParticipantChanges:
+    """A correction: only the fields that are not None change."""
+
+    nik: str | None = None
+    full_name: str | None = None
+    birth_date: dt.date | None = None
+    sex: Sex | None = None
+    status: ParticipantStatus | None = None
+    funding_source: FundingSource | None = None
+    region_code: str | None = None
+    monthly_wage: Decimal | None = None
+    paid_through: dt.date | None = None
+    programs: set[Program] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def snapshot(session: AsyncSession, p: Participant) -> dict[str, Any]:
+    programs = (
+        await session.scalars(select(ParticipantProgram.program).where(ParticipantProgram.participant_id == p.id))
+    ).all()
+    values = {name: getattr(p, name) for name in AUDITED if name != "programs"}
+    values["programs"] = sorted(str(x) for x in programs)
+    return values
+
+
+async def _village(session: AsyncSession, caller: Caller, raw: str, field_name: str) -> tuple[str, list[Problem]]:
+    try:
+        code = RegionCode.parse(raw)
+    except InvalidRegionCode as exc:
+        return raw, [Problem(field_name, "INVALID_REGION", str(exc))]
+    region = await session.get(Region, code.code)
+    if region is None:
+        return raw, [Problem(field_name, "UNKNOWN_REGION", f"region {code.code} is not in the Kemendagri list")]
+    if region.level is not RegionLevel.VILLAGE:
+        return raw, [
+            Problem(field_name, "NOT_A_VILLAGE", f"{code.code} is a {region.level.value.lower()}; give the village")
+        ]
+    if not caller.sees(code.code):
+        raise OutOfRegion(code.code)
+    return code.code, []
+
+
+def _wage_problems(wage: Decimal | None, segment: Segment) -> list[Problem]:
+    if wage is None:
+        if segment is Segment.PU:
+            return [Problem("monthlyWage", "REQUIRED", "a wage earner (PU) needs the monthly wage")]
+        return []
+    if wage < 0:
+        return [Problem("monthlyWage", "NEGATIVE", "the monthly wage cannot be negative")]
+    if wage > MAX_WAGE:
+        return [Problem("monthlyWage", "ABSURD", f"a monthly wage of Rp{wage:,} is not plausible; check the figure")]
+    return []
+
+
+async def _nik_problems(
+    session: AsyncSession, caller: Caller, raw: str, sex: Sex, birth: dt.date, own_id: int | None = None
+) -> tuple[str, list[Problem]]:
+    try:
+        nik = (await validate_nik(session, raw, sex=sex, birth_date=birth)).value
+    except InvalidNIK as exc:
+        return raw, [Problem("nik", "INVALID_NIK", str(exc))]
+    existing = (await session.execute(select(Participant).where(Participant.nik == nik))).scalar_one_or_none()
+    if existing is not None and existing.id != own_id:
+        who = (
+            f"participant {existing.membership_number}"
+            if caller.sees(existing.region_code)
+            else "a participant outside your region"
+        )
+        return nik, [Problem("nik", "DUPLICATE_NIK", f"NIK {mask_identifier(nik)} is already registered to {who}")]
+    return nik, []
+
+
+async def _new_membership_number(session: AsyncSession, today: dt.date) -> str:
+    """A KPJ not yet taken: two-digit year + nine random digits (unique index guards the rare race)."""
+    for _ in range(20):
+        candidate = f"{today.year % 100:02d}{secrets.randbelow(10**9):09d}"
+        taken = await session.scalar(select(Participant.id).where(Participant.membership_number == candidate))
+        if taken is None:
+            return candidate
+    raise RuntimeError("could not find a free membership number")
+
+
+async def register_participant(session: AsyncSession, caller: Caller, data: Registration) -> Participant:
+    problems: list[Problem] = []
+    full_name, name_problems = clean_text(data.full_name, "fullName", max_length=200)
+    problems += name_problems
+    region_code, region_problems = await _village(session, caller, data.region_code, "regionCode")
+    problems += region_problems
+    nik, nik_problems = await _nik_problems(session, caller, data.nik, data.sex, data.birth_date)
+    problems += nik_problems
+    problems += [Problem("programs", "PROGRAM_NOT_ALLOWED", m) for m in program_problems(data.segment, data.programs)]
+    problems += [
+        Problem("fundingSource", "FUNDING_NOT_ALLOWED", m) for m in funding_problems(data.segment, data.funding_source)
+    ]
+    problems += _wage_problems(data.monthly_wage, data.segment)
+    employer_id: int | None = None
+    if data.segment is Segment.PU:
+        employer = None
+        if data.employer_registration_number:
+            employer = await session.scalar(
+                select(Employer).where(Employer.registration_number == data.employer_registration_number)
+            )
+        if employer is None or not caller.sees(employer.region_code):
+            problems.append(
+                Problem("employerRegistrationNumber", "UNKNOWN_EMPLOYER", "a wage earner needs a registered employer")
+            )
+        else:
+            employer_id = employer.id
+    if problems:
+        raise Invalid(problems)
+    today = dt.date.today()
+    participant = Participant(
+        membership_number=await _new_membership_number(session, today),
+        nik=nik,
+        full_name=full_name,
+        birth_date=data.birth_date,
+        sex=data.sex,
+        segment=data.segment,
+        status=ParticipantStatus.ACTIVE,
+        funding_source=data.funding_source,
+        employer_id=employer_id,
+        monthly_wage=data.monthly_wage,
+        paid_through=None,
+        contribution_months=0,
+        **placement(region_code),
+    )
+    session.add(participant)
+    await session.flush()
+    session.add_all(
+        ParticipantProgram(participant_id=participant.id, program=p, segment=data.segment, since=today)
+        for p in sorted(data.programs)
+    )
+    await _link_beneficiaries(session, participant)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=caller.actor,
+        action="participant.register",
+        entity_type="Participant",
+        entity_id=participant.id,
+        changes=audit.diff({}, await snapshot(session, participant)),
+        meta=caller.meta,
+    )
+    return participant
+
+
+async def _link_beneficiaries(session: AsyncSession, participant: Participant) -> None:
+    """Match by NIK: every registry record of this person points at the participant."""
+    await session.execute(
+        update(PovertyBeneficiary)
+        .where(PovertyBeneficiary.nik == participant.nik, PovertyBeneficiary.participant_id.is_(None))
+        .values(participant_id=participant.id, version=PovertyBeneficiary.version + 1)
+    )
+
+
+async def load_visible_participant(session: AsyncSession, caller: Caller, participant_id: int) -> Participant:
+    participant = await session.get(Participant, participant_id, populate_existing=True)
+    if participant is None or not caller.sees(participant.region_code):
+        raise NotFound("participant", participant_id)
+    return participant
+
+
+def check_version(entity: str, key: object, expected: int, actual: int) -> None:
+    if expected != actual:
+        raise Conflict(entity, key, expected, actual)
+
+
+async def update_participant(
+    session: AsyncSession,
+    caller: Caller,
+    participant_id: int,
+    changes: ParticipantChanges,
+    *,
+    expected_version: int,
+    reason: str,
+    reason_code: str | None = None,
+) -> Participant:
+    participant = await load_visible_participant(session, caller, participant_id)
+    check_version("participant", participant.membership_number, expected_version, participant.version)
+    reason_text, problems = clean_text(reason, "reason", max_length=2000)
+    before = await snapshot(session, participant)
+    sex = changes.sex or participant.sex
+    birth = changes.birth_date or participant.birth_date
+    if changes.full_name is not None:
+        participant.full_name, name_problems = clean_text(changes.full_name, "fullName", max_length=200)
+        problems += name_problems
+    nik_changed = changes.nik is not None and changes.nik != participant.nik
+    if changes.nik is not None or changes.sex is not None or changes.birth_date is not None:
+        nik, nik_problems = await _nik_problems(
+            session, caller, changes.nik or participant.nik, sex, birth, own_id=participant.id
+        )
+        problems += nik_problems
+        if not nik_problems:
+            participant.nik, participant.sex, participant.birth_date = nik, sex, birth
+    if changes.region_code is not None:
+        code, region_problems = await _village(session, caller, changes.region_code, "regionCode")
+        problems += region_problems
+        if not region_problems:
+            for column, value in placement(code).items():
+                setattr(participant, column, value)
+    if changes.funding_source is not None:
+        problems += [
+            Problem("fundingSource", "FUNDING_NOT_ALLOWED", m)
+            for m in funding_problems(participant.segment, changes.funding_source)
+        ]
+        participant.funding_source = changes.funding_source
+    if changes.monthly_wage is not None:
+        problems += _wage_problems(changes.monthly_wage, participant.segment)
+        participant.monthly_wage = changes.monthly_wage
+    if changes.status is not None:
+        participant.status = changes.status
+    if changes.paid_through is not None:
+        participant.paid_through = changes.paid_through
+    if changes.programs is not None:
+        problems += [
+            Problem("programs", "PROGRAM_NOT_ALLOWED", m)
+            for m in program_problems(participant.segment, changes.programs)
+        ]
+    if problems:
+        raise Invalid(problems)
+    if changes.programs is not None:
+        await _replace_programs(session, participant, changes.programs)
+    after = await snapshot(session, participant)
+    changed = audit.diff(before, after)
+    if not changed:
+        raise invalid(None, "NO_CHANGE", "nothing to change: every given value equals the current one")
+    if changes.programs is not None and not session.is_modified(participant):
+        participant.version += 1  # a change of enrolments is a change of the participant
+    if nik_changed:
+        # Registry records matched under the old NIK belonged to someone else; re-match under the new one.
+        await session.execute(
+            update(PovertyBeneficiary)
+            .where(PovertyBeneficiary.participant_id == participant.id)
+            .values(participant_id=None, version=PovertyBeneficiary.version + 1)
+        )
+    try:
+        await session.flush()
+    except StaleDataError:
+        raise Conflict("participant", participant.membership_number, None, None) from None
+    if nik_changed:
+        await _link_beneficiaries(session, participant)
+    await audit.record(
+        session,
+        actor=caller.actor,
+        action="participant.update",
+        entity_type="Participant",
+        entity_id=participant.id,
+        changes=changed,
+        reason=reason_text,
+        reason_code=reason_code,
+        meta=caller.meta,
+    )
+    return participant
+
+
+async def _replace_programs(session: AsyncSession, participant: Participant, programs: set[Program]) -> None:
+    current = set(
+        (
+            await session.scalars(
+                select(ParticipantProgram.program).where(ParticipantProgram.participant_id == participant.id)
+            )
+        ).all()
+    )
+    removed, added = current - programs, programs - current
+    if removed:
+        await session.execute(
+            delete(ParticipantProgram).where(
+                ParticipantProgram.participant_id == participant.id, ParticipantProgram.program.in_(removed)
+            )
+        )
+    today = dt.date.today()
+    session.add_all(
+        ParticipantProgram(participant_id=participant.id, program=p, segment=participant.segment, since=today)
+        for p in sorted(added)
+    )
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    participant: Participant
+    created: bool
+    monthly_contribution: Decimal | None
+
+
+async def enroll_beneficiary(
+    session: AsyncSession,
+    caller: Caller,
+    beneficiary_id: int,
+    *,
+    programs: set[Program] | None = None,
+    funding: FundingSource = FundingSource.APBD,
+    allow_non_extreme_poor: bool = False,
+) -> Enrolment:
+    """Make an extreme-poor beneficiary a BPU participant (JKK + JKM, regionally funded), or link them to the
+    participant who already holds their NIK. Calling it again changes nothing and returns the same participant."""
+    beneficiary = await session.get(PovertyBeneficiary, beneficiary_id, populate_existing=True)
+    if beneficiary is None or not caller.sees(beneficiary.region_code):
+        raise NotFound("beneficiary", beneficiary_id)
+    wanted = programs or {Program.JKK, Program.JKM}
+    today = dt.date.today()
+    package = bpu_package(frozenset(wanted), today)
+    if beneficiary.participant_id is not None:
+        existing = await session.get(Participant, beneficiary.participant_id)
+        assert existing is not None  # the composite foreign key guarantees it
+        return Enrolment(existing, created=False, monthly_contribution=package.monthly if package else None)
+    problems: list[Problem] = []
+    if not beneficiary.extreme_poor and not allow_non_extreme_poor:
+        problems.append(
+            Problem(
+                "beneficiaryId",
+                "NOT_EXTREME_POOR",
+                f"this beneficiary is not flagged extreme-poor by {beneficiary.source.value} (decile "
+                f"{beneficiary.decile}); pass allowNonExtremePoor: true to enrol them anyway",
+            )
+        )
+    problems += [Problem("programs", "PROGRAM_NOT_ALLOWED", m) for m in program_problems(Segment.BPU, wanted)]
+    problems += [Problem("funding", "FUNDING_NOT_ALLOWED", m) for m in funding_problems(Segment.BPU, funding)]
+    if problems:
+        raise Invalid(problems)
+    holder = await session.scalar(select(Participant).where(Participant.nik == beneficiary.nik))
+    if holder is not None:
+        beneficiary.participant_id = holder.id
+        await session.flush()
+        await audit.record(
+            session,
+            actor=caller.actor,
+            action="beneficiary.link",
+            entity_type="PovertyBeneficiary",
+            entity_id=beneficiary.id,
+            changes={"participant_id": {"before": None, "after": holder.id}},
+            meta=caller.meta,
+        )
+        return Enrolment(holder, created=False, monthly_contribution=None)
+    registration = Registration(
+        nik=beneficiary.nik,
+        full_name=beneficiary.full_name,
+        birth_date=beneficiary.birth_date,
+        sex=beneficiary.sex,
+        segment=Segment.BPU,
+        funding_source=funding,
+        region_code=beneficiary.region_code,
+        programs=set(wanted),
+    )
+    try:
+        async with session.begin_nested():
+            participant = await register_participant(session, caller, registration)
+    except IntegrityError:
+        raise Conflict("beneficiary", beneficiary_id, None, None) from None
+    await session.refresh(beneficiary)
+    await audit.record(
+        session,
+        actor=caller.actor,
+        action="beneficiary.enroll",
+        entity_type="PovertyBeneficiary",
+        entity_id=beneficiary.id,
+        changes={
+            "participant_id": {"before": None, "after": participant.id},
+            "monthly_contribution": {"before": None, "after": str(package.monthly) if package else None},
+            "package_rule": {"before": None, "after": package.id if package else None},
+        },
+        meta=caller.meta,
+    )
+    return Enrolment(participant, created=True, monthly_contribution=package.monthly if package else None)
