@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql_app = JamsosGraphQL(
         schema,
         sessions,
+        limits=settings.limits,
         graphql_ide="graphiql" if settings.env == "development" else None,
         allow_queries_via_get=True,
     )

@@ -16,13 +16,17 @@ from strawberry.types import ExecutionResult
 from api.middleware import principal_of
 from schema.context import Context, Reader
 from schema.errors import format_errors
+from schema.limits import Limits
 from schema.loaders import Loaders
 
 
 class JamsosGraphQL(GraphQL[Context, None]):
-    def __init__(self, schema: Any, sessions: async_sessionmaker[AsyncSession], **kwargs: Any) -> None:
+    def __init__(
+        self, schema: Any, sessions: async_sessionmaker[AsyncSession], *, limits: Limits | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(schema, **kwargs)
         self.sessions = sessions
+        self.limits = limits or Limits()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # One session per request, always closed, whatever the outcome.
@@ -33,7 +37,13 @@ class JamsosGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         principal = principal_of(request)
         reader = Reader(request.state.db)
-        return Context(principal=principal, reader=reader, loaders=Loaders(reader, principal), request=request)
+        return Context(
+            principal=principal,
+            reader=reader,
+            loaders=Loaders(reader, principal),
+            request=request,
+            limits=self.limits,
+        )
 
     async def process_result(
         self, request: Request | WebSocket, result: ExecutionResult | GraphQLExecutionResult

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schema.limits import MAX_ENTITY_REPRESENTATIONS, Limits
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JAMSOS_", env_file=".env", extra="ignore")
@@ -25,10 +27,16 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     max_body_bytes: int = 1_000_000
+    #: Representations one federation ``_entities`` call may carry (schema.limits); more are refused.
+    max_entity_representations: int = Field(default=MAX_ENTITY_REPRESENTATIONS, gt=0, le=100_000)
 
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'jamsos.db'}"
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_entity_representations=self.max_entity_representations)
 
     @property
     def resolved_signing_key_path(self) -> Path:

@@ -12,6 +12,7 @@ from sqlalchemy import Row, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
+from schema.limits import Limits
 
 if TYPE_CHECKING:
     from schema.loaders import Loaders
@@ -51,6 +52,8 @@ class Context:
     loaders: Loaders
     request: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The server's limits (schema.limits), from settings.
+    limits: Limits = field(default_factory=Limits)
 
 
 Info = strawberry.Info[Context, None]

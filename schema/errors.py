@@ -38,6 +38,14 @@ class BadInput(Exception):
             self.extensions["field"] = field
 
 
+class QueryTooComplex(Exception):
+    """The request asks for more than the server resolves at once; the message says the limit."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.extensions: dict[str, Any] = {"code": ErrorCode.QUERY_TOO_COMPLEX.value}
+
+
 INTERNAL_MESSAGE = "Internal server error. The request id in the response headers identifies it in our logs."
 
 

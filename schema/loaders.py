@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
 
@@ -90,6 +90,10 @@ class Loaders:
         self.participant_by_membership: DataLoader[str, Participant | None] = _loader(
             _one_per_key(reader, scoped(Participant, Participant.membership_number), lambda r: r.membership_number)
         )
+        #: Federation references arrive by either key, mixed in one batch: one statement for all of them.
+        self.participant_by_key: DataLoader[ParticipantKey, Participant | None] = _loader(
+            _participants_by_key(reader, region_clause(principal, Participant))
+        )
         self.participant_by_nik: DataLoader[str, Participant | None] = _loader(
             _one_per_key(reader, scoped(Participant, Participant.nik), lambda r: r.nik)
         )
@@ -150,6 +154,26 @@ class Loaders:
         return loader
 
 
+ParticipantKey = tuple[str, int | str]
+"""``("id", 42)`` or ``("membershipNumber", "17000012345")``: a participant by either of its entity keys."""
+
+
+def _participants_by_key(
+    reader: Reader, visible: ColumnElement[bool]
+) -> Callable[[list[ParticipantKey]], Awaitable[list[Participant | None]]]:
+    async def load(keys: list[ParticipantKey]) -> list[Participant | None]:
+        ids = [value for kind, value in keys if kind == "id"]
+        numbers = [value for kind, value in keys if kind == "membershipNumber"]
+        conditions = [Participant.id.in_(ids)] if ids else []
+        conditions += [Participant.membership_number.in_(numbers)] if numbers else []
+        found: dict[ParticipantKey, Participant] = {}
+        for row in await reader.all(select(Participant).where(or_(*conditions), visible)):
+            found[("id", row.id)] = found[("membershipNumber", row.membership_number)] = row
+        return [found.get(k) for k in keys]
+
+    return load
+
+
 def _latest_snapshot(
     reader: Reader,
     stmt: Callable[[Sequence[Any]], Select[PovertyBeneficiary]],
@@ -169,4 +193,4 @@ def _latest_snapshot(
     return load
 
 
-__all__ = ["MAX_BATCH", "Loaders"]
+__all__ = ["MAX_BATCH", "Loaders", "ParticipantKey"]

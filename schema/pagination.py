@@ -21,12 +21,10 @@ from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from strawberry import relay
 
 from schema.errors import BadInput
+from schema.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 NodeT = TypeVar("NodeT", bound=relay.Node)
 RowT = TypeVar("RowT")
-
-MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZE = 20
 
 
 @strawberry.enum(description="Sort direction.")

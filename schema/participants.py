@@ -176,12 +176,13 @@ class ParticipantNode(relay.Node):
         cls, info: Info, id: strawberry.ID | None = None, membershipNumber: str | None = None, **_rest: Any
     ) -> ParticipantNode | None:
         require_scope(info.context.principal, Scope.PARTICIPANTS_READ)
-        loaders = info.context.loaders
-        row: Participant | None = None
+        # One loader for both keys, so a batch mixing them is still one statement (schema.entities checks
+        # that one of them is there).
+        loader = info.context.loaders.participant_by_key
         if id is not None:
-            row = await loaders.participant.load(_local_id(str(id), "Participant"))
-        elif membershipNumber is not None:
-            row = await loaders.participant_by_membership.load(str(membershipNumber))
+            row = await loader.load(("id", _local_id(str(id), "Participant")))
+        else:
+            row = await loader.load(("membershipNumber", str(membershipNumber)))
         return cls.from_row(row, info.context.principal) if row else None
 
 

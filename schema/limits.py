@@ -1,0 +1,69 @@
+"""The numbers that bound one GraphQL request, in one place.
+
+The server enforces them (page sizes, query depth, aliases, tokens, entity representations) and the
+subgraph SDL advertises the same numbers to a Federation 2 router as demand-control directives
+(``@listSize``, ``@cost``), so the router's cost estimate and the server's refusals cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+# --- Pages -------------------------------------------------------------------------------------------
+#: Largest ``first`` a connection accepts.
+MAX_PAGE_SIZE: Final = 100
+#: Page size when ``first`` is not given.
+DEFAULT_PAGE_SIZE: Final = 20
+
+# --- Query shape (enforced by Strawberry extensions in schema.app) -----------------------------------
+MAX_QUERY_DEPTH: Final = 12
+MAX_ALIASES: Final = 30
+MAX_TOKENS: Final = 5000
+
+# --- Federation ---------------------------------------------------------------------------------------
+#: Representations one ``_entities`` call may carry. A router batches the keys of a whole plan level
+#: into one call: a page of 100 participants with 10 nested references each stays under it. Above it
+#: the call is refused (QUERY_TOO_COMPLEX) before any SQL runs. Override: JAMSOS_MAX_ENTITY_REPRESENTATIONS.
+MAX_ENTITY_REPRESENTATIONS: Final = 1000
+
+# --- Demand control: what the router may assume about lists that take no ``first`` -------------------
+# (tests/schema/test_limits.py checks these against the domain's enums and the region table.)
+#: Children of one region: the largest parent in the Kemendagri list (district 95.06.03) has 108 villages.
+REGION_CHILDREN_SIZE: Final = 110
+#: Ancestors of a region: province, regency, district above a village.
+REGION_ANCESTORS_SIZE: Final = 3
+#: Programmes one participant can hold: each at most once.
+PROGRAMS_SIZE: Final = 5
+#: Status events of one claim: each status at most once.
+CLAIM_HISTORY_SIZE: Final = 5
+#: Benefit lines of one claim: a death claim's lump sum, periodic, funeral and death benefits plus two
+#: scholarships, with room to spare.
+CLAIM_BENEFITS_SIZE: Final = 8
+
+#: ``totalCount`` runs a COUNT over every matching row, not just the page: price it like a page of ten.
+TOTAL_COUNT_COST: Final = 10
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits a running server applies; built from settings, defaults from the constants above."""
+
+    max_entity_representations: int = MAX_ENTITY_REPRESENTATIONS
+
+
+__all__ = [
+    "CLAIM_BENEFITS_SIZE",
+    "CLAIM_HISTORY_SIZE",
+    "DEFAULT_PAGE_SIZE",
+    "MAX_ALIASES",
+    "MAX_ENTITY_REPRESENTATIONS",
+    "MAX_PAGE_SIZE",
+    "MAX_QUERY_DEPTH",
+    "MAX_TOKENS",
+    "PROGRAMS_SIZE",
+    "REGION_ANCESTORS_SIZE",
+    "REGION_CHILDREN_SIZE",
+    "TOTAL_COUNT_COST",
+    "Limits",
+]
