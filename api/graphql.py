@@ -43,6 +43,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
             loaders=Loaders(reader, principal),
             request=request,
             limits=self.limits,
+            sessions=self.sessions,
         )
 
     async def process_result(

@@ -9,11 +9,15 @@ from strawberry import relay
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 
+from schema.access_log import PersonalDataAccessLog
+from schema.audit import AuditQuery
 from schema.beneficiaries import BeneficiaryNode, BeneficiaryQuery
+from schema.claim_mutations import ClaimMutation
 from schema.claims import ClaimNode, ClaimQuery
 from schema.entities import EntitySchema
 from schema.limits import MAX_ALIASES, MAX_PAGE_SIZE, MAX_QUERY_DEPTH, MAX_TOKENS
 from schema.me import MeQuery
+from schema.participant_mutations import ParticipantMutation
 from schema.participants import ParticipantNode, ParticipantQuery
 from schema.regions import RegionNode, RegionQuery
 
@@ -23,10 +27,15 @@ FEDERATION_VERSION: Final = "2.11"
 
 
 @strawberry.type(description="Read access to participants, regions, poverty beneficiaries and claims.")
-class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, MeQuery):
+class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, MeQuery, AuditQuery):
     node: relay.Node | None = relay.node(
         description="Any object by its global id; null when there is none you may see."
     )
+
+
+@strawberry.type(description="Writes: registration, corrections, enrolment and the claim workflow, all audited.")
+class Mutation(ParticipantMutation, ClaimMutation):
+    pass
 
 
 def build_schema(*, extra_extensions: list[Any] | None = None) -> strawberry.federation.Schema:
@@ -35,10 +44,12 @@ def build_schema(*, extra_extensions: list[Any] | None = None) -> strawberry.fed
         lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        PersonalDataAccessLog,
         *(extra_extensions or []),
     ]
     return EntitySchema(
         query=Query,
+        mutation=Mutation,
         types=[RegionNode, ParticipantNode, BeneficiaryNode, ClaimNode],
         federation_version=FEDERATION_VERSION,
         config=StrawberryConfig(disable_field_suggestions=True, relay_max_results=MAX_PAGE_SIZE),

@@ -11,10 +11,11 @@ import strawberry
 from sqlalchemy import select
 from strawberry import relay
 
-from auth.policy import masked_identifier, personal_value, region_clause, require_scope
+from auth.policy import masked_identifier, personal_value, pii_visible, region_clause, require_scope
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.beneficiaries import PovertyBeneficiary
+from schema import demand
 from schema.context import Info
 from schema.enums import BeneficiarySourceEnum, SexEnum, domain_value
 from schema.errors import BadInput
@@ -32,10 +33,9 @@ from schema.regions import RegionNode
 )
 class BeneficiaryNode(relay.Node):
     id: relay.NodeID[int]
-    nik: str = strawberry.field(description="National ID; masked without pii:read.")
-    family_card_number: str | None = strawberry.field(
-        description="Family card (KK) number; masked without pii:read. Changes when a family moves or splits."
-    )
+    nik_shown: strawberry.Private[str]
+    family_card_shown: strawberry.Private[str | None]
+    pii_shown: strawberry.Private[bool]
     full_name: str = strawberry.field(description="Full name as the registry gives it.")
     birth_date: dt.date | None = strawberry.field(description="Birth date; null without pii:read.")
     sex: SexEnum = strawberry.field(description="Sex.")
@@ -51,8 +51,9 @@ class BeneficiaryNode(relay.Node):
     def from_row(cls, row: PovertyBeneficiary, principal: Principal) -> BeneficiaryNode:
         return cls(
             id=row.id,
-            nik=masked_identifier(principal, row.nik) or "",
-            family_card_number=masked_identifier(principal, row.family_card_number),
+            nik_shown=masked_identifier(principal, row.nik) or "",
+            family_card_shown=masked_identifier(principal, row.family_card_number),
+            pii_shown=pii_visible(principal),
             full_name=row.full_name,
             birth_date=personal_value(principal, row.birth_date),
             sex=row.sex,
@@ -64,6 +65,23 @@ class BeneficiaryNode(relay.Node):
             region_code=row.region_code,
             participant_id=row.participant_id,
         )
+
+    @strawberry.field(
+        description="National ID; masked without pii:read. Unmasked reads are recorded in the access log."
+    )
+    def nik(self, info: Info) -> str:
+        if self.pii_shown:
+            info.context.note_pii_read("PovertyBeneficiary", self.id)
+        return self.nik_shown
+
+    @strawberry.field(
+        description="Family card (KK) number; masked without pii:read. Changes when a family moves or splits; "
+        "unmasked reads are recorded in the access log."
+    )
+    def family_card_number(self, info: Info) -> str | None:
+        if self.pii_shown and self.family_card_shown is not None:
+            info.context.note_pii_read("PovertyBeneficiary", self.id)
+        return self.family_card_shown
 
     @strawberry.federation.field(description="Where the beneficiary lives.", **needs(Scope.REGIONS_READ))
     async def region(self, info: Info) -> RegionNode | None:
@@ -162,6 +180,7 @@ class BeneficiaryQuery:
 
     @strawberry.federation.field(
         description="Poverty beneficiaries you may see, filtered and sorted.",
+        directives=demand.page(),
         **needs(Scope.BENEFICIARIES_READ),
     )
     async def beneficiaries(

@@ -15,10 +15,11 @@ from sqlalchemy.orm import aliased
 from strawberry import relay
 from strawberry.dataloader import DataLoader
 
-from auth.policy import masked_identifier, region_clause, require_scope
+from auth.policy import masked_identifier, pii_visible, region_clause, require_scope
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.claims import Claim
+from schema import demand
 from schema.context import Info
 from schema.enums import (
     BenefitKindEnum,
@@ -30,6 +31,7 @@ from schema.enums import (
 )
 from schema.errors import BadInput
 from schema.filters import apply, region_filter
+from schema.limits import CLAIM_BENEFITS_SIZE, CLAIM_HISTORY_SIZE
 from schema.loaders import MAX_BATCH
 from schema.pagination import (
     CountedConnection,
@@ -49,10 +51,18 @@ from schema.regions import RegionNode
 class BenefitLine:
     kind: BenefitKindEnum = strawberry.field(description="Kind of benefit.")
     recipient_name: str | None = strawberry.field(description="Who receives it.")
-    recipient_nik: str | None = strawberry.field(description="Recipient's NIK; masked without pii:read.")
+    recipient_nik_shown: strawberry.Private[str | None]
+    pii_shown: strawberry.Private[bool]
+    claim_id: strawberry.Private[int]
     relationship: RelationshipEnum | None = strawberry.field(description="Recipient's relation to the participant.")
     education_level: EducationLevelEnum | None = strawberry.field(description="For scholarships: the level.")
     amount: Decimal = strawberry.field(description="Amount in rupiah.")
+
+    @strawberry.field(description="Recipient's NIK; masked without pii:read. Unmasked reads are logged.")
+    def recipient_nik(self, info: Info) -> str | None:
+        if self.pii_shown and self.recipient_nik_shown is not None:
+            info.context.note_pii_read("Claim", self.claim_id)
+        return self.recipient_nik_shown
 
 
 @strawberry.type(name="ClaimStatusEvent", description="One step in a claim's history.")
@@ -98,7 +108,9 @@ class ClaimNode(relay.Node):
         row = await info.context.loaders.participant.load(self.participant_id)
         return ParticipantNode.from_row(row, info.context.principal) if row else None
 
-    @strawberry.field(description="Benefit lines (for scholarships, one per child).")
+    @strawberry.field(
+        description="Benefit lines (for scholarships, one per child).", directives=demand.bounded(CLAIM_BENEFITS_SIZE)
+    )
     async def benefits(self, info: Info) -> list[BenefitLine]:
         principal: Principal = info.context.principal
         rows = await info.context.loaders.benefits.load(self.id)
@@ -106,7 +118,9 @@ class ClaimNode(relay.Node):
             BenefitLine(
                 kind=r.kind,
                 recipient_name=r.recipient_name,
-                recipient_nik=masked_identifier(principal, r.recipient_nik),
+                recipient_nik_shown=masked_identifier(principal, r.recipient_nik),
+                pii_shown=pii_visible(principal),
+                claim_id=self.id,
                 relationship=r.relationship,
                 education_level=r.education_level,
                 amount=r.amount,
@@ -114,7 +128,7 @@ class ClaimNode(relay.Node):
             for r in rows
         ]
 
-    @strawberry.field(description="Status history, oldest first.")
+    @strawberry.field(description="Status history, oldest first.", directives=demand.bounded(CLAIM_HISTORY_SIZE))
     async def history(self, info: Info) -> list[StatusEvent]:
         rows = await info.context.loaders.claim_history.load(self.id)
         return [StatusEvent(status=r.status, at=r.at, actor=r.actor, note=r.note) for r in rows]
@@ -283,7 +297,9 @@ class ClaimQuery:
             row = await loaders.claim_by_number.load(str(claim_number))
         return ClaimNode.from_row(row) if row else None
 
-    @strawberry.federation.field(description="Claims you may see, filtered and sorted.", **needs(Scope.CLAIMS_READ))
+    @strawberry.federation.field(
+        description="Claims you may see, filtered and sorted.", directives=demand.page(), **needs(Scope.CLAIMS_READ)
+    )
     async def claims(
         self,
         info: Info,

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
 from sqlalchemy import Row, Select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth.principal import Principal
+from domain.audit import RequestMeta
+from domain.caller import Caller
 from schema.limits import Limits
 
 if TYPE_CHECKING:
@@ -54,6 +56,24 @@ class Context:
     extra: dict[str, Any] = field(default_factory=dict)
     #: The server's limits (schema.limits), from settings.
     limits: Limits = field(default_factory=Limits)
+    #: Opens the session a mutation writes in (one transaction per mutation, apart from the read session).
+    sessions: async_sessionmaker[AsyncSession] | None = None
+    #: Unmasked personal data this response returned: entity type -> ids (logged once per request).
+    pii_reads: dict[str, set[str]] = field(default_factory=dict)
+
+    @property
+    def caller(self) -> Caller:
+        """The principal as the domain's write functions see it."""
+        state = getattr(self.request, "state", None)
+        client = getattr(self.request, "client", None)
+        meta = RequestMeta(
+            request_id=getattr(state, "request_id", None) if state else None,
+            source_ip=client.host if client else None,
+        )
+        return Caller(actor=self.principal.actor, within=self.principal.region, meta=meta)
+
+    def note_pii_read(self, entity_type: str, entity_id: object) -> None:
+        self.pii_reads.setdefault(entity_type, set()).add(str(entity_id))
 
 
 Info = strawberry.Info[Context, None]

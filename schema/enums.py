@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import strawberry
 
 from domain.beneficiaries import BeneficiarySource
-from domain.claims import BenefitKind, ClaimStatus, EducationLevel, Relationship
+from domain.claims import BenefitKind, ClaimCause, ClaimStatus, EducationLevel, Relationship
 from domain.nik import Sex
 from domain.participants import FundingSource, ParticipantStatus
 from domain.programs import Program, Segment
@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # to mypy the GraphQL enums are the domain enums whose member
     BenefitKindEnum = BenefitKind
     RelationshipEnum = Relationship
     EducationLevelEnum = EducationLevel
+    ClaimCauseEnum = ClaimCause
 else:
     RegionLevelEnum = graphql_enum(
         RegionLevel,
@@ -173,4 +174,17 @@ else:
             EducationLevel.UNIVERSITY: "University or vocational training.",
         },
         "EducationLevel",
+    )
+    ClaimCauseEnum = graphql_enum(
+        ClaimCause,
+        "What happened; decides which benefits the programme pays.",
+        {
+            ClaimCause.DEATH: "The participant died (JKM; JKK when caused by work; JHT and JP to heirs).",
+            ClaimCause.TOTAL_DISABILITY: "Total permanent disability.",
+            ClaimCause.WORK_ACCIDENT: "Work accident or occupational disease: medical care and temporary inability.",
+            ClaimCause.RETIREMENT: "Retirement at 56.",
+            ClaimCause.RESIGNATION: "Leaving the job (after a one-month wait) or the country.",
+            ClaimCause.JOB_LOSS: "Dismissal (JKP).",
+        },
+        "ClaimCause",
     )

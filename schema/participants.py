@@ -12,11 +12,12 @@ import strawberry
 from sqlalchemy import exists, select
 from strawberry import relay
 
-from auth.policy import masked_identifier, personal_value, region_clause, require_scope
+from auth.policy import masked_identifier, personal_value, pii_visible, region_clause, require_scope
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.nik import InvalidNIK, parse_nik
 from domain.participants import Employer, Participant, ParticipantProgram
+from schema import demand
 from schema.context import Info
 from schema.enums import (
     FundingSourceEnum,
@@ -28,6 +29,7 @@ from schema.enums import (
 )
 from schema.errors import BadInput
 from schema.filters import apply, name_search, region_filter
+from schema.limits import PROGRAMS_SIZE
 from schema.pagination import CountedConnection, OrderDirection, SortKey, paginate
 from schema.permissions import needs
 from schema.regions import RegionNode
@@ -73,9 +75,8 @@ class ProgramEnrolment:
 class ParticipantNode(relay.Node):
     id: relay.NodeID[int]
     membership_number: str = strawberry.field(description="Membership number (KPJ).")
-    nik: str = strawberry.field(
-        description="National ID (NIK), 16 digits; masked as '5271**********01' without pii:read."
-    )
+    nik_shown: strawberry.Private[str]
+    pii_shown: strawberry.Private[bool]
     full_name: str = strawberry.field(description="Full name as in the civil registry.")
     birth_date: dt.date | None = strawberry.field(description="Birth date; null without pii:read.")
     sex: SexEnum = strawberry.field(description="Sex.")
@@ -97,7 +98,8 @@ class ParticipantNode(relay.Node):
         return cls(
             id=row.id,
             membership_number=row.membership_number,
-            nik=masked_identifier(principal, row.nik) or "",
+            nik_shown=masked_identifier(principal, row.nik) or "",
+            pii_shown=pii_visible(principal),
             full_name=row.full_name,
             birth_date=personal_value(principal, row.birth_date),
             sex=row.sex,
@@ -112,6 +114,15 @@ class ParticipantNode(relay.Node):
             region_code=row.region_code,
             employer_id=row.employer_id,
         )
+
+    @strawberry.field(
+        description="National ID (NIK), 16 digits; masked as '5271**********01' without pii:read. "
+        "Every response with unmasked NIKs is recorded in the personal-data access log."
+    )
+    def nik(self, info: Info) -> str:
+        if self.pii_shown:
+            info.context.note_pii_read("Participant", self.id)
+        return self.nik_shown
 
     @strawberry.federation.field(
         description="Where the participant is registered (a village).", **needs(Scope.REGIONS_READ)
@@ -134,12 +145,14 @@ class ParticipantNode(relay.Node):
             region_code=row.region_code,
         )
 
-    @strawberry.field(description="Programmes the participant holds.")
+    @strawberry.field(description="Programmes the participant holds.", directives=demand.bounded(PROGRAMS_SIZE))
     async def programs(self, info: Info) -> list[ProgramEnrolment]:
         rows = await info.context.loaders.programs.load(self.id)
         return [ProgramEnrolment(program=r.program, since=r.since) for r in rows]
 
-    @strawberry.federation.field(description="The participant's claims, oldest first.", **needs(Scope.CLAIMS_READ))
+    @strawberry.federation.field(
+        description="The participant's claims, oldest first.", directives=demand.page(), **needs(Scope.CLAIMS_READ)
+    )
     async def claims(
         self,
         info: Info,
@@ -265,7 +278,9 @@ class ParticipantQuery:
         return ParticipantNode.from_row(row, principal) if row else None
 
     @strawberry.federation.field(
-        description="Participants you may see, filtered and sorted.", **needs(Scope.PARTICIPANTS_READ)
+        description="Participants you may see, filtered and sorted.",
+        directives=demand.page(),
+        **needs(Scope.PARTICIPANTS_READ),
     )
     async def participants(
         self,

@@ -1,0 +1,56 @@
+"""The personal-data access log (UU PDP 27/2022): who received unmasked NIKs or family-card numbers.
+
+Resolvers of those fields note (entity type, id) in the request context when they return a value
+unmasked; after execution this extension writes one ``DataAccessEvent`` per entity type, in one insert.
+If the log cannot be written, the response carries no data: personal data never leaves unlogged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from graphql import ExecutionResult, GraphQLError
+from sqlalchemy import insert
+from strawberry.extensions import SchemaExtension
+
+from domain.audit import DataAccessEvent
+from domain.db import utcnow
+from schema.context import Context
+from schema.errors import INTERNAL_MESSAGE, ErrorCode
+
+log = logging.getLogger("jamsos.access_log")
+
+
+class PersonalDataAccessLog(SchemaExtension):
+    async def on_execute(self) -> AsyncIterator[None]:
+        yield
+        context = self.execution_context.context
+        if not isinstance(context, Context) or not context.pii_reads or context.sessions is None:
+            return
+        caller = context.caller
+        fields = {"Participant": ["nik"], "PovertyBeneficiary": ["nik", "familyCardNumber"], "Claim": ["recipientNik"]}
+        rows = [
+            {
+                "occurred_at": utcnow(),
+                "actor_subject": caller.actor.subject,
+                "actor_kind": caller.actor.kind,
+                "client_id": caller.actor.client_id,
+                "entity_type": entity_type,
+                "entity_ids": sorted(ids, key=lambda i: (len(i), i)),
+                "count": len(ids),
+                "fields": fields.get(entity_type, []),
+                "request_id": caller.meta.request_id,
+                "source_ip": caller.meta.source_ip,
+            }
+            for entity_type, ids in sorted(context.pii_reads.items())
+        ]
+        try:
+            async with context.sessions() as session, session.begin():
+                await session.execute(insert(DataAccessEvent), rows)
+        except Exception:
+            log.exception("could not write the personal-data access log; withholding the response")
+            self.execution_context.result = ExecutionResult(
+                data=None,
+                errors=[GraphQLError(INTERNAL_MESSAGE, extensions={"code": ErrorCode.INTERNAL_SERVER_ERROR.value})],
+            )

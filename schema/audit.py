@@ -1,0 +1,220 @@
+"""The audit trail and the personal-data access log, for callers with ``audit:read``.
+
+Both are national records: a caller bound to a region is refused (FORBIDDEN) rather than shown a partial
+trail whose gaps would themselves mislead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+import strawberry
+from sqlalchemy import select
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from auth.policy import require_scope
+from auth.principal import Principal
+from auth.scopes import Scope
+from domain.audit import AuditEvent, DataAccessEvent
+from schema.context import Info
+from schema.errors import ErrorCode
+from schema.filters import apply
+from schema.pagination import CountedConnection, SortKey, paginate
+from schema.permissions import needs
+
+
+class NationalOnly(Exception):
+    def __init__(self) -> None:
+        super().__init__("the audit trail is national; a token bound to a region cannot read it")
+        self.extensions = {"code": ErrorCode.FORBIDDEN.value}
+
+
+def require_national_auditor(principal: Principal) -> None:
+    require_scope(principal, Scope.AUDIT_READ)
+    if principal.region is not None:
+        raise NationalOnly
+
+
+@strawberry.type(name="AuditEvent", description="One write, as the tamper-evident audit trail recorded it.")
+class AuditEventNode(relay.Node):
+    id: relay.NodeID[int]
+    seq: int = strawberry.field(description="Position in the hash chain (1, 2, 3, … without gaps).")
+    occurred_at: dt.datetime = strawberry.field(description="When.")
+    actor_subject: str = strawberry.field(description="Who: user name, client id or 'system'.")
+    actor_kind: str = strawberry.field(description="user, client or system.")
+    client_id: str | None = strawberry.field(description="The OAuth client the actor used.")
+    action: str = strawberry.field(description="What, e.g. participant.update, claim.approve.")
+    entity_type: str = strawberry.field(description="Type of the record changed, e.g. Participant.")
+    entity_id: str | None = strawberry.field(description="Database id of the record changed.")
+    changes: JSON | None = strawberry.field(description='{"field": {"before": …, "after": …}}')
+    reason_code: str | None = strawberry.field(description="Kind of correction, when one was given.")
+    reason: str | None = strawberry.field(description="Why, in the actor's words.")
+    request_id: str | None = strawberry.field(description="Request id (X-Request-ID) of the write.")
+    source_ip: str | None = strawberry.field(description="Address the request came from.")
+    prev_hash: str | None = strawberry.field(description="Hash of the previous event.")
+    hash: str = strawberry.field(description="SHA-256 over this event's canonical form and prev_hash.")
+
+    @classmethod
+    def from_row(cls, row: AuditEvent) -> AuditEventNode:
+        return cls(
+            id=row.id,
+            seq=row.seq,
+            occurred_at=row.occurred_at,
+            actor_subject=row.actor_subject,
+            actor_kind=row.actor_kind,
+            client_id=row.client_id,
+            action=row.action,
+            entity_type=row.entity_type,
+            entity_id=row.entity_id,
+            changes=row.changes,  # type: ignore[arg-type]  # JSON is a scalar alias for any JSON value
+            reason_code=row.reason_code,
+            reason=row.reason,
+            request_id=row.request_id,
+            source_ip=row.source_ip,
+            prev_hash=row.prev_hash,
+            hash=row.hash,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]  # relay.Node declares overloads per `required`
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[AuditEventNode | None]:
+        require_national_auditor(info.context.principal)
+        ids = [int(i) for i in node_ids if str(i).isdigit()]
+        rows = {r.id: r for r in await info.context.reader.all(select(AuditEvent).where(AuditEvent.id.in_(ids)))}
+        return [cls.from_row(rows[int(i)]) if str(i).isdigit() and int(i) in rows else None for i in node_ids]
+
+
+@strawberry.type(name="AuditEventConnection", description="A page of audit events, newest first.")
+class AuditEventConnection(CountedConnection[AuditEventNode]):
+    pass
+
+
+@strawberry.input(description="Conditions on audit events; all given conditions apply.")
+class AuditEventFilter:
+    entity_type: str | None = strawberry.field(default=None, description="e.g. Participant, Claim.")
+    entity_id: str | None = strawberry.field(default=None, description="Database id of the record.")
+    actor_subject: str | None = strawberry.field(default=None, description="Who.")
+    action: str | None = strawberry.field(default=None, description="e.g. claim.approve.")
+    occurred_from: dt.datetime | None = strawberry.field(default=None, description="At or after.")
+    occurred_to: dt.datetime | None = strawberry.field(default=None, description="Before.")
+
+
+@strawberry.type(name="DataAccessEvent", description="A response that returned unmasked personal data.")
+class DataAccessEventNode(relay.Node):
+    id: relay.NodeID[int]
+    occurred_at: dt.datetime = strawberry.field(description="When.")
+    actor_subject: str = strawberry.field(description="Who received the data.")
+    actor_kind: str = strawberry.field(description="user or client.")
+    client_id: str | None = strawberry.field(description="The OAuth client used.")
+    entity_type: str = strawberry.field(description="Participant, PovertyBeneficiary or Claim.")
+    entity_ids: list[str] = strawberry.field(description="Database ids of the records whose data was returned.")
+    count: int = strawberry.field(description="How many records.")
+    fields: list[str] = strawberry.field(description="Which personal fields, e.g. nik, familyCardNumber.")
+    request_id: str | None = strawberry.field(description="Request id of the read.")
+    source_ip: str | None = strawberry.field(description="Address the request came from.")
+
+    @classmethod
+    def from_row(cls, row: DataAccessEvent) -> DataAccessEventNode:
+        return cls(
+            id=row.id,
+            occurred_at=row.occurred_at,
+            actor_subject=row.actor_subject,
+            actor_kind=row.actor_kind,
+            client_id=row.client_id,
+            entity_type=row.entity_type,
+            entity_ids=list(row.entity_ids),
+            count=row.count,
+            fields=list(row.fields),
+            request_id=row.request_id,
+            source_ip=row.source_ip,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]  # relay.Node declares overloads per `required`
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[DataAccessEventNode | None]:
+        require_national_auditor(info.context.principal)
+        ids = [int(i) for i in node_ids if str(i).isdigit()]
+        stmt = select(DataAccessEvent).where(DataAccessEvent.id.in_(ids))
+        rows = {r.id: r for r in await info.context.reader.all(stmt)}
+        return [cls.from_row(rows[int(i)]) if str(i).isdigit() and int(i) in rows else None for i in node_ids]
+
+
+@strawberry.type(name="DataAccessEventConnection", description="A page of personal-data access events.")
+class DataAccessEventConnection(CountedConnection[DataAccessEventNode]):
+    pass
+
+
+_First = Annotated[int | None, strawberry.argument(description="Page size, 0-100 (default 20).")]
+_After = Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")]
+AUDIT_SORT = SortKey("SEQ", AuditEvent.seq)
+ACCESS_SORT = SortKey("ID", DataAccessEvent.id)
+
+
+@strawberry.type
+class AuditQuery:
+    @strawberry.federation.field(description="The audit trail, newest first.", **needs(Scope.AUDIT_READ))
+    async def audit_events(
+        self,
+        info: Info,
+        filter: Annotated[AuditEventFilter | None, strawberry.argument(description="Conditions.")] = None,
+        first: _First = None,
+        after: _After = None,
+    ) -> AuditEventConnection:
+        require_national_auditor(info.context.principal)
+        f = filter or AuditEventFilter()
+        stmt: Any = apply(
+            select(AuditEvent),
+            AuditEvent.entity_type == f.entity_type if f.entity_type else None,
+            AuditEvent.entity_id == f.entity_id if f.entity_id else None,
+            AuditEvent.actor_subject == f.actor_subject if f.actor_subject else None,
+            AuditEvent.action == f.action if f.action else None,
+            AuditEvent.occurred_at >= f.occurred_from if f.occurred_from else None,
+            AuditEvent.occurred_at < f.occurred_to if f.occurred_to else None,
+        )
+        reader = info.context.reader
+        return await paginate(
+            reader.all,
+            reader.one,
+            stmt,
+            sort=AUDIT_SORT,
+            id_column=AuditEvent.id,
+            descending=True,
+            first=first,
+            after=after,
+            to_node=AuditEventNode.from_row,
+            connection=AuditEventConnection,
+        )
+
+    @strawberry.federation.field(
+        description="Who received unmasked NIKs or family-card numbers, newest first (UU PDP 27/2022).",
+        **needs(Scope.AUDIT_READ),
+    )
+    async def data_access_events(
+        self,
+        info: Info,
+        actor_subject: Annotated[str | None, strawberry.argument(description="Only this reader.")] = None,
+        first: _First = None,
+        after: _After = None,
+    ) -> DataAccessEventConnection:
+        require_national_auditor(info.context.principal)
+        stmt: Any = apply(
+            select(DataAccessEvent), DataAccessEvent.actor_subject == actor_subject if actor_subject else None
+        )
+        reader = info.context.reader
+        return await paginate(
+            reader.all,
+            reader.one,
+            stmt,
+            sort=ACCESS_SORT,
+            id_column=DataAccessEvent.id,
+            descending=True,
+            first=first,
+            after=after,
+            to_node=DataAccessEventNode.from_row,
+            connection=DataAccessEventConnection,
+        )

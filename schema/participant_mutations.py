@@ -1,0 +1,200 @@
+"""Mutations of the participant family: registerParticipant, updateParticipant, enrollBeneficiary."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated
+
+import strawberry
+
+from auth.scopes import Scope
+from domain.enrolment import (
+    ParticipantChanges,
+    Registration,
+    enroll_beneficiary,
+    register_participant,
+    update_participant,
+)
+from domain.errors import NotFound
+from domain.participants import FundingSource
+from domain.programs import Program
+from schema.beneficiaries import BeneficiaryNode
+from schema.context import Info
+from schema.enums import FundingSourceEnum, ParticipantStatusEnum, ProgramEnum, SegmentEnum, SexEnum, domain_value
+from schema.errors import ErrorCode
+from schema.participants import ParticipantNode, _local_id
+from schema.permissions import needs
+from schema.writes import UserError, WriteError, run_write
+
+
+def local_id(global_id: strawberry.ID, type_name: str) -> int:
+    """The row id of a global id of `type_name`; NOT_FOUND when it is not one."""
+    value = _local_id(str(global_id), type_name)
+    if value < 0:
+        raise WriteError(str(NotFound(type_name, global_id)), ErrorCode.NOT_FOUND)
+    return value
+
+
+@strawberry.input(description="A new participant. The NIK must agree with the birth date and sex.")
+class RegisterParticipantInput:
+    nik: str = strawberry.field(description="National ID, 16 digits; its district must exist.")
+    full_name: str = strawberry.field(description="Full name as in the civil registry (at most 200 characters).")
+    birth_date: dt.date = strawberry.field(description="Birth date; must match the NIK.")
+    sex: SexEnum = strawberry.field(description="Sex; must match the NIK.")
+    segment: SegmentEnum = strawberry.field(description="Segment; decides the programmes allowed.")
+    funding_source: FundingSourceEnum = strawberry.field(description="Who pays (EMPLOYER for PU and JAKON).")
+    region_code: str = strawberry.field(description="The village where the participant is registered.")
+    programs: list[ProgramEnum] = strawberry.field(description="Programmes to enrol in (JKK and JKM at least).")
+    employer_registration_number: str | None = strawberry.field(
+        default=None, description="The employer, required for wage earners (PU)."
+    )
+    monthly_wage: Decimal | None = strawberry.field(default=None, description="Monthly wage in rupiah (PU: required).")
+
+
+@strawberry.input(description="A correction of a participant. Only the fields given change.")
+class UpdateParticipantInput:
+    expected_version: int = strawberry.field(description="The version you read; a stale one is a CONFLICT.")
+    nik: str | None = strawberry.field(default=None, description="Corrected NIK.")
+    full_name: str | None = strawberry.field(default=None, description="Corrected full name.")
+    birth_date: dt.date | None = strawberry.field(default=None, description="Corrected birth date.")
+    sex: SexEnum | None = strawberry.field(default=None, description="Corrected sex.")
+    status: ParticipantStatusEnum | None = strawberry.field(default=None, description="New membership status.")
+    funding_source: FundingSourceEnum | None = strawberry.field(default=None, description="New funding source.")
+    region_code: str | None = strawberry.field(default=None, description="New village of registration.")
+    monthly_wage: Decimal | None = strawberry.field(default=None, description="New monthly wage.")
+    paid_through: dt.date | None = strawberry.field(default=None, description="Contributions paid through this date.")
+    programs: list[ProgramEnum] | None = strawberry.field(default=None, description="The full new set of programmes.")
+    reason_code: str | None = strawberry.field(
+        default=None, description="Kind of correction, e.g. TYPO, DUPLICATE, CIVIL_REGISTRY_UPDATE, DEATH_REPORTED."
+    )
+
+
+@strawberry.type(description="Result of a participant mutation.")
+class ParticipantPayload:
+    participant: ParticipantNode | None = strawberry.field(description="The participant as it is now.")
+    errors: list[UserError] = strawberry.field(description="Problems with the input; empty on success.")
+
+
+@strawberry.type(description="Result of enrolling a poverty beneficiary.")
+class EnrollBeneficiaryPayload:
+    participant: ParticipantNode | None = strawberry.field(description="The participant they are now (or were).")
+    beneficiary: BeneficiaryNode | None = strawberry.field(description="The beneficiary, now enrolled.")
+    created: bool = strawberry.field(description="True when this call created the participant.")
+    monthly_contribution: Decimal | None = strawberry.field(
+        description="The package price per month in rupiah (Rp16,800 for JKK + JKM), paid by the funder."
+    )
+    errors: list[UserError] = strawberry.field(description="Problems with the input; empty on success.")
+
+
+def _programs(values: list[ProgramEnum] | None) -> set[Program] | None:
+    return None if values is None else {domain_value(v) for v in values}
+
+
+@strawberry.type
+class ParticipantMutation:
+    @strawberry.federation.field(description="Register a new participant.", **needs(Scope.PARTICIPANTS_WRITE))
+    async def register_participant(
+        self,
+        info: Info,
+        input: Annotated[RegisterParticipantInput, strawberry.argument(description="The new participant.")],
+    ) -> ParticipantPayload:
+        data = Registration(
+            nik=input.nik,
+            full_name=input.full_name,
+            birth_date=input.birth_date,
+            sex=domain_value(input.sex),
+            segment=domain_value(input.segment),
+            funding_source=domain_value(input.funding_source),
+            region_code=input.region_code,
+            programs=_programs(input.programs) or set(),
+            employer_registration_number=input.employer_registration_number,
+            monthly_wage=input.monthly_wage,
+        )
+        row, errors = await run_write(info, lambda s, c: register_participant(s, c, data))
+        return ParticipantPayload(
+            participant=ParticipantNode.from_row(row, info.context.principal) if row else None, errors=errors
+        )
+
+    @strawberry.federation.field(
+        description="Correct a participant; the reason is recorded in the audit trail with before/after values.",
+        **needs(Scope.PARTICIPANTS_WRITE),
+    )
+    async def update_participant(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Global id of the participant.")],
+        input: Annotated[UpdateParticipantInput, strawberry.argument(description="The changes.")],
+        reason: Annotated[str, strawberry.argument(description="Why (required; goes to the audit trail).")],
+    ) -> ParticipantPayload:
+        participant_id = local_id(id, "Participant")
+        changes = ParticipantChanges(
+            nik=input.nik,
+            full_name=input.full_name,
+            birth_date=input.birth_date,
+            sex=domain_value(input.sex),
+            status=domain_value(input.status),
+            funding_source=domain_value(input.funding_source),
+            region_code=input.region_code,
+            monthly_wage=input.monthly_wage,
+            paid_through=input.paid_through,
+            programs=_programs(input.programs),
+        )
+        row, errors = await run_write(
+            info,
+            lambda s, c: update_participant(
+                s,
+                c,
+                participant_id,
+                changes,
+                expected_version=input.expected_version,
+                reason=reason,
+                reason_code=input.reason_code,
+            ),
+        )
+        return ParticipantPayload(
+            participant=ParticipantNode.from_row(row, info.context.principal) if row else None, errors=errors
+        )
+
+    @strawberry.federation.field(
+        description="Enrol a poverty beneficiary as a BPU participant (JKK + JKM, regionally funded; Inpres "
+        "4/2022), or link them to the participant with their NIK. Idempotent.",
+        **needs(Scope.BENEFICIARIES_WRITE),
+    )
+    async def enroll_beneficiary(
+        self,
+        info: Info,
+        beneficiary_id: Annotated[strawberry.ID, strawberry.argument(description="Global id of the beneficiary.")],
+        programs: Annotated[
+            list[ProgramEnum] | None, strawberry.argument(description="Programmes (default JKK and JKM).")
+        ] = None,
+        funding: Annotated[
+            FundingSourceEnum | None, strawberry.argument(description="Who pays (default APBD).")
+        ] = None,
+        allow_non_extreme_poor: Annotated[
+            bool, strawberry.argument(description="Enrol someone the registry does not flag extreme-poor.")
+        ] = False,
+    ) -> EnrollBeneficiaryPayload:
+        bid = local_id(beneficiary_id, "PovertyBeneficiary")
+        wanted = _programs(programs)
+        payer: FundingSource = domain_value(funding) or FundingSource.APBD
+        result, errors = await run_write(
+            info,
+            lambda s, c: enroll_beneficiary(
+                s, c, bid, programs=wanted, funding=payer, allow_non_extreme_poor=allow_non_extreme_poor
+            ),
+        )
+        principal = info.context.principal
+        if result is None:
+            return EnrollBeneficiaryPayload(
+                participant=None, beneficiary=None, created=False, monthly_contribution=None, errors=errors
+            )
+        beneficiary = await info.context.loaders.beneficiary.load(bid)
+        visible = info.context.caller.sees(result.participant.region_code)
+        return EnrollBeneficiaryPayload(
+            participant=ParticipantNode.from_row(result.participant, principal) if visible else None,
+            beneficiary=BeneficiaryNode.from_row(beneficiary, principal) if beneficiary else None,
+            created=result.created,
+            monthly_contribution=result.monthly_contribution,
+            errors=[],
+        )
