@@ -125,6 +125,31 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Walk the audit hash chain; exit 1 naming the first broken link."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from domain.audit import ChainReport, verify_chain
+    from domain.db import make_engine
+
+    settings = _settings()
+
+    async def run() -> ChainReport:
+        engine = make_engine(settings.resolved_database_url)
+        try:
+            async with AsyncSession(engine) as session:
+                return await verify_chain(session)
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(run())
+    if report.ok:
+        print(f"audit chain intact: {report.checked:,} events verified")
+        return 0
+    print(f"audit chain BROKEN at event #{report.first_broken_seq}: {report.problem}", file=sys.stderr)
+    return 1
+
+
 def cmd_schema_print(args: argparse.Namespace) -> int:
     from schema.app import schema
 
@@ -157,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--scopes", help="space-separated subset of the role's scopes")
     token.add_argument("--lifetime", type=int, default=None, help="seconds (default: the configured lifetime)")
     token.set_defaults(func=cmd_token)
+
+    audit_cmd = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="check the hash chain; name the first broken link").set_defaults(
+        func=cmd_audit_verify
+    )
 
     schema_cmd = sub.add_parser("schema", help="the GraphQL schema")
     schema_sub = schema_cmd.add_subparsers(dest="schema_command", required=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -24,9 +27,36 @@ class Settings(BaseSettings):
     issuer: str = "http://127.0.0.1:8000"
     audience: str = "jamsos-graph"
     token_lifetime_seconds: int = Field(default=900, gt=0, le=86_400)
+    # -- the authorization server (auth.server, auth.signin) --
+    #: Signs the sign-in form's CSRF token; generated into data_dir when empty. Set it when web
+    #: processes run on more than one host.
+    secret_key: str = ""
+    refresh_token_lifetime_seconds: int = Field(default=43_200, gt=0)
+    authorization_code_lifetime_seconds: int = Field(default=300, gt=0, le=600)
+    #: How often each process re-reads the revoked-token list (a revoked token dies within this).
+    revocation_refresh_seconds: float = Field(default=5.0, ge=0)
+    #: How often each process re-reads the signing keys (and at once for an unknown kid).
+    key_refresh_seconds: float = Field(default=60.0, ge=0)
+    signin_max_failures: int = Field(default=5, gt=0)
+    signin_lockout_seconds: int = Field(default=900, gt=0)
+    token_rate_limit_per_minute: int = Field(default=60, gt=0)
+    signin_rate_limit_per_minute: int = Field(default=10, gt=0)
+    oauth_max_form_bytes: int = Field(default=16_384, gt=0)
+    # -- an external OpenID Connect provider whose access tokens are accepted too (auth.oidc) --
+    oidc_issuer: str = ""
+    #: The audience its tokens must carry; defaults to ``audience``.
+    oidc_audience: str = ""
+    oidc_roles_claim: str = "realm_access.roles"
+    oidc_scope_claim: str = "scope"
+    oidc_region_claim: str = "region"
+    oidc_algorithms: str = "RS256 ES256"
+    #: ``typ`` values accepted; add "JWT" for Keycloak, whose access tokens do not say "at+jwt".
+    oidc_token_types: str = "at+jwt"  # noqa: S105 - JOSE media types, not a secret
+    oidc_jwks_cache_seconds: float = Field(default=600.0, ge=0)
     log_level: str = "INFO"
     log_json: bool = True
-    max_body_bytes: int = 1_000_000
+    #: Large enough that an oversized text field (1 MiB) reaches validation and gets a clear UserError.
+    max_body_bytes: int = 2 * 1024 * 1024
     #: Representations one federation ``_entities`` call may carry (schema.limits); more are refused.
     max_entity_representations: int = Field(default=MAX_ENTITY_REPRESENTATIONS, gt=0, le=100_000)
 
@@ -41,6 +71,20 @@ class Settings(BaseSettings):
     @property
     def resolved_signing_key_path(self) -> Path:
         return self.signing_key_path or self.data_dir / "signing-key.pem"
+
+    @property
+    def resolved_secret_key(self) -> bytes:
+        """``secret_key``, or one generated (owner-readable only) into ``data_dir/secret-key`` on first use."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret-key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
 
 
 @lru_cache(maxsize=1)

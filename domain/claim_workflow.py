@@ -385,13 +385,14 @@ async def _move(
         benefits = (await session.scalars(select(ClaimBenefit.amount).where(ClaimBenefit.claim_id == claim.id))).all()
         updates["amount_approved"] = sum(benefits, Decimal(0))
         before["amount_approved"] = claim.amount_approved
+    number = claim.claim_number  # read before the flush: a failed flush expires the object
     claim.status = target
     for name, value in updates.items():
         setattr(claim, name, value)
     try:
         await session.flush()
     except StaleDataError:
-        raise Conflict("claim", claim.claim_number, None, None) from None
+        raise Conflict("claim", number, None, None) from None
     session.add(ClaimEvent(claim_id=claim.id, status=target, actor=caller.actor.subject, note=note))
     after = {"status": claim.status, **{k: getattr(claim, k) for k in updates}}
     await audit.record(

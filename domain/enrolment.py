@@ -298,10 +298,11 @@ async def update_participant(
             .where(PovertyBeneficiary.participant_id == participant.id)
             .values(participant_id=None, version=PovertyBeneficiary.version + 1)
         )
+    number = participant.membership_number  # read before the flush: a failed flush expires the object
     try:
         await session.flush()
     except StaleDataError:
-        raise Conflict("participant", participant.membership_number, None, None) from None
+        raise Conflict("participant", number, None, None) from None
     if nik_changed:
         await _link_beneficiaries(session, participant)
     await audit.record(
@@ -362,12 +363,8 @@ async def enroll_beneficiary(
     if beneficiary is None or not caller.sees(beneficiary.region_code):
         raise NotFound("beneficiary", beneficiary_id)
     wanted = programs or {Program.JKK, Program.JKM}
-    today = dt.date.today()
-    package = bpu_package(frozenset(wanted), today)
-    if beneficiary.participant_id is not None:
-        existing = await session.get(Participant, beneficiary.participant_id)
-        assert existing is not None  # the composite foreign key guarantees it
-        return Enrolment(existing, created=False, monthly_contribution=package.monthly if package else None)
+    package = bpu_package(frozenset(wanted), dt.date.today())
+    price = package.monthly if package else None
     problems: list[Problem] = []
     if not beneficiary.extreme_poor and not allow_non_extreme_poor:
         problems.append(
@@ -382,20 +379,13 @@ async def enroll_beneficiary(
     problems += [Problem("funding", "FUNDING_NOT_ALLOWED", m) for m in funding_problems(Segment.BPU, funding)]
     if problems:
         raise Invalid(problems)
-    holder = await session.scalar(select(Participant).where(Participant.nik == beneficiary.nik))
-    if holder is not None:
-        beneficiary.participant_id = holder.id
-        await session.flush()
-        await audit.record(
-            session,
-            actor=caller.actor,
-            action="beneficiary.link",
-            entity_type="PovertyBeneficiary",
-            entity_id=beneficiary.id,
-            changes={"participant_id": {"before": None, "after": holder.id}},
-            meta=caller.meta,
-        )
-        return Enrolment(holder, created=False, monthly_contribution=None)
+    holder_id = beneficiary.participant_id or await session.scalar(
+        select(Participant.id).where(Participant.nik == beneficiary.nik)
+    )
+    if holder_id is not None:
+        holder = await session.get(Participant, holder_id, populate_existing=True)
+        assert holder is not None
+        return await _enrol_holder(session, caller, beneficiary, holder, wanted, funding, price)
     registration = Registration(
         nik=beneficiary.nik,
         full_name=beneficiary.full_name,
@@ -420,9 +410,60 @@ async def enroll_beneficiary(
         entity_id=beneficiary.id,
         changes={
             "participant_id": {"before": None, "after": participant.id},
-            "monthly_contribution": {"before": None, "after": str(package.monthly) if package else None},
+            "monthly_contribution": {"before": None, "after": price},
             "package_rule": {"before": None, "after": package.id if package else None},
         },
         meta=caller.meta,
     )
-    return Enrolment(participant, created=True, monthly_contribution=package.monthly if package else None)
+    return Enrolment(participant, created=True, monthly_contribution=price)
+
+
+async def _enrol_holder(
+    session: AsyncSession,
+    caller: Caller,
+    beneficiary: PovertyBeneficiary,
+    holder: Participant,
+    wanted: set[Program],
+    funding: FundingSource,
+    price: Decimal | None,
+) -> Enrolment:
+    """The person already holds a membership: link the registry record, and if they are an informal worker
+    in the caller's region, let the government fund them (reactivating a lapsed membership, adding JKK/JKM).
+    A wage earner stays with the employer. A second call finds nothing to change and writes nothing."""
+    changes: dict[str, Any] = {}
+    if beneficiary.participant_id is None:
+        changes["participant_id"] = {"before": None, "after": holder.id}
+        beneficiary.participant_id = holder.id
+    adopt = holder.segment in (Segment.BPU, Segment.PMI) and caller.sees(holder.region_code)
+    if adopt:
+        before = await snapshot(session, holder)
+        if holder.funding_source != funding:
+            holder.funding_source = funding
+        if holder.status is ParticipantStatus.INACTIVE:
+            holder.status = ParticipantStatus.ACTIVE
+        current = set(before["programs"])
+        missing = {p for p in wanted if p.value not in current}
+        if missing:
+            await _replace_programs(session, holder, {Program(p) for p in current} | missing)
+            if not session.is_modified(holder):
+                holder.version += 1
+        changes.update(audit.diff(before, await snapshot(session, holder)))
+    if not changes:
+        return Enrolment(holder, created=False, monthly_contribution=price if adopt else None)
+    number = holder.membership_number  # read before the flush: a failed flush expires the object
+    try:
+        await session.flush()
+    except StaleDataError:
+        raise Conflict("participant", number, None, None) from None
+    if adopt:
+        changes["monthly_contribution"] = {"before": None, "after": price}
+    await audit.record(
+        session,
+        actor=caller.actor,
+        action="beneficiary.enroll",
+        entity_type="PovertyBeneficiary",
+        entity_id=beneficiary.id,
+        changes=changes,
+        meta=caller.meta,
+    )
+    return Enrolment(holder, created=False, monthly_contribution=price if adopt else None)

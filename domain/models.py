@@ -4,21 +4,28 @@ from domain.audit import AuditChainHead, AuditEvent, DataAccessEvent
 from domain.beneficiaries import PovertyBeneficiary
 from domain.claims import Claim, ClaimBenefit, ClaimEvent
 from domain.db import Base
+from domain.identity import AuthorizationCode, OAuthClient, RefreshToken, RevokedToken, SigningKey, User
 from domain.participants import Employer, Participant, ParticipantProgram
 from domain.regions import Region, RegionYearFigure
 
 __all__ = [
     "AuditChainHead",
     "AuditEvent",
+    "AuthorizationCode",
     "Base",
     "Claim",
     "ClaimBenefit",
     "ClaimEvent",
     "DataAccessEvent",
     "Employer",
+    "OAuthClient",
     "Participant",
     "ParticipantProgram",
     "PovertyBeneficiary",
+    "RefreshToken",
     "Region",
     "RegionYearFigure",
+    "RevokedToken",
+    "SigningKey",
+    "User",
 ]

@@ -19,6 +19,7 @@ from auth.policy import require_scope
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.audit import AuditEvent, DataAccessEvent
+from schema import demand
 from schema.context import Info
 from schema.errors import ErrorCode
 from schema.filters import apply
@@ -157,7 +158,9 @@ ACCESS_SORT = SortKey("ID", DataAccessEvent.id)
 
 @strawberry.type
 class AuditQuery:
-    @strawberry.federation.field(description="The audit trail, newest first.", **needs(Scope.AUDIT_READ))
+    @strawberry.federation.field(
+        description="The audit trail, newest first.", directives=demand.page(), **needs(Scope.AUDIT_READ)
+    )
     async def audit_events(
         self,
         info: Info,
@@ -192,6 +195,7 @@ class AuditQuery:
 
     @strawberry.federation.field(
         description="Who received unmasked NIKs or family-card numbers, newest first (UU PDP 27/2022).",
+        directives=demand.page(),
         **needs(Scope.AUDIT_READ),
     )
     async def data_access_events(

@@ -24,8 +24,10 @@ from domain.claim_workflow import (
 )
 from domain.claims import Claim
 from schema.claims import ClaimNode
+from schema import demand
 from schema.context import Info
 from schema.enums import ClaimCauseEnum, EducationLevelEnum, ProgramEnum, RelationshipEnum, domain_value
+from schema.limits import PAYLOAD_ERRORS_SIZE
 from schema.participant_mutations import local_id
 from schema.permissions import needs
 from schema.writes import UserError, run_write
@@ -69,7 +71,9 @@ class SubmitClaimInput:
 @strawberry.type(description="Result of a claim mutation.")
 class ClaimPayload:
     claim: ClaimNode | None = strawberry.field(description="The claim as it is now.")
-    errors: list[UserError] = strawberry.field(description="Problems with the input; empty on success.")
+    errors: list[UserError] = strawberry.field(
+        description="Problems with the input; empty on success.", directives=demand.bounded(PAYLOAD_ERRORS_SIZE)
+    )
 
 
 def _payload(row: Claim | None, errors: list[UserError]) -> ClaimPayload:

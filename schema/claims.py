@@ -36,6 +36,7 @@ from schema.loaders import MAX_BATCH
 from schema.pagination import (
     CountedConnection,
     OrderDirection,
+    PageInfo,
     SortKey,
     check_first,
     decode_cursor,
@@ -229,7 +230,7 @@ async def claims_of_participant(
         relay.Edge(cursor=encode_cursor(SUBMITTED_SORT, False, r.submitted_at, r.id), node=ClaimNode.from_row(r))
         for r in rows
     ]
-    page_info = relay.PageInfo(
+    page_info = PageInfo(
         has_next_page=has_next,
         has_previous_page=after is not None,
         start_cursor=edges[0].cursor if edges else None,

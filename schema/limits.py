@@ -41,6 +41,9 @@ CLAIM_HISTORY_SIZE: Final = 5
 #: scholarships, with room to spare.
 CLAIM_BENEFITS_SIZE: Final = 8
 
+#: Problems one mutation payload reports: at most one per input field, and no input has 20 fields.
+PAYLOAD_ERRORS_SIZE: Final = 20
+
 #: ``totalCount`` runs a COUNT over every matching row, not just the page: price it like a page of ten.
 TOTAL_COUNT_COST: Final = 10
 
@@ -61,6 +64,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "MAX_QUERY_DEPTH",
     "MAX_TOKENS",
+    "PAYLOAD_ERRORS_SIZE",
     "PROGRAMS_SIZE",
     "REGION_ANCESTORS_SIZE",
     "REGION_CHILDREN_SIZE",

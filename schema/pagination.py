@@ -20,6 +20,7 @@ import strawberry
 from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from strawberry import relay
 
+from schema import demand
 from schema.errors import BadInput
 from schema.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
@@ -33,11 +34,22 @@ class OrderDirection(enum.Enum):
     DESC = strawberry.enum_value("DESC", description="Largest first.")
 
 
+# @shareable: every subgraph that pages defines this same value type, and composition refuses a type that
+# two subgraphs resolve unless both mark it shareable (tests/federation composes with one that pages).
+@strawberry.federation.type(name="PageInfo", shareable=True, description="Where a page sits in its list.")
+class PageInfo(relay.PageInfo):
+    pass
+
+
 @strawberry.type(description="A page of results with cursors (Relay connection) and the total number of matches.")
 class CountedConnection(relay.Connection[NodeT], Generic[NodeT]):
+    page_info: PageInfo = strawberry.field(description="Where this page sits in the list.")
     count_query: strawberry.Private[Callable[[], Awaitable[int]] | None] = None
 
-    @strawberry.field(description="How many items match the filter in all pages (one COUNT, run only when asked).")
+    @strawberry.field(
+        description="How many items match the filter in all pages (one COUNT, run only when asked).",
+        directives=demand.count(),
+    )
     async def total_count(self) -> int:
         if self.count_query is None:
             return len(self.edges)
@@ -142,7 +154,7 @@ async def paginate(
         )
         for row in rows
     ]
-    page_info = relay.PageInfo(
+    page_info = PageInfo(
         has_next_page=has_next,
         has_previous_page=after is not None,
         start_cursor=edges[0].cursor if edges else None,

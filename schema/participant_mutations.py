@@ -20,9 +20,11 @@ from domain.errors import NotFound
 from domain.participants import FundingSource
 from domain.programs import Program
 from schema.beneficiaries import BeneficiaryNode
+from schema import demand
 from schema.context import Info
 from schema.enums import FundingSourceEnum, ParticipantStatusEnum, ProgramEnum, SegmentEnum, SexEnum, domain_value
 from schema.errors import ErrorCode
+from schema.limits import PAYLOAD_ERRORS_SIZE
 from schema.participants import ParticipantNode, _local_id
 from schema.permissions import needs
 from schema.writes import UserError, WriteError, run_write
@@ -73,7 +75,9 @@ class UpdateParticipantInput:
 @strawberry.type(description="Result of a participant mutation.")
 class ParticipantPayload:
     participant: ParticipantNode | None = strawberry.field(description="The participant as it is now.")
-    errors: list[UserError] = strawberry.field(description="Problems with the input; empty on success.")
+    errors: list[UserError] = strawberry.field(
+        description="Problems with the input; empty on success.", directives=demand.bounded(PAYLOAD_ERRORS_SIZE)
+    )
 
 
 @strawberry.type(description="Result of enrolling a poverty beneficiary.")
@@ -84,7 +88,9 @@ class EnrollBeneficiaryPayload:
     monthly_contribution: Decimal | None = strawberry.field(
         description="The package price per month in rupiah (Rp16,800 for JKK + JKM), paid by the funder."
     )
-    errors: list[UserError] = strawberry.field(description="Problems with the input; empty on success.")
+    errors: list[UserError] = strawberry.field(
+        description="Problems with the input; empty on success.", directives=demand.bounded(PAYLOAD_ERRORS_SIZE)
+    )
 
 
 def _programs(values: list[ProgramEnum] | None) -> set[Program] | None:

@@ -32,6 +32,7 @@ from schema.filters import apply, name_search, region_filter
 from schema.limits import PROGRAMS_SIZE
 from schema.pagination import CountedConnection, OrderDirection, SortKey, paginate
 from schema.permissions import needs
+from schema.references import CompanyReference
 from schema.regions import RegionNode
 
 if TYPE_CHECKING:
@@ -59,6 +60,13 @@ class EmployerType:
     async def region(self, info: Info) -> RegionNode | None:
         row = await info.context.loaders.region.load(self.region_code)
         return RegionNode.from_row(row) if row else None
+
+    @strawberry.field(
+        description="The same employer in the manpower offices' company registry (WLKP), joined by registration "
+        "number; its fields come from the manpower office's subgraph."
+    )
+    def company(self) -> CompanyReference:
+        return CompanyReference(bpjs_registration_number=self.registration_number)
 
 
 @strawberry.type(name="ProgramEnrolment", description="A programme a participant holds.")

@@ -12,9 +12,11 @@ from strawberry import relay
 from auth.policy import region_row_clause, require_scope
 from auth.scopes import Scope
 from domain.regions import InvalidRegionCode, Region, RegionCode, RegionLevel
+from schema import demand
 from schema.context import Info
 from schema.enums import RegionLevelEnum, domain_value
 from schema.errors import BadInput
+from schema.limits import REGION_ANCESTORS_SIZE, REGION_CHILDREN_SIZE
 from schema.pagination import CountedConnection, SortKey, paginate
 from schema.permissions import needs
 
@@ -52,12 +54,17 @@ class RegionNode(relay.Node):
         row = await info.context.loaders.region.load(self.parent_code)
         return RegionNode.from_row(row) if row else None
 
-    @strawberry.field(description="The regions one level down that you may see, ordered by code.")
+    @strawberry.field(
+        description="The regions one level down that you may see, ordered by code.",
+        directives=demand.bounded(REGION_CHILDREN_SIZE),
+    )
     async def children(self, info: Info) -> list[RegionNode]:
         rows = await info.context.loaders.region_children.load(self.code)
         return [RegionNode.from_row(r) for r in rows]
 
-    @strawberry.field(description="The regions above this one, province first.")
+    @strawberry.field(
+        description="The regions above this one, province first.", directives=demand.bounded(REGION_ANCESTORS_SIZE)
+    )
     async def ancestors(self, info: Info) -> list[RegionNode]:
         rows = await info.context.loaders.region.load_many(RegionCode(self.code).ancestors)
         return [RegionNode.from_row(r) for r in rows if r is not None]
@@ -109,6 +116,7 @@ class RegionQuery:
 
     @strawberry.federation.field(
         description="Regions you may see, by level and/or parent, ordered by code.",
+        directives=demand.page(),
         **needs(Scope.REGIONS_READ),
     )
     async def regions(

@@ -81,7 +81,10 @@ def new_database(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str
 @pytest.fixture(scope="session")
 def seeded_url(backend: str, new_database: Callable[[str, str], str]) -> str:
     """A database migrated to head and seeded with the ``tiny`` dataset (read-only for tests)."""
-    url = new_database(backend, "tiny")
+    return migrated_and_seeded(new_database(backend, "tiny"))
+
+
+def migrated_and_seeded(url: str) -> str:
     upgrade(url)
     from domain.db import make_engine
     from domain.seed.load import seed
@@ -207,3 +210,60 @@ def count_statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
     event.listen(engine.sync_engine, "before_cursor_execute", counter)
     yield counter
     event.remove(engine.sync_engine, "before_cursor_execute", counter)
+
+
+@dataclass
+class WriteEnv:
+    """A separately seeded database and app for tests that write (the shared ``tiny`` one stays read-only)."""
+
+    gql: GQL
+    engine: AsyncEngine
+    client: httpx.AsyncClient
+
+
+@pytest.fixture(scope="session")
+def writes_url(backend: str, new_database: Callable[[str, str], str]) -> str:
+    return migrated_and_seeded(new_database(backend, "writes"))
+
+
+@pytest.fixture(scope="session")
+async def writes(writes_url: str, key_path: Path) -> AsyncIterator[WriteEnv]:
+    settings = Settings(
+        env="test", database_url=writes_url, signing_key_path=key_path, issuer=ISSUER, audience=AUDIENCE
+    )
+    app = create_app(settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://jamsos.test") as client:
+
+        async def _gql(
+            query: str, variables: dict[str, Any] | None = None, caller: Caller | None = None, status: int = 200
+        ) -> dict[str, Any]:
+            headers = caller.headers if caller else {}
+            response = await client.post(
+                "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+            )
+            assert response.status_code == status, response.text
+            body: dict[str, Any] = response.json()
+            return body
+
+        yield WriteEnv(gql=_gql, engine=app.state.engine, client=client)
+    await app.state.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def staff(mint: Callable[..., str]) -> dict[str, Caller]:
+    """People of a branch office and beyond, for the write tests (distinct subjects matter: separation of duties)."""
+    officer = ROLE_SCOPES[Role.OFFICER]
+
+    def person(name: str, role: Role, region: str | None, scopes: frozenset[Scope] | None = None) -> Caller:
+        granted = ROLE_SCOPES[role] if scopes is None else scopes
+        return Caller(name, mint(role, region, granted, subject=name), region, granted)
+
+    return {
+        "verifier": person("officer.rina@52.71", Role.OFFICER, "52.71"),
+        "supervisor": person("supervisor.agus@52.71", Role.OFFICER, "52.71"),
+        "officer_5203": person("officer.dewi@52.03", Role.OFFICER, "52.03"),
+        "analyst_5203": person("analyst.budi@52.03", Role.ANALYST, "52.03"),
+        "no_approve": person("clerk.sari@52.71", Role.OFFICER, "52.71", officer - {Scope.CLAIMS_APPROVE}),
+        "admin": person("admin.nasional", Role.ADMIN, None),
+        "auditor": person("auditor.bpk", Role.AUDITOR, None),
+    }
