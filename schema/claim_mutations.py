@@ -23,8 +23,8 @@ from domain.claim_workflow import (
     verify_claim,
 )
 from domain.claims import Claim
-from schema.claims import ClaimNode
 from schema import demand
+from schema.claims import ClaimNode
 from schema.context import Info
 from schema.enums import ClaimCauseEnum, EducationLevelEnum, ProgramEnum, RelationshipEnum, domain_value
 from schema.limits import PAYLOAD_ERRORS_SIZE

@@ -19,8 +19,8 @@ from domain.enrolment import (
 from domain.errors import NotFound
 from domain.participants import FundingSource
 from domain.programs import Program
-from schema.beneficiaries import BeneficiaryNode
 from schema import demand
+from schema.beneficiaries import BeneficiaryNode
 from schema.context import Info
 from schema.enums import FundingSourceEnum, ParticipantStatusEnum, ProgramEnum, SegmentEnum, SexEnum, domain_value
 from schema.errors import ErrorCode
