@@ -8,16 +8,14 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api.graphql import JamsosGraphQL
 from api.health import healthz, readyz
+from api.identity import build_identity
 from api.logs import configure_logging
 from api.middleware import BearerTokenBackend, RequestId, authentication_error
 from api.settings import Settings, get_settings
-from auth.tokens import TokenConfig, key_set, load_or_create_key, public_jwks
 from domain.db import make_engine, make_sessionmaker
 from schema.app import schema
 
@@ -28,11 +26,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         configure_logging(settings.log_level, settings.log_json)
     engine = make_engine(settings.resolved_database_url)
     sessions = make_sessionmaker(engine)
-    signing_key = load_or_create_key(settings.resolved_signing_key_path)
-    keys = key_set(signing_key)
-    token_config = TokenConfig(
-        issuer=settings.issuer, audience=settings.audience, lifetime_seconds=settings.token_lifetime_seconds
-    )
+    identity = build_identity(settings, sessions)
 
     graphql_app = JamsosGraphQL(
         schema,
@@ -41,9 +35,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         graphql_ide="graphiql" if settings.env == "development" else None,
         allow_queries_via_get=True,
     )
-
-    async def jwks(request: Request) -> JSONResponse:
-        return JSONResponse(public_jwks(keys), headers={"Cache-Control": "public, max-age=300"})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -55,13 +46,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/.well-known/jwks.json", jwks),
+            *identity.routes,  # /oauth/*, /.well-known/oauth-authorization-server, /.well-known/jwks.json
         ],
         middleware=[
             Middleware(RequestId),
             Middleware(
                 AuthenticationMiddleware,
-                backend=BearerTokenBackend(keys, token_config),
+                backend=BearerTokenBackend(identity.verifier),
                 on_error=authentication_error,
             ),
         ],
@@ -71,6 +62,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions
-    app.state.signing_key = signing_key
-    app.state.token_config = token_config
+    app.state.identity = identity
     return app

@@ -82,8 +82,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_token(args: argparse.Namespace) -> int:
     """Mint a development access token for a role (never in production)."""
+    from api.cli_identity import active_signing_key
     from auth.scopes import REGION_BOUND_ROLES, ROLE_SCOPES, Role, UnknownScope, parse_scopes
-    from auth.tokens import TokenConfig, issue_access_token, load_or_create_key
+    from auth.tokens import TokenConfig, issue_access_token
     from domain.regions import InvalidRegionCode, RegionCode
 
     settings = _settings()
@@ -108,7 +109,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     if role in REGION_BOUND_ROLES and region is None:
         print(f"role {role.value} is bound to a region; pass --region CODE (e.g. 52.71)", file=sys.stderr)
         return 2
-    key = load_or_create_key(settings.resolved_signing_key_path)
+    key = active_signing_key(settings)
     config = TokenConfig(settings.issuer, settings.audience, settings.token_lifetime_seconds)
     subject = f"dev-{role.value}" + (f"@{region}" if region else "")
     token = issue_access_token(
@@ -182,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--scopes", help="space-separated subset of the role's scopes")
     token.add_argument("--lifetime", type=int, default=None, help="seconds (default: the configured lifetime)")
     token.set_defaults(func=cmd_token)
+
+    from api.cli_identity import add_identity_commands
+
+    add_identity_commands(sub)  # users, clients, keys
 
     audit_cmd = sub.add_parser("audit", help="the audit trail")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import uuid
 
-from joserfc.jwk import KeySet
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
@@ -13,7 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.logs import request_id_var
 from auth.principal import ANONYMOUS, Principal
-from auth.tokens import InvalidToken, TokenConfig, verify_access_token
+from auth.tokens import InvalidToken
+from auth.verifier import TokenVerifier
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -72,19 +72,19 @@ class PrincipalUser(BaseUser):
 class BearerTokenBackend(AuthenticationBackend):
     """No Authorization header: anonymous. A bearer token: it must verify, or the request is refused."""
 
-    def __init__(self, keys: KeySet, config: TokenConfig) -> None:
-        self.keys = keys
-        self.config = config
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self.verifier = verifier
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization")
-        if header is None:
+        if header is None or conn.url.path.startswith("/oauth/"):
+            # The OAuth endpoints authenticate clients themselves (HTTP Basic), not with bearer tokens.
             return AuthCredentials([]), PrincipalUser(ANONYMOUS)
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("the Authorization header must be 'Bearer <access token>'")
         try:
-            principal = verify_access_token(token.strip(), self.keys, self.config)
+            principal = await self.verifier.verify(token.strip())
         except InvalidToken as exc:
             raise AuthenticationError(str(exc)) from None
         return AuthCredentials([s.value for s in principal.scopes]), PrincipalUser(principal)

@@ -107,8 +107,8 @@ def _header(token: str) -> dict[str, Any]:
     return value
 
 
-def verify_access_token(token: str, keys: KeySet, config: TokenConfig, *, now: int | None = None) -> Principal:
-    """The Principal a valid access token stands for, or :class:`InvalidToken` saying why not."""
+def verify_claims(token: str, keys: KeySet, config: TokenConfig, *, now: int | None = None) -> dict[str, Any]:
+    """The claims of a valid access token signed by one of `keys`, or :class:`InvalidToken` saying why not."""
     header = _header(token)
     if header.get("alg") != ALGORITHM:
         raise InvalidToken(f"token algorithm {header.get('alg')!r} is not accepted; tokens are signed with ES256")
@@ -133,11 +133,27 @@ def verify_access_token(token: str, keys: KeySet, config: TokenConfig, *, now: i
     try:
         registry.validate(decoded.claims)
     except JoseError as exc:
-        raise InvalidToken(_claim_problem(exc)) from None
-    return _principal_from_claims(decoded.claims)
+        raise InvalidToken(claim_problem(exc)) from None
+    return decoded.claims
 
 
-def _claim_problem(exc: JoseError) -> str:
+def verify_access_token(token: str, keys: KeySet, config: TokenConfig, *, now: int | None = None) -> Principal:
+    """The Principal a valid access token stands for, or :class:`InvalidToken` saying why not."""
+    return principal_from_claims(verify_claims(token, keys, config, now=now))
+
+
+def unverified_header_and_issuer(token: str) -> tuple[dict[str, Any], str | None]:
+    """The header and ``iss`` of a JWT before verification: only to choose which issuer verifies it."""
+    header = _header(token)
+    try:
+        payload = json.loads(urlsafe_b64decode(token.split(".")[1].encode()))
+    except (ValueError, IndexError, UnicodeDecodeError):
+        raise InvalidToken("the bearer token is not a JWT") from None
+    issuer = payload.get("iss") if isinstance(payload, dict) else None
+    return header, issuer if isinstance(issuer, str) else None
+
+
+def claim_problem(exc: JoseError) -> str:
     name = type(exc).__name__
     if name == "ExpiredTokenError":
         return "the token has expired; request a new one"
@@ -146,7 +162,7 @@ def _claim_problem(exc: JoseError) -> str:
     return f"the token's claims are not accepted ({exc.description or name})"
 
 
-def _principal_from_claims(claims: dict[str, Any]) -> Principal:
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
     try:
         scopes = parse_scopes(str(claims.get("scope", "")))
         roles = frozenset(Role(r) for r in claims.get("roles", []) if r in Role._value2member_map_)

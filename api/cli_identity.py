@@ -1,0 +1,312 @@
+"""``jamsos users|clients|keys``: managing who may sign in, partner clients, and signing keys.
+
+Secrets are shown once: a client secret on creation and rotation (``--json`` gives
+``{"client_id": …, "client_secret": …}`` on standard output); passwords are read from standard input when it
+is not a terminal, otherwise asked for twice without echo. Every change is an audit event whose actor is
+``cli:<operating-system user>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from joserfc.jwk import ECKey
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.settings import Settings, get_settings
+from auth import accounts, keys
+from auth.passwords import WeakPassword
+from auth.scopes import Role, UnknownScope, parse_scopes
+from domain.audit import Actor, record
+from domain.db import make_engine, make_sessionmaker
+from domain.identity import InvalidUsername
+from domain.regions import InvalidRegionCode
+
+T = TypeVar("T")
+REFUSALS = (accounts.AccountError, WeakPassword, InvalidUsername, UnknownScope, InvalidRegionCode)
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def _actor() -> Actor:
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return Actor(subject=f"cli:{who}", kind="system")
+
+
+def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one committed transaction against the configured database."""
+
+    async def run() -> T:
+        engine = make_engine(_settings().resolved_database_url, null_pool=True)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _refused(exc: Exception) -> int:
+    print(f"refused: {exc}", file=sys.stderr)
+    return 2
+
+
+def read_password(prompt: str = "Password: ") -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(prompt)
+    if getpass.getpass("Again: ") != first:
+        raise WeakPassword("the two passwords differ")
+    return first
+
+
+def active_signing_key(settings: Settings) -> ECKey:
+    """The key ``jamsos token`` signs with: the database's active one (the key file before the first rotation)."""
+
+    async def work(session: AsyncSession) -> str:
+        return (await keys.ensure_active_key(session, settings.resolved_signing_key_path)).private_pem
+
+    pem = _in_transaction(work)
+    return keys.import_pem(pem)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=None))
+
+
+# -- users -------------------------------------------------------------------------------------------------
+def cmd_users_create(args: argparse.Namespace) -> int:
+    try:
+        password = read_password()
+        user = _in_transaction(
+            lambda s: accounts.create_user(
+                s, username=args.username, password=password, role=Role(args.role), region=args.region, actor=_actor()
+            )
+        )
+    except REFUSALS as exc:
+        return _refused(exc)
+    print(f"user {user.username} created ({user.role}, {user.region_code or 'national'})", file=sys.stderr)
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    users = _in_transaction(accounts.list_users)
+    rows = [
+        {
+            "username": u.username,
+            "role": u.role,
+            "region": u.region_code,
+            "active": u.active,
+            "locked_until": u.locked_until.isoformat() if u.locked_until else None,
+            "last_sign_in_at": u.last_sign_in_at.isoformat() if u.last_sign_in_at else None,
+        }
+        for u in users
+    ]
+    if args.json:
+        _print_json(rows)
+    for r in [] if args.json else rows:
+        state = "active" if r["active"] else "disabled"
+        locked = f", locked until {r['locked_until']}" if r["locked_until"] else ""
+        print(f"{r['username']:<24} {r['role']:<8} {r['region'] or 'national':<14} {state}{locked}")
+    return 0
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    try:
+        _in_transaction(lambda s: accounts.disable_user(s, username=args.username, actor=_actor()))
+    except REFUSALS as exc:
+        return _refused(exc)
+    print(f"user {args.username} disabled; their tokens stop working within seconds", file=sys.stderr)
+    return 0
+
+
+def cmd_users_set_password(args: argparse.Namespace) -> int:
+    try:
+        password = read_password("New password: ")
+        _in_transaction(lambda s: accounts.set_password(s, username=args.username, password=password, actor=_actor()))
+    except REFUSALS as exc:
+        return _refused(exc)
+    print(f"password of {args.username} set; lockout cleared, sessions ended", file=sys.stderr)
+    return 0
+
+
+# -- clients -----------------------------------------------------------------------------------------------
+def _show_secret(args: argparse.Namespace, client_id: str, secret: str | None) -> None:
+    if args.json:
+        _print_json({"client_id": client_id, "client_secret": secret})
+        return
+    print(f"client_id:     {client_id}")
+    print(f"client_secret: {secret if secret else '(none: a public client)'}")
+    if secret:
+        print("The secret is shown only now; store it in the partner's secret store.", file=sys.stderr)
+
+
+def cmd_clients_create(args: argparse.Namespace) -> int:
+    try:
+        scopes = parse_scopes(args.scopes)
+        created = _in_transaction(
+            lambda s: accounts.create_client(
+                s,
+                name=args.name,
+                scopes=scopes,
+                region=args.region,
+                grant_types=frozenset(args.grant_types.split()),
+                redirect_uris=args.redirect_uri or [],
+                public=args.public,
+                token_lifetime_seconds=args.token_lifetime,
+                actor=_actor(),
+            )
+        )
+    except REFUSALS as exc:
+        return _refused(exc)
+    _show_secret(args, created.client.client_id, created.secret)
+    return 0
+
+
+def cmd_clients_list(args: argparse.Namespace) -> int:
+    clients = _in_transaction(accounts.list_clients)
+    rows = [
+        {
+            "client_id": c.client_id,
+            "name": c.name,
+            "scopes": c.scopes,
+            "region": c.region_code,
+            "grant_types": c.grant_types,
+            "redirect_uris": c.redirect_uris,
+            "public": c.is_public,
+            "active": c.active,
+        }
+        for c in clients
+    ]
+    if args.json:
+        _print_json(rows)
+    for r in [] if args.json else rows:
+        state = "active" if r["active"] else "disabled"
+        print(f"{r['client_id']:<50} {r['region'] or 'national':<14} {state:<9} {r['name']}  [{r['scopes']}]")
+    return 0
+
+
+def cmd_clients_rotate_secret(args: argparse.Namespace) -> int:
+    try:
+        secret = _in_transaction(lambda s: accounts.rotate_client_secret(s, client_id=args.client_id, actor=_actor()))
+    except REFUSALS as exc:
+        return _refused(exc)
+    _show_secret(args, args.client_id, secret)
+    return 0
+
+
+def cmd_clients_disable(args: argparse.Namespace) -> int:
+    try:
+        _in_transaction(lambda s: accounts.disable_client(s, client_id=args.client_id, actor=_actor()))
+    except REFUSALS as exc:
+        return _refused(exc)
+    print(f"client {args.client_id} disabled; its tokens stop working within seconds", file=sys.stderr)
+    return 0
+
+
+# -- keys --------------------------------------------------------------------------------------------------
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    settings = _settings()
+
+    async def work(session: AsyncSession) -> tuple[str, list[tuple[str, str]]]:
+        await keys.ensure_active_key(session, settings.resolved_signing_key_path)
+        fresh, retired = await keys.rotate(session, default_lifetime_seconds=settings.token_lifetime_seconds)
+        await record(
+            session,
+            actor=_actor(),
+            action="signing_key.rotate",
+            entity_type="signing_key",
+            entity_id=fresh.kid,
+            changes={"retired": [r.kid for r in retired]},
+        )
+        return fresh.kid, [(r.kid, r.expires_at.isoformat() if r.expires_at else "") for r in retired]
+
+    kid, retired = _in_transaction(work)
+    print(f"new active key {kid}")
+    for old, until in retired:
+        print(f"retired {old}; published and trusted until {until}")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    rows = [
+        {
+            "kid": k.kid,
+            "algorithm": k.algorithm,
+            "activated_at": k.activated_at.isoformat(),
+            "retired_at": k.retired_at.isoformat() if k.retired_at else None,
+            "expires_at": k.expires_at.isoformat() if k.expires_at else None,
+        }
+        for k in _in_transaction(keys.all_keys)
+    ]
+    if args.json:
+        _print_json(rows)
+    for r in [] if args.json else rows:
+        state = "active" if not r["retired_at"] else f"retired, trusted until {r['expires_at']}"
+        print(f"{r['kid']}  {r['algorithm']}  since {r['activated_at']}  {state}")
+    return 0
+
+
+def add_identity_commands(sub: Any) -> None:
+    """Register ``users``, ``clients`` and ``keys`` on the ``jamsos`` parser's subcommands."""
+    users = sub.add_parser("users", help="people who sign in").add_subparsers(dest="users_command", required=True)
+    create = users.add_parser("create", help="create a user (password from stdin when it is not a terminal)")
+    create.add_argument("--username", required=True)
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--region", help="Kemendagri code, for officer and analyst (e.g. 52.71)")
+    create.set_defaults(func=cmd_users_create)
+    listing = users.add_parser("list", help="list users")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_users_list)
+    for name, func, text in (
+        ("disable", cmd_users_disable, "disable a user and revoke their tokens"),
+        ("set-password", cmd_users_set_password, "set a new password (clears a lockout)"),
+    ):
+        cmd = users.add_parser(name, help=text)
+        cmd.add_argument("--username", required=True)
+        cmd.set_defaults(func=func)
+
+    clients = sub.add_parser("clients", help="OAuth clients").add_subparsers(dest="clients_command", required=True)
+    create = clients.add_parser("create", help="register a client; prints its id and secret once")
+    create.add_argument("--name", required=True, help='the agency or app, e.g. "Dinas Sosial Lombok Timur"')
+    create.add_argument("--scopes", required=True, help='space-separated, e.g. "beneficiaries:read stats:read"')
+    create.add_argument("--region", help="the widest region its tokens may carry (none: national)")
+    create.add_argument("--grant-types", default="client_credentials", help="space-separated grant types")
+    create.add_argument("--redirect-uri", action="append", help="for authorization_code; repeat for several")
+    create.add_argument("--public", action="store_true", help="a browser app without a secret (PKCE only)")
+    create.add_argument("--token-lifetime", type=int, help="access-token seconds (60-3600)")
+    create.add_argument("--json", action="store_true", help='print {"client_id": ..., "client_secret": ...}')
+    create.set_defaults(func=cmd_clients_create)
+    listing = clients.add_parser("list", help="list clients")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_clients_list)
+    rotate = clients.add_parser("rotate-secret", help="issue a new secret; the old one stops working")
+    rotate.add_argument("--client-id", required=True)
+    rotate.add_argument("--json", action="store_true")
+    rotate.set_defaults(func=cmd_clients_rotate_secret)
+    disable = clients.add_parser("disable", help="disable a client and revoke its tokens")
+    disable.add_argument("--client-id", required=True)
+    disable.set_defaults(func=cmd_clients_disable)
+
+    key_cmds = sub.add_parser("keys", help="token signing keys").add_subparsers(dest="keys_command", required=True)
+    key_cmds.add_parser("rotate", help="make a new key active; old ones stay trusted until their tokens expire")
+    key_cmds.choices["rotate"].set_defaults(func=cmd_keys_rotate)
+    listing = key_cmds.add_parser("list", help="list signing keys")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_keys_list)

@@ -1,0 +1,68 @@
+"""Slow hashing for passwords and client secrets (argon2id), fast digests for high-entropy tokens.
+
+Passwords and client secrets are verified against argon2id hashes in the PHC string format, so parameters
+can be raised later and old hashes still verify (``needs_rehash`` tells when to upgrade one). Unknown users
+and unknown clients are checked against a dummy hash, so a miss costs as much time as a wrong secret.
+
+Authorization codes and refresh tokens are 48+ random characters: a SHA-256 digest is enough for them (no
+dictionary to try), and it can be looked up by equality.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+_HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB, p=4)
+
+MIN_PASSWORD_LENGTH = 12
+MAX_SECRET_LENGTH = 1024
+
+
+class WeakPassword(ValueError):
+    pass
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"a password needs at least {MIN_PASSWORD_LENGTH} characters; this one has {len(password)}")
+    if len(password) > MAX_SECRET_LENGTH:
+        raise WeakPassword(f"a password has at most {MAX_SECRET_LENGTH} characters")
+    if len(set(password)) < 5:
+        raise WeakPassword("a password needs at least 5 different characters")
+
+
+def hash_secret(secret: str) -> str:
+    return _HASHER.hash(secret)
+
+
+@cache
+def _dummy_hash() -> str:
+    return _HASHER.hash(secrets.token_urlsafe(32))
+
+
+def verify_secret(stored_hash: str | None, secret: str) -> bool:
+    """True when `secret` matches `stored_hash`; with no stored hash, burns the same time and says False."""
+    if len(secret) > MAX_SECRET_LENGTH:
+        return False
+    try:
+        return _HASHER.verify(stored_hash or _dummy_hash(), secret) and stored_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return _HASHER.check_needs_rehash(stored_hash)
+
+
+def new_client_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(value: str) -> str:
+    """The stored form of an authorization code or refresh token."""
+    return hashlib.sha256(value.encode()).hexdigest()
