@@ -429,18 +429,28 @@ async def verify_claim(
     session: AsyncSession, caller: Caller, claim_id: int, expected_version: int, note: str | None
 ) -> Claim:
     return await _move(
-        session, caller, claim_id, ClaimStatus.VERIFIED, expected_version, _optional_note(note),
+        session,
+        caller,
+        claim_id,
+        ClaimStatus.VERIFIED,
+        expected_version,
+        _optional_note(note),
         verified_by=caller.actor.subject,
-    )  # fmt: skip
+    )
 
 
 async def approve_claim(
     session: AsyncSession, caller: Caller, claim_id: int, expected_version: int, note: str | None
 ) -> Claim:
     return await _move(
-        session, caller, claim_id, ClaimStatus.APPROVED, expected_version, _optional_note(note),
+        session,
+        caller,
+        claim_id,
+        ClaimStatus.APPROVED,
+        expected_version,
+        _optional_note(note),
         approved_by=caller.actor.subject,
-    )  # fmt: skip
+    )
 
 
 async def pay_claim(
@@ -450,9 +460,15 @@ async def pay_claim(
     if problems:
         raise Invalid(problems)
     return await _move(
-        session, caller, claim_id, ClaimStatus.PAID, expected_version, f"payment {reference}",
-        payment_reference=reference, paid_at=utcnow(),
-    )  # fmt: skip
+        session,
+        caller,
+        claim_id,
+        ClaimStatus.PAID,
+        expected_version,
+        f"payment {reference}",
+        payment_reference=reference,
+        paid_at=utcnow(),
+    )
 
 
 async def reject_claim(

@@ -34,9 +34,20 @@ MAX_WAGE = Decimal("1000000000")  # Rp1 billion a month: above this a figure is 
 
 #: Fields recorded in the audit trail, with their before/after values.
 AUDITED = (
-    "nik", "full_name", "birth_date", "sex", "segment", "status", "funding_source", "region_code",
-    "employer_id", "monthly_wage", "paid_through", "contribution_months", "programs",
-)  # fmt: skip
+    "nik",
+    "full_name",
+    "birth_date",
+    "sex",
+    "segment",
+    "status",
+    "funding_source",
+    "region_code",
+    "employer_id",
+    "monthly_wage",
+    "paid_through",
+    "contribution_months",
+    "programs",
+)
 
 
 class OutOfRegion(Exception):

@@ -82,7 +82,7 @@ class ParticipantPayload:
 
 @strawberry.type(description="Result of enrolling a poverty beneficiary.")
 class EnrollBeneficiaryPayload:
-    participant: ParticipantNode | None = strawberry.field(description="The participant they are now (or were).")
+    enrolled_participant: strawberry.Private[ParticipantNode | None]
     beneficiary: BeneficiaryNode | None = strawberry.field(description="The beneficiary, now enrolled.")
     created: bool = strawberry.field(description="True when this call created the participant.")
     monthly_contribution: Decimal | None = strawberry.field(
@@ -91,6 +91,13 @@ class EnrollBeneficiaryPayload:
     errors: list[UserError] = strawberry.field(
         description="Problems with the input; empty on success.", directives=demand.bounded(PAYLOAD_ERRORS_SIZE)
     )
+
+    @strawberry.federation.field(
+        description="The participant they are now (or were); needs participants:read like any participant read.",
+        **needs(Scope.PARTICIPANTS_READ),
+    )
+    def participant(self) -> ParticipantNode | None:
+        return self.enrolled_participant
 
 
 def _programs(values: list[ProgramEnum] | None) -> set[Program] | None:
@@ -193,12 +200,12 @@ class ParticipantMutation:
         principal = info.context.principal
         if result is None:
             return EnrollBeneficiaryPayload(
-                participant=None, beneficiary=None, created=False, monthly_contribution=None, errors=errors
+                enrolled_participant=None, beneficiary=None, created=False, monthly_contribution=None, errors=errors
             )
         beneficiary = await info.context.loaders.beneficiary.load(bid)
         visible = info.context.caller.sees(result.participant.region_code)
         return EnrollBeneficiaryPayload(
-            participant=ParticipantNode.from_row(result.participant, principal) if visible else None,
+            enrolled_participant=ParticipantNode.from_row(result.participant, principal) if visible else None,
             beneficiary=BeneficiaryNode.from_row(beneficiary, principal) if beneficiary else None,
             created=result.created,
             monthly_contribution=result.monthly_contribution,

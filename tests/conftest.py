@@ -262,6 +262,13 @@ def staff(mint: Callable[..., str]) -> dict[str, Caller]:
         "verifier": person("officer.rina@52.71", Role.OFFICER, "52.71"),
         "supervisor": person("supervisor.agus@52.71", Role.OFFICER, "52.71"),
         "officer_5203": person("officer.dewi@52.03", Role.OFFICER, "52.03"),
+        "supervisor_5203": person("supervisor.lalu@52.03", Role.OFFICER, "52.03"),
+        "dinsos_5203": person(
+            "dinsos-lombok-timur",
+            Role.ANALYST,
+            "52.03",
+            frozenset({Scope.BENEFICIARIES_READ, Scope.BENEFICIARIES_WRITE}),
+        ),
         "analyst_5203": person("analyst.budi@52.03", Role.ANALYST, "52.03"),
         "no_approve": person("clerk.sari@52.71", Role.OFFICER, "52.71", officer - {Scope.CLAIMS_APPROVE}),
         "admin": person("admin.nasional", Role.ADMIN, None),

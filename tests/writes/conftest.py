@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -58,9 +58,3 @@ def register(writes: Any, staff: dict[str, Any]) -> Callable[..., Any]:
         return payload
 
     return run
-
-
-@pytest.fixture
-def fresh_ids() -> Iterator[Callable[[], int]]:
-    counter = itertools.count(1)
-    yield lambda: next(counter)

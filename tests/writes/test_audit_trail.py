@@ -25,9 +25,14 @@ async def _append(engine: AsyncEngine, n: int) -> None:
     for i in range(n):
         async with AsyncSession(engine) as session, session.begin():
             await audit.record(
-                session, actor=SYSTEM, action="test.event", entity_type="Thing", entity_id=i,
-                changes={"n": {"before": i, "after": i + 1}}, reason="because",
-            )  # fmt: skip
+                session,
+                actor=SYSTEM,
+                action="test.event",
+                entity_type="Thing",
+                entity_id=i,
+                changes={"n": {"before": i, "after": i + 1}},
+                reason="because",
+            )
 
 
 async def _disable_guards(engine: AsyncEngine) -> None:
@@ -144,7 +149,7 @@ async def test_crash_between_write_and_audit_leaves_neither(
                 "incidentDate": TODAY.isoformat(),
                 "recipients": [{"name": "Ani", "nik": "5271024403920001", "relationship": "SPOUSE"}],
             }
-        },  # fmt: skip
+        },
         staff["verifier"],
     )
     assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"

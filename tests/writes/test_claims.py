@@ -14,13 +14,26 @@ from domain.audit import AuditEvent
 from domain.claims import Claim
 from domain.nik import Sex, build_nik
 
-CLAIM_FIELDS = "id claimNumber status version amountApproved paidAt benefits { kind amount recipientNik relationship educationLevel } history { status actor note }"
-SUBMIT = f"mutation($input: SubmitClaimInput!) {{ submitClaim(input: $input) {{ claim {{ {CLAIM_FIELDS} }} errors {{ field code message }} }} }}"
+CLAIM_FIELDS = (
+    "id claimNumber status version amountApproved paidAt "
+    "benefits { kind amount recipientNik relationship educationLevel } history { status actor note }"
+)
+SUBMIT = (
+    "mutation($input: SubmitClaimInput!) { submitClaim(input: $input) "
+    f"{{ claim {{ {CLAIM_FIELDS} }} errors {{ field code message }} }} }}"
+)
+_ARGS = {
+    "verify": ("verifyClaim", ', note: "documents complete"'),
+    "approve": ("approveClaim", ""),
+    "pay": ("payClaim", ', paymentReference: "BNI-2026-001"'),
+    "reject": ("rejectClaim", ', reason: "death certificate missing"'),
+}
 MOVE = {
-    "verify": 'mutation($id: ID!, $v: Int!) { r: verifyClaim(id: $id, expectedVersion: $v, note: "documents complete") { claim { %s } errors { field code message } } }',
-    "approve": "mutation($id: ID!, $v: Int!) { r: approveClaim(id: $id, expectedVersion: $v) { claim { %s } errors { field code message } } }",
-    "pay": 'mutation($id: ID!, $v: Int!) { r: payClaim(id: $id, expectedVersion: $v, paymentReference: "BNI-2026-001") { claim { %s } errors { field code message } } }',
-    "reject": 'mutation($id: ID!, $v: Int!) { r: rejectClaim(id: $id, expectedVersion: $v, reason: "death certificate missing") { claim { %s } errors { field code message } } }',
+    action: (
+        f"mutation($id: ID!, $v: Int!) {{ r: {name}(id: $id, expectedVersion: $v{extra}) "
+        "{ claim { %s } errors { field code message } } }"
+    )
+    for action, (name, extra) in _ARGS.items()
 }
 TODAY = dt.date.today()
 
@@ -44,8 +57,9 @@ async def insured(writes: Any, register: Any, staff: dict[str, Any], new_nik: Ca
     async def make(segment: str = "BPU", months: int = 40, **overrides: Any) -> dict[str, Any]:
         p = (await register(new_nik(), segment=segment, **overrides))["participant"]
         body = await writes.gql(
-            'mutation($id: ID!, $v: Int!, $paid: Date!) { updateParticipant(id: $id, reason: "APBD contributions received", '
-            "input: {expectedVersion: $v, paidThrough: $paid}) { participant { id version } errors { code message } } }",
+            "mutation($id: ID!, $v: Int!, $paid: Date!) { updateParticipant(id: $id, "
+            'reason: "APBD contributions received", input: {expectedVersion: $v, paidThrough: $paid}) '
+            "{ participant { id version } errors { code message } } }",
             {"id": p["id"], "v": p["version"], "paid": (TODAY.replace(day=1) + dt.timedelta(days=40)).isoformat()},
             staff["verifier"],
         )
@@ -115,9 +129,14 @@ async def test_jkm_death_with_two_scholarships(writes: Any, staff: dict[str, Any
 async def test_jkk_death_is_48_times_wage(writes: Any, staff: dict[str, Any], insured: Any) -> None:
     p = await insured(months=12, monthlyWage="3000000")
     result = await submit(
-        writes, staff["verifier"], participantId=p["id"], program="JKK", cause="DEATH",
-        incidentDate=TODAY.isoformat(), recipients=[heir(8011)],
-    )  # fmt: skip
+        writes,
+        staff["verifier"],
+        participantId=p["id"],
+        program="JKK",
+        cause="DEATH",
+        incidentDate=TODAY.isoformat(),
+        recipients=[heir(8011)],
+    )
     assert [(b["kind"], Decimal(b["amount"])) for b in result["claim"]["benefits"]] == [("DEATH", Decimal(144_000_000))]
 
 
@@ -132,7 +151,7 @@ async def test_full_workflow_and_separation_of_duties(writes: Any, staff: dict[s
             cause="DEATH",
             incidentDate=TODAY.isoformat(),
             recipients=[heir(8021)],
-        )  # fmt: skip
+        )
     )["claim"]
     verified = (await move(writes, staff["verifier"], "verify", claim))["data"]["r"]["claim"]
     assert verified["status"] == "VERIFIED"
@@ -183,7 +202,7 @@ async def test_refused_transitions(
             cause="DEATH",
             incidentDate=TODAY.isoformat(),
             recipients=[heir(8031)],
-        )  # fmt: skip
+        )
     )["claim"]
     *ok, last = path
     for action in ok:
@@ -211,7 +230,7 @@ async def test_stale_version_and_other_region(writes: Any, staff: dict[str, Any]
             cause="DEATH",
             incidentDate=TODAY.isoformat(),
             recipients=[heir(8041)],
-        )  # fmt: skip
+        )
     )["claim"]
     stale = await move(writes, staff["verifier"], "verify", claim, version=claim["version"] + 5)
     assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
@@ -245,9 +264,12 @@ async def test_submit_refuses_bad_input(
     async with writes.engine.connect() as conn:
         before = (await conn.execute(select(func.count()).select_from(Claim))).scalar_one()
     values: dict[str, Any] = {
-        "participantId": p["id"], "program": "JKM", "cause": "DEATH",
-        "incidentDate": TODAY.isoformat(), "recipients": [heir(8054)],
-    }  # fmt: skip
+        "participantId": p["id"],
+        "program": "JKM",
+        "cause": "DEATH",
+        "incidentDate": TODAY.isoformat(),
+        "recipients": [heir(8054)],
+    }
     values.update(overrides)
     result = await submit(writes, staff["verifier"], **values)
     assert result["claim"] is None
@@ -262,18 +284,29 @@ async def test_heir_nik_equal_to_the_deceased(writes: Any, staff: dict[str, Any]
         "data"
     ]["participant"]["nik"]
     result = await submit(
-        writes, staff["verifier"], participantId=p["id"], program="JKM", cause="DEATH", incidentDate=TODAY.isoformat(),
+        writes,
+        staff["verifier"],
+        participantId=p["id"],
+        program="JKM",
+        cause="DEATH",
+        incidentDate=TODAY.isoformat(),
         recipients=[{"name": "Self", "nik": nik, "relationship": "SPOUSE"}],
-    )  # fmt: skip
+    )
     assert "SAME_AS_PARTICIPANT" in {e["code"] for e in result["errors"]}
 
 
 async def test_jkm_scholarship_needs_36_months(writes: Any, staff: dict[str, Any], insured: Any) -> None:
     p = await insured(months=35)
     result = await submit(
-        writes, staff["verifier"], participantId=p["id"], program="JKM", cause="DEATH", incidentDate=TODAY.isoformat(),
-        recipients=[heir(8061)], scholarshipChildren=[child(8062, "SD")],
-    )  # fmt: skip
+        writes,
+        staff["verifier"],
+        participantId=p["id"],
+        program="JKM",
+        cause="DEATH",
+        incidentDate=TODAY.isoformat(),
+        recipients=[heir(8061)],
+        scholarshipChildren=[child(8062, "SD")],
+    )
     assert [e["code"] for e in result["errors"]] == ["NOT_ELIGIBLE"]
     assert "36 contribution months" in result["errors"][0]["message"]
 
@@ -281,9 +314,13 @@ async def test_jkm_scholarship_needs_36_months(writes: Any, staff: dict[str, Any
 async def test_idempotency_key_returns_the_first_claim(writes: Any, staff: dict[str, Any], insured: Any) -> None:
     p = await insured()
     values = {
-        "participantId": p["id"], "program": "JKM", "cause": "DEATH", "incidentDate": TODAY.isoformat(),
-        "recipients": [heir(8071)], "idempotencyKey": "branch-mataram-2026-0042",
-    }  # fmt: skip
+        "participantId": p["id"],
+        "program": "JKM",
+        "cause": "DEATH",
+        "incidentDate": TODAY.isoformat(),
+        "recipients": [heir(8071)],
+        "idempotencyKey": "branch-mataram-2026-0042",
+    }
     first = (await submit(writes, staff["verifier"], **values))["claim"]
     again = (await submit(writes, staff["verifier"], **values))["claim"]
     assert again["id"] == first["id"]

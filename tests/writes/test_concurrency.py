@@ -29,10 +29,13 @@ async def test_concurrent_approvals(writes: Any, staff: dict[str, Any], register
         "mutation($input: SubmitClaimInput!) { submitClaim(input: $input) { claim { id version } errors { code } } }",
         {
             "input": {
-                "participantId": p["id"], "program": "JKM", "cause": "DEATH", "incidentDate": TODAY.isoformat(),
+                "participantId": p["id"],
+                "program": "JKM",
+                "cause": "DEATH",
+                "incidentDate": TODAY.isoformat(),
                 "recipients": [{"name": "Ani", "nik": "5271024403920002", "relationship": "SPOUSE"}],
             }
-        },  # fmt: skip
+        },
         staff["verifier"],
     )
     claim = submitted["data"]["submitClaim"]["claim"]

@@ -1,0 +1,94 @@
+"""enrollBeneficiary: the Inpres 4/2022 link, idempotent, refused for the wrong people and places."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from strawberry.relay import to_base64
+
+from domain.audit import AuditEvent
+from domain.beneficiaries import PovertyBeneficiary
+from domain.participants import Participant
+
+ENROL = """mutation($id: ID!, $allow: Boolean! = false, $funding: FundingSource) {
+  enrollBeneficiary(beneficiaryId: $id, allowNonExtremePoor: $allow, funding: $funding) {
+    created monthlyContribution errors { field code message }
+    participant { id membershipNumber segment fundingSource status programs { program } }
+    beneficiary { enrolled participant { id } } } }"""
+
+
+async def _unlinked(writes: Any, *, extreme: bool, regency: str = "52.03") -> PovertyBeneficiary:
+    async with writes.engine.connect() as conn:
+        holders = select(Participant.nik)
+        row = (
+            await conn.execute(
+                select(PovertyBeneficiary)
+                .where(
+                    PovertyBeneficiary.participant_id.is_(None),
+                    PovertyBeneficiary.extreme_poor.is_(extreme),
+                    PovertyBeneficiary.regency_code == regency,
+                    PovertyBeneficiary.nik.not_in(holders),
+                )
+                .order_by(PovertyBeneficiary.id)
+                .limit(1)
+            )
+        ).first()
+    assert row is not None, "tiny data should hold such a beneficiary"
+    return row  # type: ignore[return-value]
+
+
+async def _audits(writes: Any) -> int:
+    async with writes.engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(AuditEvent))).scalar_one())
+
+
+async def test_extreme_poor_becomes_an_apbd_funded_bpu_participant(writes: Any, staff: dict[str, Any]) -> None:
+    b = await _unlinked(writes, extreme=True)
+    bid = to_base64("PovertyBeneficiary", b.id)
+    first = (await writes.gql(ENROL, {"id": bid}, staff["officer_5203"]))["data"]["enrollBeneficiary"]
+    assert first["errors"] == []
+    assert first["created"] is True
+    p = first["participant"]
+    assert (p["segment"], p["fundingSource"], p["status"]) == ("BPU", "APBD", "ACTIVE")
+    assert {x["program"] for x in p["programs"]} == {"JKK", "JKM"}
+    assert first["monthlyContribution"] == "16800"
+    assert first["beneficiary"] == {"enrolled": True, "participant": {"id": p["id"]}}
+    audits = await _audits(writes)
+    second = (await writes.gql(ENROL, {"id": bid}, staff["officer_5203"]))["data"]["enrollBeneficiary"]
+    assert second["created"] is False
+    assert second["participant"]["membershipNumber"] == p["membershipNumber"]
+    assert await _audits(writes) == audits  # nothing changed, nothing recorded
+    # A partner without participants:read may enrol, but is not shown the participant record.
+    partner = await writes.gql(ENROL, {"id": bid}, staff["dinsos_5203"])
+    assert partner["data"]["enrollBeneficiary"]["participant"] is None
+    assert partner["data"]["enrollBeneficiary"]["beneficiary"]["enrolled"] is True
+    assert {e["extensions"]["code"] for e in partner["errors"]} == {"FORBIDDEN"}
+
+
+async def test_not_extreme_poor_needs_explicit_consent(writes: Any, staff: dict[str, Any]) -> None:
+    b = await _unlinked(writes, extreme=False)
+    bid = to_base64("PovertyBeneficiary", b.id)
+    refused = (await writes.gql(ENROL, {"id": bid}, staff["officer_5203"]))["data"]["enrollBeneficiary"]
+    assert [e["code"] for e in refused["errors"]] == ["NOT_EXTREME_POOR"]
+    assert refused["participant"] is None
+    allowed = (await writes.gql(ENROL, {"id": bid, "allow": True}, staff["officer_5203"]))["data"]["enrollBeneficiary"]
+    assert allowed["errors"] == []
+    assert allowed["created"] is True
+
+
+async def test_wrong_funding_and_other_region(writes: Any, staff: dict[str, Any]) -> None:
+    b = await _unlinked(writes, extreme=True, regency="52.71")
+    bid = to_base64("PovertyBeneficiary", b.id)
+    wrong = (await writes.gql(ENROL, {"id": bid, "funding": "EMPLOYER"}, staff["verifier"]))["data"][
+        "enrollBeneficiary"
+    ]
+    assert [e["code"] for e in wrong["errors"]] == ["FUNDING_NOT_ALLOWED"]
+    elsewhere = await writes.gql(ENROL, {"id": bid}, staff["dinsos_5203"])
+    assert elsewhere["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    no_scope = await writes.gql(ENROL, {"id": bid}, staff["analyst_5203"])
+    assert no_scope["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    unknown = await writes.gql(ENROL, {"id": to_base64("PovertyBeneficiary", 10**9)}, staff["verifier"])
+    assert unknown["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    wrong_type = await writes.gql(ENROL, {"id": to_base64("Participant", b.id)}, staff["verifier"])
+    assert wrong_type["errors"][0]["extensions"]["code"] == "NOT_FOUND"
