@@ -47,6 +47,11 @@ PAYLOAD_ERRORS_SIZE: Final = 20
 #: ``totalCount`` runs a COUNT over every matching row, not just the page: price it like a page of ten.
 TOTAL_COUNT_COST: Final = 10
 
+#: What a router's demand control (README, "Composing into a supergraph") should let through: a full page
+#: of 100 nodes that each open a full nested page of 100, the deepest fan-out the page limit allows, costs
+#: 100 x (3 + 100 x 2) = 20,300 by the IBM cost rules, plus about 1,000 for both levels' totalCount.
+ROUTER_MAX_COST: Final = 25_000
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -68,6 +73,7 @@ __all__ = [
     "PROGRAMS_SIZE",
     "REGION_ANCESTORS_SIZE",
     "REGION_CHILDREN_SIZE",
+    "ROUTER_MAX_COST",
     "TOTAL_COUNT_COST",
     "Limits",
 ]

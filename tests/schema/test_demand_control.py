@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType, GraphQLType
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.federation.schema_directives import Cost, ListSize
 
 from domain.claims import ClaimBenefit, ClaimStatus
+from domain.db import make_engine
 from domain.programs import Program
 from domain.regions import RegionLevel
 from domain.seed.regions import region_rows
@@ -22,6 +23,7 @@ from schema.limits import (
     PROGRAMS_SIZE,
     REGION_ANCESTORS_SIZE,
     REGION_CHILDREN_SIZE,
+    ROUTER_MAX_COST,
     TOTAL_COUNT_COST,
 )
 
@@ -108,10 +110,12 @@ def test_sizes_match_the_domain() -> None:
     assert max(n for parent, n in children.items() if parent is not None) <= REGION_CHILDREN_SIZE
 
 
-async def test_benefit_lines_fit_the_assumed_size(engine: AsyncEngine) -> None:
+async def test_benefit_lines_fit_the_assumed_size(seeded_url: str) -> None:
+    engine = make_engine(seeded_url, null_pool=True)
     async with engine.connect() as conn:
         per_claim = select(func.count().label("n")).select_from(ClaimBenefit).group_by(ClaimBenefit.claim_id).subquery()
         largest = (await conn.execute(select(func.max(per_claim.c.n)))).scalar_one()
+    await engine.dispose()
     assert 0 < largest <= CLAIM_BENEFITS_SIZE
 
 
@@ -121,3 +125,9 @@ def test_sdl_advertises_the_directives() -> None:
     assert '"@listSize"' in sdl
     assert f"@listSize(assumedSize: {REGION_CHILDREN_SIZE}, requireOneSlicingArgument: false)" in sdl
     assert "null" not in "".join(line for line in sdl.splitlines() if "@listSize(" in line)  # composition rejects
+
+
+def test_readme_router_config_quotes_the_limits() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert f"max: {ROUTER_MAX_COST}" in readme
+    assert f"list_size: {DEFAULT_PAGE_SIZE}" in readme
