@@ -23,13 +23,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import strawberry
-from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
+from graphql import GraphQLError, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
 from strawberry.federation.schema import FederationAny
 from strawberry.federation.schema_directives import Key
+from strawberry.types import ExecutionContext
 from strawberry.types.base import StrawberryObjectDefinition
 
 from auth.policy import NotAuthenticated
-from schema.errors import BadInput, QueryTooComplex
+from schema.errors import BadInput, QueryTooComplex, log_unexpected
 
 #: Key field sets per entity type name, e.g. ``{"Participant": [("id",), ("membershipNumber",)]}``.
 EntityKeys = Mapping[str, Sequence[tuple[str, ...]]]
@@ -80,6 +81,10 @@ class EntitySchema(strawberry.federation.Schema):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.entity_keys: EntityKeys = self._resolvable_keys()
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        # Strawberry logs every error with its traceback; bad input and denied access are answers, not faults.
+        log_unexpected(errors)
 
     def entities_resolver(self, info: strawberry.Info, representations: list[FederationAny]) -> list[FederationAny]:
         context = info.context

@@ -49,6 +49,19 @@ class QueryTooComplex(Exception):
 INTERNAL_MESSAGE = "Internal server error. The request id in the response headers identifies it in our logs."
 
 
+def is_unexpected(error: GraphQLError) -> bool:
+    """An error we did not raise on purpose: a bug or an outage, to be logged and hidden from the caller."""
+    code = (error.extensions or {}).get("code")
+    return code not in ErrorCode.__members__ and error.original_error is not None and not _is_input_coercion(error)
+
+
+def log_unexpected(errors: list[GraphQLError]) -> None:
+    """Log the errors worth a look (with their traceback); expected ones (bad input, denied access) are not."""
+    for error in errors:
+        if is_unexpected(error):
+            log.error("unexpected error in %s", error.path, exc_info=error.original_error)
+
+
 def format_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
     """Give every error a code; replace anything unexpected by a generic internal error."""
     formatted = []
@@ -56,13 +69,10 @@ def format_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
         code = (error.extensions or {}).get("code")
         if code in ErrorCode.__members__:
             formatted.append(error)
-        elif error.original_error is None:
-            # Syntax and validation errors: the message is graphql-core's and safe to show.
-            formatted.append(_with_code(error, ErrorCode.BAD_USER_INPUT))
-        elif _is_input_coercion(error):
+        elif error.original_error is None or _is_input_coercion(error):
+            # Syntax, validation and coercion errors: graphql-core's messages are safe to show.
             formatted.append(_with_code(error, ErrorCode.BAD_USER_INPUT))
         else:
-            log.error("unexpected error in %s", error.path, exc_info=error.original_error)
             formatted.append(
                 GraphQLError(
                     INTERNAL_MESSAGE,
