@@ -327,3 +327,59 @@ async def test_idempotency_key_returns_the_first_claim(writes: Any, staff: dict[
     # Someone else's identical key is their own submission.
     other = (await submit(writes, staff["supervisor"], **values))["claim"]
     assert other["id"] != first["id"]
+
+
+@pytest.mark.parametrize(
+    ("mutation", "argument", "code"),
+    [
+        ("rejectClaim", 'reason: "   "', "REQUIRED"),
+        ("rejectClaim", 'reason: "no\\u0000te"', "CONTROL_CHARACTERS"),
+        ("verifyClaim", 'note: "bidi\\u202e"', "CONTROL_CHARACTERS"),
+    ],
+)
+async def test_transition_text_is_checked(
+    writes: Any, staff: dict[str, Any], insured: Any, mutation: str, argument: str, code: str
+) -> None:
+    p = await insured()
+    claim = (
+        await submit(
+            writes,
+            staff["verifier"],
+            participantId=p["id"],
+            program="JKM",
+            cause="DEATH",
+            incidentDate=TODAY.isoformat(),
+            recipients=[heir(8081)],
+        )
+    )["claim"]
+    body = await writes.gql(
+        f"mutation($id: ID!, $v: Int!) {{ r: {mutation}(id: $id, expectedVersion: $v, {argument}) "
+        "{ claim { status } errors { code } } }",
+        {"id": claim["id"], "v": claim["version"]},
+        staff["verifier"],
+    )
+    assert body["data"]["r"] == {"claim": None, "errors": [{"code": code}]}
+
+
+async def test_payment_needs_a_reference(writes: Any, staff: dict[str, Any], insured: Any) -> None:
+    p = await insured()
+    claim = (
+        await submit(
+            writes,
+            staff["verifier"],
+            participantId=p["id"],
+            program="JKM",
+            cause="DEATH",
+            incidentDate=TODAY.isoformat(),
+            recipients=[heir(8091)],
+        )
+    )["claim"]
+    claim = (await move(writes, staff["verifier"], "verify", claim))["data"]["r"]["claim"]
+    claim = (await move(writes, staff["supervisor"], "approve", claim))["data"]["r"]["claim"]
+    body = await writes.gql(
+        'mutation($id: ID!, $v: Int!) { r: payClaim(id: $id, expectedVersion: $v, paymentReference: "") '
+        "{ claim { status } errors { field code } } }",
+        {"id": claim["id"], "v": claim["version"]},
+        staff["verifier"],
+    )
+    assert body["data"]["r"] == {"claim": None, "errors": [{"field": "paymentReference", "code": "REQUIRED"}]}
