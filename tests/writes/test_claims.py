@@ -383,3 +383,60 @@ async def test_payment_needs_a_reference(writes: Any, staff: dict[str, Any], ins
         staff["verifier"],
     )
     assert body["data"]["r"] == {"claim": None, "errors": [{"field": "paymentReference", "code": "REQUIRED"}]}
+
+
+REACH = {
+    "SUBMITTED": [],
+    "VERIFIED": ["verify"],
+    "APPROVED": ["verify", "approve"],
+    "PAID": ["verify", "approve", "pay"],
+    "REJECTED": ["reject"],
+}
+TARGET = {"verify": "VERIFIED", "approve": "APPROVED", "pay": "PAID", "reject": "REJECTED"}
+ALLOWED = {
+    ("SUBMITTED", "verify"),
+    ("SUBMITTED", "reject"),
+    ("VERIFIED", "approve"),
+    ("VERIFIED", "reject"),
+    ("APPROVED", "pay"),
+}
+
+
+@pytest.mark.parametrize("action", sorted(TARGET))
+@pytest.mark.parametrize("state", sorted(REACH))
+async def test_every_action_from_every_state(
+    writes: Any, staff: dict[str, Any], insured: Any, state: str, action: str
+) -> None:
+    """The whole transition table over GraphQL: allowed moves succeed, every other one is refused unchanged."""
+    p = await insured()
+    claim = (
+        await submit(
+            writes,
+            staff["verifier"],
+            participantId=p["id"],
+            program="JKM",
+            cause="DEATH",
+            incidentDate=TODAY.isoformat(),
+            recipients=[heir(8101)],
+        )
+    )["claim"]
+    for step in REACH[state]:
+        # The supervisor approves; the verifier does everything else (separation of duties holds).
+        claim = (await move(writes, staff["supervisor" if step == "approve" else "verifier"], step, claim))["data"][
+            "r"
+        ]["claim"]
+    assert claim["status"] == state
+    actor = staff["supervisor" if action == "approve" else "verifier"]
+    body = await move(writes, actor, action, claim)
+    result = body["data"]["r"]
+    if (state, action) in ALLOWED:
+        assert result["errors"] == []
+        assert result["claim"]["status"] == TARGET[action]
+    else:
+        assert [e["code"] for e in result["errors"]] == ["INVALID_TRANSITION"]
+        assert f"a {state} claim cannot become {TARGET[action]}" in result["errors"][0]["message"]
+        async with writes.engine.connect() as conn:
+            now = (
+                await conn.execute(select(Claim.status).where(Claim.claim_number == claim["claimNumber"]))
+            ).scalar_one()
+        assert now == state
