@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 from functools import lru_cache
@@ -77,6 +78,8 @@ class Settings(BaseSettings):
         """``secret_key``, or one generated (owner-readable only) into ``data_dir/secret-key`` on first use."""
         if self.secret_key:
             return self.secret_key.encode()
+        if self.env == "test":  # no files from tests; apps over one test database agree, like processes would
+            return hashlib.sha256(f"jamsos-test|{self.resolved_database_url}".encode()).digest()
         path = self.data_dir / "secret-key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
