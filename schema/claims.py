@@ -36,11 +36,11 @@ from schema.loaders import MAX_BATCH
 from schema.pagination import (
     CountedConnection,
     OrderDirection,
-    PageInfo,
     SortKey,
     check_first,
     decode_cursor,
     encode_cursor,
+    page_of,
     paginate,
 )
 from schema.participants import ParticipantNode, _local_id
@@ -224,24 +224,20 @@ async def claims_of_participant(
     pages = loaders.get_or_create(f"claims_of_participant:{limit}", lambda: _claim_pages(info, limit))
     counts = loaders.get_or_create("claim_counts", lambda: _claim_counts(info))
     rows: list[Claim] = await pages.load((participant_id, after))
-    has_next = len(rows) > limit
-    rows = rows[:limit]
-    edges = [
-        relay.Edge(cursor=encode_cursor(SUBMITTED_SORT, False, r.submitted_at, r.id), node=ClaimNode.from_row(r))
-        for r in rows
-    ]
-    page_info = PageInfo(
-        has_next_page=has_next,
-        has_previous_page=after is not None,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
-    )
 
     async def count() -> int:
         result: int = await counts.load(participant_id)
         return result
 
-    return ClaimConnection(edges=edges, page_info=page_info, count_query=count)
+    return page_of(
+        rows,
+        limit=limit,
+        after=after,
+        cursor_of=lambda r: encode_cursor(SUBMITTED_SORT, False, r.submitted_at, r.id),
+        to_node=ClaimNode.from_row,
+        connection=ClaimConnection,
+        count_query=count,
+    )
 
 
 @strawberry.input(description="Conditions a claim must meet; all given conditions apply.")

@@ -145,23 +145,37 @@ async def paginate(
     else:
         page_stmt = page_stmt.order_by(sort.column.asc(), id_column.asc())
     rows = list(await run(page_stmt.limit(limit + 1)))
-    has_next = len(rows) > limit
-    rows = rows[:limit]
-    edges = [
-        relay.Edge(
-            cursor=encode_cursor(sort, descending, _sort_value(row, sort), _row_id(row, id_column)),
-            node=to_node(row),
-        )
-        for row in rows
-    ]
+    count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
+    return page_of(
+        rows,
+        limit=limit,
+        after=after,
+        cursor_of=lambda row: encode_cursor(sort, descending, _sort_value(row, sort), _row_id(row, id_column)),
+        to_node=to_node,
+        connection=connection,
+        count_query=lambda: count(count_stmt),
+    )
+
+
+def page_of(
+    rows: Sequence[RowT],
+    *,
+    limit: int,
+    after: str | None,
+    cursor_of: Callable[[RowT], str],
+    to_node: Callable[[RowT], Any],
+    connection: type[ConnT],
+    count_query: Callable[[], Awaitable[int]],
+) -> ConnT:
+    """A connection from up to ``limit + 1`` rows in order (the extra row only says there is a next page)."""
+    edges = [relay.Edge(cursor=cursor_of(row), node=to_node(row)) for row in rows[:limit]]
     page_info = PageInfo(
-        has_next_page=has_next,
+        has_next_page=len(rows) > limit,
         has_previous_page=after is not None,
         start_cursor=edges[0].cursor if edges else None,
         end_cursor=edges[-1].cursor if edges else None,
     )
-    count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
-    return connection(edges=edges, page_info=page_info, count_query=lambda: count(count_stmt))
+    return connection(edges=edges, page_info=page_info, count_query=count_query)
 
 
 def _sort_value(row: Any, sort: SortKey) -> Any:
