@@ -41,7 +41,8 @@ class ExternalIssuerConfig:
     #: ``typ`` header values accepted; Keycloak's access tokens say "JWT", RFC 9068 ones "at+jwt".
     token_types: tuple[str, ...] = ("at+jwt",)
     cache_seconds: float = 600.0
-    refetch_seconds: float = 30.0
+    #: An unknown kid re-fetches the keys at most this often (a flood of made-up kids costs little).
+    refetch_seconds: float = 5.0
     timeout_seconds: float = 5.0
 
 

@@ -1,0 +1,97 @@
+"""Real processes for end-to-end tests: the service under uvicorn on a loopback port, and the ``jamsos`` CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+UVICORN = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def service_env(database_url: str, data_dir: Path, **settings: str) -> dict[str, str]:
+    """Environment for a ``jamsos`` process: JAMSOS_* variables from keyword arguments."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAMSOS_")}
+    env.update(
+        {
+            "JAMSOS_ENV": "test",
+            "JAMSOS_DATABASE_URL": database_url,
+            "JAMSOS_DATA_DIR": str(data_dir),
+            "JAMSOS_LOG_JSON": "false",
+            "AUTHLIB_INSECURE_TRANSPORT": os.environ.get("AUTHLIB_INSECURE_TRANSPORT", "1"),
+        }
+    )
+    env.update({f"JAMSOS_{k.upper()}": v for k, v in settings.items()})
+    return env
+
+
+def jamsos(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the ``jamsos`` command line as a separate process."""
+    return subprocess.run(  # noqa: S603 - our own CLI with fixed arguments
+        [sys.executable, "-m", "api.cli", *args],
+        env=env,
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def jamsos_json(env: dict[str, str], *args: str) -> Any:
+    done = jamsos(env, *args)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@contextlib.contextmanager
+def live_server(env: dict[str, str], port: int) -> Iterator[str]:
+    """``uvicorn api.app:create_app`` on 127.0.0.1:`port` until the block ends; yields the base URL."""
+    log = Path(env["JAMSOS_DATA_DIR"]) / f"uvicorn-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        process = subprocess.Popen(  # noqa: S603 - our own service with fixed arguments
+            [*UVICORN, "--port", str(port), "--log-level", "warning"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the service exited with {process.returncode}: {log.read_text()[-2000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the service did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
