@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.credentials import revoke_sessions
 from auth.passwords import check_password_strength, hash_secret, new_client_secret, verify_secret
+from auth.principal import Principal, PrincipalKind
 from auth.revocation import Revoked, client_marker, record_revocations, subject_marker
-from auth.scopes import REGION_BOUND_ROLES, Role, Scope, format_scopes
+from auth.scopes import REGION_BOUND_ROLES, ROLE_SCOPES, Role, Scope, format_scopes, parse_scopes
 from domain.audit import Actor, RequestMeta, record
 from domain.db import utcnow
 from domain.identity import (
@@ -340,3 +341,24 @@ async def list_clients(session: AsyncSession) -> Sequence[OAuthClient]:
 
 def _marker_lifetime() -> dt.timedelta:
     return dt.timedelta(seconds=MARKER_SECONDS)
+
+
+def principal_of_user(user: User) -> Principal:
+    """The principal a token issued to this user (for its full role) would stand for."""
+    role = Role(user.role)
+    region = RegionCode.parse(user.region_code) if user.region_code else None
+    return Principal(
+        subject=user.subject, kind=PrincipalKind.USER, scopes=ROLE_SCOPES[role], roles=frozenset({role}), region=region
+    )
+
+
+def principal_of_client(client: OAuthClient) -> Principal:
+    """The principal a client-credentials token of this client (for all it may have) would stand for."""
+    region = RegionCode.parse(client.region_code) if client.region_code else None
+    return Principal(
+        subject=client.client_id,
+        kind=PrincipalKind.CLIENT,
+        scopes=parse_scopes(client.scopes),
+        region=region,
+        client_id=client.client_id,
+    )

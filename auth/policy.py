@@ -3,10 +3,17 @@
 Every entry point (GraphQL lists, lookups, ``node``, ``_entities``, the console, exports) narrows its SQL
 with :func:`region_clause` and masks with :func:`pii_visible`. A row outside the caller's region does not
 exist for them: lookups return nothing rather than "forbidden", so existence does not leak.
+
+Each rule is a decision function returning a :class:`Decision` (allowed or not, which rule, and why). The
+enforcing helpers (``require_scope``, ``can_see_region``, ``pii_visible``, the masking functions) are thin
+wrappers over them, and ``explainAccess`` reports the same decisions, so an explanation cannot disagree with
+what is enforced.
 """
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, true
@@ -36,11 +43,39 @@ class MissingScope(Exception):
         super().__init__(f"this needs the scope '{scope.value}', which your token does not carry")
 
 
+class Rule(enum.StrEnum):
+    AUTHENTICATION = "AUTHENTICATION"
+    SCOPE = "SCOPE"
+    REGION = "REGION"
+    PERSONAL_DATA = "PERSONAL_DATA"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of one rule for one principal, with the reason in words a person can act on."""
+
+    allowed: bool
+    rule: Rule
+    reason: str
+
+
+def authentication_decision(principal: Principal) -> Decision:
+    if principal.is_authenticated:
+        return Decision(True, Rule.AUTHENTICATION, f"authenticated as {principal.subject}")
+    return Decision(False, Rule.AUTHENTICATION, "no access token was presented; anonymous callers see nothing")
+
+
+def scope_decision(principal: Principal, scope: Scope) -> Decision:
+    if principal.has_scope(scope):
+        return Decision(True, Rule.SCOPE, f"the token carries the scope {scope.value}")
+    return Decision(False, Rule.SCOPE, f"this needs the scope {scope.value}, which the token does not carry")
+
+
 def require_scope(principal: Principal, scope: Scope) -> None:
     """Raise unless `principal` is authenticated and holds `scope` (deny by default)."""
-    if not principal.is_authenticated:
+    if not authentication_decision(principal).allowed:
         raise NotAuthenticated
-    if not principal.has_scope(scope):
+    if not scope_decision(principal, scope).allowed:
         raise MissingScope(scope)
 
 
@@ -77,14 +112,30 @@ def region_row_clause(principal: Principal) -> ColumnElement[bool]:
     return clause
 
 
-def can_see_region(principal: Principal, code: str) -> bool:
+def region_decision(principal: Principal, code: str) -> Decision:
     """Python twin of :func:`region_clause` for one row already in hand (same rule, same answer)."""
-    return principal.region is None or principal.region.contains(code)
+    own = principal.region
+    if own is None:
+        return Decision(True, Rule.REGION, "national: every region is visible")
+    if own.contains(code):
+        return Decision(True, Rule.REGION, f"{code} lies within the region {own.code}")
+    return Decision(False, Rule.REGION, f"{code} lies outside the region {own.code}: such rows do not exist here")
+
+
+def region_row_decision(principal: Principal, code: str) -> Decision:
+    """Python twin of :func:`region_row_clause`: a region itself is also visible from below (its ancestors)."""
+    decision = region_decision(principal, code)
+    if decision.allowed or principal.region is None or code not in principal.region.ancestors:
+        return decision
+    return Decision(True, Rule.REGION, f"{code} is an ancestor of the region {principal.region.code}")
+
+
+def can_see_region(principal: Principal, code: str) -> bool:
+    return region_decision(principal, code).allowed
 
 
 def can_see_region_row(principal: Principal, code: str) -> bool:
-    """Python twin of :func:`region_row_clause`."""
-    return can_see_region(principal, code) or (principal.region is not None and code in principal.region.ancestors)
+    return region_row_decision(principal, code).allowed
 
 
 def narrow_region_filter(principal: Principal, requested: RegionCode) -> RegionCode | None:
@@ -101,8 +152,16 @@ def narrow_region_filter(principal: Principal, requested: RegionCode) -> RegionC
     return None
 
 
+def pii_decision(principal: Principal) -> Decision:
+    if principal.has_scope(Scope.PII_READ):
+        return Decision(True, Rule.PERSONAL_DATA, "the token carries pii:read: personal data is shown in full")
+    return Decision(
+        False, Rule.PERSONAL_DATA, "without pii:read, identity numbers are masked and other personal data withheld"
+    )
+
+
 def pii_visible(principal: Principal) -> bool:
-    return principal.has_scope(Scope.PII_READ)
+    return pii_decision(principal).allowed
 
 
 def masked_identifier(principal: Principal, value: str | None) -> str | None:
@@ -115,3 +174,40 @@ def masked_identifier(principal: Principal, value: str | None) -> str | None:
 def personal_value(principal: Principal, value: Any) -> Any:
     """A personal value (birth date, wage) shown only with ``pii:read``; None otherwise."""
     return value if pii_visible(principal) else None
+
+
+class Treatment(enum.StrEnum):
+    """What happens to a personal field without ``pii:read``."""
+
+    MASKED = "MASKED"  # masked_identifier: '5271**********01'
+    WITHHELD = "WITHHELD"  # personal_value: null
+
+
+#: The personal fields of each GraphQL type and how each is treated (tests/auth/test_explain_access.py checks
+#: this against what the API actually returns with and without pii:read).
+PERSONAL_FIELDS: dict[str, dict[str, Treatment]] = {
+    "Participant": {"nik": Treatment.MASKED, "birthDate": Treatment.WITHHELD, "monthlyWage": Treatment.WITHHELD},
+    "PovertyBeneficiary": {
+        "nik": Treatment.MASKED,
+        "familyCardNumber": Treatment.MASKED,
+        "birthDate": Treatment.WITHHELD,
+    },
+    "Claim": {"benefits.recipientNik": Treatment.MASKED},
+}
+
+#: The scope a record of each type needs at all (lookups, lists, ``node``, ``_entities``).
+TYPE_READ_SCOPES: dict[str, Scope] = {
+    "Participant": Scope.PARTICIPANTS_READ,
+    "PovertyBeneficiary": Scope.BENEFICIARIES_READ,
+    "Claim": Scope.CLAIMS_READ,
+    "Region": Scope.REGIONS_READ,
+}
+
+
+def field_decision(principal: Principal, typename: str, field: str) -> tuple[Decision, Treatment | None]:
+    """Whether a field of a visible record is shown as stored, and if not, how it is treated."""
+    treatment = PERSONAL_FIELDS.get(typename, {}).get(field)
+    if treatment is None:
+        return Decision(True, Rule.PERSONAL_DATA, "not personal data: shown as stored"), None
+    decision = pii_decision(principal)
+    return decision, None if decision.allowed else treatment

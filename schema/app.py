@@ -9,6 +9,7 @@ from strawberry import relay
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 
+from schema.access import AccessQuery
 from schema.access_log import PersonalDataAccessLog
 from schema.audit import AuditQuery
 from schema.beneficiaries import BeneficiaryNode, BeneficiaryQuery
@@ -27,7 +28,7 @@ FEDERATION_VERSION: Final = "2.11"
 
 
 @strawberry.type(description="Read access to participants, regions, poverty beneficiaries and claims.")
-class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, MeQuery, AuditQuery):
+class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, MeQuery, AuditQuery, AccessQuery):
     node: relay.Node | None = relay.node(
         description="Any object by its global id; null when there is none you may see."
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from auth.policy import NotAuthenticated
 from schema.context import Info
+from schema.permissions import needs_authentication
 
 
 @strawberry.type(name="Principal", description="The caller as the API sees it: who, with which rights, where.")
@@ -22,11 +22,9 @@ class PrincipalType:
 
 @strawberry.type
 class MeQuery:
-    @strawberry.federation.field(description="The authenticated caller.", authenticated=True)
+    @strawberry.federation.field(description="The authenticated caller.", **needs_authentication())
     def me(self, info: Info) -> PrincipalType:
         principal = info.context.principal
-        if not principal.is_authenticated:
-            raise NotAuthenticated
         return PrincipalType(
             subject=principal.subject,
             kind=principal.kind.value,

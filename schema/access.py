@@ -1,0 +1,200 @@
+"""``explainAccess``: why a record or field is visible, hidden or masked, from the rules that enforce it.
+
+The record-level rules and the personal-data rule come from ``auth.policy`` through ``auth.explain``; the
+scopes that relation fields demand are read from the permission classes the schema itself enforces them
+with (``schema.permissions``), so neither can describe something other than what happens.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any
+
+import strawberry
+from graphql import GraphQLObjectType
+from sqlalchemy import select
+from strawberry import relay
+
+from auth.accounts import principal_of_client, principal_of_user
+from auth.explain import Explanation, UnknownType, explain
+from auth.policy import PERSONAL_FIELDS
+from auth.principal import Principal
+from auth.scopes import Role, Scope
+from domain.beneficiaries import PovertyBeneficiary
+from domain.claims import Claim
+from domain.identity import USER_SUBJECT_PREFIX, OAuthClient, User
+from domain.participants import Participant
+from domain.regions import Region
+from schema import demand
+from schema.context import Info
+from schema.errors import BadInput
+from schema.permissions import needs_authentication
+
+_PLACED: dict[str, Any] = {"Participant": Participant, "PovertyBeneficiary": PovertyBeneficiary, "Claim": Claim}
+_KNOWN = frozenset({*_PLACED, "Region"})
+#: The most fields an explained type has (Participant: about 25), for the router's cost estimate.
+EXPLAINED_FIELDS_SIZE = 40
+
+
+class NotAdmin(Exception):
+    extensions = {"code": "FORBIDDEN"}
+
+    def __init__(self) -> None:
+        super().__init__("only administrators may ask about another subject's access; leave out 'subject'")
+
+
+@strawberry.enum(name="AccessRule", description="The kinds of rule that decide what a principal sees.")
+class AccessRuleEnum(enum.Enum):
+    AUTHENTICATION = strawberry.enum_value("AUTHENTICATION", description="A valid access token is needed at all.")
+    SCOPE = strawberry.enum_value("SCOPE", description="The token must carry a scope (e.g. claims:read).")
+    REGION = strawberry.enum_value("REGION", description="The record must lie in the principal's region.")
+    PERSONAL_DATA = strawberry.enum_value(
+        "PERSONAL_DATA", description="Personal data is masked or withheld without pii:read."
+    )
+
+
+@strawberry.enum(name="FieldAccessLevel", description="How a field reaches the principal.")
+class FieldAccessLevel(enum.Enum):
+    VISIBLE = strawberry.enum_value("VISIBLE", description="Shown as stored.")
+    MASKED = strawberry.enum_value("MASKED", description="Shown masked, e.g. '5271**********01'.")
+    WITHHELD = strawberry.enum_value("WITHHELD", description="Null instead of the value.")
+    HIDDEN = strawberry.enum_value("HIDDEN", description="Asking for it is an error (a scope is missing).")
+
+
+@strawberry.type(description="One rule applied to the principal, in the order the service applies them.")
+class AccessDecision:
+    rule: AccessRuleEnum = strawberry.field(description="The kind of rule.")
+    allowed: bool = strawberry.field(description="Whether this rule lets the principal through.")
+    reason: str = strawberry.field(description="Why, naming the scope or region that decided.")
+
+
+@strawberry.type(description="How one field of the record reaches the principal.")
+class FieldAccess:
+    field: str = strawberry.field(description="The GraphQL field (nested fields as 'benefits.recipientNik').")
+    access: FieldAccessLevel = strawberry.field(description="How the field reaches the principal.")
+    rule: AccessRuleEnum = strawberry.field(description="The rule that decided: SCOPE or PERSONAL_DATA.")
+    reason: str = strawberry.field(description="Why.")
+
+
+@strawberry.type(description="Why a record and its fields are visible, hidden or masked for a principal.")
+class AccessExplanation:
+    typename: str = strawberry.field(description="The GraphQL type asked about.")
+    id: str = strawberry.field(description="The record's id as asked (a global id or the local one).")
+    subject: str = strawberry.field(description="Whose access is explained.")
+    visible: bool = strawberry.field(description="Whether the principal can read the record at all.")
+    decisions: list[AccessDecision] = strawberry.field(
+        description="The record-level rules, in order.", directives=demand.bounded(len(AccessRuleEnum))
+    )
+    fields: list[FieldAccess] = strawberry.field(
+        description="Per field, when the record is visible.", directives=demand.bounded(EXPLAINED_FIELDS_SIZE)
+    )
+
+    @classmethod
+    def of(cls, e: Explanation) -> AccessExplanation:
+        return cls(
+            typename=e.typename,
+            id=e.id,
+            subject=e.subject,
+            visible=e.visible,
+            decisions=[
+                AccessDecision(rule=AccessRuleEnum(d.rule.value), allowed=d.allowed, reason=d.reason)
+                for d in e.decisions
+            ],
+            fields=[
+                FieldAccess(
+                    field=f.field,
+                    access=FieldAccessLevel(f.access),
+                    rule=AccessRuleEnum(f.rule.value),
+                    reason=f.reason,
+                )
+                for f in e.fields
+            ],
+        )
+
+
+def _local(typename: str, raw: str) -> str:
+    try:
+        gid = relay.GlobalID.from_id(raw)
+    except Exception:
+        return raw
+    return gid.node_id if gid.type_name == typename else raw
+
+
+async def _region_of(info: Info, typename: str, local_id: str) -> str | None:
+    reader = info.context.reader
+    if typename == "Region":
+        return next(iter(await reader.all(select(Region.code).where(Region.code == local_id))), None)
+    if not local_id.isdigit() or typename not in _PLACED:
+        return None
+    model = _PLACED[typename]
+    return next(iter(await reader.all(select(model.region_code).where(model.id == int(local_id)))), None)
+
+
+async def _principal_named(info: Info, subject: str) -> Principal | None:
+    reader = info.context.reader
+    if subject.startswith(USER_SUBJECT_PREFIX):
+        name = subject.removeprefix(USER_SUBJECT_PREFIX)
+        user = next(iter(await reader.all(select(User).where(User.username == name))), None)
+        return principal_of_user(user) if user else None
+    client = next(iter(await reader.all(select(OAuthClient).where(OAuthClient.client_id == subject))), None)
+    return principal_of_client(client) if client else None
+
+
+def _fields(info: Info, typename: str) -> tuple[list[str], dict[str, Scope]]:
+    """The type's GraphQL fields and the scopes its permission classes enforce on some of them."""
+    graphql_type = info.schema._schema.get_type(typename)
+    definition = info.schema.get_type_by_name(typename)
+    if not isinstance(graphql_type, GraphQLObjectType) or definition is None:
+        raise BadInput(f"{typename!r} is not an object type of this schema", field="typename")
+    names = info.schema.config.name_converter
+    scopes: dict[str, Scope] = {}
+    for field in getattr(definition, "fields", []):
+        for permission in field.permission_classes:
+            if isinstance(getattr(permission, "scope", None), Scope):
+                scopes[names.get_graphql_name(field)] = permission.scope
+    nested = [f for f in PERSONAL_FIELDS.get(typename, {}) if "." in f]
+    return [*graphql_type.fields, *nested], scopes
+
+
+@strawberry.type
+class AccessQuery:
+    @strawberry.federation.field(
+        description="Why a record (and each of its fields) is visible, hidden or masked: which scope, role or "
+        "region rule decided. About yourself by default; administrators may name another subject "
+        "('user:<username>' or a client id).",
+        **needs_authentication(),
+    )
+    async def explain_access(
+        self,
+        info: Info,
+        typename: Annotated[str, strawberry.argument(description="Participant, PovertyBeneficiary, Claim or Region.")],
+        id: Annotated[strawberry.ID, strawberry.argument(description="Global id, local id, or a region code.")],
+        subject: Annotated[
+            str | None, strawberry.argument(description="Whose access to explain (administrators only).")
+        ] = None,
+    ) -> AccessExplanation:
+        caller = info.context.principal
+        is_admin = Role.ADMIN in caller.roles
+        target = caller
+        if subject is not None and subject != caller.subject:
+            if not is_admin:
+                raise NotAdmin
+            named = await _principal_named(info, subject)
+            if named is None:
+                raise BadInput(f"there is no user or client {subject!r}", field="subject")
+            target = named
+        local_id = _local(typename, str(id))
+        fields, scopes = _fields(info, typename) if typename in _KNOWN else ([], {})
+        try:
+            result = explain(
+                target,
+                typename,
+                local_id,
+                await _region_of(info, typename, local_id),
+                fields=fields,
+                field_scopes=scopes,
+                full_detail=is_admin,
+            )
+        except UnknownType as exc:
+            raise BadInput(str(exc), field="typename") from None
+        return AccessExplanation.of(result)
