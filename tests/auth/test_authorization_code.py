@@ -354,3 +354,18 @@ async def test_disabled_user_cannot_refresh_and_their_tokens_die(
 def test_redirect_query_helper_parses() -> None:
     parsed = parse_qs(urlsplit(CALLBACK + "?code=a&state=b").query)
     assert parsed == {"code": ["a"], "state": ["b"]}
+
+
+async def test_oversized_or_malformed_sign_in_forms_are_refused(
+    http: httpx.AsyncClient, register_app: Callable[..., Any]
+) -> None:
+    app = await register_app()
+    _, challenge = pkce()
+    params = authorize_params(app.client_id, challenge)
+    huge = await http.post("/oauth/authorize", data={**params, "password": "x" * 20_000})
+    assert huge.status_code == 413
+    as_json = await http.post("/oauth/authorize", json=params)
+    assert as_json.status_code == 415
+    repeated = await http.get("/oauth/authorize", params=[*params.items(), ("scope", "a"), ("scope", "b")])
+    assert repeated.status_code == 400
+    assert "location" not in repeated.headers
