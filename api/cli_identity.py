@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from joserfc.jwk import ECKey
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.settings import Settings, get_settings
@@ -59,7 +60,10 @@ def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         finally:
             await engine.dispose()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except (OperationalError, ProgrammingError) as exc:
+        raise SystemExit(f"database error: {exc.orig}; is the database migrated (jamsos migrate)?") from None
 
 
 def _refused(exc: Exception) -> int:

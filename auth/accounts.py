@@ -13,12 +13,11 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from anyio import to_thread
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.credentials import revoke_sessions
-from auth.passwords import check_password_strength, hash_secret, new_client_secret, verify_secret
+from auth.passwords import check_password_strength, hash_secret, in_hashing_thread, new_client_secret, verify_secret
 from auth.principal import Principal, PrincipalKind
 from auth.revocation import Revoked, client_marker, record_revocations, subject_marker
 from auth.scopes import REGION_BOUND_ROLES, ROLE_SCOPES, Role, Scope, format_scopes, parse_scopes
@@ -65,7 +64,7 @@ async def _user(session: AsyncSession, username: str) -> User:
 
 
 async def _hash(secret: str) -> str:
-    return await to_thread.run_sync(hash_secret, secret)
+    return await in_hashing_thread(hash_secret, secret)
 
 
 async def create_user(
@@ -165,7 +164,7 @@ async def authenticate_user(
     except ValueError:
         name = None
     user = (await session.scalars(select(User).where(User.username == name))).first() if name else None
-    ok = await to_thread.run_sync(verify_secret, user.password_hash if user else None, password)
+    ok = await in_hashing_thread(verify_secret, user.password_hash if user else None, password)
     if user is None:
         await _sign_in_event(session, None, username, "unknown_user", meta)
         return None

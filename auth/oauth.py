@@ -12,7 +12,7 @@ import datetime as dt
 import secrets
 import time
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from authlib.oauth2.rfc6749 import AuthorizationServer, InvalidRequestError, InvalidScopeError, grants
@@ -65,7 +65,6 @@ class Exchange:
     used_code: CodeView | None = None
     rotated: RefreshView | None = None
     revoke: AccessView | RefreshView | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 _exchange: ContextVar[Exchange] = ContextVar("oauth_exchange")

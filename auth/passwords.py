@@ -10,16 +10,38 @@ dictionary to try), and it can be looked up by equality.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+import weakref
+from collections.abc import Callable
 from functools import cache
+from typing import TypeVar
 
+from anyio import CapacityLimiter, to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB, p=4)
 
+T = TypeVar("T")
+
 MIN_PASSWORD_LENGTH = 12
+#: argon2 takes 64 MiB and a core for a few tens of milliseconds; at most this many run at once per process,
+#: so a burst of sign-ins or token requests queues instead of exhausting memory.
+CONCURRENT_HASHES = 4
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = weakref.WeakKeyDictionary()
+
+
+async def in_hashing_thread(func: Callable[..., T], *args: object) -> T:
+    """Run `func` (which hashes or verifies) in a worker thread, at most CONCURRENT_HASHES at a time."""
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = CapacityLimiter(CONCURRENT_HASHES)
+    return await to_thread.run_sync(func, *args, limiter=limiter)
+
+
 MAX_SECRET_LENGTH = 1024
 
 

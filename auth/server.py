@@ -22,7 +22,6 @@ from authlib.oauth2.rfc6749.requests import OAuth2Payload
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -39,7 +38,7 @@ from auth.credentials import (
 from auth.keys import KeyRing
 from auth.oauth import Exchange, Server, run
 from auth.oauth_models import AccessView, ClientView, CodeView, RefreshView, UserView
-from auth.passwords import token_digest
+from auth.passwords import in_hashing_thread, token_digest
 from auth.ratelimit import RateLimiter
 from auth.revocation import RevocationList, Revoked, record_revocations
 from auth.scopes import Scope
@@ -208,7 +207,8 @@ class OAuthEndpoints:
             return oauth_error(400, "invalid_request", "OAuth requests must use https")
 
     async def _authlib(self, exchange: Exchange, func: Any, *args: Any) -> Response:
-        status, body, headers = await run_in_threadpool(run, exchange, func, *args)
+        # A worker thread: authlib is synchronous and verifies client secrets with argon2.
+        status, body, headers = await in_hashing_thread(run, exchange, func, *args)
         if status == 302:
             return Response(status_code=302, headers=dict(headers))
         return JSONResponse(body, status_code=status, headers=dict(headers))
