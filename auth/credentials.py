@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.passwords import token_digest
@@ -98,6 +98,17 @@ async def revoke_sessions(
     if client_id is not None:
         stmt = stmt.where(RefreshToken.client_id == client_id)
     return await _revoke_refresh_rows(session, (await session.scalars(stmt)).all(), reason)
+
+
+#: Expired codes and refresh tokens are kept this long (reuse of a just-expired one is still recognised).
+KEEP_EXPIRED = dt.timedelta(days=1)
+
+
+async def prune(session: AsyncSession) -> None:
+    """Delete codes and refresh tokens that expired more than a day ago (called now and then, e.g. on sign-in)."""
+    cutoff = utcnow() - KEEP_EXPIRED
+    await session.execute(delete(AuthorizationCode).where(AuthorizationCode.expires_at < cutoff))
+    await session.execute(delete(RefreshToken).where(RefreshToken.expires_at < cutoff))
 
 
 def expiry(seconds: int, now: dt.datetime | None = None) -> dt.datetime:

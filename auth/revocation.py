@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -58,6 +58,8 @@ async def record_revocations(session: AsyncSession, tokens: Iterable[Revoked], r
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     await session.execute(insert(RevokedToken).values(rows).on_conflict_do_nothing(index_elements=["jti"]))
+    # Rows of tokens that have expired anyway are no longer needed (indexed on expires_at).
+    await session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
 
 
 class RevocationList:

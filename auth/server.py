@@ -42,7 +42,7 @@ from auth.passwords import in_hashing_thread, token_digest
 from auth.ratelimit import RateLimiter
 from auth.revocation import RevocationList, Revoked, record_revocations
 from auth.scopes import Scope
-from auth.tokens import InvalidToken, TokenConfig, public_jwks, verify_claims
+from auth.tokens import InvalidToken, TokenConfig, public_jwks, unverified_header_and_issuer, verify_claims
 from domain.audit import Actor, RequestMeta, record
 from domain.identity import AuthorizationCode, LockoutPolicy, OAuthClient, RefreshToken, User
 
@@ -174,8 +174,10 @@ class OAuthEndpoints:
     async def load_token(self, session: AsyncSession, value: str) -> AccessView | RefreshView | None:
         """The token a client names at the revocation or introspection endpoint, if it is one of ours."""
         if value.count(".") == 2:
-            keys = await self.keyring.verification_keys()
             try:
+                header, _ = unverified_header_and_issuer(value)
+                kid = header.get("kid")
+                keys = await self.keyring.verification_keys(kid if isinstance(kid, str) else None)
                 claims = verify_claims(value, keys, self.settings.token)
             except InvalidToken:
                 return None

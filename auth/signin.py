@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from auth.accounts import authenticate_user
-from auth.credentials import expiry
+from auth.credentials import expiry, prune
 from auth.oauth import Exchange, run
 from auth.oauth_models import ClientView, UserView
 from auth.passwords import token_digest
@@ -114,6 +114,7 @@ class SignIn:
         code = exchange.new_code
         assert code is not None
         async with self.endpoints.sessions() as session, session.begin():
+            await prune(session)
             session.add(
                 AuthorizationCode(
                     code_hash=token_digest(code.value),

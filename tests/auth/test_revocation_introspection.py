@@ -151,3 +151,30 @@ async def test_expired_revocations_are_forgotten(sessions: Any) -> None:
         await record_revocations(session, [Revoked("jti-markers", utcnow() + dt.timedelta(minutes=1))], "test")
     assert not await revocations.is_revoked("jti-long-gone")
     assert await revocations.is_revoked("jti-markers")
+
+
+async def test_stale_rows_are_pruned(sessions: Any, register_user: Callable[..., Any]) -> None:
+    from sqlalchemy import select
+
+    from auth.credentials import prune
+    from domain.identity import AuthorizationCode, RefreshToken, RevokedToken, User
+
+    username = await register_user()
+    long_ago = utcnow() - dt.timedelta(days=3)
+    async with sessions() as session, session.begin():
+        user_id = (await session.scalars(select(User.id).where(User.username == username))).one()
+        session.add(RevokedToken(jti="jti-stale", expires_at=long_ago, revoked_at=long_ago, reason="test"))
+        common = {"client_id": "c", "user_id": user_id, "scope": "stats:read", "expires_at": long_ago}
+        session.add(AuthorizationCode(code_hash="h" * 64, redirect_uri="https://x/cb", code_challenge="c" * 43,
+                                      code_challenge_method="S256", **common))  # fmt: skip
+        session.add(RefreshToken(token_hash="r" * 64, family_id="f-stale", **common))
+    async with sessions() as session, session.begin():
+        await record_revocations(session, [Revoked("jti-fresh", utcnow() + dt.timedelta(minutes=5))], "test")
+        await prune(session)
+    async with sessions() as session:
+        assert await session.get(RevokedToken, "jti-stale") is None
+        assert await session.get(RevokedToken, "jti-fresh") is not None
+        assert (
+            await session.scalars(select(AuthorizationCode).where(AuthorizationCode.code_hash == "h" * 64))
+        ).first() is None
+        assert (await session.scalars(select(RefreshToken).where(RefreshToken.family_id == "f-stale"))).first() is None
