@@ -111,3 +111,47 @@ def test_partner_story(partner_url: str, tmp_path: Path) -> None:
     listed = jamsos_json(env, "clients", "list", "--json")
     assert [c["name"] for c in listed] == ["Dinas Sosial Lombok Timur"]
     assert jamsos(env, "clients", "disable", "--client-id", created["client_id"]).returncode == 0
+
+
+async def test_person_story(partner_url: str, tmp_path: Path) -> None:
+    """An officer signs in on the sign-in page through a frontend app (code + PKCE), refreshes, and a replayed
+    refresh token ends the session, all against a running service."""
+    from tests.auth.conftest import CALLBACK, PASSWORD, Registered, code_flow
+
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    env = service_env(partner_url, tmp_path, issuer=issuer, signing_key_path=str(tmp_path / "k.pem"))
+    made = jamsos(
+        env, "users", "create", "--username", "rina", "--role", "officer", "--region", "52.71", stdin=PASSWORD
+    )
+    assert made.returncode == 0, made.stderr
+    grants = ("--grant-types", "authorization_code refresh_token", "--redirect-uri", CALLBACK)
+    app = jamsos_json(env, "clients", "create", "--name", "Monev NTB", "--scopes", "participants:read pii:read",
+                      *grants, "--json")  # fmt: skip
+    frontend = Registered(app["client_id"], app["client_secret"])
+    me = {"query": "{ me { subject kind roles scopes regionCode } }"}
+    with live_server(env, port) as base:
+        async with httpx.AsyncClient(base_url=base) as http:
+            tokens, _ = await code_flow(http, frontend, "rina")
+            bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+            who = (await http.post("/graphql", json=me, headers=bearer)).json()["data"]["me"]
+            assert who == {
+                "subject": "user:rina",
+                "kind": "user",
+                "roles": ["officer"],
+                "scopes": ["participants:read", "pii:read"],  # the app's scopes within the officer's
+                "regionCode": "52.71",
+            }
+            refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+            rotated = await http.post("/oauth/token", data=refresh, auth=frontend.basic)
+            assert rotated.status_code == 200, rotated.text
+            fresh = rotated.json()
+            assert fresh["refresh_token"] != tokens["refresh_token"]
+            fresh_bearer = {"Authorization": f"Bearer {fresh['access_token']}"}
+            assert (await http.post("/graphql", json=me, headers=fresh_bearer)).status_code == 200
+
+            replay = await http.post("/oauth/token", data=refresh, auth=frontend.basic)
+            assert replay.json()["error"] == "invalid_grant"
+            assert (await http.post("/graphql", json=me, headers=fresh_bearer)).status_code == 401
+            again = {"grant_type": "refresh_token", "refresh_token": fresh["refresh_token"]}
+            assert (await http.post("/oauth/token", data=again, auth=frontend.basic)).json()["error"] == "invalid_grant"

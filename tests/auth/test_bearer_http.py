@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from joserfc import jwt
+from joserfc.jwk import ECKey
 
 from auth.scopes import Role
 from auth.tokens import load_or_create_key
@@ -39,7 +40,11 @@ def forgeries(mint: Callable[..., str], key_path: Path) -> dict[str, str]:
     public_pem = key.as_pem(private=False)
     hs_input = f"{_b64({**header, 'alg': 'HS256'})}.{_b64(claims)}"
     hs_mac = base64.urlsafe_b64encode(hmac.new(public_pem, hs_input.encode(), hashlib.sha256).digest()).decode()
+    impostor = ECKey.generate_key("P-256", {"alg": "ES256"}, private=True)
+    impostor.ensure_kid()
+    jku_header = {**header, "kid": impostor.kid, "jku": "https://evil.example/jwks.json"}
     return {
+        "signed elsewhere, with a jku to follow": jwt.encode(jku_header, claims, impostor),
         "expired": mint(Role.ANALYST, "52.03", now=int(time.time()) - 7200, lifetime_seconds=60),
         "wrong audience": jwt.encode(header, {**claims, "aud": "another-api"}, key),
         "wrong issuer": jwt.encode(header, {**claims, "iss": "https://evil.example"}, key),
@@ -55,6 +60,7 @@ def forgeries(mint: Callable[..., str], key_path: Path) -> dict[str, str]:
 @pytest.mark.parametrize(
     "kind",
     [
+        "signed elsewhere, with a jku to follow",
         "expired",
         "wrong audience",
         "wrong issuer",
