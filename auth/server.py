@@ -200,6 +200,8 @@ class OAuthEndpoints:
             return oauth_error(exc.status, "invalid_request", str(exc))
         if dup := repeated(form):
             return oauth_error(400, "invalid_request", f"the parameter {dup[:40]} is repeated")
+        if request.headers.get("authorization") and any(k == "client_secret" for k, _ in form):
+            return oauth_error(400, "invalid_request", "authenticate the client one way: HTTP Basic or the form")
         return form
 
     def _request(self, request: Request, form: Pairs) -> OAuthRequest | Response:

@@ -192,3 +192,13 @@ async def test_client_and_user_subjects_cannot_collide(register_client: Register
         partner = await register_client(name=name)
         assert ":" not in partner.client_id
     assert USER_SUBJECT_PREFIX.endswith(":")
+
+
+async def test_two_client_authentication_methods_at_once_are_refused(
+    http: httpx.AsyncClient, register_client: RegisterClient
+) -> None:
+    partner = await register_client()
+    data = {"grant_type": "client_credentials", "client_id": partner.client_id, "client_secret": partner.secret}
+    response = await http.post("/oauth/token", data=data, auth=partner.basic)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
