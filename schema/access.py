@@ -28,6 +28,7 @@ from domain.regions import Region
 from schema import demand
 from schema.context import Info
 from schema.errors import BadInput
+from schema.ids import NO_ROW, db_id
 from schema.permissions import needs_authentication
 
 _PLACED: dict[str, Any] = {"Participant": Participant, "PovertyBeneficiary": PovertyBeneficiary, "Claim": Claim}
@@ -124,10 +125,10 @@ async def _region_of(info: Info, typename: str, local_id: str) -> str | None:
     reader = info.context.reader
     if typename == "Region":
         return next(iter(await reader.all(select(Region.code).where(Region.code == local_id))), None)
-    if not local_id.isdigit() or typename not in _PLACED:
+    if db_id(local_id) == NO_ROW or typename not in _PLACED:
         return None
     model = _PLACED[typename]
-    return next(iter(await reader.all(select(model.region_code).where(model.id == int(local_id)))), None)
+    return next(iter(await reader.all(select(model.region_code).where(model.id == db_id(local_id)))), None)
 
 
 async def _principal_named(info: Info, subject: str) -> Principal | None:

@@ -21,8 +21,9 @@ from auth.scopes import Scope
 from domain.audit import AuditEvent, DataAccessEvent
 from schema import demand
 from schema.context import Info
-from schema.errors import ErrorCode
+from schema.errors import BadInput, ErrorCode
 from schema.filters import apply
+from schema.ids import db_id
 from schema.pagination import CountedConnection, SortKey, paginate
 from schema.permissions import needs
 
@@ -84,9 +85,9 @@ class AuditEventNode(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[AuditEventNode | None]:
         require_national_auditor(info.context.principal)
-        ids = [int(i) for i in node_ids if str(i).isdigit()]
+        ids = [db_id(i) for i in node_ids]
         rows = {r.id: r for r in await info.context.reader.all(select(AuditEvent).where(AuditEvent.id.in_(ids)))}
-        return [cls.from_row(rows[int(i)]) if str(i).isdigit() and int(i) in rows else None for i in node_ids]
+        return [cls.from_row(rows[db_id(i)]) if db_id(i) in rows else None for i in node_ids]
 
 
 @strawberry.type(name="AuditEventConnection", description="A page of audit events, newest first.")
@@ -139,15 +140,21 @@ class DataAccessEventNode(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[DataAccessEventNode | None]:
         require_national_auditor(info.context.principal)
-        ids = [int(i) for i in node_ids if str(i).isdigit()]
+        ids = [db_id(i) for i in node_ids]
         stmt = select(DataAccessEvent).where(DataAccessEvent.id.in_(ids))
         rows = {r.id: r for r in await info.context.reader.all(stmt)}
-        return [cls.from_row(rows[int(i)]) if str(i).isdigit() and int(i) in rows else None for i in node_ids]
+        return [cls.from_row(rows[db_id(i)]) if db_id(i) in rows else None for i in node_ids]
 
 
 @strawberry.type(name="DataAccessEventConnection", description="A page of personal-data access events.")
 class DataAccessEventConnection(CountedConnection[DataAccessEventNode]):
     pass
+
+
+def _aware(moment: dt.datetime, field: str) -> dt.datetime:
+    if moment.tzinfo is None:
+        raise BadInput(f"{field} needs a time zone, e.g. 2025-01-01T00:00:00Z or +08:00", field=field)
+    return moment
 
 
 _First = Annotated[int | None, strawberry.argument(description="Page size, 0-100 (default 20).")]
@@ -176,8 +183,8 @@ class AuditQuery:
             AuditEvent.entity_id == f.entity_id if f.entity_id else None,
             AuditEvent.actor_subject == f.actor_subject if f.actor_subject else None,
             AuditEvent.action == f.action if f.action else None,
-            AuditEvent.occurred_at >= f.occurred_from if f.occurred_from else None,
-            AuditEvent.occurred_at < f.occurred_to if f.occurred_to else None,
+            AuditEvent.occurred_at >= _aware(f.occurred_from, "filter.occurredFrom") if f.occurred_from else None,
+            AuditEvent.occurred_at < _aware(f.occurred_to, "filter.occurredTo") if f.occurred_to else None,
         )
         reader = info.context.reader
         return await paginate(

@@ -20,6 +20,7 @@ from schema.context import Info
 from schema.enums import BeneficiarySourceEnum, SexEnum, domain_value
 from schema.errors import BadInput
 from schema.filters import apply, region_filter
+from schema.ids import db_id
 from schema.pagination import CountedConnection, OrderDirection, SortKey, paginate
 from schema.participants import ParticipantNode, _local_id, parse_nik_argument
 from schema.permissions import needs
@@ -102,7 +103,7 @@ class BeneficiaryNode(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[BeneficiaryNode | None]:
         require_scope(info.context.principal, Scope.BENEFICIARIES_READ)
-        ids = [int(i) if str(i).isdigit() else -1 for i in node_ids]
+        ids = [db_id(i) for i in node_ids]
         rows = await info.context.loaders.beneficiary.load_many(ids)
         return [cls.from_row(r, info.context.principal) if r else None for r in rows]
 

@@ -31,6 +31,7 @@ from schema.enums import (
 )
 from schema.errors import BadInput
 from schema.filters import apply, region_filter
+from schema.ids import db_id
 from schema.limits import CLAIM_BENEFITS_SIZE, CLAIM_HISTORY_SIZE
 from schema.loaders import MAX_BATCH
 from schema.pagination import (
@@ -146,7 +147,7 @@ class ClaimNode(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[ClaimNode | None]:
         require_scope(info.context.principal, Scope.CLAIMS_READ)
-        ids = [int(i) if str(i).isdigit() else -1 for i in node_ids]
+        ids = [db_id(i) for i in node_ids]
         rows = await info.context.loaders.claim.load_many(ids)
         return [cls.from_row(r) if r else None for r in rows]
 

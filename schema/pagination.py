@@ -65,6 +65,24 @@ class SortKey:
 
     name: str
     column: Any
+    #: Python type of the row id that breaks ties (regions are keyed by their code).
+    id_type: type = int
+
+    @property
+    def value_type(self) -> type:
+        result: type = self.column.type.python_type
+        return result
+
+
+def _fits(value: Any, expected: type) -> bool:
+    """A decoded cursor value of the column's type (an aware datetime, a date that is not a datetime)."""
+    if expected is dt.datetime:
+        return isinstance(value, dt.datetime) and value.tzinfo is not None
+    if expected is dt.date:
+        return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**18
+    return isinstance(value, expected) and len(str(value)) <= 400
 
 
 def check_first(first: int | None) -> int:
@@ -102,20 +120,21 @@ def encode_cursor(sort: SortKey, descending: bool, value: Any, row_id: Any) -> s
 
 def decode_cursor(cursor: str, sort: SortKey, descending: bool) -> tuple[Any, Any]:
     """The (sort value, id) in `cursor`; BAD_USER_INPUT when it is malformed or from another ordering."""
+    malformed = BadInput("the cursor is malformed; pass an endCursor or edge cursor from a previous page", "after")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         name, direction, value, row_id = json.loads(raw)
-        decoded = _decode_value(value)
-        if not isinstance(row_id, int | str):
-            raise ValueError("bad id")
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise BadInput(
-            "the cursor is malformed; pass an endCursor or edge cursor from a previous page", "after"
-        ) from None
+        raise malformed from None
     if name != sort.name or direction != ("D" if descending else "A"):
-        raise BadInput(
-            "the cursor belongs to a different orderBy; keep the same orderBy while paging", field="after"
-        ) from None
+        raise BadInput("the cursor belongs to a different orderBy; keep the same orderBy while paging", field="after")
+    try:
+        decoded = _decode_value(value)
+    except (ValueError, TypeError):
+        raise malformed from None
+    # A cursor is opaque but not trusted: its values must be of the sort column's and the id's types.
+    if not _fits(decoded, sort.value_type) or not _fits(row_id, sort.id_type):
+        raise malformed
     return decoded, row_id
 
 

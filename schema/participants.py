@@ -29,6 +29,7 @@ from schema.enums import (
 )
 from schema.errors import BadInput
 from schema.filters import apply, name_search, region_filter
+from schema.ids import db_id, local_id
 from schema.limits import PROGRAMS_SIZE
 from schema.pagination import CountedConnection, OrderDirection, SortKey, paginate
 from schema.permissions import needs
@@ -188,7 +189,7 @@ class ParticipantNode(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[ParticipantNode | None]:
         require_scope(info.context.principal, Scope.PARTICIPANTS_READ)
-        ids = [int(i) if str(i).isdigit() else -1 for i in node_ids]
+        ids = [db_id(i) for i in node_ids]
         rows = await info.context.loaders.participant.load_many(ids)
         return [cls.from_row(r, info.context.principal) if r else None for r in rows]
 
@@ -207,13 +208,7 @@ class ParticipantNode(relay.Node):
         return cls.from_row(row, info.context.principal) if row else None
 
 
-def _local_id(global_id: str, type_name: str) -> int:
-    """The integer id inside a global id of `type_name`; -1 (matches nothing) when it is not one."""
-    try:
-        gid = relay.GlobalID.from_id(global_id)
-    except Exception:
-        return -1
-    return int(gid.node_id) if gid.type_name == type_name and gid.node_id.isdigit() else -1
+_local_id = local_id  # kept for the modules that import it from here
 
 
 @strawberry.type(name="ParticipantConnection", description="A page of participants.")

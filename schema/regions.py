@@ -96,7 +96,7 @@ def parse_region_code(raw: str, field: str) -> RegionCode:
         raise BadInput(str(exc), field=field) from None
 
 
-REGION_SORT = SortKey("code", Region.code)
+REGION_SORT = SortKey("code", Region.code, id_type=str)
 
 
 @strawberry.type

@@ -149,3 +149,49 @@ async def test_query_over_get_works(client: httpx.AsyncClient, callers: dict[str
     )
     assert response.status_code == 200
     assert response.json()["data"]["region"]["name"]
+
+
+def _cursor(*parts: Any) -> str:
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("field", "order", "cursor"),
+    [
+        ("participants", "", _cursor("REGISTERED_AT", "A", {"t": "dt", "v": "2025-01-01T00:00:00"}, 1)),  # naive
+        ("participants", "", _cursor("REGISTERED_AT", "A", "not a time", 1)),
+        ("participants", "", _cursor("REGISTERED_AT", "A", {"t": "dt", "v": "2025-01-01T00:00:00+00:00"}, "x")),
+        ("participants", "", _cursor("REGISTERED_AT", "A", {"t": "dt", "v": "2025-01-01T00:00:00+00:00"}, 10**30)),
+        ("participants", "orderBy: {field: FULL_NAME}", _cursor("FULL_NAME", "A", 5, 1)),
+        (
+            "claims",
+            "orderBy: {field: INCIDENT_DATE}",
+            _cursor("INCIDENT_DATE", "A", {"t": "dt", "v": "2025-01-01T00:00:00+00:00"}, 1),
+        ),
+        ("regions", "", _cursor("code", "A", "52", 52)),
+    ],
+)
+async def test_crafted_cursors_are_bad_input(
+    gql: Any, callers: dict[str, Any], field: str, order: str, cursor: str
+) -> None:
+    body = await gql(
+        f'{{ {field}({order}{", " if order else ""}after: "{cursor}") {{ totalCount }} }}', caller=callers["admin"]
+    )
+    assert _codes(body) == {"BAD_USER_INPUT"}, body
+
+
+@pytest.mark.parametrize("raw", ["1" * 25, "\u00b2", "\u0661\u0662", "-1", "1e3"])
+async def test_crafted_ids_are_not_found(gql: Any, callers: dict[str, Any], raw: str) -> None:
+    from strawberry.relay import to_base64
+
+    gid = to_base64("Participant", raw)
+    body = await gql(
+        "query($id: ID!) { node(id: $id) { id } participant(id: $id) { id } "
+        '_entities(representations: [{__typename: "Participant", id: $id}]) { ... on Participant { id } } }',
+        {"id": gid},
+        callers["admin"],
+    )
+    assert "errors" not in body, body
+    assert body["data"] == {"node": None, "participant": None, "_entities": [None]}
