@@ -195,6 +195,50 @@ PERSONAL_FIELDS: dict[str, dict[str, Treatment]] = {
     "Claim": {"benefits.recipientNik": Treatment.MASKED},
 }
 
+#: Personal columns as the audit trail names them in ``changes`` (domain column names, not GraphQL fields).
+PERSONAL_COLUMNS: dict[str, Treatment] = {
+    "nik": Treatment.MASKED,
+    "family_card_number": Treatment.MASKED,
+    "recipient_nik": Treatment.MASKED,
+    "birth_date": Treatment.WITHHELD,
+    "monthly_wage": Treatment.WITHHELD,
+}
+
+
+def masked_changes(principal: Principal, changes: Any) -> tuple[Any, set[str]]:
+    """An audit event's ``changes`` as the principal may see them, and the personal columns it shows in full.
+
+    The trail records what was written, unmasked; reading it is a read of personal data like any other.
+    """
+    shown: set[str] = set()
+    full = pii_visible(principal)
+
+    def treat(treatment: Treatment, value: Any) -> Any:
+        if isinstance(value, dict) and set(value) <= {"before", "after"}:
+            return {k: treat(treatment, v) for k, v in value.items()}
+        if value is None or full:
+            return value
+        return mask_identifier(str(value)) if treatment is Treatment.MASKED else None
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        result = {}
+        for key, item in value.items():
+            treatment = PERSONAL_COLUMNS.get(key)
+            if treatment is None:
+                result[key] = walk(item)
+            else:
+                if full and item is not None:
+                    shown.add(key)
+                result[key] = treat(treatment, item)
+        return result
+
+    return walk(changes), shown
+
+
 #: The scope a record of each type needs at all (lookups, lists, ``node``, ``_entities``).
 TYPE_READ_SCOPES: dict[str, Scope] = {
     "Participant": Scope.PARTICIPANTS_READ,

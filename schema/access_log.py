@@ -29,7 +29,6 @@ class PersonalDataAccessLog(SchemaExtension):
         if not isinstance(context, Context) or not context.pii_reads or context.sessions is None:
             return
         caller = context.caller
-        fields = {"Participant": ["nik"], "PovertyBeneficiary": ["nik", "familyCardNumber"], "Claim": ["recipientNik"]}
         rows = [
             {
                 "occurred_at": utcnow(),
@@ -39,11 +38,11 @@ class PersonalDataAccessLog(SchemaExtension):
                 "entity_type": entity_type,
                 "entity_ids": sorted(ids, key=lambda i: (len(i), i)),
                 "count": len(ids),
-                "fields": fields.get(entity_type, []),
+                "fields": sorted(fields),
                 "request_id": caller.meta.request_id,
                 "source_ip": caller.meta.source_ip,
             }
-            for entity_type, ids in sorted(context.pii_reads.items())
+            for entity_type, (ids, fields) in sorted(context.pii_reads.items())
         ]
         try:
             async with context.sessions() as session, session.begin():

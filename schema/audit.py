@@ -15,7 +15,7 @@ from sqlalchemy import select
 from strawberry import relay
 from strawberry.scalars import JSON
 
-from auth.policy import require_scope
+from auth.policy import masked_changes, require_scope
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.audit import AuditEvent, DataAccessEvent
@@ -51,7 +51,8 @@ class AuditEventNode(relay.Node):
     action: str = strawberry.field(description="What, e.g. participant.update, claim.approve.")
     entity_type: str = strawberry.field(description="Type of the record changed, e.g. Participant.")
     entity_id: str | None = strawberry.field(description="Database id of the record changed.")
-    changes: JSON | None = strawberry.field(description='{"field": {"before": …, "after": …}}')
+    changes_shown: strawberry.Private[Any]
+    personal_shown: strawberry.Private[set[str]]
     reason_code: str | None = strawberry.field(description="Kind of correction, when one was given.")
     reason: str | None = strawberry.field(description="Why, in the actor's words.")
     request_id: str | None = strawberry.field(description="Request id (X-Request-ID) of the write.")
@@ -60,7 +61,8 @@ class AuditEventNode(relay.Node):
     hash: str = strawberry.field(description="SHA-256 over this event's canonical form and prev_hash.")
 
     @classmethod
-    def from_row(cls, row: AuditEvent) -> AuditEventNode:
+    def from_row(cls, row: AuditEvent, principal: Principal) -> AuditEventNode:
+        changes, personal = masked_changes(principal, row.changes)
         return cls(
             id=row.id,
             seq=row.seq,
@@ -71,7 +73,8 @@ class AuditEventNode(relay.Node):
             action=row.action,
             entity_type=row.entity_type,
             entity_id=row.entity_id,
-            changes=row.changes,  # type: ignore[arg-type]  # JSON is a scalar alias for any JSON value
+            changes_shown=changes,
+            personal_shown=personal,
             reason_code=row.reason_code,
             reason=row.reason,
             request_id=row.request_id,
@@ -80,6 +83,16 @@ class AuditEventNode(relay.Node):
             hash=row.hash,
         )
 
+    @strawberry.field(
+        description='{"field": {"before": …, "after": …}}. Personal values (NIK, birth date, wage) are masked '
+        "or withheld without pii:read, and reading them unmasked is recorded in the access log."
+    )
+    def changes(self, info: Info) -> JSON | None:
+        for column in self.personal_shown:
+            info.context.note_pii_read("AuditEvent", self.id, column)
+        result: JSON | None = self.changes_shown
+        return result
+
     @classmethod
     async def resolve_nodes(  # type: ignore[override]  # relay.Node declares overloads per `required`
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
@@ -87,7 +100,8 @@ class AuditEventNode(relay.Node):
         require_national_auditor(info.context.principal)
         ids = [db_id(i) for i in node_ids]
         rows = {r.id: r for r in await info.context.reader.all(select(AuditEvent).where(AuditEvent.id.in_(ids)))}
-        return [cls.from_row(rows[db_id(i)]) if db_id(i) in rows else None for i in node_ids]
+        principal = info.context.principal
+        return [cls.from_row(rows[db_id(i)], principal) if db_id(i) in rows else None for i in node_ids]
 
 
 @strawberry.type(name="AuditEventConnection", description="A page of audit events, newest first.")
@@ -196,7 +210,7 @@ class AuditQuery:
             descending=True,
             first=first,
             after=after,
-            to_node=AuditEventNode.from_row,
+            to_node=lambda row: AuditEventNode.from_row(row, info.context.principal),
             connection=AuditEventConnection,
         )
 

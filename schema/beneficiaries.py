@@ -38,7 +38,7 @@ class BeneficiaryNode(relay.Node):
     family_card_shown: strawberry.Private[str | None]
     pii_shown: strawberry.Private[bool]
     full_name: str = strawberry.field(description="Full name as the registry gives it.")
-    birth_date: dt.date | None = strawberry.field(description="Birth date; null without pii:read.")
+    birth_date_shown: strawberry.Private[dt.date | None]
     sex: SexEnum = strawberry.field(description="Sex.")
     decile: int = strawberry.field(description="Welfare decile as the source gives it (1 = poorest; 1-4 or 1-10).")
     extreme_poor: bool = strawberry.field(description="The registry's extreme-poverty flag (Inpres 4/2022).")
@@ -56,7 +56,7 @@ class BeneficiaryNode(relay.Node):
             family_card_shown=masked_identifier(principal, row.family_card_number),
             pii_shown=pii_visible(principal),
             full_name=row.full_name,
-            birth_date=personal_value(principal, row.birth_date),
+            birth_date_shown=personal_value(principal, row.birth_date),
             sex=row.sex,
             decile=row.decile,
             extreme_poor=row.extreme_poor,
@@ -72,7 +72,7 @@ class BeneficiaryNode(relay.Node):
     )
     def nik(self, info: Info) -> str:
         if self.pii_shown:
-            info.context.note_pii_read("PovertyBeneficiary", self.id)
+            info.context.note_pii_read("PovertyBeneficiary", self.id, "nik")
         return self.nik_shown
 
     @strawberry.field(
@@ -81,8 +81,14 @@ class BeneficiaryNode(relay.Node):
     )
     def family_card_number(self, info: Info) -> str | None:
         if self.pii_shown and self.family_card_shown is not None:
-            info.context.note_pii_read("PovertyBeneficiary", self.id)
+            info.context.note_pii_read("PovertyBeneficiary", self.id, "familyCardNumber")
         return self.family_card_shown
+
+    @strawberry.field(description="Birth date; null without pii:read. Reading it is recorded in the access log.")
+    def birth_date(self, info: Info) -> dt.date | None:
+        if self.birth_date_shown is not None:
+            info.context.note_pii_read("PovertyBeneficiary", self.id, "birthDate")
+        return self.birth_date_shown
 
     @strawberry.federation.field(description="Where the beneficiary lives.", **needs(Scope.REGIONS_READ))
     async def region(self, info: Info) -> RegionNode | None:

@@ -70,14 +70,20 @@ class SubmitClaimInput:
 
 @strawberry.type(description="Result of a claim mutation.")
 class ClaimPayload:
-    claim: ClaimNode | None = strawberry.field(description="The claim as it is now.")
+    written: strawberry.Private[ClaimNode | None]
     errors: list[UserError] = strawberry.field(
         description="Problems with the input; empty on success.", directives=demand.bounded(PAYLOAD_ERRORS_SIZE)
     )
 
+    @strawberry.federation.field(
+        description="The claim as it is now (needs claims:read, like any read of one).", **needs(Scope.CLAIMS_READ)
+    )
+    def claim(self) -> ClaimNode | None:
+        return self.written
+
 
 def _payload(row: Claim | None, errors: list[UserError]) -> ClaimPayload:
-    return ClaimPayload(claim=ClaimNode.from_row(row) if row else None, errors=errors)
+    return ClaimPayload(written=ClaimNode.from_row(row) if row else None, errors=errors)
 
 
 async def _transition(info: Info, work: Callable[[AsyncSession, Caller], Awaitable[Claim]]) -> ClaimPayload:

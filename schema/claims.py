@@ -63,7 +63,7 @@ class BenefitLine:
     @strawberry.field(description="Recipient's NIK; masked without pii:read. Unmasked reads are logged.")
     def recipient_nik(self, info: Info) -> str | None:
         if self.pii_shown and self.recipient_nik_shown is not None:
-            info.context.note_pii_read("Claim", self.claim_id)
+            info.context.note_pii_read("Claim", self.claim_id, "recipientNik")
         return self.recipient_nik_shown
 
 

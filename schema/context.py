@@ -58,8 +58,8 @@ class Context:
     limits: Limits = field(default_factory=Limits)
     #: Opens the session a mutation writes in (one transaction per mutation, apart from the read session).
     sessions: async_sessionmaker[AsyncSession] | None = None
-    #: Unmasked personal data this response returned: entity type -> ids (logged once per request).
-    pii_reads: dict[str, set[str]] = field(default_factory=dict)
+    #: Unmasked personal data this response returned: entity type -> (ids, fields); logged once per request.
+    pii_reads: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
 
     @property
     def caller(self) -> Caller:
@@ -72,8 +72,10 @@ class Context:
         )
         return Caller(actor=self.principal.actor, within=self.principal.region, meta=meta)
 
-    def note_pii_read(self, entity_type: str, entity_id: object) -> None:
-        self.pii_reads.setdefault(entity_type, set()).add(str(entity_id))
+    def note_pii_read(self, entity_type: str, entity_id: object, field_name: str) -> None:
+        ids, fields = self.pii_reads.setdefault(entity_type, (set(), set()))
+        ids.add(str(entity_id))
+        fields.add(field_name)
 
 
 Info = strawberry.Info[Context, None]

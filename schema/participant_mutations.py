@@ -74,16 +74,23 @@ class UpdateParticipantInput:
 
 @strawberry.type(description="Result of a participant mutation.")
 class ParticipantPayload:
-    participant: ParticipantNode | None = strawberry.field(description="The participant as it is now.")
+    written: strawberry.Private[ParticipantNode | None]
     errors: list[UserError] = strawberry.field(
         description="Problems with the input; empty on success.", directives=demand.bounded(PAYLOAD_ERRORS_SIZE)
     )
+
+    @strawberry.federation.field(
+        description="The participant as it is now (needs participants:read, like any read of one).",
+        **needs(Scope.PARTICIPANTS_READ),
+    )
+    def participant(self) -> ParticipantNode | None:
+        return self.written
 
 
 @strawberry.type(description="Result of enrolling a poverty beneficiary.")
 class EnrollBeneficiaryPayload:
     enrolled_participant: strawberry.Private[ParticipantNode | None]
-    beneficiary: BeneficiaryNode | None = strawberry.field(description="The beneficiary, now enrolled.")
+    enrolled_beneficiary: strawberry.Private[BeneficiaryNode | None]
     created: bool = strawberry.field(description="True when this call created the participant.")
     monthly_contribution: Decimal | None = strawberry.field(
         description="The package price per month in rupiah (Rp16,800 for JKK + JKM), paid by the funder."
@@ -98,6 +105,12 @@ class EnrollBeneficiaryPayload:
     )
     def participant(self) -> ParticipantNode | None:
         return self.enrolled_participant
+
+    @strawberry.federation.field(
+        description="The beneficiary, now enrolled (needs beneficiaries:read).", **needs(Scope.BENEFICIARIES_READ)
+    )
+    def beneficiary(self) -> BeneficiaryNode | None:
+        return self.enrolled_beneficiary
 
 
 def _programs(values: list[ProgramEnum] | None) -> set[Program] | None:
@@ -126,7 +139,7 @@ class ParticipantMutation:
         )
         row, errors = await run_write(info, lambda s, c: register_participant(s, c, data))
         return ParticipantPayload(
-            participant=ParticipantNode.from_row(row, info.context.principal) if row else None, errors=errors
+            written=ParticipantNode.from_row(row, info.context.principal) if row else None, errors=errors
         )
 
     @strawberry.federation.field(
@@ -166,7 +179,7 @@ class ParticipantMutation:
             ),
         )
         return ParticipantPayload(
-            participant=ParticipantNode.from_row(row, info.context.principal) if row else None, errors=errors
+            written=ParticipantNode.from_row(row, info.context.principal) if row else None, errors=errors
         )
 
     @strawberry.federation.field(
@@ -200,13 +213,17 @@ class ParticipantMutation:
         principal = info.context.principal
         if result is None:
             return EnrollBeneficiaryPayload(
-                enrolled_participant=None, beneficiary=None, created=False, monthly_contribution=None, errors=errors
+                enrolled_participant=None,
+                enrolled_beneficiary=None,
+                created=False,
+                monthly_contribution=None,
+                errors=errors,
             )
         beneficiary = await info.context.loaders.beneficiary.load(bid)
         visible = info.context.caller.sees(result.participant.region_code)
         return EnrollBeneficiaryPayload(
             enrolled_participant=ParticipantNode.from_row(result.participant, principal) if visible else None,
-            beneficiary=BeneficiaryNode.from_row(beneficiary, principal) if beneficiary else None,
+            enrolled_beneficiary=BeneficiaryNode.from_row(beneficiary, principal) if beneficiary else None,
             created=result.created,
             monthly_contribution=result.monthly_contribution,
             errors=[],

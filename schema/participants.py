@@ -87,14 +87,12 @@ class ParticipantNode(relay.Node):
     nik_shown: strawberry.Private[str]
     pii_shown: strawberry.Private[bool]
     full_name: str = strawberry.field(description="Full name as in the civil registry.")
-    birth_date: dt.date | None = strawberry.field(description="Birth date; null without pii:read.")
+    birth_date_shown: strawberry.Private[dt.date | None]
     sex: SexEnum = strawberry.field(description="Sex.")
     segment: SegmentEnum = strawberry.field(description="Segment (PU, BPU, JAKON, PMI).")
     status: ParticipantStatusEnum = strawberry.field(description="Membership status.")
     funding_source: FundingSourceEnum = strawberry.field(description="Who pays the contributions.")
-    monthly_wage: Decimal | None = strawberry.field(
-        description="Reported monthly wage (or declared income) in rupiah; null without pii:read."
-    )
+    monthly_wage_shown: strawberry.Private[Decimal | None]
     paid_through: dt.date | None = strawberry.field(description="Contributions are paid through this date.")
     contribution_months: int = strawberry.field(description="Number of months with contributions paid.")
     registered_at: dt.datetime = strawberry.field(description="When the participant was registered.")
@@ -110,12 +108,12 @@ class ParticipantNode(relay.Node):
             nik_shown=masked_identifier(principal, row.nik) or "",
             pii_shown=pii_visible(principal),
             full_name=row.full_name,
-            birth_date=personal_value(principal, row.birth_date),
+            birth_date_shown=personal_value(principal, row.birth_date),
             sex=row.sex,
             segment=row.segment,
             status=row.status,
             funding_source=row.funding_source,
-            monthly_wage=personal_value(principal, row.monthly_wage),
+            monthly_wage_shown=personal_value(principal, row.monthly_wage),
             paid_through=row.paid_through,
             contribution_months=row.contribution_months,
             registered_at=row.registered_at,
@@ -130,8 +128,23 @@ class ParticipantNode(relay.Node):
     )
     def nik(self, info: Info) -> str:
         if self.pii_shown:
-            info.context.note_pii_read("Participant", self.id)
+            info.context.note_pii_read("Participant", self.id, "nik")
         return self.nik_shown
+
+    @strawberry.field(description="Birth date; null without pii:read. Reading it is recorded in the access log.")
+    def birth_date(self, info: Info) -> dt.date | None:
+        if self.birth_date_shown is not None:
+            info.context.note_pii_read("Participant", self.id, "birthDate")
+        return self.birth_date_shown
+
+    @strawberry.field(
+        description="Reported monthly wage (or declared income) in rupiah; null without pii:read. "
+        "Reading it is recorded in the access log."
+    )
+    def monthly_wage(self, info: Info) -> Decimal | None:
+        if self.monthly_wage_shown is not None:
+            info.context.note_pii_read("Participant", self.id, "monthlyWage")
+        return self.monthly_wage_shown
 
     @strawberry.federation.field(
         description="Where the participant is registered (a village).", **needs(Scope.REGIONS_READ)

@@ -273,4 +273,5 @@ def staff(mint: Callable[..., str]) -> dict[str, Caller]:
         "no_approve": person("clerk.sari@52.71", Role.OFFICER, "52.71", officer - {Scope.CLAIMS_APPROVE}),
         "admin": person("admin.nasional", Role.ADMIN, None),
         "auditor": person("auditor.bpk", Role.AUDITOR, None),
+        "trail_reader": person("compliance-bot", Role.AUDITOR, None, frozenset({Scope.AUDIT_READ})),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from sqlalchemy import func, select
@@ -49,3 +50,32 @@ async def test_access_log_is_queryable_by_auditors_only(writes: Any, staff: dict
     assert officer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     async with writes.engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(DataAccessEvent))).scalar_one() > 0
+
+
+async def test_audit_changes_are_personal_data_too(
+    writes: Any, staff: dict[str, Any], register: Any, new_nik: Any
+) -> None:
+    nik = new_nik()
+    p = (await register(nik, monthlyWage="2750000"))["participant"]
+    query = (
+        'query($id: String) { auditEvents(filter: {entityType: "Participant", entityId: $id}) '
+        "{ edges { node { action changes } } } }"
+    )
+    db_id = base64.b64decode(p["id"]).decode().split(":")[1]
+    # A national reader of the trail without pii:read sees masked NIKs and no birth dates or wages.
+    trail_only = staff["trail_reader"]
+    before = len(await _events(writes))
+    body = await writes.gql(query, {"id": db_id}, trail_only)
+    changes = body["data"]["auditEvents"]["edges"][0]["node"]["changes"]
+    assert changes["nik"] == {"before": None, "after": nik[:4] + "*" * 10 + nik[-2:]}
+    assert changes["birth_date"] == {"before": None, "after": None}
+    assert changes["monthly_wage"] == {"before": None, "after": None}
+    assert len(await _events(writes)) == before
+    # An auditor with pii:read sees them, and that read is logged.
+    body = await writes.gql(query, {"id": db_id}, staff["auditor"])
+    changes = body["data"]["auditEvents"]["edges"][0]["node"]["changes"]
+    assert changes["nik"]["after"] == nik
+    assert changes["monthly_wage"]["after"] == "2750000"
+    [event] = (await _events(writes))[before:]
+    assert event.entity_type == "AuditEvent"
+    assert set(event.fields) == {"nik", "birth_date", "monthly_wage"}
