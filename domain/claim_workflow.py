@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -22,6 +22,7 @@ from domain import audit
 from domain.benefits import (
     JKM_SCHOLARSHIP_MIN_MONTHS,
     SCHOLARSHIP_MAX_CHILDREN,
+    SCHOLARSHIP_TOTAL_CAP,
     BenefitRule,
     NoRule,
     amount_of,
@@ -47,11 +48,14 @@ from domain.db import utcnow
 from domain.enrolment import check_version, load_visible_participant
 from domain.errors import Conflict, Invalid, NotFound, Problem, Refused, invalid
 from domain.nik import InvalidNIK, mask_identifier
-from domain.participants import Participant, ParticipantProgram
+from domain.participants import Participant, ParticipantProgram, ParticipantStatus
 from domain.programs import Program
 from domain.text import clean_text
 from domain.validation import validate_nik
 
+RETIREMENT_AGE = 56
+RESIGNATION_WAIT_DAYS = 30
+_DEATH_KINDS = (BenefitKind.LUMP_SUM, BenefitKind.PERIODIC, BenefitKind.FUNERAL, BenefitKind.DEATH)
 MAX_CLAIMED = Decimal("10000000000")  # Rp10 billion: above this a figure is a typo
 JKP_CLAIM_WINDOW_DAYS = 183  # a JKP claim within 6 months of the dismissal
 JKP_MIN_MONTHS = 12
@@ -154,10 +158,18 @@ def _coverage_problems(participant: Participant, held: dict[Program, dt.date], s
     return problems
 
 
-def _benefits(participant: Participant, s: ClaimSubmission, today: dt.date) -> tuple[list[BenefitLine], list[Problem]]:
-    """The benefit lines the rules give for this claim, or the problems that prevent computing them."""
+def _benefits(
+    participant: Participant, s: ClaimSubmission, today: dt.date, *, scholarship_only: bool = False
+) -> tuple[list[BenefitLine], list[Problem]]:
+    """The benefit lines the rules give for this claim, or the problems that prevent computing them.
+
+    A yearly scholarship claim after a death that was already claimed carries the scholarship lines only.
+    """
     lines: list[BenefitLine] = []
     problems: list[Problem] = []
+    if scholarship_only:
+        problems += _scholarship_problems(participant, s)
+        return _scholarship_lines(s) if not problems else [], problems
     heirs = sorted(s.recipients, key=lambda r: (r.relationship not in _HEIRS_FIRST, s.recipients.index(r)))
     death = s.cause is ClaimCause.DEATH
     to = heirs[0] if death and heirs else None
@@ -191,15 +203,23 @@ def _benefits(participant: Participant, s: ClaimSubmission, today: dt.date) -> t
     except NoRule as exc:
         problems.append(Problem("incidentDate", "NO_RULE", str(exc)))
     problems += _scholarship_problems(participant, s)
-    if s.children and not problems:
-        for child, (rule, amount) in zip(
-            s.children,
-            scholarship_years(s.program, s.incident_date, [c.education_level for c in s.children]),
-            strict=True,
-        ):
-            recipient = Recipient(child.name, child.nik, Relationship.CHILD)
-            lines.append(BenefitLine(BenefitKind.SCHOLARSHIP, amount, rule, recipient, child.education_level))
+    if not problems:
+        lines += _scholarship_lines(s)
     return lines, problems
+
+
+def _scholarship_lines(s: ClaimSubmission) -> list[BenefitLine]:
+    years = scholarship_years(s.program, s.incident_date, [c.education_level for c in s.children])
+    return [
+        BenefitLine(
+            BenefitKind.SCHOLARSHIP,
+            amount,
+            rule,
+            Recipient(child.name, child.nik, Relationship.CHILD),
+            child.education_level,
+        )
+        for child, (rule, amount) in zip(s.children, years, strict=True)
+    ]
 
 
 def _jkp_problems(participant: Participant, s: ClaimSubmission, today: dt.date) -> list[Problem]:
@@ -248,6 +268,137 @@ def _scholarship_problems(participant: Participant, s: ClaimSubmission) -> list[
     return []
 
 
+def _age_on(birth: dt.date, day: dt.date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def _life_event_problems(participant: Participant, s: ClaimSubmission, today: dt.date) -> list[Problem]:
+    """Rules about the event itself: retirement age, the wait after leaving a job, claims after a death."""
+    problems = []
+    if s.cause is ClaimCause.RETIREMENT and _age_on(participant.birth_date, s.incident_date) < RETIREMENT_AGE:
+        problems.append(
+            Problem(
+                "cause",
+                "NOT_ELIGIBLE",
+                f"retirement benefits start at age {RETIREMENT_AGE}; the participant was "
+                f"{_age_on(participant.birth_date, s.incident_date)} on the incident date",
+            )
+        )
+    if s.cause is ClaimCause.RESIGNATION and (today - s.incident_date).days < RESIGNATION_WAIT_DAYS:
+        problems.append(
+            Problem(
+                "incidentDate",
+                "TOO_EARLY",
+                f"JHT after leaving a job is paid after a one-month wait ({RESIGNATION_WAIT_DAYS} days)",
+            )
+        )
+    if participant.status is ParticipantStatus.DECEASED and s.cause is not ClaimCause.DEATH:
+        problems.append(
+            Problem("cause", "PARTICIPANT_DECEASED", "the participant is recorded as deceased; claim the death benefit")
+        )
+    return problems
+
+
+async def _history_problems(
+    session: AsyncSession, participant: Participant, s: ClaimSubmission
+) -> tuple[list[Problem], bool]:
+    """A death is paid once per programme: a second death claim while one is open or paid is refused, unless
+    it is the yearly scholarship claim (children, no heirs). Returns the problems and whether it is that."""
+    if s.cause is not ClaimCause.DEATH:
+        return [], False
+    earlier = await session.scalar(
+        select(Claim.claim_number)
+        .join(ClaimBenefit, ClaimBenefit.claim_id == Claim.id)
+        .where(
+            Claim.participant_id == participant.id,
+            Claim.program == s.program,
+            Claim.status != ClaimStatus.REJECTED,
+            ClaimBenefit.kind.in_(_DEATH_KINDS),
+        )
+        .limit(1)
+    )
+    if earlier is None:
+        return [], False
+    if s.children and not s.recipients:
+        return [], True
+    return [
+        Problem(
+            "program",
+            "DUPLICATE_DEATH_CLAIM",
+            f"claim {earlier} already covers this death under {s.program.value}; for a further year's "
+            "scholarship, claim with the children only",
+        )
+    ], False
+
+
+async def _scholarship_history_problems(
+    session: AsyncSession, participant: Participant, lines: list[BenefitLine]
+) -> list[Problem]:
+    """Scholarships are claimed yearly: per child and level at most the rule's years, at most two children
+    over all claims, at most Rp174M in total."""
+    new = [line for line in lines if line.kind is BenefitKind.SCHOLARSHIP and line.recipient is not None]
+    if not new:
+        return []
+    rows = (
+        await session.execute(
+            select(ClaimBenefit.recipient_nik, ClaimBenefit.education_level, ClaimBenefit.amount)
+            .join(Claim, Claim.id == ClaimBenefit.claim_id)
+            .where(
+                Claim.participant_id == participant.id,
+                Claim.status != ClaimStatus.REJECTED,
+                ClaimBenefit.kind == BenefitKind.SCHOLARSHIP,
+            )
+        )
+    ).all()
+    problems: list[Problem] = []
+    children = {row[0] for row in rows} | {line.recipient.nik for line in new if line.recipient}
+    if len(children) > SCHOLARSHIP_MAX_CHILDREN:
+        problems.append(
+            Problem(
+                "children",
+                "TOO_MANY_CHILDREN",
+                f"scholarships have already been claimed for other children; at most {SCHOLARSHIP_MAX_CHILDREN} in all",
+            )
+        )
+    for i, line in enumerate(new):
+        assert line.recipient is not None
+        assert line.rule is not None
+        years = sum(1 for row in rows if row[0] == line.recipient.nik and row[1] == line.education_level)
+        if line.rule.max_years is not None and years >= line.rule.max_years:
+            level = line.education_level.value if line.education_level else "?"
+            problems.append(
+                Problem(
+                    f"children[{i}]",
+                    "YEARS_EXHAUSTED",
+                    f"this child has had {years} years of the {level} scholarship; the rule pays {line.rule.max_years}",
+                )
+            )
+    total = sum((row[2] for row in rows), Decimal(0)) + sum((line.amount for line in new), Decimal(0))
+    if total > SCHOLARSHIP_TOTAL_CAP:
+        problems.append(
+            Problem(
+                "children",
+                "CAP_EXCEEDED",
+                f"scholarships would total Rp{total:,}; the cap is Rp{SCHOLARSHIP_TOTAL_CAP:,} per participant",
+            )
+        )
+    return problems
+
+
+async def _claim_the_death(session: AsyncSession, participant: Participant) -> None:
+    """Bump the participant's version so that two death claims submitted at once cannot both pass the
+    duplicate check: the second finds the version moved and gets CONFLICT."""
+    number, version = participant.membership_number, participant.version
+    result = await session.execute(
+        update(Participant)
+        .where(Participant.id == participant.id, Participant.version == version)
+        .values(version=version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("participant", number, None, None)
+
+
 async def _new_claim_number(session: AsyncSession, today: dt.date) -> str:
     for _ in range(20):
         candidate = f"KLM-{today.year}-{secrets.randbelow(10**10):010d}"
@@ -265,6 +416,13 @@ async def submit_claim(session: AsyncSession, caller: Caller, s: ClaimSubmission
     if key is not None:
         earlier = await session.scalar(select(Claim).where(Claim.idempotency_key == key))
         if earlier is not None:
+            if (earlier.participant_id, earlier.program) != (s.participant_id, s.program):
+                raise invalid(
+                    "idempotencyKey",
+                    "KEY_REUSED",
+                    f"you used this idempotency key for claim {earlier.claim_number}, a different submission; "
+                    "use a new key for a new claim",
+                )
             return earlier, False
     participant = await load_visible_participant(session, caller, s.participant_id)
     today = dt.date.today()
@@ -287,13 +445,20 @@ async def submit_claim(session: AsyncSession, caller: Caller, s: ClaimSubmission
     )
     held: dict[Program, dt.date] = {row[0]: row[1] for row in rows}
     problems += _coverage_problems(participant, held, s)
+    problems += _life_event_problems(participant, s, today)
     problems += await _people_problems(session, participant, s.recipients, "recipients")
     problems += await _people_problems(session, participant, s.children, "children")
     if problems:
         raise Invalid(problems)
-    lines, problems = _benefits(participant, s, today)
+    problems, scholarship_only = await _history_problems(session, participant, s)
     if problems:
         raise Invalid(problems)
+    lines, problems = _benefits(participant, s, today, scholarship_only=scholarship_only)
+    problems += await _scholarship_history_problems(session, participant, lines)
+    if problems:
+        raise Invalid(problems)
+    if s.cause is ClaimCause.DEATH and not scholarship_only:
+        await _claim_the_death(session, participant)
     claim = Claim(
         claim_number=await _new_claim_number(session, today),
         participant_id=participant.id,

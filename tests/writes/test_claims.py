@@ -324,9 +324,13 @@ async def test_idempotency_key_returns_the_first_claim(writes: Any, staff: dict[
     first = (await submit(writes, staff["verifier"], **values))["claim"]
     again = (await submit(writes, staff["verifier"], **values))["claim"]
     assert again["id"] == first["id"]
-    # Someone else's identical key is their own submission.
-    other = (await submit(writes, staff["supervisor"], **values))["claim"]
-    assert other["id"] != first["id"]
+    # Someone else's identical key is their own submission (here refused: the death is already claimed).
+    other = await submit(writes, staff["supervisor"], **values)
+    assert [e["code"] for e in other["errors"]] == ["DUPLICATE_DEATH_CLAIM"]
+    # The same key for a different submission is an error, not a silent replay of the first claim.
+    p2 = await insured()
+    reused = await submit(writes, staff["verifier"], **{**values, "participantId": p2["id"]})
+    assert [e["code"] for e in reused["errors"]] == ["KEY_REUSED"]
 
 
 @pytest.mark.parametrize(
@@ -440,3 +444,69 @@ async def test_every_action_from_every_state(
                 await conn.execute(select(Claim.status).where(Claim.claim_number == claim["claimNumber"]))
             ).scalar_one()
         assert now == state
+
+
+async def test_a_death_is_paid_once(writes: Any, staff: dict[str, Any], insured: Any) -> None:
+    p = await insured()
+    values = {
+        "participantId": p["id"],
+        "program": "JKM",
+        "cause": "DEATH",
+        "incidentDate": TODAY.isoformat(),
+        "recipients": [heir(8111)],
+    }
+    first = await submit(writes, staff["verifier"], **values)
+    assert first["errors"] == []
+    second = await submit(writes, staff["verifier"], **values)
+    assert [e["code"] for e in second["errors"]] == ["DUPLICATE_DEATH_CLAIM"]
+    assert first["claim"]["claimNumber"] in second["errors"][0]["message"]
+    # Once the first is rejected, a corrected claim may be filed.
+    await move(writes, staff["verifier"], "reject", first["claim"])
+    third = await submit(writes, staff["verifier"], **values)
+    assert third["errors"] == []
+
+
+async def test_retirement_age_and_resignation_wait(writes: Any, staff: dict[str, Any], insured: Any) -> None:
+    p = await insured(programs=["JKK", "JKM", "JHT"])  # born 1990: far from 56
+    young = await submit(
+        writes,
+        staff["verifier"],
+        participantId=p["id"],
+        program="JHT",
+        cause="RETIREMENT",
+        incidentDate=TODAY.isoformat(),
+        amountClaimed="25000000",
+    )
+    assert [e["code"] for e in young["errors"]] == ["NOT_ELIGIBLE"]
+    assert "age 56" in young["errors"][0]["message"]
+    early = await submit(
+        writes,
+        staff["verifier"],
+        participantId=p["id"],
+        program="JHT",
+        cause="RESIGNATION",
+        incidentDate=TODAY.isoformat(),
+        amountClaimed="25000000",
+    )
+    assert [e["code"] for e in early["errors"]] == ["TOO_EARLY"]
+
+
+async def test_scholarship_years_and_children_over_claims(writes: Any, staff: dict[str, Any], insured: Any) -> None:
+    """Scholarships are claimed yearly after the death: TK pays two years, and two children in all."""
+    p = await insured(months=60)
+    death = {"participantId": p["id"], "program": "JKM", "cause": "DEATH", "incidentDate": TODAY.isoformat()}
+    first = await submit(
+        writes,
+        staff["verifier"],
+        **death,
+        recipients=[heir(8121)],
+        scholarshipChildren=[child(8122, "TK"), child(8123, "SD")],
+    )
+    assert first["errors"] == []
+    second_year = await submit(writes, staff["verifier"], **death, scholarshipChildren=[child(8122, "TK")])
+    assert second_year["errors"] == []
+    assert [(b["kind"], b["educationLevel"]) for b in second_year["claim"]["benefits"]] == [("SCHOLARSHIP", "TK")]
+    third_year = await submit(writes, staff["verifier"], **death, scholarshipChildren=[child(8122, "TK")])
+    assert [e["code"] for e in third_year["errors"]] == ["YEARS_EXHAUSTED"]
+    third_child = await submit(writes, staff["verifier"], **death, scholarshipChildren=[child(8124, "SMP")])
+    assert [e["code"] for e in third_child["errors"]] == ["TOO_MANY_CHILDREN"]
