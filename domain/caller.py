@@ -15,6 +15,8 @@ class Caller:
     #: The region the caller is bound to (it and everything below it); None = national.
     within: RegionCode | None = None
     meta: RequestMeta = field(default_factory=RequestMeta)
+    #: Whether the caller may see personal data (pii:read): decides how much error messages may say.
+    sees_personal_data: bool = False
 
     def sees(self, region_code: str) -> bool:
         return self.within is None or self.within.contains(region_code)

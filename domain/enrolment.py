@@ -132,18 +132,25 @@ async def _nik_problems(
     session: AsyncSession, caller: Caller, raw: str, sex: Sex, birth: dt.date, own_id: int | None = None
 ) -> tuple[str, list[Problem]]:
     try:
-        nik = (await validate_nik(session, raw, sex=sex, birth_date=birth)).value
+        nik = (await validate_nik(session, raw, sex=sex, birth_date=birth, reveal=caller.sees_personal_data)).value
     except InvalidNIK as exc:
         return raw, [Problem("nik", "INVALID_NIK", str(exc))]
-    existing = (await session.execute(select(Participant).where(Participant.nik == nik))).scalar_one_or_none()
-    if existing is not None and existing.id != own_id:
-        who = (
-            f"participant {existing.membership_number}"
-            if caller.sees(existing.region_code)
-            else "a participant outside your region"
-        )
-        return nik, [Problem("nik", "DUPLICATE_NIK", f"NIK {mask_identifier(nik)} is already registered to {who}")]
     return nik, []
+
+
+async def _duplicate_problems(
+    session: AsyncSession, caller: Caller, nik: str, own_id: int | None = None
+) -> list[Problem]:
+    """Checked last, once everything else is valid, so that a request cannot be a free probe for NIKs."""
+    existing = (await session.execute(select(Participant).where(Participant.nik == nik))).scalar_one_or_none()
+    if existing is None or existing.id == own_id:
+        return []
+    who = (
+        f"participant {existing.membership_number}"
+        if caller.sees(existing.region_code)
+        else "a participant outside your region"
+    )
+    return [Problem("nik", "DUPLICATE_NIK", f"NIK {mask_identifier(nik)} is already registered to {who}")]
 
 
 async def _new_membership_number(session: AsyncSession, today: dt.date) -> str:
@@ -182,6 +189,9 @@ async def register_participant(session: AsyncSession, caller: Caller, data: Regi
             )
         else:
             employer_id = employer.id
+    if problems:
+        raise Invalid(problems)
+    problems = await _duplicate_problems(session, caller, nik)
     if problems:
         raise Invalid(problems)
     today = dt.date.today()
@@ -265,7 +275,7 @@ async def update_participant(
         nik, nik_problems = await _nik_problems(
             session, caller, changes.nik or participant.nik, sex, birth, own_id=participant.id
         )
-        problems += nik_problems
+        problems += nik_problems or await _duplicate_problems(session, caller, nik, own_id=participant.id)
         if not nik_problems:
             participant.nik, participant.sex, participant.birth_date = nik, sex, birth
     if changes.region_code is not None:

@@ -17,10 +17,19 @@ async def nik_district_exists(session: AsyncSession, nik: NIK) -> bool:
 
 
 async def validate_nik(
-    session: AsyncSession, raw: str, *, sex: Sex | None = None, birth_date: dt.date | None = None
+    session: AsyncSession,
+    raw: str,
+    *,
+    sex: Sex | None = None,
+    birth_date: dt.date | None = None,
+    reveal: bool = True,
 ) -> NIK:
     """A NIK checked in full (DOMAIN.md): shape, date, serial, an existing district, and agreement with the
-    sex and birth date given for the person. Raises :class:`InvalidNIK` naming the first problem."""
+    sex and birth date given for the person. Raises :class:`InvalidNIK` naming the first problem.
+
+    With ``reveal=False`` a disagreement is reported without the sex or birth date the NIK encodes, so a
+    caller without pii:read cannot learn them by guessing.
+    """
     nik = parse_nik(raw)
     if not await nik_district_exists(session, nik):
         raise InvalidNIK(
@@ -28,6 +37,11 @@ async def validate_nik(
             "which is not in the Kemendagri list; check the first six digits"
         )
     problems = check_consistency(nik, sex=sex, birth_date=birth_date)
+    if problems and not reveal:
+        raise InvalidNIK(
+            f"NIK {mask_identifier(nik.value)} does not agree with the sex and birth date given; "
+            "check all three against the identity card"
+        )
     if problems:
         raise InvalidNIK(f"NIK {mask_identifier(nik.value)}: " + "; ".join(problems))
     return nik

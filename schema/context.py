@@ -11,6 +11,7 @@ import strawberry
 from sqlalchemy import Row, Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from auth.policy import pii_visible
 from auth.principal import Principal
 from domain.audit import RequestMeta
 from domain.caller import Caller
@@ -70,7 +71,12 @@ class Context:
             request_id=getattr(state, "request_id", None) if state else None,
             source_ip=client.host if client else None,
         )
-        return Caller(actor=self.principal.actor, within=self.principal.region, meta=meta)
+        return Caller(
+            actor=self.principal.actor,
+            within=self.principal.region,
+            meta=meta,
+            sees_personal_data=pii_visible(self.principal),
+        )
 
     def note_pii_read(self, entity_type: str, entity_id: object, field_name: str) -> None:
         ids, fields = self.pii_reads.setdefault(entity_type, (set(), set()))

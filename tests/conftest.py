@@ -271,6 +271,7 @@ def staff(mint: Callable[..., str]) -> dict[str, Caller]:
         ),
         "analyst_5203": person("analyst.budi@52.03", Role.ANALYST, "52.03"),
         "no_approve": person("clerk.sari@52.71", Role.OFFICER, "52.71", officer - {Scope.CLAIMS_APPROVE}),
+        "writer_no_pii": person("registrar-app", Role.OFFICER, "52.71", officer - {Scope.PII_READ}),
         "admin": person("admin.nasional", Role.ADMIN, None),
         "auditor": person("auditor.bpk", Role.AUDITOR, None),
         "trail_reader": person("compliance-bot", Role.AUDITOR, None, frozenset({Scope.AUDIT_READ})),

@@ -271,3 +271,27 @@ def _db_id(global_id: str) -> str:
     import base64
 
     return base64.b64decode(global_id).decode().split(":", 1)[1]
+
+
+async def test_nik_errors_do_not_reveal_what_the_nik_encodes_without_pii(
+    writes: Any, staff: dict[str, Any], register: Any, new_nik: Callable[..., str]
+) -> None:
+    p = (await register(new_nik(birth=dt.date(1990, 5, 17))))["participant"]
+    change = {"id": p["id"], "input": {"expectedVersion": p["version"], "birthDate": "2000-01-01"}, "reason": "probe"}
+    blind = (await writes.gql(UPDATE, change, staff["writer_no_pii"]))["data"]["updateParticipant"]
+    [error] = blind["errors"]
+    assert error["code"] == "INVALID_NIK"
+    assert "1990" not in error["message"]
+    assert "does not agree" in error["message"]
+    # With pii:read the message says exactly what disagrees.
+    full = (await writes.gql(UPDATE, change, staff["verifier"]))["data"]["updateParticipant"]
+    assert "1990-05-17" in full["errors"][0]["message"]
+
+
+async def test_duplicate_nik_is_reported_only_when_all_else_is_valid(
+    writes: Any, register: Any, new_nik: Callable[..., str]
+) -> None:
+    nik = new_nik()
+    await register(nik)
+    probe = await register(nik, segment="PU", fundingSource="EMPLOYER", monthlyWage="3000000")
+    assert [e["code"] for e in probe["errors"]] == ["UNKNOWN_EMPLOYER"]
