@@ -59,6 +59,7 @@ def explain(
     fields: Sequence[str],
     field_scopes: Mapping[str, Scope],
     full_detail: bool,
+    program: str | None = None,
 ) -> Explanation:
     """Explain `principal`'s access to one record.
 
@@ -72,7 +73,9 @@ def explain(
     if all(d.allowed for d in decisions) or full_detail:
         decisions.append(_region(principal, typename, record_id, region_code, full_detail))
     visible = all(d.allowed for d in decisions)
-    listed = [_field(principal, typename, f, field_scopes.get(f)) for f in fields] if visible or full_detail else []
+    listed = (
+        [_field(principal, typename, f, field_scopes.get(f), program) for f in fields] if visible or full_detail else []
+    )
     return Explanation(typename, record_id, principal.subject, visible, _first_refusal(decisions, full_detail), listed)
 
 
@@ -98,11 +101,11 @@ def _first_refusal(decisions: list[Decision], full_detail: bool) -> list[Decisio
     return kept
 
 
-def _field(principal: Principal, typename: str, field: str, scope: Scope | None) -> FieldAccess:
+def _field(principal: Principal, typename: str, field: str, scope: Scope | None, program: str | None) -> FieldAccess:
     if scope is not None:
         decision = scope_decision(principal, scope)
         return FieldAccess(field, "VISIBLE" if decision.allowed else "HIDDEN", decision.rule, decision.reason)
-    decision, treatment = field_decision(principal, typename, field)
+    decision, treatment = field_decision(principal, typename, field, program)
     if treatment is None:
         return FieldAccess(field, "VISIBLE", decision.rule, decision.reason)
     how = "masked" if treatment is Treatment.MASKED else "withheld (null)"

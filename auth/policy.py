@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, or_, true
 
 from auth.principal import Principal
 from auth.scopes import Scope
+from domain.benefits import WAGE_BASED_PROGRAMS
 from domain.nik import mask_identifier
 from domain.regions import PlacedMixin, Region, RegionCode, RegionLevel, placement_column_for
 
@@ -248,9 +249,31 @@ TYPE_READ_SCOPES: dict[str, Scope] = {
 }
 
 
-def field_decision(principal: Principal, typename: str, field: str) -> tuple[Decision, Treatment | None]:
+#: Fields that are personal only for some records: a claim's amounts are multiples of the wage when its
+#: programme pays wage-based benefits (JKK death and disability, JKP), and then reveal the wage.
+WAGE_DERIVED_FIELDS: dict[str, dict[str, Treatment]] = {
+    "Claim": {"amountApproved": Treatment.WITHHELD, "benefits.amount": Treatment.WITHHELD},
+}
+
+
+def personal_fields(typename: str, program: str | None = None) -> dict[str, Treatment]:
+    """The personal fields of one record of `typename` (a claim's depend on its programme)."""
+    fields = dict(PERSONAL_FIELDS.get(typename, {}))
+    if program is not None and program in WAGE_BASED_PROGRAMS:
+        fields.update(WAGE_DERIVED_FIELDS.get(typename, {}))
+    return fields
+
+
+def wage_derived(principal: Principal, program: str) -> bool:
+    """Whether a claim's amounts are withheld from the principal (they would reveal a wage)."""
+    return "amountApproved" in personal_fields("Claim", program) and not pii_visible(principal)
+
+
+def field_decision(
+    principal: Principal, typename: str, field: str, program: str | None = None
+) -> tuple[Decision, Treatment | None]:
     """Whether a field of a visible record is shown as stored, and if not, how it is treated."""
-    treatment = PERSONAL_FIELDS.get(typename, {}).get(field)
+    treatment = personal_fields(typename, program).get(field)
     if treatment is None:
         return Decision(True, Rule.PERSONAL_DATA, "not personal data: shown as stored"), None
     decision = pii_decision(principal)

@@ -17,7 +17,7 @@ from strawberry import relay
 
 from auth.accounts import principal_of_client, principal_of_user
 from auth.explain import Explanation, UnknownType, explain
-from auth.policy import PERSONAL_FIELDS
+from auth.policy import PERSONAL_FIELDS, WAGE_DERIVED_FIELDS
 from auth.principal import Principal
 from auth.scopes import Role, Scope
 from domain.beneficiaries import PovertyBeneficiary
@@ -121,6 +121,14 @@ def _local(typename: str, raw: str) -> str:
     return gid.node_id if gid.type_name == typename else raw
 
 
+async def _program_of(info: Info, typename: str, local_id: str) -> str | None:
+    """A claim's programme: it decides whether the claim's amounts are personal data (wage-derived)."""
+    if typename != "Claim" or db_id(local_id) == NO_ROW:
+        return None
+    stmt = select(Claim.program).where(Claim.id == db_id(local_id))
+    return next(iter(await info.context.reader.all(stmt)), None)
+
+
 async def _region_of(info: Info, typename: str, local_id: str) -> str | None:
     reader = info.context.reader
     if typename == "Region":
@@ -153,7 +161,8 @@ def _fields(info: Info, typename: str) -> tuple[list[str], dict[str, Scope]]:
         for permission in field.permission_classes:
             if isinstance(getattr(permission, "scope", None), Scope):
                 scopes[names.get_graphql_name(field)] = permission.scope
-    nested = [f for f in PERSONAL_FIELDS.get(typename, {}) if "." in f]
+    personal = {**PERSONAL_FIELDS.get(typename, {}), **WAGE_DERIVED_FIELDS.get(typename, {})}
+    nested = [f for f in personal if "." in f]
     return [*graphql_type.fields, *nested], scopes
 
 
@@ -195,6 +204,7 @@ class AccessQuery:
                 fields=fields,
                 field_scopes=scopes,
                 full_detail=is_admin,
+                program=await _program_of(info, typename, local_id),
             )
         except UnknownType as exc:
             raise BadInput(str(exc), field="typename") from None

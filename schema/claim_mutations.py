@@ -82,13 +82,13 @@ class ClaimPayload:
         return self.written
 
 
-def _payload(row: Claim | None, errors: list[UserError]) -> ClaimPayload:
-    return ClaimPayload(written=ClaimNode.from_row(row) if row else None, errors=errors)
+def _payload(info: Info, row: Claim | None, errors: list[UserError]) -> ClaimPayload:
+    return ClaimPayload(written=ClaimNode.from_row(row, info.context.principal) if row else None, errors=errors)
 
 
 async def _transition(info: Info, work: Callable[[AsyncSession, Caller], Awaitable[Claim]]) -> ClaimPayload:
     row, errors = await run_write(info, work)
-    return _payload(row, errors)
+    return _payload(info, row, errors)
 
 
 _Id = Annotated[strawberry.ID, strawberry.argument(description="Global id of the claim.")]
@@ -117,7 +117,7 @@ class ClaimMutation:
             note=input.note,
         )
         result, errors = await run_write(info, lambda s, c: submit_claim(s, c, submission))
-        return _payload(result[0] if result else None, errors)
+        return _payload(info, result[0] if result else None, errors)
 
     @strawberry.federation.field(
         description="Documents assessed and complete: SUBMITTED → VERIFIED.", **needs(Scope.CLAIMS_WRITE)

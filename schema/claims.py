@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 from strawberry import relay
 from strawberry.dataloader import DataLoader
 
-from auth.policy import masked_identifier, pii_visible, region_clause, require_scope
+from auth.policy import masked_identifier, pii_visible, region_clause, require_scope, wage_derived
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.claims import Claim
@@ -58,7 +58,10 @@ class BenefitLine:
     claim_id: strawberry.Private[int]
     relationship: RelationshipEnum | None = strawberry.field(description="Recipient's relation to the participant.")
     education_level: EducationLevelEnum | None = strawberry.field(description="For scholarships: the level.")
-    amount: Decimal = strawberry.field(description="Amount in rupiah.")
+    amount: Decimal | None = strawberry.field(
+        description="Amount in rupiah; null without pii:read on JKK and JKP claims, whose amounts are "
+        "multiples of the wage."
+    )
 
     @strawberry.field(description="Recipient's NIK; masked without pii:read. Unmasked reads are logged.")
     def recipient_nik(self, info: Info) -> str | None:
@@ -84,13 +87,16 @@ class ClaimNode(relay.Node):
     incident_date: dt.date = strawberry.field(description="Date of the death, accident, dismissal or retirement.")
     submitted_at: dt.datetime = strawberry.field(description="When the claim was received.")
     paid_at: dt.datetime | None = strawberry.field(description="When it was paid.")
-    amount_approved: Decimal | None = strawberry.field(description="Total approved, in rupiah.")
+    amount_approved: Decimal | None = strawberry.field(
+        description="Total approved, in rupiah; null without pii:read for JKK and JKP claims, whose amounts are "
+        "multiples of the wage."
+    )
     version: int = strawberry.field(description="Row version, for optimistic locking (expectedVersion).")
     participant_id: strawberry.Private[int]
     region_code: strawberry.Private[str]
 
     @classmethod
-    def from_row(cls, row: Claim) -> ClaimNode:
+    def from_row(cls, row: Claim, principal: Principal) -> ClaimNode:
         return cls(
             id=row.id,
             claim_number=row.claim_number,
@@ -99,7 +105,7 @@ class ClaimNode(relay.Node):
             incident_date=row.incident_date,
             submitted_at=row.submitted_at,
             paid_at=row.paid_at,
-            amount_approved=row.amount_approved,
+            amount_approved=None if wage_derived(principal, row.program) else row.amount_approved,
             version=row.version,
             participant_id=row.participant_id,
             region_code=row.region_code,
@@ -116,6 +122,7 @@ class ClaimNode(relay.Node):
     async def benefits(self, info: Info) -> list[BenefitLine]:
         principal: Principal = info.context.principal
         rows = await info.context.loaders.benefits.load(self.id)
+        withheld = wage_derived(principal, self.program)
         return [
             BenefitLine(
                 kind=r.kind,
@@ -125,7 +132,7 @@ class ClaimNode(relay.Node):
                 claim_id=self.id,
                 relationship=r.relationship,
                 education_level=r.education_level,
-                amount=r.amount,
+                amount=None if withheld else r.amount,
             )
             for r in rows
         ]
@@ -149,13 +156,13 @@ class ClaimNode(relay.Node):
         require_scope(info.context.principal, Scope.CLAIMS_READ)
         ids = [db_id(i) for i in node_ids]
         rows = await info.context.loaders.claim.load_many(ids)
-        return [cls.from_row(r) if r else None for r in rows]
+        return [cls.from_row(r, info.context.principal) if r else None for r in rows]
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID, **_rest: Any) -> ClaimNode | None:
         require_scope(info.context.principal, Scope.CLAIMS_READ)
         row = await info.context.loaders.claim.load(_local_id(str(id), "Claim"))
-        return cls.from_row(row) if row else None
+        return cls.from_row(row, info.context.principal) if row else None
 
 
 @strawberry.type(name="ClaimConnection", description="A page of claims.")
@@ -235,7 +242,7 @@ async def claims_of_participant(
         limit=limit,
         after=after,
         cursor_of=lambda r: encode_cursor(SUBMITTED_SORT, False, r.submitted_at, r.id),
-        to_node=ClaimNode.from_row,
+        to_node=lambda r: ClaimNode.from_row(r, info.context.principal),
         connection=ClaimConnection,
         count_query=count,
     )
@@ -293,7 +300,7 @@ class ClaimQuery:
             row = await loaders.claim.load(_local_id(str(id), "Claim"))
         else:
             row = await loaders.claim_by_number.load(str(claim_number))
-        return ClaimNode.from_row(row) if row else None
+        return ClaimNode.from_row(row, info.context.principal) if row else None
 
     @strawberry.federation.field(
         description="Claims you may see, filtered and sorted.", directives=demand.page(), **needs(Scope.CLAIMS_READ)
@@ -330,6 +337,6 @@ class ClaimQuery:
             descending=order.direction is OrderDirection.DESC,
             first=first,
             after=after,
-            to_node=ClaimNode.from_row,
+            to_node=lambda r: ClaimNode.from_row(r, principal),
             connection=ClaimConnection,
         )

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from auth.policy import PERSONAL_FIELDS, Treatment
+from auth.policy import Treatment, personal_fields
 from auth.scopes import ROLE_SCOPES, Role, Scope
 from domain.beneficiaries import PovertyBeneficiary
 from domain.claims import Claim, ClaimBenefit
@@ -93,10 +93,32 @@ async def test_personal_fields_listed_are_exactly_the_masked_ones(
             )
         ).first()
         claim = (
-            await session.scalars(select(ClaimBenefit.claim_id).where(ClaimBenefit.recipient_nik.is_not(None)))
+            await session.scalars(
+                select(ClaimBenefit.claim_id)
+                .join(Claim, Claim.id == ClaimBenefit.claim_id)
+                .where(ClaimBenefit.recipient_nik.is_not(None), Claim.program == "JKM")
+            )
         ).first()
-    records = {"Participant": participant, "PovertyBeneficiary": beneficiary, "Claim": claim}
-    for typename, local in records.items():
+        # A claim whose amounts are wage-derived (JKK), so that the conditional rule is exercised too.
+        wage_claim = (
+            await session.scalars(
+                select(ClaimBenefit.claim_id)
+                .join(Claim, Claim.id == ClaimBenefit.claim_id)
+                .where(
+                    ClaimBenefit.recipient_nik.is_not(None),
+                    Claim.program == "JKK",
+                    Claim.amount_approved.is_not(None),
+                )
+            )
+        ).first()
+        programs = {row[0]: row[1] for row in await session.execute(select(Claim.id, Claim.program))}
+    records = [
+        ("Participant", participant),
+        ("PovertyBeneficiary", beneficiary),
+        ("Claim", claim),
+        ("Claim", wage_claim),
+    ]
+    for typename, local in records:
         assert local is not None, typename
         plain = _selection(typename)
         query = f"query($i: ID!) {{ node(id: $i) {{ ... on {typename} {{ {plain} }} }} }}"
@@ -104,16 +126,17 @@ async def test_personal_fields_listed_are_exactly_the_masked_ones(
         shown = _flatten(
             (await _post(http, tokens["no_pii_admin"], query, {"i": _gid(typename, local)}))["data"]["node"]
         )
+        expected = personal_fields(typename, programs.get(local) if typename == "Claim" else None)
         differing = {k for k in full if full[k] != shown[k]}
-        assert differing == set(PERSONAL_FIELDS[typename]), typename
-        for field, treatment in PERSONAL_FIELDS[typename].items():
+        assert differing == set(expected), typename
+        for field, treatment in expected.items():
             if treatment is Treatment.MASKED:
                 assert "*" in str(shown[field]), (typename, field)
             else:
                 assert shown[field] is None, (typename, field)
         explained = await _post(http, tokens["no_pii_admin"], EXPLAIN, {"t": typename, "i": str(local)})
         access = {f["field"]: f["access"] for f in explained["data"]["explainAccess"]["fields"]}
-        assert {f for f, a in access.items() if a in ("MASKED", "WITHHELD")} == set(PERSONAL_FIELDS[typename])
+        assert {f for f, a in access.items() if a in ("MASKED", "WITHHELD")} == set(expected)
         with_pii = await _post(http, tokens["admin"], EXPLAIN, {"t": typename, "i": str(local)})
         assert all(f["access"] == "VISIBLE" for f in with_pii["data"]["explainAccess"]["fields"])
 
@@ -122,7 +145,7 @@ def _selection(typename: str) -> str:
     scalars = {
         "Participant": "id nik fullName birthDate monthlyWage membershipNumber sex segment",
         "PovertyBeneficiary": "id nik familyCardNumber fullName birthDate decile",
-        "Claim": "id claimNumber program status benefits { kind recipientName recipientNik amount }",
+        "Claim": "id claimNumber program status amountApproved benefits { kind recipientName recipientNik amount }",
     }
     return scalars[typename]
 
