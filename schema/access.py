@@ -17,7 +17,7 @@ from strawberry import relay
 
 from auth.accounts import principal_of_client, principal_of_user
 from auth.explain import Explanation, UnknownType, explain
-from auth.policy import PERSONAL_FIELDS, WAGE_DERIVED_FIELDS
+from auth.policy import PERSONAL_FIELDS, TYPE_READ_SCOPES, WAGE_DERIVED_FIELDS
 from auth.principal import Principal
 from auth.scopes import Role, Scope
 from domain.beneficiaries import PovertyBeneficiary
@@ -184,7 +184,9 @@ class AccessQuery:
         ] = None,
     ) -> AccessExplanation:
         caller = info.context.principal
-        is_admin = Role.ADMIN in caller.roles
+        # The role claim alone is not enough: an administrator's token narrowed to fewer scopes or to a
+        # region (as a frontend app may hold) must not learn more through explanations than through reads.
+        is_admin = Role.ADMIN in caller.roles and caller.region is None and caller.has_scope(Scope.AUDIT_READ)
         target = caller
         if subject is not None and subject != caller.subject:
             if not is_admin:
@@ -203,7 +205,7 @@ class AccessQuery:
                 await _region_of(info, typename, local_id),
                 fields=fields,
                 field_scopes=scopes,
-                full_detail=is_admin,
+                full_detail=is_admin and caller.has_scope(TYPE_READ_SCOPES.get(typename, Scope.AUDIT_READ)),
                 program=await _program_of(info, typename, local_id),
             )
         except UnknownType as exc:

@@ -242,3 +242,24 @@ async def test_bad_questions(http: httpx.AsyncClient, tokens: dict[str, str]) ->
     unknown = await _post(http, tokens["admin"], EXPLAIN, {"t": "AuditEvent", "i": "1"})
     assert unknown["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "Participant" in unknown["errors"][0]["message"]
+
+
+async def test_a_narrowed_admin_token_gets_no_more_detail_than_its_reads(gql: Any, mint: Any) -> None:
+    from auth.scopes import Role, Scope
+
+    narrowed = mint(Role.ADMIN, None, frozenset({Scope.REGIONS_READ}), subject="admin-frontend")
+    bound = mint(Role.ADMIN, "52.71", None, subject="admin-52.71")
+
+    class Bearer:
+        def __init__(self, token: str) -> None:
+            self.headers = {"Authorization": f"Bearer {token}"}
+
+    missing = await gql(EXPLAIN, {"t": "Participant", "i": "987654321"}, Bearer(narrowed))
+    reasons = " ".join(d["reason"] for d in missing["data"]["explainAccess"]["decisions"])
+    assert "there is no Participant" not in reasons
+    assert missing["data"]["explainAccess"]["fields"] == []
+    elsewhere = await gql(EXPLAIN, {"t": "Participant", "i": "1"}, Bearer(bound))
+    explanation = elsewhere["data"]["explainAccess"]
+    if not explanation["visible"]:  # participant 1 lies outside 52.71: nothing may say where it is
+        reasons = " ".join(d["reason"] for d in explanation["decisions"])
+        assert "52." not in reasons.replace("52.71", "")
