@@ -50,6 +50,7 @@ def external_issuer(settings: Settings) -> ExternalIssuer | None:
             algorithms=tuple(settings.oidc_algorithms.split()),
             token_types=tuple(settings.oidc_token_types.split()),
             cache_seconds=settings.oidc_jwks_cache_seconds,
+            national_clients=frozenset(settings.oidc_national_clients.split()),
         )
     )
 

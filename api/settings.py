@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     token_rate_limit_per_minute: int = Field(default=60, gt=0)
     signin_rate_limit_per_minute: int = Field(default=10, gt=0)
     oauth_max_form_bytes: int = Field(default=16_384, gt=0)
+    # -- the back-office console at /admin (admin.auth) --
+    #: The console session ends after this long without a request ...
+    admin_session_idle_seconds: int = Field(default=900, gt=0, le=86_400)
+    #: ... and this long after sign-in, whatever the activity.
+    admin_session_max_seconds: int = Field(default=8 * 3600, gt=0, le=7 * 86_400)
     # -- an external OpenID Connect provider whose access tokens are accepted too (auth.oidc) --
     oidc_issuer: str = ""
     #: The audience its tokens must carry; defaults to ``audience``.
@@ -54,6 +59,8 @@ class Settings(BaseSettings):
     #: ``typ`` values accepted; add "JWT" for Keycloak, whose access tokens do not say "at+jwt".
     oidc_token_types: str = "at+jwt"  # noqa: S105 - JOSE media types, not a secret
     oidc_jwks_cache_seconds: float = Field(default=600.0, ge=0)
+    #: Space-separated client ids of the provider that may call without a region claim (national).
+    oidc_national_clients: str = ""
     log_level: str = "INFO"
     log_json: bool = True
     #: Large enough that an oversized text field (1 MiB) reaches validation and gets a clear UserError.

@@ -44,6 +44,15 @@ class ExternalIssuerConfig:
     #: An unknown kid re-fetches the keys at most this often (a flood of made-up kids costs little).
     refetch_seconds: float = 5.0
     timeout_seconds: float = 5.0
+    #: Client ids (as the provider names them) allowed to act nationally, i.e. without a region claim.
+    #: Deny by default: any other token without a region claim is refused.
+    national_clients: frozenset[str] = frozenset()
+
+
+def external_name(issuer: str, local: str) -> str:
+    """A subject or client id from the provider, namespaced by issuer so it never equals one of ours
+    (separation of duties, audit attribution and idempotency keys all compare subjects)."""
+    return f"{issuer}#{local}"
 
 
 def claim_at(claims: dict[str, Any], path: str) -> Any:
@@ -83,14 +92,18 @@ def principal_from_external(claims: dict[str, Any], config: ExternalIssuerConfig
     sub = str(claims["sub"])
     client_id = claims.get("client_id") or claims.get("azp")
     kind = PrincipalKind.CLIENT if not roles and sub == client_id else PrincipalKind.USER
+    if region is None and kind is PrincipalKind.CLIENT and sub not in config.national_clients:
+        raise InvalidToken(
+            "the token names no region; only clients configured as national (JAMSOS_OIDC_NATIONAL_CLIENTS) may omit it"
+        )
     return Principal(
-        subject=sub,
+        subject=external_name(config.issuer, sub),
         kind=kind,
         scopes=scopes,
         roles=roles,
         region=region,
-        client_id=str(client_id) if client_id else None,
-        token_id=str(claims["jti"]) if claims.get("jti") else None,
+        client_id=external_name(config.issuer, str(client_id)) if client_id else None,
+        token_id=external_name(config.issuer, str(claims["jti"])) if claims.get("jti") else None,
         extra={"issuer": config.issuer},
     )
 
@@ -129,6 +142,9 @@ class ExternalIssuer:
                 except (httpx.HTTPError, ValueError, KeyError, JoseError):
                     if self._keys is None:
                         raise InvalidToken("the token issuer's keys could not be fetched; try again later") from None
+                    # Keep serving the keys we have and back off: without this every request would wait
+                    # on the unreachable provider again.
+                    self._fetched_at = self._clock() - self.config.cache_seconds + self.config.refetch_seconds
         assert self._keys is not None
         return self._keys
 

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from joserfc import jwt
+from joserfc.jwk import KeySet
 
 from api.app import create_app
 from auth.oidc import ExternalIssuer, ExternalIssuerConfig, principal_from_external
@@ -124,12 +125,12 @@ async def test_partner_token_from_the_provider_is_accepted(provider: Provider, s
     assert response.status_code == 200, response.text
     me = response.json()["data"]["me"]
     assert me == {
-        "subject": provider.partner.client_id,
+        "subject": f"{provider.issuer}#{provider.partner.client_id}",
         "kind": "client",
         "roles": [],
         "scopes": ["beneficiaries:read"],
         "regionCode": "52.03",
-        "clientId": provider.partner.client_id,
+        "clientId": f"{provider.issuer}#{provider.partner.client_id}",
     }
     bearer = {"Authorization": f"Bearer {token}"}
     seen = await service.post("/graphql", json={"query": "{ beneficiaries(first: 1) { totalCount } }"}, headers=bearer)
@@ -145,7 +146,7 @@ async def test_person_signed_in_at_the_provider_gets_their_roles_scopes(
         tokens, _ = await code_flow(idp, provider.frontend, provider.username)
     me = (await _me(service, tokens["access_token"])).json()["data"]["me"]
     assert me["kind"] == "user"
-    assert me["subject"] == "user:officer.idp"
+    assert me["subject"] == f"{provider.issuer}#user:officer.idp"  # never equal to a local subject
     assert me["roles"] == ["officer"]
     assert set(me["scopes"]) == {s.value for s in ROLE_SCOPES[Role.OFFICER]}
     assert me["regionCode"] == "52.71"
@@ -191,7 +192,7 @@ def test_keycloak_style_claims_are_mapped() -> None:
     assert person.scopes == ROLE_SCOPES[Role.OFFICER]
     assert person.region is not None
     assert person.region.code == "52.71"
-    assert person.client_id == "monev-frontend"
+    assert person.client_id == f"{config.issuer}#monev-frontend"
     assert person.extra["issuer"] == config.issuer
 
     narrowed = principal_from_external({**claims, "scope": "openid claims:read"}, config)
@@ -203,24 +204,30 @@ def test_keycloak_style_claims_are_mapped() -> None:
         principal_from_external({**claims, "region": "not-a-region"}, config)
 
     service_account = {"sub": "svc-bappeda", "client_id": "svc-bappeda", "scope": "stats:read admin:everything"}
-    client = principal_from_external(service_account, config)
+    with pytest.raises(InvalidToken, match="names no region"):
+        principal_from_external(service_account, config)  # national only when configured so
+    national = ExternalIssuerConfig(
+        issuer=config.issuer, audience=AUDIENCE, national_clients=frozenset({"svc-bappeda"})
+    )
+    client = principal_from_external(service_account, national)
     assert client.kind is PrincipalKind.CLIENT
     assert client.scopes == {Scope.STATS_READ}
     assert client.region is None
+    assert client.subject == f"{config.issuer}#svc-bappeda"
 
 
 async def test_key_rotation_at_the_provider_is_followed(provider: Provider) -> None:
     now = [0.0]
     issuer = ExternalIssuer(_config(provider), clock=lambda: now[0])
     before = await _provider_token(provider)
-    assert (await issuer.verify(before, _header(before))).subject == provider.partner.client_id
+    assert (await issuer.verify(before, _header(before))).subject == f"{provider.issuer}#{provider.partner.client_id}"
     rotated = jamsos(provider.env, "keys", "rotate")
     assert rotated.returncode == 0, rotated.stderr
     after = await _provider_token(provider)
     assert _header(after)["kid"] != _header(before)["kid"]
     now[0] = 5.0  # an unknown kid re-fetches the provider's keys (at most every 5 s)
-    assert (await issuer.verify(after, _header(after))).subject == provider.partner.client_id
-    assert (await issuer.verify(before, _header(before))).subject == provider.partner.client_id
+    assert (await issuer.verify(after, _header(after))).subject == f"{provider.issuer}#{provider.partner.client_id}"
+    assert (await issuer.verify(before, _header(before))).subject == f"{provider.issuer}#{provider.partner.client_id}"
 
 
 def _header(token: str) -> dict[str, Any]:
@@ -234,3 +241,29 @@ def _b64decode(part: str) -> bytes:
 
 def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+async def test_an_unreachable_provider_is_not_asked_again_on_every_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [0.0]
+    issuer = ExternalIssuer(
+        ExternalIssuerConfig(issuer="https://sso.example", audience=AUDIENCE, cache_seconds=600, refetch_seconds=5),
+        clock=lambda: now[0],
+    )
+    calls: list[float] = []
+
+    async def fetch() -> None:
+        calls.append(now[0])
+        if len(calls) > 1:
+            raise httpx.ConnectError("provider down")
+        issuer._keys = KeySet([])
+        issuer._fetched_at = now[0]
+
+    monkeypatch.setattr(issuer, "_fetch", fetch)
+    await issuer.keys(None)
+    now[0] = 700.0  # the cache is stale and the provider is down: the cached keys are served
+    for _ in range(20):
+        await issuer.keys(None)
+    assert calls == [0.0, 700.0]
+    now[0] = 706.0  # after the back-off, one more attempt
+    await issuer.keys(None)
+    assert calls == [0.0, 700.0, 706.0]
