@@ -10,6 +10,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Route
 
+from admin.console import mount_console
+from api.console import console_config
 from api.graphql import JamsosGraphQL
 from api.health import healthz, readyz
 from api.identity import build_identity
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
     )
+    app.state.console = mount_console(app, engine=engine, sessions=sessions, config=console_config(settings))
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions

@@ -1,0 +1,25 @@
+"""The console's views, in menu order."""
+
+from __future__ import annotations
+
+from admin.views.audit import AuditEventView
+from admin.views.base import ConsoleView
+from admin.views.beneficiaries import BeneficiaryView
+from admin.views.claims import ClaimView
+from admin.views.identity import ClientView, UserView
+from admin.views.participants import EmployerView, ParticipantView
+from admin.views.regions import RegionFigureView, RegionView
+
+VIEWS: list[type[ConsoleView]] = [
+    ParticipantView,
+    EmployerView,
+    BeneficiaryView,
+    ClaimView,
+    RegionView,
+    RegionFigureView,
+    UserView,
+    ClientView,
+    AuditEventView,
+]
+
+__all__ = ["VIEWS", "ConsoleView"]
