@@ -20,12 +20,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from admin import csrf
-from auth.accounts import authenticate_user
-from auth.principal import ANONYMOUS, Principal, PrincipalKind
-from auth.scopes import ROLE_SCOPES, Role
+from auth.accounts import authenticate_user, principal_of_user
+from auth.principal import ANONYMOUS, Principal
+from auth.scopes import Role
 from domain.audit import RequestMeta
 from domain.identity import LockoutPolicy, User
-from domain.regions import RegionCode
 
 #: Roles that may sign in to the console (API.md). Analysts and auditors use the API.
 CONSOLE_ROLES = frozenset({Role.ADMIN, Role.OFFICER})
@@ -52,15 +51,8 @@ class SignInRefused(Exception):
 
 
 def principal_for(user: User) -> Principal:
-    """The principal a console user acts as: the role's scopes, bound to the user's region."""
-    role = Role(user.role)
-    return Principal(
-        subject=user.subject,
-        kind=PrincipalKind.USER,
-        scopes=ROLE_SCOPES[role],
-        roles=frozenset({role}),
-        region=RegionCode.parse(user.region_code) if user.region_code else None,
-    )
+    """The principal a console user acts as: the role's scopes, bound to the user's region (as a token would)."""
+    return principal_of_user(user)
 
 
 def console_principal(request: Request) -> Principal:

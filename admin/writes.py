@@ -19,6 +19,7 @@ from starlette.requests import Request
 from admin.auth import console_principal, request_meta
 from auth.accounts import AccountError
 from auth.passwords import WeakPassword
+from auth.policy import pii_visible
 from domain.audit import AuditEvent
 from domain.caller import Caller
 from domain.enrolment import OutOfRegion
@@ -49,7 +50,12 @@ class Outcome(Generic[T]):
 
 def caller_of(request: Request) -> Caller:
     principal = console_principal(request)
-    return Caller(actor=principal.actor, within=principal.region, meta=request_meta(request))
+    return Caller(
+        actor=principal.actor,
+        within=principal.region,
+        meta=request_meta(request),
+        sees_personal_data=pii_visible(principal),
+    )
 
 
 async def run_write(

@@ -15,10 +15,10 @@ from starlette.requests import Request
 from wtforms import Form
 
 from admin.access import ADMIN_ONLY, Access
-from admin.display import as_plain
+from admin.display import as_plain, plain
 from admin.filters import RegionFilter, ValuesFilter, region_table_column
 from admin.forms import FigureCreateForm, FigureEditForm
-from admin.views.base import ConsoleView, form_version
+from admin.views.base import ConsoleView, Table, form_version
 from admin.writes import Gone, Outcome
 from auth.policy import can_see_region, can_see_region_row, region_row_clause
 from auth.principal import Principal
@@ -63,6 +63,16 @@ class RegionView(ConsoleView, model=Region):
         return or_(
             R.code == term, R.code.startswith(term + ".", autoescape=True), R.name.icontains(term, autoescape=True)
         )
+
+    async def detail_tables(self, request: Request, row: Any) -> list[Table]:
+        figures = await self._run_query(select(F).where(F.region_code == row.code).order_by(F.year.desc()))
+        return [
+            Table(
+                "Monev figures (corrected under Region figures)",
+                ("year", "employed population", "UCJ target", "version"),
+                [(f.year, plain(f.employed_population), plain(f.ucj_target), f.version) for f in figures],
+            )
+        ]
 
 
 def _years() -> list[tuple[str, str]]:

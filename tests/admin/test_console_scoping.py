@@ -199,3 +199,13 @@ def test_masking_follows_pii_read() -> None:
     assert "nik" in str(view.search_clause(officer, "5271064603890001"))
     assert not view.access.can_write(without_pii)  # correction forms show personal data
     assert view.access.can_write(officer)
+
+
+async def test_region_details_show_their_figures_and_names_stay_read_only(signed_in: Callable[[str], Any]) -> None:
+    b: Browser = await signed_in("officer.rina")
+    page = await b.get("/admin/region/details/52.71")
+    assert page.status_code == 200
+    assert "Monev figures" in page.text
+    assert (await b.get("/admin/region/details/52.03")).status_code == 404  # a sibling regency
+    assert (await b.get("/admin/region/details/52")).status_code == 200  # an ancestor, to navigate up
+    assert (await b.get("/admin/region/edit/52.71")).status_code == 403

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
+from api.app import create_app
 from api.console import console_config
 from api.settings import Settings
 from auth import accounts
 from auth.scopes import Role
 from domain.audit import AuditEvent
-from tests.admin.conftest import OPERATOR, PASSWORD, Browser
+from tests.admin.conftest import BASE, OPERATOR, PASSWORD, Browser, console_settings
 
 
 async def test_sign_in_sets_a_short_strict_http_only_cookie(browser: Callable[[], Browser]) -> None:
@@ -187,3 +190,17 @@ async def test_console_pages_are_not_cached_and_run_no_inline_script(signed_in: 
     assert "script-src 'self'" in csp
     assert "frame-ancestors 'none'" in csp
     assert "<script>" not in page.text  # every script is a file of the console's own
+
+
+async def test_sign_in_attempts_are_rate_limited(console_url: str, key_path: Path) -> None:
+    app = create_app(console_settings(console_url, key_path, signin_rate_limit_per_minute=2))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
+            b = Browser(http)
+            assert (await b.sign_in("officer.rina", "wrong-password-1")).status_code == 401
+            assert (await b.sign_in("officer.rina", "wrong-password-2")).status_code == 401
+            limited = await b.sign_in("officer.rina")
+            assert limited.status_code == 429
+            assert "Too many sign-in attempts" in limited.text
+    finally:
+        await app.state.engine.dispose()
