@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 
 from domain import audit
 from domain.beneficiaries import SOURCE_MAX_DECILE, PovertyBeneficiary
 from domain.caller import Caller
+from domain.corrections import save_correction
 from domain.enrolment import _village, check_version
-from domain.errors import Conflict, Invalid, NotFound, Problem, invalid
+from domain.errors import Invalid, NotFound, Problem
 from domain.nik import InvalidNIK, Sex, check_consistency, parse_nik
 from domain.reasons import check_reason
 from domain.regions import placement
@@ -119,22 +119,15 @@ async def update_beneficiary(
         raise Invalid(problems)
     for column, value in new.items():
         setattr(b, column, value)
-    changed = audit.diff(before, snapshot(b))
-    if not changed:
-        raise invalid(None, "NO_CHANGE", "nothing to change: every given value equals the current one")
-    try:
-        await session.flush()
-    except StaleDataError:
-        raise Conflict("beneficiary", beneficiary_id, None, None) from None
-    await audit.record(
+    await save_correction(
         session,
-        actor=caller.actor,
-        action="beneficiary.update",
+        caller,
+        entity="beneficiary",
+        key=beneficiary_id,
         entity_type="PovertyBeneficiary",
         entity_id=beneficiary_id,
-        changes=changed,
+        changed=audit.diff(before, snapshot(b)),
         reason=reason_text,
         reason_code=code.value if code else None,
-        meta=caller.meta,
     )
     return b

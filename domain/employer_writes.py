@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 
 from domain import audit
 from domain.caller import Caller
+from domain.corrections import save_correction
 from domain.enrolment import _village, check_version
-from domain.errors import Conflict, Invalid, NotFound, Problem, invalid
+from domain.errors import Invalid, NotFound, Problem
 from domain.participants import Employer
 from domain.reasons import check_reason
 from domain.regions import placement
@@ -147,23 +147,15 @@ async def update_employer(
         raise Invalid(problems)
     for column, value in new.items():
         setattr(employer, column, value)
-    changed = audit.diff(before, snapshot(employer))
-    if not changed:
-        raise invalid(None, "NO_CHANGE", "nothing to change: every given value equals the current one")
-    number = before["registration_number"]  # read before the flush: a failed flush expires the object
-    try:
-        await session.flush()
-    except StaleDataError:
-        raise Conflict("employer", number, None, None) from None
-    await audit.record(
+    await save_correction(
         session,
-        actor=caller.actor,
-        action="employer.update",
+        caller,
+        entity="employer",
+        key=before["registration_number"],
         entity_type="Employer",
         entity_id=employer.id,
-        changes=changed,
+        changed=audit.diff(before, snapshot(employer)),
         reason=reason_text,
         reason_code=code.value if code else None,
-        meta=caller.meta,
     )
     return employer

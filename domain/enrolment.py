@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 
 from domain import audit
 from domain.beneficiaries import PovertyBeneficiary
 from domain.caller import Caller
 from domain.contributions import bpu_package
-from domain.errors import Conflict, Invalid, NotFound, Problem, invalid
+from domain.corrections import flush_versioned, require_change, save_correction
+from domain.errors import Conflict, Invalid, NotFound, Problem
 from domain.nik import InvalidNIK, Sex, mask_identifier
 from domain.participants import Employer, FundingSource, Participant, ParticipantProgram, ParticipantStatus
 from domain.programs import Program, Segment, funding_problems, program_problems
@@ -306,10 +306,8 @@ async def update_participant(
         raise Invalid(problems)
     if changes.programs is not None:
         await _replace_programs(session, participant, changes.programs)
-    after = await snapshot(session, participant)
-    changed = audit.diff(before, after)
-    if not changed:
-        raise invalid(None, "NO_CHANGE", "nothing to change: every given value equals the current one")
+    changed = audit.diff(before, await snapshot(session, participant))
+    require_change(changed)
     if changes.programs is not None and not session.is_modified(participant):
         participant.version += 1  # a change of enrolments is a change of the participant
     if nik_changed:
@@ -319,24 +317,19 @@ async def update_participant(
             .where(PovertyBeneficiary.participant_id == participant.id)
             .values(participant_id=None, version=PovertyBeneficiary.version + 1)
         )
-    number = participant.membership_number  # read before the flush: a failed flush expires the object
-    try:
-        await session.flush()
-    except StaleDataError:
-        raise Conflict("participant", number, None, None) from None
-    if nik_changed:
-        await _link_beneficiaries(session, participant)
-    await audit.record(
+    await save_correction(
         session,
-        actor=caller.actor,
-        action="participant.update",
+        caller,
+        entity="participant",
+        key=participant.membership_number,
         entity_type="Participant",
         entity_id=participant.id,
-        changes=changed,
+        changed=changed,
         reason=reason_text,
         reason_code=reason_code,
-        meta=caller.meta,
     )
+    if nik_changed:
+        await _link_beneficiaries(session, participant)
     return participant
 
 
@@ -471,11 +464,7 @@ async def _enrol_holder(
         changes.update(audit.diff(before, await snapshot(session, holder)))
     if not changes:
         return Enrolment(holder, created=False, monthly_contribution=price if adopt else None)
-    number = holder.membership_number  # read before the flush: a failed flush expires the object
-    try:
-        await session.flush()
-    except StaleDataError:
-        raise Conflict("participant", number, None, None) from None
+    await flush_versioned(session, "participant", holder.membership_number)
     if adopt:
         changes["monthly_contribution"] = {"before": None, "after": price}
     await audit.record(
