@@ -18,7 +18,7 @@ from domain import audit
 from domain.beneficiaries import SOURCE_MAX_DECILE, PovertyBeneficiary
 from domain.caller import Caller
 from domain.corrections import save_correction
-from domain.enrolment import _village, check_version
+from domain.enrolment import check_version, visible_village
 from domain.errors import Invalid, NotFound, Problem
 from domain.nik import InvalidNIK, Sex, check_consistency, parse_nik
 from domain.reasons import check_reason
@@ -111,7 +111,7 @@ async def update_beneficiary(
         new["sex"], new["birth_date"] = changes.sex or b.sex, changes.birth_date or b.birth_date
         problems += _nik_agreement(b, new["sex"], new["birth_date"])
     if changes.region_code is not None:
-        village, region_problems = await _village(session, caller, changes.region_code, "regionCode")
+        village, region_problems = await visible_village(session, caller, changes.region_code, "regionCode")
         problems += region_problems
         if not region_problems:
             new.update(placement(village))

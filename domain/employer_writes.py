@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import audit
 from domain.caller import Caller
 from domain.corrections import save_correction
-from domain.enrolment import _village, check_version
+from domain.enrolment import check_version, visible_village
 from domain.errors import Invalid, NotFound, Problem
 from domain.participants import Employer
 from domain.reasons import check_reason
@@ -83,7 +83,7 @@ async def register_employer(session: AsyncSession, caller: Caller, data: Employe
     number, number_problems = await _registration_problems(session, data.registration_number)
     problems += number_problems
     problems += _risk_problems(data.jkk_risk_class)
-    region_code, region_problems = await _village(session, caller, data.region_code, "regionCode")
+    region_code, region_problems = await visible_village(session, caller, data.region_code, "regionCode")
     problems += region_problems
     if problems:
         raise Invalid(problems)
@@ -139,7 +139,7 @@ async def update_employer(
         problems += _risk_problems(changes.jkk_risk_class)
         new["jkk_risk_class"] = changes.jkk_risk_class
     if changes.region_code is not None:
-        village, region_problems = await _village(session, caller, changes.region_code, "regionCode")
+        village, region_problems = await visible_village(session, caller, changes.region_code, "regionCode")
         problems += region_problems
         if not region_problems:
             new.update(placement(village))

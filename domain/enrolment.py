@@ -99,7 +99,10 @@ async def snapshot(session: AsyncSession, p: Participant) -> dict[str, Any]:
     return values
 
 
-async def _village(session: AsyncSession, caller: Caller, raw: str, field_name: str) -> tuple[str, list[Problem]]:
+async def visible_village(
+    session: AsyncSession, caller: Caller, raw: str, field_name: str
+) -> tuple[str, list[Problem]]:
+    """The village `raw` names, checked to exist, to be a village and to lie in the caller's region."""
     try:
         code = RegionCode.parse(raw)
     except InvalidRegionCode as exc:
@@ -167,7 +170,7 @@ async def register_participant(session: AsyncSession, caller: Caller, data: Regi
     problems: list[Problem] = []
     full_name, name_problems = clean_text(data.full_name, "fullName", max_length=200)
     problems += name_problems
-    region_code, region_problems = await _village(session, caller, data.region_code, "regionCode")
+    region_code, region_problems = await visible_village(session, caller, data.region_code, "regionCode")
     problems += region_problems
     nik, nik_problems = await _nik_problems(session, caller, data.nik, data.sex, data.birth_date)
     problems += nik_problems
@@ -279,7 +282,7 @@ async def update_participant(
         if not nik_problems:
             participant.nik, participant.sex, participant.birth_date = nik, sex, birth
     if changes.region_code is not None:
-        code, region_problems = await _village(session, caller, changes.region_code, "regionCode")
+        code, region_problems = await visible_village(session, caller, changes.region_code, "regionCode")
         problems += region_problems
         if not region_problems:
             for column, value in placement(code).items():

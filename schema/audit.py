@@ -202,8 +202,7 @@ class AuditQuery:
         )
         reader = info.context.reader
         return await paginate(
-            reader.all,
-            reader.one,
+            reader,
             stmt,
             sort=AUDIT_SORT,
             id_column=AuditEvent.id,
@@ -232,8 +231,7 @@ class AuditQuery:
         )
         reader = info.context.reader
         return await paginate(
-            reader.all,
-            reader.one,
+            reader,
             stmt,
             sort=ACCESS_SORT,
             id_column=DataAccessEvent.id,

@@ -20,9 +20,9 @@ from schema.context import Info
 from schema.enums import BeneficiarySourceEnum, SexEnum, domain_value
 from schema.errors import BadInput
 from schema.filters import apply, region_filter
-from schema.ids import db_id
+from schema.ids import db_id, local_id
 from schema.pagination import CountedConnection, OrderDirection, SortKey, paginate
-from schema.participants import ParticipantNode, _local_id, parse_nik_argument
+from schema.participants import ParticipantNode, parse_nik_argument
 from schema.permissions import needs
 from schema.regions import RegionNode
 
@@ -116,7 +116,7 @@ class BeneficiaryNode(relay.Node):
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID, **_rest: Any) -> BeneficiaryNode | None:
         require_scope(info.context.principal, Scope.BENEFICIARIES_READ)
-        row = await info.context.loaders.beneficiary.load(_local_id(str(id), "PovertyBeneficiary"))
+        row = await info.context.loaders.beneficiary.load(local_id(str(id), "PovertyBeneficiary"))
         return cls.from_row(row, info.context.principal) if row else None
 
 
@@ -179,7 +179,7 @@ class BeneficiaryQuery:
             raise BadInput("give exactly one of id or nik")
         principal, loaders = info.context.principal, info.context.loaders
         if id is not None:
-            row = await loaders.beneficiary.load(_local_id(str(id), "PovertyBeneficiary"))
+            row = await loaders.beneficiary.load(local_id(str(id), "PovertyBeneficiary"))
         else:
             require_scope(principal, Scope.PII_READ)
             row = await loaders.beneficiary_by_nik.load(parse_nik_argument(str(nik), "nik"))
@@ -218,8 +218,7 @@ class BeneficiaryQuery:
         )
         order = order_by or BeneficiaryOrder()
         return await paginate(
-            reader.all,
-            reader.one,
+            reader,
             stmt,
             sort=BENEFICIARY_SORTS[order.field],
             id_column=B.id,

@@ -28,9 +28,8 @@ from schema.claims import ClaimNode
 from schema.context import Info
 from schema.enums import ClaimCauseEnum, EducationLevelEnum, ProgramEnum, RelationshipEnum, domain_value
 from schema.limits import PAYLOAD_ERRORS_SIZE
-from schema.participant_mutations import local_id
 from schema.permissions import needs
-from schema.writes import UserError, run_write
+from schema.writes import UserError, require_local_id, run_write
 
 
 @strawberry.input(description="An heir or other recipient of a benefit.")
@@ -104,7 +103,7 @@ class ClaimMutation:
         self, info: Info, input: Annotated[SubmitClaimInput, strawberry.argument(description="The claim.")]
     ) -> ClaimPayload:
         submission = ClaimSubmission(
-            participant_id=local_id(input.participant_id, "Participant"),
+            participant_id=require_local_id(input.participant_id, "Participant"),
             program=domain_value(input.program),
             cause=domain_value(input.cause),
             incident_date=input.incident_date,
@@ -129,7 +128,7 @@ class ClaimMutation:
         expected_version: _Version,
         note: Annotated[str | None, strawberry.argument(description="Note for the history.")] = None,
     ) -> ClaimPayload:
-        claim_id = local_id(id, "Claim")
+        claim_id = require_local_id(id, "Claim")
         return await _transition(info, lambda s, c: verify_claim(s, c, claim_id, expected_version, note))
 
     @strawberry.federation.field(
@@ -143,7 +142,7 @@ class ClaimMutation:
         expected_version: _Version,
         note: Annotated[str | None, strawberry.argument(description="Note for the history.")] = None,
     ) -> ClaimPayload:
-        claim_id = local_id(id, "Claim")
+        claim_id = require_local_id(id, "Claim")
         return await _transition(info, lambda s, c: approve_claim(s, c, claim_id, expected_version, note))
 
     @strawberry.federation.field(description="Record the payment: APPROVED → PAID.", **needs(Scope.CLAIMS_WRITE))
@@ -154,7 +153,7 @@ class ClaimMutation:
         expected_version: _Version,
         payment_reference: Annotated[str, strawberry.argument(description="Bank transfer reference.")],
     ) -> ClaimPayload:
-        claim_id = local_id(id, "Claim")
+        claim_id = require_local_id(id, "Claim")
         return await _transition(info, lambda s, c: pay_claim(s, c, claim_id, expected_version, payment_reference))
 
     @strawberry.federation.field(
@@ -167,5 +166,5 @@ class ClaimMutation:
         expected_version: _Version,
         reason: Annotated[str, strawberry.argument(description="Why (shown to the participant).")],
     ) -> ClaimPayload:
-        claim_id = local_id(id, "Claim")
+        claim_id = require_local_id(id, "Claim")
         return await _transition(info, lambda s, c: reject_claim(s, c, claim_id, expected_version, reason))

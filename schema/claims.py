@@ -31,7 +31,7 @@ from schema.enums import (
 )
 from schema.errors import BadInput
 from schema.filters import apply, region_filter
-from schema.ids import db_id
+from schema.ids import db_id, local_id
 from schema.limits import CLAIM_BENEFITS_SIZE, CLAIM_HISTORY_SIZE
 from schema.loaders import MAX_BATCH
 from schema.pagination import (
@@ -44,7 +44,7 @@ from schema.pagination import (
     page_of,
     paginate,
 )
-from schema.participants import ParticipantNode, _local_id
+from schema.participants import ParticipantNode
 from schema.permissions import needs
 from schema.regions import RegionNode
 
@@ -161,7 +161,7 @@ class ClaimNode(relay.Node):
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID, **_rest: Any) -> ClaimNode | None:
         require_scope(info.context.principal, Scope.CLAIMS_READ)
-        row = await info.context.loaders.claim.load(_local_id(str(id), "Claim"))
+        row = await info.context.loaders.claim.load(local_id(str(id), "Claim"))
         return cls.from_row(row, info.context.principal) if row else None
 
 
@@ -297,7 +297,7 @@ class ClaimQuery:
             raise BadInput("give exactly one of id or claimNumber")
         loaders = info.context.loaders
         if id is not None:
-            row = await loaders.claim.load(_local_id(str(id), "Claim"))
+            row = await loaders.claim.load(local_id(str(id), "Claim"))
         else:
             row = await loaders.claim_by_number.load(str(claim_number))
         return ClaimNode.from_row(row, info.context.principal) if row else None
@@ -329,8 +329,7 @@ class ClaimQuery:
         )
         order = order_by or ClaimOrder()
         return await paginate(
-            reader.all,
-            reader.one,
+            reader,
             stmt,
             sort=CLAIM_SORTS[order.field],
             id_column=Claim.id,

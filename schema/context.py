@@ -54,7 +54,6 @@ class Context:
     reader: Reader
     loaders: Loaders
     request: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
     #: The server's limits (schema.limits), from settings.
     limits: Limits = field(default_factory=Limits)
     #: Opens the session a mutation writes in (one transaction per mutation, apart from the read session).

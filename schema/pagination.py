@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from strawberry import relay
 
 from schema import demand
+from schema.context import Reader
 from schema.errors import BadInput
 from schema.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
@@ -139,8 +140,7 @@ def decode_cursor(cursor: str, sort: SortKey, descending: bool) -> tuple[Any, An
 
 
 async def paginate(
-    run: Callable[[Select[RowT]], Awaitable[Sequence[RowT]]],
-    count: Callable[[Select[int]], Awaitable[int]],
+    reader: Reader,
     stmt: Select[RowT],
     *,
     sort: SortKey,
@@ -163,7 +163,7 @@ async def paginate(
         page_stmt = page_stmt.order_by(sort.column.desc(), id_column.desc())
     else:
         page_stmt = page_stmt.order_by(sort.column.asc(), id_column.asc())
-    rows = list(await run(page_stmt.limit(limit + 1)))
+    rows = list(await reader.all(page_stmt.limit(limit + 1)))
     count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
     return page_of(
         rows,
@@ -172,7 +172,7 @@ async def paginate(
         cursor_of=lambda row: encode_cursor(sort, descending, _sort_value(row, sort), _row_id(row, id_column)),
         to_node=to_node,
         connection=connection,
-        count_query=lambda: count(count_stmt),
+        count_query=lambda: reader.one(count_stmt),
     )
 
 

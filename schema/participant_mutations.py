@@ -16,26 +16,16 @@ from domain.enrolment import (
     register_participant,
     update_participant,
 )
-from domain.errors import NotFound
 from domain.participants import FundingSource
 from domain.programs import Program
 from schema import demand
 from schema.beneficiaries import BeneficiaryNode
 from schema.context import Info
 from schema.enums import FundingSourceEnum, ParticipantStatusEnum, ProgramEnum, SegmentEnum, SexEnum, domain_value
-from schema.errors import ErrorCode
 from schema.limits import PAYLOAD_ERRORS_SIZE
-from schema.participants import ParticipantNode, _local_id
+from schema.participants import ParticipantNode
 from schema.permissions import needs
-from schema.writes import UserError, WriteError, run_write
-
-
-def local_id(global_id: strawberry.ID, type_name: str) -> int:
-    """The row id of a global id of `type_name`; NOT_FOUND when it is not one."""
-    value = _local_id(str(global_id), type_name)
-    if value < 0:
-        raise WriteError(str(NotFound(type_name, global_id)), ErrorCode.NOT_FOUND)
-    return value
+from schema.writes import UserError, require_local_id, run_write
 
 
 @strawberry.input(description="A new participant. The NIK must agree with the birth date and sex.")
@@ -153,7 +143,7 @@ class ParticipantMutation:
         input: Annotated[UpdateParticipantInput, strawberry.argument(description="The changes.")],
         reason: Annotated[str, strawberry.argument(description="Why (required; goes to the audit trail).")],
     ) -> ParticipantPayload:
-        participant_id = local_id(id, "Participant")
+        participant_id = require_local_id(id, "Participant")
         changes = ParticipantChanges(
             nik=input.nik,
             full_name=input.full_name,
@@ -201,7 +191,7 @@ class ParticipantMutation:
             bool, strawberry.argument(description="Enrol someone the registry does not flag extreme-poor.")
         ] = False,
     ) -> EnrollBeneficiaryPayload:
-        bid = local_id(beneficiary_id, "PovertyBeneficiary")
+        bid = require_local_id(beneficiary_id, "PovertyBeneficiary")
         wanted = _programs(programs)
         payer: FundingSource = domain_value(funding) or FundingSource.APBD
         result, errors = await run_write(

@@ -215,13 +215,10 @@ class ParticipantNode(relay.Node):
         # that one of them is there).
         loader = info.context.loaders.participant_by_key
         if id is not None:
-            row = await loader.load(("id", _local_id(str(id), "Participant")))
+            row = await loader.load(("id", local_id(str(id), "Participant")))
         else:
             row = await loader.load(("membershipNumber", str(membershipNumber)))
         return cls.from_row(row, info.context.principal) if row else None
-
-
-_local_id = local_id  # kept for the modules that import it from here
 
 
 @strawberry.type(name="ParticipantConnection", description="A page of participants.")
@@ -285,7 +282,7 @@ class ParticipantQuery:
         principal, loaders = info.context.principal, info.context.loaders
         row: Participant | None
         if id is not None:
-            row = await loaders.participant.load(_local_id(str(id), "Participant"))
+            row = await loaders.participant.load(local_id(str(id), "Participant"))
         elif membership_number is not None:
             row = await loaders.participant_by_membership.load(membership_number)
         else:
@@ -325,8 +322,7 @@ class ParticipantQuery:
         order = order_by or ParticipantOrder()
         sort = PARTICIPANT_SORTS[order.field]
         return await paginate(
-            reader.all,
-            reader.one,
+            reader,
             stmt,
             sort=sort,
             id_column=Participant.id,

@@ -137,8 +137,7 @@ class RegionQuery:
             stmt = stmt.where(Region.parent_code == parse_region_code(parent_code, "parentCode").code)
         reader = info.context.reader
         return await paginate(
-            reader.all,
-            reader.one,
+            reader,
             stmt,
             sort=REGION_SORT,
             id_column=Region.code,

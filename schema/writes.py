@@ -19,6 +19,7 @@ from domain.enrolment import OutOfRegion
 from domain.errors import Conflict, Invalid, NotFound, Refused
 from schema.context import Info
 from schema.errors import ErrorCode
+from schema.ids import NO_ROW, local_id
 
 T = TypeVar("T")
 
@@ -34,6 +35,14 @@ class WriteError(Exception):
     def __init__(self, message: str, code: ErrorCode) -> None:
         super().__init__(message)
         self.extensions = {"code": code.value}
+
+
+def require_local_id(global_id: object, type_name: str) -> int:
+    """The row id of a global id of `type_name` that a mutation acts on; NOT_FOUND when it is not one."""
+    value = local_id(str(global_id), type_name)
+    if value == NO_ROW:
+        raise WriteError(str(NotFound(type_name, global_id)), ErrorCode.NOT_FOUND)
+    return value
 
 
 async def run_write(
