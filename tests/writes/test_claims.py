@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from strawberry.relay import from_base64
 
 from domain.audit import AuditEvent
 from domain.claims import Claim
@@ -72,13 +73,12 @@ async def insured(writes: Any, register: Any, staff: dict[str, Any], new_nik: Ca
 
 async def _set_months(writes: Any, global_id: str, months: int) -> None:
     # Contribution months come from the payment ledger, which this service does not own; tests set them directly.
-    import base64
 
     from sqlalchemy import update
 
     from domain.participants import Participant
 
-    pid = int(base64.b64decode(global_id).decode().split(":")[1])
+    pid = int(from_base64(global_id)[1])
     async with writes.engine.begin() as conn:
         await conn.execute(update(Participant).where(Participant.id == pid).values(contribution_months=months))
 
@@ -88,6 +88,22 @@ async def submit(writes: Any, caller: Any, **input_: Any) -> dict[str, Any]:
     assert "errors" not in body, body
     result: dict[str, Any] = body["data"]["submitClaim"]
     return result
+
+
+async def jkm_death(
+    writes: Any, caller: Any, participant: dict[str, Any], heir_serial: int, **extra: Any
+) -> dict[str, Any]:
+    """Submit a JKM death claim for `participant` today, with one spouse as heir."""
+    return await submit(
+        writes,
+        caller,
+        participantId=participant["id"],
+        program="JKM",
+        cause="DEATH",
+        incidentDate=TODAY.isoformat(),
+        recipients=[heir(heir_serial)],
+        **extra,
+    )
 
 
 async def move(
@@ -142,17 +158,7 @@ async def test_jkk_death_is_48_times_wage(writes: Any, staff: dict[str, Any], in
 
 async def test_full_workflow_and_separation_of_duties(writes: Any, staff: dict[str, Any], insured: Any) -> None:
     p = await insured()
-    claim = (
-        await submit(
-            writes,
-            staff["verifier"],
-            participantId=p["id"],
-            program="JKM",
-            cause="DEATH",
-            incidentDate=TODAY.isoformat(),
-            recipients=[heir(8021)],
-        )
-    )["claim"]
+    claim = (await jkm_death(writes, staff["verifier"], p, 8021))["claim"]
     verified = (await move(writes, staff["verifier"], "verify", claim))["data"]["r"]["claim"]
     assert verified["status"] == "VERIFIED"
     assert verified["version"] == claim["version"] + 1
@@ -193,17 +199,7 @@ async def test_refused_transitions(
     writes: Any, staff: dict[str, Any], insured: Any, path: list[str], refused: str
 ) -> None:
     p = await insured()
-    claim = (
-        await submit(
-            writes,
-            staff["verifier"],
-            participantId=p["id"],
-            program="JKM",
-            cause="DEATH",
-            incidentDate=TODAY.isoformat(),
-            recipients=[heir(8031)],
-        )
-    )["claim"]
+    claim = (await jkm_death(writes, staff["verifier"], p, 8031))["claim"]
     *ok, last = path
     for action in ok:
         body = await move(writes, staff["verifier"], action, claim)
@@ -221,17 +217,7 @@ async def test_refused_transitions(
 
 async def test_stale_version_and_other_region(writes: Any, staff: dict[str, Any], insured: Any) -> None:
     p = await insured()
-    claim = (
-        await submit(
-            writes,
-            staff["verifier"],
-            participantId=p["id"],
-            program="JKM",
-            cause="DEATH",
-            incidentDate=TODAY.isoformat(),
-            recipients=[heir(8041)],
-        )
-    )["claim"]
+    claim = (await jkm_death(writes, staff["verifier"], p, 8041))["claim"]
     stale = await move(writes, staff["verifier"], "verify", claim, version=claim["version"] + 5)
     assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
     elsewhere = await move(writes, staff["officer_5203"], "verify", claim)
@@ -297,16 +283,7 @@ async def test_heir_nik_equal_to_the_deceased(writes: Any, staff: dict[str, Any]
 
 async def test_jkm_scholarship_needs_36_months(writes: Any, staff: dict[str, Any], insured: Any) -> None:
     p = await insured(months=35)
-    result = await submit(
-        writes,
-        staff["verifier"],
-        participantId=p["id"],
-        program="JKM",
-        cause="DEATH",
-        incidentDate=TODAY.isoformat(),
-        recipients=[heir(8061)],
-        scholarshipChildren=[child(8062, "SD")],
-    )
+    result = await jkm_death(writes, staff["verifier"], p, 8061, scholarshipChildren=[child(8062, "SD")])
     assert [e["code"] for e in result["errors"]] == ["NOT_ELIGIBLE"]
     assert "36 contribution months" in result["errors"][0]["message"]
 
@@ -345,17 +322,7 @@ async def test_transition_text_is_checked(
     writes: Any, staff: dict[str, Any], insured: Any, mutation: str, argument: str, code: str
 ) -> None:
     p = await insured()
-    claim = (
-        await submit(
-            writes,
-            staff["verifier"],
-            participantId=p["id"],
-            program="JKM",
-            cause="DEATH",
-            incidentDate=TODAY.isoformat(),
-            recipients=[heir(8081)],
-        )
-    )["claim"]
+    claim = (await jkm_death(writes, staff["verifier"], p, 8081))["claim"]
     body = await writes.gql(
         f"mutation($id: ID!, $v: Int!) {{ r: {mutation}(id: $id, expectedVersion: $v, {argument}) "
         "{ claim { status } errors { code } } }",
@@ -367,17 +334,7 @@ async def test_transition_text_is_checked(
 
 async def test_payment_needs_a_reference(writes: Any, staff: dict[str, Any], insured: Any) -> None:
     p = await insured()
-    claim = (
-        await submit(
-            writes,
-            staff["verifier"],
-            participantId=p["id"],
-            program="JKM",
-            cause="DEATH",
-            incidentDate=TODAY.isoformat(),
-            recipients=[heir(8091)],
-        )
-    )["claim"]
+    claim = (await jkm_death(writes, staff["verifier"], p, 8091))["claim"]
     claim = (await move(writes, staff["verifier"], "verify", claim))["data"]["r"]["claim"]
     claim = (await move(writes, staff["supervisor"], "approve", claim))["data"]["r"]["claim"]
     body = await writes.gql(
@@ -413,17 +370,7 @@ async def test_every_action_from_every_state(
 ) -> None:
     """The whole transition table over GraphQL: allowed moves succeed, every other one is refused unchanged."""
     p = await insured()
-    claim = (
-        await submit(
-            writes,
-            staff["verifier"],
-            participantId=p["id"],
-            program="JKM",
-            cause="DEATH",
-            incidentDate=TODAY.isoformat(),
-            recipients=[heir(8101)],
-        )
-    )["claim"]
+    claim = (await jkm_death(writes, staff["verifier"], p, 8101))["claim"]
     for step in REACH[state]:
         # The supervisor approves; the verifier does everything else (separation of duties holds).
         claim = (await move(writes, staff["supervisor" if step == "approve" else "verifier"], step, claim))["data"][

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from strawberry.relay import from_base64
 
 from domain.audit import AuditEvent
 from domain.nik import Sex
@@ -174,7 +175,7 @@ async def test_update_with_reason_and_version(
     events = await writes.gql(
         'query($id: String) { auditEvents(filter: {entityType: "Participant", entityId: $id}) '
         "{ edges { node { action reason reasonCode changes actorSubject } } } }",
-        {"id": _db_id(p["id"])},
+        {"id": from_base64(p["id"])[1]},
         staff["auditor"],
     )
     [update, register_event] = [e["node"] for e in events["data"]["auditEvents"]["edges"]]
@@ -265,12 +266,6 @@ async def test_update_other_region_is_not_found(
         staff["verifier"],
     )
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
-
-
-def _db_id(global_id: str) -> str:
-    import base64
-
-    return base64.b64decode(global_id).decode().split(":", 1)[1]
 
 
 async def test_nik_errors_do_not_reveal_what_the_nik_encodes_without_pii(

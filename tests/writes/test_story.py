@@ -10,7 +10,6 @@ audit chain and ``jamsos audit verify`` finds it intact.
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import os
 import sys
@@ -20,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry.relay import to_base64
+from strawberry.relay import from_base64, to_base64
 
 from domain.beneficiaries import PovertyBeneficiary
 from domain.nik import Sex, build_nik
@@ -156,7 +155,7 @@ async def test_the_story(writes: Any, staff: dict[str, Any], writes_url: str, ke
     ]
     assert ("beneficiary.enroll", "dinsos-lombok-timur") in actions
     assert ("participant.update", "officer.dewi@52.03") in actions
-    claim_id = base64.b64decode(claim["id"]).decode().split(":")[1]
+    claim_id = from_base64(claim["id"])[1]
     claim_trail = [
         e["node"]["action"]
         for e in trail["data"]["auditEvents"]["edges"]
