@@ -22,8 +22,8 @@ from starlette.responses import RedirectResponse, Response
 from admin import csrf
 from auth.accounts import authenticate_user, principal_of_user
 from auth.principal import ANONYMOUS, Principal
+from auth.requests import request_meta
 from auth.scopes import Role
-from domain.audit import RequestMeta
 from domain.identity import LockoutPolicy, User
 
 #: Roles that may sign in to the console (API.md). Analysts and auditors use the API.
@@ -59,13 +59,6 @@ def console_principal(request: Request) -> Principal:
     """Who is signed in for this request (anonymous before authentication ran: deny by default)."""
     principal = getattr(request.state, _PRINCIPAL_STATE, None)
     return principal if isinstance(principal, Principal) else ANONYMOUS
-
-
-def request_meta(request: Request) -> RequestMeta:
-    return RequestMeta(
-        request_id=getattr(request.state, "request_id", None),
-        source_ip=request.client.host if request.client else None,
-    )
 
 
 class ConsoleAuth(AuthenticationBackend):

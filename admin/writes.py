@@ -16,10 +16,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
-from admin.auth import console_principal, request_meta
+from admin.auth import console_principal
 from auth.accounts import AccountError
 from auth.passwords import WeakPassword
-from auth.policy import pii_visible
+from auth.requests import caller_for, request_meta
 from domain.audit import AuditEvent
 from domain.caller import Caller
 from domain.enrolment import OutOfRegion
@@ -49,13 +49,7 @@ class Outcome(Generic[T]):
 
 
 def caller_of(request: Request) -> Caller:
-    principal = console_principal(request)
-    return Caller(
-        actor=principal.actor,
-        within=principal.region,
-        meta=request_meta(request),
-        sees_personal_data=pii_visible(principal),
-    )
+    return caller_for(console_principal(request), request_meta(request))
 
 
 async def run_write(

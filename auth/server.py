@@ -40,10 +40,11 @@ from auth.oauth import Exchange, Server, run
 from auth.oauth_models import AccessView, ClientView, CodeView, RefreshView, UserView
 from auth.passwords import in_hashing_thread, token_digest
 from auth.ratelimit import RateLimiter
+from auth.requests import request_meta
 from auth.revocation import RevocationList, Revoked, record_revocations
 from auth.scopes import Scope
 from auth.tokens import InvalidToken, TokenConfig, public_jwks, unverified_header_and_issuer, verify_claims
-from domain.audit import Actor, RequestMeta, record
+from domain.audit import Actor, record
 from domain.identity import AuthorizationCode, LockoutPolicy, OAuthClient, RefreshToken, User
 
 Pairs = Sequence[tuple[str, str]]
@@ -135,10 +136,6 @@ def oauth_error(status: int, error: str, description: str, headers: dict[str, st
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def request_meta(request: Request) -> RequestMeta:
-    return RequestMeta(request_id=getattr(request.state, "request_id", None), source_ip=client_ip(request))
 
 
 class Conflict(Exception):

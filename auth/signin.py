@@ -27,7 +27,8 @@ from auth.oauth import Exchange, run
 from auth.oauth_models import ClientView, UserView
 from auth.passwords import token_digest
 from auth.ratelimit import RateLimiter
-from auth.server import BadForm, OAuthEndpoints, OAuthRequest, client_ip, read_form, repeated, request_meta
+from auth.requests import request_meta
+from auth.server import BadForm, OAuthEndpoints, OAuthRequest, client_ip, read_form, repeated
 from domain.identity import AuthorizationCode
 
 #: Form fields of the page itself; everything else is the authorization request, passed through.

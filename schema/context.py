@@ -11,9 +11,8 @@ import strawberry
 from sqlalchemy import Row, Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from auth.policy import pii_visible
 from auth.principal import Principal
-from domain.audit import RequestMeta
+from auth.requests import caller_for, request_meta
 from domain.caller import Caller
 from schema.limits import Limits
 
@@ -64,18 +63,7 @@ class Context:
     @property
     def caller(self) -> Caller:
         """The principal as the domain's write functions see it."""
-        state = getattr(self.request, "state", None)
-        client = getattr(self.request, "client", None)
-        meta = RequestMeta(
-            request_id=getattr(state, "request_id", None) if state else None,
-            source_ip=client.host if client else None,
-        )
-        return Caller(
-            actor=self.principal.actor,
-            within=self.principal.region,
-            meta=meta,
-            sees_personal_data=pii_visible(self.principal),
-        )
+        return caller_for(self.principal, request_meta(self.request))
 
     def note_pii_read(self, entity_type: str, entity_id: object, field_name: str) -> None:
         ids, fields = self.pii_reads.setdefault(entity_type, (set(), set()))
