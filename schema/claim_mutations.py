@@ -12,10 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.scopes import Scope
 from domain.caller import Caller
+from domain.claim_rules import ClaimSubmission, Recipient, ScholarshipChild
 from domain.claim_workflow import (
-    ClaimSubmission,
-    Recipient,
-    ScholarshipChild,
     approve_claim,
     pay_claim,
     reject_claim,
