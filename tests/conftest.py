@@ -111,8 +111,10 @@ def settings(seeded_url: str, key_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings) -> Starlette:
-    return create_app(settings)
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    yield application
+    await application.state.engine.dispose()  # closes its connections even when no test used the client
 
 
 @pytest.fixture(scope="session")
@@ -120,7 +122,6 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://jamsos.test") as c:
         yield c
-    await app.state.engine.dispose()
 
 
 @pytest.fixture(scope="session")
