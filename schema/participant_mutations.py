@@ -9,13 +9,8 @@ from typing import Annotated
 import strawberry
 
 from auth.scopes import Scope
-from domain.enrolment import (
-    ParticipantChanges,
-    Registration,
-    enroll_beneficiary,
-    register_participant,
-    update_participant,
-)
+from domain.beneficiary_enrolment import enroll_beneficiary
+from domain.enrolment import ParticipantChanges, Registration, register_participant, update_participant
 from domain.participants import FundingSource
 from domain.programs import Program
 from schema import demand

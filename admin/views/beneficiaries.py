@@ -22,9 +22,9 @@ from auth.policy import can_see_region, pii_visible, region_clause
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.beneficiaries import BeneficiarySource, PovertyBeneficiary
+from domain.beneficiary_enrolment import enroll_beneficiary
 from domain.beneficiary_writes import BeneficiaryChanges, update_beneficiary
 from domain.caller import Caller
-from domain.enrolment import enroll_beneficiary
 from domain.nik import Sex
 
 B = PovertyBeneficiary
