@@ -18,11 +18,10 @@ from domain import audit
 from domain.beneficiaries import SOURCE_MAX_DECILE, PovertyBeneficiary
 from domain.caller import Caller
 from domain.corrections import save_correction
-from domain.enrolment import check_version, visible_village
+from domain.enrolment import check_version, visible_placement
 from domain.errors import Invalid, NotFound, Problem
 from domain.nik import InvalidNIK, Sex, check_consistency, parse_nik
 from domain.reasons import check_reason
-from domain.regions import placement
 from domain.text import clean_text
 
 _KK_RE = re.compile(r"^\d{16}$", re.ASCII)
@@ -111,10 +110,9 @@ async def update_beneficiary(
         new["sex"], new["birth_date"] = changes.sex or b.sex, changes.birth_date or b.birth_date
         problems += _nik_agreement(b, new["sex"], new["birth_date"])
     if changes.region_code is not None:
-        village, region_problems = await visible_village(session, caller, changes.region_code, "regionCode")
+        placed, region_problems = await visible_placement(session, caller, changes.region_code, "regionCode")
         problems += region_problems
-        if not region_problems:
-            new.update(placement(village))
+        new.update(placed)
     if problems:
         raise Invalid(problems)
     for column, value in new.items():

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import audit
 from domain.caller import Caller
 from domain.corrections import save_correction
-from domain.enrolment import check_version, visible_village
+from domain.enrolment import check_version, visible_placement, visible_village
 from domain.errors import Invalid, NotFound, Problem
 from domain.participants import Employer
 from domain.reasons import check_reason
@@ -139,10 +139,9 @@ async def update_employer(
         problems += _risk_problems(changes.jkk_risk_class)
         new["jkk_risk_class"] = changes.jkk_risk_class
     if changes.region_code is not None:
-        village, region_problems = await visible_village(session, caller, changes.region_code, "regionCode")
+        placed, region_problems = await visible_placement(session, caller, changes.region_code, "regionCode")
         problems += region_problems
-        if not region_problems:
-            new.update(placement(village))
+        new.update(placed)
     if problems:
         raise Invalid(problems)
     for column, value in new.items():

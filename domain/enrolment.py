@@ -117,6 +117,14 @@ async def visible_village(
     return code.code, []
 
 
+async def visible_placement(
+    session: AsyncSession, caller: Caller, raw: str, field_name: str
+) -> tuple[dict[str, str | None], list[Problem]]:
+    """The placement columns for moving a row to the village `raw` (empty when it is not an acceptable one)."""
+    code, problems = await visible_village(session, caller, raw, field_name)
+    return ({} if problems else placement(code)), problems
+
+
 def _wage_problems(wage: Decimal | None, segment: Segment) -> list[Problem]:
     if wage is None:
         if segment is Segment.PU:
@@ -280,11 +288,10 @@ async def update_participant(
         if not nik_problems:
             participant.nik, participant.sex, participant.birth_date = nik, sex, birth
     if changes.region_code is not None:
-        code, region_problems = await visible_village(session, caller, changes.region_code, "regionCode")
+        placed, region_problems = await visible_placement(session, caller, changes.region_code, "regionCode")
         problems += region_problems
-        if not region_problems:
-            for column, value in placement(code).items():
-                setattr(participant, column, value)
+        for column, value in placed.items():
+            setattr(participant, column, value)
     if changes.funding_source is not None:
         problems += [
             Problem("fundingSource", "FUNDING_NOT_ALLOWED", m)
