@@ -24,7 +24,7 @@ from auth.accounts import authenticate_user, principal_of_user
 from auth.principal import ANONYMOUS, Principal
 from auth.requests import request_meta
 from auth.scopes import Role
-from domain.identity import LockoutPolicy, User
+from domain.identity.models import LockoutPolicy, User
 
 #: Roles that may sign in to the console (API.md). Analysts and auditors use the API.
 CONSOLE_ROLES = frozenset({Role.ADMIN, Role.OFFICER})

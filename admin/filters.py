@@ -17,9 +17,10 @@ from starlette.requests import Request
 
 from admin.auth import console_principal
 from auth.policy import can_see_region
-from domain.participants import ParticipantProgram
-from domain.programs import Program
-from domain.regions import InvalidRegionCode, Region, RegionCode, RegionLevel, placement_column_for
+from domain.participants.models import ParticipantProgram
+from domain.participants.rules import Program
+from domain.regions.models import Region
+from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel, placement_column_for
 
 _ALL = ("__all", "All")
 _LOOKUP_TEMPLATE = "sqladmin/filters/lookup_filter.html"

@@ -26,11 +26,11 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from auth.scopes import Scope
-from domain.claims import ClaimStatus
+from domain.claims.models import ClaimStatus
 from domain.nik import Sex
-from domain.participants import FundingSource, ParticipantStatus
-from domain.programs import Program, Segment
-from domain.reasons import REASON_LABELS
+from domain.participants.models import FundingSource, ParticipantStatus
+from domain.participants.rules import Program, Segment
+from domain.writes.reasons import REASON_LABELS
 
 _INPUT = {"class": "form-control"}
 _SELECT = {"class": "form-select"}

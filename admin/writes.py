@@ -20,12 +20,12 @@ from admin.auth import console_principal
 from auth.accounts import AccountError
 from auth.passwords import WeakPassword
 from auth.requests import caller_for, request_meta
-from domain.audit import AuditEvent
-from domain.caller import Caller
-from domain.enrolment import OutOfRegion
-from domain.errors import Conflict, Invalid, NotFound, Problem, Refused
-from domain.identity import InvalidUsername
-from domain.regions import InvalidRegionCode
+from domain.audit.models import AuditEvent
+from domain.identity.models import InvalidUsername
+from domain.regions.rules import InvalidRegionCode
+from domain.writes.caller import Caller
+from domain.writes.errors import Conflict, Invalid, NotFound, Problem, Refused
+from domain.writes.placement import OutOfRegion
 
 T = TypeVar("T")
 

@@ -28,8 +28,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
+    from demo.load import SeedError, seed
     from domain.db import make_engine
-    from domain.seed.load import SeedError, seed
 
     settings = _settings()
 
@@ -85,7 +85,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     from api.cli_identity import active_signing_key
     from auth.scopes import REGION_BOUND_ROLES, ROLE_SCOPES, Role, UnknownScope, parse_scopes
     from auth.tokens import TokenConfig, issue_access_token
-    from domain.regions import InvalidRegionCode, RegionCode
+    from domain.regions.rules import InvalidRegionCode, RegionCode
 
     settings = _settings()
     if settings.env == "production":
@@ -130,7 +130,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Walk the audit hash chain; exit 1 naming the first broken link."""
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from domain.audit import ChainReport, verify_chain
+    from domain.audit.writes import ChainReport, verify_chain
     from domain.db import make_engine
 
     settings = _settings()

@@ -24,10 +24,10 @@ from api.settings import Settings, get_settings
 from auth import accounts, keys
 from auth.passwords import WeakPassword
 from auth.scopes import Role, UnknownScope, parse_scopes
-from domain.audit import Actor, record
+from domain.audit.writes import Actor, record
 from domain.db import make_engine, make_sessionmaker
-from domain.identity import InvalidUsername
-from domain.regions import InvalidRegionCode
+from domain.identity.models import InvalidUsername
+from domain.regions.rules import InvalidRegionCode
 
 T = TypeVar("T")
 REFUSALS = (accounts.AccountError, WeakPassword, InvalidUsername, UnknownScope, InvalidRegionCode)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from admin.auth import ConsoleConfig
 from api.settings import Settings
-from domain.identity import LockoutPolicy
+from domain.identity.models import LockoutPolicy
 
 
 def console_config(settings: Settings) -> ConsoleConfig:

@@ -15,7 +15,7 @@ from auth.routes import oauth_routes
 from auth.server import OAuthEndpoints, OAuthSettings
 from auth.tokens import TokenConfig
 from auth.verifier import TokenVerifier
-from domain.identity import LockoutPolicy
+from domain.identity.models import LockoutPolicy
 
 
 def token_config(settings: Settings) -> TokenConfig:

@@ -21,9 +21,9 @@ from auth.passwords import check_password_strength, hash_secret, in_hashing_thre
 from auth.principal import Principal, PrincipalKind
 from auth.revocation import Revoked, client_marker, record_revocations, subject_marker
 from auth.scopes import REGION_BOUND_ROLES, ROLE_SCOPES, Role, Scope, format_scopes, parse_scopes
-from domain.audit import Actor, RequestMeta, record
+from domain.audit.writes import Actor, RequestMeta, record
 from domain.db import utcnow
-from domain.identity import (
+from domain.identity.models import (
     LockoutPolicy,
     OAuthClient,
     User,
@@ -32,7 +32,8 @@ from domain.identity import (
     register_failure,
     register_success,
 )
-from domain.regions import Region, RegionCode
+from domain.regions.models import Region
+from domain.regions.rules import RegionCode
 
 GRANT_TYPES = frozenset({"client_credentials", "authorization_code", "refresh_token"})
 #: How long the "every token of this client/user" revocation marker lives: longer than any token can.

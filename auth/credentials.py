@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.passwords import token_digest
 from auth.revocation import Revoked, record_revocations
 from domain.db import utcnow
-from domain.identity import AuthorizationCode, RefreshToken
+from domain.identity.models import AuthorizationCode, RefreshToken
 
 
 async def find_code(session: AsyncSession, value: str) -> AuthorizationCode | None:

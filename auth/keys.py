@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth.tokens import ALGORITHM, LEEWAY_SECONDS, load_or_create_key
 from domain.db import utcnow
-from domain.identity import OAuthClient, SigningKey
+from domain.identity.models import OAuthClient, SigningKey
 
 
 class NoSigningKey(RuntimeError):

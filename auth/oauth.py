@@ -36,7 +36,7 @@ from auth.oauth_models import (
 from auth.revocation import Revoked
 from auth.scopes import ROLE_SCOPES, Scope, format_scopes, parse_scopes
 from auth.tokens import ALGORITHM, TokenConfig
-from domain.regions import InvalidRegionCode, RegionCode
+from domain.regions.rules import InvalidRegionCode, RegionCode
 
 CONFIDENTIAL = ["client_secret_basic", "client_secret_post"]
 ANY_CLIENT = [*CONFIDENTIAL, "none"]

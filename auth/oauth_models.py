@@ -15,8 +15,8 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, InvalidS
 from auth.passwords import token_digest, verify_secret
 from auth.scopes import Role, Scope, UnknownScope, format_scopes, parse_scopes
 from domain.db import utcnow
-from domain.identity import AuthorizationCode, OAuthClient, RefreshToken, User
-from domain.regions import RegionCode
+from domain.identity.models import AuthorizationCode, OAuthClient, RefreshToken, User
+from domain.regions.rules import RegionCode
 
 
 def describe(text: str) -> str:

@@ -27,7 +27,7 @@ from joserfc.jwk import KeySet
 from auth.principal import Principal, PrincipalKind
 from auth.scopes import REGION_BOUND_ROLES, ROLE_SCOPES, Role, Scope
 from auth.tokens import LEEWAY_SECONDS, InvalidToken, claim_problem
-from domain.regions import InvalidRegionCode, RegionCode
+from domain.regions.rules import InvalidRegionCode, RegionCode
 
 
 @dataclass(frozen=True)

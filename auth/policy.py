@@ -20,9 +20,10 @@ from sqlalchemy import ColumnElement, or_, true
 
 from auth.principal import Principal
 from auth.scopes import Scope
-from domain.benefits import WAGE_BASED_PROGRAMS
+from domain.claims.benefits import WAGE_BASED_PROGRAMS
 from domain.nik import mask_identifier
-from domain.regions import PlacedMixin, Region, RegionCode, RegionLevel, placement_column_for
+from domain.regions.models import PlacedMixin, Region
+from domain.regions.rules import RegionCode, RegionLevel, placement_column_for
 
 
 class NotAuthenticated(Exception):

@@ -10,8 +10,8 @@ import enum
 from dataclasses import dataclass, field
 
 from auth.scopes import Role, Scope
-from domain.audit import Actor
-from domain.regions import RegionCode
+from domain.audit.writes import Actor
+from domain.regions.rules import RegionCode
 
 
 class PrincipalKind(enum.StrEnum):

@@ -6,8 +6,8 @@ from typing import Any
 
 from auth.policy import pii_visible
 from auth.principal import Principal
-from domain.audit import RequestMeta
-from domain.caller import Caller
+from domain.audit.writes import RequestMeta
+from domain.writes.caller import Caller
 
 
 def request_meta(request: Any) -> RequestMeta:

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.db import utcnow
-from domain.identity import RevokedToken
+from domain.identity.models import RevokedToken
 
 #: How far back each incremental read looks, so rows committed late (long transactions) are still seen.
 _OVERLAP = dt.timedelta(seconds=120)

@@ -44,8 +44,8 @@ from auth.requests import request_meta
 from auth.revocation import RevocationList, Revoked, record_revocations
 from auth.scopes import Scope
 from auth.tokens import InvalidToken, TokenConfig, public_jwks, unverified_header_and_issuer, verify_claims
-from domain.audit import Actor, record
-from domain.identity import AuthorizationCode, LockoutPolicy, OAuthClient, RefreshToken, User
+from domain.audit.writes import Actor, record
+from domain.identity.models import AuthorizationCode, LockoutPolicy, OAuthClient, RefreshToken, User
 
 Pairs = Sequence[tuple[str, str]]
 

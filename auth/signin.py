@@ -29,7 +29,7 @@ from auth.passwords import token_digest
 from auth.ratelimit import RateLimiter
 from auth.requests import request_meta
 from auth.server import BadForm, OAuthEndpoints, OAuthRequest, client_ip, read_form, repeated
-from domain.identity import AuthorizationCode
+from domain.identity.models import AuthorizationCode
 
 #: Form fields of the page itself; everything else is the authorization request, passed through.
 PAGE_FIELDS = frozenset({"username", "password", "csrf_token", "action"})

@@ -22,7 +22,7 @@ from joserfc.util import urlsafe_b64decode
 
 from auth.principal import Principal, PrincipalKind
 from auth.scopes import Role, Scope, UnknownScope, format_scopes, parse_scopes
-from domain.regions import InvalidRegionCode, RegionCode
+from domain.regions.rules import InvalidRegionCode, RegionCode
 
 ALGORITHM = "ES256"
 TOKEN_TYPE = "at+jwt"  # noqa: S105 - a JOSE media type, not a secret

@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy import text
 
+from demo import SIZES, seed
 from domain.db import Base, make_engine
-from domain.seed import SIZES, seed
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/jamsos_bench"
 

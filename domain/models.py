@@ -1,12 +1,12 @@
 """Every model, imported once so that ``Base.metadata`` is complete (Alembic and table creation use it)."""
 
-from domain.audit import AuditChainHead, AuditEvent, DataAccessEvent
-from domain.beneficiaries import PovertyBeneficiary
-from domain.claims import Claim, ClaimBenefit, ClaimEvent
+from domain.audit.models import AuditChainHead, AuditEvent, DataAccessEvent
+from domain.beneficiaries.models import PovertyBeneficiary
+from domain.claims.models import Claim, ClaimBenefit, ClaimEvent
 from domain.db import Base
-from domain.identity import AuthorizationCode, OAuthClient, RefreshToken, RevokedToken, SigningKey, User
-from domain.participants import Employer, Participant, ParticipantProgram
-from domain.regions import Region, RegionYearFigure
+from domain.identity.models import AuthorizationCode, OAuthClient, RefreshToken, RevokedToken, SigningKey, User
+from domain.participants.models import Employer, Participant, ParticipantProgram
+from domain.regions.models import Region, RegionYearFigure
 
 __all__ = [
     "AuditChainHead",

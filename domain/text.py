@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from domain.errors import Problem
+from domain.writes.errors import Problem
 
 
 def clean_text(value: str, field: str, *, max_length: int, required: bool = True) -> tuple[str, list[Problem]]:

@@ -20,11 +20,11 @@ from auth.explain import Explanation, UnknownType, explain
 from auth.policy import PERSONAL_FIELDS, TYPE_READ_SCOPES, WAGE_DERIVED_FIELDS
 from auth.principal import Principal
 from auth.scopes import Role, Scope
-from domain.beneficiaries import PovertyBeneficiary
-from domain.claims import Claim
-from domain.identity import USER_SUBJECT_PREFIX, OAuthClient, User
-from domain.participants import Participant
-from domain.regions import Region
+from domain.beneficiaries.models import PovertyBeneficiary
+from domain.claims.models import Claim
+from domain.identity.models import USER_SUBJECT_PREFIX, OAuthClient, User
+from domain.participants.models import Participant
+from domain.regions.models import Region
 from schema import demand
 from schema.context import Info
 from schema.errors import BadInput

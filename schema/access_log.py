@@ -14,7 +14,7 @@ from graphql import ExecutionResult, GraphQLError
 from sqlalchemy import insert
 from strawberry.extensions import SchemaExtension
 
-from domain.audit import DataAccessEvent
+from domain.audit.models import DataAccessEvent
 from domain.db import utcnow
 from schema.context import Context
 from schema.errors import INTERNAL_MESSAGE, ErrorCode

@@ -18,7 +18,7 @@ from strawberry.scalars import JSON
 from auth.policy import masked_changes, require_scope
 from auth.principal import Principal
 from auth.scopes import Scope
-from domain.audit import AuditEvent, DataAccessEvent
+from domain.audit.models import AuditEvent, DataAccessEvent
 from schema import demand
 from schema.context import Info
 from schema.errors import BadInput, ErrorCode

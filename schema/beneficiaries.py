@@ -14,7 +14,7 @@ from strawberry import relay
 from auth.policy import masked_identifier, personal_value, pii_visible, region_clause, require_scope
 from auth.principal import Principal
 from auth.scopes import Scope
-from domain.beneficiaries import PovertyBeneficiary
+from domain.beneficiaries.models import PovertyBeneficiary
 from schema import demand
 from schema.context import Info
 from schema.enums import BeneficiarySourceEnum, SexEnum, domain_value

@@ -11,16 +11,10 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.scopes import Scope
-from domain.caller import Caller
-from domain.claim_rules import ClaimSubmission, Recipient, ScholarshipChild
-from domain.claim_workflow import (
-    approve_claim,
-    pay_claim,
-    reject_claim,
-    submit_claim,
-    verify_claim,
-)
-from domain.claims import Claim
+from domain.claims.models import Claim
+from domain.claims.rules import ClaimSubmission, Recipient, ScholarshipChild
+from domain.claims.writes import approve_claim, pay_claim, reject_claim, submit_claim, verify_claim
+from domain.writes.caller import Caller
 from schema import demand
 from schema.claims import ClaimNode
 from schema.context import Info

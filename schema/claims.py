@@ -18,7 +18,7 @@ from strawberry.dataloader import DataLoader
 from auth.policy import masked_identifier, pii_visible, region_clause, require_scope, wage_derived
 from auth.principal import Principal
 from auth.scopes import Scope
-from domain.claims import Claim
+from domain.claims.models import Claim
 from schema import demand
 from schema.context import Info
 from schema.enums import (

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth.principal import Principal
 from auth.requests import caller_for, request_meta
-from domain.caller import Caller
+from domain.writes.caller import Caller
 from schema.limits import Limits
 
 if TYPE_CHECKING:

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
 
-from domain.beneficiaries import BeneficiarySource
-from domain.claims import BenefitKind, ClaimCause, ClaimStatus, EducationLevel, Relationship
+from domain.beneficiaries.models import BeneficiarySource
+from domain.claims.models import BenefitKind, ClaimCause, ClaimStatus, EducationLevel, Relationship
 from domain.nik import Sex
-from domain.participants import FundingSource, ParticipantStatus
-from domain.programs import Program, Segment
-from domain.regions import RegionLevel
+from domain.participants.models import FundingSource, ParticipantStatus
+from domain.participants.rules import Program, Segment
+from domain.regions.rules import RegionLevel
 
 E = TypeVar("E", bound=enum.Enum)
 

@@ -8,7 +8,8 @@ from sqlalchemy import ColumnElement, Select, exists, false, select
 
 from auth.policy import narrow_region_filter
 from auth.principal import Principal
-from domain.regions import PlacedMixin, Region, placement_column_for
+from domain.regions.models import PlacedMixin, Region
+from domain.regions.rules import placement_column_for
 from schema.context import Reader
 from schema.errors import BadInput
 from schema.regions import parse_region_code

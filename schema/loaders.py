@@ -16,10 +16,10 @@ from strawberry.dataloader import DataLoader
 
 from auth.policy import region_clause, region_row_clause
 from auth.principal import Principal
-from domain.beneficiaries import PovertyBeneficiary
-from domain.claims import Claim, ClaimBenefit, ClaimEvent
-from domain.participants import Employer, Participant, ParticipantProgram
-from domain.regions import Region
+from domain.beneficiaries.models import PovertyBeneficiary
+from domain.claims.models import Claim, ClaimBenefit, ClaimEvent
+from domain.participants.models import Employer, Participant, ParticipantProgram
+from domain.regions.models import Region
 from schema.context import Reader
 
 K = TypeVar("K", bound=Hashable)

@@ -9,10 +9,10 @@ from typing import Annotated
 import strawberry
 
 from auth.scopes import Scope
-from domain.beneficiary_enrolment import enroll_beneficiary
-from domain.enrolment import ParticipantChanges, Registration, register_participant, update_participant
-from domain.participants import FundingSource
-from domain.programs import Program
+from domain.beneficiaries.enrolment import enroll_beneficiary
+from domain.participants.models import FundingSource
+from domain.participants.rules import Program
+from domain.participants.writes import ParticipantChanges, Registration, register_participant, update_participant
 from schema import demand
 from schema.beneficiaries import BeneficiaryNode
 from schema.context import Info

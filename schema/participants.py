@@ -16,7 +16,7 @@ from auth.policy import masked_identifier, personal_value, pii_visible, region_c
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.nik import InvalidNIK, parse_nik
-from domain.participants import Employer, Participant, ParticipantProgram
+from domain.participants.models import Employer, Participant, ParticipantProgram
 from schema import demand
 from schema.context import Info
 from schema.enums import (

@@ -11,7 +11,8 @@ from strawberry import relay
 
 from auth.policy import region_row_clause, require_scope
 from auth.scopes import Scope
-from domain.regions import InvalidRegionCode, Region, RegionCode, RegionLevel
+from domain.regions.models import Region
+from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel
 from schema import demand
 from schema.context import Info
 from schema.enums import RegionLevelEnum, domain_value

@@ -14,9 +14,9 @@ import strawberry
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.caller import Caller
-from domain.enrolment import OutOfRegion
-from domain.errors import Conflict, Invalid, NotFound, Refused
+from domain.writes.caller import Caller
+from domain.writes.errors import Conflict, Invalid, NotFound, Refused
+from domain.writes.placement import OutOfRegion
 from schema.context import Info
 from schema.errors import ErrorCode
 from schema.ids import NO_ROW, local_id

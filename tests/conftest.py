@@ -86,8 +86,8 @@ def seeded_url(backend: str, new_database: Callable[[str, str], str]) -> str:
 
 def migrated_and_seeded(url: str) -> str:
     upgrade(url)
+    from demo.load import seed
     from domain.db import make_engine
-    from domain.seed.load import seed
 
     async def run() -> None:
         engine = make_engine(url, null_pool=True)

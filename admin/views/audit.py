@@ -17,7 +17,7 @@ from admin.display import as_plain, changes_formatter, changes_line
 from admin.filters import ValuesFilter
 from admin.views.base import AUDIT_ACCESS, ConsoleView
 from auth.principal import Principal
-from domain.audit import AuditEvent
+from domain.audit.models import AuditEvent
 
 A = AuditEvent
 ENTITY_TYPES = ("Participant", "Employer", "PovertyBeneficiary", "Claim", "RegionYearFigure", "user", "oauth_client")

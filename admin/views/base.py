@@ -34,9 +34,9 @@ from admin.export import csv_response, csv_rows
 from admin.writes import Outcome, latest_event, run_write, saved_message
 from auth.principal import Principal
 from auth.scopes import Scope
-from domain.audit import AuditEvent
-from domain.caller import Caller
-from domain.errors import Problem
+from domain.audit.models import AuditEvent
+from domain.writes.caller import Caller
+from domain.writes.errors import Problem
 
 #: Who may read the audit trail in the console: the same rule as GraphQL ``auditEvents`` (national, audit:read).
 AUDIT_ACCESS = Access(read=Scope.AUDIT_READ, writable=False, national_only=True)

@@ -1,4 +1,4 @@
-"""Poverty beneficiaries (P3KE, DTKS, DTSEN): scoped, masked, corrected through ``domain.beneficiary_writes``,
+"""Poverty beneficiaries (P3KE, DTKS, DTSEN): scoped, masked, corrected through ``domain.beneficiaries.writes``,
 enrolled through ``domain.enrolment.enroll_beneficiary`` (Inpres 4/2022)."""
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from admin.writes import Outcome
 from auth.policy import can_see_region, pii_visible, region_clause
 from auth.principal import Principal
 from auth.scopes import Scope
-from domain.beneficiaries import BeneficiarySource, PovertyBeneficiary
-from domain.beneficiary_enrolment import enroll_beneficiary
-from domain.beneficiary_writes import BeneficiaryChanges, update_beneficiary
-from domain.caller import Caller
+from domain.beneficiaries.enrolment import enroll_beneficiary
+from domain.beneficiaries.models import BeneficiarySource, PovertyBeneficiary
+from domain.beneficiaries.writes import BeneficiaryChanges, update_beneficiary
 from domain.nik import Sex
+from domain.writes.caller import Caller
 
 B = PovertyBeneficiary
 

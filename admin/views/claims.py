@@ -1,5 +1,5 @@
 """Claims: scoped lists and details; the status changes only through the workflow buttons, which call
-``domain.claim_workflow`` (verify, approve, pay, reject) with the version the clerk saw."""
+``domain.claims.writes`` (verify, approve, pay, reject) with the version the clerk saw."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from admin.views.base import ConsoleView, DetailAction, Input, Table
 from auth.policy import can_see_region, masked_identifier, region_clause
 from auth.principal import Principal
 from auth.scopes import Scope
-from domain.claim_workflow import approve_claim, pay_claim, reject_claim, verify_claim
-from domain.claims import TRANSITIONS, Claim, ClaimBenefit, ClaimEvent, ClaimStatus
-from domain.programs import Program
+from domain.claims.models import TRANSITIONS, Claim, ClaimBenefit, ClaimEvent, ClaimStatus
+from domain.claims.writes import approve_claim, pay_claim, reject_claim, verify_claim
+from domain.participants.rules import Program
 
 C = Claim
 _LABELS = {"verify": "Verify documents", "approve": "Approve", "pay": "Record payment", "reject": "Reject"}

@@ -25,10 +25,10 @@ from auth.accounts import AccountError, create_client, create_user, disable_clie
 from auth.passwords import WeakPassword
 from auth.principal import Principal
 from auth.scopes import Role, Scope
-from domain.caller import Caller
-from domain.errors import Problem, invalid
-from domain.identity import InvalidUsername, OAuthClient, User
-from domain.regions import InvalidRegionCode
+from domain.identity.models import InvalidUsername, OAuthClient, User
+from domain.regions.rules import InvalidRegionCode
+from domain.writes.caller import Caller
+from domain.writes.errors import Problem, invalid
 
 U = User
 K = OAuthClient

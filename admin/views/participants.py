@@ -1,5 +1,5 @@
-"""Participants and employers: lists scoped to the user's region, corrections through ``domain.enrolment``
-and ``domain.employer_writes``."""
+"""Participants and employers: lists scoped to the user's region, corrections through ``domain.participants.writes``
+and ``domain.participants.employer_writes``."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from admin.writes import Outcome
 from auth.policy import can_see_region, pii_visible, region_clause
 from auth.principal import Principal
 from auth.scopes import Scope
-from domain.employer_writes import EmployerChanges, EmployerData, register_employer, update_employer
-from domain.enrolment import ParticipantChanges, Registration, register_participant, update_participant
 from domain.nik import Sex
-from domain.participants import Employer, FundingSource, Participant, ParticipantProgram, ParticipantStatus
-from domain.programs import Program, Segment
+from domain.participants.employer_writes import EmployerChanges, EmployerData, register_employer, update_employer
+from domain.participants.models import Employer, FundingSource, Participant, ParticipantProgram, ParticipantStatus
+from domain.participants.rules import Program, Segment
+from domain.participants.writes import ParticipantChanges, Registration, register_participant, update_participant
 
 P = Participant
 

@@ -1,4 +1,4 @@
-"""Regions (read-only: the Kemendagri list) and their yearly Monev figures (``domain.region_figure_writes``).
+"""Regions (read-only: the Kemendagri list) and their yearly Monev figures (``domain.regions.writes``).
 
 A user sees the regions the API shows them: their own, everything below it and its ancestors
 (``auth.policy.region_row_clause``). Figures are national statistics (BPS) and national targets, so only an
@@ -23,9 +23,10 @@ from admin.writes import Gone, Outcome
 from auth.policy import can_see_region, can_see_region_row, region_row_clause
 from auth.principal import Principal
 from auth.scopes import Scope
-from domain.errors import Problem
-from domain.region_figure_writes import RegionFigures, figure_key, record_region_figures
-from domain.regions import Region, RegionLevel, RegionYearFigure
+from domain.regions.models import Region, RegionYearFigure
+from domain.regions.rules import RegionLevel
+from domain.regions.writes import RegionFigures, figure_key, record_region_figures
+from domain.writes.errors import Problem
 
 R = Region
 F = RegionYearFigure

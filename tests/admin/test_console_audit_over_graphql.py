@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from auth.scopes import Role
-from domain.participants import Participant, ParticipantStatus
+from domain.participants.models import Participant, ParticipantStatus
 from tests.admin.conftest import Browser, submit
 
 AUDIT = """

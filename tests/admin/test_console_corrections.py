@@ -10,9 +10,9 @@ from markupsafe import escape
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.audit import AuditEvent
-from domain.beneficiaries import PovertyBeneficiary
-from domain.participants import Employer, Participant
+from domain.audit.models import AuditEvent
+from domain.beneficiaries.models import PovertyBeneficiary
+from domain.participants.models import Employer, Participant
 from tests.admin.conftest import Browser, form_fields, submit
 
 REASON = {"reason_code": "TYPO", "reason": "Checked against the KTP"}

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from admin.auth import principal_for
 from admin.export import BATCH
 from api.app import create_app
-from domain.identity import User
-from domain.participants import Employer
+from domain.identity.models import User
+from domain.participants.models import Employer
 from tests.admin.conftest import console_settings, create_people
 from tests.conftest import migrated_and_seeded
 

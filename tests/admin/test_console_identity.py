@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth.passwords import verify_secret
-from domain.audit import AuditEvent
-from domain.identity import OAuthClient, User
+from domain.audit.models import AuditEvent
+from domain.identity.models import OAuthClient, User
 from tests.admin.conftest import Browser, submit
 
 

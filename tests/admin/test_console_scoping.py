@@ -21,9 +21,9 @@ from admin.display import masked, personal
 from admin.views.participants import ParticipantView
 from auth.principal import Principal, PrincipalKind
 from auth.scopes import ROLE_SCOPES, Role, Scope
-from domain.claims import Claim
-from domain.participants import Participant
-from domain.regions import RegionCode
+from domain.claims.models import Claim
+from domain.participants.models import Participant
+from domain.regions.rules import RegionCode
 from tests.admin.conftest import Browser
 
 ROW = re.compile(r'<input type="hidden" value="(\d+)">')

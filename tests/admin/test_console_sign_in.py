@@ -17,7 +17,7 @@ from api.console import console_config
 from api.settings import Settings
 from auth import accounts
 from auth.scopes import Role
-from domain.audit import AuditEvent
+from domain.audit.models import AuditEvent
 from tests.admin.conftest import BASE, OPERATOR, PASSWORD, Browser, console_settings
 
 

@@ -1,4 +1,4 @@
-"""Claims in the console: the status moves only through the workflow buttons (domain.claim_workflow)."""
+"""Claims in the console: the status moves only through the workflow buttons (domain.claims.writes)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.claims import Claim, ClaimStatus
+from domain.claims.models import Claim, ClaimStatus
 from tests.admin.conftest import Browser
 
 

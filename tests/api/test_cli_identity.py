@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from api.cli import main
 from api.settings import get_settings
-from domain.audit import AuditEvent
+from domain.audit.models import AuditEvent
 from domain.db import make_engine, make_sessionmaker
 from tests.conftest import migrated_and_seeded
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from domain.audit import AuditEvent
-from domain.beneficiaries import PovertyBeneficiary
+from domain.audit.models import AuditEvent
+from domain.beneficiaries.models import PovertyBeneficiary
 from domain.db import make_engine, make_sessionmaker
 from tests.conftest import migrated_and_seeded
 from tests.live import free_port, jamsos, jamsos_json, live_server, service_env

@@ -21,7 +21,7 @@ from api.app import create_app
 from api.settings import Settings
 from auth import accounts
 from auth.scopes import Role, Scope, parse_scopes
-from domain.audit import Actor
+from domain.audit.writes import Actor
 from tests.conftest import AUDIENCE, ISSUER, migrated_and_seeded
 
 OPERATOR = Actor(subject="cli:tests", kind="system")

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import update
 
 from auth.scopes import ROLE_SCOPES, Role
-from domain.identity import AuthorizationCode
+from domain.identity.models import AuthorizationCode
 from tests.auth.conftest import (
     CALLBACK,
     authorize_params,

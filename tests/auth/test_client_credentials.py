@@ -186,7 +186,7 @@ async def test_malformed_requests(http: httpx.AsyncClient, register_client: Regi
 
 
 async def test_client_and_user_subjects_cannot_collide(register_client: RegisterClient) -> None:
-    from domain.identity import USER_SUBJECT_PREFIX
+    from domain.identity.models import USER_SUBJECT_PREFIX
 
     for name in ("user", "User: Admin", "user:admin"):
         partner = await register_client(name=name)

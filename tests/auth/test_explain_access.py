@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from auth.policy import Treatment, personal_fields
 from auth.scopes import ROLE_SCOPES, Role, Scope
-from domain.beneficiaries import PovertyBeneficiary
-from domain.claims import Claim, ClaimBenefit
-from domain.participants import Participant
+from domain.beneficiaries.models import PovertyBeneficiary
+from domain.claims.models import Claim, ClaimBenefit
+from domain.participants.models import Participant
 
 EXPLAIN = """query($t: String!, $i: ID!, $s: String) { explainAccess(typename: $t, id: $i, subject: $s) {
   subject visible decisions { rule allowed reason } fields { field access rule reason } } }"""

@@ -18,7 +18,7 @@ from auth.scopes import Scope
 from auth.tokens import InvalidToken, TokenConfig, issue_access_token, load_or_create_key
 from auth.verifier import TokenVerifier
 from domain.db import make_engine, make_sessionmaker, utcnow
-from domain.identity import SigningKey
+from domain.identity.models import SigningKey
 from tests.auth.conftest import oauth_app_settings
 from tests.conftest import AUDIENCE, ISSUER
 

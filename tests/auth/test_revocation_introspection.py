@@ -157,7 +157,7 @@ async def test_stale_rows_are_pruned(sessions: Any, register_user: Callable[...,
     from sqlalchemy import select
 
     from auth.credentials import prune
-    from domain.identity import AuthorizationCode, RefreshToken, RevokedToken, User
+    from domain.identity.models import AuthorizationCode, RefreshToken, RevokedToken, User
 
     username = await register_user()
     long_ago = utcnow() - dt.timedelta(days=3)

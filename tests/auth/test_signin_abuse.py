@@ -12,8 +12,9 @@ from sqlalchemy import select
 from api.app import create_app
 from auth import accounts
 from auth.ratelimit import RateLimiter
-from domain.audit import AuditEvent, RequestMeta
-from domain.identity import LockoutPolicy, User
+from domain.audit.models import AuditEvent
+from domain.audit.writes import RequestMeta
+from domain.identity.models import LockoutPolicy, User
 from tests.auth.conftest import OPERATOR, PASSWORD, RegisterClient, authorize_params, oauth_app_settings, pkce, sign_in
 from tests.conftest import ISSUER
 

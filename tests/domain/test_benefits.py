@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from domain import benefits
-from domain.benefits import (
+from domain.claims import benefits
+from domain.claims.benefits import (
     JKM_SCHOLARSHIP_MIN_MONTHS,
     RULES,
     SCHOLARSHIP_MAX_CHILDREN,
@@ -22,8 +22,8 @@ from domain.benefits import (
     scholarship_lifetime_per_child,
     scholarship_years,
 )
-from domain.claims import BenefitKind, EducationLevel
-from domain.programs import Program
+from domain.claims.models import BenefitKind, EducationLevel
+from domain.participants.rules import Program
 
 M = Decimal(1_000_000)
 ON = dt.date(2025, 6, 15)

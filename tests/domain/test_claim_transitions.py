@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from domain.claims import TRANSITIONS, ClaimStatus
+from domain.claims.models import TRANSITIONS, ClaimStatus
 
 SUBMITTED, VERIFIED, APPROVED, PAID, REJECTED = (
     ClaimStatus.SUBMITTED,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from domain.programs import (
+from domain.participants.rules import (
     SEGMENT_PROGRAMS,
     SEGMENT_REQUIRED,
     Program,

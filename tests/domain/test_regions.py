@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.regions import InvalidRegionCode, RegionCode, RegionLevel, placement, placement_column_for
+from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel, placement, placement_column_for
 
 PROVINCE, REGENCY, DISTRICT, VILLAGE = "52", "52.71", "52.71.01", "52.71.01.1001"
 

@@ -21,15 +21,15 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.beneficiaries import SOURCE_MAX_DECILE, BeneficiarySource
-from domain.benefits import JKM_SCHOLARSHIP_MIN_MONTHS, SCHOLARSHIP_MAX_CHILDREN
-from domain.claims import TRANSITIONS, ClaimStatus
+from demo import COLUMNS, SIZES, TABLES, SeedError, generate, load_regions, seed
+from domain.beneficiaries.models import SOURCE_MAX_DECILE, BeneficiarySource
+from domain.claims.benefits import JKM_SCHOLARSHIP_MIN_MONTHS, SCHOLARSHIP_MAX_CHILDREN
+from domain.claims.models import TRANSITIONS, ClaimStatus
 from domain.db import Base, make_engine
 from domain.models import Region, RegionYearFigure
 from domain.nik import Sex, check_consistency, parse_nik
-from domain.programs import Program, Segment, program_problems
-from domain.regions import RegionLevel
-from domain.seed import COLUMNS, SIZES, TABLES, SeedError, generate, load_regions, seed
+from domain.participants.rules import Program, Segment, program_problems
+from domain.regions.rules import RegionLevel
 
 AS_OF = dt.date(2026, 6, 30)
 SEED = 42

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from domain.nik import InvalidNIK, Sex, build_nik
-from domain.validation import validate_nik
+from domain.writes.validation import validate_nik
 
 BIRTH = dt.date(1990, 3, 12)
 

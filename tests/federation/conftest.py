@@ -27,9 +27,9 @@ import pytest
 from sqlalchemy import select
 
 from api.settings import Settings
-from domain.claims import Claim
+from domain.claims.models import Claim
 from domain.db import make_engine
-from domain.participants import Employer, Participant
+from domain.participants.models import Employer, Participant
 
 HERE = Path(__file__).resolve().parent
 STARTUP_DEADLINE_SECONDS = 120  # a deadline to give up waiting, not a timing assertion

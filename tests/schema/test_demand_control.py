@@ -10,11 +10,11 @@ from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScala
 from sqlalchemy import func, select
 from strawberry.federation.schema_directives import Cost, ListSize
 
-from domain.claims import ClaimBenefit, ClaimStatus
+from demo.regions import region_rows
+from domain.claims.models import ClaimBenefit, ClaimStatus
 from domain.db import make_engine
-from domain.programs import Program
-from domain.regions import RegionLevel
-from domain.seed.regions import region_rows
+from domain.participants.rules import Program
+from domain.regions.rules import RegionLevel
 from schema.app import schema
 from schema.limits import (
     CLAIM_BENEFITS_SIZE,

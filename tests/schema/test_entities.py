@@ -19,10 +19,11 @@ from strawberry.relay import to_base64
 from api.app import create_app
 from api.settings import Settings
 from auth.scopes import Role, Scope
-from domain.beneficiaries import PovertyBeneficiary
-from domain.claims import Claim
-from domain.participants import Participant
-from domain.regions import Region, RegionLevel
+from domain.beneficiaries.models import PovertyBeneficiary
+from domain.claims.models import Claim
+from domain.participants.models import Participant
+from domain.regions.models import Region
+from domain.regions.rules import RegionLevel
 from schema.limits import MAX_ENTITY_REPRESENTATIONS
 
 ENTITIES = """

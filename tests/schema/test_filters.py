@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.relay import to_base64
 
-from domain.beneficiaries import PovertyBeneficiary
-from domain.claims import Claim
-from domain.participants import Participant, ParticipantProgram
+from domain.beneficiaries.models import PovertyBeneficiary
+from domain.claims.models import Claim
+from domain.participants.models import Participant, ParticipantProgram
 
 
 async def _all(gql: Any, caller: Any, field: str, args: str, node: str = "id", page: int = 7) -> list[Any]:

@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.relay import to_base64
 
 from auth.scopes import Scope
-from domain.beneficiaries import PovertyBeneficiary
-from domain.claims import Claim
-from domain.participants import Participant
-from domain.regions import Region, RegionLevel
+from domain.beneficiaries.models import PovertyBeneficiary
+from domain.claims.models import Claim
+from domain.participants.models import Participant
+from domain.regions.models import Region
+from domain.regions.rules import RegionLevel
 
 CALLERS = ["anonymous", "analyst_5203", "officer_5271", "admin"]
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from strawberry.relay import from_base64
 
-from domain.audit import DataAccessEvent
+from domain.audit.models import DataAccessEvent
 
 
 async def _events(writes: Any) -> list[DataAccessEvent]:

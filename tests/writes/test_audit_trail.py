@@ -13,9 +13,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from api.migrate import upgrade
-from domain import audit
-from domain.audit import SYSTEM, AuditAppendOnly, AuditEvent, verify_chain
-from domain.claims import Claim
+from domain.audit import writes as audit
+from domain.audit.models import AuditAppendOnly, AuditEvent
+from domain.audit.writes import SYSTEM, verify_chain
+from domain.claims.models import Claim
 from domain.db import make_engine
 
 TODAY = dt.date.today()

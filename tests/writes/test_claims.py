@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from strawberry.relay import from_base64
 
-from domain.audit import AuditEvent
-from domain.claims import Claim
+from domain.audit.models import AuditEvent
+from domain.claims.models import Claim
 from domain.nik import Sex, build_nik
 
 CLAIM_FIELDS = (
@@ -76,7 +76,7 @@ async def _set_months(writes: Any, global_id: str, months: int) -> None:
 
     from sqlalchemy import update
 
-    from domain.participants import Participant
+    from domain.participants.models import Participant
 
     pid = int(from_base64(global_id)[1])
     async with writes.engine.begin() as conn:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from domain.audit import AuditEvent
+from domain.audit.models import AuditEvent
 
 TODAY = dt.date.today()
 APPROVE = (

@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import func, select
 from strawberry.relay import to_base64
 
-from domain.audit import AuditEvent
-from domain.beneficiaries import PovertyBeneficiary
-from domain.participants import Participant
+from domain.audit.models import AuditEvent
+from domain.beneficiaries.models import PovertyBeneficiary
+from domain.participants.models import Participant
 
 ENROL = """mutation($id: ID!, $allow: Boolean! = false, $funding: FundingSource) {
   enrollBeneficiary(beneficiaryId: $id, allowNonExtremePoor: $allow, funding: $funding) {

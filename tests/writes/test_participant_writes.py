@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from strawberry.relay import from_base64
 
-from domain.audit import AuditEvent
+from domain.audit.models import AuditEvent
 from domain.nik import Sex
-from domain.participants import Participant
+from domain.participants.models import Participant
 
 REGISTER = """
 mutation($input: RegisterParticipantInput!) {

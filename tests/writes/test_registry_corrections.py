@@ -1,6 +1,6 @@
 """The write functions the console added to the domain: employers, beneficiary corrections, region figures.
 
-Each follows the pattern of ``domain.enrolment``: a Caller, problems per field, a version check, a reason, and
+Each follows the pattern of ``domain.participants.writes``: a Caller, problems per field, a version check, a reason, and
 one audit event with the values before and after, in the caller's transaction.
 """
 
@@ -15,18 +15,19 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from domain.audit import Actor, AuditEvent
-from domain.beneficiaries import BeneficiarySource, PovertyBeneficiary
-from domain.beneficiary_writes import BeneficiaryChanges, update_beneficiary
-from domain.caller import Caller
+from domain.audit.models import AuditEvent
+from domain.audit.writes import Actor
+from domain.beneficiaries.models import BeneficiarySource, PovertyBeneficiary
+from domain.beneficiaries.writes import BeneficiaryChanges, update_beneficiary
 from domain.db import make_engine, make_sessionmaker
-from domain.employer_writes import EmployerChanges, EmployerData, register_employer, update_employer
-from domain.enrolment import OutOfRegion
-from domain.errors import Conflict, Invalid, NotFound
 from domain.nik import Sex
-from domain.reasons import ReasonCode, check_reason
-from domain.region_figure_writes import RegionFigures, record_region_figures
-from domain.regions import RegionCode
+from domain.participants.employer_writes import EmployerChanges, EmployerData, register_employer, update_employer
+from domain.regions.rules import RegionCode
+from domain.regions.writes import RegionFigures, record_region_figures
+from domain.writes.caller import Caller
+from domain.writes.errors import Conflict, Invalid, NotFound
+from domain.writes.placement import OutOfRegion
+from domain.writes.reasons import ReasonCode, check_reason
 from tests.conftest import migrated_and_seeded
 
 T = TypeVar("T")

@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.relay import from_base64, to_base64
 
-from domain.beneficiaries import PovertyBeneficiary
+from domain.beneficiaries.models import PovertyBeneficiary
 from domain.nik import Sex, build_nik
-from domain.participants import Participant
+from domain.participants.models import Participant
 
 TODAY = dt.date.today()
 ENROL = """mutation($id: ID!) { enrollBeneficiary(beneficiaryId: $id) {

@@ -1,0 +1,1 @@
+"""Claims: the tables, the benefit rule table, eligibility rules and the claim workflow writes."""

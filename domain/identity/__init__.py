@@ -1,0 +1,1 @@
+"""Identity: service users, OAuth clients, codes, refresh tokens, revocations and signing keys."""

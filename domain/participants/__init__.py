@@ -1,0 +1,1 @@
+"""Participants and employers: tables, segment/programme rules, contribution packages and writes."""

@@ -1,0 +1,123 @@
+"""Employers, participants and their programme enrolments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    Enum,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from domain.db import Base, UTCDateTime, utcnow
+from domain.nik import Sex
+from domain.participants.rules import Program, Segment, segment_program_check_sql
+from domain.regions.models import PlacedMixin
+
+
+class ParticipantStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+    DECEASED = "DECEASED"
+    RETIRED = "RETIRED"
+
+
+class FundingSource(enum.StrEnum):
+    SELF = "SELF"
+    EMPLOYER = "EMPLOYER"
+    APBD = "APBD"  # regional government budget (Inpres 2/2021, 4/2022)
+    APBN = "APBN"  # national budget
+    CSR = "CSR"
+
+
+def _enum(e: type[enum.Enum], length: int = 10) -> Enum:
+    # Stored as checked strings, not native enums: portable, and adding a value is a simple migration.
+    return Enum(e, native_enum=False, length=length, validate_strings=True)
+
+
+class Employer(PlacedMixin, Base):
+    __tablename__ = "employers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    registration_number: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: JKK risk class 1-5 (contribution 0.24 % .. 1.74 % of wage).
+    jkk_risk_class: Mapped[int] = mapped_column(SmallInteger)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (CheckConstraint("jkk_risk_class BETWEEN 1 AND 5", name="risk_class_range"),)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Participant(PlacedMixin, Base):
+    """An insured worker. Region columns hold where the participant is registered (not the NIK's district)."""
+
+    __tablename__ = "participants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    membership_number: Mapped[str] = mapped_column(String(11), unique=True)  # KPJ
+    nik: Mapped[str] = mapped_column(String(16), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    sex: Mapped[Sex] = mapped_column(_enum(Sex, 1))
+    segment: Mapped[Segment] = mapped_column(_enum(Segment), index=True)
+    status: Mapped[ParticipantStatus] = mapped_column(_enum(ParticipantStatus), index=True)
+    funding_source: Mapped[FundingSource] = mapped_column(_enum(FundingSource), index=True)
+    employer_id: Mapped[int | None] = mapped_column(ForeignKey("employers.id"), index=True)
+    monthly_wage: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    paid_through: Mapped[dt.date | None] = mapped_column(Date)
+    contribution_months: Mapped[int] = mapped_column(Integer, default=0)
+    registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (
+        CheckConstraint("monthly_wage IS NULL OR monthly_wage >= 0", name="wage_non_negative"),
+        CheckConstraint("contribution_months >= 0", name="months_non_negative"),
+        CheckConstraint("length(nik) = 16", name="nik_length"),
+        CheckConstraint("segment <> 'PU' OR employer_id IS NOT NULL", name="pu_has_employer"),
+        # Target of the enrolment table's composite key, so an enrolment always knows its segment.
+        UniqueConstraint("id", "segment", name="uq_participants_id_segment"),
+        # Target of the beneficiary match, so a beneficiary is only ever linked to the participant with its NIK.
+        UniqueConstraint("id", "nik", name="uq_participants_id_nik"),
+        Index("ix_participants_registered_at_id", "registered_at", "id"),
+        Index("ix_participants_full_name_id", "full_name", "id"),
+    )
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ParticipantProgram(Base):
+    """One programme a participant holds, since a date.
+
+    The row repeats the participant's segment (kept equal by a composite foreign key with ON UPDATE
+    CASCADE) so that the database itself refuses a programme the segment cannot hold.
+    """
+
+    __tablename__ = "participant_programs"
+
+    participant_id: Mapped[int] = mapped_column(primary_key=True)
+    program: Mapped[Program] = mapped_column(_enum(Program, 3), primary_key=True, index=True)
+    segment: Mapped[Segment] = mapped_column(_enum(Segment))
+    since: Mapped[dt.date] = mapped_column(Date)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["participant_id", "segment"],
+            ["participants.id", "participants.segment"],
+            name="fk_participant_programs_participant_segment",
+            onupdate="CASCADE",
+            ondelete="CASCADE",
+        ),
+        CheckConstraint(segment_program_check_sql(), name="segment_allows_program"),
+    )

@@ -1,0 +1,322 @@
+"""Writes of the participant family: registration and corrections (beneficiary enrolment: beneficiary_enrolment).
+
+Every function runs inside the caller's transaction (the request owns it: functions flush, never commit)
+and appends its audit event to the same transaction, so a write and its audit record exist together or
+not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.audit import writes as audit
+from domain.beneficiaries.models import PovertyBeneficiary
+from domain.nik import InvalidNIK, Sex, mask_identifier
+from domain.participants.models import Employer, FundingSource, Participant, ParticipantProgram, ParticipantStatus
+from domain.participants.rules import Program, Segment, funding_problems, program_problems
+from domain.regions.rules import placement
+from domain.text import clean_text
+from domain.writes.caller import Caller
+from domain.writes.corrections import check_version, require_change, save_correction
+from domain.writes.errors import Invalid, NotFound, Problem
+from domain.writes.placement import visible_placement, visible_village
+from domain.writes.validation import validate_nik
+
+MAX_WAGE = Decimal("1000000000")  # Rp1 billion a month: above this a figure is a typo, not a wage
+
+#: Fields recorded in the audit trail, with their before/after values.
+AUDITED = (
+    "nik",
+    "full_name",
+    "birth_date",
+    "sex",
+    "segment",
+    "status",
+    "funding_source",
+    "region_code",
+    "employer_id",
+    "monthly_wage",
+    "paid_through",
+    "contribution_months",
+    "programs",
+)
+
+
+@dataclass
+class Registration:
+    nik: str
+    full_name: str
+    birth_date: dt.date
+    sex: Sex
+    segment: Segment
+    funding_source: FundingSource
+    region_code: str
+    programs: set[Program]
+    employer_registration_number: str | None = None
+    monthly_wage: Decimal | None = None
+
+
+@dataclass
+class ParticipantChanges:
+    """A correction: only the fields that are not None change."""
+
+    nik: str | None = None
+    full_name: str | None = None
+    birth_date: dt.date | None = None
+    sex: Sex | None = None
+    status: ParticipantStatus | None = None
+    funding_source: FundingSource | None = None
+    region_code: str | None = None
+    monthly_wage: Decimal | None = None
+    paid_through: dt.date | None = None
+    programs: set[Program] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def snapshot(session: AsyncSession, p: Participant) -> dict[str, Any]:
+    programs = (
+        await session.scalars(select(ParticipantProgram.program).where(ParticipantProgram.participant_id == p.id))
+    ).all()
+    values = {name: getattr(p, name) for name in AUDITED if name != "programs"}
+    values["programs"] = sorted(str(x) for x in programs)
+    return values
+
+
+def _wage_problems(wage: Decimal | None, segment: Segment) -> list[Problem]:
+    if wage is None:
+        if segment is Segment.PU:
+            return [Problem("monthlyWage", "REQUIRED", "a wage earner (PU) needs the monthly wage")]
+        return []
+    if wage < 0:
+        return [Problem("monthlyWage", "NEGATIVE", "the monthly wage cannot be negative")]
+    if wage > MAX_WAGE:
+        return [Problem("monthlyWage", "ABSURD", f"a monthly wage of Rp{wage:,} is not plausible; check the figure")]
+    return []
+
+
+async def _nik_problems(
+    session: AsyncSession, caller: Caller, raw: str, sex: Sex, birth: dt.date, own_id: int | None = None
+) -> tuple[str, list[Problem]]:
+    try:
+        nik = (await validate_nik(session, raw, sex=sex, birth_date=birth, reveal=caller.sees_personal_data)).value
+    except InvalidNIK as exc:
+        return raw, [Problem("nik", "INVALID_NIK", str(exc))]
+    return nik, []
+
+
+async def _duplicate_problems(
+    session: AsyncSession, caller: Caller, nik: str, own_id: int | None = None
+) -> list[Problem]:
+    """Checked last, once everything else is valid, so that a request cannot be a free probe for NIKs."""
+    existing = (await session.execute(select(Participant).where(Participant.nik == nik))).scalar_one_or_none()
+    if existing is None or existing.id == own_id:
+        return []
+    who = (
+        f"participant {existing.membership_number}"
+        if caller.sees(existing.region_code)
+        else "a participant outside your region"
+    )
+    return [Problem("nik", "DUPLICATE_NIK", f"NIK {mask_identifier(nik)} is already registered to {who}")]
+
+
+async def _new_membership_number(session: AsyncSession, today: dt.date) -> str:
+    """A KPJ not yet taken: two-digit year + nine random digits (unique index guards the rare race)."""
+    for _ in range(20):
+        candidate = f"{today.year % 100:02d}{secrets.randbelow(10**9):09d}"
+        taken = await session.scalar(select(Participant.id).where(Participant.membership_number == candidate))
+        if taken is None:
+            return candidate
+    raise RuntimeError("could not find a free membership number")
+
+
+async def register_participant(session: AsyncSession, caller: Caller, data: Registration) -> Participant:
+    problems: list[Problem] = []
+    full_name, name_problems = clean_text(data.full_name, "fullName", max_length=200)
+    problems += name_problems
+    region_code, region_problems = await visible_village(session, caller, data.region_code, "regionCode")
+    problems += region_problems
+    nik, nik_problems = await _nik_problems(session, caller, data.nik, data.sex, data.birth_date)
+    problems += nik_problems
+    problems += [Problem("programs", "PROGRAM_NOT_ALLOWED", m) for m in program_problems(data.segment, data.programs)]
+    problems += [
+        Problem("fundingSource", "FUNDING_NOT_ALLOWED", m) for m in funding_problems(data.segment, data.funding_source)
+    ]
+    problems += _wage_problems(data.monthly_wage, data.segment)
+    employer_id: int | None = None
+    if data.segment is Segment.PU:
+        employer = None
+        if data.employer_registration_number:
+            employer = await session.scalar(
+                select(Employer).where(Employer.registration_number == data.employer_registration_number)
+            )
+        if employer is None or not caller.sees(employer.region_code):
+            problems.append(
+                Problem("employerRegistrationNumber", "UNKNOWN_EMPLOYER", "a wage earner needs a registered employer")
+            )
+        else:
+            employer_id = employer.id
+    if problems:
+        raise Invalid(problems)
+    problems = await _duplicate_problems(session, caller, nik)
+    if problems:
+        raise Invalid(problems)
+    today = dt.date.today()
+    participant = Participant(
+        membership_number=await _new_membership_number(session, today),
+        nik=nik,
+        full_name=full_name,
+        birth_date=data.birth_date,
+        sex=data.sex,
+        segment=data.segment,
+        status=ParticipantStatus.ACTIVE,
+        funding_source=data.funding_source,
+        employer_id=employer_id,
+        monthly_wage=data.monthly_wage,
+        paid_through=None,
+        contribution_months=0,
+        **placement(region_code),
+    )
+    session.add(participant)
+    await session.flush()
+    session.add_all(
+        ParticipantProgram(participant_id=participant.id, program=p, segment=data.segment, since=today)
+        for p in sorted(data.programs)
+    )
+    await _link_beneficiaries(session, participant)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=caller.actor,
+        action="participant.register",
+        entity_type="Participant",
+        entity_id=participant.id,
+        changes=audit.diff({}, await snapshot(session, participant)),
+        meta=caller.meta,
+    )
+    return participant
+
+
+async def _link_beneficiaries(session: AsyncSession, participant: Participant) -> None:
+    """Match by NIK: every registry record of this person points at the participant."""
+    await session.execute(
+        update(PovertyBeneficiary)
+        .where(PovertyBeneficiary.nik == participant.nik, PovertyBeneficiary.participant_id.is_(None))
+        .values(participant_id=participant.id, version=PovertyBeneficiary.version + 1)
+    )
+
+
+async def load_visible_participant(session: AsyncSession, caller: Caller, participant_id: int) -> Participant:
+    participant = await session.get(Participant, participant_id, populate_existing=True)
+    if participant is None or not caller.sees(participant.region_code):
+        raise NotFound("participant", participant_id)
+    return participant
+
+
+async def update_participant(
+    session: AsyncSession,
+    caller: Caller,
+    participant_id: int,
+    changes: ParticipantChanges,
+    *,
+    expected_version: int,
+    reason: str,
+    reason_code: str | None = None,
+) -> Participant:
+    participant = await load_visible_participant(session, caller, participant_id)
+    check_version("participant", participant.membership_number, expected_version, participant.version)
+    reason_text, problems = clean_text(reason, "reason", max_length=2000)
+    before = await snapshot(session, participant)
+    sex = changes.sex or participant.sex
+    birth = changes.birth_date or participant.birth_date
+    if changes.full_name is not None:
+        participant.full_name, name_problems = clean_text(changes.full_name, "fullName", max_length=200)
+        problems += name_problems
+    nik_changed = changes.nik is not None and changes.nik != participant.nik
+    if changes.nik is not None or changes.sex is not None or changes.birth_date is not None:
+        nik, nik_problems = await _nik_problems(
+            session, caller, changes.nik or participant.nik, sex, birth, own_id=participant.id
+        )
+        problems += nik_problems or await _duplicate_problems(session, caller, nik, own_id=participant.id)
+        if not nik_problems:
+            participant.nik, participant.sex, participant.birth_date = nik, sex, birth
+    if changes.region_code is not None:
+        placed, region_problems = await visible_placement(session, caller, changes.region_code, "regionCode")
+        problems += region_problems
+        for column, value in placed.items():
+            setattr(participant, column, value)
+    if changes.funding_source is not None:
+        problems += [
+            Problem("fundingSource", "FUNDING_NOT_ALLOWED", m)
+            for m in funding_problems(participant.segment, changes.funding_source)
+        ]
+        participant.funding_source = changes.funding_source
+    if changes.monthly_wage is not None:
+        problems += _wage_problems(changes.monthly_wage, participant.segment)
+        participant.monthly_wage = changes.monthly_wage
+    if changes.status is not None:
+        participant.status = changes.status
+    if changes.paid_through is not None:
+        participant.paid_through = changes.paid_through
+    if changes.programs is not None:
+        problems += [
+            Problem("programs", "PROGRAM_NOT_ALLOWED", m)
+            for m in program_problems(participant.segment, changes.programs)
+        ]
+    if problems:
+        raise Invalid(problems)
+    if changes.programs is not None:
+        await replace_programs(session, participant, changes.programs)
+    changed = audit.diff(before, await snapshot(session, participant))
+    require_change(changed)
+    if changes.programs is not None and not session.is_modified(participant):
+        participant.version += 1  # a change of enrolments is a change of the participant
+    if nik_changed:
+        # Registry records matched under the old NIK belonged to someone else; re-match under the new one.
+        await session.execute(
+            update(PovertyBeneficiary)
+            .where(PovertyBeneficiary.participant_id == participant.id)
+            .values(participant_id=None, version=PovertyBeneficiary.version + 1)
+        )
+    await save_correction(
+        session,
+        caller,
+        entity="participant",
+        key=participant.membership_number,
+        entity_type="Participant",
+        entity_id=participant.id,
+        changed=changed,
+        reason=reason_text,
+        reason_code=reason_code,
+    )
+    if nik_changed:
+        await _link_beneficiaries(session, participant)
+    return participant
+
+
+async def replace_programs(session: AsyncSession, participant: Participant, programs: set[Program]) -> None:
+    current = set(
+        (
+            await session.scalars(
+                select(ParticipantProgram.program).where(ParticipantProgram.participant_id == participant.id)
+            )
+        ).all()
+    )
+    removed, added = current - programs, programs - current
+    if removed:
+        await session.execute(
+            delete(ParticipantProgram).where(
+                ParticipantProgram.participant_id == participant.id, ParticipantProgram.program.in_(removed)
+            )
+        )
+    today = dt.date.today()
+    session.add_all(
+        ParticipantProgram(participant_id=participant.id, program=p, segment=participant.segment, since=today)
+        for p in sorted(added)
+    )

@@ -1,0 +1,1 @@
+"""Shared write plumbing: who is writing, errors, version check, correction step, placement, NIK check."""

@@ -1,0 +1,47 @@
+"""Where a write may put a row: the village it names must exist, be a village and lie in the caller's region."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.regions.models import Region
+from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel, placement
+from domain.writes.caller import Caller
+from domain.writes.errors import Problem
+
+
+class OutOfRegion(Exception):
+    """The caller may not write in that region (it exists; they are not bound to it)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(
+            f"region {code} is outside the region you are bound to; you cannot register participants there"
+        )
+
+
+async def visible_village(
+    session: AsyncSession, caller: Caller, raw: str, field_name: str
+) -> tuple[str, list[Problem]]:
+    """The village `raw` names, checked to exist, to be a village and to lie in the caller's region."""
+    try:
+        code = RegionCode.parse(raw)
+    except InvalidRegionCode as exc:
+        return raw, [Problem(field_name, "INVALID_REGION", str(exc))]
+    region = await session.get(Region, code.code)
+    if region is None:
+        return raw, [Problem(field_name, "UNKNOWN_REGION", f"region {code.code} is not in the Kemendagri list")]
+    if region.level is not RegionLevel.VILLAGE:
+        return raw, [
+            Problem(field_name, "NOT_A_VILLAGE", f"{code.code} is a {region.level.value.lower()}; give the village")
+        ]
+    if not caller.sees(code.code):
+        raise OutOfRegion(code.code)
+    return code.code, []
+
+
+async def visible_placement(
+    session: AsyncSession, caller: Caller, raw: str, field_name: str
+) -> tuple[dict[str, str | None], list[Problem]]:
+    """The placement columns for moving a row to the village `raw` (empty when it is not an acceptable one)."""
+    code, problems = await visible_village(session, caller, raw, field_name)
+    return ({} if problems else placement(code)), problems
