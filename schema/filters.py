@@ -8,8 +8,7 @@ from sqlalchemy import ColumnElement, Select, exists, false, select
 
 from auth.policy import narrow_region_filter
 from auth.principal import Principal
-from domain.regions.models import PlacedMixin, Region
-from domain.regions.rules import placement_column_for
+from domain.regions.models import PlacedModel, Region, placement_column
 from schema.context import Reader
 from schema.errors import BadInput
 from schema.regions import parse_region_code
@@ -18,7 +17,7 @@ from schema.regions import parse_region_code
 async def region_filter(
     reader: Reader,
     principal: Principal,
-    model: type[PlacedMixin],
+    model: PlacedModel,
     raw_code: str,
     field: str = "filter.regionCode",
 ) -> ColumnElement[bool]:
@@ -34,8 +33,7 @@ async def region_filter(
     narrowed = narrow_region_filter(principal, code)
     if narrowed is None:
         return false()
-    column = getattr(model, placement_column_for(narrowed.level))
-    result: ColumnElement[bool] = column == narrowed.code
+    result: ColumnElement[bool] = placement_column(model, narrowed.level) == narrowed.code
     return result
 
 
