@@ -16,7 +16,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, exists, or_, select
 
 from auth.principal import Principal
 from auth.scopes import Scope
@@ -106,6 +106,20 @@ def visible(principal: Principal, model: PlacedModel) -> ColumnElement[bool]:
 def readable(principal: Principal, model: type[M]) -> Select[M]:
     """``SELECT model WHERE visible(principal, model)``: where a read of a placed table starts."""
     return select(model).where(visible(principal, cast(PlacedModel, model)))
+
+
+#: Execution option on the one statement that reads the Kemendagri register without scoping:
+#: :func:`region_exists`. The register is public, so whether a code exists tells nobody anything.
+PUBLIC_REGISTER = "jamsos_public_register"
+
+
+def region_exists(code: str) -> Select[tuple[bool]]:
+    """``SELECT EXISTS (region with this code)``, for everyone: region codes are public (the Kemendagri list).
+
+    Used to tell a mistyped filter code (BAD_USER_INPUT) from a region outside the caller's (no rows). It
+    returns no row and no name, only whether the code is in the register.
+    """
+    return select(exists().where(Region.code == code)).execution_options(**{PUBLIC_REGISTER: True})
 
 
 def region_clause(principal: Principal, model: type[PlacedMixin]) -> ColumnElement[bool]:
