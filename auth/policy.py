@@ -113,7 +113,7 @@ def readable(principal: Principal, model: type[M]) -> Select[M]:
 PUBLIC_REGISTER = "jamsos_public_register"
 
 
-def region_exists(code: str) -> Select[tuple[bool]]:
+def region_exists(code: str) -> Select[bool]:
     """``SELECT EXISTS (region with this code)``, for everyone: region codes are public (the Kemendagri list).
 
     Used to tell a mistyped filter code (BAD_USER_INPUT) from a region outside the caller's (no rows). It
