@@ -11,7 +11,7 @@ import strawberry
 from sqlalchemy import select
 from strawberry import relay
 
-from auth.policy import masked_identifier, personal_value, pii_visible, require_scope, visible
+from auth.policy import pii_visible, require_scope, shown, visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.beneficiaries.models import PovertyBeneficiary
@@ -52,11 +52,11 @@ class BeneficiaryNode(relay.Node):
     def from_row(cls, row: PovertyBeneficiary, principal: Principal) -> BeneficiaryNode:
         return cls(
             id=row.id,
-            nik_shown=masked_identifier(principal, row.nik) or "",
-            family_card_shown=masked_identifier(principal, row.family_card_number),
+            nik_shown=shown(principal, PovertyBeneficiary, "nik", row.nik) or "",
+            family_card_shown=shown(principal, PovertyBeneficiary, "family_card_number", row.family_card_number),
             pii_shown=pii_visible(principal),
             full_name=row.full_name,
-            birth_date_shown=personal_value(principal, row.birth_date),
+            birth_date_shown=shown(principal, PovertyBeneficiary, "birth_date", row.birth_date),
             sex=row.sex,
             decile=row.decile,
             extreme_poor=row.extreme_poor,

@@ -12,7 +12,7 @@ import strawberry
 from sqlalchemy import exists, select
 from strawberry import relay
 
-from auth.policy import masked_identifier, personal_value, pii_visible, require_scope, visible
+from auth.policy import pii_visible, require_scope, shown, visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.nik import InvalidNIK, parse_nik
@@ -105,15 +105,15 @@ class ParticipantNode(relay.Node):
         return cls(
             id=row.id,
             membership_number=row.membership_number,
-            nik_shown=masked_identifier(principal, row.nik) or "",
+            nik_shown=shown(principal, Participant, "nik", row.nik) or "",
             pii_shown=pii_visible(principal),
             full_name=row.full_name,
-            birth_date_shown=personal_value(principal, row.birth_date),
+            birth_date_shown=shown(principal, Participant, "birth_date", row.birth_date),
             sex=row.sex,
             segment=row.segment,
             status=row.status,
             funding_source=row.funding_source,
-            monthly_wage_shown=personal_value(principal, row.monthly_wage),
+            monthly_wage_shown=shown(principal, Participant, "monthly_wage", row.monthly_wage),
             paid_through=row.paid_through,
             contribution_months=row.contribution_months,
             registered_at=row.registered_at,

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from wtforms import Form
 
 from admin.access import Access
-from admin.display import as_plain, masked, personal
+from admin.display import as_plain
 from admin.filters import RegionFilter, ValuesFilter, boolean_filter
 from admin.forms import BeneficiaryEditForm
 from admin.views.base import ConsoleView, DetailAction, form_version, if_changed, plain_form_value
@@ -76,16 +76,11 @@ class BeneficiaryView(ConsoleView, model=PovertyBeneficiary):
         B.birth_date: "Birth date",
     }
     column_formatters = {
-        B.nik: masked,
-        B.family_card_number: masked,
         B.source: as_plain,
         B.sex: as_plain,
         B.snapshot_date: as_plain,
     }
     column_formatters_detail = {
-        B.nik: masked,
-        B.family_card_number: masked,
-        B.birth_date: personal,
         B.source: as_plain,
         B.sex: as_plain,
         B.snapshot_date: as_plain,

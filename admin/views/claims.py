@@ -12,11 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from admin.access import Access
-from admin.display import as_plain, plain
+from admin.display import as_plain, plain, shown_in_console
 from admin.filters import RegionFilter, ValuesFilter
 from admin.forms import WORKFLOW_INPUTS
 from admin.views.base import ConsoleView, DetailAction, Input, Table
-from auth.policy import masked_identifier
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.claims.models import TRANSITIONS, Claim, ClaimBenefit, ClaimEvent, ClaimStatus
@@ -115,10 +114,10 @@ class ClaimView(ConsoleView, model=Claim):
                     (
                         plain(b.kind),
                         b.recipient_name or "",
-                        masked_identifier(principal, b.recipient_nik) or "",
+                        shown_in_console(principal, b, "recipient_nik", row.program),
                         plain(b.relationship),
                         plain(b.education_level),
-                        plain(b.amount),
+                        shown_in_console(principal, b, "amount", row.program),
                     )
                     for b in benefits
                 ],

@@ -39,7 +39,6 @@ from domain.claims.rules import (
     scholarship_history_problems,
 )
 from domain.db import utcnow
-from domain.nik import mask_identifier
 from domain.participants.models import Participant, ParticipantProgram
 from domain.participants.rules import Program
 from domain.participants.writes import load_visible_participant
@@ -180,7 +179,7 @@ async def submit_claim(session: AsyncSession, caller: Caller, s: ClaimSubmission
                         "kind": line.kind.value,
                         "amount": str(line.amount),
                         "rule": line.rule.id if line.rule else None,
-                        "recipient_nik": mask_identifier(line.recipient.nik) if line.recipient else None,
+                        "recipient_nik": line.recipient.nik if line.recipient else None,
                     }
                     for line in lines
                 ],
