@@ -1,5 +1,5 @@
 """Poverty beneficiaries (P3KE, DTKS, DTSEN): scoped, masked, corrected through ``domain.beneficiaries.writes``,
-enrolled through ``domain.enrolment.enroll_beneficiary`` (Inpres 4/2022)."""
+enrolled through ``domain.beneficiaries.enrolment.enroll_beneficiary`` (Inpres 4/2022)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Claim writes: submission and the status workflow.
 
 Eligibility and benefit amounts come from :mod:`domain.claims.rules`; status changes follow
-:data:`domain.claims.TRANSITIONS`. Every function runs inside the caller's transaction and appends its
+:data:`domain.claims.models.TRANSITIONS`. Every function runs inside the caller's transaction and appends its
 audit event to it.
 """
 
