@@ -21,7 +21,7 @@ from domain.beneficiaries.models import PovertyBeneficiary
 from domain.nik import InvalidNIK, Sex, mask_identifier
 from domain.participants.ledger import recompute_participant_figures
 from domain.participants.models import Employer, FundingSource, Participant, ParticipantProgram, ParticipantStatus
-from domain.participants.rules import Program, Segment, funding_problems, program_problems
+from domain.participants.rules import Program, Segment, funding_problems, program_problems, working_age_problems
 from domain.regions.rules import placement
 from domain.text import clean_text
 from domain.writes.caller import Caller
@@ -157,6 +157,9 @@ async def register_participant(session: AsyncSession, caller: Caller, data: Regi
         Problem("fundingSource", "FUNDING_NOT_ALLOWED", m) for m in funding_problems(data.segment, data.funding_source)
     ]
     problems += _wage_problems(data.monthly_wage, data.segment)
+    problems += [
+        Problem("birthDate", "BELOW_WORKING_AGE", m) for m in working_age_problems(data.birth_date, dt.date.today())
+    ]
     employer_id: int | None = None
     if data.segment is Segment.PU:
         employer = None

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from strawberry.relay import from_base64
 
 from domain.audit.models import AuditEvent
 from domain.claims.models import Claim
@@ -76,6 +77,20 @@ async def participant(writes: Any, caller: Any, global_id: str) -> dict[str, Any
     )
     result: dict[str, Any] = body["data"]["node"]
     return result
+
+
+async def claims_a_year_earlier(writes: Any, global_id: str) -> None:
+    """Test set-up of a history of yearly claims: move the participant's claims one school year back."""
+    from sqlalchemy import update
+
+    pid = int(from_base64(global_id)[1])
+    async with writes.engine.begin() as conn:
+        rows = (await conn.execute(select(Claim.id, Claim.submitted_at).where(Claim.participant_id == pid))).all()
+        for claim_id, submitted in rows:
+            await conn.execute(update(Claim).where(Claim.id == claim_id).values(submitted_at=submitted - YEAR))
+
+
+YEAR = dt.timedelta(days=366)
 
 
 async def submit(writes: Any, caller: Any, **input_: Any) -> dict[str, Any]:
@@ -148,7 +163,11 @@ async def test_jkk_death_is_48_times_wage(writes: Any, staff: dict[str, Any], in
         incidentDate=TODAY.isoformat(),
         recipients=[heir(8011)],
     )
-    assert [(b["kind"], Decimal(b["amount"])) for b in result["claim"]["benefits"]] == [("DEATH", Decimal(144_000_000))]
+    assert [(b["kind"], Decimal(b["amount"])) for b in result["claim"]["benefits"]] == [
+        ("DEATH", Decimal(144_000_000)),
+        ("PERIODIC", Decimal(12_000_000)),
+        ("FUNERAL", Decimal(10_000_000)),
+    ]
 
 
 async def test_full_workflow_and_separation_of_duties(writes: Any, staff: dict[str, Any], insured: Any) -> None:
@@ -445,9 +464,13 @@ async def test_scholarship_years_and_children_over_claims(writes: Any, staff: di
         scholarshipChildren=[child(8122, "TK"), child(8123, "SD")],
     )
     assert first["errors"] == []
+    same_year = await submit(writes, staff["verifier"], **death, scholarshipChildren=[child(8122, "TK")])
+    assert [e["code"] for e in same_year["errors"]] == ["ALREADY_CLAIMED_THIS_YEAR"]
+    await claims_a_year_earlier(writes, p["id"])
     second_year = await submit(writes, staff["verifier"], **death, scholarshipChildren=[child(8122, "TK")])
     assert second_year["errors"] == []
     assert [(b["kind"], b["educationLevel"]) for b in second_year["claim"]["benefits"]] == [("SCHOLARSHIP", "TK")]
+    await claims_a_year_earlier(writes, p["id"])
     third_year = await submit(writes, staff["verifier"], **death, scholarshipChildren=[child(8122, "TK")])
     assert [e["code"] for e in third_year["errors"]] == ["YEARS_EXHAUSTED"]
     third_child = await submit(writes, staff["verifier"], **death, scholarshipChildren=[child(8124, "SMP")])
