@@ -15,6 +15,7 @@ from schema.audit import AuditQuery
 from schema.beneficiaries import BeneficiaryNode, BeneficiaryQuery
 from schema.claim_mutations import ClaimMutation
 from schema.claims import ClaimNode, ClaimQuery
+from schema.contributions import ContributionMutation
 from schema.entities import EntitySchema
 from schema.limits import MAX_ALIASES, MAX_PAGE_SIZE, MAX_QUERY_DEPTH, MAX_TOKENS
 from schema.me import MeQuery
@@ -35,7 +36,7 @@ class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, MeQuery
 
 
 @strawberry.type(description="Writes: registration, corrections, enrolment and the claim workflow, all audited.")
-class Mutation(ParticipantMutation, ClaimMutation):
+class Mutation(ParticipantMutation, ClaimMutation, ContributionMutation):
     pass
 
 
