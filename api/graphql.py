@@ -109,8 +109,6 @@ class JamsosGraphQL(GraphQL[Context, None]):
             response.status_code = 503
             response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
         elif ErrorCode.RATE_LIMITED.value in codes:
-            retry = next(
-                (e.extensions.get("retryAfter") for e in errors if (e.extensions or {}).get("retryAfter")), 60
-            )
+            retry = next((e.extensions.get("retryAfter") for e in errors if (e.extensions or {}).get("retryAfter")), 60)
             response.status_code = 429
             response.headers["Retry-After"] = str(retry)

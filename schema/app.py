@@ -58,7 +58,7 @@ def _reachable_definitions(roots: list[type]) -> list[StrawberryObjectDefinition
         for field in definition.fields:
             try:
                 stack.append(field.type)
-            except Exception:  # noqa: BLE001,S112 - an unresolvable annotation fails the real build, loudly
+            except Exception:  # noqa: S112 - an unresolvable annotation fails the real build, loudly
                 continue
     return list(seen.values())
 

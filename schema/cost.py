@@ -140,7 +140,7 @@ def fragment_nesting(document: DocumentNode, maximum: int) -> int:
     cyclic = sorted(set(fragments) - set(chain))
     if cyclic:
         raise FragmentProblem(f"fragments spread each other in a cycle: {', '.join(cyclic[:5])}", len(cyclic))
-    operations_spread = max(
+    return max(
         (
             max((chain[n] for n in _spreads(d.selection_set) if n in chain), default=0)
             for d in document.definitions
@@ -148,7 +148,6 @@ def fragment_nesting(document: DocumentNode, maximum: int) -> int:
         ),
         default=0,
     )
-    return operations_spread
 
 
 def _spreads(selection_set: SelectionSetNode | None) -> set[str]:
@@ -160,8 +159,8 @@ def _spreads(selection_set: SelectionSetNode | None) -> set[str]:
         for selection in current.selections:
             if isinstance(selection, FragmentSpreadNode):
                 found.add(selection.name.value)
-            elif selection.selection_set is not None:
-                stack.append(selection.selection_set)
+            elif (inner := getattr(selection, "selection_set", None)) is not None:
+                stack.append(inner)
     return found
 
 
@@ -208,7 +207,9 @@ class _Walk:
         name = node.name.value
         if name.startswith("__"):
             return 0, 0  # introspection (development only) and __typename: free, and not counted as depth
-        graphql_field = parent.fields.get(name) if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType) else None
+        graphql_field = (
+            parent.fields.get(name) if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType) else None
+        )
         if graphql_field is None:
             return 0, 0  # __typename, or a field validation will refuse
         assert parent is not None
@@ -304,10 +305,12 @@ def written_depth(document: DocumentNode) -> int:
     while stack:
         current, depth = stack.pop()
         for selection in current.selections:
-            if selection.selection_set is None:
-                deepest = max(deepest, depth + (1 if isinstance(selection, FieldNode) else 0))
+            level = depth + (1 if isinstance(selection, FieldNode) else 0)
+            inner = getattr(selection, "selection_set", None)
+            if inner is None:
+                deepest = max(deepest, level)
             else:
-                stack.append((selection.selection_set, depth + (1 if isinstance(selection, FieldNode) else 0)))
+                stack.append((inner, level))
     return deepest
 
 

@@ -141,7 +141,9 @@ class QueryLimits(SchemaExtension):
         context = self.execution_context
         if context.graphql_document is None:
             text = context.query or ""
-            if any("tokens" in e.message and "Parsing aborted" in e.message for e in context.pre_execution_errors or ()):
+            if any(
+                "tokens" in e.message and "Parsing aborted" in e.message for e in context.pre_execution_errors or ()
+            ):
                 measured = _count_tokens(text, 20 * limits.max_tokens)
                 raise _refuse(
                     "tokens", "The document's token count", measured, limits.max_tokens, "Send a smaller document."
@@ -211,16 +213,14 @@ def limits_extension(schema_factory: Callable[[], GraphQLSchema]) -> Callable[[]
 __all__ = [
     "ANONYMOUS_REQUESTS_PER_MINUTE",
     "CLAIM_BENEFITS_SIZE",
+    "CLAIM_HISTORY_SIZE",
     "COST_BUDGET_PER_MINUTE",
     "COST_REFUSALS",
-    "MAX_COST",
-    "MAX_FRAGMENT_NESTING",
-    "QueryLimits",
-    "limits_extension",
-    "CLAIM_HISTORY_SIZE",
     "DEFAULT_PAGE_SIZE",
     "MAX_ALIASES",
+    "MAX_COST",
     "MAX_ENTITY_REPRESENTATIONS",
+    "MAX_FRAGMENT_NESTING",
     "MAX_PAGE_SIZE",
     "MAX_QUERY_DEPTH",
     "MAX_TOKENS",
@@ -231,4 +231,6 @@ __all__ = [
     "ROUTER_MAX_COST",
     "TOTAL_COUNT_COST",
     "Limits",
+    "QueryLimits",
+    "limits_extension",
 ]

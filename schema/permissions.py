@@ -67,7 +67,8 @@ def needs_authentication() -> AuthenticationRequirement:
 
 
 def _directives_for(permission_classes: Iterable[type[BasePermission]]) -> list[object]:
-    scopes = sorted(str(p.scope.value) for p in permission_classes if isinstance(getattr(p, "scope", None), Scope))
+    required = [getattr(p, "scope", None) for p in permission_classes]
+    scopes = sorted(scope.value for scope in required if isinstance(scope, Scope))
     if scopes:
         return [RequiresScopes(scopes=[scopes])]
     if any(p is IsAuthenticated for p in permission_classes):
