@@ -59,7 +59,8 @@ def test_region_scoping_still_holds_through_hive(hive_gateway: Any, callers: dic
     )
     assert "errors" not in body, body
     codes = [e["node"]["region"]["code"] for e in body["data"]["participants"]["edges"]]
-    assert codes and all(code.startswith("52.03.") for code in codes)
+    assert codes
+    assert all(code.startswith("52.03.") for code in codes)
 
 
 def test_a_missing_scope_is_refused_at_the_gateway(
