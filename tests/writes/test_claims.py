@@ -328,7 +328,6 @@ async def test_idempotency_key_returns_the_first_claim(writes: Any, staff: dict[
     ("mutation", "argument", "code"),
     [
         ("rejectClaim", 'reason: "   "', "REQUIRED"),
-        ("rejectClaim", 'reason: "no\\u0000te"', "CONTROL_CHARACTERS"),
         ("verifyClaim", 'note: "bidi\\u202e"', "CONTROL_CHARACTERS"),
     ],
 )
