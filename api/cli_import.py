@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TextIO
 
 from api.settings import get_settings
 from domain.audit.writes import Actor
@@ -96,7 +96,13 @@ def print_result(result: ImportResult, path: Path, report: Path | None, elapsed:
     verdict = (
         "dry run: nothing written"
         if result.dry_run
-        else ("written" if result.written and (c.imported or c.updated or c.linked) else "nothing to change" if result.written else "NOTHING WRITTEN (all-or-nothing; fix the rows or pass --skip-invalid)")
+        else (
+            "written"
+            if result.written and (c.imported or c.updated or c.linked)
+            else "nothing to change"
+            if result.written
+            else "NOTHING WRITTEN (all-or-nothing; fix the rows or pass --skip-invalid)"
+        )
     )
     print(f"{path.name}: {verdict}")
     print(
@@ -136,35 +142,33 @@ def cmd_import(args: argparse.Namespace) -> int:
     except (InvalidRegionCode, ValueError) as exc:
         print(f"bad option: {exc}", file=sys.stderr)
         return 2
-    options = ImportOptions(
-        dry_run=args.dry_run, skip_invalid=args.skip_invalid, source=source, snapshot_date=snapshot
-    )
+    options = ImportOptions(dry_run=args.dry_run, skip_invalid=args.skip_invalid, source=source, snapshot_date=snapshot)
     caller = Caller(actor=_actor(), within=within, sees_personal_data=True)
     report = report_path(path)
     settings = get_settings()
     started = time.perf_counter()
 
-    async def run() -> ImportResult:
+    async def run(stream: IO[bytes], out: TextIO) -> ImportResult:
         from domain.db import make_engine, make_sessionmaker
 
         engine = make_engine(settings.resolved_database_url, null_pool=True)
         progress, close = _progress()
         try:
-            with path.open("rb") as stream, report.open("w", newline="", encoding="utf-8") as out:
-                async with make_sessionmaker(engine)() as session:
-                    result = await import_beneficiaries(
-                        session, caller, stream, path.name, options, report=out, progress=progress
-                    )
-                    if result.written:
-                        await session.commit()
-                    else:
-                        await session.rollback()
-                    return result
+            async with make_sessionmaker(engine)() as session:
+                result = await import_beneficiaries(
+                    session, caller, stream, path.name, options, report=out, progress=progress
+                )
+                if result.written:
+                    await session.commit()
+                else:
+                    await session.rollback()
+                return result
         finally:
             close()
             await engine.dispose()
 
-    result = asyncio.run(run())
+    with path.open("rb") as stream, report.open("w", newline="", encoding="utf-8") as out:
+        result = asyncio.run(run(stream, out))
     if result.error_count == 0:
         report.unlink(missing_ok=True)
     print_result(result, path, report if result.error_count else None, time.perf_counter() - started)

@@ -134,10 +134,13 @@ STAGE = Table(
     Column("snapshot_date", Date, nullable=False),
     Column("existing_id", Integer),
     prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",  # PostgreSQL drops it with the transaction; SQLite's is dropped by _drop_stage
 )
 _STAGED = [c.name for c in STAGE.columns if c.name != "existing_id"]
 _COMPARED = ("full_name", "family_card_number", "birth_date", "sex", "region_code", "decile", "extreme_poor")
 _PLACEMENT = ("province_code", "regency_code", "district_code")
+_PB: Table = PovertyBeneficiary.metadata.tables[PovertyBeneficiary.__tablename__]
+_P: Table = Participant.metadata.tables[Participant.__tablename__]
 
 
 @dataclass
@@ -151,11 +154,11 @@ class _Places:
 
 async def _places(session: AsyncSession) -> _Places:
     rows = await session.execute(select(Region.code, Region.level))
-    villages, districts, other = set(), set(), set()
+    villages: set[str] = set()
+    districts: set[str] = set()
+    other: set[str] = set()
     for code, level in rows:
-        (villages if level is RegionLevel.VILLAGE else districts if level is RegionLevel.DISTRICT else other).add(
-            code
-        )
+        (villages if level is RegionLevel.VILLAGE else districts if level is RegionLevel.DISTRICT else other).add(code)
     return _Places(villages, districts, other)
 
 
@@ -401,6 +404,11 @@ async def _create_stage(conn: AsyncConnection) -> None:
     await conn.run_sync(lambda c: STAGE.create(c))
 
 
+async def _drop_stage(conn: AsyncConnection) -> None:
+    if conn.dialect.name != "postgresql":  # there it goes with the transaction (ON COMMIT DROP)
+        await conn.run_sync(lambda c: STAGE.drop(c, checkfirst=True))
+
+
 async def _stage_rows(conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
     if conn.dialect.name == "postgresql":
         raw = await conn.get_raw_connection()
@@ -417,42 +425,43 @@ def _key_match(pb: Table, s: Table) -> Any:
     return and_(pb.c.nik == s.c.nik, pb.c.source == s.c.source, pb.c.snapshot_date == s.c.snapshot_date)
 
 
-def _differs(pb: Table, s: Table) -> Any:
-    return or_(*(pb.c[name].is_distinct_from(s.c[name]) for name in _COMPARED))
+def _differs(pb: Table, s: Table, compared: tuple[str, ...]) -> Any:
+    return or_(*(pb.c[name].is_distinct_from(s.c[name]) for name in compared))
 
 
-async def _duplicates(conn: AsyncConnection, sink: ErrorSink, reveal: bool) -> int:
+async def _duplicates(conn: AsyncConnection, sink: ErrorSink, reveal: bool, column: str) -> int:
     """Rows repeating an earlier row's NIK, source and snapshot: reported and taken out of the stage."""
     s = STAGE
-    first = (
-        func.min(s.c.row_no).over(partition_by=(s.c.nik, s.c.source, s.c.snapshot_date)).label("first_row")
-    )
+    first = func.min(s.c.row_no).over(partition_by=(s.c.nik, s.c.source, s.c.snapshot_date)).label("first_row")
     ranked = select(s.c.row_no, s.c.nik, s.c.source, s.c.snapshot_date, first).subquery()
     repeats = select(ranked).where(ranked.c.row_no > ranked.c.first_row).order_by(ranked.c.row_no)
     count = 0
     result = await conn.stream(repeats)
-    async for row_no, nik, source, snapshot, first_row in result:
-        count += 1
-        sink.add(
-            RowError(
-                row_no,
-                "nik",
-                nik if reveal else mask_identifier(nik),
-                "DUPLICATE_ROW",
-                f"row {first_row} already has this NIK for {source} {snapshot}; each person appears once per "
-                "source and snapshot",
+    try:
+        async for row_no, nik, source, snapshot, first_row in result:
+            count += 1
+            sink.add(
+                RowError(
+                    row_no,
+                    column,
+                    nik if reveal else mask_identifier(nik),
+                    "DUPLICATE_ROW",
+                    f"row {first_row} already has this NIK for {source} {snapshot}; each person appears once per "
+                    "source and snapshot",
+                )
             )
-        )
+    finally:
+        await result.close()
     if count:
         await conn.execute(delete(s).where(s.c.row_no.in_(select(repeats.subquery().c.row_no))))
     return count
 
 
-async def _outside_region(conn: AsyncConnection, caller: Caller, sink: ErrorSink) -> int:
+async def _outside_region(conn: AsyncConnection, caller: Caller, sink: ErrorSink, column_name: str) -> int:
     """Rows whose record for that snapshot exists in a region the importer is not bound to: refused."""
     if caller.within is None:
         return 0
-    pb, s = PovertyBeneficiary.__table__, STAGE
+    pb, s = _PB, STAGE
     column = pb.c[placement_column_for(caller.within.level)]
     elsewhere = (
         select(s.c.row_no, s.c.nik)
@@ -465,7 +474,7 @@ async def _outside_region(conn: AsyncConnection, caller: Caller, sink: ErrorSink
         sink.add(
             RowError(
                 row_no,
-                "nik",
+                column_name,
                 nik if caller.sees_personal_data else mask_identifier(nik),
                 "NOT_YOURS",
                 "this person's record for this source and snapshot belongs to a region outside yours; "
@@ -477,20 +486,22 @@ async def _outside_region(conn: AsyncConnection, caller: Caller, sink: ErrorSink
     return len(rows)
 
 
-async def _classify(conn: AsyncConnection) -> tuple[int, int, int]:
+async def _classify(conn: AsyncConnection, compared: tuple[str, ...]) -> tuple[int, int, int]:
     """(new, changed, unchanged) staged rows."""
-    pb, s = PovertyBeneficiary.__table__, STAGE
+    pb, s = _PB, STAGE
     await conn.execute(update(s).values(existing_id=pb.c.id).where(_key_match(pb, s)))
     total = (await conn.execute(select(func.count()).select_from(s))).scalar_one()
     new = (await conn.execute(select(func.count()).select_from(s).where(s.c.existing_id.is_(None)))).scalar_one()
     changed = (
-        await conn.execute(select(func.count()).select_from(s.join(pb, pb.c.id == s.c.existing_id)).where(_differs(pb, s)))
+        await conn.execute(
+            select(func.count()).select_from(s.join(pb, pb.c.id == s.c.existing_id)).where(_differs(pb, s, compared))
+        )
     ).scalar_one()
     return int(new), int(changed), int(total - new - changed)
 
 
 async def _would_link(conn: AsyncConnection) -> int:
-    pb, s, p = PovertyBeneficiary.__table__, STAGE, Participant.__table__
+    pb, s, p = _PB, STAGE, _P
     unlinked = or_(
         s.c.existing_id.is_(None),
         exists().where(pb.c.id == s.c.existing_id, pb.c.participant_id.is_(None)),
@@ -499,12 +510,14 @@ async def _would_link(conn: AsyncConnection) -> int:
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def _write(conn: AsyncConnection) -> tuple[int, int, int]:
+async def _write(conn: AsyncConnection, compared: tuple[str, ...]) -> tuple[int, int, int]:
     """Update the changed records, insert the new ones, link by NIK: (inserted, updated, linked)."""
-    pb, s, p = PovertyBeneficiary.__table__, STAGE, Participant.__table__
-    changes = {name: s.c[name] for name in (*_COMPARED, *_PLACEMENT)}
+    pb, s, p = _PB, STAGE, _P
+    changes = {name: s.c[name] for name in (*compared, *_PLACEMENT)}
     updated = await conn.execute(
-        update(pb).values(**changes, version=pb.c.version + 1).where(pb.c.id == s.c.existing_id, _differs(pb, s))
+        update(pb)
+        .values(**changes, version=pb.c.version + 1)
+        .where(pb.c.id == s.c.existing_id, _differs(pb, s, compared))
     )
     columns = [name for name in _STAGED if name != "row_no"]
     inserted = await conn.execute(
@@ -523,11 +536,15 @@ async def _write(conn: AsyncConnection) -> tuple[int, int, int]:
             exists().where(p.c.nik == pb.c.nik),
         )
     )
-    return inserted.rowcount, updated.rowcount, linked.rowcount  # type: ignore[attr-defined]
+    return inserted.rowcount, updated.rowcount, linked.rowcount
 
 
 def _batches(
-    rows: Iterator[tuple[int, tuple[Any, ...]]], check: _RowChecker, sink: ErrorSink, counts: ImportCounts, limit: int | None
+    rows: Iterator[tuple[int, tuple[Any, ...]]],
+    check: _RowChecker,
+    sink: ErrorSink,
+    counts: ImportCounts,
+    limit: int | None,
 ) -> Iterator[list[tuple[Any, ...]]]:
     batch: list[tuple[Any, ...]] = []
     for number, values in rows:
@@ -598,19 +615,22 @@ async def import_beneficiaries(
     if counts.read == 0:
         sink.add(RowError(0, None, None, "NO_ROWS", f"{filename!r} has a header but no data rows"))
         return _result(counts, sink, options, sha256, notes, written=False)
-    counts.rejected += await _duplicates(conn, sink, caller.sees_personal_data)
-    new, changed, unchanged = await _classify(conn)
-    rejected_elsewhere = await _outside_region(conn, caller, sink)
+    # A column the file does not have leaves the stored value alone (birth date and sex come from the NIK).
+    compared = tuple(c for c in _COMPARED if c != "family_card_number" or c in header.positions)
+    nik_column = header.column_name("nik")
+    counts.rejected += await _duplicates(conn, sink, caller.sees_personal_data, nik_column)
+    new, changed, unchanged = await _classify(conn, compared)
+    rejected_elsewhere = await _outside_region(conn, caller, sink, nik_column)
     if rejected_elsewhere:
         counts.rejected += rejected_elsewhere
-        new, changed, unchanged = await _classify(conn)
+        new, changed, unchanged = await _classify(conn, compared)
     counts.imported, counts.updated, counts.unchanged = new, changed, unchanged
     if options.dry_run or (counts.rejected and not options.skip_invalid):
         counts.linked = await _would_link(conn)
-        await conn.run_sync(lambda c: STAGE.drop(c))
+        await _drop_stage(conn)
         return _result(counts, sink, options, sha256, notes, written=False)
-    counts.imported, counts.updated, counts.linked = await _write(conn)
-    await conn.run_sync(lambda c: STAGE.drop(c))
+    counts.imported, counts.updated, counts.linked = await _write(conn, compared)
+    await _drop_stage(conn)
     if counts.imported or counts.updated or counts.linked:
         await audit.record(
             session,

@@ -48,9 +48,9 @@ class HeaderMatch:
         return self.headers[self.positions[field]]
 
 
-def match_header(cells: list[object], columns: tuple[Column, ...], *, optional: frozenset[str] = frozenset()) -> (
-    tuple[HeaderMatch, list[RowError]]
-):
+def match_header(
+    cells: list[object], columns: tuple[Column, ...], *, optional: frozenset[str] = frozenset()
+) -> tuple[HeaderMatch, list[RowError]]:
     """Map header `cells` to `columns`. Problems (row 1): a required column missing, a column given twice.
 
     Fields in `optional` are not required even when their column says so (a value given another way, such as a

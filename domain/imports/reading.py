@@ -133,7 +133,7 @@ def _encoding(head: bytes) -> tuple[str, list[str]]:
 
 
 def _delimiter(first_line: str) -> str:
-    counts = {d: 0 for d in _DELIMITERS}
+    counts = dict.fromkeys(_DELIMITERS, 0)
     quoted = False
     for ch in first_line:
         if ch == '"':
