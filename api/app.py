@@ -18,6 +18,7 @@ from api.identity import build_identity
 from api.logs import configure_logging
 from api.middleware import BearerTokenBackend, RequestId, authentication_error
 from api.settings import Settings, get_settings
+from api.uploads import UploadLimit
 from domain.db import make_engine, make_sessionmaker
 from schema.app import schema
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         limits=settings.limits,
         graphql_ide="graphiql" if settings.env == "development" else None,
         allow_queries_via_get=True,
+        multipart_uploads_enabled=True,  # importBeneficiaries; bearer tokens only, so no cross-site form can call it
     )
 
     @contextlib.asynccontextmanager
@@ -45,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            Route("/graphql", UploadLimit(graphql_app, settings.import_max_upload_bytes), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *identity.routes,  # /oauth/*, /.well-known/oauth-authorization-server, /.well-known/jwks.json

@@ -34,6 +34,13 @@ class JamsosGraphQL(GraphQL[Context, None]):
             scope.setdefault("state", {})["db"] = session
             await super().__call__(scope, receive, send)
 
+    async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().run(request, *args, **kwargs)
+        finally:
+            if isinstance(request, Request):
+                await request.close()  # uploaded files (multipart) are closed even when no resolver read them
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         principal = principal_of(request)
         reader = Reader(request.state.db)

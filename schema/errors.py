@@ -85,8 +85,9 @@ def format_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
 
 def _is_input_coercion(error: GraphQLError) -> bool:
     # Scalars that fail to parse (a Date of month 13, a global id that is not base64) are input errors,
-    # raised while arguments are coerced, before any resolver of ours runs.
-    return isinstance(error.original_error, StrawberryInputCoercionError)
+    # raised while arguments are coerced, before any resolver of ours runs. Variables that fail to coerce
+    # (a null for a non-null Upload!, "yes" for a Boolean) carry graphql-core's own GraphQLError.
+    return isinstance(error.original_error, (StrawberryInputCoercionError, GraphQLError))
 
 
 def _with_code(error: GraphQLError, code: ErrorCode) -> GraphQLError:
