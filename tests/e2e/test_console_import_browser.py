@@ -43,9 +43,12 @@ def test_upload_with_bad_rows_then_skip_them(service: Service, chromium: Any, sh
     assert page.locator("#count-rejected").inner_text() == "3"
     rows = [r.inner_text() for r in page.locator("#import-errors tbody tr").all()]
     assert len(rows) == 3
-    assert rows[0].startswith("3") and "OUT_OF_RANGE" in rows[0]
-    assert rows[1].startswith("4") and "OUT_OF_REGION" in rows[1]
-    assert rows[2].startswith("6") and "NIK_STORED_AS_NUMBER" in rows[2]
+    assert rows[0].startswith("3")
+    assert "OUT_OF_RANGE" in rows[0]
+    assert rows[1].startswith("4")
+    assert "OUT_OF_REGION" in rows[1]
+    assert rows[2].startswith("6")
+    assert "NIK_STORED_AS_NUMBER" in rows[2]
     shots(page, "report-nothing-written")
     assert service.query("SELECT count(*) FROM poverty_beneficiaries") == [(before,)]
 
