@@ -26,7 +26,7 @@ from auth.requests import request_meta
 from auth.scopes import Role
 from domain.identity.models import LockoutPolicy, User
 
-#: Roles that may sign in to the console (API.md). Analysts and auditors use the API.
+#: Roles that may sign in to the console (docs/api.md). Analysts and auditors use the API.
 CONSOLE_ROLES = frozenset({Role.ADMIN, Role.OFFICER})
 _PRINCIPAL_STATE = "console_principal"
 
