@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     log_json: bool = True
     #: Large enough that an oversized text field (1 MiB) reaches validation and gets a clear UserError.
     max_body_bytes: int = 2 * 1024 * 1024
+    #: Largest registry list a caller with beneficiaries:write may upload to importBeneficiaries (api.uploads).
+    import_max_upload_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     #: Representations one federation ``_entities`` call may carry (schema.limits); more are refused.
     max_entity_representations: int = Field(default=MAX_ENTITY_REPRESENTATIONS, gt=0, le=100_000)
     # -- limits per GraphQL document and budgets per caller (schema.limits; README "Production") --
