@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schema.limits import MAX_ENTITY_REPRESENTATIONS, Limits
+from schema.limits import MAX_ENTITY_REPRESENTATIONS, SUPPRESSION_THRESHOLD, Limits
 
 
 class Settings(BaseSettings):
@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2 * 1024 * 1024
     #: Representations one federation ``_entities`` call may carry (schema.limits); more are refused.
     max_entity_representations: int = Field(default=MAX_ENTITY_REPRESENTATIONS, gt=0, le=100_000)
+    #: Monev counts below this are withheld from callers who may read aggregates but not rows (schema.limits).
+    suppression_threshold: int = Field(default=SUPPRESSION_THRESHOLD, ge=1, le=1000)
 
     @property
     def resolved_database_url(self) -> str:
@@ -74,7 +76,10 @@ class Settings(BaseSettings):
 
     @property
     def limits(self) -> Limits:
-        return Limits(max_entity_representations=self.max_entity_representations)
+        return Limits(
+            max_entity_representations=self.max_entity_representations,
+            suppression_threshold=self.suppression_threshold,
+        )
 
     @property
     def resolved_signing_key_path(self) -> Path:

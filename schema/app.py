@@ -21,6 +21,7 @@ from schema.me import MeQuery
 from schema.participant_mutations import ParticipantMutation
 from schema.participants import ParticipantNode, ParticipantQuery
 from schema.regions import RegionNode, RegionQuery
+from schema.stats import StatsQuery
 
 #: The federation version we target: 2.5+ for @authenticated/@requiresScopes, 2.9+ for @cost/@listSize.
 #: tests/federation composes it with @apollo/composition (see its package.json for the version).
@@ -28,7 +29,7 @@ FEDERATION_VERSION: Final = "2.11"
 
 
 @strawberry.type(description="Read access to participants, regions, poverty beneficiaries and claims.")
-class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, MeQuery, AuditQuery, AccessQuery):
+class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, StatsQuery, MeQuery, AuditQuery, AccessQuery):
     node: relay.Node | None = relay.node(
         description="Any object by its global id; null when there is none you may see."
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from domain.monev.suppression import DEFAULT_THRESHOLD
+
 # --- Pages -------------------------------------------------------------------------------------------
 #: Largest ``first`` a connection accepts.
 MAX_PAGE_SIZE: Final = 100
@@ -53,11 +55,19 @@ TOTAL_COUNT_COST: Final = 10
 ROUTER_MAX_COST: Final = 25_000
 
 
+# --- Monev aggregates -----------------------------------------------------------------------------------
+#: Counts below this are withheld (null, ``suppressed``) from callers with ``stats:read`` but not the rows'
+#: read scope. Override: JAMSOS_SUPPRESSION_THRESHOLD.
+SUPPRESSION_THRESHOLD: Final = DEFAULT_THRESHOLD
+
+
 @dataclass(frozen=True)
 class Limits:
     """The limits a running server applies; built from settings, defaults from the constants above."""
 
     max_entity_representations: int = MAX_ENTITY_REPRESENTATIONS
+    #: Monev counts below this are withheld from callers who may not read the rows behind them.
+    suppression_threshold: int = SUPPRESSION_THRESHOLD
 
 
 __all__ = [
@@ -74,6 +84,7 @@ __all__ = [
     "REGION_ANCESTORS_SIZE",
     "REGION_CHILDREN_SIZE",
     "ROUTER_MAX_COST",
+    "SUPPRESSION_THRESHOLD",
     "TOTAL_COUNT_COST",
     "Limits",
 ]
