@@ -22,11 +22,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demo import COLUMNS, SIZES, TABLES, SeedError, generate, load_regions, seed
+from demo.regions import sample_ratio
 from domain.beneficiaries.models import SOURCE_MAX_DECILE, BeneficiarySource
 from domain.claims.benefits import JKM_SCHOLARSHIP_MIN_MONTHS, SCHOLARSHIP_MAX_CHILDREN
 from domain.claims.models import TRANSITIONS, ClaimStatus
 from domain.db import Base, make_engine
-from demo.regions import sample_ratio
 from domain.models import Participant, Region, RegionYearFigure
 from domain.nik import Sex, check_consistency, parse_nik
 from domain.participants.rules import Program, Segment, program_problems
