@@ -27,7 +27,7 @@ from auth.requests import request_meta
 from auth.scopes import Role
 from domain.identity.models import LockoutPolicy, User
 
-#: Roles that may use the console's record views. Auditors use the API.
+#: Roles that may use the console's record views (docs/api.md). Auditors use the API.
 CONSOLE_ROLES = frozenset({Role.ADMIN, Role.OFFICER})
 #: Roles that may sign in at all: analysts too, who see only the Monev dashboard (admin.monev).
 SIGN_IN_ROLES = CONSOLE_ROLES | {Role.ANALYST}

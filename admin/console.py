@@ -3,7 +3,7 @@
 What changes from SQLAdmin's defaults (and why):
 
 * **Its own session factory** on the service's engine: SQLAdmin reconfigures the factory it is given
-  (``autoflush=False``), which must not leak into the API's (LIBRARIES.md §3).
+  (``autoflush=False``), which must not leak into the API's (docs/libraries.md, "SQLAdmin 0.32").
 * **Session and CSRF**: the session middleware (short, HttpOnly, SameSite=Strict, Secure outside
   development/test) wraps :class:`admin.csrf.CSRFMiddleware`, which checks every state-changing request;
   sign-out is a POST.

@@ -108,7 +108,7 @@ class MonevView(BaseView):
         codes = {root.code, *(a for a in region.ancestors if root.contains(a)), region.code}
         stmt = (
             select(Region.code, Region.name)
-            .where((Region.code.in_(codes)) | (Region.parent_code == region.code))
+            .where((Region.code.in_(codes)) | (Region.parent_code == region.code), viewer.visible(Region))
             .order_by(Region.code)
         )
         rows = (await conn.execute(stmt)).all()

@@ -1,7 +1,7 @@
 """A small per-key token bucket, for the token endpoint and the sign-in form.
 
 It is per process: with N processes a caller gets up to N times the rate. It slows down scripted guessing;
-the account lockout (``domain.identity.LockoutPolicy``), kept in the database, is what stops it.
+the account lockout (``domain.identity.models.LockoutPolicy``), kept in the database, is what stops it.
 """
 
 from __future__ import annotations

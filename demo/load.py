@@ -4,7 +4,7 @@ Seeding is for an empty database. :func:`seed` refuses (``SeedError``) when empl
 beneficiaries or claims already exist, because the generator assigns primary keys, NIKs and membership
 numbers itself and would collide with rows it did not make; pass ``if_exists="skip"`` to make a second
 call a no-op instead (e.g. a development start script). Regions are loaded first when missing and are
-never duplicated (:func:`domain.seed.regions.load_regions` is idempotent).
+never duplicated (:func:`demo.regions.load_regions` is idempotent).
 
 Memory stays bounded: rows are generated and written one chunk of participants (with their enrolments,
 beneficiary matches and claims) at a time; the next chunk is generated in a worker thread while the

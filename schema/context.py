@@ -25,8 +25,9 @@ T = TypeVar("T")
 class Reader:
     """One request's AsyncSession, used by one coroutine at a time.
 
-    Sibling resolvers run concurrently and an AsyncSession must not be (LIBRARIES.md §2); the lock
-    serialises their statements, which on one connection would run one after the other anyway.
+    Sibling resolvers run concurrently and an AsyncSession must not be (docs/libraries.md, "Strawberry on
+    Starlette"); the lock serialises their statements, which on one connection would run one after the other
+    anyway.
     """
 
     def __init__(self, session: AsyncSession) -> None:

@@ -30,7 +30,7 @@ MAX_TOKENS: Final = 5000
 MAX_ENTITY_REPRESENTATIONS: Final = 1000
 
 # --- Demand control: what the router may assume about lists that take no ``first`` -------------------
-# (tests/schema/test_limits.py checks these against the domain's enums and the region table.)
+# (tests/schema/test_demand_control.py checks these against the domain's enums and the region table.)
 #: Children of one region: the largest parent in the Kemendagri list (district 95.06.03) has 108 villages.
 REGION_CHILDREN_SIZE: Final = 110
 #: Ancestors of a region: province, regency, district above a village.

@@ -12,7 +12,7 @@ import strawberry
 from sqlalchemy import exists, select
 from strawberry import relay
 
-from auth.policy import masked_identifier, personal_value, pii_visible, region_clause, require_scope
+from auth.policy import masked_identifier, personal_value, pii_visible, require_scope, visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.nik import InvalidNIK, parse_nik
@@ -305,7 +305,7 @@ class ParticipantQuery:
     ) -> ParticipantConnection:
         principal, reader = info.context.principal, info.context.reader
         f = filter or ParticipantFilter()
-        stmt = select(Participant).where(region_clause(principal, Participant))
+        stmt = select(Participant).where(visible(principal, Participant))
         if f.region_code is not None:
             stmt = stmt.where(await region_filter(reader, principal, Participant, f.region_code))
         program = domain_value(f.program)

@@ -7,10 +7,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from sqlalchemy import select
 from strawberry import relay
 
-from auth.policy import region_row_clause, require_scope
+from auth.policy import readable, require_scope
 from auth.scopes import Scope
 from domain.regions.models import Region
 from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel
@@ -150,7 +149,7 @@ class RegionQuery:
             str | None, strawberry.argument(description="Cursor of the last item of the previous page.")
         ] = None,
     ) -> RegionConnection:
-        stmt = select(Region).where(region_row_clause(info.context.principal))
+        stmt = readable(info.context.principal, Region)
         if level is not None:
             lvl: RegionLevel = domain_value(level)
             stmt = stmt.where(Region.level == lvl)

@@ -206,7 +206,7 @@ async def _visible_region(
         return None
 
     async def run(conn: AsyncConnection) -> T | None:
-        if not await region_exists(conn, code.code):
+        if not await region_exists(conn, viewer, code.code):
             return None
         return await work(conn, code)
 
@@ -252,7 +252,7 @@ class StatsQuery:
             return None
 
         async def run(conn: AsyncConnection) -> list[CoverageType] | None:
-            if not await region_exists(conn, code.code):
+            if not await region_exists(conn, viewer, code.code):
                 return None
             rows = await sub_region_months(conn, viewer, code, [month])
             return [CoverageType.from_published(p, day) for p in rows]

@@ -1,5 +1,5 @@
 """Poverty beneficiaries (P3KE, DTKS, DTSEN): scoped, masked, corrected through ``domain.beneficiaries.writes``,
-enrolled through ``domain.enrolment.enroll_beneficiary`` (Inpres 4/2022)."""
+enrolled through ``domain.beneficiaries.enrolment.enroll_beneficiary`` (Inpres 4/2022)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from admin.filters import RegionFilter, ValuesFilter, boolean_filter
 from admin.forms import BeneficiaryEditForm
 from admin.views.base import ConsoleView, DetailAction, form_version, if_changed, plain_form_value
 from admin.writes import Outcome
-from auth.policy import can_see_region, pii_visible, region_clause
+from auth.policy import pii_visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.beneficiaries.enrolment import enroll_beneficiary
@@ -102,12 +102,6 @@ class BeneficiaryView(ConsoleView, model=PovertyBeneficiary):
         boolean_filter(B.extreme_poor, title="Extreme poor", parameter_name="extreme_poor"),
         ValuesFilter.of_enum(B.source, BeneficiarySource, title="Source", parameter_name="source"),
     ]
-
-    def scope(self, principal: Principal) -> ColumnElement[bool]:
-        return region_clause(principal, PovertyBeneficiary)
-
-    def row_visible(self, principal: Principal, row: Any) -> bool:
-        return can_see_region(principal, row.region_code)
 
     def search_clause(self, principal: Principal, term: str) -> ColumnElement[bool] | None:
         clauses = [B.full_name.icontains(term, autoescape=True)]

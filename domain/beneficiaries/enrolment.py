@@ -20,7 +20,8 @@ from domain.participants.rules import Program, Segment, funding_problems, progra
 from domain.participants.writes import Registration, register_participant, replace_programs, snapshot
 from domain.writes.caller import Caller
 from domain.writes.corrections import flush_versioned
-from domain.writes.errors import Conflict, Invalid, NotFound, Problem
+from domain.writes.errors import Conflict, Invalid, Problem
+from domain.writes.visible import load_visible
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,7 @@ async def enroll_beneficiary(
 ) -> Enrolment:
     """Make an extreme-poor beneficiary a BPU participant (JKK + JKM, regionally funded), or link them to the
     participant who already holds their NIK. Calling it again changes nothing and returns the same participant."""
-    beneficiary = await session.get(PovertyBeneficiary, beneficiary_id, populate_existing=True)
-    if beneficiary is None or not caller.sees(beneficiary.region_code):
-        raise NotFound("beneficiary", beneficiary_id)
+    beneficiary = await load_visible(session, caller, PovertyBeneficiary, beneficiary_id, "beneficiary")
     wanted = programs or {Program.JKK, Program.JKM}
     package = bpu_package(frozenset(wanted), dt.date.today())
     price = package.monthly if package else None

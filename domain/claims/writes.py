@@ -1,7 +1,7 @@
 """Claim writes: submission and the status workflow.
 
 Eligibility and benefit amounts come from :mod:`domain.claims.rules`; status changes follow
-:data:`domain.claims.TRANSITIONS`. Every function runs inside the caller's transaction and appends its
+:data:`domain.claims.models.TRANSITIONS`. Every function runs inside the caller's transaction and appends its
 audit event to it.
 """
 
@@ -46,7 +46,8 @@ from domain.participants.writes import load_visible_participant
 from domain.text import clean_text
 from domain.writes.caller import Caller
 from domain.writes.corrections import check_version
-from domain.writes.errors import Conflict, Invalid, NotFound, Problem, Refused, invalid
+from domain.writes.errors import Conflict, Invalid, Problem, Refused, invalid
+from domain.writes.visible import load_visible
 
 
 def _namespaced_key(caller: Caller, key: str) -> str:
@@ -191,10 +192,7 @@ async def submit_claim(session: AsyncSession, caller: Caller, s: ClaimSubmission
 
 
 async def _load_claim(session: AsyncSession, caller: Caller, claim_id: int) -> Claim:
-    claim = await session.get(Claim, claim_id, populate_existing=True)
-    if claim is None or not caller.sees(claim.region_code):
-        raise NotFound("claim", claim_id)
-    return claim
+    return await load_visible(session, caller, Claim, claim_id, "claim")
 
 
 async def _move(

@@ -35,11 +35,12 @@ from domain.monev.days import local_day, third_working_day_after
 from domain.monev.periods import Month
 from domain.participants.models import FundingSource, Participant, ParticipantProgram
 from domain.participants.rules import Program, Segment
-from domain.regions.models import PlacedMixin, RegionYearFigure
+from domain.regions.models import PlacedMixin, PlacedModel, RegionYearFigure
 from domain.regions.rules import RegionCode, RegionLevel, placement_column_for
 
-#: The SQL condition limiting a placed table to what the caller may see (auth.policy builds it).
-Visible = Callable[[type[PlacedMixin]], ColumnElement[bool]]
+#: The SQL condition limiting a placed table (or the region table) to what the caller may see: always
+#: ``auth.policy.visible`` for the caller, never written here.
+Visible = Callable[[PlacedModel], ColumnElement[bool]]
 
 _CHILD_LEVEL = {
     RegionLevel.PROVINCE: RegionLevel.REGENCY,

@@ -167,7 +167,7 @@ def _row(kind: Kind, months: Sequence[Published]) -> list[Value]:
 
 async def build_report(conn: AsyncConnection, viewer: Viewer, kind: Kind, region: RegionCode, period: Period) -> Report:
     """The report's sheets: the region itself, then one sheet per level below it (down to districts)."""
-    if not viewer.sees(region.code) or not await region_exists(conn, region.code):
+    if not viewer.sees(region.code) or not await region_exists(conn, viewer, region.code):
         raise ReportError(f"region {region.code} is unknown or not entirely within your region")
     if child_level(region) is None:
         raise ReportError(f"{region.code} is a village; a report is for a province, regency or district")

@@ -84,23 +84,23 @@ class Published:
         return within / (within + late)
 
 
-async def _names(conn: AsyncConnection, codes: Sequence[str]) -> dict[str, str]:
-    rows = (await conn.execute(select(Region.code, Region.name).where(Region.code.in_(list(codes))))).all()
-    return {r.code: r.name for r in rows}
+async def _names(conn: AsyncConnection, viewer: Viewer, codes: Sequence[str]) -> dict[str, str]:
+    stmt = select(Region.code, Region.name).where(Region.code.in_(list(codes)), viewer.visible(Region))
+    return {r.code: r.name for r in (await conn.execute(stmt)).all()}
 
 
-async def region_exists(conn: AsyncConnection, code: str) -> bool:
-    return (await conn.execute(select(Region.code).where(Region.code == code))).first() is not None
+async def region_exists(conn: AsyncConnection, viewer: Viewer, code: str) -> bool:
+    """Whether `code` is a region the viewer may see (a region outside theirs does not exist for them)."""
+    stmt = select(Region.code).where(Region.code == code, viewer.visible(Region))
+    return (await conn.execute(stmt)).first() is not None
 
 
 async def visible_children(conn: AsyncConnection, viewer: Viewer, parent: RegionCode) -> list[str]:
     """The sub-regions of `parent` the viewer sees in full, by code (all of them, with or without data)."""
     if child_level(parent) is None:
         return []
-    rows = (
-        await conn.execute(select(Region.code).where(Region.parent_code == parent.code).order_by(Region.code))
-    ).all()
-    return [r.code for r in rows if viewer.sees(r.code)]
+    stmt = select(Region.code).where(Region.parent_code == parent.code, viewer.visible(Region)).order_by(Region.code)
+    return [r.code for r in (await conn.execute(stmt)).all() if viewer.sees(r.code)]
 
 
 def _row_groups(area: str, month: str) -> list[Group]:
@@ -178,12 +178,13 @@ def _path(root: RegionCode, target: RegionCode) -> list[RegionCode]:
 
 async def _publish(
     conn: AsyncConnection,
+    viewer: Viewer,
     tables: Table,
     hidden: set[Key],
     codes: Sequence[str],
     months: Sequence[Month],
 ) -> dict[tuple[str, str], Published]:
-    names = await _names(conn, codes)
+    names = await _names(conn, viewer, codes)
     dens = await denominators(conn, codes, sorted({m.year for m in months}))
     result: dict[tuple[str, str], Published] = {}
     for code in codes:
@@ -207,14 +208,14 @@ async def region_months(
     """`region`'s figures for each month (the caller must see the whole region; the caller checks that)."""
     if not viewer.protected:
         table = await area_figures(conn, region, months, viewer.visible)
-        published = await _publish(conn, table, set(), [region.code], months)
+        published = await _publish(conn, viewer, table, set(), [region.code], months)
         return [published[(region.code, m.key)] for m in months]
     patterns = _Patterns(conn, viewer, months)
     path = _path(_root_for(viewer, region), region)
     await patterns.root(path[0])
     for parent in path[:-1]:
         await patterns.children(parent, await visible_children(conn, viewer, parent))
-    published = await _publish(conn, patterns.tables, patterns.hidden, [region.code], months)
+    published = await _publish(conn, viewer, patterns.tables, patterns.hidden, [region.code], months)
     return [published[(region.code, m.key)] for m in months]
 
 
@@ -231,12 +232,12 @@ async def sub_region_months(
         return sorted(rows, key=lambda p: (p.month, p.code))
     if not viewer.protected:
         table = await area_figures(conn, parent, months, viewer.visible, by_child=True)
-        published = await _publish(conn, table, set(), children, months)
+        published = await _publish(conn, viewer, table, set(), children, months)
     else:
         patterns = _Patterns(conn, viewer, months)
         path = _path(_root_for(viewer, parent), parent)
         await patterns.root(path[0])
         for above in path:
             await patterns.children(above, await visible_children(conn, viewer, above))
-        published = await _publish(conn, patterns.tables, patterns.hidden, children, months)
+        published = await _publish(conn, viewer, patterns.tables, patterns.hidden, children, months)
     return [published[(c, m.key)] for m in months for c in children]

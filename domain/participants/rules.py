@@ -24,7 +24,7 @@ class Segment(enum.StrEnum):
     PMI = "PMI"  # Pekerja Migran Indonesia: migrant workers
 
 
-#: Programmes each segment may hold (DOMAIN.md). JHT is optional for BPU and PMI but allowed.
+#: Programmes each segment may hold (docs/domain.md). JHT is optional for BPU and PMI but allowed.
 SEGMENT_PROGRAMS: dict[Segment, frozenset[Program]] = {
     Segment.PU: frozenset(Program),
     Segment.BPU: frozenset({Program.JKK, Program.JKM, Program.JHT}),

@@ -25,9 +25,10 @@ from domain.regions.rules import placement
 from domain.text import clean_text
 from domain.writes.caller import Caller
 from domain.writes.corrections import check_version, require_change, save_correction
-from domain.writes.errors import Invalid, NotFound, Problem
+from domain.writes.errors import Invalid, Problem
 from domain.writes.placement import visible_placement, visible_village
 from domain.writes.validation import validate_nik
+from domain.writes.visible import load_visible
 
 MAX_WAGE = Decimal("1000000000")  # Rp1 billion a month: above this a figure is a typo, not a wage
 
@@ -213,10 +214,7 @@ async def _link_beneficiaries(session: AsyncSession, participant: Participant) -
 
 
 async def load_visible_participant(session: AsyncSession, caller: Caller, participant_id: int) -> Participant:
-    participant = await session.get(Participant, participant_id, populate_existing=True)
-    if participant is None or not caller.sees(participant.region_code):
-        raise NotFound("participant", participant_id)
-    return participant
+    return await load_visible(session, caller, Participant, participant_id, "participant")
 
 
 async def update_participant(

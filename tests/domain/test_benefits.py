@@ -1,4 +1,4 @@
-"""The versioned benefit rule table and the amounts it gives (DOMAIN.md, "Claims")."""
+"""The versioned benefit rule table and the amounts it gives (docs/domain.md, "Claims")."""
 
 from __future__ import annotations
 

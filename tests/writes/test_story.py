@@ -3,7 +3,7 @@
 An informal worker in Lombok Timur on the P3KE extreme-poverty list, whose self-paid membership had
 lapsed, is enrolled by the regional social affairs office with APBD funding (Inpres 4/2022). Months later
 the worker dies; the widow files a JKM claim with scholarships for two children; a branch officer
-verifies, a supervisor approves, the payment is recorded. Amounts follow DOMAIN.md; every step is in the
+verifies, a supervisor approves, the payment is recorded. Amounts follow docs/domain.md; every step is in the
 audit chain and ``jamsos audit verify`` finds it intact.
 """
 
