@@ -22,6 +22,7 @@ from schema.limits import (
     MAX_FRAGMENT_NESTING,
     MAX_QUERY_DEPTH,
     MAX_TOKENS,
+    SUPPRESSION_THRESHOLD,
     Limits,
 )
 
@@ -93,6 +94,8 @@ class Settings(BaseSettings):
     #: Apollo Router with authorization). Off: the SDL loads in any Federation 2 gateway. Either way the
     #: service enforces scopes and regions itself.
     federation_security_directives: bool = False
+    #: Monev counts below this are withheld from callers who may read aggregates but not rows (schema.limits).
+    suppression_threshold: int = Field(default=SUPPRESSION_THRESHOLD, ge=1, le=1000)
 
     @property
     def resolved_database_url(self) -> str:
@@ -109,6 +112,7 @@ class Settings(BaseSettings):
             max_cost=self.max_cost,
             cost_budget_per_minute=self.cost_budget_per_minute,
             anonymous_requests_per_minute=self.anonymous_requests_per_minute,
+            suppression_threshold=self.suppression_threshold,
         )
 
     @property

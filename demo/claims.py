@@ -132,11 +132,11 @@ def plan_claim(rng: random.Random, index: int, as_of: dt.date) -> ClaimPlan:
     p_status, ages, min_months, lag = _PROFILE[kind]
     path = _path(rng, status)
     gaps = [dt.timedelta(days=rng.uniform(*_STEP_DAYS[s])) for s in path]
-    # Open claims are recent; closed ones spread over two years (JKP over months: its rule dates from 2025).
+    # Open claims are recent; closed ones spread over three years (JKP over months: its rule dates from 2025).
     if status in (ClaimStatus.SUBMITTED, ClaimStatus.VERIFIED, ClaimStatus.APPROVED):
         back_days = rng.uniform(0.1, 10)
     else:
-        back_days = rng.uniform(0.5, 120 if program is Program.JKP else 700)
+        back_days = rng.uniform(0.5, 120 if program is Program.JKP else 1095)
     end = dt.datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC) - dt.timedelta(days=back_days)
     submitted = end - sum(gaps, dt.timedelta())
     steps = [(ClaimStatus.SUBMITTED, submitted)]

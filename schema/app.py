@@ -26,6 +26,7 @@ from schema.participant_mutations import ParticipantMutation
 from schema.participants import ParticipantNode, ParticipantQuery
 from schema.permissions import apply_security_directives
 from schema.regions import RegionNode, RegionQuery
+from schema.stats import StatsQuery
 
 #: The lowest federation version that has everything the SDL uses (@cost/@listSize came with 2.9), so
 #: composers that stop at 2.9 (The Guild's, under Hive Gateway) accept it as well as Apollo's.
@@ -34,7 +35,7 @@ FEDERATION_VERSION: Final = "2.9"
 
 
 @strawberry.type(description="Read access to participants, regions, poverty beneficiaries and claims.")
-class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, MeQuery, AuditQuery, AccessQuery):
+class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, StatsQuery, MeQuery, AuditQuery, AccessQuery):
     node: relay.Node | None = relay.node(
         description="Any object by its global id; null when there is none you may see."
     )
