@@ -25,7 +25,7 @@ from domain.participants.rules import Program
 C = Claim
 _LABELS = {"verify": "Verify documents", "approve": "Approve", "pay": "Record payment", "reject": "Reject"}
 _STYLES = {"verify": "btn-primary", "approve": "btn-success", "pay": "btn-success", "reject": "btn-danger"}
-#: The scope each action needs (API.md: approving is its own scope).
+#: The scope each action needs (docs/api.md: approving is its own scope).
 _SCOPES = {
     "verify": Scope.CLAIMS_WRITE,
     "approve": Scope.CLAIMS_APPROVE,
