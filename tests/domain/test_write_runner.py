@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from domain.writes.caller import Caller
 from domain.writes.errors import Conflict, NotFound, Refused, invalid
 from domain.writes.placement import OutOfRegion
 from domain.writes.runner import CONCURRENT_CHANGE, DATABASE_BUSY, OutcomeKind, run_write
+from tests.conftest import POSTGRES_URL
 
 CALLER = Caller(Actor(subject="tests", kind="system"))
 metadata = MetaData()
@@ -122,3 +123,33 @@ async def test_other_database_errors_are_faults(sessions: async_sessionmaker[Asy
 
     with pytest.raises(OperationalError, match="no such table"):
         await run_write(sessions, CALLER, work)
+
+
+@pytest.fixture
+def postgres_url(new_database: Callable[[str, str], str]) -> str:
+    if POSTGRES_URL is None:
+        pytest.skip("JAMSOS_TEST_POSTGRES_URL is not set")
+    return new_database("postgres", "runner")
+
+
+async def test_a_postgresql_serialization_failure_is_a_conflict(postgres_url: str) -> None:
+    engine = create_async_engine(postgres_url, isolation_level="SERIALIZABLE")
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with engine.connect() as other:
+            await other.begin()
+            await other.execute(select(things))
+
+            async def work(session: AsyncSession, caller: Caller) -> None:
+                await session.execute(select(things))
+                await session.execute(insert(things).values(name="ours"))
+                await other.execute(insert(things).values(name="theirs"))
+                await other.commit()  # both read what the other wrote: one of them must fail
+
+            outcome = await run_write(sessions, CALLER, work)
+        assert outcome.kind is OutcomeKind.CONFLICT
+        assert outcome.message == DATABASE_BUSY
+    finally:
+        await engine.dispose()
