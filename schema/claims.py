@@ -32,7 +32,7 @@ from schema.enums import (
 from schema.errors import BadInput
 from schema.filters import apply, region_filter
 from schema.ids import db_id, local_id
-from schema.limits import CLAIM_BENEFITS_SIZE, CLAIM_HISTORY_SIZE
+from schema.limits import CLAIM_BENEFITS_SIZE, CLAIM_HISTORY_SIZE, PAGE_SIZE_TEXT
 from schema.loaders import MAX_BATCH
 from schema.pagination import (
     CountedConnection,
@@ -309,7 +309,7 @@ class ClaimQuery:
         info: Info,
         filter: Annotated[ClaimFilter | None, strawberry.argument(description="Conditions.")] = None,
         order_by: Annotated[ClaimOrder | None, strawberry.argument(description="Sort order.")] = None,
-        first: Annotated[int | None, strawberry.argument(description="Page size, 0-100 (default 20).")] = None,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_SIZE_TEXT)] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")] = None,
     ) -> ClaimConnection:
         principal, reader = info.context.principal, info.context.reader

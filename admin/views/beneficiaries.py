@@ -24,7 +24,7 @@ from auth.policy import pii_visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.beneficiaries.enrolment import enroll_beneficiary
-from domain.beneficiaries.models import BeneficiarySource, PovertyBeneficiary
+from domain.beneficiaries.models import MAX_DECILE, MIN_DECILE, BeneficiarySource, PovertyBeneficiary
 from domain.beneficiaries.writes import BeneficiaryChanges, update_beneficiary
 from domain.nik import Sex
 from domain.writes.caller import Caller
@@ -94,7 +94,11 @@ class BeneficiaryView(ConsoleView, model=PovertyBeneficiary):
     column_filters = [
         RegionFilter(),
         ValuesFilter(
-            B.decile, [(str(i), str(i)) for i in range(1, 11)], title="Decile", parameter_name="decile", convert=int
+            B.decile,
+            [(str(i), str(i)) for i in range(MIN_DECILE, MAX_DECILE + 1)],
+            title="Decile",
+            parameter_name="decile",
+            convert=int,
         ),
         boolean_filter(B.extreme_poor, title="Extreme poor", parameter_name="extreme_poor"),
         ValuesFilter.of_enum(B.source, BeneficiarySource, title="Source", parameter_name="source"),
