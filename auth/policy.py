@@ -26,7 +26,7 @@ from domain.claims.models import Claim, ClaimBenefit
 from domain.monev.suppression import DEFAULT_THRESHOLD, Family
 from domain.monev.tables import Viewer
 from domain.nik import mask_identifier
-from domain.participants.models import Participant
+from domain.participants.models import Contribution, Participant
 from domain.regions.models import PlacedMixin, PlacedModel, Region, is_placed, placed_within
 from domain.regions.rules import RegionCode, within
 
@@ -253,11 +253,13 @@ PERSONAL_DATA: dict[type[Any], dict[str, Treatment]] = {
     ClaimBenefit: {"recipient_nik": Treatment.MASKED},
 }
 
-#: Values that are personal only for some records: a claim's amounts are multiples of the wage when its
-#: programme pays wage-based benefits (JKK death and disability, JKP), and then reveal the wage.
+#: Values that are personal only for some records, because they reveal a wage: a claim's amounts when its
+#: programme pays wage-based benefits (JKK death and disability, JKP), an employer's contribution payment
+#: (a percentage of the wage, ``Contribution.reveals_wage``).
 WAGE_DERIVED_DATA: dict[type[Any], dict[str, Treatment]] = {
     Claim: {"amount_approved": Treatment.WITHHELD},
     ClaimBenefit: {"amount": Treatment.WITHHELD},
+    Contribution: {"amount": Treatment.WITHHELD},
 }
 
 #: Where each table's columns appear in GraphQL: the type and the path prefix (benefit lines are ``Claim.benefits``).
@@ -266,6 +268,7 @@ _GRAPHQL_PLACE: dict[type[Any], tuple[str, str]] = {
     PovertyBeneficiary: ("PovertyBeneficiary", ""),
     Claim: ("Claim", ""),
     ClaimBenefit: ("Claim", "benefits."),
+    Contribution: ("Contribution", ""),
 }
 
 
@@ -294,23 +297,46 @@ WAGE_DERIVED_FIELDS: dict[str, dict[str, Treatment]] = _as_graphql_fields(WAGE_D
 PERSONAL_COLUMNS: dict[str, Treatment] = {c: how for columns in PERSONAL_DATA.values() for c, how in columns.items()}
 
 
-def personal_columns(model: type[Any], program: str | None = None) -> dict[str, Treatment]:
-    """The personal columns of one row of `model` (a claim's and its benefit lines' depend on the programme)."""
+def _wage_based(program: str | None, wage_based: bool | None) -> bool:
+    """Whether a record's amounts reveal a wage: said by the caller (`wage_based`) or by a claim's programme."""
+    if wage_based is not None:
+        return wage_based
+    return program is not None and program in WAGE_BASED_PROGRAMS
+
+
+def personal_columns(
+    model: type[Any], program: str | None = None, *, wage_based: bool | None = None
+) -> dict[str, Treatment]:
+    """The personal columns of one row of `model`; its amounts too when they reveal a wage.
+
+    A claim's (and its benefit lines') depend on its `program`; a contribution says it itself
+    (``wage_based=row.reveals_wage``).
+    """
     columns = dict(PERSONAL_DATA.get(model, {}))
-    if program is not None and program in WAGE_BASED_PROGRAMS:
+    if _wage_based(program, wage_based):
         columns.update(WAGE_DERIVED_DATA.get(model, {}))
     return columns
 
 
-def treatment(principal: Principal, model: type[Any], column: str, program: str | None = None) -> Treatment | None:
+def treatment(
+    principal: Principal, model: type[Any], column: str, program: str | None = None, *, wage_based: bool | None = None
+) -> Treatment | None:
     """How `column` of a visible row of `model` reaches the principal: None when shown as stored."""
-    how = personal_columns(model, program).get(column)
+    how = personal_columns(model, program, wage_based=wage_based).get(column)
     return None if how is None or pii_visible(principal) else how
 
 
-def shown(principal: Principal, model: type[Any], column: str, value: Any, program: str | None = None) -> Any:
+def shown(
+    principal: Principal,
+    model: type[Any],
+    column: str,
+    value: Any,
+    program: str | None = None,
+    *,
+    wage_based: bool | None = None,
+) -> Any:
     """`value` of `column` as the principal may see it: as stored, masked, or None (withheld)."""
-    how = treatment(principal, model, column, program)
+    how = treatment(principal, model, column, program, wage_based=wage_based)
     if how is None or value is None:
         return value
     return mask_identifier(str(value)) if how is Treatment.MASKED else None

@@ -163,6 +163,12 @@ class Contribution(Base):
     #: The payment's reference (bank transfer, SP2D number): unique, so a payment is recorded once.
     reference: Mapped[str] = mapped_column(String(64), unique=True)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def reveals_wage(self) -> bool:
+        """An employer's payment is a percentage of the wage, so its amount is as personal as the wage."""
+        return self.payer is FundingSource.EMPLOYER
+
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(200))
     #: The contribution rule (domain.participants.contributions) the amount was checked against.

@@ -85,6 +85,7 @@ def test_the_graphql_and_audit_tables_are_derived_from_one_rule_set() -> None:
         "Claim": {"benefits.recipientNik": Treatment.MASKED},
     }
     assert WAGE_DERIVED_FIELDS == {
-        "Claim": {"amountApproved": Treatment.WITHHELD, "benefits.amount": Treatment.WITHHELD}
+        "Claim": {"amountApproved": Treatment.WITHHELD, "benefits.amount": Treatment.WITHHELD},
+        "Contribution": {"amount": Treatment.WITHHELD},
     }
     assert set(PERSONAL_COLUMNS) == {"nik", "family_card_number", "recipient_nik", "birth_date", "monthly_wage"}
