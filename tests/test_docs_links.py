@@ -211,7 +211,11 @@ def check_path(repo: Repository, text: Text, token: str) -> str | None:
 
 
 def check_bare_file(repo: Repository, token: str) -> str | None:
-    return None if token in repo.names else "is not the name of any file in the repository"
+    if token in repo.names:
+        return None
+    if _DOTTED.match(token) and check_dotted(token) is None:
+        return None  # a module of ours whose last part looks like a suffix (api.graphql)
+    return "is not the name of any file in the repository"
 
 
 def check_dotted(name: str) -> str | None:
