@@ -86,7 +86,10 @@ def format_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
 def _is_input_coercion(error: GraphQLError) -> bool:
     # Scalars that fail to parse (a Date of month 13, a global id that is not base64) are input errors,
     # raised while arguments are coerced, before any resolver of ours runs.
-    return isinstance(error.original_error, StrawberryInputCoercionError)
+    if isinstance(error.original_error, StrawberryInputCoercionError):
+        return True
+    # A variable of the wrong type (1.5 for an Int, "BANK" for an enum) fails before execution: no path.
+    return error.path is None and isinstance(error.original_error, (GraphQLError, ValueError, TypeError))
 
 
 def _with_code(error: GraphQLError, code: ErrorCode) -> GraphQLError:
