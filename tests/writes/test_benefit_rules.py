@@ -85,12 +85,13 @@ async def test_a_paid_death_marks_the_participant_deceased_and_refuses_the_other
     writes: Any, staff: dict[str, Any], insured: Any
 ) -> None:
     p = await insured(months=12, monthlyWage="3000000")
-    death = {"participantId": p["id"], "incidentDate": TODAY.isoformat(), "cause": "DEATH"}
+    died = TODAY - dt.timedelta(days=3)
+    death = {"participantId": p["id"], "incidentDate": died.isoformat(), "cause": "DEATH"}
     jkm = await submit(writes, staff, **death, program="JKM", recipients=[heir()])
     assert jkm["errors"] == []
     await pay_claim(writes, staff, jkm["claim"])
     person = (await writes.gql(PERSON, {"id": p["id"]}, staff["verifier"]))["data"]["participant"]
-    assert (person["status"], person["diedOn"]) == ("DECEASED", TODAY.isoformat())
+    assert (person["status"], person["diedOn"]) == ("DECEASED", died.isoformat())
     jkk = await submit(writes, staff, **death, program="JKK", recipients=[heir()])
     assert codes(jkk) == ["DEATH_ALREADY_CLAIMED"]
     assert jkk["claim"] is None
@@ -98,7 +99,7 @@ async def test_a_paid_death_marks_the_participant_deceased_and_refuses_the_other
         writes, staff, participantId=p["id"], program="JKK", cause="WORK_ACCIDENT",
         incidentDate=TODAY.isoformat(), amountClaimed="2500000",
     )  # fmt: skip
-    assert codes(accident) == ["PARTICIPANT_DECEASED"]
+    assert codes(accident) == ["PARTICIPANT_DECEASED"]  # dated after the death, by any cause but the death
 
 
 # --- JKK ------------------------------------------------------------------------------------------------
