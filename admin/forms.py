@@ -96,7 +96,6 @@ class _ParticipantFields(ConsoleForm):
     funding_source = _select("Funding", _choices(FundingSource))
     region_code = _text("Village code", max_length=20, description="Kemendagri village code, e.g. 52.71.01.1001.")
     monthly_wage = DecimalField("Monthly wage (Rp)", validators=[Optional()], places=2, render_kw=dict(_INPUT))
-    paid_through = _date("Contributions paid through", required=False)
     programs = SelectMultipleField(
         "Programmes", choices=_choices(Program), render_kw={"class": "form-select", "size": 5}
     )

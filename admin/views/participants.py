@@ -140,7 +140,6 @@ class ParticipantView(ConsoleView, model=Participant):
             ),
             region_code=if_changed(form.region_code.data.strip(), row.region_code),
             monthly_wage=if_changed(form.monthly_wage.data, row.monthly_wage),
-            paid_through=if_changed(form.paid_through.data, row.paid_through),
             programs={Program(p) for p in wanted} if wanted != held else None,
         )
         version, reason, code = form_version(form), form.reason.data, form.reason_code.data
