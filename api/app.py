@@ -16,7 +16,7 @@ from api.graphql import JamsosGraphQL
 from api.health import healthz, readyz
 from api.identity import build_identity
 from api.logs import configure_logging
-from api.middleware import BearerTokenBackend, RequestId, authentication_error
+from api.middleware import BearerTokenBackend, RequestId, authentication_error, unexpected_error
 from api.observe import RequestLog, metrics_endpoint
 from api.settings import Settings, get_settings
 from auth.ratelimit import make_buckets
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
         ],
         lifespan=lifespan,
+        exception_handlers={Exception: unexpected_error},
         max_body_size=settings.max_body_bytes,
     )
     app.state.console = mount_console(app, engine=engine, sessions=sessions, config=console_config(settings))
