@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         configure_logging(settings.log_level, settings.log_json)
     engine = make_engine(settings.resolved_database_url)
     sessions = make_sessionmaker(engine)
-    buckets = make_buckets(settings.redis_url or None)
+    buckets = make_buckets(settings.redis_url or None, settings.redis_prefix)
     identity = build_identity(settings, sessions, buckets)
     development = settings.env == "development"
 
