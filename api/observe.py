@@ -103,6 +103,7 @@ def _entry(scope: Scope, status: int, elapsed: float) -> dict[str, Any]:
     user = scope.get("user")
     principal = getattr(user, "principal", None)
     entry: dict[str, Any] = {
+        "request_id": state.get("request_id"),
         "method": scope.get("method"),
         "path": scope.get("path"),
         "status": status,
