@@ -10,7 +10,7 @@ Two stores behind one interface, :class:`Buckets`:
 GraphQL drains a caller's bucket by the cost of each operation (schema.limits), so aliases and batching
 cannot multiply a budget; the token endpoint and anonymous GraphQL callers drain one per request, keyed by
 client address. The sign-in forms keep the small synchronous :class:`RateLimiter`; what stops password
-guessing there is the account lockout kept in the database.
+guessing there is the account lockout kept in the database (``domain.identity.models.LockoutPolicy``).
 """
 
 from __future__ import annotations

@@ -13,8 +13,10 @@ from schema.access import AccessQuery
 from schema.access_log import PersonalDataAccessLog
 from schema.audit import AuditQuery
 from schema.beneficiaries import BeneficiaryNode, BeneficiaryQuery
+from schema.beneficiary_mutations import BeneficiaryMutation
 from schema.claim_mutations import ClaimMutation
 from schema.claims import ClaimNode, ClaimQuery
+from schema.contributions import ContributionMutation
 from schema.entities import EntitySchema
 from schema.input_text import RefuseControlCharacters
 from schema.introspection import IntrospectionGate
@@ -24,6 +26,7 @@ from schema.participant_mutations import ParticipantMutation
 from schema.participants import ParticipantNode, ParticipantQuery
 from schema.permissions import apply_security_directives
 from schema.regions import RegionNode, RegionQuery
+from schema.stats import StatsQuery
 
 #: The lowest federation version that has everything the SDL uses (@cost/@listSize came with 2.9), so
 #: composers that stop at 2.9 (The Guild's, under Hive Gateway) accept it as well as Apollo's.
@@ -32,14 +35,14 @@ FEDERATION_VERSION: Final = "2.9"
 
 
 @strawberry.type(description="Read access to participants, regions, poverty beneficiaries and claims.")
-class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, MeQuery, AuditQuery, AccessQuery):
+class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, StatsQuery, MeQuery, AuditQuery, AccessQuery):
     node: relay.Node | None = relay.node(
         description="Any object by its global id; null when there is none you may see."
     )
 
 
 @strawberry.type(description="Writes: registration, corrections, enrolment and the claim workflow, all audited.")
-class Mutation(ParticipantMutation, ClaimMutation):
+class Mutation(ParticipantMutation, ClaimMutation, ContributionMutation, BeneficiaryMutation):
     pass
 
 

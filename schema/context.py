@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
 from sqlalchemy import Row, Select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from auth.principal import Principal
 from auth.requests import caller_for, request_meta
@@ -25,8 +25,9 @@ T = TypeVar("T")
 class Reader:
     """One request's AsyncSession, used by one coroutine at a time.
 
-    Sibling resolvers run concurrently and an AsyncSession must not be (LIBRARIES.md §2); the lock
-    serialises their statements, which on one connection would run one after the other anyway.
+    Sibling resolvers run concurrently and an AsyncSession must not be (docs/libraries.md, "Strawberry on
+    Starlette"); the lock serialises their statements, which on one connection would run one after the other
+    anyway.
     """
 
     def __init__(self, session: AsyncSession) -> None:
@@ -41,6 +42,11 @@ class Reader:
     async def rows(self, stmt: Select[*tuple[Any, ...]]) -> Sequence[Row[*tuple[Any, ...]]]:
         async with self._lock:
             return (await self._session.execute(stmt)).all()
+
+    async def with_connection(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run `work` on the request's connection (several statements, e.g. a Monev table), holding the lock."""
+        async with self._lock:
+            return await work(await self._session.connection())
 
     async def one(self, stmt: Select[T]) -> T:
         async with self._lock:

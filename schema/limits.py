@@ -22,6 +22,7 @@ from graphql import GraphQLError, GraphQLSchema, Lexer, Source, TokenKind
 from prometheus_client import Counter
 from strawberry.extensions import SchemaExtension
 
+from domain.monev.suppression import DEFAULT_THRESHOLD
 from schema.cost import FieldPrice, FragmentProblem, measure, price_table
 from schema.errors import QueryTooComplex, RateLimited
 
@@ -48,7 +49,7 @@ MAX_FRAGMENT_NESTING: Final = 10
 MAX_ENTITY_REPRESENTATIONS: Final = 1000
 
 # --- Demand control: what the router may assume about lists that take no ``first`` -------------------
-# (tests/schema/test_limits.py checks these against the domain's enums and the region table.)
+# (tests/schema/test_demand_control.py checks these against the domain's enums and the region table.)
 #: Children of one region: the largest parent in the Kemendagri list (district 95.06.03) has 108 villages.
 REGION_CHILDREN_SIZE: Final = 110
 #: Ancestors of a region: province, regency, district above a village.
@@ -82,6 +83,12 @@ COST_BUDGET_PER_MINUTE: Final = 250_000
 ANONYMOUS_REQUESTS_PER_MINUTE: Final = 120
 
 
+# --- Monev aggregates -----------------------------------------------------------------------------------
+#: Counts below this are withheld (null, ``suppressed``) from callers with ``stats:read`` but not the rows'
+#: read scope. Override: JAMSOS_SUPPRESSION_THRESHOLD.
+SUPPRESSION_THRESHOLD: Final = DEFAULT_THRESHOLD
+
+
 @dataclass(frozen=True)
 class Limits:
     """The limits a running server applies; built from settings, defaults from the constants above."""
@@ -94,6 +101,7 @@ class Limits:
     max_cost: int = MAX_COST
     cost_budget_per_minute: int = COST_BUDGET_PER_MINUTE
     anonymous_requests_per_minute: int = ANONYMOUS_REQUESTS_PER_MINUTE
+    suppression_threshold: int = SUPPRESSION_THRESHOLD
 
 
 COST_REFUSALS = Counter("jamsos_query_too_complex_total", "Documents refused before execution", ["limit"])
@@ -208,6 +216,7 @@ def limits_extension(schema_factory: Callable[[], GraphQLSchema]) -> Callable[[]
         return QueryLimits(prices)
 
     return make
+    #: Monev counts below this are withheld from callers who may not read the rows behind them.
 
 
 __all__ = [
@@ -229,6 +238,7 @@ __all__ = [
     "REGION_ANCESTORS_SIZE",
     "REGION_CHILDREN_SIZE",
     "ROUTER_MAX_COST",
+    "SUPPRESSION_THRESHOLD",
     "TOTAL_COUNT_COST",
     "Limits",
     "QueryLimits",
