@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 from typing import Any
 
 from graphql import GraphQLError
@@ -139,6 +140,15 @@ def format_errors(errors: list[GraphQLError], request_id: str | None = None) -> 
         code = (error.extensions or {}).get("code")
         if code in ErrorCode.__members__:
             formatted.append(error)
+        elif error.original_error is None and (limit := _TOKEN_LIMIT.search(error.message)):
+            # The parser's token limit, when it fired where schema.limits could not restate it (a parser cache).
+            maximum = int(limit.group(1))
+            formatted.append(
+                GraphQLError(
+                    f"The document has more than {maximum:,} tokens, the limit. Send a smaller document.",
+                    extensions={"code": "QUERY_TOO_COMPLEX", "limit": "tokens", "maximum": maximum},
+                )
+            )
         elif error.original_error is None or _is_input_coercion(error):
             # Syntax, validation and coercion errors: graphql-core's messages are safe to show.
             formatted.append(_with_code(error, ErrorCode.BAD_USER_INPUT))
@@ -155,6 +165,9 @@ def format_errors(errors: list[GraphQLError], request_id: str | None = None) -> 
                 extensions["requestId"] = request_id
             formatted.append(GraphQLError(INTERNAL_MESSAGE, path=error.path, extensions=extensions))
     return formatted
+
+
+_TOKEN_LIMIT = re.compile(r"^Syntax Error: Document contains more than (\d+) tokens")
 
 
 def _is_input_coercion(error: GraphQLError) -> bool:

@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from graphql import parse
+from graphql import GraphQLError, parse
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schema.app import schema
 from schema.cost import FragmentProblem, fragment_nesting, measure, price_table
+from schema.errors import format_errors
 from schema.limits import MAX_ALIASES, MAX_COST, MAX_FRAGMENT_NESTING, MAX_PAGE_SIZE, MAX_QUERY_DEPTH, MAX_TOKENS
 from tests.conftest import GQL, Caller
 
@@ -156,3 +157,11 @@ async def test_mutations_are_measured_too(gql: GQL, callers: dict[str, Caller]) 
     )
     body = await gql(f"mutation {{ {aliases} }}", caller=callers["admin"])
     assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+
+
+def test_the_parsers_token_error_is_query_too_complex_wherever_it_fires() -> None:
+    """A parser cache parses before schema.limits sees the document; the error keeps its code all the same."""
+    with pytest.raises(GraphQLError) as raised:
+        parse("{ me { subject } }", max_tokens=3)
+    (formatted,) = format_errors([raised.value])
+    assert formatted.extensions == {"code": "QUERY_TOO_COMPLEX", "limit": "tokens", "maximum": 3}
