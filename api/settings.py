@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     oidc_jwks_cache_seconds: float = Field(default=600.0, ge=0)
     #: Space-separated client ids of the provider that may call without a region claim (national).
     oidc_national_clients: str = ""
+    #: One OpenTelemetry span per request (needs the ``otel`` extra; api/tracing.py).
+    tracing: bool = False
     log_level: str = "INFO"
     log_json: bool = True
     #: Large enough that an oversized text field (1 MiB) reaches validation and gets a clear UserError.
