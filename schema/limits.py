@@ -64,6 +64,14 @@ CLAIM_HISTORY_SIZE: Final = 5
 #: scholarships, with room to spare.
 CLAIM_BENEFITS_SIZE: Final = 8
 
+#: Monev lists (schema/stats.py), each bounded by an enum of the domain or by the month range it accepts.
+SEGMENTS_SIZE: Final = 4
+FUNDING_SOURCES_SIZE: Final = 5
+#: Months in a trend: at most 120 months after the first (domain.monev.periods.MAX_RANGE_MONTHS), both ends in.
+TREND_MONTHS_SIZE: Final = 121
+#: A claim statistic per month and programme.
+CLAIM_STATS_SIZE: Final = TREND_MONTHS_SIZE * PROGRAMS_SIZE
+
 #: Problems one mutation payload reports: at most one per input field, and no input has 20 fields.
 PAYLOAD_ERRORS_SIZE: Final = 20
 
@@ -225,9 +233,11 @@ __all__ = [
     "ANONYMOUS_REQUESTS_PER_MINUTE",
     "CLAIM_BENEFITS_SIZE",
     "CLAIM_HISTORY_SIZE",
+    "CLAIM_STATS_SIZE",
     "COST_BUDGET_PER_MINUTE",
     "COST_REFUSALS",
     "DEFAULT_PAGE_SIZE",
+    "FUNDING_SOURCES_SIZE",
     "MAX_ALIASES",
     "MAX_COST",
     "MAX_ENTITY_REPRESENTATIONS",
@@ -240,8 +250,10 @@ __all__ = [
     "REGION_ANCESTORS_SIZE",
     "REGION_CHILDREN_SIZE",
     "ROUTER_MAX_COST",
+    "SEGMENTS_SIZE",
     "SUPPRESSION_THRESHOLD",
     "TOTAL_COUNT_COST",
+    "TREND_MONTHS_SIZE",
     "Limits",
     "QueryLimits",
     "limits_extension",

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from api.migrate import current_revision, head_revision, upgrade
-from domain.db import make_engine
+from domain.db import in_migrations_for, make_engine
 from domain.models import Base
 
 
@@ -27,7 +27,8 @@ async def _compare(url: str) -> None:
         async with engine.connect() as conn:
 
             def diff(sync_conn: Any) -> list[Any]:
-                context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+                opts = {"compare_type": True, "include_object": in_migrations_for(sync_conn.dialect.name)}
+                context = MigrationContext.configure(sync_conn, opts=opts)
                 return list(compare_metadata(context, Base.metadata))
 
             differences = await conn.run_sync(diff)

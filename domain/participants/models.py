@@ -94,6 +94,14 @@ class Participant(PlacedMixin, Base):
         CheckConstraint("segment <> 'PU' OR employer_id IS NOT NULL", name="pu_has_employer"),
         # Target of the enrolment table's composite key, so an enrolment always knows its segment.
         UniqueConstraint("id", "segment", name="uq_participants_id_segment"),
+        # nameContains (ILIKE '%text%'): on PostgreSQL a trigram GIN index serves it (pg_trgm, migration
+        # 20261201_0005). SQLite has no index type for it: there the search scans the region-scoped rows.
+        Index(
+            "ix_participants_full_name_search",
+            "full_name",
+            postgresql_using="gin",
+            postgresql_ops={"full_name": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
         # Target of the beneficiary match, so a beneficiary is only ever linked to the participant with its NIK.
         UniqueConstraint("id", "nik", name="uq_participants_id_nik"),
         Index("ix_participants_registered_at_id", "registered_at", "id"),
