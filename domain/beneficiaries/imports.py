@@ -42,6 +42,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    not_,
     or_,
     select,
     update,
@@ -58,8 +59,8 @@ from domain.imports.reading import FileRefused, open_table
 from domain.imports.report import ErrorSink, ImportCounts, ImportResult, RowError
 from domain.nik import InvalidNIK, Sex, check_consistency, mask_identifier, parse_nik
 from domain.participants.models import Participant
-from domain.regions.models import Region
-from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel, placement_column_for
+from domain.regions.models import Region, placed_within
+from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel
 from domain.text import clean_text
 from domain.writes.caller import Caller
 
@@ -462,11 +463,10 @@ async def _outside_region(conn: AsyncConnection, caller: Caller, sink: ErrorSink
     if caller.within is None:
         return 0
     pb, s = _PB, STAGE
-    column = pb.c[placement_column_for(caller.within.level)]
     elsewhere = (
         select(s.c.row_no, s.c.nik)
         .join(pb, pb.c.id == s.c.existing_id)
-        .where(or_(column.is_(None), column != caller.within.code))
+        .where(not_(placed_within(PovertyBeneficiary, caller.within)))
         .order_by(s.c.row_no)
     )
     rows = (await conn.execute(elsewhere)).all()
