@@ -109,6 +109,8 @@ def print_result(result: ImportResult, path: Path, report: Path | None, elapsed:
         f"  rows read {c.read:,} · new {c.imported:,} · updated {c.updated:,} · unchanged {c.unchanged:,} · "
         f"refused {c.rejected:,} · linked to participants {c.linked:,}  ({elapsed:.1f} s)"
     )
+    if result.seconds:
+        print("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in result.seconds.items()))
     if result.sha256:
         print(f"  sha256 {result.sha256} · mode {result.mode}")
     for note in result.notes:
