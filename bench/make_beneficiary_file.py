@@ -19,8 +19,18 @@ from pathlib import Path
 from demo.regions import region_rows
 from domain.nik import Sex, build_nik
 
-HEADER = ["nik", "nama", "tanggal_lahir", "jenis_kelamin", "no_kk", "kode_wilayah", "desil", "miskin_ekstrem",
-          "sumber", "tanggal_data"]
+HEADER = [
+    "nik",
+    "nama",
+    "tanggal_lahir",
+    "jenis_kelamin",
+    "no_kk",
+    "kode_wilayah",
+    "desil",
+    "miskin_ekstrem",
+    "sumber",
+    "tanggal_data",
+]
 NAMES = ["Baiq", "Lalu", "Inaq", "Amaq", "Siti", "Muhammad", "Nurul", "Ahmad", "Dewi", "Zainal", "Hidayati", "Fauzi"]
 
 
