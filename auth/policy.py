@@ -21,6 +21,8 @@ from sqlalchemy import ColumnElement, Select, exists, or_, select
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.claims.benefits import WAGE_BASED_PROGRAMS
+from domain.monev.suppression import DEFAULT_THRESHOLD, Family
+from domain.monev.tables import Viewer
 from domain.nik import mask_identifier
 from domain.regions.models import PlacedMixin, PlacedModel, Region, is_placed, placed_within
 from domain.regions.rules import RegionCode, within
@@ -329,3 +331,35 @@ def field_decision(
         return Decision(True, Rule.PERSONAL_DATA, "not personal data: shown as stored"), None
     decision = pii_decision(principal)
     return decision, None if decision.allowed else treatment
+
+
+#: Which row scope lets a caller see the rows behind each family of Monev counts.
+_ROW_SCOPES: dict[Family, Scope] = {
+    Family.PARTICIPANTS: Scope.PARTICIPANTS_READ,
+    Family.BENEFICIARIES: Scope.BENEFICIARIES_READ,
+    Family.CLAIMS: Scope.CLAIMS_READ,
+}
+
+
+def suppressed_families(principal: Principal) -> frozenset[Family]:
+    """The families of Monev counts the principal gets with small counts withheld.
+
+    A caller who may read the rows behind a count (an analyst with ``participants:read``) learns nothing
+    new from it; one who may read only aggregates (a ministry client with ``stats:read`` alone) must not be
+    able to single people out of them, so its counts below the threshold are withheld.
+    """
+    return frozenset(f for f, scope in _ROW_SCOPES.items() if not principal.has_scope(scope))
+
+
+def monev_viewer(principal: Principal, threshold: int = DEFAULT_THRESHOLD) -> Viewer:
+    """The principal as the Monev tables see it: their rows, their region, what is suppressed for them.
+
+    The API, the Inpres reports and the console dashboard all build it here, so they scope and suppress alike.
+    """
+    return Viewer(
+        visible=lambda model: visible(principal, model),
+        sees=lambda code: can_see_region(principal, code),
+        region=principal.region,
+        protected=suppressed_families(principal),
+        threshold=threshold,
+    )

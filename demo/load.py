@@ -25,13 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import domain.models  # noqa: F401  (every table in Base.metadata)
 from demo.demo import COLUMNS, SIZES, TABLES, Batch, Row, generate
-from demo.regions import load_regions
+from demo.regions import load_regions, sample_ratio
 from domain.db import Base
 
 Progress = Callable[[str], None]
 
 #: Tables whose rows the generator numbers itself (sequences are moved past them on PostgreSQL).
-_SERIAL_TABLES = ("employers", "participants", "poverty_beneficiaries", "claims", "claim_benefits", "claim_events")
+_SERIAL_TABLES = (
+    "employers", "participants", "contributions", "poverty_beneficiaries", "claims", "claim_benefits", "claim_events"
+)  # fmt: skip
 #: Any row in these means the database is not empty for seeding purposes.
 _GUARD_TABLES = ("employers", "participants", "poverty_beneficiaries", "claims")
 
@@ -85,7 +87,8 @@ async def seed(
             "(use a fresh database, drop the tables, or pass if_exists='skip')"
         )
     started = perf_counter()
-    regions = await load_regions(engine)
+    # The denominators are scaled to the sample, so that its rates look like NTB's (demo.regions).
+    regions = await load_regions(engine, ratio=sample_ratio(SIZES[size].participants))
     say(f"regions: {regions:,} inserted in {perf_counter() - started:.1f} s")
     counts = dict.fromkeys(TABLES, 0)
     seconds = dict.fromkeys(TABLES, 0.0)

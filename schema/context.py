@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
 from sqlalchemy import Row, Select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from auth.principal import Principal
 from auth.requests import caller_for, request_meta
@@ -43,6 +43,11 @@ class Reader:
         async with self._lock:
             return (await self._session.execute(stmt)).all()
 
+    async def with_connection(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run `work` on the request's connection (several statements, e.g. a Monev table), holding the lock."""
+        async with self._lock:
+            return await work(await self._session.connection())
+
     async def one(self, stmt: Select[T]) -> T:
         async with self._lock:
             return (await self._session.execute(stmt)).scalar_one()
@@ -58,6 +63,10 @@ class Context:
     limits: Limits = field(default_factory=Limits)
     #: Opens the session a mutation writes in (one transaction per mutation, apart from the read session).
     sessions: async_sessionmaker[AsyncSession] | None = None
+    #: Whether ``__schema``/``__type`` may be asked (development only; schema.introspection).
+    introspection: bool = True
+    #: Charges the caller's cost budget (schema.limits): None when allowed, else seconds to wait.
+    charge: Callable[[int], Awaitable[int | None]] | None = None
     #: Unmasked personal data this response returned: entity type -> (ids, fields); logged once per request.
     pii_reads: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
 
