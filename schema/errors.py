@@ -53,7 +53,7 @@ class QueryTooComplex(Exception):
 
 
 class RateLimited(Exception):
-    """The caller spent its budget; HTTP 429 with ``Retry-After`` (api.graphql sets both)."""
+    """The caller spent its budget; HTTP 429 with ``Retry-After`` (set by the endpoint in api/graphql.py)."""
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"rate limit reached; retry after {retry_after} s")
