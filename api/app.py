@@ -17,9 +17,11 @@ from api.health import healthz, readyz
 from api.identity import build_identity
 from api.logs import configure_logging
 from api.middleware import BearerTokenBackend, RequestId, authentication_error
+from api.observe import RequestLog, metrics_endpoint
 from api.settings import Settings, get_settings
+from auth.ratelimit import make_buckets
 from domain.db import make_engine, make_sessionmaker
-from schema.app import schema
+from schema.app import get_schema
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -28,19 +30,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
         configure_logging(settings.log_level, settings.log_json)
     engine = make_engine(settings.resolved_database_url)
     sessions = make_sessionmaker(engine)
-    identity = build_identity(settings, sessions)
+    buckets = make_buckets(settings.redis_url or None)
+    identity = build_identity(settings, sessions, buckets)
+    development = settings.env == "development"
 
     graphql_app = JamsosGraphQL(
-        schema,
+        get_schema(security_directives=settings.federation_security_directives),
         sessions,
         limits=settings.limits,
-        graphql_ide="graphiql" if settings.env == "development" else None,
+        buckets=buckets,
+        introspection=development,
+        graphql_ide="graphiql" if development else None,
         allow_queries_via_get=True,
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        await buckets.close()
         await engine.dispose()
 
     app = Starlette(
@@ -48,10 +55,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint(engine)),
             *identity.routes,  # /oauth/*, /.well-known/oauth-authorization-server, /.well-known/jwks.json
         ],
         middleware=[
             Middleware(RequestId),
+            Middleware(RequestLog),
             Middleware(
                 AuthenticationMiddleware,
                 backend=BearerTokenBackend(identity.verifier),
@@ -66,4 +75,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.identity = identity
+    app.state.buckets = buckets
     return app

@@ -76,6 +76,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=True,
         log_level="info",
+        # The app writes one JSON line per request itself (api.observe) and configures logging (api.logs):
+        # no uvicorn access lines, no uvicorn formatter over ours.
+        access_log=False,
+        log_config=None,
     )
     return 0
 
@@ -152,8 +156,9 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_schema_print(args: argparse.Namespace) -> int:
-    from schema.app import schema
+    from schema.app import get_schema
 
+    schema = get_schema(security_directives=get_settings().federation_security_directives)
     sys.stdout.write(schema.as_str() + "\n")
     return 0
 

@@ -13,7 +13,18 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schema.limits import MAX_ENTITY_REPRESENTATIONS, SUPPRESSION_THRESHOLD, Limits
+from schema.limits import (
+    ANONYMOUS_REQUESTS_PER_MINUTE,
+    COST_BUDGET_PER_MINUTE,
+    MAX_ALIASES,
+    MAX_COST,
+    MAX_ENTITY_REPRESENTATIONS,
+    MAX_FRAGMENT_NESTING,
+    MAX_QUERY_DEPTH,
+    MAX_TOKENS,
+    SUPPRESSION_THRESHOLD,
+    Limits,
+)
 
 
 class Settings(BaseSettings):
@@ -69,6 +80,20 @@ class Settings(BaseSettings):
     max_entity_representations: int = Field(default=MAX_ENTITY_REPRESENTATIONS, gt=0, le=100_000)
     #: Monev counts below this are withheld from callers who may read aggregates but not rows (schema.limits).
     suppression_threshold: int = Field(default=SUPPRESSION_THRESHOLD, ge=1, le=1000)
+    # -- limits per GraphQL document and budgets per caller (schema.limits; README "Production") --
+    max_query_depth: int = Field(default=MAX_QUERY_DEPTH, gt=0, le=100)
+    max_aliases: int = Field(default=MAX_ALIASES, ge=0, le=1000)
+    max_tokens: int = Field(default=MAX_TOKENS, gt=0, le=100_000)
+    max_fragment_nesting: int = Field(default=MAX_FRAGMENT_NESTING, gt=0, le=100)
+    max_cost: int = Field(default=MAX_COST, gt=0)
+    cost_budget_per_minute: int = Field(default=COST_BUDGET_PER_MINUTE, gt=0)
+    anonymous_requests_per_minute: int = Field(default=ANONYMOUS_REQUESTS_PER_MINUTE, gt=0)
+    #: Rate-limit buckets in Redis (``redis://host:6379/0``) so every worker shares one budget; empty: per process.
+    redis_url: str = ""
+    #: Print ``@authenticated``/``@requiresScopes`` in the SDL, for gateways that enforce them (Hive Gateway,
+    #: Apollo Router with authorization). Off: the SDL loads in any Federation 2 gateway. Either way the
+    #: service enforces scopes and regions itself.
+    federation_security_directives: bool = False
 
     @property
     def resolved_database_url(self) -> str:
@@ -79,6 +104,13 @@ class Settings(BaseSettings):
         return Limits(
             max_entity_representations=self.max_entity_representations,
             suppression_threshold=self.suppression_threshold,
+            max_depth=self.max_query_depth,
+            max_aliases=self.max_aliases,
+            max_tokens=self.max_tokens,
+            max_fragment_nesting=self.max_fragment_nesting,
+            max_cost=self.max_cost,
+            cost_budget_per_minute=self.cost_budget_per_minute,
+            anonymous_requests_per_minute=self.anonymous_requests_per_minute,
         )
 
     @property

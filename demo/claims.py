@@ -14,7 +14,14 @@ from decimal import Decimal
 from typing import Any
 
 from demo.people import UTC, Names, NikIssuer, Weighted, add_years, years_before
-from domain.claims.benefits import JKM_SCHOLARSHIP_MIN_MONTHS, amount_of, death_benefits, rule_for, scholarship_years
+from domain.claims.benefits import (
+    JKM_SCHOLARSHIP_MIN_MONTHS,
+    amount_of,
+    death_benefits,
+    monthly_amounts,
+    rule_for,
+    scholarship_years,
+)
 from domain.claims.models import BenefitKind, ClaimStatus, EducationLevel, Relationship
 from domain.nik import Sex
 from domain.participants.models import ParticipantStatus
@@ -216,8 +223,9 @@ class ClaimWriter:
         if plan.kind == "JOB_LOSS":
             rule = rule_for(Program.JKP, BenefitKind.JOB_LOSS, on)
             paid_months = max(1, min(6, (plan.steps[-1][1].date() - on).days // 30))
-            monthly = amount_of(rule, wage)
-            return [self._line(BenefitKind.JOB_LOSS, monthly, rule.id, to=self_to) for _ in range(paid_months)]
+            assert wage is not None
+            monthly = monthly_amounts(rule, wage)[:paid_months]
+            return [self._line(BenefitKind.JOB_LOSS, amount, rule.id, to=self_to) for amount in monthly]
         lines: list[Row] = []
         if plan.kind == "DISABILITY":
             rule = rule_for(Program.JKK, BenefitKind.DISABILITY, on)

@@ -31,7 +31,9 @@ from domain.db import Base
 Progress = Callable[[str], None]
 
 #: Tables whose rows the generator numbers itself (sequences are moved past them on PostgreSQL).
-_SERIAL_TABLES = ("employers", "participants", "poverty_beneficiaries", "claims", "claim_benefits", "claim_events")
+_SERIAL_TABLES = (
+    "employers", "participants", "contributions", "poverty_beneficiaries", "claims", "claim_benefits", "claim_events"
+)  # fmt: skip
 #: Any row in these means the database is not empty for seeding purposes.
 _GUARD_TABLES = ("employers", "participants", "poverty_beneficiaries", "claims")
 

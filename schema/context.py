@@ -63,6 +63,10 @@ class Context:
     limits: Limits = field(default_factory=Limits)
     #: Opens the session a mutation writes in (one transaction per mutation, apart from the read session).
     sessions: async_sessionmaker[AsyncSession] | None = None
+    #: Whether ``__schema``/``__type`` may be asked (development only; schema.introspection).
+    introspection: bool = True
+    #: Charges the caller's cost budget (schema.limits): None when allowed, else seconds to wait.
+    charge: Callable[[int], Awaitable[int | None]] | None = None
     #: Unmasked personal data this response returned: entity type -> (ids, fields); logged once per request.
     pii_reads: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
 

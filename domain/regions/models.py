@@ -84,7 +84,7 @@ class PlacedMixin:
 PlacedModel = type[PlacedMixin] | type[Region]
 
 #: The key of the bound parameter in every region-scoping predicate. Tests find the scoping predicate in a
-#: statement by it (tests/test_chokepoint.py), so nothing else may bind a parameter of this name.
+#: statement by it (tests/schema/test_chokepoint.py), so nothing else may bind a parameter of this name.
 SCOPE_PARAMETER = "region_scope"
 
 
