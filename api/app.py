@@ -19,6 +19,7 @@ from api.logs import configure_logging
 from api.middleware import BearerTokenBackend, RequestId, authentication_error
 from api.observe import RequestLog, metrics_endpoint
 from api.settings import Settings, get_settings
+from api.uploads import UploadLimit
 from auth.ratelimit import make_buckets
 from domain.db import make_engine, make_sessionmaker
 from schema.app import get_schema
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         introspection=development,
         graphql_ide="graphiql" if development else None,
         allow_queries_via_get=True,
+        multipart_uploads_enabled=True,  # importBeneficiaries; bearer tokens only, so no cross-site form can call it
     )
 
     @contextlib.asynccontextmanager
@@ -52,7 +54,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            Route("/graphql", UploadLimit(graphql_app, settings.import_max_upload_bytes), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint(engine)),

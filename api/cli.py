@@ -1,4 +1,4 @@
-"""The ``jamsos`` command line: serve, migrate, seed, token, schema, report."""
+"""The ``jamsos`` command line: serve, migrate, seed, token, import, report, schema."""
 
 from __future__ import annotations
 
@@ -192,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     from api.cli_identity import add_identity_commands
 
     add_identity_commands(sub)  # users, clients, keys
+
+    from api.cli_import import add_import_commands
+
+    add_import_commands(sub)  # import beneficiaries|participants|contributions
 
     from api.cli_report import add_report_commands
 

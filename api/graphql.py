@@ -57,6 +57,13 @@ class JamsosGraphQL(GraphQL[Context, None]):
         note_graphql_operation(request, getattr(request_data, "operation_name", None))
         return await super().execute_operation(request, *args, **kwargs)
 
+    async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().run(request, *args, **kwargs)
+        finally:
+            if isinstance(request, Request):
+                await request.close()  # uploaded files (multipart) are closed even when no resolver read them
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         principal = principal_of(request)
         reader = Reader(request.state.db)

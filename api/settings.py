@@ -76,10 +76,10 @@ class Settings(BaseSettings):
     log_json: bool = True
     #: Large enough that an oversized text field (1 MiB) reaches validation and gets a clear UserError.
     max_body_bytes: int = 2 * 1024 * 1024
+    #: Largest registry list a caller with beneficiaries:write may upload to importBeneficiaries (api.uploads).
+    import_max_upload_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     #: Representations one federation ``_entities`` call may carry (schema.limits); more are refused.
     max_entity_representations: int = Field(default=MAX_ENTITY_REPRESENTATIONS, gt=0, le=100_000)
-    #: Monev counts below this are withheld from callers who may read aggregates but not rows (schema.limits).
-    suppression_threshold: int = Field(default=SUPPRESSION_THRESHOLD, ge=1, le=1000)
     # -- limits per GraphQL document and budgets per caller (schema.limits; README "Production") --
     max_query_depth: int = Field(default=MAX_QUERY_DEPTH, gt=0, le=100)
     max_aliases: int = Field(default=MAX_ALIASES, ge=0, le=1000)
@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     #: Apollo Router with authorization). Off: the SDL loads in any Federation 2 gateway. Either way the
     #: service enforces scopes and regions itself.
     federation_security_directives: bool = False
+    #: Monev counts below this are withheld from callers who may read aggregates but not rows (schema.limits).
+    suppression_threshold: int = Field(default=SUPPRESSION_THRESHOLD, ge=1, le=1000)
 
     @property
     def resolved_database_url(self) -> str:
@@ -103,7 +105,6 @@ class Settings(BaseSettings):
     def limits(self) -> Limits:
         return Limits(
             max_entity_representations=self.max_entity_representations,
-            suppression_threshold=self.suppression_threshold,
             max_depth=self.max_query_depth,
             max_aliases=self.max_aliases,
             max_tokens=self.max_tokens,
@@ -111,6 +112,7 @@ class Settings(BaseSettings):
             max_cost=self.max_cost,
             cost_budget_per_minute=self.cost_budget_per_minute,
             anonymous_requests_per_minute=self.anonymous_requests_per_minute,
+            suppression_threshold=self.suppression_threshold,
         )
 
     @property

@@ -13,6 +13,7 @@ from schema.access import AccessQuery
 from schema.access_log import PersonalDataAccessLog
 from schema.audit import AuditQuery
 from schema.beneficiaries import BeneficiaryNode, BeneficiaryQuery
+from schema.beneficiary_mutations import BeneficiaryMutation
 from schema.claim_mutations import ClaimMutation
 from schema.claims import ClaimNode, ClaimQuery
 from schema.contributions import ContributionMutation
@@ -41,7 +42,7 @@ class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, StatsQu
 
 
 @strawberry.type(description="Writes: registration, corrections, enrolment and the claim workflow, all audited.")
-class Mutation(ParticipantMutation, ClaimMutation, ContributionMutation):
+class Mutation(ParticipantMutation, ClaimMutation, ContributionMutation, BeneficiaryMutation):
     pass
 
 

@@ -145,8 +145,9 @@ def format_errors(errors: list[GraphQLError], request_id: str | None = None) -> 
 def _is_input_coercion(error: GraphQLError) -> bool:
     # Scalars that fail to parse (a Date of month 13, a global id that is not base64) are input errors,
     # raised while arguments are coerced, before any resolver of ours runs; so is a global id naming a
-    # type this schema does not have (relay's node() raises it before any lookup).
-    return isinstance(error.original_error, StrawberryInputCoercionError | GlobalIDValueError)
+    # type this schema does not have (relay's node() raises it before any lookup). Variables that fail to
+    # coerce (a null for a non-null Upload!, "yes" for a Boolean) carry graphql-core's own GraphQLError.
+    return isinstance(error.original_error, StrawberryInputCoercionError | GlobalIDValueError | GraphQLError)
 
 
 def _with_code(error: GraphQLError, code: ErrorCode) -> GraphQLError:

@@ -94,8 +94,6 @@ class Limits:
     """The limits a running server applies; built from settings, defaults from the constants above."""
 
     max_entity_representations: int = MAX_ENTITY_REPRESENTATIONS
-    #: Monev counts below this are withheld from callers who may not read the rows behind them.
-    suppression_threshold: int = SUPPRESSION_THRESHOLD
     max_depth: int = MAX_QUERY_DEPTH
     max_aliases: int = MAX_ALIASES
     max_tokens: int = MAX_TOKENS
@@ -103,6 +101,7 @@ class Limits:
     max_cost: int = MAX_COST
     cost_budget_per_minute: int = COST_BUDGET_PER_MINUTE
     anonymous_requests_per_minute: int = ANONYMOUS_REQUESTS_PER_MINUTE
+    suppression_threshold: int = SUPPRESSION_THRESHOLD
 
 
 COST_REFUSALS = Counter("jamsos_query_too_complex_total", "Documents refused before execution", ["limit"])
@@ -217,6 +216,7 @@ def limits_extension(schema_factory: Callable[[], GraphQLSchema]) -> Callable[[]
         return QueryLimits(prices)
 
     return make
+    #: Monev counts below this are withheld from callers who may not read the rows behind them.
 
 
 __all__ = [
