@@ -26,7 +26,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     if settings.env != "test":
         configure_logging(settings.log_level, settings.log_json)
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(
+        settings.resolved_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pre_ping=settings.db_pool_pre_ping,
+    )
     sessions = make_sessionmaker(engine)
     identity = build_identity(settings, sessions)
 
@@ -36,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         limits=settings.limits,
         graphql_ide="graphiql" if settings.env == "development" else None,
         allow_queries_via_get=True,
+        compiled_reads=settings.compiled_reads,
     )
 
     @contextlib.asynccontextmanager
@@ -64,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.console = mount_console(app, engine=engine, sessions=sessions, config=console_config(settings))
     app.state.settings = settings
     app.state.engine = engine
+    app.state.graphql = graphql_app
     app.state.sessions = sessions
     app.state.identity = identity
     return app

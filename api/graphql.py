@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from graphql import ExecutionResult as GraphQLExecutionResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
@@ -22,11 +23,26 @@ from schema.loaders import Loaders
 
 class JamsosGraphQL(GraphQL[Context, None]):
     def __init__(
-        self, schema: Any, sessions: async_sessionmaker[AsyncSession], *, limits: Limits | None = None, **kwargs: Any
+        self,
+        schema: Any,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        limits: Limits | None = None,
+        compiled_reads: bool = True,
+        **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
         self.sessions = sessions
         self.limits = limits or Limits()
+        #: Settings' ``compiled_reads``; tests flip it to run the same cases on both read paths.
+        self.compiled_reads = compiled_reads
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+    def encode_json(self, data: object) -> bytes:
+        # orjson: several times faster than json.dumps on a page of 100 participants, bytes out directly.
+        return orjson.dumps(data)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # One session per request, always closed, whatever the outcome.
@@ -44,6 +60,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
             request=request,
             limits=self.limits,
             sessions=self.sessions,
+            compiled_reads=self.compiled_reads,
         )
 
     async def process_result(

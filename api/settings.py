@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     log_json: bool = True
     #: Large enough that an oversized text field (1 MiB) reaches validation and gets a clear UserError.
     max_body_bytes: int = 2 * 1024 * 1024
+    # -- read performance (schema.compiled, domain.db) --
+    #: Answer covered read queries from the compiled read path (schema.compiled); off = resolvers only.
+    compiled_reads: bool = True
+    #: Connections each web process keeps open to PostgreSQL, and how many more it may open under load.
+    db_pool_size: int = Field(default=10, gt=0, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    #: Test each pooled connection with a round trip before use (survives a database restart unnoticed,
+    #: at the price of one extra round trip per request).
+    db_pool_pre_ping: bool = False
     #: Representations one federation ``_entities`` call may carry (schema.limits); more are refused.
     max_entity_representations: int = Field(default=MAX_ENTITY_REPRESENTATIONS, gt=0, le=100_000)
 

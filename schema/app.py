@@ -6,7 +6,7 @@ from typing import Any, Final
 
 import strawberry
 from strawberry import relay
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from schema.access import AccessQuery
@@ -15,8 +15,10 @@ from schema.audit import AuditQuery
 from schema.beneficiaries import BeneficiaryNode, BeneficiaryQuery
 from schema.claim_mutations import ClaimMutation
 from schema.claims import ClaimNode, ClaimQuery
+from schema.compiled.extension import CompiledReads
+from schema.document_cache import DOCUMENT_CACHE_SIZE, ShapeLimits
 from schema.entities import EntitySchema
-from schema.limits import MAX_ALIASES, MAX_PAGE_SIZE, MAX_QUERY_DEPTH, MAX_TOKENS
+from schema.limits import MAX_PAGE_SIZE, MAX_TOKENS
 from schema.me import MeQuery
 from schema.participant_mutations import ParticipantMutation
 from schema.participants import ParticipantNode, ParticipantQuery
@@ -41,11 +43,14 @@ class Mutation(ParticipantMutation, ClaimMutation):
 
 def build_schema(*, extra_extensions: list[Any] | None = None) -> strawberry.federation.Schema:
     # Limits against hostile queries (schema.limits); they become configurable with the hardening work.
+    # The depth and alias rules are built once (schema.document_cache) so that ValidationCache's key repeats.
     extensions: list[Any] = [
-        lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        ShapeLimits,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         PersonalDataAccessLog,
+        CompiledReads,
         *(extra_extensions or []),
     ]
     return EntitySchema(
