@@ -47,12 +47,19 @@ class JamsosGraphQL(GraphQL[Context, None]):
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # One session per request, always closed, whatever the outcome.
         async with self.sessions() as session:
-            scope.setdefault("state", {})["db"] = session
-            await super().__call__(scope, receive, send)
+            state = scope.setdefault("state", {})
+            state["db"] = session
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                reader = state.get("reader")
+                if isinstance(reader, Reader):
+                    await reader.close()
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         principal = principal_of(request)
         reader = Reader(request.state.db)
+        request.state.reader = reader  # closed (after its statement in flight) before the session is
         return Context(
             principal=principal,
             reader=reader,

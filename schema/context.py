@@ -32,19 +32,44 @@ class Reader:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._lock = asyncio.Lock()
+        self._closed = False
 
     async def all(self, stmt: Select[T]) -> Sequence[T]:
         """The first column of every row (ORM entities for ``select(Model)``)."""
         async with self._lock:
+            self._check_open()
             return (await self._session.scalars(stmt)).all()
 
     async def rows(self, stmt: Select[*tuple[Any, ...]]) -> Sequence[Row[*tuple[Any, ...]]]:
         async with self._lock:
+            self._check_open()
             return (await self._session.execute(stmt)).all()
 
     async def one(self, stmt: Select[T]) -> T:
         async with self._lock:
+            self._check_open()
             return (await self._session.execute(stmt)).scalar_one()
+
+    async def close(self) -> None:
+        """Wait for the statement in flight, then refuse further ones; call before the session closes.
+
+        When a field error nulls out a parent, graphql-core answers without waiting for the parent's other
+        children: their loaders may still be running a statement on this session. Closing the session under
+        them failed the whole request with a 500; waiting for the lock lets that statement finish first.
+        """
+        async with self._lock:
+            self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ReaderClosed
+
+
+class ReaderClosed(RuntimeError):
+    """A resolver outlived its request (its response had already been sent)."""
+
+    def __init__(self) -> None:
+        super().__init__("this request has already been answered")
 
 
 @dataclass

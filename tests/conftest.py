@@ -277,3 +277,16 @@ def staff(mint: Callable[..., str]) -> dict[str, Caller]:
         "auditor": person("auditor.bpk", Role.AUDITOR, None),
         "trail_reader": person("compliance-bot", Role.AUDITOR, None, frozenset({Scope.AUDIT_READ})),
     }
+
+
+READ_PATHS = ["resolvers", "compiled"]
+
+
+@pytest.fixture(params=READ_PATHS)
+def read_path(request: pytest.FixtureRequest, app: Starlette) -> Iterator[str]:
+    """Runs a test once with the resolvers alone and once with the compiled read path (schema.compiled)."""
+    graphql_app = app.state.graphql
+    before = graphql_app.compiled_reads
+    graphql_app.compiled_reads = request.param == "compiled"
+    yield str(request.param)
+    graphql_app.compiled_reads = before
