@@ -65,7 +65,9 @@ class Settings(BaseSettings):
     log_json: bool = True
     #: Large enough that an oversized text field (1 MiB) reaches validation and gets a clear UserError.
     max_body_bytes: int = 2 * 1024 * 1024
-    # -- read performance (schema.compiled, domain.db) --
+    # -- read performance (schema.compiled, domain.db, auth.verifier) --
+    #: Verified access tokens remembered (each until it expires; revocation is still checked). 0 = off.
+    token_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
     #: Answer covered read queries from the compiled read path (schema.compiled); off = resolvers only.
     compiled_reads: bool = True
     #: Connections each web process keeps open to PostgreSQL, and how many more it may open under load.
