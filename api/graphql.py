@@ -29,6 +29,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
         *,
         limits: Limits | None = None,
         compiled_reads: bool = True,
+        read_autocommit: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
@@ -36,6 +37,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
         self.limits = limits or Limits()
         #: Settings' ``compiled_reads``; tests flip it to run the same cases on both read paths.
         self.compiled_reads = compiled_reads
+        self.read_autocommit = read_autocommit
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
@@ -58,7 +60,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         principal = principal_of(request)
-        reader = Reader(request.state.db)
+        reader = Reader(request.state.db, autocommit=self.read_autocommit)
         request.state.reader = reader  # closed (after its statement in flight) before the session is
         return Context(
             principal=principal,

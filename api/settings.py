@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # -- read performance (schema.compiled, domain.db, auth.verifier) --
     #: Verified access tokens remembered (each until it expires; revocation is still checked). 0 = off.
     token_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
+    #: Parse and validate each distinct document once (schema.document_cache); off only to measure it.
+    document_cache: bool = True
+    #: Run the read session of a GraphQL request in autocommit (no BEGIN/ROLLBACK round trips).
+    read_autocommit: bool = True
     #: Answer covered read queries from the compiled read path (schema.compiled); off = resolvers only.
     compiled_reads: bool = True
     #: Connections each web process keeps open to PostgreSQL, and how many more it may open under load.

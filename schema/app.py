@@ -41,18 +41,23 @@ class Mutation(ParticipantMutation, ClaimMutation):
     pass
 
 
-def build_schema(*, extra_extensions: list[Any] | None = None) -> strawberry.federation.Schema:
+def build_schema(
+    *, extra_extensions: list[Any] | None = None, document_cache: bool = True
+) -> strawberry.federation.Schema:
     # Limits against hostile queries (schema.limits); they become configurable with the hardening work.
     # The depth and alias rules are built once (schema.document_cache) so that ValidationCache's key repeats.
     extensions: list[Any] = [
         ShapeLimits,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         PersonalDataAccessLog,
         CompiledReads,
         *(extra_extensions or []),
     ]
+    if document_cache:
+        extensions += [
+            lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+            lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        ]
     return EntitySchema(
         query=Query,
         mutation=Mutation,
