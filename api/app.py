@@ -19,7 +19,7 @@ from api.logs import configure_logging
 from api.middleware import BearerTokenBackend, RequestId, authentication_error
 from api.settings import Settings, get_settings
 from domain.db import make_engine, make_sessionmaker
-from schema.app import build_schema, schema
+from schema.app import schema
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -36,12 +36,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     identity = build_identity(settings, sessions)
 
     graphql_app = JamsosGraphQL(
-        schema if settings.document_cache else build_schema(document_cache=False),
+        schema,
         sessions,
         limits=settings.limits,
         graphql_ide="graphiql" if settings.env == "development" else None,
         allow_queries_via_get=True,
         compiled_reads=settings.compiled_reads,
+        document_cache=settings.document_cache,
         read_autocommit=settings.read_autocommit,
     )
 

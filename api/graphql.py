@@ -30,6 +30,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
         limits: Limits | None = None,
         compiled_reads: bool = True,
         read_autocommit: bool = True,
+        document_cache: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
@@ -38,6 +39,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
         #: Settings' ``compiled_reads``; tests flip it to run the same cases on both read paths.
         self.compiled_reads = compiled_reads
         self.read_autocommit = read_autocommit
+        self.document_cache = document_cache
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
@@ -70,6 +72,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
             limits=self.limits,
             sessions=self.sessions,
             compiled_reads=self.compiled_reads,
+            document_cache=self.document_cache,
         )
 
     async def process_result(

@@ -239,7 +239,8 @@ def server(peer: str, url: str, key_path: Path, env: dict[str, str] | None = Non
 
 
 def run_wrk(peer: str, lines_file: Path, concurrency: int, duration: int, token: str) -> dict[str, Any]:
-    command = ["wrk", "-t1", f"-c{concurrency}", f"-d{duration}s", "--latency", "-s", str(BENCH / "lua" / "replay.lua")]
+    command = ["wrk", "-t1", f"-c{concurrency}", f"-d{duration}s", "--timeout", "10s", "--latency"]
+    command += ["-s", str(BENCH / "lua" / "replay.lua")]
     command += [f"http://127.0.0.1:{PORTS[peer]}", "--", str(lines_file), token if peer == "jamsos" else ""]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("BENCH "))

@@ -6,7 +6,7 @@ from typing import Any, Final
 
 import strawberry
 from strawberry import relay
-from strawberry.extensions import MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions import MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 
 from schema.access import AccessQuery
@@ -16,7 +16,7 @@ from schema.beneficiaries import BeneficiaryNode, BeneficiaryQuery
 from schema.claim_mutations import ClaimMutation
 from schema.claims import ClaimNode, ClaimQuery
 from schema.compiled.extension import CompiledReads
-from schema.document_cache import DOCUMENT_CACHE_SIZE, ShapeLimits
+from schema.document_cache import DocumentParseCache, DocumentValidationCache, ShapeLimits
 from schema.entities import EntitySchema
 from schema.limits import MAX_PAGE_SIZE, MAX_TOKENS
 from schema.me import MeQuery
@@ -41,23 +41,18 @@ class Mutation(ParticipantMutation, ClaimMutation):
     pass
 
 
-def build_schema(
-    *, extra_extensions: list[Any] | None = None, document_cache: bool = True
-) -> strawberry.federation.Schema:
+def build_schema(*, extra_extensions: list[Any] | None = None) -> strawberry.federation.Schema:
     # Limits against hostile queries (schema.limits); they become configurable with the hardening work.
     # The depth and alias rules are built once (schema.document_cache) so that ValidationCache's key repeats.
     extensions: list[Any] = [
         ShapeLimits,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        DocumentParseCache,
+        DocumentValidationCache,
         PersonalDataAccessLog,
         CompiledReads,
         *(extra_extensions or []),
     ]
-    if document_cache:
-        extensions += [
-            lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-            lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
-        ]
     return EntitySchema(
         query=Query,
         mutation=Mutation,

@@ -100,6 +100,8 @@ class Context:
     limits: Limits = field(default_factory=Limits)
     #: Opens the session a mutation writes in (one transaction per mutation, apart from the read session).
     sessions: async_sessionmaker[AsyncSession] | None = None
+    #: Whether parsed and validated documents are cached (schema.document_cache); off only to measure it.
+    document_cache: bool = True
     #: Whether covered reads may be answered by the compiled read path (schema.compiled).
     compiled_reads: bool = True
     #: Unmasked personal data this response returned: entity type -> (ids, fields); logged once per request.

@@ -10,10 +10,17 @@ depth and alias rules once, when this module is imported, and adds the same clas
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import ClassVar
 
 from graphql import ASTValidationRule
-from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 
 from schema.limits import MAX_ALIASES, MAX_QUERY_DEPTH
 
@@ -36,3 +43,34 @@ class ShapeLimits(AddValidationRules):
 
     def __init__(self) -> None:
         super().__init__(list(self.rules))
+
+
+def _enabled(extension: ParserCache | ValidationCache) -> bool:
+    """Off only when the server's settings say so (``JAMSOS_DOCUMENT_CACHE=false``, to measure the cache)."""
+    return bool(getattr(extension.execution_context.context, "document_cache", True))
+
+
+class DocumentParseCache(ParserCache):
+    """Strawberry's ParserCache (bounded LRU keyed by the document text), switchable per server."""
+
+    def __init__(self) -> None:
+        super().__init__(maxsize=DOCUMENT_CACHE_SIZE)
+
+    def on_parse(self) -> Iterator[None]:
+        if _enabled(self):
+            yield from super().on_parse()
+        else:
+            yield
+
+
+class DocumentValidationCache(ValidationCache):
+    """Strawberry's ValidationCache (bounded LRU keyed by schema, document and rules), switchable per server."""
+
+    def __init__(self) -> None:
+        super().__init__(maxsize=DOCUMENT_CACHE_SIZE)
+
+    def on_validate(self) -> Iterator[None]:
+        if _enabled(self):
+            yield from super().on_validate()
+        else:
+            yield
