@@ -211,8 +211,8 @@ def server(peer: str, url: str, key_path: Path, env: dict[str, str] | None = Non
             JAMSOS_ISSUER=ISSUER,
             JAMSOS_DATA_DIR=str(WORK / "data"),
             JAMSOS_SECRET_KEY="bench-only-not-a-secret",
-            **(env or {}),
         )
+        environment.update(env or {})
         command = [str(VENV_BIN / "jamsos"), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
         health = f"http://127.0.0.1:{port}/healthz"
     elif peer == "postgraphile":
@@ -238,11 +238,26 @@ def server(peer: str, url: str, key_path: Path, env: dict[str, str] | None = Non
         log.close()
 
 
-def run_wrk(peer: str, lines_file: Path, concurrency: int, duration: int, token: str) -> dict[str, Any]:
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (Linux /proc), 0 when unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(
+    peer: str, lines_file: Path, concurrency: int, duration: int, token: str, pid: int | None = None
+) -> dict[str, Any]:
     command = ["wrk", "-t1", f"-c{concurrency}", f"-d{duration}s", "--timeout", "10s", "--latency"]
     command += ["-s", str(BENCH / "lua" / "replay.lua")]
     command += [f"http://127.0.0.1:{PORTS[peer]}", "--", str(lines_file), token if peer == "jamsos" else ""]
+    cpu_before = cpu_seconds(pid)
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(pid) - cpu_before
     line = next(x for x in out.splitlines() if x.startswith("BENCH "))
     raw = json.loads(line.removeprefix("BENCH "))
     seconds = raw["duration_us"] / 1e6
@@ -252,6 +267,8 @@ def run_wrk(peer: str, lines_file: Path, concurrency: int, duration: int, token:
         "p99_ms": round(raw["p99_us"] / 1000, 2),
         "errors": raw["errors"] + raw["socket_errors"],
         "requests": raw["requests"],
+        # The server process's own CPU per request: steadier than requests/s on a shared machine.
+        "cpu_ms_per_request": round(cpu * 1000 / raw["requests"], 2) if raw["requests"] and pid else None,
     }
 
 
@@ -280,13 +297,13 @@ def compare(args: argparse.Namespace, url: str, key_path: Path, token: str, keys
     for round_number in range(args.rounds):
         order = list(PEERS) if round_number % 2 == 0 else list(reversed(PEERS))
         for peer in order:
-            with server(peer, url, key_path):
+            with server(peer, url, key_path) as process:
                 for scenario in scenarios:
                     if scenario == "S4" and peer != "jamsos":
                         continue  # the write exists only in this service's API
                     for concurrency in args.concurrency:
                         run_wrk(peer, files[(peer, scenario)], concurrency, 2, token)  # warm-up
-                        row = run_wrk(peer, files[(peer, scenario)], concurrency, args.duration, token)
+                        row = run_wrk(peer, files[(peer, scenario)], concurrency, args.duration, token, process.pid)
                         row |= {"peer": peer, "scenario": scenario, "concurrency": concurrency, "round": round_number}
                         print(json.dumps(row), flush=True)
                         results.append(row)
@@ -333,10 +350,10 @@ def steps(args: argparse.Namespace, url: str, key_path: Path, token: str, keys: 
     meta = machine() | {"command": " ".join(sys.argv), "duration_s": args.duration, "rounds": args.rounds}
     for round_number in range(args.rounds):
         for label, env in configurations:
-            with server("jamsos", url, key_path, env):
+            with server("jamsos", url, key_path, env) as process:
                 for scenario in ("S1", "S2"):
                     run_wrk("jamsos", files[scenario], 8, 2, token)
-                    row = run_wrk("jamsos", files[scenario], 8, args.duration, token)
+                    row = run_wrk("jamsos", files[scenario], 8, args.duration, token, process.pid)
                     row |= {"step": label, "scenario": scenario, "concurrency": 8, "round": round_number}
                     print(json.dumps(row), flush=True)
                     results.append(row)
@@ -354,10 +371,10 @@ def scale(args: argparse.Namespace, url: str, key_path: Path, token: str) -> Non
         participants = int(psql_scalar(sized, "SELECT count(*) FROM participants"))
         for peer in PEERS:
             files = {s: write_lines(peer, s, keys) for s in ("S1", "S2")}
-            with server(peer, sized, key_path):
+            with server(peer, sized, key_path) as process:
                 for scenario in ("S1", "S2"):
                     run_wrk(peer, files[scenario], 8, 2, token)
-                    row = run_wrk(peer, files[scenario], 8, args.duration, token)
+                    row = run_wrk(peer, files[scenario], 8, args.duration, token, process.pid)
                     row |= {"size": size, "participants": participants, "peer": peer, "scenario": scenario}
                     print(json.dumps(row), flush=True)
                     results.append(row)

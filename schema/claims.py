@@ -177,7 +177,8 @@ def claim_pages_subquery(principal: Principal, participant_ids: list[int], after
     """The visible claims of some participants after `after`, each ranked within its participant (oldest first).
 
     Keeping ``rank <= limit + 1`` gives one page per participant in one statement; the resolvers' loader
-    and the compiled read path (schema.compiled) both page nested claims through here.
+    and the compiled read path (schema.compiled) both page nested claims through here (the latter passes an
+    expanding ``bindparam`` as `participant_ids` and reuses the statement).
     """
     rank = (
         func.row_number().over(partition_by=Claim.participant_id, order_by=(Claim.submitted_at, Claim.id)).label("rank")

@@ -44,19 +44,22 @@ class Reader:
                 await self._start()
             return (await self._session.scalars(stmt)).all()
 
-    async def rows(self, stmt: Select[*tuple[Any, ...]]) -> Sequence[Row[*tuple[Any, ...]]]:
+    async def rows(
+        self, stmt: Select[*tuple[Any, ...]], params: dict[str, Any] | None = None
+    ) -> Sequence[Row[*tuple[Any, ...]]]:
+        """Core rows (tuples); `params` bind a prepared statement's ``bindparam``\\ s."""
         async with self._lock:
             self._check_open()
             if not self._started:
                 await self._start()
-            return (await self._session.execute(stmt)).all()
+            return (await self._session.execute(stmt, params)).all()
 
-    async def one(self, stmt: Select[T]) -> T:
+    async def one(self, stmt: Select[T], params: dict[str, Any] | None = None) -> T:
         async with self._lock:
             self._check_open()
             if not self._started:
                 await self._start()
-            return (await self._session.execute(stmt)).scalar_one()
+            return (await self._session.execute(stmt, params)).scalar_one()
 
     async def close(self) -> None:
         """Wait for the statement in flight, then refuse further ones; call before the session closes.

@@ -130,6 +130,16 @@ class ConnectionPlan:
     def wants_count(self) -> bool:
         return any(kind == "totalCount" for _, kind, _ in self.items)
 
+    @property
+    def wants_cursors(self) -> bool:
+        """Whether any cursor is returned (encoding one per row is skipped when none is)."""
+        for _, kind, sub in self.items:
+            if kind == "pageInfo" and any(name in ("startCursor", "endCursor") for _, name in sub):
+                return True
+            if kind == "edges" and any(edge_kind == "cursor" for _, edge_kind in sub[1]):
+                return True
+        return False
+
 
 @dataclass(frozen=True, slots=True)
 class RootPlan:

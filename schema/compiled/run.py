@@ -10,13 +10,14 @@ resolvers would refuse something (a bad argument, a malformed cursor, a lookup t
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from graphql import GraphQLError, get_argument_values, get_variable_values
 from graphql.execution.values import VariableValues
-from sqlalchemy import ColumnElement, Row, and_, func, or_, select
+from sqlalchemy import Row, and_, bindparam, func, or_, select
 from strawberry.relay import to_base64
 from strawberry.types.arguments import convert_arguments
 
@@ -39,6 +40,7 @@ from domain.claims.models import Claim
 from domain.participants.models import Participant, ParticipantProgram
 from domain.regions.models import Region
 from schema.claims import SUBMITTED_SORT, claim_pages_subquery
+from schema.compiled.cache import BoundedCache
 from schema.compiled.plan import LEAVES, ConnectionPlan, Leaf, ObjectPlan, OperationPlan, Relation, RootPlan, Typename
 from schema.context import Context
 from schema.entities import check_representations
@@ -57,6 +59,19 @@ _REGION_COLUMNS = tuple(dict.fromkeys(LEAVES["Region"].values()))
 _CLAIM_COLUMNS = tuple(dict.fromkeys([*LEAVES["Claim"].values(), "participant_id"]))
 #: Refusals the resolvers make themselves: the compiled path leaves such a request to them.
 _REFUSALS = (BadInput, QueryTooComplex, NotAuthenticated, MissingScope, GraphQLError)
+
+
+#: Statements built once per (statement kind, principal without its token id, …) and reused with new bound
+#: values: building a windowed subquery is most of a lookup's Python time. Bounded; least recently used out.
+STATEMENTS: BoundedCache[tuple[Any, ...], Any] = BoundedCache(4096)
+
+
+def _statement(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    cached = STATEMENTS.get(key)
+    if BoundedCache.missing(cached):
+        cached = build()
+        STATEMENTS.put(key, cached)
+    return cached
 
 
 class Fallback(Exception):
@@ -86,6 +101,8 @@ class _Run:
         self.reader = context.reader
         self.variables = variables
         self.pii = pii_visible(self.principal)
+        #: The principal as a statement-cache key: everything the policy may look at, not the token's id.
+        self.shape = dataclasses.replace(self.principal, token_id=None)
         #: (entity type, id, field) of unmasked personal data returned; handed to the access log on success.
         self.pii_notes: list[tuple[str, object, str]] = []
 
@@ -118,23 +135,31 @@ class _Run:
         return await self.entities(root)
 
     async def participant(self, root: RootPlan) -> dict[str, Any] | None:
-        assert isinstance(root.plan, ObjectPlan)
+        plan = root.plan
+        assert isinstance(plan, ObjectPlan)
         args = self.arguments("Query", root)
         given = [k for k in ("id", "membership_number", "nik") if args.get(k) is not None]
         if len(given) != 1:
             raise Fallback
-        condition: ColumnElement[bool]
+        value: Any
         if given[0] == "id":
-            condition = _P.c.id == local_id(str(args["id"]), "Participant")
+            column, value = "id", local_id(str(args["id"]), "Participant")
         elif given[0] == "membership_number":
-            condition = _P.c.membership_number == args["membership_number"]
+            column, value = "membership_number", args["membership_number"]
         else:
             if not self.principal.has_scope(Scope.PII_READ):
                 raise Fallback
-            condition = _P.c.nik == parse_nik_argument(str(args["nik"]), "nik")
-        stmt, index = self.participant_select(root.plan)
-        rows = await self.reader.rows(stmt.where(condition, region_clause(self.principal, Participant)))
-        objects = await self.participant_objects(root.plan, rows, index)
+            column, value = "nik", parse_nik_argument(str(args["nik"]), "nik")
+        with_region = bool(plan.relation("region"))
+
+        def build() -> Any:
+            stmt, _ = self.participant_select(plan)
+            return stmt.where(_P.c[column] == bindparam("key"), region_clause(self.principal, Participant))
+
+        stmt = _statement(("participant", column, with_region, self.shape), build)
+        index = self.participant_index(plan)
+        rows = await self.reader.rows(stmt, {"key": value})
+        objects = await self.participant_objects(plan, rows, index)
         return objects[0] if objects else None
 
     async def participants(self, root: RootPlan) -> dict[str, Any]:
@@ -199,6 +224,12 @@ class _Run:
 
     # --- participants ------------------------------------------------------------------------------------
 
+    def participant_index(self, plan: ObjectPlan) -> dict[str, int]:
+        names = list(_PARTICIPANT_COLUMNS)
+        if plan.relation("region"):
+            names += [f"r_{c}" for c in _REGION_COLUMNS]
+        return {n: i for i, n in enumerate(names)}
+
     def participant_select(self, plan: ObjectPlan) -> tuple[Any, dict[str, int]]:
         """SELECT of the participant columns (and, when asked, its region's, if the caller may see it)."""
         columns: list[Any] = [_P.c[c] for c in _PARTICIPANT_COLUMNS]
@@ -245,14 +276,17 @@ class _Run:
         return region
 
     async def programs(self, plan: ObjectPlan, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-        stmt = (
-            select(_PP.c.participant_id, _PP.c.program, _PP.c.since)
-            .where(_PP.c.participant_id.in_(ids))
-            .order_by(_PP.c.program)
+        stmt = _statement(
+            ("programs",),
+            lambda: (
+                select(_PP.c.participant_id, _PP.c.program, _PP.c.since)
+                .where(_PP.c.participant_id.in_(bindparam("ids", expanding=True)))
+                .order_by(_PP.c.program)
+            ),
         )
         getters = self.getters(plan, {"participant_id": 0, "program": 1, "since": 2}, {})
         grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for row in await self.reader.rows(stmt):
+        for row in await self.reader.rows(stmt, {"ids": ids}):
             grouped[row[0]].append({key: get(row) for key, get in getters})
         return grouped
 
@@ -263,15 +297,24 @@ class _Run:
         args = self.arguments("Participant", relation)
         limit = check_first(args.get("first"))
         after = args.get("after")
-        sub = claim_pages_subquery(self.principal, ids, after)
-        stmt = (
-            select(*[sub.c[c] for c in _CLAIM_COLUMNS])
-            .where(sub.c.rank <= limit + 1)
-            .order_by(sub.c.participant_id, sub.c.submitted_at, sub.c.id)
-        )
+
+        def build(participant_ids: Any) -> Any:
+            sub = claim_pages_subquery(self.principal, participant_ids, after)
+            return (
+                select(*[sub.c[c] for c in _CLAIM_COLUMNS])
+                .where(sub.c.rank <= bindparam("rank_limit"))
+                .order_by(sub.c.participant_id, sub.c.submitted_at, sub.c.id)
+            )
+
+        params: dict[str, Any] = {"rank_limit": limit + 1}
+        if after is None:  # the common case: one statement per principal, reused
+            stmt = _statement(("claim_pages", self.shape), lambda: build(bindparam("ids", expanding=True)))
+            params["ids"] = ids
+        else:
+            stmt = build(ids)
         index = {name: i for i, name in enumerate(_CLAIM_COLUMNS)}
         pages: dict[int, list[Any]] = defaultdict(list)
-        for row in await self.reader.rows(stmt):
+        for row in await self.reader.rows(stmt, params):
             pages[row[index["participant_id"]]].append(row)
         counts: dict[int, int] = {}
         if plan.wants_count:
@@ -374,7 +417,9 @@ def _connection(
     count: int | None,
 ) -> dict[str, Any]:
     """A Relay connection from up to ``limit + 1`` rows, like ``schema.pagination.page_of``."""
-    cursors = [cursor_of(row) for row in rows[:limit]]
+    cursors: list[str | None] = (
+        [cursor_of(row) for row in rows[:limit]] if plan.wants_cursors else [None] * min(len(rows), limit)
+    )
     result: dict[str, Any] = {}
     for key, kind, sub in plan.items:
         if kind == "__typename":
