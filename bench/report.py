@@ -48,20 +48,24 @@ def compare_section(data: dict[str, Any]) -> list[str]:
     out = ["## Side by side", "", meta_line(data["meta"]), ""]
     out += [
         "| scenario | clients | this service req/s (p50 / p99 ms) | PostGraphile req/s (p50 / p99) "
-        "| hand-written req/s (p50 / p99) | errors (ours / PG / hand) | ours ÷ PostGraphile | ours ÷ hand-written |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| hand-written req/s (p50 / p99) | errors (ours / PG / hand) | ours ÷ PostGraphile | ours ÷ hand-written "
+        "| server CPU ms per request (ours / PG / hand) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     scenarios = sorted({k[0] for k in grouped})
     concurrencies = sorted({k[1] for k in grouped})
     for scenario in scenarios:
         for c in concurrencies:
-            cells, rps, errors = [], {}, []
+            cells, rps, errors, cpu = [], {}, [], []
             for peer in PEERS:
                 rows = grouped.get((scenario, c, peer))
                 if not rows:
                     cells.append("—")
                     errors.append("—")
+                    cpu.append("—")
                     continue
+                cpus = [r["cpu_ms_per_request"] for r in rows if r.get("cpu_ms_per_request") is not None]
+                cpu.append(f"{statistics.median(cpus):.2f}" if cpus else "—")
                 rps[peer] = median(rows, "rps")
                 cells.append(f"{rps[peer]:,.1f} ({median(rows, 'p50_ms'):,.1f} / {median(rows, 'p99_ms'):,.1f})")
                 errors.append(str(sum(r["errors"] for r in rows)))
@@ -71,7 +75,10 @@ def compare_section(data: dict[str, Any]) -> list[str]:
                 f"{rps['jamsos'] / rps[p]:.2f}x" if rps.get(p) and "jamsos" in rps else "—"
                 for p in ("postgraphile", "baseline")
             ]
-            out.append(f"| {scenario} | {c} | {' | '.join(cells)} | {' / '.join(errors)} | {' | '.join(ratios)} |")
+            out.append(
+                f"| {scenario} | {c} | {' | '.join(cells)} | {' / '.join(errors)} | {' | '.join(ratios)} "
+                f"| {' / '.join(cpu)} |"
+            )
     out += ["", *(f"- **{s}**: {SCENARIO_TEXT.get(s, '')}" for s in scenarios), ""]
     return out
 
@@ -84,12 +91,17 @@ def steps_section(data: dict[str, Any]) -> list[str]:
         if row["step"] not in order:
             order.append(row["step"])
     out = ["## The changes one by one (this service, 8 clients)", "", meta_line(data["meta"]), ""]
-    out += ["| configuration | S1 req/s | S1 p99 ms | S2 req/s | S2 p99 ms |", "|---|---:|---:|---:|---:|"]
+    out += [
+        "| configuration | S1 req/s | S1 p99 ms | S1 CPU ms/req | S2 req/s | S2 p99 ms | S2 CPU ms/req |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for step in order:
         cells = []
         for scenario in ("S1", "S2"):
             rows = grouped.get((step, scenario), [])
-            cells += [f"{median(rows, 'rps'):,.1f}", f"{median(rows, 'p99_ms'):,.1f}"] if rows else ["—", "—"]
+            cpus = [r["cpu_ms_per_request"] for r in rows if r.get("cpu_ms_per_request") is not None]
+            cpu = f"{statistics.median(cpus):.2f}" if cpus else "—"
+            cells += [f"{median(rows, 'rps'):,.1f}", f"{median(rows, 'p99_ms'):,.1f}", cpu] if rows else ["—"] * 3
         out.append(f"| {step} | {' | '.join(cells)} |")
     out.append("")
     return out
@@ -98,8 +110,7 @@ def steps_section(data: dict[str, Any]) -> list[str]:
 def scale_section(data: dict[str, Any]) -> list[str]:
     out = ["## Scale curve (8 clients)", "", meta_line(data["meta"]), ""]
     out += [
-        "| size | participants | scenario | this service req/s (p99 ms) | PostGraphile req/s (p99) "
-        "| hand-written req/s (p99) |",
+        "| size | participants | scenario | this service req/s (p99 ms, CPU ms/req) | PostGraphile | hand-written |",
         "|---|---:|---|---:|---:|---:|",
     ]
     grouped: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
@@ -112,7 +123,12 @@ def scale_section(data: dict[str, Any]) -> list[str]:
             peers = grouped.get((size, scenario))
             if not peers:
                 continue
-            cells = [f"{peers[p]['rps']:,.1f} ({peers[p]['p99_ms']:,.1f})" if p in peers else "—" for p in PEERS]
+            cells = [
+                f"{peers[p]['rps']:,.1f} ({peers[p]['p99_ms']:,.1f}, {peers[p].get('cpu_ms_per_request')})"
+                if p in peers
+                else "—"
+                for p in PEERS
+            ]
             out.append(f"| {size} | {sizes[size]:,} | {scenario} | {' | '.join(cells)} |")
     out.append("")
     return out
