@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from admin.auth import CONSOLE_ROLES
-from auth.policy import pii_visible
+from auth.policy import national_decision, pii_visible
 from auth.principal import Principal
 from auth.scopes import Role, Scope
 
@@ -37,7 +37,7 @@ class Access:
             principal.is_authenticated
             and bool(principal.roles & self.roles)
             and (self.read is None or principal.has_scope(self.read))
-            and (not self.national_only or principal.region is None)
+            and (not self.national_only or national_decision(principal).allowed)
         )
 
     def can_write(self, principal: Principal) -> bool:

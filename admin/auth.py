@@ -1,4 +1,5 @@
-"""Signing in to the console: the service's own users (roles ``admin`` and ``officer``), a short session.
+"""Signing in to the console: the service's own users (roles ``admin`` and ``officer``; ``analyst`` for the
+Monev dashboard only, read-only), a short session.
 
 SQLAdmin's default session is a signed cookie that lasts 14 days and is sent over plain HTTP. Here the cookie
 is HttpOnly, SameSite=Strict, Secure outside development and test, scoped to ``/admin``, and holds only the
@@ -26,8 +27,10 @@ from auth.requests import request_meta
 from auth.scopes import Role
 from domain.identity.models import LockoutPolicy, User
 
-#: Roles that may sign in to the console (API.md). Analysts and auditors use the API.
+#: Roles that may use the console's record views (docs/api.md). Auditors use the API.
 CONSOLE_ROLES = frozenset({Role.ADMIN, Role.OFFICER})
+#: Roles that may sign in at all: analysts too, who see only the Monev dashboard (admin.monev).
+SIGN_IN_ROLES = CONSOLE_ROLES | {Role.ANALYST}
 _PRINCIPAL_STATE = "console_principal"
 
 
@@ -44,6 +47,8 @@ class ConsoleConfig:
     login_rate_per_minute: int = 10
     max_body_bytes: int = 2 * 1024 * 1024
     cookie_name: str = "jamsos_console"
+    #: Monev counts below this are withheld from users who may not read the rows (schema.limits).
+    suppression_threshold: int = 5
 
 
 class SignInRefused(Exception):
@@ -89,15 +94,16 @@ class ConsoleAuth(AuthenticationBackend):
             await session.commit()
         if user is None:
             return False
-        if user.role not in CONSOLE_ROLES:
+        if user.role not in SIGN_IN_ROLES:
             raise SignInRefused(
                 f"The account {user.username} has the role {user.role}, which cannot use the console. "
-                "Analysts and auditors read the data through the API."
+                "Auditors read the data through the API."
             )
         now = int(self.clock())
         request.session.clear()  # no value from before sign-in survives it (session fixation)
         request.session.update({"uid": user.id, "iat": now, "seen": now})
         csrf.rotate(request.session)
+        request.state.signed_in_role = Role(user.role)
         return True
 
     async def logout(self, request: Request) -> Response | bool:
@@ -118,7 +124,7 @@ class ConsoleAuth(AuthenticationBackend):
         if (
             user is None
             or not user.active
-            or user.role not in CONSOLE_ROLES
+            or user.role not in SIGN_IN_ROLES
             or user.password_changed_at.timestamp() > issued + 1
         ):
             data.clear()

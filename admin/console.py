@@ -3,7 +3,7 @@
 What changes from SQLAdmin's defaults (and why):
 
 * **Its own session factory** on the service's engine: SQLAdmin reconfigures the factory it is given
-  (``autoflush=False``), which must not leak into the API's (LIBRARIES.md §3).
+  (``autoflush=False``), which must not leak into the API's (docs/libraries.md, "SQLAdmin 0.32").
 * **Session and CSRF**: the session middleware (short, HttpOnly, SameSite=Strict, Secure outside
   development/test) wraps :class:`admin.csrf.CSRFMiddleware`, which checks every state-changing request;
   sign-out is a POST.
@@ -38,8 +38,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from admin import csrf
-from admin.auth import ConsoleAuth, ConsoleConfig, SignInRefused, console_principal
+from admin.auth import CONSOLE_ROLES, ConsoleAuth, ConsoleConfig, SignInRefused, console_principal
 from admin.display import changes_table, plain
+from admin.monev import MonevView
 from admin.views import VIEWS
 from admin.views.base import ConsoleView
 from admin.writes import Gone
@@ -127,6 +128,7 @@ class ConsoleAdmin(Admin):
         for view in VIEWS:
             # A subclass per console: SQLAdmin sets the session factory on the view class itself.
             self.add_view(type(view.__name__, (view,), {"write_sessions": sessions}))
+        self.add_view(type("MonevView", (MonevView,), {"engine": engine, "threshold": config.suppression_threshold}))
 
     def _logout_by_post_only(self) -> None:
         routes = self.admin.router.routes
@@ -154,6 +156,8 @@ class ConsoleAdmin(Admin):
             return await self._login_page(request, 403, error=str(exc))
         if not signed_in:
             return await self._login_page(request, 401, error=WRONG_CREDENTIALS)
+        if getattr(request.state, "signed_in_role", None) not in CONSOLE_ROLES:
+            return RedirectResponse(request.url_for("admin:view-monev"), status_code=303)  # analysts: Monev only
         return RedirectResponse(request.url_for("admin:index"), status_code=303)
 
     async def logout(self, request: Request) -> Response:

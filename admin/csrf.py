@@ -126,7 +126,7 @@ async def _form_token(scope: Scope, receive: Receive) -> str | None:
         return None
     request = Request(scope, receive)
     try:
-        form = await request.form(max_files=0, max_fields=200)
+        form = await request.form(max_files=1, max_fields=200)  # one file: the list-upload page
     except Exception:  # a malformed body has no token; the refusal says what to do
         return None
     try:

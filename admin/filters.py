@@ -16,11 +16,11 @@ from sqlalchemy import ColumnElement, Select, exists, false, or_, select
 from starlette.requests import Request
 
 from admin.auth import console_principal
-from auth.policy import can_see_region
+from auth.policy import can_see_region, visible
 from domain.participants.models import ParticipantProgram
 from domain.participants.rules import Program
-from domain.regions.models import Region
-from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel, placement_column_for
+from domain.regions.models import Region, placement_column
+from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel
 
 _ALL = ("__all", "All")
 _LOOKUP_TEMPLATE = "sqladmin/filters/lookup_filter.html"
@@ -29,18 +29,13 @@ ColumnFor = Callable[[Any, RegionLevel], Any]
 
 
 def placed_column(model: Any, level: RegionLevel) -> Any:
-    """The placement column of a placed model (participants, claims, …) holding codes of `level`."""
-    return getattr(model, placement_column_for(level))
+    """The placement column of the view's own model (participants, claims, regions, …) holding `level`."""
+    return placement_column(model, level)
 
 
 def region_table_column(_model: Any, level: RegionLevel) -> Any:
-    """The Region table's column holding the codes of `level` (for regions and rows joined to them)."""
-    return {
-        RegionLevel.PROVINCE: Region.province_code,
-        RegionLevel.REGENCY: Region.regency_code,
-        RegionLevel.DISTRICT: Region.district_code,
-        RegionLevel.VILLAGE: Region.code,
-    }[level]
+    """The Region table's column holding the codes of `level` (for rows joined to their region)."""
+    return placement_column(Region, level)
 
 
 class RegionFilter:
@@ -67,7 +62,8 @@ class RegionFilter:
         codes = [p for p in parents if p is not None]
         if codes:
             conditions.append(Region.code.in_(codes))
-        rows = await run_query(select(Region.code, Region.name).where(or_(*conditions)).order_by(Region.code))
+        stmt = select(Region.code, Region.name).where(or_(*conditions), visible(principal, Region))
+        rows = await run_query(stmt.order_by(Region.code))
         return [_ALL, *((code, f"{code} {name}") for code, name in rows)]
 
     async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:

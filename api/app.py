@@ -17,9 +17,12 @@ from api.health import healthz, readyz
 from api.identity import build_identity
 from api.logs import configure_logging
 from api.middleware import BearerTokenBackend, RequestId, authentication_error
+from api.observe import RequestLog, metrics_endpoint
 from api.settings import Settings, get_settings
+from api.uploads import UploadLimit
+from auth.ratelimit import make_buckets
 from domain.db import make_engine, make_sessionmaker
-from schema.app import schema
+from schema.app import get_schema
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -33,14 +36,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         pre_ping=settings.db_pool_pre_ping,
     )
     sessions = make_sessionmaker(engine)
-    identity = build_identity(settings, sessions)
+    buckets = make_buckets(settings.redis_url or None)
+    identity = build_identity(settings, sessions, buckets)
+    development = settings.env == "development"
 
     graphql_app = JamsosGraphQL(
-        schema,
+        get_schema(security_directives=settings.federation_security_directives),
         sessions,
         limits=settings.limits,
-        graphql_ide="graphiql" if settings.env == "development" else None,
+        buckets=buckets,
+        introspection=development,
+        graphql_ide="graphiql" if development else None,
         allow_queries_via_get=True,
+        multipart_uploads_enabled=True,  # importBeneficiaries; bearer tokens only, so no cross-site form can call it
         compiled_reads=settings.compiled_reads,
         document_cache=settings.document_cache,
         read_autocommit=settings.read_autocommit,
@@ -49,17 +57,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        await buckets.close()
         await engine.dispose()
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            Route("/graphql", UploadLimit(graphql_app, settings.import_max_upload_bytes), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint(engine)),
             *identity.routes,  # /oauth/*, /.well-known/oauth-authorization-server, /.well-known/jwks.json
         ],
         middleware=[
             Middleware(RequestId),
+            Middleware(RequestLog),
             Middleware(
                 AuthenticationMiddleware,
                 backend=BearerTokenBackend(identity.verifier),
@@ -75,4 +86,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.graphql = graphql_app
     app.state.sessions = sessions
     app.state.identity = identity
+    app.state.buckets = buckets
     return app

@@ -1,4 +1,4 @@
-"""The ``jamsos`` command line: serve, migrate, seed, token, schema."""
+"""The ``jamsos`` command line: serve, migrate, seed, token, import, report, schema."""
 
 from __future__ import annotations
 
@@ -76,6 +76,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=True,
         log_level="info",
+        # The app writes one JSON line per request itself (api.observe) and configures logging (api.logs):
+        # no uvicorn access lines, no uvicorn formatter over ours.
+        access_log=False,
+        log_config=None,
     )
     return 0
 
@@ -152,8 +156,9 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_schema_print(args: argparse.Namespace) -> int:
-    from schema.app import schema
+    from schema.app import get_schema
 
+    schema = get_schema(security_directives=get_settings().federation_security_directives)
     sys.stdout.write(schema.as_str() + "\n")
     return 0
 
@@ -187,6 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     from api.cli_identity import add_identity_commands
 
     add_identity_commands(sub)  # users, clients, keys
+
+    from api.cli_import import add_import_commands
+
+    add_import_commands(sub)  # import beneficiaries|participants|contributions
+
+    from api.cli_report import add_report_commands
+
+    add_report_commands(sub)  # the Inpres reports
 
     audit_cmd = sub.add_parser("audit", help="the audit trail")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)

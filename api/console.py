@@ -16,4 +16,5 @@ def console_config(settings: Settings) -> ConsoleConfig:
         lockout=LockoutPolicy(settings.signin_max_failures, settings.signin_lockout_seconds),
         login_rate_per_minute=settings.signin_rate_limit_per_minute,
         max_body_bytes=settings.max_body_bytes,
+        suppression_threshold=settings.suppression_threshold,
     )

@@ -1,4 +1,4 @@
-"""The GraphQL HTTP endpoint: Strawberry's ASGI view with our context and error formatting."""
+"""The GraphQL HTTP endpoint: Strawberry's ASGI view with our context, budgets, statuses and error formatting."""
 
 from __future__ import annotations
 
@@ -15,10 +15,19 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from api.middleware import principal_of
+from api.observe import note_graphql_operation, note_graphql_outcome
+from auth.principal import Principal
+from auth.ratelimit import Buckets, MemoryBuckets, Rate
+from auth.server import client_ip
 from schema.context import Context, Reader
-from schema.errors import format_errors
+from schema.errors import UNAVAILABLE_RETRY_AFTER, ErrorCode, format_errors
 from schema.limits import Limits
 from schema.loaders import Loaders
+
+
+def budget_key(principal: Principal) -> str:
+    """One budget per client and user: a partner's machine client, or a person signed in through a client."""
+    return f"{principal.client_id or '-'}|{principal.subject}"
 
 
 class JamsosGraphQL(GraphQL[Context, None]):
@@ -28,6 +37,8 @@ class JamsosGraphQL(GraphQL[Context, None]):
         sessions: async_sessionmaker[AsyncSession],
         *,
         limits: Limits | None = None,
+        buckets: Buckets | None = None,
+        introspection: bool = False,
         compiled_reads: bool = True,
         read_autocommit: bool = True,
         document_cache: bool = True,
@@ -36,6 +47,8 @@ class JamsosGraphQL(GraphQL[Context, None]):
         super().__init__(schema, **kwargs)
         self.sessions = sessions
         self.limits = limits or Limits()
+        self.buckets = buckets or MemoryBuckets()
+        self.introspection = introspection
         #: Settings' ``compiled_reads``; tests flip it to run the same cases on both read paths.
         self.compiled_reads = compiled_reads
         self.read_autocommit = read_autocommit
@@ -60,10 +73,23 @@ class JamsosGraphQL(GraphQL[Context, None]):
                 if isinstance(reader, Reader):
                     await reader.close()
 
+    async def execute_operation(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        request_data = kwargs.get("request_data")
+        note_graphql_operation(request, getattr(request_data, "operation_name", None))
+        return await super().execute_operation(request, *args, **kwargs)
+
+    async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().run(request, *args, **kwargs)
+        finally:
+            if isinstance(request, Request):
+                await request.close()  # uploaded files (multipart) are closed even when no resolver read them
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         principal = principal_of(request)
         reader = Reader(request.state.db, autocommit=self.read_autocommit)
         request.state.reader = reader  # closed (after its statement in flight) before the session is
+        request.state.sub_response = response
         return Context(
             principal=principal,
             reader=reader,
@@ -71,16 +97,49 @@ class JamsosGraphQL(GraphQL[Context, None]):
             request=request,
             limits=self.limits,
             sessions=self.sessions,
+            introspection=self.introspection,
+            charge=self._charger(request, principal),
             compiled_reads=self.compiled_reads,
             document_cache=self.document_cache,
         )
+
+    def _charger(self, request: Request | WebSocket, principal: Principal) -> Any:
+        limits, buckets = self.limits, self.buckets
+
+        async def charge(cost: int) -> int | None:
+            if principal.is_authenticated:
+                rate = Rate(limits.cost_budget_per_minute)
+                return await buckets.take("cost", budget_key(principal), max(1, cost), rate)
+            rate = Rate(limits.anonymous_requests_per_minute)
+            return await buckets.take("anonymous", client_ip(request), 1, rate)  # type: ignore[arg-type]
+
+        return charge
 
     async def process_result(
         self, request: Request | WebSocket, result: ExecutionResult | GraphQLExecutionResult
     ) -> GraphQLHTTPResponse:
         data: GraphQLHTTPResponse = {"data": result.data}
+        request_id = getattr(request.state, "request_id", None)
+        codes: list[str] = []
         if result.errors:
-            data["errors"] = [e.formatted for e in format_errors(list(result.errors))]
+            errors = format_errors(list(result.errors), request_id)
+            data["errors"] = [e.formatted for e in errors]
+            codes = [str((e.extensions or {}).get("code")) for e in errors]
+            self._set_status(request, errors, codes)
         if result.extensions:
             data["extensions"] = result.extensions
+        note_graphql_outcome(request, codes)
         return data
+
+    @staticmethod
+    def _set_status(request: Request | WebSocket, errors: list[Any], codes: list[str]) -> None:
+        response = getattr(request.state, "sub_response", None)
+        if not isinstance(response, Response):
+            return
+        if ErrorCode.SERVICE_UNAVAILABLE.value in codes:
+            response.status_code = 503
+            response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+        elif ErrorCode.RATE_LIMITED.value in codes:
+            retry = next((e.extensions.get("retryAfter") for e in errors if (e.extensions or {}).get("retryAfter")), 60)
+            response.status_code = 429
+            response.headers["Retry-After"] = str(retry)

@@ -10,6 +10,7 @@ from starlette.routing import Route
 from api.settings import Settings
 from auth.keys import KeyRing
 from auth.oidc import ExternalIssuer, ExternalIssuerConfig
+from auth.ratelimit import Buckets, MemoryBuckets
 from auth.revocation import RevocationList
 from auth.routes import oauth_routes
 from auth.server import OAuthEndpoints, OAuthSettings
@@ -64,12 +65,14 @@ class Identity:
     routes: list[Route]
 
 
-def build_identity(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Identity:
+def build_identity(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], buckets: Buckets | None = None
+) -> Identity:
     keyring = KeyRing(sessions, settings.resolved_signing_key_path, refresh_seconds=settings.key_refresh_seconds)
     revocations = RevocationList(sessions, refresh_seconds=settings.revocation_refresh_seconds)
     config = token_config(settings)
     verifier = TokenVerifier(
         keyring, config, revocations, external_issuer(settings), cache_size=settings.token_cache_size
     )
-    endpoints = OAuthEndpoints(oauth_settings(settings), sessions, keyring, revocations)
+    endpoints = OAuthEndpoints(oauth_settings(settings), sessions, keyring, revocations, buckets or MemoryBuckets())
     return Identity(keyring, revocations, verifier, endpoints, oauth_routes(endpoints))

@@ -21,6 +21,9 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
+        http = getattr(record, "http", None)
+        if isinstance(http, dict):
+            entry.update(http)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -32,5 +35,7 @@ def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # One JSON line per request comes from api.observe; uvicorn's own access lines would repeat it.
+    logging.getLogger("uvicorn.access").disabled = True
     # Alembic narrates every revision check (readyz runs one per probe); keep its warnings only.
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from prometheus_client import Counter
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
@@ -16,6 +17,8 @@ from auth.tokens import InvalidToken
 from auth.verifier import TokenVerifier
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+TOKEN_FAILURES = Counter("jamsos_token_failures_total", "Bearer tokens refused (401)")
 
 
 class RequestId:
@@ -82,10 +85,12 @@ class BearerTokenBackend(AuthenticationBackend):
             return AuthCredentials([]), PrincipalUser(ANONYMOUS)
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
+            TOKEN_FAILURES.inc()
             raise AuthenticationError("the Authorization header must be 'Bearer <access token>'")
         try:
             principal = await self.verifier.verify(token.strip())
         except InvalidToken as exc:
+            TOKEN_FAILURES.inc()
             raise AuthenticationError(str(exc)) from None
         return AuthCredentials([s.value for s in principal.scopes]), PrincipalUser(principal)
 

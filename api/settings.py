@@ -13,7 +13,18 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schema.limits import MAX_ENTITY_REPRESENTATIONS, Limits
+from schema.limits import (
+    ANONYMOUS_REQUESTS_PER_MINUTE,
+    COST_BUDGET_PER_MINUTE,
+    MAX_ALIASES,
+    MAX_COST,
+    MAX_ENTITY_REPRESENTATIONS,
+    MAX_FRAGMENT_NESTING,
+    MAX_QUERY_DEPTH,
+    MAX_TOKENS,
+    SUPPRESSION_THRESHOLD,
+    Limits,
+)
 
 
 class Settings(BaseSettings):
@@ -65,6 +76,8 @@ class Settings(BaseSettings):
     log_json: bool = True
     #: Large enough that an oversized text field (1 MiB) reaches validation and gets a clear UserError.
     max_body_bytes: int = 2 * 1024 * 1024
+    #: Largest registry list a caller with beneficiaries:write may upload to importBeneficiaries (api.uploads).
+    import_max_upload_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     # -- read performance (schema.compiled, domain.db, auth.verifier) --
     #: Verified access tokens remembered (each until it expires; revocation is still checked). 0 = off.
     token_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
@@ -82,6 +95,22 @@ class Settings(BaseSettings):
     db_pool_pre_ping: bool = False
     #: Representations one federation ``_entities`` call may carry (schema.limits); more are refused.
     max_entity_representations: int = Field(default=MAX_ENTITY_REPRESENTATIONS, gt=0, le=100_000)
+    # -- limits per GraphQL document and budgets per caller (schema.limits; README "Production") --
+    max_query_depth: int = Field(default=MAX_QUERY_DEPTH, gt=0, le=100)
+    max_aliases: int = Field(default=MAX_ALIASES, ge=0, le=1000)
+    max_tokens: int = Field(default=MAX_TOKENS, gt=0, le=100_000)
+    max_fragment_nesting: int = Field(default=MAX_FRAGMENT_NESTING, gt=0, le=100)
+    max_cost: int = Field(default=MAX_COST, gt=0)
+    cost_budget_per_minute: int = Field(default=COST_BUDGET_PER_MINUTE, gt=0)
+    anonymous_requests_per_minute: int = Field(default=ANONYMOUS_REQUESTS_PER_MINUTE, gt=0)
+    #: Rate-limit buckets in Redis (``redis://host:6379/0``) so every worker shares one budget; empty: per process.
+    redis_url: str = ""
+    #: Print ``@authenticated``/``@requiresScopes`` in the SDL, for gateways that enforce them (Hive Gateway,
+    #: Apollo Router with authorization). Off: the SDL loads in any Federation 2 gateway. Either way the
+    #: service enforces scopes and regions itself.
+    federation_security_directives: bool = False
+    #: Monev counts below this are withheld from callers who may read aggregates but not rows (schema.limits).
+    suppression_threshold: int = Field(default=SUPPRESSION_THRESHOLD, ge=1, le=1000)
 
     @property
     def resolved_database_url(self) -> str:
@@ -89,7 +118,17 @@ class Settings(BaseSettings):
 
     @property
     def limits(self) -> Limits:
-        return Limits(max_entity_representations=self.max_entity_representations)
+        return Limits(
+            max_entity_representations=self.max_entity_representations,
+            max_depth=self.max_query_depth,
+            max_aliases=self.max_aliases,
+            max_tokens=self.max_tokens,
+            max_fragment_nesting=self.max_fragment_nesting,
+            max_cost=self.max_cost,
+            cost_budget_per_minute=self.cost_budget_per_minute,
+            anonymous_requests_per_minute=self.anonymous_requests_per_minute,
+            suppression_threshold=self.suppression_threshold,
+        )
 
     @property
     def resolved_signing_key_path(self) -> Path:

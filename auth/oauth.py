@@ -101,6 +101,27 @@ def decide_region(allowed: RegionCode | None, requested: str | None, whose: str)
     raise InvalidScopeError(describe(f"region {code} is outside {whose} region {allowed.code}"))
 
 
+def region_ceiling(client: ClientView, user: UserView) -> RegionCode | None:
+    """The most a person signing in through `client` may see: the narrower of the client's and their own region.
+
+    A client's region is a ceiling for every grant, like its scopes: a national administrator signing in
+    through a partner app bound to 52.71 gets a 52.71 token. Regions that do not nest (a 52.03 officer
+    through a 52.71 app) leave nothing in common, and the sign-in is refused.
+    """
+    if client.region is None:
+        return user.region
+    if user.region is None or user.region.contains(client.region.code):
+        return client.region
+    if client.region.contains(user.region.code):
+        return user.region
+    raise InvalidScopeError(
+        describe(
+            f"your region {user.region.code} is outside this application's region {client.region.code}; "
+            "it cannot act for you"
+        )
+    )
+
+
 class RequireS256(CodeChallenge):  # type: ignore[misc]
     """PKCE on every authorization request, with S256 only (a missing method would mean 'plain')."""
 
@@ -135,7 +156,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 self.request.scope = decide_scope(
                     self.request.payload.scope, allowance(self.client, grant_user), "this sign-in"
                 )
-                ex.region = decide_region(grant_user.region, ex.requested_region, "your")
+                ex.region = decide_region(
+                    region_ceiling(self.client, grant_user), ex.requested_region, "this sign-in's"
+                )
             except OAuth2Error as error:
                 error.redirect_uri = redirect_uri
                 raise
@@ -189,6 +212,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             return None
         if user.region is not None and not (refresh_token.region and user.region.contains(refresh_token.region)):
             raise InvalidGrantError("your region has changed since you signed in; sign in again")
+        ceiling = self.request.client.region
+        if ceiling is not None and not (refresh_token.region and ceiling.contains(refresh_token.region)):
+            raise InvalidGrantError("this application's region has changed since you signed in; sign in again")
         ex.region = refresh_token.region
         return user
 

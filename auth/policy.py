@@ -1,8 +1,8 @@
 """Row scoping and field rules: the one place that decides what a principal may see.
 
 Every entry point (GraphQL lists, lookups, ``node``, ``_entities``, the console, exports) narrows its SQL
-with :func:`region_clause` and masks with :func:`pii_visible`. A row outside the caller's region does not
-exist for them: lookups return nothing rather than "forbidden", so existence does not leak.
+with :func:`visible` (or starts from :func:`readable`) and masks with :func:`pii_visible`. A row outside
+the caller's region does not exist for them: lookups return nothing rather than "forbidden", so existence does not leak.
 
 Each rule is a decision function returning a :class:`Decision` (allowed or not, which rule, and why). The
 enforcing helpers (``require_scope``, ``can_see_region``, ``pii_visible``, the masking functions) are thin
@@ -14,16 +14,20 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, or_, true
+from sqlalchemy import ColumnElement, Select, exists, or_, select
 
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.claims.benefits import WAGE_BASED_PROGRAMS
+from domain.monev.suppression import DEFAULT_THRESHOLD, Family
+from domain.monev.tables import Viewer
 from domain.nik import mask_identifier
-from domain.regions.models import PlacedMixin, Region
-from domain.regions.rules import RegionCode, RegionLevel, placement_column_for
+from domain.regions.models import PlacedMixin, PlacedModel, Region, is_placed, placed_within
+from domain.regions.rules import RegionCode, within
+
+M = TypeVar("M")
 
 
 class NotAuthenticated(Exception):
@@ -81,37 +85,85 @@ def require_scope(principal: Principal, scope: Scope) -> None:
         raise MissingScope(scope)
 
 
-def region_clause(principal: Principal, model: type[PlacedMixin]) -> ColumnElement[bool]:
-    """SQL condition limiting rows of a placed model to the principal's region and everything below it.
+def visible(principal: Principal, model: PlacedModel) -> ColumnElement[bool]:
+    """The read chokepoint: SQL condition for the rows of `model` that exist for `principal`.
 
-    An indexed equality on the placement column of the region's level; national principals get TRUE.
+    Every read of a region-placed table (lists, lookups, ``node``, ``_entities``, loaders, the console's
+    lists, details and exports, aggregates) narrows its statement with this clause or starts from
+    :func:`readable`. Placed rows: the principal's region and everything below it, one indexed equality on
+    the placement column of the region's level. Regions themselves: the same, plus the region's ancestors,
+    so that a regency officer can navigate up to the province's name (aggregates about an ancestor are
+    still computed only over the principal's own rows). National principals get TRUE.
+
+    A model that is not placed has no region rule; asking for one is a programming error, not "all rows".
     """
-    if principal.region is None:
-        return true()
-    column = getattr(model, placement_column_for(principal.region.level))
-    result: ColumnElement[bool] = column == principal.region.code
-    return result
+    if not is_placed(model):
+        raise TypeError(f"{getattr(model, '__name__', model)!r} is not scoped by region; it has no visible() rule")
+    clause = placed_within(model, principal.region)
+    if model is Region and principal.region is not None and principal.region.ancestors:
+        clause = or_(clause, Region.code.in_(principal.region.ancestors))
+    return clause
+
+
+def readable(principal: Principal, model: type[M]) -> Select[M]:
+    """``SELECT model WHERE visible(principal, model)``: where a read of a placed table starts."""
+    return select(model).where(visible(principal, cast(PlacedModel, model)))
+
+
+#: Execution option on the one statement that reads the Kemendagri register without scoping:
+#: :func:`region_exists`. The register is public, so whether a code exists tells nobody anything.
+PUBLIC_REGISTER = "jamsos_public_register"
+
+
+def region_exists(code: str) -> Select[bool]:
+    """``SELECT EXISTS (region with this code)``, for everyone: region codes are public (the Kemendagri list).
+
+    Used to tell a mistyped filter code (BAD_USER_INPUT) from a region outside the caller's (no rows). It
+    returns no row and no name, only whether the code is in the register.
+    """
+    return select(exists().where(Region.code == code)).execution_options(**{PUBLIC_REGISTER: True})
+
+
+def region_clause(principal: Principal, model: type[PlacedMixin]) -> ColumnElement[bool]:
+    """:func:`visible` for a placed (non-region) table; kept for code written against the older name."""
+    return visible(principal, model)
 
 
 def region_row_clause(principal: Principal) -> ColumnElement[bool]:
-    """SQL condition for the Region table: the principal's region, what lies below it, and its ancestors.
+    """:func:`visible` for the Region table; kept for code written against the older name."""
+    return visible(principal, Region)
 
-    Ancestors stay visible so that a regency officer can navigate up to the province's name; aggregates
-    about an ancestor are still computed only over the principal's own rows.
+
+def row_visible(principal: Principal, row: object) -> bool:
+    """Python twin of :func:`visible` for a row already in hand (same rule, same answer)."""
+    if isinstance(row, Region):
+        return can_see_region_row(principal, row.code)
+    if isinstance(row, PlacedMixin):
+        return can_see_region(principal, row.region_code)
+    raise TypeError(f"{type(row).__name__} is not scoped by region; it has no row_visible() rule")
+
+
+def national_decision(principal: Principal) -> Decision:
+    """Whether the principal is national (bound to no region): the one test for records kept nationally.
+
+    The audit trail and the access log are national records: a principal bound to a region is refused
+    them outright rather than shown a partial trail whose gaps would themselves mislead.
     """
     if principal.region is None:
-        return true()
-    rc = principal.region
-    level_column = {
-        RegionLevel.PROVINCE: Region.province_code,
-        RegionLevel.REGENCY: Region.regency_code,
-        RegionLevel.DISTRICT: Region.district_code,
-        RegionLevel.VILLAGE: Region.code,
-    }[rc.level]
-    clause: ColumnElement[bool] = level_column == rc.code
-    if rc.ancestors:
-        clause = or_(clause, Region.code.in_(rc.ancestors))
-    return clause
+        return Decision(True, Rule.REGION, "national: bound to no region")
+    return Decision(False, Rule.REGION, f"bound to the region {principal.region.code}; this record is national")
+
+
+def audit_trail_decision(principal: Principal) -> Decision:
+    """Who may read the audit trail and the access log: authenticated, ``audit:read``, and national."""
+    for decision in (
+        authentication_decision(principal),
+        scope_decision(principal, Scope.AUDIT_READ),
+        national_decision(principal),
+    ):
+        if not decision.allowed:
+            return decision
+    return Decision(True, Rule.SCOPE, "national, with audit:read")
 
 
 def region_decision(principal: Principal, code: str) -> Decision:
@@ -119,7 +171,7 @@ def region_decision(principal: Principal, code: str) -> Decision:
     own = principal.region
     if own is None:
         return Decision(True, Rule.REGION, "national: every region is visible")
-    if own.contains(code):
+    if within(own, code):
         return Decision(True, Rule.REGION, f"{code} lies within the region {own.code}")
     return Decision(False, Rule.REGION, f"{code} lies outside the region {own.code}: such rows do not exist here")
 
@@ -279,3 +331,35 @@ def field_decision(
         return Decision(True, Rule.PERSONAL_DATA, "not personal data: shown as stored"), None
     decision = pii_decision(principal)
     return decision, None if decision.allowed else treatment
+
+
+#: Which row scope lets a caller see the rows behind each family of Monev counts.
+_ROW_SCOPES: dict[Family, Scope] = {
+    Family.PARTICIPANTS: Scope.PARTICIPANTS_READ,
+    Family.BENEFICIARIES: Scope.BENEFICIARIES_READ,
+    Family.CLAIMS: Scope.CLAIMS_READ,
+}
+
+
+def suppressed_families(principal: Principal) -> frozenset[Family]:
+    """The families of Monev counts the principal gets with small counts withheld.
+
+    A caller who may read the rows behind a count (an analyst with ``participants:read``) learns nothing
+    new from it; one who may read only aggregates (a ministry client with ``stats:read`` alone) must not be
+    able to single people out of them, so its counts below the threshold are withheld.
+    """
+    return frozenset(f for f, scope in _ROW_SCOPES.items() if not principal.has_scope(scope))
+
+
+def monev_viewer(principal: Principal, threshold: int = DEFAULT_THRESHOLD) -> Viewer:
+    """The principal as the Monev tables see it: their rows, their region, what is suppressed for them.
+
+    The API, the Inpres reports and the console dashboard all build it here, so they scope and suppress alike.
+    """
+    return Viewer(
+        visible=lambda model: visible(principal, model),
+        sees=lambda code: can_see_region(principal, code),
+        region=principal.region,
+        protected=suppressed_families(principal),
+        threshold=threshold,
+    )

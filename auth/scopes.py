@@ -1,4 +1,4 @@
-"""The scope and role catalogue (API.md). Scopes are what tokens carry; roles are how people get them."""
+"""The scope and role catalogue (docs/api.md). Scopes are what tokens carry; roles are how people get them."""
 
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ from auth.keys import KeyRing
 from auth.oauth import Exchange, Server, run
 from auth.oauth_models import AccessView, ClientView, CodeView, RefreshView, UserView
 from auth.passwords import in_hashing_thread, token_digest
-from auth.ratelimit import RateLimiter
+from auth.ratelimit import Buckets, Rate
 from auth.requests import request_meta
 from auth.revocation import RevocationList, Revoked, record_revocations
 from auth.scopes import Scope
@@ -149,13 +149,16 @@ class OAuthEndpoints:
         sessions: async_sessionmaker[AsyncSession],
         keyring: KeyRing,
         revocations: RevocationList,
+        buckets: Buckets,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.keyring = keyring
         self.revocations = revocations
         self.server = Server(settings.token)
-        self.token_limiter = RateLimiter(settings.token_rate_per_minute)
+        #: Requests per address at /oauth/token, /oauth/revoke, /oauth/introspect (shared through Redis when set).
+        self.buckets = buckets
+        self.token_rate = Rate(settings.token_rate_per_minute)
 
     # -- loading ---------------------------------------------------------------------------------------
     async def load_client(self, session: AsyncSession, client_id: str | None) -> ClientView | None:
@@ -188,7 +191,7 @@ class OAuthEndpoints:
 
     # -- endpoints -------------------------------------------------------------------------------------
     async def _form(self, request: Request) -> list[tuple[str, str]] | Response:
-        retry = self.token_limiter.hit(client_ip(request))
+        retry = await self.buckets.take("token", client_ip(request), 1, self.token_rate)
         if retry is not None:
             return oauth_error(429, "slow_down", "too many requests; retry later", {"Retry-After": str(retry)})
         try:

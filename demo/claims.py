@@ -14,7 +14,14 @@ from decimal import Decimal
 from typing import Any
 
 from demo.people import UTC, Names, NikIssuer, Weighted, add_years, years_before
-from domain.claims.benefits import JKM_SCHOLARSHIP_MIN_MONTHS, amount_of, death_benefits, rule_for, scholarship_years
+from domain.claims.benefits import (
+    JKM_SCHOLARSHIP_MIN_MONTHS,
+    amount_of,
+    death_benefits,
+    monthly_amounts,
+    rule_for,
+    scholarship_years,
+)
 from domain.claims.models import BenefitKind, ClaimStatus, EducationLevel, Relationship
 from domain.nik import Sex
 from domain.participants.models import ParticipantStatus
@@ -125,11 +132,11 @@ def plan_claim(rng: random.Random, index: int, as_of: dt.date) -> ClaimPlan:
     p_status, ages, min_months, lag = _PROFILE[kind]
     path = _path(rng, status)
     gaps = [dt.timedelta(days=rng.uniform(*_STEP_DAYS[s])) for s in path]
-    # Open claims are recent; closed ones spread over two years (JKP over months: its rule dates from 2025).
+    # Open claims are recent; closed ones spread over three years (JKP over months: its rule dates from 2025).
     if status in (ClaimStatus.SUBMITTED, ClaimStatus.VERIFIED, ClaimStatus.APPROVED):
         back_days = rng.uniform(0.1, 10)
     else:
-        back_days = rng.uniform(0.5, 120 if program is Program.JKP else 700)
+        back_days = rng.uniform(0.5, 120 if program is Program.JKP else 1095)
     end = dt.datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC) - dt.timedelta(days=back_days)
     submitted = end - sum(gaps, dt.timedelta())
     steps = [(ClaimStatus.SUBMITTED, submitted)]
@@ -216,8 +223,9 @@ class ClaimWriter:
         if plan.kind == "JOB_LOSS":
             rule = rule_for(Program.JKP, BenefitKind.JOB_LOSS, on)
             paid_months = max(1, min(6, (plan.steps[-1][1].date() - on).days // 30))
-            monthly = amount_of(rule, wage)
-            return [self._line(BenefitKind.JOB_LOSS, monthly, rule.id, to=self_to) for _ in range(paid_months)]
+            assert wage is not None
+            monthly = monthly_amounts(rule, wage)[:paid_months]
+            return [self._line(BenefitKind.JOB_LOSS, amount, rule.id, to=self_to) for amount in monthly]
         lines: list[Row] = []
         if plan.kind == "DISABILITY":
             rule = rule_for(Program.JKK, BenefitKind.DISABILITY, on)

@@ -36,6 +36,8 @@ from demo.people import (
 )
 from demo.regions import ntb_structure
 from domain.nik import Sex
+from domain.participants.contributions import NoPrice, monthly_price
+from domain.participants.ledger import RECENT_WINDOW, month_end, month_number, month_start
 from domain.participants.models import FundingSource, ParticipantStatus
 from domain.participants.rules import Program, Segment
 
@@ -49,9 +51,14 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "participants": (
         "id", "membership_number", "nik", "full_name", "birth_date", "sex", "segment", "status",
         "funding_source", "employer_id", "monthly_wage", "paid_through", "contribution_months",
-        "registered_at", "version", *_PLACE,
+        "recent_contribution_months", "died_on", "registered_at", "version", *_PLACE,
     ),
     "participant_programs": ("participant_id", "program", "segment", "since"),
+    "contributions": (
+        "id", "participant_id", "first_month", "last_month", "months", "period_from", "period_to", "amount",
+        "programs", "payer", "payer_region_code", "reference", "received_at", "recorded_at", "recorded_by",
+        "price_rule",
+    ),
     "poverty_beneficiaries": (
         "id", "nik", "family_card_number", "full_name", "birth_date", "sex", "decile", "extreme_poor",
         "source", "snapshot_date", "participant_id", "version", *_PLACE,
@@ -148,6 +155,7 @@ class _Generator:
         self.poverty = PovertyLists(as_of)
         self.kpj_offset = rng.randrange(10**9)
         self.employer_regency: list[str] = []
+        self.employer_risk: list[int] = []
         self.builders: list[int] = []
         self.beneficiary_id = 0
 
@@ -172,6 +180,7 @@ class _Generator:
         owner = rng.choice(self.names.last[Sex.M])
         name = f"{prefix} {owner} {rng.choice(_COMPANY_WORDS)} {sector}"
         self.employer_regency.append(regency)
+        self.employer_risk.append(risk)
         reg_no = f"NPP{regency.replace('.', '')}{eid:07d}"
         return (eid, reg_no, name, risk, 1, village, "52", regency, village[:8])
 
@@ -283,15 +292,24 @@ class _Generator:
         nik = self.niks.issue(nik_district, birth, sex)
         kpj = f"{registered.year % 100:02d}{(pid * 387_420_489 + self.kpj_offset) % 10**9:09d}"
         place = (village, "52", regency, district)
+        last = month_number(paid_through)
+        current = month_number(as_of)
+        recent = max(0, min(last, current) - max(last - months + 1, current - RECENT_WINDOW + 1) + 1)
+        died_on = end if status is _S.DECEASED else None
         batch["participants"].append(
             (pid, kpj, nik, name, birth, sex.value, seg.value, status.value, funding.value, employer_id, wage,
-             paid_through, months, office_time(rng, registered), 1, *place)
+             paid_through, months, recent, died_on, office_time(rng, registered), 1, *place)
         )  # fmt: skip
+        held = []
         for prog in self._programs(seg, funding, plan):
             start = _PROGRAM_START.get(prog)
             if start is not None and paid_through < start:
                 continue
+            held.append(prog)
             batch["participant_programs"].append((pid, prog.value, seg.value, max(registered, start or registered)))
+        if months > 0:
+            risk = self.employer_risk[employer_id - 1] if employer_id is not None else None
+            batch["contributions"].append(self._payment(pid, seg, funding, held, wage, risk, last, months, place))
         if poor is not None:
             batch["poverty_beneficiaries"].append(self._beneficiary(nik, name, birth, sex, poor, place, pid))
         if plan is not None:
@@ -300,6 +318,32 @@ class _Generator:
             batch["claims"].append(claim)
             batch["claim_benefits"].extend(benefits)
             batch["claim_events"].extend(events)
+
+    def _payment(
+        self,
+        pid: int,
+        seg: Segment,
+        funding: FundingSource,
+        held: list[Program],
+        wage: Decimal | None,
+        risk: int | None,
+        last: int,
+        months: int,
+        place: tuple[str, ...],
+    ) -> Row:
+        """The ledger row behind the participant's figures: one payment of all their paid months, ending with
+        the paid-through month, at the rule table's price (0 for segments the table does not price monthly)."""
+        first = last - months + 1
+        try:
+            price = monthly_price(seg, frozenset(held), month_start(first), wage=wage, risk_class=risk)
+            amount, rule = price.amount * months, price.rule_id
+        except NoPrice:
+            amount, rule = Decimal(0), None
+        received = dt.datetime(*month_start(last).timetuple()[:3], 1, tzinfo=dt.UTC)
+        payer_region = place[2] if funding is _F.APBD else None
+        return (pid, pid, first, last, months, month_start(first), month_end(last), amount,
+                " ".join(sorted(p.value for p in held)), funding.value, payer_region, f"DEMO-{pid}", received,
+                received, "demo", rule)  # fmt: skip
 
     def _exit(self, status: ParticipantStatus) -> tuple[dt.date, tuple[float, float]]:
         """When coverage ended (today for the active) and the age range then."""

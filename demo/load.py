@@ -4,7 +4,7 @@ Seeding is for an empty database. :func:`seed` refuses (``SeedError``) when empl
 beneficiaries or claims already exist, because the generator assigns primary keys, NIKs and membership
 numbers itself and would collide with rows it did not make; pass ``if_exists="skip"`` to make a second
 call a no-op instead (e.g. a development start script). Regions are loaded first when missing and are
-never duplicated (:func:`domain.seed.regions.load_regions` is idempotent).
+never duplicated (:func:`demo.regions.load_regions` is idempotent).
 
 Memory stays bounded: rows are generated and written one chunk of participants (with their enrolments,
 beneficiary matches and claims) at a time; the next chunk is generated in a worker thread while the
@@ -25,13 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import domain.models  # noqa: F401  (every table in Base.metadata)
 from demo.demo import COLUMNS, SIZES, TABLES, Batch, Row, generate
-from demo.regions import load_regions
+from demo.regions import load_regions, sample_ratio
 from domain.db import Base
 
 Progress = Callable[[str], None]
 
 #: Tables whose rows the generator numbers itself (sequences are moved past them on PostgreSQL).
-_SERIAL_TABLES = ("employers", "participants", "poverty_beneficiaries", "claims", "claim_benefits", "claim_events")
+_SERIAL_TABLES = (
+    "employers", "participants", "contributions", "poverty_beneficiaries", "claims", "claim_benefits", "claim_events"
+)  # fmt: skip
 #: Any row in these means the database is not empty for seeding purposes.
 _GUARD_TABLES = ("employers", "participants", "poverty_beneficiaries", "claims")
 
@@ -85,7 +87,8 @@ async def seed(
             "(use a fresh database, drop the tables, or pass if_exists='skip')"
         )
     started = perf_counter()
-    regions = await load_regions(engine)
+    # The denominators are scaled to the sample, so that its rates look like NTB's (demo.regions).
+    regions = await load_regions(engine, ratio=sample_ratio(SIZES[size].participants))
     say(f"regions: {regions:,} inserted in {perf_counter() - started:.1f} s")
     counts = dict.fromkeys(TABLES, 0)
     seconds = dict.fromkeys(TABLES, 0.0)

@@ -7,6 +7,7 @@ loaded in full: one multi-row insert (SQLite) or one COPY (PostgreSQL) takes a c
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -32,10 +33,32 @@ REGION_COLUMNS: tuple[str, ...] = (
 
 NTB = "52"
 
-#: NTB employed population per year: rounded BPS Sakernas (August) provincial totals, about 2.9 million.
-NTB_EMPLOYED_POPULATION: dict[int, int] = {2024: 2_880_000, 2025: 2_930_000}
-#: NTB's UCJ target (share of the employed population actively covered).
-NTB_UCJ_TARGET = Decimal("0.6200")
+#: NTB employed population per year, rounded to 10,000 (about 2.9 million in 2025, BPS Sakernas August); years
+#: after the last one on record grow by the recent yearly step.
+NTB_EMPLOYED_POPULATION: dict[int, int] = {
+    2021: 2_560_000,
+    2022: 2_680_000,
+    2023: 2_780_000,
+    2024: 2_880_000,
+    2025: 2_930_000,
+}
+#: NTB's UCJ target per year: a rising path to the regional plan's (RPJMD) 62 % for 2025, then 65 %.
+NTB_UCJ_TARGETS: dict[int, Decimal] = {
+    2021: Decimal("0.4500"),
+    2022: Decimal("0.5000"),
+    2023: Decimal("0.5500"),
+    2024: Decimal("0.6000"),
+    2025: Decimal("0.6200"),
+    2026: Decimal("0.6500"),
+}
+#: First year with figures (Inpres 2/2021).
+FIRST_FIGURE_YEAR = 2021
+#: How many registered participants NTB has, for scaling the demo's denominators: with 80 % of the demo's
+#: participants active, 1,172,000 registered is 937,600 active, 32 % of 2.93 million workers, the UCJ NTB
+#: reported for mid-2025.
+NTB_REGISTERED_PARTICIPANTS = 1_172_000
+#: Mataram's workers per village relative to the rest of NTB (a city: denser, more formal work).
+_MATARAM_WEIGHT = 2
 
 
 def _region_names() -> tuple[dict[str, str], dict[str, str]]:
@@ -102,19 +125,43 @@ def _split(total: int, weights: dict[str, int]) -> dict[str, int]:
     return parts
 
 
-def ntb_year_figures() -> list[dict[str, Any]]:
-    """Monev denominators for NTB and its 10 regencies/cities, years 2024 and 2025.
+def sample_ratio(participants: int) -> float:
+    """How many of NTB's real participants one demo participant stands for (``small``, 5,000: 234)."""
+    return NTB_REGISTERED_PARTICIPANTS / participants
 
-    These are SYNTHETIC DEMO FIGURES. Only the provincial employed population is (a rounding of) the BPS
-    Sakernas total for NTB; the regency figures are that total split in proportion to each regency's number
-    of villages, not official BPS regency statistics. The UCJ target 0.62 is NTB's provincial target,
-    applied to every regency. Replace them with the real per-regency figures (``jamsos import``) before
-    reporting anything.
+
+def employed_population(year: int) -> int:
+    last = max(NTB_EMPLOYED_POPULATION)
+    if year in NTB_EMPLOYED_POPULATION:
+        return NTB_EMPLOYED_POPULATION[year]
+    step = NTB_EMPLOYED_POPULATION[last] - NTB_EMPLOYED_POPULATION[last - 1]
+    return NTB_EMPLOYED_POPULATION[last] + step * (year - last)
+
+
+def ucj_target(year: int) -> Decimal:
+    return NTB_UCJ_TARGETS.get(year, NTB_UCJ_TARGETS[max(NTB_UCJ_TARGETS)])
+
+
+def ntb_year_figures(ratio: float = 1.0, through: int | None = None) -> list[dict[str, Any]]:
+    """Monev denominators for NTB and its 10 regencies/cities, every year from 2021 through `through`.
+
+    These are SYNTHETIC DEMO FIGURES. The provincial employed population is a rounding of the BPS Sakernas
+    totals for NTB, divided by `ratio` so that it matches a demo sample (``sample_ratio``: the demo's
+    participants stand for NTB's 1.17 million, so ``small`` is a 1 : 234 sample and its coverage rate comes
+    out near NTB's real 32 %). The regency figures are that total split in proportion to each regency's
+    number of villages (Kota Mataram's counted twice, a city being denser), not official BPS regency
+    statistics; the target path is NTB's, applied to every regency. Replace them with the real per-regency
+    figures before reporting anything.
     """
+    last = through or dt.date.today().year
     tree = ntb_structure()
-    villages = {regency: sum(len(v) for v in districts.values()) for regency, districts in tree.items()}
+    villages = {
+        regency: sum(len(v) for v in districts.values()) * (_MATARAM_WEIGHT if regency == "52.71" else 1)
+        for regency, districts in tree.items()
+    }
     rows: list[dict[str, Any]] = []
-    for year, total in NTB_EMPLOYED_POPULATION.items():
+    for year in range(FIRST_FIGURE_YEAR, last + 1):
+        total = max(1, round(employed_population(year) / ratio))
         rows.append(_figure(NTB, year, total))
         rows.extend(_figure(regency, year, n) for regency, n in sorted(_split(total, villages).items()))
     return rows
@@ -125,7 +172,7 @@ def _figure(code: str, year: int, employed: int) -> dict[str, Any]:
         "region_code": code,
         "year": year,
         "employed_population": employed,
-        "ucj_target": NTB_UCJ_TARGET,
+        "ucj_target": ucj_target(year),
         "version": 1,
     }
 
@@ -148,13 +195,14 @@ async def _insert_regions(conn: AsyncConnection, rows: list[tuple[Any, ...]]) ->
         await conn.execute(insert(Region), [dict(zip(REGION_COLUMNS, r, strict=True)) for r in chunk])
 
 
-async def load_regions(engine: AsyncEngine, provinces: list[str] | None = None) -> int:
+async def load_regions(engine: AsyncEngine, provinces: list[str] | None = None, *, ratio: float = 1.0) -> int:
     """Load the Kemendagri hierarchy of `provinces` (province codes; None = all of Indonesia).
 
     Idempotent: regions already in the table are left as they are and only missing codes are inserted,
     so a second call inserts nothing and loading more provinces later adds just those. Also inserts the
-    NTB Monev denominators (:func:`ntb_year_figures`, synthetic demo figures) when NTB is loaded and
-    they are missing. Returns the number of region rows inserted.
+    NTB Monev denominators (:func:`ntb_year_figures`, synthetic demo figures scaled down by `ratio` to
+    match a demo sample) when NTB is loaded and they are missing. Returns the number of region rows
+    inserted.
     """
     if provinces is not None:
         for code in provinces:
@@ -166,13 +214,13 @@ async def load_regions(engine: AsyncEngine, provinces: list[str] | None = None) 
         # The SELECT above opened the transaction through SQLAlchemy, so a COPY on the driver joins it.
         await _insert_regions(conn, rows)
         if NTB in existing or any(r[0] == NTB for r in rows):
-            await _insert_figures(conn)
+            await _insert_figures(conn, ratio)
     return len(rows)
 
 
-async def _insert_figures(conn: AsyncConnection) -> None:
+async def _insert_figures(conn: AsyncConnection, ratio: float) -> None:
     result = await conn.execute(select(RegionYearFigure.region_code, RegionYearFigure.year))
     have = {(code, year) for code, year in result}
-    missing = [f for f in ntb_year_figures() if (f["region_code"], f["year"]) not in have]
+    missing = [f for f in ntb_year_figures(ratio) if (f["region_code"], f["year"]) not in have]
     if missing:
         await conn.execute(insert(RegionYearFigure), missing)

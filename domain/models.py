@@ -5,7 +5,7 @@ from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim, ClaimBenefit, ClaimEvent
 from domain.db import Base
 from domain.identity.models import AuthorizationCode, OAuthClient, RefreshToken, RevokedToken, SigningKey, User
-from domain.participants.models import Employer, Participant, ParticipantProgram
+from domain.participants.models import Contribution, Employer, Participant, ParticipantProgram
 from domain.regions.models import Region, RegionYearFigure
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "Claim",
     "ClaimBenefit",
     "ClaimEvent",
+    "Contribution",
     "DataAccessEvent",
     "Employer",
     "OAuthClient",

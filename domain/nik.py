@@ -6,7 +6,7 @@ women), and a serial. A NIK never changes, so it is the join key between registr
 
 Parsing checks the shape; :func:`check_consistency` checks a parsed NIK against the sex and birth date a
 person gave; whether the district exists is a database question, answered by
-:func:`domain.validation.nik_district_exists` at the places that write rows.
+:func:`domain.writes.validation.nik_district_exists` at the places that write rows.
 """
 
 from __future__ import annotations

@@ -6,61 +6,120 @@ from typing import Any, Final
 
 import strawberry
 from strawberry import relay
-from strawberry.extensions import MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types.base import StrawberryObjectDefinition
 
 from schema.access import AccessQuery
 from schema.access_log import PersonalDataAccessLog
 from schema.audit import AuditQuery
 from schema.beneficiaries import BeneficiaryNode, BeneficiaryQuery
+from schema.beneficiary_mutations import BeneficiaryMutation
 from schema.claim_mutations import ClaimMutation
 from schema.claims import ClaimNode, ClaimQuery
 from schema.compiled.extension import CompiledReads
-from schema.document_cache import DocumentParseCache, DocumentValidationCache, ShapeLimits
+from schema.contributions import ContributionMutation
+from schema.document_cache import DocumentParseCache, DocumentValidationCache
 from schema.entities import EntitySchema
-from schema.limits import MAX_PAGE_SIZE, MAX_TOKENS
+from schema.input_text import RefuseControlCharacters
+from schema.introspection import IntrospectionGate
+from schema.limits import MAX_PAGE_SIZE, limits_extension
 from schema.me import MeQuery
 from schema.participant_mutations import ParticipantMutation
 from schema.participants import ParticipantNode, ParticipantQuery
+from schema.permissions import apply_security_directives
 from schema.regions import RegionNode, RegionQuery
+from schema.stats import StatsQuery
 
-#: The federation version we target: 2.5+ for @authenticated/@requiresScopes, 2.9+ for @cost/@listSize.
-#: tests/federation composes it with @apollo/composition (see its package.json for the version).
-FEDERATION_VERSION: Final = "2.11"
+#: The lowest federation version that has everything the SDL uses (@cost/@listSize came with 2.9), so
+#: composers that stop at 2.9 (The Guild's, under Hive Gateway) accept it as well as Apollo's.
+#: tests/federation composes it with both.
+FEDERATION_VERSION: Final = "2.9"
 
 
 @strawberry.type(description="Read access to participants, regions, poverty beneficiaries and claims.")
-class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, MeQuery, AuditQuery, AccessQuery):
+class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, StatsQuery, MeQuery, AuditQuery, AccessQuery):
     node: relay.Node | None = relay.node(
         description="Any object by its global id; null when there is none you may see."
     )
 
 
 @strawberry.type(description="Writes: registration, corrections, enrolment and the claim workflow, all audited.")
-class Mutation(ParticipantMutation, ClaimMutation):
+class Mutation(ParticipantMutation, ClaimMutation, ContributionMutation, BeneficiaryMutation):
     pass
 
 
-def build_schema(*, extra_extensions: list[Any] | None = None) -> strawberry.federation.Schema:
-    # Limits against hostile queries (schema.limits); they become configurable with the hardening work.
-    # The depth and alias rules are built once (schema.document_cache) so that ValidationCache's key repeats.
+def _reachable_definitions(roots: list[type]) -> list[StrawberryObjectDefinition]:
+    """Every object definition reachable from `roots` through field types (without building a schema)."""
+    seen: dict[int, StrawberryObjectDefinition] = {}
+    stack: list[Any] = list(roots)
+    while stack:
+        current = stack.pop()
+        while hasattr(current, "of_type"):  # StrawberryList / StrawberryOptional
+            current = current.of_type
+        definition = getattr(current, "__strawberry_definition__", None)
+        if not isinstance(definition, StrawberryObjectDefinition) or id(definition) in seen:
+            continue
+        seen[id(definition)] = definition
+        for field in definition.fields:
+            try:
+                stack.append(field.type)
+            except Exception:  # noqa: S112 - an unresolvable annotation fails the real build, loudly
+                continue
+    return list(seen.values())
+
+
+_ROOT_TYPES: list[type] = [Query, Mutation, RegionNode, ParticipantNode, BeneficiaryNode, ClaimNode]
+_built: dict[bool, EntitySchema] = {}
+
+
+def build_schema(*, extra_extensions: list[Any] | None = None, security_directives: bool = False) -> EntitySchema:
+    """Build the schema the service runs: once per process (Strawberry binds relay fields to one schema).
+
+    `security_directives` adds ``@authenticated`` and ``@requiresScopes`` to the SDL for gateways that
+    enforce them (schema.permissions); without them the SDL loads in any Federation 2 gateway. Limits
+    (schema.limits) and whether introspection is allowed are read per request from the context.
+    """
+    apply_security_directives(_reachable_definitions(_ROOT_TYPES), enabled=security_directives)
+    built: list[EntitySchema] = []
     extensions: list[Any] = [
-        ShapeLimits,
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        RefuseControlCharacters,
+        # Parse and validate each distinct document once (schema.document_cache).
         DocumentParseCache,
         DocumentValidationCache,
+        limits_extension(lambda: built[0]._schema),
+        IntrospectionGate,
         PersonalDataAccessLog,
+        # Last, so that every check above has passed before it answers (schema.compiled).
         CompiledReads,
         *(extra_extensions or []),
     ]
-    return EntitySchema(
-        query=Query,
-        mutation=Mutation,
-        types=[RegionNode, ParticipantNode, BeneficiaryNode, ClaimNode],
-        federation_version=FEDERATION_VERSION,
-        config=StrawberryConfig(disable_field_suggestions=True, relay_max_results=MAX_PAGE_SIZE),
-        extensions=extensions,
+    built.append(
+        EntitySchema(
+            query=Query,
+            mutation=Mutation,
+            types=[RegionNode, ParticipantNode, BeneficiaryNode, ClaimNode],
+            federation_version=FEDERATION_VERSION,
+            config=StrawberryConfig(disable_field_suggestions=True, relay_max_results=MAX_PAGE_SIZE),
+            extensions=extensions,
+        )
     )
+    return built[0]
 
 
-schema = build_schema()
+def get_schema(*, security_directives: bool = False) -> EntitySchema:
+    """This process's schema, built on first use; asking later for the other SDL flavour is an error."""
+    if security_directives not in _built:
+        if _built:
+            raise RuntimeError(
+                "the schema was already built with security_directives="
+                f"{not security_directives}; one process serves one SDL (JAMSOS_FEDERATION_SECURITY_DIRECTIVES)"
+            )
+        _built[security_directives] = build_schema(security_directives=security_directives)
+    return _built[security_directives]
+
+
+def __getattr__(name: str) -> Any:
+    # `from schema.app import schema`: the default schema (no security directives), built on first use.
+    if name == "schema":
+        return get_schema()
+    raise AttributeError(name)

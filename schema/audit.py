@@ -15,7 +15,7 @@ from sqlalchemy import select
 from strawberry import relay
 from strawberry.scalars import JSON
 
-from auth.policy import masked_changes, require_scope
+from auth.policy import audit_trail_decision, masked_changes, require_scope
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.audit.models import AuditEvent, DataAccessEvent
@@ -35,8 +35,9 @@ class NationalOnly(Exception):
 
 
 def require_national_auditor(principal: Principal) -> None:
+    """``auth.policy.audit_trail_decision``, raised as the error of the rule that refused."""
     require_scope(principal, Scope.AUDIT_READ)
-    if principal.region is not None:
+    if not audit_trail_decision(principal).allowed:
         raise NationalOnly
 
 

@@ -11,7 +11,7 @@ import strawberry
 from sqlalchemy import select
 from strawberry import relay
 
-from auth.policy import masked_identifier, personal_value, pii_visible, region_clause, require_scope
+from auth.policy import masked_identifier, personal_value, pii_visible, require_scope, visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.beneficiaries.models import PovertyBeneficiary
@@ -201,7 +201,7 @@ class BeneficiaryQuery:
         principal, reader = info.context.principal, info.context.reader
         f = filter or BeneficiaryFilter()
         B = PovertyBeneficiary
-        stmt = select(B).where(region_clause(principal, B))
+        stmt = select(B).where(visible(principal, B))
         if f.region_code is not None:
             stmt = stmt.where(await region_filter(reader, principal, B, f.region_code))
         decile = _check_decile(f.decile, "filter.decile")

@@ -18,7 +18,14 @@ from domain.writes.caller import Caller
 from schema import demand
 from schema.claims import ClaimNode
 from schema.context import Info
-from schema.enums import ClaimCauseEnum, EducationLevelEnum, ProgramEnum, RelationshipEnum, domain_value
+from schema.enums import (
+    ClaimCauseEnum,
+    EducationLevelEnum,
+    ProgramEnum,
+    RelationshipEnum,
+    ScholarshipEndEnum,
+    domain_value,
+)
 from schema.limits import PAYLOAD_ERRORS_SIZE
 from schema.permissions import needs
 from schema.writes import UserError, require_local_id, run_write
@@ -35,7 +42,15 @@ class RecipientInput:
 class ScholarshipChildInput:
     name: str = strawberry.field(description="Full name.")
     nik: str = strawberry.field(description="National ID.")
-    education_level: EducationLevelEnum = strawberry.field(description="Current education level.")
+    education_level: EducationLevelEnum = strawberry.field(
+        description="Current education level; it cannot go back below a level already paid for this child."
+    )
+    birth_date: dt.date | None = strawberry.field(
+        default=None, description="Birth date (default: the one the NIK encodes); the scholarship ends at 23."
+    )
+    ended: ScholarshipEndEnum | None = strawberry.field(
+        default=None, description="Declare that the child has married or started work: the scholarship has ended."
+    )
 
 
 @strawberry.input(description="A new claim.")
@@ -57,6 +72,11 @@ class SubmitClaimInput:
         default=None, description="Your key for this submission; a retry with the same key returns the first claim."
     )
     note: str | None = strawberry.field(default=None, description="Note for the history.")
+    inability_months: int | None = strawberry.field(
+        default=None,
+        description="JKK work accident: months the participant could not work (paid 100 % of the wage for the "
+        "first 12, then 50 %).",
+    )
 
 
 @strawberry.type(description="Result of a claim mutation.")
@@ -101,11 +121,13 @@ class ClaimMutation:
             incident_date=input.incident_date,
             recipients=[Recipient(r.name, r.nik, domain_value(r.relationship)) for r in input.recipients],
             children=[
-                ScholarshipChild(c.name, c.nik, domain_value(c.education_level)) for c in input.scholarship_children
+                ScholarshipChild(c.name, c.nik, domain_value(c.education_level), c.birth_date, domain_value(c.ended))
+                for c in input.scholarship_children
             ],
             amount_claimed=input.amount_claimed,
             idempotency_key=input.idempotency_key,
             note=input.note,
+            inability_months=input.inability_months,
         )
         result, errors = await run_write(info, lambda s, c: submit_claim(s, c, submission))
         return _payload(info, result[0] if result else None, errors)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 from strawberry import relay
 from strawberry.dataloader import DataLoader
 
-from auth.policy import masked_identifier, pii_visible, region_clause, require_scope, wage_derived
+from auth.policy import masked_identifier, pii_visible, require_scope, visible, wage_derived
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.claims.models import Claim
@@ -183,7 +183,7 @@ def claim_pages_subquery(principal: Principal, participant_ids: list[int], after
     rank = (
         func.row_number().over(partition_by=Claim.participant_id, order_by=(Claim.submitted_at, Claim.id)).label("rank")
     )
-    inner = select(Claim, rank).where(Claim.participant_id.in_(participant_ids), region_clause(principal, Claim))
+    inner = select(Claim, rank).where(Claim.participant_id.in_(participant_ids), visible(principal, Claim))
     if after is not None:
         value, row_id = decode_cursor(after, SUBMITTED_SORT, False)
         inner = inner.where(tuple_(Claim.submitted_at, Claim.id) > (value, row_id))
@@ -221,7 +221,7 @@ def _claim_counts(info: Info) -> DataLoader[int, int]:
     async def load(keys: list[int]) -> list[int]:
         stmt = (
             select(Claim.participant_id, func.count())
-            .where(Claim.participant_id.in_(keys), region_clause(principal, Claim))
+            .where(Claim.participant_id.in_(keys), visible(principal, Claim))
             .group_by(Claim.participant_id)
         )
         counts = {int(row[0]): int(row[1]) for row in await reader.rows(stmt)}
@@ -325,7 +325,7 @@ class ClaimQuery:
         f = filter or ClaimFilter()
         if f.submitted_from and f.submitted_to and f.submitted_from > f.submitted_to:
             raise BadInput("submittedFrom is after submittedTo", field="filter.submittedFrom")
-        stmt = select(Claim).where(region_clause(principal, Claim))
+        stmt = select(Claim).where(visible(principal, Claim))
         if f.region_code is not None:
             stmt = stmt.where(await region_filter(reader, principal, Claim, f.region_code))
         stmt = apply(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
 from sqlalchemy import Row, Select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from auth.principal import Principal
 from auth.requests import caller_for, request_meta
@@ -25,8 +25,9 @@ T = TypeVar("T")
 class Reader:
     """One request's AsyncSession, used by one coroutine at a time.
 
-    Sibling resolvers run concurrently and an AsyncSession must not be (LIBRARIES.md §2); the lock
-    serialises their statements, which on one connection would run one after the other anyway.
+    Sibling resolvers run concurrently and an AsyncSession must not be (docs/libraries.md, "Strawberry on
+    Starlette"); the lock serialises their statements, which on one connection would run one after the other
+    anyway.
     """
 
     def __init__(self, session: AsyncSession, *, autocommit: bool = False) -> None:
@@ -53,6 +54,14 @@ class Reader:
             if not self._started:
                 await self._start()
             return (await self._session.execute(stmt, params)).all()
+
+    async def with_connection(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run `work` on the request's connection (several statements, e.g. a Monev table), holding the lock."""
+        async with self._lock:
+            self._check_open()
+            if not self._started:
+                await self._start()
+            return await work(await self._session.connection())
 
     async def one(self, stmt: Select[T], params: dict[str, Any] | None = None) -> T:
         async with self._lock:
@@ -107,6 +116,10 @@ class Context:
     document_cache: bool = True
     #: Whether covered reads may be answered by the compiled read path (schema.compiled).
     compiled_reads: bool = True
+    #: Whether ``__schema``/``__type`` may be asked (development only; schema.introspection).
+    introspection: bool = True
+    #: Charges the caller's cost budget (schema.limits): None when allowed, else seconds to wait.
+    charge: Callable[[int], Awaitable[int | None]] | None = None
     #: Unmasked personal data this response returned: entity type -> (ids, fields); logged once per request.
     pii_reads: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import strawberry
 
 from domain.beneficiaries.models import BeneficiarySource
-from domain.claims.models import BenefitKind, ClaimCause, ClaimStatus, EducationLevel, Relationship
+from domain.claims.models import BenefitKind, ClaimCause, ClaimStatus, EducationLevel, Relationship, ScholarshipEnd
 from domain.nik import Sex
 from domain.participants.models import FundingSource, ParticipantStatus
 from domain.participants.rules import Program, Segment
@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # to mypy the GraphQL enums are the domain enums whose member
     RelationshipEnum = Relationship
     EducationLevelEnum = EducationLevel
     ClaimCauseEnum = ClaimCause
+    ScholarshipEndEnum = ScholarshipEnd
 else:
     RegionLevelEnum = graphql_enum(
         RegionLevel,
@@ -182,9 +183,16 @@ else:
             ClaimCause.DEATH: "The participant died (JKM; JKK when caused by work; JHT and JP to heirs).",
             ClaimCause.TOTAL_DISABILITY: "Total permanent disability.",
             ClaimCause.WORK_ACCIDENT: "Work accident or occupational disease: medical care and temporary inability.",
+            ClaimCause.LEAVING_COUNTRY: "Leaving Indonesia for good (JHT, paid without the one-month wait).",
             ClaimCause.RETIREMENT: "Retirement at 56.",
-            ClaimCause.RESIGNATION: "Leaving the job (after a one-month wait) or the country.",
+            ClaimCause.RESIGNATION: "Leaving the job (JHT, after a one-month wait).",
             ClaimCause.JOB_LOSS: "Dismissal (JKP).",
         },
         "ClaimCause",
+    )
+    ScholarshipEndEnum = graphql_enum(
+        ScholarshipEnd,
+        "A declared event that ends a child's scholarship before age 23.",
+        {ScholarshipEnd.MARRIED: "The child has married.", ScholarshipEnd.EMPLOYED: "The child has started work."},
+        "ScholarshipEnd",
     )

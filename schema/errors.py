@@ -13,6 +13,7 @@ from typing import Any
 
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryInputCoercionError
+from strawberry.relay.types import GlobalIDValueError
 
 log = logging.getLogger("jamsos.errors")
 
@@ -25,6 +26,7 @@ class ErrorCode(enum.StrEnum):
     CONFLICT = "CONFLICT"
     RATE_LIMITED = "RATE_LIMITED"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
@@ -41,12 +43,63 @@ class BadInput(Exception):
 class QueryTooComplex(Exception):
     """The request asks for more than the server resolves at once; the message says the limit."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(
+        self, message: str, *, limit: str | None = None, measured: int | None = None, maximum: int | None = None
+    ) -> None:
         super().__init__(message)
         self.extensions: dict[str, Any] = {"code": ErrorCode.QUERY_TOO_COMPLEX.value}
+        if limit is not None:
+            self.extensions.update({"limit": limit, "measured": measured, "maximum": maximum})
 
 
-INTERNAL_MESSAGE = "Internal server error. The request id in the response headers identifies it in our logs."
+class RateLimited(Exception):
+    """The caller spent its budget; HTTP 429 with ``Retry-After`` (api.graphql sets both)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"rate limit reached; retry after {retry_after} s")
+        self.retry_after = retry_after
+        self.extensions: dict[str, Any] = {"code": ErrorCode.RATE_LIMITED.value, "retryAfter": retry_after}
+
+
+INTERNAL_MESSAGE = "Internal server error. The request id identifies it in our logs."
+UNAVAILABLE_MESSAGE = "The database is unavailable for a moment; retry shortly."
+#: Seconds a caller should wait after SERVICE_UNAVAILABLE.
+UNAVAILABLE_RETRY_AFTER = 2
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    """The database went away (restart, failover, network), as opposed to a bug: retryable, HTTP 503."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, PoolTimeout | InterfaceError | ConnectionError | OSError):
+            return True
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return True
+        name = type(exc).__name__
+        if name in _OUTAGE_EXCEPTIONS:
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+# Driver exceptions meaning "no server to talk to" (asyncpg's, by name: the SQLite suite has no asyncpg
+# installed necessarily, and these are matched in the cause chain SQLAlchemy wraps them in).
+_OUTAGE_EXCEPTIONS = frozenset(
+    {
+        "ConnectionDoesNotExistError",
+        "ConnectionFailureError",
+        "CannotConnectNowError",
+        "AdminShutdownError",
+        "CrashShutdownError",
+        "TooManyConnectionsError",
+        "ConnectionRejectionError",
+        "InterfaceError",
+    }
+)
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -59,11 +112,14 @@ def log_unexpected(errors: list[GraphQLError]) -> None:
     """Log the errors worth a look (with their traceback); expected ones (bad input, denied access) are not."""
     for error in errors:
         if is_unexpected(error):
-            log.error("unexpected error in %s", error.path, exc_info=error.original_error)
+            if is_outage(error.original_error):
+                log.warning("database unavailable in %s: %s", error.path, error.original_error)
+            else:
+                log.error("unexpected error in %s", error.path, exc_info=error.original_error)
 
 
-def format_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
-    """Give every error a code; replace anything unexpected by a generic internal error."""
+def format_errors(errors: list[GraphQLError], request_id: str | None = None) -> list[GraphQLError]:
+    """Give every error a code; replace anything unexpected by a generic error carrying the request id."""
     formatted = []
     for error in errors:
         code = (error.extensions or {}).get("code")
@@ -72,21 +128,26 @@ def format_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
         elif error.original_error is None or _is_input_coercion(error):
             # Syntax, validation and coercion errors: graphql-core's messages are safe to show.
             formatted.append(_with_code(error, ErrorCode.BAD_USER_INPUT))
+        elif is_outage(error.original_error):
+            extensions: dict[str, Any] = {"code": ErrorCode.SERVICE_UNAVAILABLE.value}
+            extensions["retryAfter"] = UNAVAILABLE_RETRY_AFTER
+            if request_id:
+                extensions["requestId"] = request_id
+            formatted.append(GraphQLError(UNAVAILABLE_MESSAGE, path=error.path, extensions=extensions))
         else:
-            formatted.append(
-                GraphQLError(
-                    INTERNAL_MESSAGE,
-                    path=error.path,
-                    extensions={"code": ErrorCode.INTERNAL_SERVER_ERROR.value},
-                )
-            )
+            extensions = {"code": ErrorCode.INTERNAL_SERVER_ERROR.value}
+            if request_id:
+                extensions["requestId"] = request_id
+            formatted.append(GraphQLError(INTERNAL_MESSAGE, path=error.path, extensions=extensions))
     return formatted
 
 
 def _is_input_coercion(error: GraphQLError) -> bool:
     # Scalars that fail to parse (a Date of month 13, a global id that is not base64) are input errors,
-    # raised while arguments are coerced, before any resolver of ours runs.
-    return isinstance(error.original_error, StrawberryInputCoercionError)
+    # raised while arguments are coerced, before any resolver of ours runs; so is a global id naming a
+    # type this schema does not have (relay's node() raises it before any lookup). Variables that fail to
+    # coerce (a null for a non-null Upload!, "yes" for a Boolean) carry graphql-core's own GraphQLError.
+    return isinstance(error.original_error, StrawberryInputCoercionError | GlobalIDValueError | GraphQLError)
 
 
 def _with_code(error: GraphQLError, code: ErrorCode) -> GraphQLError:

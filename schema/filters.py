@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, false, select
+from sqlalchemy import ColumnElement, Select, false
 
-from auth.policy import narrow_region_filter
+from auth.policy import narrow_region_filter, region_exists
 from auth.principal import Principal
-from domain.regions.models import PlacedMixin, Region
-from domain.regions.rules import placement_column_for
+from domain.regions.models import PlacedModel, placement_column
 from schema.context import Reader
 from schema.errors import BadInput
 from schema.regions import parse_region_code
@@ -18,7 +17,7 @@ from schema.regions import parse_region_code
 async def region_filter(
     reader: Reader,
     principal: Principal,
-    model: type[PlacedMixin],
+    model: PlacedModel,
     raw_code: str,
     field: str = "filter.regionCode",
 ) -> ColumnElement[bool]:
@@ -28,14 +27,13 @@ async def region_filter(
     not exist leaks nothing). A region outside the caller's own gives no rows, as if it were empty.
     """
     code = parse_region_code(raw_code, field)
-    known = await reader.one(select(exists().where(Region.code == code.code)))
+    known = await reader.one(region_exists(code.code))
     if not known:
         raise BadInput(f"region {code.code} does not exist in the Kemendagri list", field=field)
     narrowed = narrow_region_filter(principal, code)
     if narrowed is None:
         return false()
-    column = getattr(model, placement_column_for(narrowed.level))
-    result: ColumnElement[bool] = column == narrowed.code
+    result: ColumnElement[bool] = placement_column(model, narrowed.level) == narrowed.code
     return result
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
 
-from auth.policy import region_clause, region_row_clause
+from auth.policy import visible
 from auth.principal import Principal
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim, ClaimBenefit, ClaimEvent
@@ -63,10 +63,10 @@ class Loaders:
         self.principal = principal
 
         def scoped(model: Any, column: InstrumentedAttribute[Any]) -> Callable[[Sequence[Any]], Select[Any]]:
-            clause: ColumnElement[bool] = region_clause(principal, model)
+            clause: ColumnElement[bool] = visible(principal, model)
             return lambda keys: select(model).where(column.in_(keys), clause)
 
-        regions_visible = region_row_clause(principal)
+        regions_visible = visible(principal, Region)
         self.region: DataLoader[str, Region | None] = _loader(
             _one_per_key(
                 reader,
@@ -92,7 +92,7 @@ class Loaders:
         )
         #: Federation references arrive by either key, mixed in one batch: one statement for all of them.
         self.participant_by_key: DataLoader[ParticipantKey, Participant | None] = _loader(
-            _participants_by_key(reader, region_clause(principal, Participant))
+            _participants_by_key(reader, visible(principal, Participant))
         )
         self.participant_by_nik: DataLoader[str, Participant | None] = _loader(
             _one_per_key(reader, scoped(Participant, Participant.nik), lambda r: r.nik)

@@ -46,14 +46,24 @@ class UpdateParticipantInput:
     full_name: str | None = strawberry.field(default=None, description="Corrected full name.")
     birth_date: dt.date | None = strawberry.field(default=None, description="Corrected birth date.")
     sex: SexEnum | None = strawberry.field(default=None, description="Corrected sex.")
-    status: ParticipantStatusEnum | None = strawberry.field(default=None, description="New membership status.")
+    status: ParticipantStatusEnum | None = strawberry.field(
+        default=None,
+        description="DECEASED or RETIRED (ACTIVE and INACTIVE follow the contribution ledger; they can only be "
+        "given to undo DECEASED or RETIRED).",
+    )
     funding_source: FundingSourceEnum | None = strawberry.field(default=None, description="New funding source.")
     region_code: str | None = strawberry.field(default=None, description="New village of registration.")
     monthly_wage: Decimal | None = strawberry.field(default=None, description="New monthly wage.")
-    paid_through: dt.date | None = strawberry.field(default=None, description="Contributions paid through this date.")
+    paid_through: dt.date | None = strawberry.field(
+        default=None,
+        description="Not correctable: paid-through is counted from the recorded contributions "
+        "(recordContributions); giving it is refused with DERIVED_FIELD.",
+    )
     programs: list[ProgramEnum] | None = strawberry.field(default=None, description="The full new set of programmes.")
     reason_code: str | None = strawberry.field(
-        default=None, description="Kind of correction, e.g. TYPO, DUPLICATE, CIVIL_REGISTRY_UPDATE, DEATH_REPORTED."
+        default=None,
+        description="Kind of correction (required): TYPO, DUPLICATE_RECORD, CIVIL_REGISTRY_UPDATE, "
+        "DEATH_REPORTED or OTHER.",
     )
 
 

@@ -12,7 +12,7 @@ import strawberry
 from sqlalchemy import ColumnElement, exists, select
 from strawberry import relay
 
-from auth.policy import masked_identifier, personal_value, pii_visible, region_clause, require_scope
+from auth.policy import masked_identifier, personal_value, pii_visible, require_scope, visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.nik import InvalidNIK, parse_nik
@@ -39,6 +39,7 @@ from schema.regions import RegionNode
 if TYPE_CHECKING:
     from schema.beneficiaries import BeneficiaryNode
     from schema.claims import ClaimConnection
+    from schema.contributions import ContributionConnection
 
 
 def parse_nik_argument(raw: str, field: str) -> str:
@@ -95,6 +96,11 @@ class ParticipantNode(relay.Node):
     monthly_wage_shown: strawberry.Private[Decimal | None]
     paid_through: dt.date | None = strawberry.field(description="Contributions are paid through this date.")
     contribution_months: int = strawberry.field(description="Number of months with contributions paid.")
+    recent_contribution_months: int = strawberry.field(
+        description="Months paid among the 24 months up to the last recount (JKP needs 12 in the 24 before a "
+        "dismissal)."
+    )
+    died_on: dt.date | None = strawberry.field(description="Date of death, once a death claim has been paid.")
     registered_at: dt.datetime = strawberry.field(description="When the participant was registered.")
     version: int = strawberry.field(description="Row version, for optimistic locking (expectedVersion).")
     region_code: strawberry.Private[str]
@@ -116,6 +122,8 @@ class ParticipantNode(relay.Node):
             monthly_wage_shown=personal_value(principal, row.monthly_wage),
             paid_through=row.paid_through,
             contribution_months=row.contribution_months,
+            recent_contribution_months=row.recent_contribution_months,
+            died_on=row.died_on,
             registered_at=row.registered_at,
             version=row.version,
             region_code=row.region_code,
@@ -184,6 +192,21 @@ class ParticipantNode(relay.Node):
         from schema.claims import claims_of_participant
 
         return await claims_of_participant(info, self.id, first, after)
+
+    @strawberry.field(
+        description="Recorded payments of contributions, oldest first: the ledger that paidThrough, "
+        "contributionMonths and status are counted from.",
+        directives=demand.page(),
+    )
+    async def contributions(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size, 0-100 (default 20).")] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")] = None,
+    ) -> Annotated[ContributionConnection, strawberry.lazy("schema.contributions")]:
+        from schema.contributions import contributions_of_participant
+
+        return await contributions_of_participant(info, self.id, first, after)
 
     @strawberry.federation.field(
         description="The poverty-registry record with the same NIK (latest snapshot), if any.",
@@ -270,7 +293,7 @@ async def participant_conditions(
     Shared by the resolver and the compiled read path (schema.compiled), so both refuse and narrow alike.
     """
     f = filter or ParticipantFilter()
-    conditions = [region_clause(principal, Participant)]
+    conditions = [visible(principal, Participant)]
     if f.region_code is not None:
         conditions.append(await region_filter(reader, principal, Participant, f.region_code))
     program = domain_value(f.program)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from sqlalchemy import select
 from strawberry import relay
 
-from auth.policy import region_row_clause, require_scope
+from auth.policy import readable, require_scope
 from auth.scopes import Scope
 from domain.regions.models import Region
 from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel
@@ -20,6 +20,9 @@ from schema.errors import BadInput
 from schema.limits import REGION_ANCESTORS_SIZE, REGION_CHILDREN_SIZE
 from schema.pagination import CountedConnection, SortKey, paginate
 from schema.permissions import needs
+
+if TYPE_CHECKING:
+    from schema.stats import CoverageType
 
 
 @strawberry.federation.type(
@@ -69,6 +72,22 @@ class RegionNode(relay.Node):
     async def ancestors(self, info: Info) -> list[RegionNode]:
         rows = await info.context.loaders.region.load_many(RegionCode(self.code).ancestors)
         return [RegionNode.from_row(r) for r in rows if r is not None]
+
+    @strawberry.federation.field(
+        description="Monev coverage of this region at the end of asOf's month (as Query.coverage); null when the "
+        "region is not entirely within yours.",
+        **needs(Scope.STATS_READ),
+    )
+    async def coverage(
+        self,
+        info: Info,
+        as_of: Annotated[
+            dt.date | None, strawberry.argument(description="Figures at the end of this date's month (default: today).")
+        ] = None,
+    ) -> Annotated[CoverageType, strawberry.lazy("schema.stats")] | None:
+        from schema.stats import coverage_of  # schema.stats builds on this module
+
+        return await coverage_of(info, self.code, as_of, "asOf")
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]  # relay.Node declares overloads per `required`
@@ -130,7 +149,7 @@ class RegionQuery:
             str | None, strawberry.argument(description="Cursor of the last item of the previous page.")
         ] = None,
     ) -> RegionConnection:
-        stmt = select(Region).where(region_row_clause(info.context.principal))
+        stmt = readable(info.context.principal, Region)
         if level is not None:
             lvl: RegionLevel = domain_value(level)
             stmt = stmt.where(Region.level == lvl)

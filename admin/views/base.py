@@ -1,10 +1,11 @@
 """What every console view shares: who may open it, which rows exist for the user, search, export, and the
 correction protocol the console's edit and create pages drive.
 
-Row scoping has one implementation, ``auth.policy``. A view says how it applies to its model
-(:meth:`ConsoleView.scope` for SQL, :meth:`ConsoleView.row_visible` for a row in hand) and applies it in
-``list_query`` (the list, its count, search, filters and export) **and** in the details and edit queries,
-which SQLAdmin loads by primary key: a row outside the user's region is "not found" on every page.
+Row scoping has one implementation, ``auth.policy``. The base view applies ``policy.visible`` to every
+region-placed model by default (:meth:`ConsoleView.scope` for SQL, :meth:`ConsoleView.row_visible` for a
+row in hand) in ``list_query`` (the list, its count, search, filters and export) **and** in the details and
+edit queries, which SQLAdmin loads by primary key: a row outside the user's region is "not found" on every
+page. Views do not restate the rule; only a view whose rows are placed through another table overrides it.
 """
 
 from __future__ import annotations
@@ -32,13 +33,16 @@ from admin.auth import console_principal
 from admin.display import plain
 from admin.export import csv_response, csv_rows
 from admin.writes import Outcome, latest_event, run_write, saved_message
+from auth.policy import national_decision, visible
+from auth.policy import row_visible as policy_row_visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.audit.models import AuditEvent
+from domain.regions.models import is_placed
 from domain.writes.caller import Caller
 from domain.writes.errors import Problem
 
-#: Who may read the audit trail in the console: the same rule as GraphQL ``auditEvents`` (national, audit:read).
+#: Who may read the audit trail in the console: ``auth.policy.audit_trail_decision``, as GraphQL ``auditEvents``.
 AUDIT_ACCESS = Access(read=Scope.AUDIT_READ, writable=False, national_only=True)
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 #: Filters whose value is not a selection (search term, paging, sorting).
@@ -150,12 +154,21 @@ class ConsoleView(ModelView):
 
     # -- which rows -----------------------------------------------------------------------------------------
     def scope(self, principal: Principal) -> ColumnElement[bool]:
-        """SQL: the rows of this view that exist for `principal` (from ``auth.policy``)."""
-        return true()
+        """SQL: the rows of this view that exist for `principal`, by default ``auth.policy.visible``.
+
+        Every region-placed model is scoped without the view saying so. A table with no region rule holds
+        national records: only a national user sees its rows. A view whose rows are placed through another
+        table (region figures) overrides this with ``visible`` applied to that table.
+        """
+        if is_placed(self.model):
+            return visible(principal, self.model)
+        return true() if national_decision(principal).allowed else false()
 
     def row_visible(self, principal: Principal, row: Any) -> bool:
         """The same rule as :meth:`scope` for a row in hand."""
-        return True
+        if is_placed(type(row)):
+            return policy_row_visible(principal, row)
+        return national_decision(principal).allowed
 
     def base_query(self) -> Select[Any]:
         return select(self.model)

@@ -1,5 +1,5 @@
 """Poverty beneficiaries (P3KE, DTKS, DTSEN): scoped, masked, corrected through ``domain.beneficiaries.writes``,
-enrolled through ``domain.enrolment.enroll_beneficiary`` (Inpres 4/2022)."""
+enrolled through ``domain.beneficiaries.enrolment.enroll_beneficiary`` (Inpres 4/2022)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from sqladmin import expose
 from sqlalchemy import ColumnElement, or_
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from wtforms import Form
@@ -16,9 +17,10 @@ from admin.access import Access
 from admin.display import as_plain, masked, personal
 from admin.filters import RegionFilter, ValuesFilter, boolean_filter
 from admin.forms import BeneficiaryEditForm
+from admin.imports import upload_page
 from admin.views.base import ConsoleView, DetailAction, form_version, if_changed, plain_form_value
 from admin.writes import Outcome
-from auth.policy import can_see_region, pii_visible, region_clause
+from auth.policy import pii_visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.beneficiaries.enrolment import enroll_beneficiary
@@ -103,12 +105,6 @@ class BeneficiaryView(ConsoleView, model=PovertyBeneficiary):
         ValuesFilter.of_enum(B.source, BeneficiarySource, title="Source", parameter_name="source"),
     ]
 
-    def scope(self, principal: Principal) -> ColumnElement[bool]:
-        return region_clause(principal, PovertyBeneficiary)
-
-    def row_visible(self, principal: Principal, row: Any) -> bool:
-        return can_see_region(principal, row.region_code)
-
     def search_clause(self, principal: Principal, term: str) -> ColumnElement[bool] | None:
         clauses = [B.full_name.icontains(term, autoescape=True)]
         if len(term) == 16 and term.isdigit() and pii_visible(principal):
@@ -142,6 +138,17 @@ class BeneficiaryView(ConsoleView, model=PovertyBeneficiary):
                 "Enrol in JKK + JKM (APBD)", self.route_url(request, "enrol", row), style="btn-success", slug="enrol"
             )
         ]
+
+    def upload_url(self, request: Request) -> str | None:
+        """The list-upload page, for users who may write beneficiaries (the list page links to it)."""
+        return str(request.url_for(f"admin:view-{self.identity}-upload")) if self.may_write(request) else None
+
+    @expose("/upload", methods=["GET", "POST"])
+    async def upload(self, request: Request) -> Response:
+        """Upload a P3KE/DTKS/DTSEN list: the same import as ``jamsos import`` and importBeneficiaries."""
+        if not self.may_write(request):
+            raise HTTPException(status_code=403)
+        return await upload_page(request, self)
 
     @expose("/enrol/{pk}", methods=["POST"])
     async def enrol(self, request: Request) -> Response:

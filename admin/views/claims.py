@@ -16,7 +16,7 @@ from admin.display import as_plain, plain
 from admin.filters import RegionFilter, ValuesFilter
 from admin.forms import WORKFLOW_INPUTS
 from admin.views.base import ConsoleView, DetailAction, Input, Table
-from auth.policy import can_see_region, masked_identifier, region_clause
+from auth.policy import masked_identifier
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.claims.models import TRANSITIONS, Claim, ClaimBenefit, ClaimEvent, ClaimStatus
@@ -26,7 +26,7 @@ from domain.participants.rules import Program
 C = Claim
 _LABELS = {"verify": "Verify documents", "approve": "Approve", "pay": "Record payment", "reject": "Reject"}
 _STYLES = {"verify": "btn-primary", "approve": "btn-success", "pay": "btn-success", "reject": "btn-danger"}
-#: The scope each action needs (API.md: approving is its own scope).
+#: The scope each action needs (docs/api.md: approving is its own scope).
 _SCOPES = {
     "verify": Scope.CLAIMS_WRITE,
     "approve": Scope.CLAIMS_APPROVE,
@@ -97,12 +97,6 @@ class ClaimView(ConsoleView, model=Claim):
         ValuesFilter.of_enum(C.status, ClaimStatus, title="Status", parameter_name="status"),
         ValuesFilter.of_enum(C.program, Program, title="Programme", parameter_name="program"),
     ]
-
-    def scope(self, principal: Principal) -> ColumnElement[bool]:
-        return region_clause(principal, Claim)
-
-    def row_visible(self, principal: Principal, row: Any) -> bool:
-        return can_see_region(principal, row.region_code)
 
     def search_clause(self, principal: Principal, term: str) -> ColumnElement[bool] | None:
         return or_(C.claim_number == term.upper(), C.claim_number.icontains(term, autoescape=True))

@@ -15,7 +15,7 @@ from admin.filters import ProgramFilter, RegionFilter, ValuesFilter
 from admin.forms import EmployerCreateForm, EmployerEditForm, ParticipantCreateForm, ParticipantEditForm
 from admin.views.base import ConsoleView, form_version, if_changed, plain_form_value
 from admin.writes import Outcome
-from auth.policy import can_see_region, pii_visible, region_clause
+from auth.policy import pii_visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.nik import Sex
@@ -115,12 +115,6 @@ class ParticipantView(ConsoleView, model=Participant):
         ValuesFilter.of_enum(P.funding_source, FundingSource, title="Funding", parameter_name="funding"),
     ]
 
-    def scope(self, principal: Principal) -> ColumnElement[bool]:
-        return region_clause(principal, Participant)
-
-    def row_visible(self, principal: Principal, row: Any) -> bool:
-        return can_see_region(principal, row.region_code)
-
     def search_clause(self, principal: Principal, term: str) -> ColumnElement[bool] | None:
         clauses = [P.full_name.icontains(term, autoescape=True), P.membership_number == term]
         if len(term) == 16 and term.isdigit() and pii_visible(principal):
@@ -212,12 +206,6 @@ class EmployerView(ConsoleView, model=Employer):
             convert=int,
         ),
     ]
-
-    def scope(self, principal: Principal) -> ColumnElement[bool]:
-        return region_clause(principal, Employer)
-
-    def row_visible(self, principal: Principal, row: Any) -> bool:
-        return can_see_region(principal, row.region_code)
 
     def search_clause(self, principal: Principal, term: str) -> ColumnElement[bool] | None:
         return or_(E.name.icontains(term, autoescape=True), E.registration_number == term.upper())

@@ -20,7 +20,7 @@ from admin.filters import RegionFilter, ValuesFilter, region_table_column
 from admin.forms import FigureCreateForm, FigureEditForm
 from admin.views.base import ConsoleView, Table, form_version
 from admin.writes import Gone, Outcome
-from auth.policy import can_see_region, can_see_region_row, region_row_clause
+from auth.policy import can_see_region, can_see_region_row, visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.regions.models import Region, RegionYearFigure
@@ -53,12 +53,6 @@ class RegionView(ConsoleView, model=Region):
         RegionFilter(region_table_column, title="Within"),
         ValuesFilter.of_enum(R.level, RegionLevel, title="Level", parameter_name="level"),
     ]
-
-    def scope(self, principal: Principal) -> ColumnElement[bool]:
-        return region_row_clause(principal)
-
-    def row_visible(self, principal: Principal, row: Any) -> bool:
-        return can_see_region_row(principal, row.code)
 
     def search_clause(self, principal: Principal, term: str) -> ColumnElement[bool] | None:
         return or_(
@@ -106,7 +100,7 @@ class RegionFigureView(ConsoleView, model=RegionYearFigure):
         return select(F).join(R, R.code == F.region_code)
 
     def scope(self, principal: Principal) -> ColumnElement[bool]:
-        return region_row_clause(principal)
+        return visible(principal, R)  # a figure is visible with its region (base_query joins it)
 
     def details_query(self, request: Request) -> Select[Any]:
         return self._scoped_by_pk(request)
@@ -116,10 +110,10 @@ class RegionFigureView(ConsoleView, model=RegionYearFigure):
 
     def _scoped_by_pk(self, request: Request) -> Select[Any]:
         stmt = self._stmt_by_identifier(request.path_params["pk"])
-        return stmt.join(R, R.code == F.region_code).where(region_row_clause(self.principal(request)))
+        return stmt.join(R, R.code == F.region_code).where(visible(self.principal(request), R))
 
     def row_visible(self, principal: Principal, row: Any) -> bool:
-        return can_see_region_row(principal, row.region_code)
+        return can_see_region_row(principal, row.region_code)  # the twin of visible(principal, Region)
 
     async def check_can_edit(self, request: Request, model: Any) -> bool:
         allowed = await super().check_can_edit(request, model)

@@ -14,13 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
 from domain.beneficiaries.models import PovertyBeneficiary
-from domain.participants.contributions import bpu_package
-from domain.participants.models import FundingSource, Participant, ParticipantStatus
+from domain.participants.contributions import NoPrice, bpu_package
+from domain.participants.ledger import ContributionItem, price_of_month, record_contributions
+from domain.participants.models import FundingSource, Participant
 from domain.participants.rules import Program, Segment, funding_problems, program_problems
 from domain.participants.writes import Registration, register_participant, replace_programs, snapshot
+from domain.regions.rules import RegionLevel
 from domain.writes.caller import Caller
 from domain.writes.corrections import flush_versioned
-from domain.writes.errors import Conflict, Invalid, NotFound, Problem
+from domain.writes.errors import Conflict, Invalid, Problem
+from domain.writes.visible import load_visible
+
+#: Governments with a budget (APBD): provinces and regencies/cities.
+_BUDGET_LEVELS = (RegionLevel.PROVINCE, RegionLevel.REGENCY)
 
 
 @dataclass(frozen=True)
@@ -41,9 +47,7 @@ async def enroll_beneficiary(
 ) -> Enrolment:
     """Make an extreme-poor beneficiary a BPU participant (JKK + JKM, regionally funded), or link them to the
     participant who already holds their NIK. Calling it again changes nothing and returns the same participant."""
-    beneficiary = await session.get(PovertyBeneficiary, beneficiary_id, populate_existing=True)
-    if beneficiary is None or not caller.sees(beneficiary.region_code):
-        raise NotFound("beneficiary", beneficiary_id)
+    beneficiary = await load_visible(session, caller, PovertyBeneficiary, beneficiary_id, "beneficiary")
     wanted = programs or {Program.JKK, Program.JKM}
     package = bpu_package(frozenset(wanted), dt.date.today())
     price = package.monthly if package else None
@@ -83,6 +87,11 @@ async def enroll_beneficiary(
             participant = await register_participant(session, caller, registration)
     except IntegrityError:
         raise Conflict("beneficiary", beneficiary_id, None, None) from None
+    if package is not None and participant.monthly_wage is None:
+        # The package declares an income: the wage of a JKK death or disability benefit for its holder.
+        participant.monthly_wage = package.declared_income
+        await session.flush()
+    paid = await _pay_first_month(session, caller, participant, funding, price)
     await session.refresh(beneficiary)
     await audit.record(
         session,
@@ -94,6 +103,7 @@ async def enroll_beneficiary(
             "participant_id": {"before": None, "after": participant.id},
             "monthly_contribution": {"before": None, "after": price},
             "package_rule": {"before": None, "after": package.id if package else None},
+            "first_payment": {"before": None, "after": paid},
         },
         meta=caller.meta,
     )
@@ -121,8 +131,6 @@ async def _enrol_holder(
         before = await snapshot(session, holder)
         if holder.funding_source != funding:
             holder.funding_source = funding
-        if holder.status is ParticipantStatus.INACTIVE:
-            holder.status = ParticipantStatus.ACTIVE
         current = set(before["programs"])
         missing = {p for p in wanted if p.value not in current}
         if missing:
@@ -130,6 +138,14 @@ async def _enrol_holder(
             if not session.is_modified(holder):
                 holder.version += 1
         changes.update(audit.diff(before, await snapshot(session, holder)))
+    if adopt:
+        this_month = dt.date.today().replace(day=1)
+        paid_now = holder.paid_through is not None and holder.paid_through >= this_month
+        if not paid_now and price is not None:
+            await flush_versioned(session, "participant", holder.membership_number)
+            reference = await _pay_first_month(session, caller, holder, funding, price)
+            if reference is not None:
+                changes["first_payment"] = {"before": None, "after": reference}
     if not changes:
         return Enrolment(holder, created=False, monthly_contribution=price if adopt else None)
     await flush_versioned(session, "participant", holder.membership_number)
@@ -145,3 +161,40 @@ async def _enrol_holder(
         meta=caller.meta,
     )
     return Enrolment(holder, created=False, monthly_contribution=price if adopt else None)
+
+
+async def _pay_first_month(
+    session: AsyncSession, caller: Caller, participant: Participant, funding: FundingSource, price: Decimal | None
+) -> str | None:
+    """Under Inpres 4/2022 the funding government pays from the enrolment month: record that month's payment
+    (which makes the worker ACTIVE at once). A self-paying worker pays their own first month. Returns the
+    payment's reference, or None when nothing was recorded."""
+    if funding is FundingSource.SELF or price is None:
+        return None
+    month = dt.date.today().replace(day=1)
+    try:
+        amount = (await price_of_month(session, participant, month)).amount
+    except NoPrice:
+        return None  # PMI and JAKON are not priced per month: nothing to record here
+    payer_region = None
+    if funding is FundingSource.APBD:
+        within = caller.within
+        agency = within.code if within is not None and within.level in _BUDGET_LEVELS else None
+        payer_region = agency or participant.regency_code or participant.province_code
+    reference = f"INPRES4-{participant.id}-{month:%Y%m}"
+    await record_contributions(
+        session,
+        caller,
+        [
+            ContributionItem(
+                participant_id=participant.id,
+                months=1,
+                amount=amount,
+                payer=funding,
+                reference=reference,
+                payer_region_code=payer_region,
+                from_month=month,
+            )
+        ],
+    )
+    return reference

@@ -20,9 +20,10 @@ from domain.nik import InvalidNIK, Sex, check_consistency, parse_nik
 from domain.text import clean_text
 from domain.writes.caller import Caller
 from domain.writes.corrections import check_version, save_correction
-from domain.writes.errors import Invalid, NotFound, Problem
+from domain.writes.errors import Invalid, Problem
 from domain.writes.placement import visible_placement
 from domain.writes.reasons import check_reason
+from domain.writes.visible import load_visible
 
 _KK_RE = re.compile(r"^\d{16}$", re.ASCII)
 AUDITED = ("full_name", "family_card_number", "birth_date", "sex", "decile", "extreme_poor", "region_code")
@@ -87,9 +88,7 @@ async def update_beneficiary(
     reason: str,
     reason_code: str | None,
 ) -> PovertyBeneficiary:
-    b = await session.get(PovertyBeneficiary, beneficiary_id, populate_existing=True)
-    if b is None or not caller.sees(b.region_code):
-        raise NotFound("beneficiary", beneficiary_id)
+    b = await load_visible(session, caller, PovertyBeneficiary, beneficiary_id, "beneficiary")
     check_version("beneficiary", beneficiary_id, expected_version, b.version)
     reason_text, code, problems = check_reason(reason, reason_code)
     before = snapshot(b)

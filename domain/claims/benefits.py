@@ -26,6 +26,13 @@ class BenefitRule:
     education_level: EducationLevel | None = None
     max_years: int | None = None  # scholarships: years paid at this level
     cap: Decimal | None = None  # an upper bound on the computed amount
+    floor: Decimal | None = None  # a lower bound on the computed amount
+    #: Benefits paid per month of a period: (months, share of the wage) in order; the wage is capped at
+    #: `wage_cap` (JKP) and the months come from the claim (temporary inability) or the rule (JKP).
+    tiers: tuple[tuple[int | None, Decimal], ...] = ()
+    wage_cap: Decimal | None = None
+    #: Contribution months a participant needs for this rule (JP: a monthly pension after 180 months).
+    min_months: int | None = None
 
 
 _PP82 = "PP 82/2019"
@@ -37,8 +44,23 @@ RULES: tuple[BenefitRule, ...] = (
     BenefitRule("JKM-LUMP-2019", Program.JKM, BenefitKind.LUMP_SUM, _PP82, _PP82_FROM, amount=20 * _M),
     BenefitRule("JKM-PERIODIC-2019", Program.JKM, BenefitKind.PERIODIC, _PP82, _PP82_FROM, amount=12 * _M),
     BenefitRule("JKM-FUNERAL-2019", Program.JKM, BenefitKind.FUNERAL, _PP82, _PP82_FROM, amount=10 * _M),
-    # JKK: death 48 x wage, total permanent disability 56 x wage.
-    BenefitRule("JKK-DEATH-2019", Program.JKK, BenefitKind.DEATH, _PP82, _PP82_FROM, wage_multiple=Decimal(48)),
+    # JKK death: 48 x wage (60 % x 80 months), at least the JKM lump sum, plus periodic Rp12M (24 x Rp500,000,
+    # paid at once) and funeral Rp10M; scholarships with it need no minimum contribution period.
+    BenefitRule(
+        "JKK-DEATH-2019", Program.JKK, BenefitKind.DEATH, _PP82, _PP82_FROM, wage_multiple=Decimal(48), floor=20 * _M
+    ),
+    BenefitRule("JKK-PERIODIC-2019", Program.JKK, BenefitKind.PERIODIC, _PP82, _PP82_FROM, amount=12 * _M),
+    BenefitRule("JKK-FUNERAL-2019", Program.JKK, BenefitKind.FUNERAL, _PP82, _PP82_FROM, amount=10 * _M),
+    # JKK temporary inability to work: 100 % of the wage for the first 12 months, 50 % after that.
+    BenefitRule(
+        "JKK-INABILITY-2019",
+        Program.JKK,
+        BenefitKind.TEMPORARY_INABILITY,
+        _PP82,
+        _PP82_FROM,
+        tiers=((12, Decimal(1)), (None, Decimal("0.5"))),
+    ),
+    # JKK total permanent disability: 56 x wage.
     BenefitRule(
         "JKK-DISABILITY-2019",
         Program.JKK,
@@ -47,17 +69,30 @@ RULES: tuple[BenefitRule, ...] = (
         _PP82_FROM,
         wage_multiple=Decimal(56),
     ),
-    # JKP: 60 % of wage (wage capped at Rp5M) for up to 6 months, per PP 6/2025.
+    # JKP, PP 37/2021 as first enacted: 45 % of the wage for 3 months, then 25 % for 3 (wage capped at Rp5M).
+    BenefitRule(
+        "JKP-MONTHLY-2021",
+        Program.JKP,
+        BenefitKind.JOB_LOSS,
+        "PP 37/2021",
+        dt.date(2021, 2, 2),
+        tiers=((3, Decimal("0.45")), (3, Decimal("0.25"))),
+        wage_cap=5 * _M,
+    ),
+    # JKP from 7 February 2025 (PP 6/2025): 60 % of the wage (capped at Rp5M) for 6 months.
     BenefitRule(
         "JKP-MONTHLY-2025",
         Program.JKP,
         BenefitKind.JOB_LOSS,
         "PP 6/2025",
         dt.date(2025, 2, 7),
-        wage_multiple=Decimal("0.60"),
-        cap=Decimal("0.60") * 5 * _M,
-        max_years=None,
+        tiers=((6, Decimal("0.60")),),
+        wage_cap=5 * _M,
     ),
+    # JP: a monthly pension needs 180 contribution months; with fewer the contributions and their returns are
+    # paid as a lump sum (PP 45/2015). Amounts come from the pension account, so the claim states them.
+    BenefitRule("JP-PENSION-2015", Program.JP, BenefitKind.PENSION, "PP 45/2015", dt.date(2015, 7, 1), min_months=180),
+    BenefitRule("JP-LUMP-SUM-2015", Program.JP, BenefitKind.LUMP_SUM, "PP 45/2015", dt.date(2015, 7, 1)),
     # Scholarships, per child per year, with JKK death/total disability and with JKM after 36 months.
     *(
         BenefitRule(
@@ -83,8 +118,8 @@ RULES: tuple[BenefitRule, ...] = (
 
 #: Benefits computed from the wage, and the programmes that pay them: their amounts reveal the wage, so they
 #: are personal data like the wage itself.
-WAGE_BASED_KINDS = frozenset(r.kind for r in RULES if r.wage_multiple is not None)
-WAGE_BASED_PROGRAMS = frozenset(r.program for r in RULES if r.wage_multiple is not None)
+WAGE_BASED_KINDS = frozenset(r.kind for r in RULES if r.wage_multiple is not None or r.tiers)
+WAGE_BASED_PROGRAMS = frozenset(r.program for r in RULES if r.wage_multiple is not None or r.tiers)
 
 #: Scholarship limits: at most this many children, at most this much in total for them.
 SCHOLARSHIP_MAX_CHILDREN = 2
@@ -112,15 +147,34 @@ def rule_for(
     return max(candidates, key=lambda r: r.effective_from)
 
 
-def amount_of(rule: BenefitRule, monthly_wage: Decimal | None = None) -> Decimal:
-    """The rupiah amount a rule gives, for the wage when the rule is wage-based."""
+def amount_of(rule: BenefitRule, monthly_wage: Decimal | None = None, months: int | None = None) -> Decimal:
+    """The rupiah amount a rule gives, for the wage when the rule is wage-based (and, for a rule paid per month
+    whose last tier is open-ended, for `months` months)."""
     if rule.amount is not None:
         value = rule.amount
+    elif rule.tiers:
+        if monthly_wage is None:
+            raise ValueError(f"rule {rule.id} is wage-based; a monthly wage is needed")
+        value = sum(monthly_amounts(rule, monthly_wage, months), Decimal(0))
     else:
         if monthly_wage is None or rule.wage_multiple is None:
             raise ValueError(f"rule {rule.id} is wage-based; a monthly wage is needed")
         value = (monthly_wage * rule.wage_multiple).quantize(Decimal("1"))
+    if rule.floor is not None:
+        value = max(value, rule.floor)
     return min(value, rule.cap) if rule.cap is not None else value
+
+
+def monthly_amounts(rule: BenefitRule, monthly_wage: Decimal, months: int | None = None) -> list[Decimal]:
+    """Month by month, what a rule paid per month gives (JKP, temporary inability), each rounded to rupiah."""
+    wage = min(monthly_wage, rule.wage_cap) if rule.wage_cap is not None else monthly_wage
+    left = months if months is not None else sum(m or 0 for m, _ in rule.tiers)
+    result: list[Decimal] = []
+    for tier_months, share in rule.tiers:
+        paid = left if tier_months is None else min(left, tier_months)
+        result += [(wage * share).quantize(Decimal("1"))] * paid
+        left -= paid
+    return result
 
 
 def death_benefits(program: Program, on: dt.date, monthly_wage: Decimal | None) -> list[tuple[BenefitRule, Decimal]]:
@@ -129,8 +183,9 @@ def death_benefits(program: Program, on: dt.date, monthly_wage: Decimal | None) 
         kinds = (BenefitKind.LUMP_SUM, BenefitKind.PERIODIC, BenefitKind.FUNERAL)
         return [(r, amount_of(r)) for r in (rule_for(Program.JKM, k, on) for k in kinds)]
     if program is Program.JKK:
-        rule = rule_for(Program.JKK, BenefitKind.DEATH, on)
-        return [(rule, amount_of(rule, monthly_wage))]
+        death = rule_for(Program.JKK, BenefitKind.DEATH, on)
+        fixed = [rule_for(Program.JKK, k, on) for k in (BenefitKind.PERIODIC, BenefitKind.FUNERAL)]
+        return [(death, amount_of(death, monthly_wage)), *((r, amount_of(r)) for r in fixed)]
     raise ValueError(f"{program.value} has no death benefit")
 
 

@@ -49,7 +49,8 @@ class ClaimCause(enum.StrEnum):
     TOTAL_DISABILITY = "TOTAL_DISABILITY"
     WORK_ACCIDENT = "WORK_ACCIDENT"  # medical care and temporary inability (JKK)
     RETIREMENT = "RETIREMENT"
-    RESIGNATION = "RESIGNATION"  # leaving the job or the country (JHT)
+    RESIGNATION = "RESIGNATION"  # leaving the job (JHT, after a one-month wait)
+    LEAVING_COUNTRY = "LEAVING_COUNTRY"  # leaving Indonesia for good (JHT, no wait)
     JOB_LOSS = "JOB_LOSS"  # dismissal (JKP)
 
 
@@ -58,7 +59,13 @@ PROGRAM_CAUSES: dict[Program, frozenset[ClaimCause]] = {
     Program.JKM: frozenset({ClaimCause.DEATH}),
     Program.JKK: frozenset({ClaimCause.DEATH, ClaimCause.TOTAL_DISABILITY, ClaimCause.WORK_ACCIDENT}),
     Program.JHT: frozenset(
-        {ClaimCause.RETIREMENT, ClaimCause.RESIGNATION, ClaimCause.DEATH, ClaimCause.TOTAL_DISABILITY}
+        {
+            ClaimCause.RETIREMENT,
+            ClaimCause.RESIGNATION,
+            ClaimCause.LEAVING_COUNTRY,
+            ClaimCause.DEATH,
+            ClaimCause.TOTAL_DISABILITY,
+        }
     ),
     Program.JP: frozenset({ClaimCause.RETIREMENT, ClaimCause.DEATH, ClaimCause.TOTAL_DISABILITY}),
     Program.JKP: frozenset({ClaimCause.JOB_LOSS}),
@@ -100,6 +107,13 @@ class Relationship(enum.StrEnum):
     GRANDCHILD = "GRANDCHILD"
     PARENT_IN_LAW = "PARENT_IN_LAW"
     NAMED_PERSON = "NAMED_PERSON"
+
+
+class ScholarshipEnd(enum.StrEnum):
+    """A declared event that ends a child's scholarship before age 23."""
+
+    MARRIED = "MARRIED"
+    EMPLOYED = "EMPLOYED"
 
 
 class EducationLevel(enum.StrEnum):

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.claims.benefits import (
     JKM_SCHOLARSHIP_MIN_MONTHS,
+    RULES,
     SCHOLARSHIP_MAX_CHILDREN,
     SCHOLARSHIP_TOTAL_CAP,
     BenefitRule,
@@ -33,21 +34,30 @@ from domain.claims.models import (
     ClaimStatus,
     EducationLevel,
     Relationship,
+    ScholarshipEnd,
 )
-from domain.nik import InvalidNIK
+from domain.nik import InvalidNIK, parse_nik
+from domain.participants.contributions import BPU_MIN_DECLARED_INCOME
 from domain.participants.models import Participant, ParticipantStatus
-from domain.participants.rules import Program
+from domain.participants.rules import Program, Segment
 from domain.text import clean_text
 from domain.writes.errors import Problem
 from domain.writes.validation import validate_nik
 
 RETIREMENT_AGE = 56
 RESIGNATION_WAIT_DAYS = 30
-_DEATH_KINDS = (BenefitKind.LUMP_SUM, BenefitKind.PERIODIC, BenefitKind.FUNERAL, BenefitKind.DEATH)
+DEATH_KINDS = (BenefitKind.LUMP_SUM, BenefitKind.PERIODIC, BenefitKind.FUNERAL, BenefitKind.DEATH)
 MAX_CLAIMED = Decimal("10000000000")  # Rp10 billion: above this a figure is a typo
 JKP_CLAIM_WINDOW_DAYS = 183  # a JKP claim within 6 months of the dismissal
 JKP_MIN_MONTHS = 12
-JKP_MONTHS_PAID = 6
+#: JKP: the contribution months that count are those of the 24 months up to the dismissal.
+JKP_WINDOW_MONTHS = 24
+#: A scholarship ends when the child turns 23 (PP 82/2019), or marries or starts work.
+SCHOLARSHIP_END_AGE = 23
+#: Education levels in the order a child goes through them: a yearly claim may not go back down.
+LEVEL_ORDER = {level: i for i, level in enumerate(EducationLevel)}
+#: A JP monthly pension needs this many contribution months; with fewer, the JP balance is paid as a lump sum.
+JP_PENSION_MIN_MONTHS = next(r.min_months for r in RULES if r.id == "JP-PENSION-2015")
 #: Causes whose benefit is a fixed or wage-based rule; the others pay an amount the claim states
 #: (a JHT balance or JP pension from the contribution ledger, medical bills).
 _STATED_AMOUNT = {
@@ -55,6 +65,8 @@ _STATED_AMOUNT = {
     **{(Program.JHT, c): BenefitKind.BALANCE for c in PROGRAM_CAUSES[Program.JHT]},
     **{(Program.JP, c): BenefitKind.PENSION for c in PROGRAM_CAUSES[Program.JP]},
 }
+#: Causes a claim submitted after the participant's death may still have: the death itself.
+_AFTER_DEATH = frozenset({ClaimCause.DEATH})
 _HEIRS_FIRST = (Relationship.SPOUSE, Relationship.CHILD)
 
 
@@ -70,6 +82,8 @@ class ScholarshipChild:
     name: str
     nik: str
     education_level: EducationLevel
+    birth_date: dt.date | None = None  # default: the birth date the NIK encodes
+    ended: ScholarshipEnd | None = None  # a declared marriage or employment
 
 
 @dataclass
@@ -83,6 +97,16 @@ class ClaimSubmission:
     amount_claimed: Decimal | None = None
     idempotency_key: str | None = None
     note: str | None = None
+    #: JKK work accident: months the participant could not work (temporary inability benefit).
+    inability_months: int | None = None
+
+
+@dataclass(frozen=True)
+class LedgerFacts:
+    """What the contribution ledger says about the claim: read by the write, used by the pure rules."""
+
+    paid_in_incident_month: bool
+    months_before_incident: int  # paid months among the JKP window of 24 months up to the incident
 
 
 @dataclass(frozen=True)
@@ -114,7 +138,9 @@ async def people_problems(
     return problems
 
 
-def coverage_problems(participant: Participant, held: dict[Program, dt.date], s: ClaimSubmission) -> list[Problem]:
+def coverage_problems(
+    participant: Participant, held: dict[Program, dt.date], s: ClaimSubmission, ledger: LedgerFacts
+) -> list[Problem]:
     problems: list[Problem] = []
     if s.program not in held:
         have = ", ".join(sorted(held)) or "none"
@@ -129,20 +155,34 @@ def coverage_problems(participant: Participant, held: dict[Program, dt.date], s:
                 f"{s.program.value} coverage started {held[s.program].isoformat()}, after the incident",
             )
         )
-    elif participant.paid_through is None or participant.paid_through < s.incident_date.replace(day=1):
+    elif not ledger.paid_in_incident_month:
         paid = participant.paid_through.isoformat() if participant.paid_through else "never"
         problems.append(
             Problem(
                 "incidentDate",
                 "NOT_COVERED",
-                f"contributions were not paid for the month of the incident (paid through: {paid})",
+                f"no contribution is recorded for {s.incident_date:%Y-%m}, the month of the incident "
+                f"(paid through: {paid})",
             )
         )
     return problems
 
 
+def benefit_wage(participant: Participant) -> Decimal | None:
+    """The wage of a wage-based benefit: the recorded wage, or for an informal worker (BPU) the declared
+    income, at least that of the cheapest package (Rp1,000,000)."""
+    if participant.segment is Segment.BPU:
+        return max(participant.monthly_wage or BPU_MIN_DECLARED_INCOME, BPU_MIN_DECLARED_INCOME)
+    return participant.monthly_wage
+
+
 def benefit_lines(
-    participant: Participant, s: ClaimSubmission, today: dt.date, *, scholarship_only: bool = False
+    participant: Participant,
+    s: ClaimSubmission,
+    today: dt.date,
+    ledger: LedgerFacts,
+    *,
+    scholarship_only: bool = False,
 ) -> tuple[list[BenefitLine], list[Problem]]:
     """The benefit lines the rules give for this claim, or the problems that prevent computing them.
 
@@ -150,8 +190,9 @@ def benefit_lines(
     """
     lines: list[BenefitLine] = []
     problems: list[Problem] = []
+    wage = benefit_wage(participant)
     if scholarship_only:
-        problems += scholarship_problems(participant, s)
+        problems += scholarship_problems(participant, s, today)
         return scholarship_lines(s) if not problems else [], problems
     heirs = sorted(s.recipients, key=lambda r: (r.relationship not in _HEIRS_FIRST, s.recipients.index(r)))
     death = s.cause is ClaimCause.DEATH
@@ -159,36 +200,77 @@ def benefit_lines(
     if death and not heirs:
         problems.append(Problem("recipients", "HEIR_REQUIRED", "a death claim needs at least one heir"))
     try:
-        if (s.program, s.cause) in _STATED_AMOUNT:
+        if s.program is Program.JKK and s.cause is ClaimCause.WORK_ACCIDENT:
+            lines += work_accident_lines(s, wage, problems)
+        elif s.program is Program.JP:
+            lines += pension_lines(participant, s, to, problems)
+        elif (s.program, s.cause) in _STATED_AMOUNT:
             if s.amount_claimed is None:
                 problems.append(Problem("amountClaimed", "REQUIRED", f"give the amount for a {s.program.value} claim"))
             else:
                 lines.append(BenefitLine(_STATED_AMOUNT[(s.program, s.cause)], s.amount_claimed, None, to))
         elif s.program is Program.JKM or (s.program is Program.JKK and death):
-            if s.program is Program.JKK and participant.monthly_wage is None:
+            if s.program is Program.JKK and wage is None:
                 problems.append(Problem("program", "WAGE_UNKNOWN", "JKK death benefit is 48 x wage; no wage recorded"))
             else:
                 lines += [
                     BenefitLine(rule.kind, amount, rule, to)
-                    for rule, amount in death_benefits(s.program, s.incident_date, participant.monthly_wage)
+                    for rule, amount in death_benefits(s.program, s.incident_date, wage)
                 ]
         elif s.program is Program.JKK and s.cause is ClaimCause.TOTAL_DISABILITY:
             rule = rule_for(Program.JKK, BenefitKind.DISABILITY, s.incident_date)
-            if participant.monthly_wage is None:
+            if wage is None:
                 problems.append(Problem("program", "WAGE_UNKNOWN", "JKK disability is 56 x wage; no wage recorded"))
             else:
-                lines.append(BenefitLine(rule.kind, amount_of(rule, participant.monthly_wage), rule))
+                lines.append(BenefitLine(rule.kind, amount_of(rule, wage), rule))
         elif s.program is Program.JKP:
-            problems += jkp_problems(participant, s, today)
+            problems += jkp_problems(participant, s, today, ledger)
             rule = rule_for(Program.JKP, BenefitKind.JOB_LOSS, s.incident_date)
-            if participant.monthly_wage is not None:
-                lines.append(BenefitLine(rule.kind, amount_of(rule, participant.monthly_wage) * JKP_MONTHS_PAID, rule))
+            if wage is not None:
+                lines.append(BenefitLine(rule.kind, amount_of(rule, wage), rule))
     except NoRule as exc:
         problems.append(Problem("incidentDate", "NO_RULE", str(exc)))
-    problems += scholarship_problems(participant, s)
+    problems += scholarship_problems(participant, s, today)
     if not problems:
         lines += scholarship_lines(s)
     return lines, problems
+
+
+def work_accident_lines(s: ClaimSubmission, wage: Decimal | None, problems: list[Problem]) -> list[BenefitLine]:
+    """JKK work accident: the medical bills as stated (no cap), and the temporary inability benefit for the
+    months the participant could not work (100 % of the wage for 12 months, then 50 %)."""
+    lines: list[BenefitLine] = []
+    if s.amount_claimed is not None:
+        lines.append(BenefitLine(BenefitKind.MEDICAL, s.amount_claimed, None))
+    if s.inability_months is not None:
+        if not 1 <= s.inability_months <= 120:
+            problems.append(
+                Problem("inabilityMonths", "OUT_OF_RANGE", "temporary inability is counted in 1 to 120 months")
+            )
+        elif wage is None:
+            problems.append(
+                Problem("program", "WAGE_UNKNOWN", "temporary inability is paid from the wage; none recorded")
+            )
+        else:
+            rule = rule_for(Program.JKK, BenefitKind.TEMPORARY_INABILITY, s.incident_date)
+            lines.append(BenefitLine(rule.kind, amount_of(rule, wage, s.inability_months), rule))
+    if s.amount_claimed is None and s.inability_months is None:
+        problems.append(
+            Problem("amountClaimed", "REQUIRED", "give the medical bills (amountClaimed) or the months off work")
+        )
+    return lines
+
+
+def pension_lines(
+    participant: Participant, s: ClaimSubmission, to: Recipient | None, problems: list[Problem]
+) -> list[BenefitLine]:
+    """JP: a monthly pension after 180 contribution months; otherwise the JP balance as a lump sum."""
+    if s.amount_claimed is None:
+        problems.append(Problem("amountClaimed", "REQUIRED", "give the amount from the pension account"))
+        return []
+    monthly = participant.contribution_months >= (JP_PENSION_MIN_MONTHS or 0)
+    kind = BenefitKind.PENSION if monthly else BenefitKind.LUMP_SUM
+    return [BenefitLine(kind, s.amount_claimed, rule_for(Program.JP, kind, s.incident_date), to)]
 
 
 def scholarship_lines(s: ClaimSubmission) -> list[BenefitLine]:
@@ -205,17 +287,17 @@ def scholarship_lines(s: ClaimSubmission) -> list[BenefitLine]:
     ]
 
 
-def jkp_problems(participant: Participant, s: ClaimSubmission, today: dt.date) -> list[Problem]:
+def jkp_problems(participant: Participant, s: ClaimSubmission, today: dt.date, ledger: LedgerFacts) -> list[Problem]:
     problems = []
     if participant.monthly_wage is None:
         problems.append(Problem("program", "WAGE_UNKNOWN", "JKP pays a share of the wage; no wage recorded"))
-    if participant.contribution_months < JKP_MIN_MONTHS:
+    if ledger.months_before_incident < JKP_MIN_MONTHS:
         problems.append(
             Problem(
                 "program",
                 "NOT_ELIGIBLE",
-                f"JKP needs {JKP_MIN_MONTHS} contribution months; "
-                f"the participant has {participant.contribution_months}",
+                f"JKP needs {JKP_MIN_MONTHS} contribution months in the {JKP_WINDOW_MONTHS} months up to the "
+                f"dismissal; the ledger has {ledger.months_before_incident}",
             )
         )
     if (today - s.incident_date).days > JKP_CLAIM_WINDOW_DAYS:
@@ -225,7 +307,38 @@ def jkp_problems(participant: Participant, s: ClaimSubmission, today: dt.date) -
     return problems
 
 
-def scholarship_problems(participant: Participant, s: ClaimSubmission) -> list[Problem]:
+def child_problems(s: ClaimSubmission, today: dt.date) -> list[Problem]:
+    """A scholarship ends at 23 (age from the birth date given, or the one the child's NIK encodes), or with a
+    declared marriage or employment."""
+    problems = []
+    for i, child in enumerate(s.children):
+        birth = child.birth_date
+        if birth is None:
+            try:
+                birth = parse_nik(child.nik, today=today).birth_date
+            except InvalidNIK:
+                continue  # reported by people_problems
+        age = age_on(birth, today)
+        if age >= SCHOLARSHIP_END_AGE:
+            problems.append(
+                Problem(
+                    f"children[{i}]",
+                    "CHILD_TOO_OLD",
+                    f"a scholarship ends at age {SCHOLARSHIP_END_AGE}; this child is {age}",
+                )
+            )
+        if child.ended is not None:
+            problems.append(
+                Problem(
+                    f"children[{i}].ended",
+                    "SCHOLARSHIP_ENDED",
+                    f"a scholarship ends when the child is {child.ended.value.lower()}",
+                )
+            )
+    return problems
+
+
+def scholarship_problems(participant: Participant, s: ClaimSubmission, today: dt.date) -> list[Problem]:
     if not s.children:
         return []
     if len(s.children) > SCHOLARSHIP_MAX_CHILDREN:
@@ -239,6 +352,9 @@ def scholarship_problems(participant: Participant, s: ClaimSubmission) -> list[P
     with_death_or_disability = s.cause in (ClaimCause.DEATH, ClaimCause.TOTAL_DISABILITY)
     if not (s.program in (Program.JKK, Program.JKM) and with_death_or_disability):
         return [Problem("children", "NO_SCHOLARSHIP", "scholarships come with JKK death or disability, or JKM")]
+    too_old = child_problems(s, today)
+    if too_old:
+        return too_old
     if s.program is Program.JKM and participant.contribution_months < JKM_SCHOLARSHIP_MIN_MONTHS:
         return [
             Problem(
@@ -275,9 +391,22 @@ def life_event_problems(participant: Participant, s: ClaimSubmission, today: dt.
                 f"JHT after leaving a job is paid after a one-month wait ({RESIGNATION_WAIT_DAYS} days)",
             )
         )
-    if participant.status is ParticipantStatus.DECEASED and s.cause is not ClaimCause.DEATH:
+    if participant.status is ParticipantStatus.DECEASED and s.cause not in _AFTER_DEATH:
+        died = f" on {participant.died_on.isoformat()}" if participant.died_on else ""
         problems.append(
-            Problem("cause", "PARTICIPANT_DECEASED", "the participant is recorded as deceased; claim the death benefit")
+            Problem(
+                "cause",
+                "PARTICIPANT_DECEASED",
+                f"the participant died{died}; only the death benefit and the heirs' scholarships remain",
+            )
+        )
+    elif participant.died_on is not None and s.incident_date > participant.died_on:
+        problems.append(
+            Problem(
+                "incidentDate",
+                "AFTER_DEATH",
+                f"the participant died on {participant.died_on.isoformat()}, before this incident",
+            )
         )
     return problems
 
@@ -289,21 +418,34 @@ async def death_history_problems(
     it is the yearly scholarship claim (children, no heirs). Returns the problems and whether it is that."""
     if s.cause is not ClaimCause.DEATH:
         return [], False
-    earlier = await session.scalar(
-        select(Claim.claim_number)
-        .join(ClaimBenefit, ClaimBenefit.claim_id == Claim.id)
-        .where(
-            Claim.participant_id == participant.id,
-            Claim.program == s.program,
-            Claim.status != ClaimStatus.REJECTED,
-            ClaimBenefit.kind.in_(_DEATH_KINDS),
+    found = (
+        await session.execute(
+            select(Claim.claim_number, Claim.program)
+            .join(ClaimBenefit, ClaimBenefit.claim_id == Claim.id)
+            .where(
+                Claim.participant_id == participant.id,
+                Claim.status != ClaimStatus.REJECTED,
+                ClaimBenefit.kind.in_(DEATH_KINDS),
+            )
+            .order_by(Claim.id)
+            .limit(1)
         )
-        .limit(1)
-    )
-    if earlier is None:
+    ).first()
+    if found is None:
         return [], False
-    if s.children and not s.recipients:
+    earlier, program = found
+    if s.children and not s.recipients and program == s.program:
         return [], True
+    if program != s.program:
+        return [
+            Problem(
+                "program",
+                "DEATH_ALREADY_CLAIMED",
+                f"claim {earlier} already covers this death under {program}; a person dies once, so the "
+                f"{s.program.value} death benefit is not paid as well (the heirs' yearly scholarships continue "
+                f"under {program})",
+            )
+        ], False
     return [
         Problem(
             "program",
@@ -314,8 +456,13 @@ async def death_history_problems(
     ], False
 
 
+def school_year(day: dt.date) -> int:
+    """The Indonesian school year a date falls in, by the year it starts (July): 2026-08-01 -> 2026 (2026/2027)."""
+    return day.year if day.month >= 7 else day.year - 1
+
+
 async def scholarship_history_problems(
-    session: AsyncSession, participant: Participant, lines: list[BenefitLine]
+    session: AsyncSession, participant: Participant, lines: list[BenefitLine], today: dt.date
 ) -> list[Problem]:
     """Scholarships are claimed yearly: per child and level at most the rule's years, at most two children
     over all claims, at most Rp174M in total."""
@@ -324,7 +471,7 @@ async def scholarship_history_problems(
         return []
     rows = (
         await session.execute(
-            select(ClaimBenefit.recipient_nik, ClaimBenefit.education_level, ClaimBenefit.amount)
+            select(ClaimBenefit.recipient_nik, ClaimBenefit.education_level, ClaimBenefit.amount, Claim.submitted_at)
             .join(Claim, Claim.id == ClaimBenefit.claim_id)
             .where(
                 Claim.participant_id == participant.id,
@@ -354,6 +501,30 @@ async def scholarship_history_problems(
                     f"children[{i}]",
                     "YEARS_EXHAUSTED",
                     f"this child has had {years} years of the {level} scholarship; the rule pays {line.rule.max_years}",
+                )
+            )
+    this_year = school_year(today)
+    for i, line in enumerate(new):
+        assert line.recipient is not None
+        assert line.education_level is not None
+        earlier = [row for row in rows if row[0] == line.recipient.nik]
+        if any(school_year(row[3].date()) == this_year for row in earlier):
+            problems.append(
+                Problem(
+                    f"children[{i}]",
+                    "ALREADY_CLAIMED_THIS_YEAR",
+                    f"this child's scholarship for school year {this_year}/{this_year + 1} is already claimed; "
+                    "it is paid once a school year",
+                )
+            )
+        highest = max((LEVEL_ORDER[row[1]] for row in earlier if row[1] is not None), default=-1)
+        if LEVEL_ORDER[line.education_level] < highest:
+            problems.append(
+                Problem(
+                    f"children[{i}].educationLevel",
+                    "LEVEL_BACKWARDS",
+                    f"this child already had a scholarship at level {list(EducationLevel)[highest].value}; "
+                    f"the level cannot go back to {line.education_level.value}",
                 )
             )
     total = sum((row[2] for row in rows), Decimal(0)) + sum((line.amount for line in new), Decimal(0))

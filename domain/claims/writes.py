@@ -1,7 +1,7 @@
 """Claim writes: submission and the status workflow.
 
 Eligibility and benefit amounts come from :mod:`domain.claims.rules`; status changes follow
-:data:`domain.claims.TRANSITIONS`. Every function runs inside the caller's transaction and appends its
+:data:`domain.claims.models.TRANSITIONS`. Every function runs inside the caller's transaction and appends its
 audit event to it.
 """
 
@@ -29,8 +29,11 @@ from domain.claims.models import (
     check_transition,
 )
 from domain.claims.rules import (
+    DEATH_KINDS,
+    JKP_WINDOW_MONTHS,
     MAX_CLAIMED,
     ClaimSubmission,
+    LedgerFacts,
     benefit_lines,
     coverage_problems,
     death_history_problems,
@@ -40,13 +43,15 @@ from domain.claims.rules import (
 )
 from domain.db import utcnow
 from domain.nik import mask_identifier
-from domain.participants.models import Participant, ParticipantProgram
+from domain.participants.ledger import month_number, months_within, paid_ranges
+from domain.participants.models import Participant, ParticipantProgram, ParticipantStatus
 from domain.participants.rules import Program
 from domain.participants.writes import load_visible_participant
 from domain.text import clean_text
 from domain.writes.caller import Caller
-from domain.writes.corrections import check_version
-from domain.writes.errors import Conflict, Invalid, NotFound, Problem, Refused, invalid
+from domain.writes.corrections import check_version, flush_versioned
+from domain.writes.errors import Conflict, Invalid, Problem, Refused, invalid
+from domain.writes.visible import load_visible
 
 
 def _namespaced_key(caller: Caller, key: str) -> str:
@@ -113,7 +118,13 @@ async def submit_claim(session: AsyncSession, caller: Caller, s: ClaimSubmission
         )
     )
     held: dict[Program, dt.date] = {row[0]: row[1] for row in rows}
-    problems += coverage_problems(participant, held, s)
+    ranges = await paid_ranges(session, participant.id)
+    incident = month_number(s.incident_date)
+    ledger = LedgerFacts(
+        paid_in_incident_month=months_within(ranges, incident, incident) > 0,
+        months_before_incident=months_within(ranges, incident - JKP_WINDOW_MONTHS + 1, incident),
+    )
+    problems += coverage_problems(participant, held, s, ledger)
     problems += life_event_problems(participant, s, today)
     problems += await people_problems(session, participant, s.recipients, "recipients")
     problems += await people_problems(session, participant, s.children, "children")
@@ -122,8 +133,8 @@ async def submit_claim(session: AsyncSession, caller: Caller, s: ClaimSubmission
     problems, scholarship_only = await death_history_problems(session, participant, s)
     if problems:
         raise Invalid(problems)
-    lines, problems = benefit_lines(participant, s, today, scholarship_only=scholarship_only)
-    problems += await scholarship_history_problems(session, participant, lines)
+    lines, problems = benefit_lines(participant, s, today, ledger, scholarship_only=scholarship_only)
+    problems += await scholarship_history_problems(session, participant, lines, today)
     if problems:
         raise Invalid(problems)
     if s.cause is ClaimCause.DEATH and not scholarship_only:
@@ -191,10 +202,7 @@ async def submit_claim(session: AsyncSession, caller: Caller, s: ClaimSubmission
 
 
 async def _load_claim(session: AsyncSession, caller: Caller, claim_id: int) -> Claim:
-    claim = await session.get(Claim, claim_id, populate_existing=True)
-    if claim is None or not caller.sees(claim.region_code):
-        raise NotFound("claim", claim_id)
-    return claim
+    return await load_visible(session, caller, Claim, claim_id, "claim")
 
 
 async def _move(
@@ -293,7 +301,7 @@ async def pay_claim(
     reference, problems = clean_text(payment_reference, "paymentReference", max_length=64)
     if problems:
         raise Invalid(problems)
-    return await _move(
+    claim = await _move(
         session,
         caller,
         claim_id,
@@ -302,6 +310,37 @@ async def pay_claim(
         f"payment {reference}",
         payment_reference=reference,
         paid_at=utcnow(),
+    )
+    await _record_death(session, caller, claim)
+    return claim
+
+
+async def _record_death(session: AsyncSession, caller: Caller, claim: Claim) -> None:
+    """A paid death benefit (JKK or JKM) is the record of the death: the participant becomes DECEASED on the
+    incident date, in the same transaction, so no later claim or payment can treat them as alive."""
+    death = await session.scalar(
+        select(ClaimBenefit.id).where(ClaimBenefit.claim_id == claim.id, ClaimBenefit.kind.in_(DEATH_KINDS)).limit(1)
+    )
+    if death is None:
+        return
+    participant = await session.get(Participant, claim.participant_id, populate_existing=True)
+    assert participant is not None
+    if participant.status is ParticipantStatus.DECEASED and participant.died_on == claim.incident_date:
+        return
+    before = {"status": participant.status, "died_on": participant.died_on}
+    number = participant.membership_number
+    participant.status = ParticipantStatus.DECEASED
+    participant.died_on = claim.incident_date
+    await flush_versioned(session, "participant", number)
+    await audit.record(
+        session,
+        actor=caller.actor,
+        action="participant.death",
+        entity_type="Participant",
+        entity_id=participant.id,
+        changes=audit.diff(before, {"status": participant.status, "died_on": participant.died_on}),
+        reason=f"death benefit paid by claim {claim.claim_number}",
+        meta=caller.meta,
     )
 
 

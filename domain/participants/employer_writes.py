@@ -19,9 +19,10 @@ from domain.regions.rules import placement
 from domain.text import clean_text
 from domain.writes.caller import Caller
 from domain.writes.corrections import check_version, save_correction
-from domain.writes.errors import Invalid, NotFound, Problem
+from domain.writes.errors import Invalid, Problem
 from domain.writes.placement import visible_placement, visible_village
 from domain.writes.reasons import check_reason
+from domain.writes.visible import load_visible
 
 #: NPP-style registration numbers: capital letters and digits, 5-20 characters.
 REGISTRATION_RE = re.compile(r"^[A-Z0-9]{5,20}$", re.ASCII)
@@ -105,10 +106,7 @@ async def register_employer(session: AsyncSession, caller: Caller, data: Employe
 
 
 async def load_visible_employer(session: AsyncSession, caller: Caller, employer_id: int) -> Employer:
-    employer = await session.get(Employer, employer_id, populate_existing=True)
-    if employer is None or not caller.sees(employer.region_code):
-        raise NotFound("employer", employer_id)
-    return employer
+    return await load_visible(session, caller, Employer, employer_id, "employer")
 
 
 async def update_employer(

@@ -77,14 +77,23 @@ class Participant(PlacedMixin, Base):
     funding_source: Mapped[FundingSource] = mapped_column(_enum(FundingSource), index=True)
     employer_id: Mapped[int | None] = mapped_column(ForeignKey("employers.id"), index=True)
     monthly_wage: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    #: Derived from the contribution ledger (domain.participants.ledger), never typed in: the last day of the
+    #: last month paid, the number of months paid, and those among the 24 months up to the last recount.
     paid_through: Mapped[dt.date | None] = mapped_column(Date)
     contribution_months: Mapped[int] = mapped_column(Integer, default=0)
+    recent_contribution_months: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The date of death, set when a death claim (JKK or JKM) is paid; the status is then DECEASED.
+    died_on: Mapped[dt.date | None] = mapped_column(Date)
     registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __table_args__ = (
         CheckConstraint("monthly_wage IS NULL OR monthly_wage >= 0", name="wage_non_negative"),
         CheckConstraint("contribution_months >= 0", name="months_non_negative"),
+        CheckConstraint(
+            "recent_contribution_months BETWEEN 0 AND 24 AND recent_contribution_months <= contribution_months",
+            name="recent_months_range",
+        ),
         CheckConstraint("length(nik) = 16", name="nik_length"),
         CheckConstraint("segment <> 'PU' OR employer_id IS NOT NULL", name="pu_has_employer"),
         # Target of the enrolment table's composite key, so an enrolment always knows its segment.
@@ -120,4 +129,50 @@ class ParticipantProgram(Base):
             ondelete="CASCADE",
         ),
         CheckConstraint(segment_program_check_sql(), name="segment_allows_program"),
+    )
+
+
+class Contribution(Base):
+    """One payment in the contribution ledger: who paid which consecutive months of one participant, how much,
+    with which reference.
+
+    The participant's ``paid_through``, ``contribution_months``, ``recent_contribution_months`` and
+    ACTIVE/INACTIVE status are recounted from these rows in the transaction that writes them
+    (:func:`domain.participants.ledger.recompute_participant_figures`). Months are stored twice: as month
+    numbers (``year * 12 + month - 1``) so that windows are integer arithmetic on every database, and as the
+    dates they mean, for people reading the table; check constraints keep the two equal in length.
+    """
+
+    __tablename__ = "contributions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))  # indexed with first_month
+    first_month: Mapped[int] = mapped_column(Integer)
+    last_month: Mapped[int] = mapped_column(Integer)
+    months: Mapped[int] = mapped_column(Integer)
+    period_from: Mapped[dt.date] = mapped_column(Date)  # the first day of the first month paid
+    period_to: Mapped[dt.date] = mapped_column(Date)  # the last day of the last month paid
+    #: Rupiah received; the package price times the months for payments recorded through the service
+    #: (an opening balance carried over from before the ledger existed is recorded with 0).
+    amount: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    #: The programmes paid for, space-separated in alphabetical order (e.g. "JKK JKM").
+    programs: Mapped[str] = mapped_column(String(30))
+    payer: Mapped[FundingSource] = mapped_column(_enum(FundingSource), index=True)
+    #: The paying agency's region, for budget payers (APBD: the province or regency whose budget paid).
+    payer_region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
+    #: The payment's reference (bank transfer, SP2D number): unique, so a payment is recorded once.
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    #: The contribution rule (domain.participants.contributions) the amount was checked against.
+    price_rule: Mapped[str | None] = mapped_column(String(40))
+
+    __table_args__ = (
+        CheckConstraint("months > 0", name="months_positive"),
+        CheckConstraint("last_month - first_month + 1 = months", name="months_consistent"),
+        CheckConstraint("period_from <= period_to", name="period_ordered"),
+        CheckConstraint("amount >= 0", name="amount_non_negative"),
+        CheckConstraint("payer <> 'APBD' OR payer_region_code IS NOT NULL", name="apbd_has_region"),
+        Index("ix_contributions_participant_id_first_month", "participant_id", "first_month"),
     )

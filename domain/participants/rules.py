@@ -6,7 +6,14 @@ so the two cannot drift.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+
+#: Participants are workers, so of working age. Indonesia's Manpower Act (UU 13/2003) defines a child as a
+#: person under 18 (art. 1 point 26) and forbids employing children (art. 68); the exceptions it allows (light
+#: work from 13, art. 69) are not a reason to insure a child. A child of an extreme-poor household is covered
+#: through the household, not enrolled as a worker.
+MIN_WORKING_AGE = 18
 
 
 class Program(enum.StrEnum):
@@ -24,7 +31,7 @@ class Segment(enum.StrEnum):
     PMI = "PMI"  # Pekerja Migran Indonesia: migrant workers
 
 
-#: Programmes each segment may hold (DOMAIN.md). JHT is optional for BPU and PMI but allowed.
+#: Programmes each segment may hold (docs/domain.md). JHT is optional for BPU and PMI but allowed.
 SEGMENT_PROGRAMS: dict[Segment, frozenset[Program]] = {
     Segment.PU: frozenset(Program),
     Segment.BPU: frozenset({Program.JKK, Program.JKM, Program.JHT}),
@@ -70,4 +77,17 @@ def funding_problems(segment: Segment, funding: str) -> list[str]:
         return [f"segment {segment.value} is funded by the employer, not {funding}"]
     if not employer_paid and funding == "EMPLOYER":
         return [f"segment {segment.value} has no employer; funding is SELF, APBD, APBN or CSR"]
+    return []
+
+
+def age_on(birth: dt.date, day: dt.date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def working_age_problems(birth: dt.date, today: dt.date) -> list[str]:
+    age = age_on(birth, today)
+    if age < MIN_WORKING_AGE:
+        return [
+            f"participants are workers of at least {MIN_WORKING_AGE} (UU 13/2003 on manpower); this person is {age}"
+        ]
     return []

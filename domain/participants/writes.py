@@ -19,15 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.audit import writes as audit
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.nik import InvalidNIK, Sex, mask_identifier
+from domain.participants.ledger import recompute_participant_figures
 from domain.participants.models import Employer, FundingSource, Participant, ParticipantProgram, ParticipantStatus
-from domain.participants.rules import Program, Segment, funding_problems, program_problems
+from domain.participants.rules import Program, Segment, funding_problems, program_problems, working_age_problems
 from domain.regions.rules import placement
 from domain.text import clean_text
 from domain.writes.caller import Caller
 from domain.writes.corrections import check_version, require_change, save_correction
-from domain.writes.errors import Invalid, NotFound, Problem
+from domain.writes.errors import Invalid, Problem
 from domain.writes.placement import visible_placement, visible_village
+from domain.writes.reasons import check_reason
 from domain.writes.validation import validate_nik
+from domain.writes.visible import load_visible
 
 MAX_WAGE = Decimal("1000000000")  # Rp1 billion a month: above this a figure is a typo, not a wage
 
@@ -45,8 +48,12 @@ AUDITED = (
     "monthly_wage",
     "paid_through",
     "contribution_months",
+    "died_on",
     "programs",
 )
+
+#: Statuses derived from the contribution ledger: a person cannot set them, a payment does.
+_DERIVED_STATUSES = (ParticipantStatus.ACTIVE, ParticipantStatus.INACTIVE)
 
 
 @dataclass
@@ -75,6 +82,8 @@ class ParticipantChanges:
     funding_source: FundingSource | None = None
     region_code: str | None = None
     monthly_wage: Decimal | None = None
+    #: Refused when given: paid-through is derived from the contribution ledger (kept so that a caller who
+    #: still sends it gets a clear error instead of a silent no-op).
     paid_through: dt.date | None = None
     programs: set[Program] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -149,6 +158,9 @@ async def register_participant(session: AsyncSession, caller: Caller, data: Regi
         Problem("fundingSource", "FUNDING_NOT_ALLOWED", m) for m in funding_problems(data.segment, data.funding_source)
     ]
     problems += _wage_problems(data.monthly_wage, data.segment)
+    problems += [
+        Problem("birthDate", "BELOW_WORKING_AGE", m) for m in working_age_problems(data.birth_date, dt.date.today())
+    ]
     employer_id: int | None = None
     if data.segment is Segment.PU:
         employer = None
@@ -175,7 +187,8 @@ async def register_participant(session: AsyncSession, caller: Caller, data: Regi
         birth_date=data.birth_date,
         sex=data.sex,
         segment=data.segment,
-        status=ParticipantStatus.ACTIVE,
+        # Nothing is paid yet, and status is derived from the ledger: active once the current month is paid.
+        status=ParticipantStatus.INACTIVE,
         funding_source=data.funding_source,
         employer_id=employer_id,
         monthly_wage=data.monthly_wage,
@@ -213,10 +226,7 @@ async def _link_beneficiaries(session: AsyncSession, participant: Participant) -
 
 
 async def load_visible_participant(session: AsyncSession, caller: Caller, participant_id: int) -> Participant:
-    participant = await session.get(Participant, participant_id, populate_existing=True)
-    if participant is None or not caller.sees(participant.region_code):
-        raise NotFound("participant", participant_id)
-    return participant
+    return await load_visible(session, caller, Participant, participant_id, "participant")
 
 
 async def update_participant(
@@ -231,7 +241,7 @@ async def update_participant(
 ) -> Participant:
     participant = await load_visible_participant(session, caller, participant_id)
     check_version("participant", participant.membership_number, expected_version, participant.version)
-    reason_text, problems = clean_text(reason, "reason", max_length=2000)
+    reason_text, code, problems = check_reason(reason, reason_code)
     before = await snapshot(session, participant)
     sex = changes.sex or participant.sex
     birth = changes.birth_date or participant.birth_date
@@ -260,10 +270,31 @@ async def update_participant(
     if changes.monthly_wage is not None:
         problems += _wage_problems(changes.monthly_wage, participant.segment)
         participant.monthly_wage = changes.monthly_wage
-    if changes.status is not None:
-        participant.status = changes.status
+    rederive = False
+    if changes.status is not None and changes.status != participant.status:
+        if changes.status in _DERIVED_STATUSES and participant.status in _DERIVED_STATUSES:
+            problems.append(
+                Problem(
+                    "status",
+                    "DERIVED_FIELD",
+                    "ACTIVE and INACTIVE follow the contribution ledger (paid for the current month or not); "
+                    "record the payment with recordContributions",
+                )
+            )
+        else:
+            rederive = changes.status in _DERIVED_STATUSES  # leaving DECEASED/RETIRED: the ledger decides
+            if participant.status is ParticipantStatus.DECEASED:
+                participant.died_on = None
+            participant.status = changes.status
     if changes.paid_through is not None:
-        participant.paid_through = changes.paid_through
+        problems.append(
+            Problem(
+                "paidThrough",
+                "DERIVED_FIELD",
+                "paid-through is counted from the recorded contributions, never typed in; "
+                "record the payment with recordContributions",
+            )
+        )
     if changes.programs is not None:
         problems += [
             Problem("programs", "PROGRAM_NOT_ALLOWED", m)
@@ -293,10 +324,12 @@ async def update_participant(
         entity_id=participant.id,
         changed=changed,
         reason=reason_text,
-        reason_code=reason_code,
+        reason_code=code.value if code else None,
     )
     if nik_changed:
         await _link_beneficiaries(session, participant)
+    if rederive:
+        await recompute_participant_figures(session, [participant.id])
     return participant
 
 

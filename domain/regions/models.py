@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Integer, Numeric, String
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ColumnElement,
+    Enum,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    bindparam,
+    true,
+)
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, declared_attr, mapped_column
 
 from domain.db import Base
-from domain.regions.rules import RegionLevel
+from domain.regions.rules import RegionCode, RegionLevel, placement_column_for
 
 
 class Region(Base):
@@ -66,3 +78,40 @@ class PlacedMixin:
     province_code: Mapped[str] = mapped_column(String(2), index=True)
     regency_code: Mapped[str | None] = mapped_column(String(5), index=True)
     district_code: Mapped[str | None] = mapped_column(String(8), index=True)
+
+
+#: A model whose rows are scoped by place: a :class:`PlacedMixin` table, or :class:`Region` itself.
+PlacedModel = type[PlacedMixin] | type[Region]
+
+#: The key of the bound parameter in every region-scoping predicate. Tests find the scoping predicate in a
+#: statement by it (tests/schema/test_chokepoint.py), so nothing else may bind a parameter of this name.
+SCOPE_PARAMETER = "region_scope"
+
+
+def is_placed(model: object) -> bool:
+    """Whether rows of `model` belong to a place and are therefore scoped by region."""
+    return isinstance(model, type) and (issubclass(model, PlacedMixin) or model is Region)
+
+
+def placement_column(model: PlacedModel, level: RegionLevel) -> InstrumentedAttribute[Any]:
+    """The column of `model` that holds the code of a row's region at `level`.
+
+    Placed rows keep their village in ``region_code``; a region row is its own code at its level, so the
+    village column of :class:`Region` is ``code``.
+    """
+    if model is Region and level is RegionLevel.VILLAGE:
+        return Region.code
+    column: InstrumentedAttribute[Any] = getattr(model, placement_column_for(level))
+    return column
+
+
+def placed_within(model: PlacedModel, region: RegionCode | None) -> ColumnElement[bool]:
+    """SQL twin of :func:`domain.regions.rules.within`: rows of `model` in `region` and below (None: all).
+
+    One indexed equality on the placement column of the region's level, so scoping never costs a scan.
+    """
+    if region is None:
+        return true()
+    value = bindparam(SCOPE_PARAMETER, region.code, type_=String(), unique=True)
+    clause: ColumnElement[bool] = placement_column(model, region.level) == value
+    return clause

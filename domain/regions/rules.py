@@ -103,11 +103,26 @@ def placement(code: str) -> dict[str, str | None]:
     }
 
 
+#: Which placement column holds codes of each level (village level is the row's own region code). Every
+#: level → column question in the code base is answered from this table (``domain.regions.models``).
+PLACEMENT_COLUMNS: dict[RegionLevel, str] = {
+    RegionLevel.PROVINCE: "province_code",
+    RegionLevel.REGENCY: "regency_code",
+    RegionLevel.DISTRICT: "district_code",
+    RegionLevel.VILLAGE: "region_code",
+}
+
+
 def placement_column_for(level: RegionLevel) -> str:
-    """Which placement column holds codes of `level` (village level is the row's own region code)."""
-    return {
-        RegionLevel.PROVINCE: "province_code",
-        RegionLevel.REGENCY: "regency_code",
-        RegionLevel.DISTRICT: "district_code",
-        RegionLevel.VILLAGE: "region_code",
-    }[level]
+    """The name of the placement column that holds codes of `level` (see :data:`PLACEMENT_COLUMNS`)."""
+    return PLACEMENT_COLUMNS[level]
+
+
+def within(region: RegionCode | None, code: str) -> bool:
+    """The one region rule: a caller bound to `region` sees `code` when it is that region or lies below it.
+
+    ``None`` is national: everything is within. The SQL form of the same rule is
+    ``domain.regions.models.placed_within``; reads (``auth.policy``) and writes (``Caller.sees``) both use
+    these two, so the API, the console and the write functions cannot disagree about a row.
+    """
+    return region is None or region.contains(code)

@@ -21,6 +21,7 @@ from domain.regions.rules import InvalidRegionCode, RegionCode
 from domain.writes.caller import Caller
 from domain.writes.errors import Conflict, Invalid, NotFound, Problem, invalid
 from domain.writes.reasons import check_reason
+from domain.writes.visible import load_visible
 
 MIN_YEAR, MAX_YEAR = 2000, 2100
 #: More people employed than this in one region is a typo (Indonesia's whole workforce is ~145 million).
@@ -69,8 +70,7 @@ async def _visible_region(session: AsyncSession, caller: Caller, raw: str) -> st
         code = RegionCode.parse(raw).code
     except InvalidRegionCode as exc:
         raise invalid("regionCode", "INVALID_REGION", str(exc)) from None
-    if await session.get(Region, code) is None or not caller.sees(code):
-        raise NotFound("region", code)
+    await load_visible(session, caller, Region, code, "region")
     return code
 
 

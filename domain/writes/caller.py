@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from domain.audit.writes import Actor, RequestMeta
 from domain.regions.rules import RegionCode
+from domain.regions.rules import within as region_within
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,4 +20,5 @@ class Caller:
     sees_personal_data: bool = False
 
     def sees(self, region_code: str) -> bool:
-        return self.within is None or self.within.contains(region_code)
+        """The region rule reads use too (:func:`domain.regions.rules.within`), applied to a row in hand."""
+        return region_within(self.within, region_code)

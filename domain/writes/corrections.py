@@ -9,7 +9,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from domain.audit import writes as audit
 from domain.writes.caller import Caller
-from domain.writes.errors import Conflict, invalid
+from domain.writes.errors import Conflict, Invalid, invalid
+from domain.writes.reasons import check_reason
 
 
 def check_version(entity: str, key: object, expected: int, actual: int) -> None:
@@ -45,7 +46,14 @@ async def save_correction(
     reason: str,
     reason_code: str | None,
 ) -> None:
-    """Flush a corrected row and append its audit event (action ``<entity>.update``) in the same transaction."""
+    """Flush a corrected row and append its audit event (action ``<entity>.update``) in the same transaction.
+
+    Every correction carries a known reason code (:func:`domain.writes.reasons.check_reason`): checked here
+    too, so a correction path that forgot to check it cannot write.
+    """
+    _, _, problems = check_reason(reason, reason_code)
+    if problems:
+        raise Invalid(problems)
     require_change(changed)
     await flush_versioned(session, entity, key)
     await audit.record(

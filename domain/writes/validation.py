@@ -25,7 +25,7 @@ async def validate_nik(
     birth_date: dt.date | None = None,
     reveal: bool = True,
 ) -> NIK:
-    """A NIK checked in full (DOMAIN.md): shape, date, serial, an existing district, and agreement with the
+    """A NIK checked in full (docs/domain.md): shape, date, serial, an existing district, and agreement with the
     sex and birth date given for the person. Raises :class:`InvalidNIK` naming the first problem.
 
     With ``reveal=False`` a disagreement is reported without the sex or birth date the NIK encodes, so a

@@ -30,8 +30,7 @@ from auth.policy import (
     masked_identifier,
     personal_value,
     pii_visible,
-    region_clause,
-    region_row_clause,
+    visible,
     wage_derived,
 )
 from auth.principal import Principal
@@ -154,7 +153,7 @@ class _Run:
 
         def build() -> Any:
             stmt, _ = self.participant_select(plan)
-            return stmt.where(_P.c[column] == bindparam("key"), region_clause(self.principal, Participant))
+            return stmt.where(_P.c[column] == bindparam("key"), visible(self.principal, Participant))
 
         stmt = _statement(("participant", column, with_region, self.shape), build)
         index = self.participant_index(plan)
@@ -214,7 +213,7 @@ class _Run:
         conditions = [_P.c.id.in_(ids)] if ids else []
         conditions += [_P.c.membership_number.in_(numbers)] if numbers else []
         stmt, index = self.participant_select(root.plan)
-        rows = await self.reader.rows(stmt.where(or_(*conditions), region_clause(self.principal, Participant)))
+        rows = await self.reader.rows(stmt.where(or_(*conditions), visible(self.principal, Participant)))
         objects = await self.participant_objects(root.plan, rows, index)
         found: dict[tuple[str, Any], dict[str, Any]] = {}
         id_at, number_at = index["id"], index["membership_number"]
@@ -237,7 +236,7 @@ class _Run:
         if plan.relation("region"):
             columns += [_R.c[c].label(f"r_{c}") for c in _REGION_COLUMNS]
             names += [f"r_{c}" for c in _REGION_COLUMNS]
-            joined = _P.outerjoin(_R, and_(_R.c.code == _P.c.region_code, region_row_clause(self.principal)))
+            joined = _P.outerjoin(_R, and_(_R.c.code == _P.c.region_code, visible(self.principal, Region)))
             return select(*columns).select_from(joined), {n: i for i, n in enumerate(names)}
         return select(*columns), {n: i for i, n in enumerate(names)}
 
@@ -320,7 +319,7 @@ class _Run:
         if plan.wants_count:
             count_stmt = (
                 select(Claim.participant_id, func.count())
-                .where(Claim.participant_id.in_(ids), region_clause(self.principal, Claim))
+                .where(Claim.participant_id.in_(ids), visible(self.principal, Claim))
                 .group_by(Claim.participant_id)
             )
             counts = {int(r[0]): int(r[1]) for r in await self.reader.rows(count_stmt)}

@@ -1,12 +1,17 @@
 """The subgraph SDL's ``@authenticated`` / ``@requiresScopes`` are exactly what the service enforces itself.
 
-One declaration (``schema.permissions.needs`` / ``needs_authentication``) gives a field both its permission
-class and its directive; this test reads the printed SDL and the schema's permission classes and checks they
-name the same fields and scopes, so a router enforcing the directives at the edge and the subgraph agree.
+One declaration (``schema.permissions.needs`` / ``needs_authentication``) gives a field its permission class,
+and, with JAMSOS_FEDERATION_SECURITY_DIRECTIVES on, its directive; this test prints that SDL (in a process
+of its own: one process serves one SDL) and compares it with the schema's permission classes, so a gateway
+enforcing the directives at the edge and the subgraph agree. By default the SDL carries none of them.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from functools import cache
 from typing import Any
 
 import httpx
@@ -35,9 +40,19 @@ def _scopes(node: Any) -> frozenset[frozenset[str]]:
     return frozenset(groups)
 
 
-def sdl_rules() -> Rules:
+@cache
+def security_sdl() -> str:
+    """`jamsos schema print` with the security directives on."""
+    env = os.environ | {"JAMSOS_FEDERATION_SECURITY_DIRECTIVES": "true", "JAMSOS_ENV": "test"}
+    result = subprocess.run(  # fixed arguments
+        [sys.executable, "-m", "api.cli", "schema", "print"], capture_output=True, text=True, env=env, check=True
+    )
+    return result.stdout
+
+
+def sdl_rules(sdl: str) -> Rules:
     rules: Rules = {}
-    for definition in parse(schema.as_str()).definitions:
+    for definition in parse(sdl).definitions:
         if not isinstance(definition, ObjectTypeDefinitionNode | ObjectTypeExtensionNode):
             continue
         type_directives = {d.name.value for d in definition.directives or ()}
@@ -80,8 +95,20 @@ def enforced_rules() -> Rules:
     return rules
 
 
+def test_default_sdl_has_no_security_directives() -> None:
+    """A stock gateway refuses a supergraph linking them `for: SECURITY`; by default we give it none."""
+    sdl = schema.as_str()
+    assert sdl_rules(sdl) == {}
+    assert "@authenticated" not in sdl
+    assert "@requiresScopes" not in sdl
+    assert 'federation/v2.9"' in sdl
+
+
 def test_sdl_directives_are_the_enforced_rules() -> None:
-    printed, enforced = sdl_rules(), enforced_rules()
+    sdl = security_sdl()
+    assert '"@requiresScopes"' in sdl
+    assert '"@authenticated"' in sdl
+    printed, enforced = sdl_rules(sdl), enforced_rules()
     assert printed == enforced
     assert ("Query", "me") in printed
     assert ("Query", "explainAccess") in printed

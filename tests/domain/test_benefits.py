@@ -1,4 +1,4 @@
-"""The versioned benefit rule table and the amounts it gives (DOMAIN.md, "Claims")."""
+"""The versioned benefit rule table and the amounts it gives (docs/domain.md, "Claims")."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from domain.claims.benefits import (
     NoRule,
     amount_of,
     death_benefits,
+    monthly_amounts,
     rule_for,
     scholarship_lifetime_per_child,
     scholarship_years,
@@ -51,7 +52,11 @@ def test_rule_id_names_its_programme_and_fits_the_column(rule: BenefitRule) -> N
 def test_every_rule_has_a_regulation_an_effective_date_and_exactly_one_basis(rule: BenefitRule) -> None:
     assert rule.regulation.startswith(("PP ", "Permenaker "))
     assert isinstance(rule.effective_from, dt.date)
-    assert (rule.amount is None) != (rule.wage_multiple is None)
+    bases = [rule.amount is not None, rule.wage_multiple is not None, bool(rule.tiers)]
+    if rule.program is Program.JP:
+        assert bases == [False, False, False]  # the amount comes from the pension account, stated by the claim
+    else:
+        assert sum(bases) == 1
     assert (rule.kind is BenefitKind.SCHOLARSHIP) == (rule.education_level is not None)
 
 
@@ -92,15 +97,35 @@ def test_jkm_rules_carry_their_regulation(kind: BenefitKind, amount: Decimal) ->
     [
         (Decimal(3_000_000), Decimal(144_000_000)),
         (Decimal(2_500_000), Decimal(120_000_000)),
-        (Decimal(1), Decimal(48)),
+        (Decimal(1_000_000), Decimal(48_000_000)),  # the cheapest BPU package's declared income
+        (Decimal(1), 20 * M),  # at least the JKM lump sum
         (Decimal("1234567.89"), Decimal(59_259_259)),  # 59,259,258.72 rounded to the rupiah
     ],
 )
-def test_jkk_death_is_48_times_wage(wage: Decimal, expected: Decimal) -> None:
-    [(rule, amount)] = death_benefits(Program.JKK, ON, wage)
-    assert rule.kind is BenefitKind.DEATH
-    assert rule.wage_multiple == 48
-    assert amount == expected
+def test_jkk_death_is_48_times_wage_plus_periodic_and_funeral(wage: Decimal, expected: Decimal) -> None:
+    lines = death_benefits(Program.JKK, ON, wage)
+    assert [(rule.kind, amount) for rule, amount in lines] == [
+        (BenefitKind.DEATH, expected),
+        (BenefitKind.PERIODIC, 12 * M),
+        (BenefitKind.FUNERAL, 10 * M),
+    ]
+    assert lines[0][0].wage_multiple == 48
+    assert {rule.regulation for rule, _ in lines} == {"PP 82/2019"}
+
+
+@pytest.mark.parametrize(
+    ("months", "expected"),
+    [
+        (1, Decimal(3_000_000)),
+        (12, Decimal(36_000_000)),  # 100 % for the first 12 months
+        (13, Decimal(37_500_000)),  # then 50 %
+        (18, Decimal(45_000_000)),
+    ],
+)
+def test_jkk_temporary_inability_is_full_wage_for_12_months_then_half(months: int, expected: Decimal) -> None:
+    rule = rule_for(Program.JKK, BenefitKind.TEMPORARY_INABILITY, ON)
+    assert rule.regulation == "PP 82/2019"
+    assert amount_of(rule, Decimal(3_000_000), months) == expected
 
 
 @pytest.mark.parametrize(("wage", "expected"), [(Decimal(3_000_000), 168 * M), (Decimal(5_000_000), 280 * M)])
@@ -204,8 +229,30 @@ def test_no_scholarship_outside_jkk_and_jkm(program: Program) -> None:
 )
 def test_jkp_is_60_percent_of_wage_capped_at_5_million(wage: Decimal, monthly: Decimal) -> None:
     rule = rule_for(Program.JKP, BenefitKind.JOB_LOSS, ON)
-    assert rule.cap == Decimal(3_000_000)
-    assert amount_of(rule, wage) == monthly
+    assert rule.wage_cap == 5 * M
+    assert monthly_amounts(rule, wage) == [monthly] * 6
+    assert amount_of(rule, wage) == 6 * monthly
+
+
+@pytest.mark.parametrize(
+    ("wage", "months", "total"),
+    [
+        (Decimal(4_000_000), [1_800_000] * 3 + [1_000_000] * 3, Decimal(8_400_000)),
+        (Decimal(6_000_000), [2_250_000] * 3 + [1_250_000] * 3, Decimal(10_500_000)),  # wage capped at Rp5M
+    ],
+)
+def test_jkp_before_7_february_2025_is_45_then_25_percent(wage: Decimal, months: list[int], total: Decimal) -> None:
+    rule = rule_for(Program.JKP, BenefitKind.JOB_LOSS, JKP_FROM - dt.timedelta(days=1))
+    assert (rule.id, rule.regulation) == ("JKP-MONTHLY-2021", "PP 37/2021")
+    assert monthly_amounts(rule, wage) == [Decimal(m) for m in months]
+    assert amount_of(rule, wage) == total
+    assert rule_for(Program.JKP, BenefitKind.JOB_LOSS, JKP_FROM).regulation == "PP 6/2025"
+
+
+def test_jp_monthly_pension_needs_180_months() -> None:
+    pension = rule_for(Program.JP, BenefitKind.PENSION, ON)
+    assert (pension.min_months, pension.regulation) == (180, "PP 45/2015")
+    assert rule_for(Program.JP, BenefitKind.LUMP_SUM, ON).regulation == "PP 45/2015"
 
 
 def test_jkp_needs_a_wage() -> None:
@@ -224,7 +271,7 @@ def test_jkp_needs_a_wage() -> None:
         (Program.JKK, BenefitKind.DEATH, None, PP82_FROM),
         (Program.JKK, BenefitKind.DISABILITY, None, PP82_FROM),
         (Program.JKK, BenefitKind.SCHOLARSHIP, EducationLevel.SMA, PP82_FROM),
-        (Program.JKP, BenefitKind.JOB_LOSS, None, JKP_FROM),
+        (Program.JKP, BenefitKind.JOB_LOSS, None, dt.date(2021, 2, 2)),
     ],
 )
 def test_rule_for_applies_from_the_effective_date_and_not_before(

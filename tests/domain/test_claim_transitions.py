@@ -1,4 +1,4 @@
-"""The claim status transition table (DOMAIN.md, "Claims")."""
+"""The claim status transition table (docs/domain.md, "Claims")."""
 
 from __future__ import annotations
 

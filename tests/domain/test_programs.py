@@ -19,7 +19,7 @@ from domain.participants.rules import (
 
 JKK, JKM, JHT, JP, JKP = Program.JKK, Program.JKM, Program.JHT, Program.JP, Program.JKP
 
-#: DOMAIN.md, "Participants": PU JKK, JKM, JHT, JP, JKP; BPU JKK, JKM (JHT optional);
+#: docs/domain.md, "Participants": PU JKK, JKM, JHT, JP, JKP; BPU JKK, JKM (JHT optional);
 #: PMI JKK, JKM (JHT optional); JAKON JKK, JKM.
 EXPECTED = {
     Segment.PU: {JKK, JKM, JHT, JP, JKP},

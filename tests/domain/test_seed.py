@@ -22,11 +22,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demo import COLUMNS, SIZES, TABLES, SeedError, generate, load_regions, seed
+from demo.regions import sample_ratio
 from domain.beneficiaries.models import SOURCE_MAX_DECILE, BeneficiarySource
 from domain.claims.benefits import JKM_SCHOLARSHIP_MIN_MONTHS, SCHOLARSHIP_MAX_CHILDREN
 from domain.claims.models import TRANSITIONS, ClaimStatus
 from domain.db import Base, make_engine
-from domain.models import Region, RegionYearFigure
+from domain.models import Participant, Region, RegionYearFigure
 from domain.nik import Sex, check_consistency, parse_nik
 from domain.participants.rules import Program, Segment, program_problems
 from domain.regions.rules import RegionLevel
@@ -314,12 +315,30 @@ async def test_regions_and_figures(seeded: Seeded) -> None:
     assert all(mataram)  # the kota, its districts and its kelurahan
     assert lombok_barat
     assert not any(lombok_barat)
-    assert len(figures) == 22
-    for year in (2024, 2025):
+    years = sorted({f.year for f in figures})
+    assert years == list(range(2021, max(years) + 1))
+    assert max(years) >= dt.date.today().year  # every year through the current one
+    assert len(figures) == 11 * len(years)
+    for year in years:
         province = next(f for f in figures if f.region_code == "52" and f.year == year)
         parts = [f.employed_population or 0 for f in figures if f.region_code != "52" and f.year == year]
         assert sum(parts) == province.employed_population
-        assert province.ucj_target == Decimal("0.62")
+    target_2025 = next(f.ucj_target for f in figures if f.region_code == "52" and f.year == 2025)
+    assert target_2025 == Decimal("0.62")  # NTB's target for 2025
+
+
+async def test_denominators_are_scaled_to_the_sample(seeded: Seeded) -> None:
+    """The tiny sample's employed population is NTB's divided by the sample ratio, so its rates look real."""
+    f = RegionYearFigure
+    async with seeded.engine.connect() as conn:
+        employed = (
+            await conn.execute(select(f.employed_population).where(f.region_code == "52", f.year == 2025))
+        ).scalar_one()
+        active = (
+            await conn.execute(select(func.count()).select_from(Participant).where(Participant.status == "ACTIVE"))
+        ).scalar_one()
+    assert employed == round(2_930_000 / sample_ratio(SIZES["tiny"].participants))
+    assert 0.2 < active / employed < 0.45  # NTB reported about 32 % in 2025
 
 
 async def test_seeding_twice_does_not_duplicate(seeded: Seeded) -> None:

@@ -35,6 +35,7 @@ PEOPLE = {
     "admin.e2e": ("admin", None),
     "officer.mataram": ("officer", "52.71"),
     "officer.lotim": ("officer", "52.03"),
+    "analyst.lotim": ("analyst", "52.03"),
 }
 
 

@@ -1,15 +1,20 @@
-// Composition with @apollo/composition: the same check `rover supergraph compose` runs.
+// Composition with @apollo/composition (the check `rover supergraph compose` runs) or with The Guild's
+// MIT @theguild/federation-composition (what Hive Gateway uses). Subgraph SDL is passed as served,
+// never rewritten.
 //
 // As a module: fetchSdl(url) reads a running subgraph's SDL from `{ _service { sdl } }`, and
-// composeOrExplain(subgraphs) returns the supergraph SDL or throws with every composition error.
-// As a script: `node compose.mjs name=URL_OR_FILE ...` prints the supergraph SDL, or the errors on
-// standard error with exit status 1.
+// composeOrExplain(subgraphs, composer) returns the supergraph SDL or throws with every composition error.
+// As a script: `node compose.mjs [--composer apollo|guild] name=URL_OR_FILE ...` prints the supergraph
+// SDL, or the errors on standard error with exit status 1.
 import { readFile } from 'node:fs/promises';
 import { argv, exit, stderr, stdout } from 'node:process';
 import { pathToFileURL } from 'node:url';
 
-import { composeServices } from '@apollo/composition';
+import { composeServices as apolloCompose } from '@apollo/composition';
+import { composeServices as guildCompose } from '@theguild/federation-composition';
 import { parse } from 'graphql';
+
+const COMPOSERS = { apollo: apolloCompose, guild: guildCompose };
 
 export async function fetchSdl(url) {
   const response = await fetch(url, {
@@ -24,18 +29,25 @@ export async function fetchSdl(url) {
   return body.data._service.sdl;
 }
 
-export function composeOrExplain(subgraphs) {
+export function composeOrExplain(subgraphs, composer = 'apollo') {
+  const composeServices = COMPOSERS[composer];
+  if (!composeServices) throw new Error(`unknown composer ${composer}; use apollo or guild`);
   const result = composeServices(
     subgraphs.map(({ name, url, sdl }) => ({ name, url, typeDefs: parse(sdl) })),
   );
   if (result.errors?.length) {
     const lines = result.errors.map((e) => `  ${e.extensions?.code ?? 'ERROR'}: ${e.message}`);
-    throw new Error(`composition failed:\n${lines.join('\n')}`);
+    throw new Error(`composition failed (${composer}):\n${lines.join('\n')}`);
   }
   return { supergraphSdl: result.supergraphSdl, hints: result.hints ?? [] };
 }
 
 async function main(args) {
+  let composer = 'apollo';
+  if (args[0] === '--composer') {
+    composer = args[1];
+    args = args.slice(2);
+  }
   const subgraphs = [];
   for (const arg of args) {
     const [name, source] = arg.split(/=(.*)/s);
@@ -43,7 +55,7 @@ async function main(args) {
     const sdl = isUrl ? await fetchSdl(source) : await readFile(source, 'utf8');
     subgraphs.push({ name, url: isUrl ? source : `http://${name}.invalid/graphql`, sdl });
   }
-  const { supergraphSdl } = composeOrExplain(subgraphs);
+  const { supergraphSdl } = composeOrExplain(subgraphs, composer);
   stdout.write(supergraphSdl);
 }
 

@@ -1,4 +1,5 @@
-"""Fixtures of the gateway test: our subgraph under uvicorn, the disnaker subgraph and an Apollo gateway under Node.
+"""Fixtures of the gateway tests: our subgraph under uvicorn (twice: default SDL, and with the security
+directives on), the disnaker subgraph, a stock Apollo gateway and Hive Gateway under Node.
 
 Every server gets a listening socket that this process opened on a free loopback port and hands down
 (``pass_fds``), so there is no window in which another process can take the port. Servers are
@@ -125,10 +126,7 @@ def _clean_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("JAMSOS_")}
 
 
-@pytest.fixture(scope="session")
-def jamsos_subgraph(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Our service under uvicorn over the migrated, seeded database; it verifies the tests' tokens."""
-    data_dir = tmp_path_factory.mktemp("jamsos-subgraph")
+def _jamsos(settings: Settings, data_dir: Path, name: str, extra: dict[str, str]) -> Server:
     env = _clean_environment() | {
         "JAMSOS_ENV": "test",
         "JAMSOS_DATA_DIR": str(data_dir),
@@ -137,9 +135,25 @@ def jamsos_subgraph(settings: Settings, tmp_path_factory: pytest.TempPathFactory
         "JAMSOS_ISSUER": settings.issuer,
         "JAMSOS_AUDIENCE": settings.audience,
         "JAMSOS_LOG_LEVEL": "WARNING",
+        **extra,
     }
     command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--fd", "{fd}"]
-    server = _start("jamsos", [*command, "--log-level", "warning"], data_dir, env=env, path="/graphql")
+    return _start(name, [*command, "--log-level", "warning"], data_dir, env=env, path="/graphql")
+
+
+@pytest.fixture(scope="session")
+def jamsos_subgraph(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Our service under uvicorn over the migrated, seeded database; it verifies the tests' tokens."""
+    server = _jamsos(settings, tmp_path_factory.mktemp("jamsos-subgraph"), "jamsos", {})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def jamsos_secured_subgraph(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The same service serving the SDL with @authenticated/@requiresScopes (for a gateway that enforces them)."""
+    data_dir = tmp_path_factory.mktemp("jamsos-secured")
+    server = _jamsos(settings, data_dir, "jamsos-secured", {"JAMSOS_FEDERATION_SECURITY_DIRECTIVES": "true"})
     yield server
     server.stop()
 
@@ -274,5 +288,40 @@ def gateway(
         str(supergraph),
     ]
     server = _start("gateway", command, log_dir, env=_clean_environment() | {"NODE_ENV": "production"})
+    yield Gateway(server.url, supergraph.read_text())
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def hive_gateway(
+    node_modules: Path,
+    settings: Settings,
+    jamsos_secured_subgraph: Server,
+    disnaker_subgraph: Server,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Gateway]:
+    """Hive Gateway over our secured SDL and disnaker's, composed by The Guild's composer, enforcing the directives."""
+    log_dir = tmp_path_factory.mktemp("hive")
+    supergraph = log_dir / "supergraph.graphql"
+    jwks = jamsos_secured_subgraph.url.removesuffix("/graphql") + "/.well-known/jwks.json"
+    command = [
+        "node",
+        "hive.mjs",
+        "--jamsos",
+        jamsos_secured_subgraph.url,
+        "--disnaker",
+        disnaker_subgraph.url,
+        "--jwks",
+        jwks,
+        "--issuer",
+        settings.issuer,
+        "--audience",
+        settings.audience,
+        "--fd",
+        "{fd}",
+        "--supergraph-out",
+        str(supergraph),
+    ]
+    server = _start("hive", command, log_dir, env=_clean_environment() | {"NODE_ENV": "production"}, path="/graphql")
     yield Gateway(server.url, supergraph.read_text())
     server.stop()

@@ -19,7 +19,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 
 const typeDefs = parse(`
-  extend schema @link(url: "https://specs.apollo.dev/federation/v2.11", import: ["@key", "@shareable"])
+  extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key", "@shareable"])
 
   "A person registered as a job seeker (card AK/1) at a manpower office."
   type JobSeeker @key(fields: "id") {

@@ -1,13 +1,10 @@
-// An Apollo gateway over the Jamsos subgraph and the disnaker subgraph.
+// A stock Apollo gateway over the Jamsos subgraph and the disnaker subgraph.
 //
 // At start it reads both subgraphs' SDL (`_service`), composes them with @apollo/composition and exits
-// with status 1 and the composition errors when that fails. Then it serves the supergraph and forwards
-// the caller's bearer token to Jamsos (and only to Jamsos: the token's audience is jamsos-graph).
-//
-// @apollo/gateway cannot enforce @authenticated/@requiresScopes (Apollo Router can), so it refuses a
-// supergraph that links them `for: SECURITY`. The copy it serves links them as plain metadata instead.
-// That is safe only because the Jamsos subgraph checks scopes and region itself, which is what the
-// test shows through this gateway; the composed supergraph (--supergraph-out) is left as composed.
+// with status 1 and the composition errors when that fails. Then it serves exactly the composed
+// supergraph and forwards the caller's bearer token to Jamsos (and only to Jamsos: the token's audience
+// is jamsos-graph). Nothing is rewritten: our default SDL links no `for: SECURITY` feature, which
+// @apollo/gateway would refuse; the subgraph enforces scopes and region itself.
 //
 // Usage: node gateway.mjs --jamsos URL --disnaker URL --fd N [--supergraph-out FILE]
 import { writeFile } from 'node:fs/promises';
@@ -51,11 +48,8 @@ class ForwardToken extends RemoteGraphQLDataSource {
   }
 }
 
-const securityMetadataOnly = (sdl) =>
-  sdl.replace(/(@link\(url: "https:\/\/specs\.apollo\.dev\/(?:authenticated|requiresScopes)\/v[0-9.]+"), for: SECURITY\)/g, '$1)');
-
 const gateway = new ApolloGateway({
-  supergraphSdl: securityMetadataOnly(supergraphSdl),
+  supergraphSdl,
   buildService: ({ name, url }) => Object.assign(new ForwardToken({ url }), { name }),
 });
 const server = new ApolloServer({ gateway, includeStacktraceInErrorResponses: false });

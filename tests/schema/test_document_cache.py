@@ -1,4 +1,4 @@
-"""A repeated document is parsed and validated once: the limit rules are the same classes on every request."""
+"""A repeated document is parsed and validated once: nothing adds per-request validation rules."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
 
-from schema.document_cache import DOCUMENT_CACHE_SIZE, ShapeLimits
+from schema.document_cache import DOCUMENT_CACHE_SIZE
 
 
 async def test_the_second_request_hits_both_caches(gql: Any, callers: dict[str, Any]) -> None:
@@ -29,8 +29,3 @@ async def test_the_limits_still_refuse_from_the_cache(gql: Any, callers: dict[st
     for _ in range(2):
         body = await gql(deep, None, callers["admin"])
         assert body["errors"], "a query deeper than the limit is refused, cached or not"
-
-
-def test_the_limit_rules_are_built_once() -> None:
-    assert ShapeLimits().validation_rules == ShapeLimits().validation_rules
-    assert len(ShapeLimits.rules) == 2

@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
+from strawberry.relay import from_base64
 
 from domain.nik import Sex, build_nik
 
@@ -55,6 +58,86 @@ def register(writes: Any, staff: dict[str, Any]) -> Callable[..., Any]:
         body = await writes.gql(REGISTER, {"input": registration(nik, **overrides)}, staff[caller])
         assert "errors" not in body, body  # GraphQL-level errors are tested directly, not through this helper
         payload: dict[str, Any] = body["data"]["registerParticipant"]
+        return payload
+
+    return run
+
+
+RECORD = """
+mutation($input: [ContributionInput!]!) {
+  recordContributions(input: $input) {
+    recorded unchanged
+    contributions { months from to amount payer payerRegionCode reference }
+    errors { field code message }
+  }
+}"""
+
+
+async def price_of(writes: Any, global_id: str) -> Decimal:
+    """One month's price for the participant, by the contribution rule table (what the payer must send)."""
+    from domain.participants.contributions import monthly_price
+    from domain.participants.models import Employer, Participant, ParticipantProgram
+
+    pid = int(from_base64(global_id)[1])
+    async with writes.engine.connect() as conn:
+        p = (await conn.execute(select(Participant.__table__).where(Participant.id == pid))).one()
+        programs = (
+            await conn.execute(select(ParticipantProgram.program).where(ParticipantProgram.participant_id == pid))
+        ).scalars()
+        risk = None
+        if p.employer_id is not None:
+            risk = (await conn.execute(select(Employer.jkk_risk_class).where(Employer.id == p.employer_id))).scalar()
+        return monthly_price(
+            p.segment, frozenset(programs), dt.date.today().replace(day=1), wage=p.monthly_wage, risk_class=risk
+        ).amount
+
+
+async def backdate_registration(writes: Any, global_id: str, months: int) -> None:
+    """Test set-up of a history: the participant was registered `months` months ago (payments cannot predate
+    the registration)."""
+    from domain.participants.models import Participant
+
+    pid = int(from_base64(global_id)[1])
+    when = dt.datetime.now(dt.UTC).replace(day=1) - dt.timedelta(days=31 * months)
+    async with writes.engine.begin() as conn:
+        await conn.execute(update(Participant).where(Participant.id == pid).values(registered_at=when))
+
+
+def first_of_month(months_back: int) -> dt.date:
+    today = dt.date.today()
+    n = today.year * 12 + today.month - 1 - months_back
+    return dt.date(n // 12, n % 12 + 1, 1)
+
+
+@pytest.fixture
+def pay(writes: Any, staff: dict[str, Any]) -> Callable[..., Any]:
+    """Record a payment through recordContributions at the rule-table price; returns the payload."""
+
+    async def run(
+        global_id: str,
+        months: int = 2,
+        *,
+        from_month: dt.date | None = None,
+        payer: str = "SELF",
+        caller: str = "verifier",
+        reference: str | None = None,
+        check: bool = True,
+    ) -> dict[str, Any]:
+        amount = await price_of(writes, global_id) * months
+        item: dict[str, Any] = {
+            "participantId": global_id,
+            "months": months,
+            "amount": str(amount),
+            "payer": payer,
+            "reference": reference or f"TEST-{global_id}-{next(_serials)}",
+        }
+        if from_month is not None:
+            item["fromMonth"] = from_month.isoformat()
+        body = await writes.gql(RECORD, {"input": [item]}, staff[caller])
+        assert "errors" not in body, body
+        payload: dict[str, Any] = body["data"]["recordContributions"]
+        if check:
+            assert payload["errors"] == [], payload
         return payload
 
     return run

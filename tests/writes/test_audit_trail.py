@@ -119,7 +119,12 @@ async def test_database_refuses_update_and_delete(writes: Any) -> None:
 
 
 async def test_crash_between_write_and_audit_leaves_neither(
-    writes: Any, staff: dict[str, Any], register: Any, new_nik: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+    writes: Any,
+    staff: dict[str, Any],
+    register: Any,
+    pay: Any,
+    new_nik: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async def counts() -> tuple[int, int]:
         async with writes.engine.connect() as conn:
@@ -128,12 +133,7 @@ async def test_crash_between_write_and_audit_leaves_neither(
         return claims, events
 
     p = (await register(new_nik()))["participant"]
-    await writes.gql(
-        'mutation($id: ID!, $v: Int!, $d: Date!) { updateParticipant(id: $id, reason: "paid", '
-        "input: {expectedVersion: $v, paidThrough: $d}) { errors { code } } }",
-        {"id": p["id"], "v": p["version"], "d": (TODAY + dt.timedelta(days=40)).isoformat()},
-        staff["verifier"],
-    )
+    await pay(p["id"], 2)
     before = await counts()
 
     async def crash(*args: Any, **kwargs: Any) -> None:

@@ -14,6 +14,7 @@ from strawberry.relay import from_base64
 from domain.audit.models import AuditEvent
 from domain.claims.models import Claim
 from domain.nik import Sex, build_nik
+from tests.writes.conftest import backdate_registration, first_of_month
 
 CLAIM_FIELDS = (
     "id claimNumber status version amountApproved paidAt "
@@ -52,35 +53,44 @@ def child(serial: int, level: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def insured(writes: Any, register: Any, staff: dict[str, Any], new_nik: Callable[..., str]) -> Callable[..., Any]:
-    """A participant in 52.71 covered today, with the given contribution months (set as a correction)."""
+async def insured(
+    writes: Any, register: Any, pay: Any, staff: dict[str, Any], new_nik: Callable[..., str]
+) -> Callable[..., Any]:
+    """A participant in 52.71 covered today and next month, with `months` contribution months recorded in the
+    ledger (registered long enough ago for them)."""
 
     async def make(segment: str = "BPU", months: int = 40, **overrides: Any) -> dict[str, Any]:
         p = (await register(new_nik(), segment=segment, **overrides))["participant"]
-        body = await writes.gql(
-            "mutation($id: ID!, $v: Int!, $paid: Date!) { updateParticipant(id: $id, "
-            'reason: "APBD contributions received", input: {expectedVersion: $v, paidThrough: $paid}) '
-            "{ participant { id version } errors { code message } } }",
-            {"id": p["id"], "v": p["version"], "paid": (TODAY.replace(day=1) + dt.timedelta(days=40)).isoformat()},
-            staff["verifier"],
-        )
-        assert body["data"]["updateParticipant"]["errors"] == [], body
-        await _set_months(writes, p["id"], months)
-        return body["data"]["updateParticipant"]["participant"]
+        await backdate_registration(writes, p["id"], months)
+        await pay(p["id"], months, from_month=first_of_month(months - 2))
+        return await participant(writes, staff["verifier"], p["id"])
 
     return make
 
 
-async def _set_months(writes: Any, global_id: str, months: int) -> None:
-    # Contribution months come from the payment ledger, which this service does not own; tests set them directly.
+async def participant(writes: Any, caller: Any, global_id: str) -> dict[str, Any]:
+    body = await writes.gql(
+        "query($id: ID!) { node(id: $id) { ... on Participant { id version status paidThrough contributionMonths "
+        "recentContributionMonths diedOn } } }",
+        {"id": global_id},
+        caller,
+    )
+    result: dict[str, Any] = body["data"]["node"]
+    return result
 
+
+async def claims_a_year_earlier(writes: Any, global_id: str) -> None:
+    """Test set-up of a history of yearly claims: move the participant's claims one school year back."""
     from sqlalchemy import update
-
-    from domain.participants.models import Participant
 
     pid = int(from_base64(global_id)[1])
     async with writes.engine.begin() as conn:
-        await conn.execute(update(Participant).where(Participant.id == pid).values(contribution_months=months))
+        rows = (await conn.execute(select(Claim.id, Claim.submitted_at).where(Claim.participant_id == pid))).all()
+        for claim_id, submitted in rows:
+            await conn.execute(update(Claim).where(Claim.id == claim_id).values(submitted_at=submitted - YEAR))
+
+
+YEAR = dt.timedelta(days=366)
 
 
 async def submit(writes: Any, caller: Any, **input_: Any) -> dict[str, Any]:
@@ -153,7 +163,11 @@ async def test_jkk_death_is_48_times_wage(writes: Any, staff: dict[str, Any], in
         incidentDate=TODAY.isoformat(),
         recipients=[heir(8011)],
     )
-    assert [(b["kind"], Decimal(b["amount"])) for b in result["claim"]["benefits"]] == [("DEATH", Decimal(144_000_000))]
+    assert [(b["kind"], Decimal(b["amount"])) for b in result["claim"]["benefits"]] == [
+        ("DEATH", Decimal(144_000_000)),
+        ("PERIODIC", Decimal(12_000_000)),
+        ("FUNERAL", Decimal(10_000_000)),
+    ]
 
 
 async def test_full_workflow_and_separation_of_duties(writes: Any, staff: dict[str, Any], insured: Any) -> None:
@@ -314,7 +328,6 @@ async def test_idempotency_key_returns_the_first_claim(writes: Any, staff: dict[
     ("mutation", "argument", "code"),
     [
         ("rejectClaim", 'reason: "   "', "REQUIRED"),
-        ("rejectClaim", 'reason: "no\\u0000te"', "CONTROL_CHARACTERS"),
         ("verifyClaim", 'note: "bidi\\u202e"', "CONTROL_CHARACTERS"),
     ],
 )
@@ -450,9 +463,13 @@ async def test_scholarship_years_and_children_over_claims(writes: Any, staff: di
         scholarshipChildren=[child(8122, "TK"), child(8123, "SD")],
     )
     assert first["errors"] == []
+    same_year = await submit(writes, staff["verifier"], **death, scholarshipChildren=[child(8122, "TK")])
+    assert [e["code"] for e in same_year["errors"]] == ["ALREADY_CLAIMED_THIS_YEAR"]
+    await claims_a_year_earlier(writes, p["id"])
     second_year = await submit(writes, staff["verifier"], **death, scholarshipChildren=[child(8122, "TK")])
     assert second_year["errors"] == []
     assert [(b["kind"], b["educationLevel"]) for b in second_year["claim"]["benefits"]] == [("SCHOLARSHIP", "TK")]
+    await claims_a_year_earlier(writes, p["id"])
     third_year = await submit(writes, staff["verifier"], **death, scholarshipChildren=[child(8122, "TK")])
     assert [e["code"] for e in third_year["errors"]] == ["YEARS_EXHAUSTED"]
     third_child = await submit(writes, staff["verifier"], **death, scholarshipChildren=[child(8124, "SMP")])

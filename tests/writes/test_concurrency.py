@@ -17,14 +17,11 @@ APPROVE = (
 )
 
 
-async def test_concurrent_approvals(writes: Any, staff: dict[str, Any], register: Any, new_nik: Any, mint: Any) -> None:
+async def test_concurrent_approvals(
+    writes: Any, staff: dict[str, Any], register: Any, pay: Any, new_nik: Any, mint: Any
+) -> None:
     p = (await register(new_nik()))["participant"]
-    await writes.gql(
-        'mutation($id: ID!, $v: Int!, $d: Date!) { updateParticipant(id: $id, reason: "paid", '
-        "input: {expectedVersion: $v, paidThrough: $d}) { errors { code } } }",
-        {"id": p["id"], "v": p["version"], "d": (TODAY + dt.timedelta(days=40)).isoformat()},
-        staff["verifier"],
-    )
+    await pay(p["id"], 2)
     submitted = await writes.gql(
         "mutation($input: SubmitClaimInput!) { submitClaim(input: $input) { claim { id version } errors { code } } }",
         {

@@ -3,7 +3,7 @@
 An informal worker in Lombok Timur on the P3KE extreme-poverty list, whose self-paid membership had
 lapsed, is enrolled by the regional social affairs office with APBD funding (Inpres 4/2022). Months later
 the worker dies; the widow files a JKM claim with scholarships for two children; a branch officer
-verifies, a supervisor approves, the payment is recorded. Amounts follow DOMAIN.md; every step is in the
+verifies, a supervisor approves, the payment is recorded. Amounts follow docs/domain.md; every step is in the
 audit chain and ``jamsos audit verify`` finds it intact.
 """
 
@@ -53,7 +53,7 @@ async def _the_worker(writes: Any) -> tuple[PovertyBeneficiary, Participant]:
     return rows[0][0], rows[0][1]
 
 
-async def test_the_story(writes: Any, staff: dict[str, Any], writes_url: str, key_path: Any) -> None:
+async def test_the_story(writes: Any, staff: dict[str, Any], pay: Any, writes_url: str, key_path: Any) -> None:
     beneficiary, person = await _the_worker(writes)
     bid, pid = to_base64("PovertyBeneficiary", beneficiary.id), to_base64("Participant", person.id)
 
@@ -70,18 +70,8 @@ async def test_the_story(writes: Any, staff: dict[str, Any], writes_url: str, ke
     again = (await writes.gql(PERSON, {"id": pid}, staff["officer_5203"]))["data"]["participant"]
     assert again["version"] == enrolled["version"]
 
-    # 2. The regional budget pays the contributions through next month.
-    paid = await writes.gql(
-        'mutation($id: ID!, $v: Int!, $d: Date!) { updateParticipant(id: $id, reason: "APBD Lombok Timur payment", '
-        "input: {expectedVersion: $v, paidThrough: $d}) { participant { version } errors { code message } } }",
-        {
-            "id": pid,
-            "v": enrolled["version"],
-            "d": (TODAY.replace(day=1) + dt.timedelta(days=40)).isoformat(),
-        },
-        staff["officer_5203"],
-    )
-    assert paid["data"]["updateParticipant"]["errors"] == [], paid
+    # 2. The regional budget pays the next month too (the enrolment month was recorded by the enrolment).
+    await pay(pid, 1, payer="APBD", caller="officer_5203")
 
     # 3. The worker dies; the widow files JKM with two children's scholarships.
     widow = {
@@ -154,7 +144,8 @@ async def test_the_story(writes: Any, staff: dict[str, Any], writes_url: str, ke
         if (e["node"]["entityType"], e["node"]["entityId"]) in ours
     ]
     assert ("beneficiary.enroll", "dinsos-lombok-timur") in actions
-    assert ("participant.update", "officer.dewi@52.03") in actions
+    assert ("contribution.record", "dinsos-lombok-timur") in actions  # the enrolment month
+    assert ("contribution.record", "officer.dewi@52.03") in actions  # the next month
     claim_id = from_base64(claim["id"])[1]
     claim_trail = [
         e["node"]["action"]

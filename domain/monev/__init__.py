@@ -1,0 +1,1 @@
+"""Monev (monitoring and evaluation): coverage and claim figures by region and month, and their suppression."""

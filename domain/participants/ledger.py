@@ -1,0 +1,497 @@
+"""The contribution ledger: recording payments, and the participant figures derived from them.
+
+A participant's ``paid_through``, ``contribution_months``, ``recent_contribution_months`` and ACTIVE/INACTIVE
+status are never typed in: :func:`recompute_participant_figures` recounts them from the ledger, in the
+transaction that wrote the ledger, with one UPDATE for a whole set of participants. Other writers of the
+ledger (imports, the demo data) call it too, so the figures and the ledger cannot disagree.
+
+Months are numbered ``year * 12 + month - 1`` (:func:`month_number`), so that windows ("12 months in the last
+24") are integer arithmetic on every database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import and_, case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.audit import writes as audit
+from domain.db import utcnow
+from domain.participants.contributions import MonthlyPrice, NoPrice, monthly_price
+from domain.participants.models import (
+    Contribution,
+    Employer,
+    FundingSource,
+    Participant,
+    ParticipantProgram,
+    ParticipantStatus,
+)
+from domain.participants.rules import Program, funding_problems
+from domain.regions.models import Region
+from domain.regions.rules import InvalidRegionCode, RegionCode
+from domain.text import clean_text
+from domain.writes.caller import Caller
+from domain.writes.errors import Invalid, NotFound, Problem
+
+#: At most this many payments in one call: a social affairs office posts its whole enrolled list at once.
+MAX_BATCH = 1000
+#: Months may be paid in advance up to this many months after the current one (BPU workers prepay up to a year).
+MAX_PREPAID_MONTHS = 12
+#: One payment covers at most this many months (a back-payment of a long history is split).
+MAX_MONTHS_PER_PAYMENT = 120
+#: Above this a figure is a typo, not a payment.
+MAX_AMOUNT = Decimal("100000000000")
+#: The window of the "recent months" figure, and of JKP eligibility.
+RECENT_WINDOW = 24
+_IDS_PER_STATEMENT = 1000
+
+
+def month_number(day: dt.date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def month_start(month: int) -> dt.date:
+    return dt.date(month // 12, month % 12 + 1, 1)
+
+
+def month_end(month: int) -> dt.date:
+    return month_start(month + 1) - dt.timedelta(days=1)
+
+
+def months_within(ranges: Iterable[tuple[int, int]], lo: int, hi: int) -> int:
+    """How many months of `ranges` (first, last; inclusive) fall in ``lo..hi``."""
+    return sum(max(0, min(last, hi) - max(first, lo) + 1) for first, last in ranges)
+
+
+@dataclass(frozen=True)
+class ContributionItem:
+    """One payment to record. `from_month` (any day of the month) defaults to the first unpaid month, and to
+    the current month when the membership has lapsed (arrears are recorded with an explicit `from_month`)."""
+
+    participant_id: int
+    months: int
+    amount: Decimal
+    payer: FundingSource
+    reference: str
+    payer_region_code: str | None = None
+    from_month: dt.date | None = None
+    received_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    row: Contribution
+    created: bool
+
+
+async def paid_ranges(session: AsyncSession, participant_id: int) -> list[tuple[int, int]]:
+    rows = await session.execute(
+        select(Contribution.first_month, Contribution.last_month)
+        .where(Contribution.participant_id == participant_id)
+        .order_by(Contribution.first_month)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+async def months_paid_between(session: AsyncSession, participant_id: int, lo: int, hi: int) -> int:
+    """Months of ``lo..hi`` (month numbers, inclusive) the ledger has paid for this participant."""
+    return months_within(await paid_ranges(session, participant_id), lo, hi)
+
+
+async def recompute_participant_figures(
+    session: AsyncSession, participant_ids: Iterable[int], *, today: dt.date | None = None
+) -> None:
+    """Recount the derived figures of these participants from the ledger, set-based (one UPDATE per thousand).
+
+    ``paid_through`` = the end of the last month paid; ``contribution_months`` = the months paid;
+    ``recent_contribution_months`` = those among the 24 months ending with the current month; status ACTIVE
+    when the current month is paid, INACTIVE otherwise (DECEASED and RETIRED stay). The version moves, so a
+    correction made on an older read is a conflict. Objects of these participants in the session are reloaded.
+    """
+    ids = sorted(set(participant_ids))
+    current = month_number(today or dt.date.today())
+    lo = current - RECENT_WINDOW + 1
+    c = Contribution
+    mine = c.participant_id == Participant.id
+    last_paid = select(func.max(c.last_month)).where(mine).scalar_subquery()
+    overlap = case(
+        (c.last_month < lo, 0),
+        (c.first_month > current, 0),
+        else_=case((c.last_month > current, current), else_=c.last_month)
+        - case((c.first_month < lo, lo), else_=c.first_month)
+        + 1,
+    )
+    lapsing = Participant.status.in_((ParticipantStatus.ACTIVE, ParticipantStatus.INACTIVE))
+    values = {
+        "paid_through": select(func.max(c.period_to)).where(mine).scalar_subquery(),
+        "contribution_months": select(func.coalesce(func.sum(c.months), 0)).where(mine).scalar_subquery(),
+        "recent_contribution_months": select(func.coalesce(func.sum(overlap), 0)).where(mine).scalar_subquery(),
+        "status": case(
+            (and_(lapsing, func.coalesce(last_paid, -1) >= current), ParticipantStatus.ACTIVE.value),
+            (lapsing, ParticipantStatus.INACTIVE.value),
+            else_=Participant.status,
+        ),
+        "version": Participant.version + 1,
+    }
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
+        chunk = ids[start : start + _IDS_PER_STATEMENT]
+        await session.execute(
+            update(Participant)
+            .where(Participant.id.in_(chunk))
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
+        await session.execute(
+            select(Participant).where(Participant.id.in_(chunk)).execution_options(populate_existing=True)
+        )
+
+
+async def price_of_month(session: AsyncSession, participant: Participant, month: dt.date) -> MonthlyPrice:
+    """What one month of the participant's programmes costs, by the rules in force in `month` (NoPrice if none)."""
+    programs = (
+        await session.scalars(
+            select(ParticipantProgram.program).where(ParticipantProgram.participant_id == participant.id)
+        )
+    ).all()
+    risk_class = None
+    if participant.employer_id is not None:
+        risk_class = await session.scalar(select(Employer.jkk_risk_class).where(Employer.id == participant.employer_id))
+    return monthly_price(
+        participant.segment,
+        frozenset(programs),
+        month_start(month_number(month)),
+        wage=participant.monthly_wage,
+        risk_class=risk_class,
+    )
+
+
+def _item_problems(i: int, item: ContributionItem) -> list[Problem]:
+    where = f"input[{i}]"
+    problems = []
+    if not 1 <= item.months <= MAX_MONTHS_PER_PAYMENT:
+        problems.append(
+            Problem(
+                f"{where}.months",
+                "INVALID_MONTHS",
+                f"a payment covers 1 to {MAX_MONTHS_PER_PAYMENT} months; {item.months} were given",
+            )
+        )
+    if not Decimal(0) < item.amount <= MAX_AMOUNT or item.amount != item.amount.quantize(Decimal("0.01")):
+        problems.append(
+            Problem(
+                f"{where}.amount",
+                "INVALID_AMOUNT",
+                f"the amount must be a positive rupiah figure up to Rp{MAX_AMOUNT:,}; {item.amount} was given",
+            )
+        )
+    _, reference_problems = clean_text(item.reference, f"{where}.reference", max_length=64)
+    problems += reference_problems
+    if item.received_at is not None and item.received_at.tzinfo is None:
+        problems.append(
+            Problem(
+                f"{where}.receivedAt", "NO_TIME_ZONE", "give the time with its offset, e.g. 2026-12-01T09:00:00+08:00"
+            )
+        )
+    elif item.received_at is not None and item.received_at > utcnow():
+        problems.append(Problem(f"{where}.receivedAt", "IN_FUTURE", "a payment cannot be received in the future"))
+    return problems
+
+
+async def record_contributions(
+    session: AsyncSession, caller: Caller, items: Sequence[ContributionItem], *, today: dt.date | None = None
+) -> list[Recorded]:
+    """Record payments, all or none, and recount the participants' figures.
+
+    Idempotent by reference: a payment already recorded with the same reference, participant, months and
+    amount is returned as it is (``created`` False); the same reference for anything else is refused. Every
+    problem of every item is reported at once, with the item's index, and nothing is written.
+    """
+    if not items:
+        raise Invalid([Problem("input", "EMPTY", "give at least one payment")])
+    if len(items) > MAX_BATCH:
+        raise Invalid([Problem("input", "TOO_MANY", f"at most {MAX_BATCH} payments per call; {len(items)} were given")])
+    today = today or dt.date.today()
+    current = month_number(today)
+    problems: list[Problem] = []
+    references: dict[str, int] = {}
+    for i, item in enumerate(items):
+        problems += _item_problems(i, item)
+        if item.reference in references:
+            problems.append(
+                Problem(
+                    f"input[{i}].reference",
+                    "DUPLICATE_REFERENCE",
+                    f"reference {item.reference[:64]!r} is also used by input[{references[item.reference]}]; "
+                    "each payment has its own reference",
+                )
+            )
+        references.setdefault(item.reference, i)
+    if problems:
+        raise Invalid(problems)
+
+    participant_ids = sorted({item.participant_id for item in items})
+    participants = {
+        p.id: p
+        for p in (
+            await session.scalars(
+                select(Participant).where(Participant.id.in_(participant_ids)).execution_options(populate_existing=True)
+            )
+        ).all()
+    }
+    for pid in participant_ids:
+        found = participants.get(pid)
+        if found is None or not caller.sees(found.region_code):
+            raise NotFound("participant", pid)
+
+    earlier = {
+        row.reference: row
+        for row in (
+            await session.scalars(select(Contribution).where(Contribution.reference.in_(list(references))))
+        ).all()
+    }
+    ranges: dict[int, list[tuple[int, int]]] = {pid: [] for pid in participant_ids}
+    for pid, first, last in await session.execute(
+        select(Contribution.participant_id, Contribution.first_month, Contribution.last_month).where(
+            Contribution.participant_id.in_(participant_ids)
+        )
+    ):
+        ranges[pid].append((first, last))
+    held: dict[int, set[Program]] = {pid: set() for pid in participant_ids}
+    for pid, program in await session.execute(
+        select(ParticipantProgram.participant_id, ParticipantProgram.program).where(
+            ParticipantProgram.participant_id.in_(participant_ids)
+        )
+    ):
+        held[pid].add(program)
+    employer_ids = {p.employer_id for p in participants.values() if p.employer_id is not None}
+    risk = dict(
+        (await session.execute(select(Employer.id, Employer.jkk_risk_class).where(Employer.id.in_(employer_ids)))).all()
+    )
+    payer_regions = {item.payer_region_code for item in items if item.payer_region_code}
+    known_regions = set((await session.scalars(select(Region.code).where(Region.code.in_(payer_regions)))).all())
+
+    results: list[Recorded | None] = []
+    new_rows: list[tuple[int, Contribution]] = []
+    for i, item in enumerate(items):
+        where = f"input[{i}]"
+        participant = participants[item.participant_id]
+        previous = earlier.get(item.reference)
+        if previous is not None:
+            same = (previous.participant_id, previous.months, previous.amount) == (
+                item.participant_id,
+                item.months,
+                item.amount,
+            )
+            if not same:
+                problems.append(
+                    Problem(
+                        f"{where}.reference",
+                        "REFERENCE_REUSED",
+                        f"reference {item.reference!r} was recorded for another payment "
+                        f"({previous.months} months, Rp{previous.amount:,}) on {previous.recorded_at.date()}; "
+                        "a reference names one payment",
+                    )
+                )
+            results.append(Recorded(previous, created=False) if same else None)
+            continue
+        row, item_problems = _new_row(
+            where, item, participant, held[participant.id], risk, ranges[participant.id], caller, current,
+            known_regions,
+        )  # fmt: skip
+        problems += item_problems
+        if row is not None and not item_problems:
+            ranges[participant.id].append((row.first_month, row.last_month))
+            new_rows.append((i, row))
+        results.append(None)
+    if problems:
+        raise Invalid(problems)
+    for i, row in new_rows:
+        session.add(row)
+        results[i] = Recorded(row, created=True)
+    if new_rows:
+        await session.flush()
+        touched = sorted({row.participant_id for _, row in new_rows})
+        before = {pid: (participants[pid].paid_through, participants[pid].contribution_months) for pid in touched}
+        await recompute_participant_figures(session, touched, today=today)
+        # One event per participant, on the participant: its trail shows each payment and what it changed.
+        for pid in touched:
+            mine = [row for _, row in new_rows if row.participant_id == pid]
+            after = participants[pid]
+            await audit.record(
+                session,
+                actor=caller.actor,
+                action="contribution.record",
+                entity_type="Participant",
+                entity_id=pid,
+                changes={
+                    "payments": {
+                        "before": None,
+                        "after": [
+                            {
+                                "reference": row.reference,
+                                "from": row.period_from.isoformat(),
+                                "to": row.period_to.isoformat(),
+                                "months": row.months,
+                                "amount": str(row.amount),
+                                "payer": row.payer.value,
+                                "payer_region_code": row.payer_region_code,
+                            }
+                            for row in mine
+                        ],
+                    },
+                    **audit.diff(
+                        {"paid_through": before[pid][0], "contribution_months": before[pid][1]},
+                        {"paid_through": after.paid_through, "contribution_months": after.contribution_months},
+                    ),
+                },
+                meta=caller.meta,
+            )
+    return [r for r in results if r is not None]
+
+
+def _new_row(
+    where: str,
+    item: ContributionItem,
+    participant: Participant,
+    programs: set[Program],
+    risk: dict[int, int],
+    ranges: list[tuple[int, int]],
+    caller: Caller,
+    current: int,
+    known_regions: set[str],
+) -> tuple[Contribution | None, list[Problem]]:
+    problems: list[Problem] = []
+    if item.from_month is not None:
+        first = month_number(item.from_month)
+    else:
+        first = max([current, *(last + 1 for _, last in ranges)])
+    last = first + item.months - 1
+    registered = month_number(participant.registered_at.date())
+    if first < registered:
+        problems.append(
+            Problem(
+                f"{where}.fromMonth",
+                "BEFORE_REGISTRATION",
+                f"the participant was registered in {month_start(registered):%Y-%m}; "
+                f"no contribution is due for {month_start(first):%Y-%m}",
+            )
+        )
+    if last > current + MAX_PREPAID_MONTHS:
+        problems.append(
+            Problem(
+                f"{where}.months",
+                "TOO_FAR_AHEAD",
+                f"months up to {month_start(current + MAX_PREPAID_MONTHS):%Y-%m} may be paid in advance; "
+                f"this payment would reach {month_start(last):%Y-%m}",
+            )
+        )
+    overlap = [(a, b) for a, b in ranges if a <= last and first <= b]
+    if overlap:
+        a, b = overlap[0]
+        problems.append(
+            Problem(
+                f"{where}.fromMonth",
+                "MONTHS_ALREADY_PAID",
+                f"{month_start(max(a, first)):%Y-%m} to {month_start(min(b, last)):%Y-%m} are already paid",
+            )
+        )
+    if participant.died_on is not None and last > month_number(participant.died_on):
+        problems.append(
+            Problem(
+                f"{where}.months",
+                "PARTICIPANT_DECEASED",
+                f"the participant died on {participant.died_on.isoformat()}; no contribution is due after that month",
+            )
+        )
+    problems += [
+        Problem(f"{where}.payer", "PAYER_NOT_ALLOWED", m)
+        for m in funding_problems(participant.segment, item.payer.value)
+    ]
+    payer_region = _payer_region(where, item, participant, caller, known_regions, problems)
+    price: MonthlyPrice | None = None
+    try:
+        price = monthly_price(
+            participant.segment,
+            frozenset(programs),
+            month_start(first),
+            wage=participant.monthly_wage,
+            risk_class=risk.get(participant.employer_id) if participant.employer_id is not None else None,
+        )
+    except NoPrice as exc:
+        problems.append(Problem(f"{where}.amount", "NO_PRICE", str(exc)))
+    if price is not None and price.amount * item.months != item.amount:
+        problems.append(
+            Problem(
+                f"{where}.amount",
+                "AMOUNT_MISMATCH",
+                f"{item.months} months of {' + '.join(sorted(p.value for p in programs))} cost "
+                f"Rp{price.amount * item.months:,} (Rp{price.amount:,} a month, rules {', '.join(price.rules)}); "
+                f"Rp{item.amount:,} was given",
+            )
+        )
+    if problems:
+        return None, problems
+    assert price is not None
+    reference, _ = clean_text(item.reference, "reference", max_length=64)
+    return Contribution(
+        participant_id=participant.id,
+        first_month=first,
+        last_month=last,
+        months=item.months,
+        period_from=month_start(first),
+        period_to=month_end(last),
+        amount=item.amount,
+        programs=" ".join(sorted(p.value for p in programs)),
+        payer=item.payer,
+        payer_region_code=payer_region,
+        reference=reference,
+        received_at=item.received_at or utcnow(),
+        recorded_at=utcnow(),
+        recorded_by=caller.actor.subject[:200],
+        price_rule=price.rule_id,
+    ), []
+
+
+def _payer_region(
+    where: str,
+    item: ContributionItem,
+    participant: Participant,
+    caller: Caller,
+    known_regions: set[str],
+    problems: list[Problem],
+) -> str | None:
+    """The paying agency's region for an APBD payment: given, or the caller's own region. It must be one the
+    caller acts for, and the participant must live in it (a regency pays for its own residents)."""
+    field = f"{where}.payerRegionCode"
+    if item.payer is not FundingSource.APBD:
+        if item.payer_region_code is not None:
+            problems.append(Problem(field, "NOT_APPLICABLE", "only an APBD (regional budget) payer has a region"))
+        return None
+    code = item.payer_region_code or (caller.within.code if caller.within is not None else None)
+    if code is None:
+        problems.append(Problem(field, "REQUIRED", "name the province or regency whose budget (APBD) paid"))
+        return None
+    try:
+        parsed = RegionCode.parse(code)
+    except InvalidRegionCode as exc:
+        problems.append(Problem(field, "INVALID_REGION", str(exc)))
+        return None
+    if item.payer_region_code is not None and (not caller.sees(parsed.code) or parsed.code not in known_regions):
+        problems.append(
+            Problem(field, "PAYER_OUT_OF_REGION", f"region {parsed.code} is not one you may record payments for")
+        )
+        return None
+    if not parsed.contains(participant.region_code):
+        problems.append(
+            Problem(
+                field,
+                "PAYER_NOT_RESPONSIBLE",
+                f"the participant lives outside {parsed.code}; its budget does not pay for them",
+            )
+        )
+        return None
+    return parsed.code

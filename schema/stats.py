@@ -1,0 +1,333 @@
+"""Monev statistics in GraphQL: coverage by region and month, claim statistics, with small-count suppression.
+
+Every figure comes from ``domain.monev.tables`` through ``auth.policy.monev_viewer``: computed by the
+database over the caller's rows only, and with counts below the threshold withheld (null, ``suppressed``)
+for callers who may read aggregates but not the rows behind them. A region the caller cannot see in full
+gives null, like every other lookup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Annotated, TypeVar
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from auth.policy import monev_viewer
+from auth.scopes import Scope
+from domain.monev import cells
+from domain.monev.periods import Month, PeriodError, check_as_of, check_range, today
+from domain.monev.tables import Published, Viewer, region_exists, region_months, sub_region_months
+from domain.participants.models import FundingSource
+from domain.participants.rules import Program, Segment
+from domain.regions.rules import RegionCode
+from schema.context import Info
+from schema.enums import FundingSourceEnum, ProgramEnum, SegmentEnum, domain_value
+from schema.errors import BadInput
+from schema.permissions import needs
+from schema.regions import RegionNode, parse_region_code
+
+T = TypeVar("T")
+
+_WITHHELD = " Null when withheld by small-count suppression."
+
+
+@strawberry.type(description="Participants of one segment in a region.")
+class SegmentCoverage:
+    segment: SegmentEnum = strawberry.field(description="The segment.")
+    total: int | None = strawberry.field(description="Participants registered by the end of the month." + _WITHHELD)
+    active: int | None = strawberry.field(description="Of those, paid through the month's last day." + _WITHHELD)
+
+
+@strawberry.type(description="Active participants holding one programme.")
+class ProgramCoverage:
+    program: ProgramEnum = strawberry.field(description="The programme.")
+    active: int | None = strawberry.field(description="Active participants holding it." + _WITHHELD)
+
+
+@strawberry.type(description="Active participants by who pays their contributions.")
+class FundingCoverage:
+    funding_source: FundingSourceEnum = strawberry.field(description="Who pays (APBD = the regional budget).")
+    active: int | None = strawberry.field(description="Active participants paid for by this source." + _WITHHELD)
+    monthly_amount: Decimal | None = strawberry.field(
+        description="Contributions this source paid for the month, in rupiah, from the contribution ledger; null "
+        "when unknown or withheld."
+    )
+
+
+@strawberry.type(description="Extreme-poor people on the registries (Inpres 4/2022) and their enrolment.")
+class ExtremePoorCoverage:
+    total: int | None = strawberry.field(description="Distinct extreme-poor people on a registry snapshot." + _WITHHELD)
+    enrolled: int | None = strawberry.field(description="Of those, enrolled as participants." + _WITHHELD)
+    active: int | None = strawberry.field(description="Of those, actively covered." + _WITHHELD)
+    enrollment_rate: float | None = strawberry.field(description="enrolled / total, 0-1." + _WITHHELD)
+
+
+@strawberry.type(description="Claims of one programme paid in the month.")
+class ClaimFigure:
+    program: ProgramEnum = strawberry.field(description="The programme.")
+    count: int | None = strawberry.field(description="Claims paid in the month (WITA)." + _WITHHELD)
+    paid_amount: Decimal | None = strawberry.field(description="Total paid, rupiah." + _WITHHELD)
+    scholarship_amount: Decimal | None = strawberry.field(
+        description="Of which scholarships for the heirs' children, rupiah." + _WITHHELD
+    )
+
+
+@strawberry.type(
+    name="Coverage",
+    description="Monev figures of one region at the end of one month: UCJ coverage against the employed "
+    "population and target, by segment, programme and funding, extreme-poor enrolment and claims paid.",
+)
+class CoverageType:
+    region_code: strawberry.Private[str]
+    as_of: dt.date = strawberry.field(description="The date asked about; figures are for the end of its month.")
+    month: str = strawberry.field(description="The month the figures are for, YYYY-MM.")
+    employed_population: int | None = strawberry.field(
+        description="BPS employed population of the region for the year of asOf; null when not on record."
+    )
+    target: float | None = strawberry.field(description="UCJ target of the year (share 0-1), e.g. 0.62.")
+    participants: int | None = strawberry.field(description="Participants registered by the month's end." + _WITHHELD)
+    active_participants: int | None = strawberry.field(
+        description="Participants paid through the month's last day." + _WITHHELD
+    )
+    coverage_rate: float | None = strawberry.field(
+        description="UCJ: active participants / employed population, 0-1." + _WITHHELD
+    )
+    gap_to_target: float | None = strawberry.field(description="target - coverageRate (positive: below target).")
+    by_segment: list[SegmentCoverage] = strawberry.field(description="Per segment (PU, BPU, JAKON, PMI).")
+    by_program: list[ProgramCoverage] = strawberry.field(description="Active participants per programme.")
+    by_funding: list[FundingCoverage] = strawberry.field(
+        description="Active participants per funding source; APBD = paid by the regional budget."
+    )
+    extreme_poor: ExtremePoorCoverage = strawberry.field(description="Extreme-poor registry people and enrolment.")
+    claims: list[ClaimFigure] = strawberry.field(description="Claims paid in the month, per programme.")
+    suppressed: bool = strawberry.field(
+        description="True when at least one count here is withheld (null) because it is below the suppression "
+        "threshold, or would let a withheld count be recomputed from the others."
+    )
+
+    @strawberry.field(description="The region.")
+    async def region(self, info: Info) -> RegionNode | None:
+        row = await info.context.loaders.region.load(self.region_code)
+        return RegionNode.from_row(row) if row else None
+
+    @classmethod
+    def from_published(cls, p: Published, as_of: dt.date) -> CoverageType:
+        c, a = p.counts, p.amounts
+        return cls(
+            region_code=p.code,
+            as_of=as_of,
+            month=p.month.key,
+            employed_population=p.denominator.employed_population,
+            target=float(p.denominator.target) if p.denominator.target is not None else None,
+            participants=c[cells.PARTICIPANTS],
+            active_participants=c[cells.ACTIVE],
+            coverage_rate=p.coverage_rate,
+            gap_to_target=p.gap_to_target,
+            by_segment=[
+                SegmentCoverage(segment=s, total=c[cells.segment_total(s)], active=c[cells.segment_active(s)])
+                for s in Segment
+            ],
+            by_program=[ProgramCoverage(program=g, active=c[cells.program_active(g)]) for g in Program],
+            by_funding=[
+                FundingCoverage(
+                    funding_source=f, active=c[cells.funding_active(f)], monthly_amount=a[cells.funding_amount(f)]
+                )
+                for f in FundingSource
+            ],
+            extreme_poor=ExtremePoorCoverage(
+                total=c[cells.POOR_TOTAL],
+                enrolled=c[cells.POOR_ENROLLED],
+                active=c[cells.POOR_ACTIVE],
+                enrollment_rate=p.enrollment_rate,
+            ),
+            claims=[
+                ClaimFigure(
+                    program=g,
+                    count=c[cells.claims_paid(g)],
+                    paid_amount=a[cells.claims_paid_amount(g)],
+                    scholarship_amount=a[cells.claims_scholarship(g)],
+                )
+                for g in Program
+            ],
+            suppressed=p.suppressed,
+        )
+
+
+@strawberry.type(description="Claims of one programme in one month of one region.")
+class ClaimStat:
+    month: str = strawberry.field(description="YYYY-MM (months run on WITA time).")
+    program: ProgramEnum = strawberry.field(description="The programme.")
+    submitted: int | None = strawberry.field(description="Claims received in the month." + _WITHHELD)
+    paid: int | None = strawberry.field(description="Claims paid in the month." + _WITHHELD)
+    paid_amount: Decimal | None = strawberry.field(description="Total paid, rupiah." + _WITHHELD)
+    scholarship_amount: Decimal | None = strawberry.field(description="Of which scholarships, rupiah." + _WITHHELD)
+    paid_within_target: float | None = strawberry.field(
+        description="JKM only: share (0-1) of the claims paid in the month that were paid by the third working "
+        "day after their file was verified (weekends excluded, public holidays not). Null for other programmes, "
+        "with no paid claim, or when withheld."
+    )
+    suppressed: bool = strawberry.field(description="True when a figure of this row is withheld.")
+
+
+def _viewer(info: Info) -> Viewer:
+    return monev_viewer(info.context.principal, info.context.limits.suppression_threshold)
+
+
+def _period_error(exc: PeriodError) -> BadInput:
+    return BadInput(str(exc), field=exc.field)
+
+
+def _month(as_of: dt.date | None) -> tuple[dt.date, Month]:
+    day = as_of or today()
+    try:
+        return day, check_as_of(day)
+    except PeriodError as exc:
+        raise _period_error(exc) from None
+
+
+def _months(start: dt.date, end: dt.date) -> list[Month]:
+    try:
+        return check_range(start, end)
+    except PeriodError as exc:
+        raise _period_error(exc) from None
+
+
+async def _visible_region(
+    info: Info, raw: str, field: str, work: Callable[[AsyncConnection, RegionCode], Awaitable[T]]
+) -> T | None:
+    """Run `work` for a region the caller sees in full; None when it is unknown or not (entirely) theirs."""
+    code = parse_region_code(raw, field)
+    viewer = _viewer(info)
+    if not viewer.sees(code.code):
+        return None
+
+    async def run(conn: AsyncConnection) -> T | None:
+        if not await region_exists(conn, viewer, code.code):
+            return None
+        return await work(conn, code)
+
+    return await info.context.reader.with_connection(run)
+
+
+_REGION = strawberry.argument(description="Dotted Kemendagri code of the region, e.g. '52' or '52.71'.")
+_AS_OF = strawberry.argument(
+    description="Figures at the end of this date's month (default: today); 2015-01-01 up to today."
+)
+_FROM = strawberry.argument(name="from", description="First month (any date in it), 2015 or later.")
+_TO = strawberry.argument(description="Last month (any date in it), not in the future; at most 120 months after from.")
+
+
+@strawberry.type
+class StatsQuery:
+    @strawberry.federation.field(
+        description="Monev coverage of one region at the end of asOf's month; null when the region is unknown or "
+        "not entirely within yours.",
+        **needs(Scope.STATS_READ),
+    )
+    async def coverage(
+        self, info: Info, region_code: Annotated[str, _REGION], as_of: Annotated[dt.date | None, _AS_OF] = None
+    ) -> CoverageType | None:
+        return await coverage_of(info, region_code, as_of, "regionCode")
+
+    @strawberry.federation.field(
+        description="Coverage of every sub-region of parentCode you may see (all of them, zeros included), "
+        "ordered by code; null when parentCode is unknown or outside your region.",
+        **needs(Scope.STATS_READ),
+    )
+    async def coverage_by_region(
+        self,
+        info: Info,
+        parent_code: Annotated[str, strawberry.argument(description="The parent region, e.g. '52' for its regencies.")],
+        as_of: Annotated[dt.date | None, _AS_OF] = None,
+    ) -> list[CoverageType] | None:
+        day, month = _month(as_of)
+        code = parse_region_code(parent_code, "parentCode")
+        viewer = _viewer(info)
+        own = viewer.region
+        if not (viewer.sees(code.code) or (own is not None and code.code in own.ancestors)):
+            return None
+
+        async def run(conn: AsyncConnection) -> list[CoverageType] | None:
+            if not await region_exists(conn, viewer, code.code):
+                return None
+            rows = await sub_region_months(conn, viewer, code, [month])
+            return [CoverageType.from_published(p, day) for p in rows]
+
+        return await info.context.reader.with_connection(run)
+
+    @strawberry.federation.field(
+        description="Coverage of one region at the end of each month from..to; null when the region is unknown or "
+        "not entirely within yours.",
+        **needs(Scope.STATS_READ),
+    )
+    async def coverage_trend(
+        self,
+        info: Info,
+        region_code: Annotated[str, _REGION],
+        from_: Annotated[dt.date, _FROM],
+        to: Annotated[dt.date, _TO],
+    ) -> list[CoverageType] | None:
+        months = _months(from_, to)
+
+        async def work(conn: AsyncConnection, code: RegionCode) -> list[CoverageType]:
+            rows = await region_months(conn, _viewer(info), code, months)
+            return [CoverageType.from_published(p, p.month.last_day) for p in rows]
+
+        return await _visible_region(info, region_code, "regionCode", work)
+
+    @strawberry.federation.field(
+        description="Claims received and paid per month and programme in one region; null when the region is "
+        "unknown or not entirely within yours.",
+        **needs(Scope.STATS_READ),
+    )
+    async def claim_stats(
+        self,
+        info: Info,
+        region_code: Annotated[str, _REGION],
+        from_: Annotated[dt.date, _FROM],
+        to: Annotated[dt.date, _TO],
+        program: Annotated[ProgramEnum | None, strawberry.argument(description="Only this programme.")] = None,
+    ) -> list[ClaimStat] | None:
+        months = _months(from_, to)
+        only: Program | None = domain_value(program)
+        programs = [only] if only is not None else list(Program)
+
+        async def work(conn: AsyncConnection, code: RegionCode) -> list[ClaimStat]:
+            rows = await region_months(conn, _viewer(info), code, months)
+            return [_claim_stat(p, g) for p in rows for g in programs]
+
+        return await _visible_region(info, region_code, "regionCode", work)
+
+
+def _claim_stat(p: Published, program: Program) -> ClaimStat:
+    c, a = p.counts, p.amounts
+    figures = (c[cells.claims_submitted(program)], c[cells.claims_paid(program)])
+    within = p.jkm_within_target_share if program is Program.JKM else None
+    hidden = any(v is None for v in figures) or (
+        program is Program.JKM and (c[cells.JKM_WITHIN] is None or c[cells.JKM_LATE] is None)
+    )
+    return ClaimStat(
+        month=p.month.key,
+        program=program,
+        submitted=figures[0],
+        paid=figures[1],
+        paid_amount=a[cells.claims_paid_amount(program)],
+        scholarship_amount=a[cells.claims_scholarship(program)],
+        paid_within_target=within,
+        suppressed=hidden,
+    )
+
+
+async def coverage_of(info: Info, region_code: str, as_of: dt.date | None, field: str) -> CoverageType | None:
+    """``coverage(regionCode, asOf)``, and ``Region.coverage(asOf)`` with the region's own code."""
+    day, month = _month(as_of)
+
+    async def work(conn: AsyncConnection, code: RegionCode) -> CoverageType:
+        [published] = await region_months(conn, _viewer(info), code, [month])
+        return CoverageType.from_published(published, day)
+
+    return await _visible_region(info, region_code, field, work)
