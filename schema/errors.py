@@ -147,7 +147,10 @@ def _is_input_coercion(error: GraphQLError) -> bool:
     # raised while arguments are coerced, before any resolver of ours runs; so is a global id naming a
     # type this schema does not have (relay's node() raises it before any lookup). Variables that fail to
     # coerce (a null for a non-null Upload!, "yes" for a Boolean) carry graphql-core's own GraphQLError.
-    return isinstance(error.original_error, StrawberryInputCoercionError | GlobalIDValueError | GraphQLError)
+    if isinstance(error.original_error, StrawberryInputCoercionError | GlobalIDValueError | GraphQLError):
+        return True
+    # A variable of the wrong type (1.5 for an Int, "BANK" for an enum) fails before execution: no path.
+    return error.path is None and isinstance(error.original_error, ValueError | TypeError)
 
 
 def _with_code(error: GraphQLError, code: ErrorCode) -> GraphQLError:

@@ -31,6 +31,8 @@ from schema.errors import QueryTooComplex, RateLimited
 MAX_PAGE_SIZE: Final = 100
 #: Page size when ``first`` is not given.
 DEFAULT_PAGE_SIZE: Final = 20
+#: How every ``first`` argument describes itself (derived, so the SDL cannot disagree with check_first).
+PAGE_SIZE_TEXT: Final = f"Page size, 0-{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})."
 
 # --- Query shape (enforced by QueryLimits below; each overridable by JAMSOS_<NAME>) ----------------------
 #: Fields nested in fields, fragments expanded (JAMSOS_MAX_QUERY_DEPTH).

@@ -49,7 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.audit import writes as audit
-from domain.beneficiaries.models import SOURCE_MAX_DECILE, BeneficiarySource, PovertyBeneficiary
+from domain.beneficiaries.models import MIN_DECILE, SOURCE_MAX_DECILE, BeneficiarySource, PovertyBeneficiary
 from domain.imports import cells
 from domain.imports.cells import CellProblem
 from domain.imports.headers import Column as FileColumn
@@ -245,7 +245,7 @@ class _RowChecker:
                 problems.append(self._problem(row, "decile", raw_decile, exc.code, str(exc)))
             else:
                 highest = SOURCE_MAX_DECILE[source] if source else 10
-                if not 1 <= decile <= highest:
+                if not MIN_DECILE <= decile <= highest:
                     label = source.value if source else "a registry"
                     problems.append(
                         self._problem(

@@ -90,10 +90,6 @@ class Participant(PlacedMixin, Base):
     __table_args__ = (
         CheckConstraint("monthly_wage IS NULL OR monthly_wage >= 0", name="wage_non_negative"),
         CheckConstraint("contribution_months >= 0", name="months_non_negative"),
-        CheckConstraint(
-            "recent_contribution_months BETWEEN 0 AND 24 AND recent_contribution_months <= contribution_months",
-            name="recent_months_range",
-        ),
         CheckConstraint("length(nik) = 16", name="nik_length"),
         CheckConstraint("segment <> 'PU' OR employer_id IS NOT NULL", name="pu_has_employer"),
         # Target of the enrolment table's composite key, so an enrolment always knows its segment.
@@ -163,6 +159,12 @@ class Contribution(Base):
     #: The payment's reference (bank transfer, SP2D number): unique, so a payment is recorded once.
     reference: Mapped[str] = mapped_column(String(64), unique=True)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def reveals_wage(self) -> bool:
+        """An employer's payment is a percentage of the wage, so its amount is as personal as the wage."""
+        return self.payer is FundingSource.EMPLOYER
+
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(200))
     #: The contribution rule (domain.participants.contributions) the amount was checked against.
