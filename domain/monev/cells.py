@@ -97,5 +97,4 @@ def empty_counts() -> Counts:
 
 
 def empty_amounts() -> Amounts:
-    """Zero claim amounts; budget amounts unknown (None) until a contribution ledger answers for them."""
-    return {name: None if name.startswith("funding:") else Decimal(0) for name in AMOUNT_FOLLOWS}
+    return dict.fromkeys(AMOUNT_FOLLOWS, Decimal(0))

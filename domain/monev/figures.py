@@ -13,6 +13,8 @@ Definitions (the recount test in tests/monev pins them against a brute-force cou
 - programmes: active participants holding the programme since on or before the month's last day;
 - extreme poor: distinct NIKs flagged extreme-poor in a registry snapshot taken by the month's last day;
   enrolled when linked to a participant registered by then, active when that participant is active;
+- budget: contributions each payer paid for the month (the contribution ledger; a payment of n months counts
+  1/n of its amount in each), rounded to the rupiah;
 - claims submitted / paid within the month (WITA), with the approved amount and the scholarship lines;
   a JKM claim is paid within target when paid by the third working day after its file was verified.
 """
@@ -24,7 +26,23 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CTE, ColumnElement, Date, Select, String, and_, case, distinct, func, literal, select, union_all
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Date,
+    Integer,
+    Numeric,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.beneficiaries.models import PovertyBeneficiary
@@ -33,7 +51,7 @@ from domain.db import UTCDateTime
 from domain.monev import cells
 from domain.monev.days import local_day, third_working_day_after
 from domain.monev.periods import Month
-from domain.participants.models import FundingSource, Participant, ParticipantProgram
+from domain.participants.models import Contribution, FundingSource, Participant, ParticipantProgram
 from domain.participants.rules import Program, Segment
 from domain.regions.models import THROUGH_LINK, PlacedMixin, PlacedModel, RegionYearFigure
 from domain.regions.rules import RegionCode, RegionLevel, placement_column_for
@@ -100,6 +118,7 @@ def _months_cte(months: Sequence[Month]) -> CTE:
             literal(m.last_day, Date()).label("last_day"),
             literal(m.starts, UTCDateTime()).label("starts"),
             literal(m.ends, UTCDateTime()).label("ends"),
+            literal(m.number, Integer()).label("number"),
         )
         for m in months
     ]
@@ -155,6 +174,25 @@ async def _programs(conn: AsyncConnection, q: _Query, table: Table) -> None:
     )
     for row in await _rows(conn, stmt):
         table.setdefault(q.key(row), AreaMonth()).counts[cells.program_active(Program(row.program))] += int(row.active)
+
+
+async def _budget(conn: AsyncConnection, q: _Query, table: Table) -> None:
+    """Contributions paid for each month by each payer, from the ledger: a payment of n months counts 1/n of
+    its amount in each of them. Attributed to the participants' region, like every other figure."""
+    m, p, k = q.months.c, Participant, Contribution
+    group, group_by = _grouping(q, p, k.payer)
+    per_month = cast(k.amount, Numeric(18, 4)) * literal(1.0, Numeric(18, 4)) / k.months
+    stmt = (
+        select(*group, func.sum(per_month).label("amount"))
+        .select_from(q.months)
+        .join(k, and_(k.first_month <= m.number, k.last_month >= m.number))
+        .join(p, p.id == k.participant_id)
+        .where(q.where(p))
+        .group_by(*group_by)
+    )
+    for row in await _rows(conn, stmt):
+        amounts = table.setdefault(q.key(row), AreaMonth()).amounts
+        amounts[cells.funding_amount(FundingSource(row.payer))] = Decimal(str(row.amount or 0)).quantize(Decimal(1))
 
 
 async def _extreme_poor(conn: AsyncConnection, q: _Query, table: Table) -> None:
@@ -255,6 +293,7 @@ async def area_figures(
     table: Table = {}
     await _participants(conn, q, table)
     await _programs(conn, q, table)
+    await _budget(conn, q, table)
     await _extreme_poor(conn, q, table)
     await _claims(conn, q, table)
     return table

@@ -43,6 +43,11 @@ class Month:
         return f"{self.year:04d}-{self.month:02d}"
 
     @property
+    def number(self) -> int:
+        """``year * 12 + month - 1``: how the contribution ledger numbers months."""
+        return self.year * 12 + self.month - 1
+
+    @property
     def first_day(self) -> dt.date:
         return dt.date(self.year, self.month, 1)
 

@@ -20,7 +20,7 @@ from demo.regions import load_regions
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim, ClaimBenefit, ClaimEvent
 from domain.db import make_engine
-from domain.participants.models import Employer, Participant, ParticipantProgram
+from domain.participants.models import Contribution, Employer, Participant, ParticipantProgram
 
 WITA = dt.timezone(dt.timedelta(hours=8))
 SEGMENT_PROGRAMS = {
@@ -48,6 +48,7 @@ class Data:
     claims: list[dict[str, Any]] = field(default_factory=list)
     benefits: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    contributions: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _place(village: str) -> dict[str, str]:
@@ -102,6 +103,33 @@ def random_data(seed: int, now: dt.datetime) -> Data:
                 **_place(rng.choice(VILLAGES)),
             }
         )
+        last = (paid or registered.date()).year * 12 + (paid or registered.date()).month - 1
+        first = last - rng.randint(0, 30)
+        while first <= last and rng.random() < 0.8:
+            # consecutive payments, some of several months (1/n of the amount counts in each month)
+            months = min(rng.randint(1, 4), last - first + 1)
+            payer = funding if rng.random() < 0.9 else rng.choice(["SELF", "APBD", "CSR"])
+            data.contributions.append(
+                {
+                    "id": len(data.contributions) + 1,
+                    "participant_id": pid,
+                    "first_month": first,
+                    "last_month": first + months - 1,
+                    "months": months,
+                    "period_from": dt.date(first // 12, first % 12 + 1, 1),
+                    "period_to": dt.date((first + months - 1) // 12, (first + months - 1) % 12 + 1, 1),
+                    "amount": Decimal(16_800 * months * rng.randint(1, 3)),
+                    "programs": "JKK JKM",
+                    "payer": payer,
+                    "payer_region_code": "52" if payer == "APBD" else None,
+                    "reference": f"REF-{pid}-{first}",
+                    "received_at": registered,
+                    "recorded_at": registered,
+                    "recorded_by": "test",
+                    "price_rule": None,
+                }
+            )
+            first += months
         for program in rng.sample(SEGMENT_PROGRAMS[segment], rng.randint(1, len(SEGMENT_PROGRAMS[segment]))):
             since = (registered + dt.timedelta(days=rng.randint(-40, 400))).date()
             data.programs.append({"participant_id": pid, "program": program, "segment": segment, "since": since})
@@ -190,7 +218,16 @@ def random_data(seed: int, now: dt.datetime) -> Data:
 
 async def load(engine: AsyncEngine, data: Data) -> None:
     """Replace every participant, beneficiary and claim row with `data`."""
-    tables = [ClaimBenefit, ClaimEvent, Claim, PovertyBeneficiary, ParticipantProgram, Participant, Employer]
+    tables = [
+        ClaimBenefit,
+        ClaimEvent,
+        Claim,
+        PovertyBeneficiary,
+        Contribution,
+        ParticipantProgram,
+        Participant,
+        Employer,
+    ]
     async with engine.begin() as conn:
         for model in tables:
             await conn.execute(delete(model))
@@ -210,6 +247,7 @@ async def load(engine: AsyncEngine, data: Data) -> None:
         for model, rows in (
             (Participant, data.participants),
             (ParticipantProgram, data.programs),
+            (Contribution, data.contributions),
             (PovertyBeneficiary, data.beneficiaries),
             (Claim, data.claims),
             (ClaimEvent, data.events),

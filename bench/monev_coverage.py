@@ -1,0 +1,94 @@
+"""Time the Monev queries over HTTP (in process) on a seeded database: coverage and coverageByRegion for 52.
+
+Not a test: it measures and prints, it asserts nothing. Each query runs `--warmup` times, then `--runs`
+times; the median and the 90th percentile of the wall time per request are printed, for a national reader
+(figures as counted) and for a ministry client with stats:read only (suppression on top).
+
+    .venv/bin/python bench/monev_coverage.py \
+        --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/jamsos_monev_bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from api.app import create_app
+from api.settings import Settings
+from auth.scopes import ROLE_SCOPES, Role, Scope
+from auth.tokens import TokenConfig, issue_access_token, load_or_create_key
+
+FIGURES = """region { code } month employedPopulation target participants activeParticipants coverageRate
+gapToTarget suppressed bySegment { segment total active } byProgram { program active }
+byFunding { fundingSource active monthlyAmount } extremePoor { total enrolled active enrollmentRate }
+claims { program count paidAmount scholarshipAmount }"""
+QUERIES = {
+    'coverage(regionCode: "52")': 'query { coverage(regionCode: "52") { ' + FIGURES + " } }",
+    'coverageByRegion(parentCode: "52")': 'query { coverageByRegion(parentCode: "52") { ' + FIGURES + " } }",
+}
+ISSUER, AUDIENCE = "http://bench.local", "jamsos-graph"
+
+
+async def main(url: str, runs: int, warmup: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        key_path = Path(tmp) / "key.pem"
+        settings = Settings(
+            env="test",
+            database_url=url,
+            signing_key_path=key_path,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            data_dir=Path(tmp),
+        )
+        app = create_app(settings)
+        key = load_or_create_key(key_path)
+        config = TokenConfig(ISSUER, AUDIENCE)
+        callers = {
+            "national analyst (all read scopes)": issue_access_token(
+                key, config, subject="bench", client_id="bench", scopes=ROLE_SCOPES[Role.AUDITOR], roles=frozenset()
+            ),
+            "ministry (stats:read only, suppressed)": issue_access_token(
+                key,
+                config,
+                subject="bench-m",
+                client_id="bench",
+                scopes=frozenset({Scope.STATS_READ}),
+                roles=frozenset(),
+            ),
+        }
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench.local", timeout=120) as client:
+            for who, token in callers.items():
+                for name, query in QUERIES.items():
+                    headers = {"Authorization": f"Bearer {token}"}
+                    times = []
+                    for i in range(warmup + runs):
+                        started = time.perf_counter()
+                        response = await client.post("/graphql", json={"query": query}, headers=headers)
+                        elapsed = time.perf_counter() - started
+                        body = response.json()
+                        if "errors" in body:
+                            raise SystemExit(f"{name}: {body['errors']}")
+                        if i >= warmup:
+                            times.append(elapsed * 1000)
+                    times.sort()
+                    p90 = times[min(len(times) - 1, int(len(times) * 0.9))]
+                    print(
+                        f"{who:40} {name:38} median {statistics.median(times):7.1f} ms  p90 {p90:7.1f} ms  (n={runs})"
+                    )
+        await app.state.engine.dispose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--warmup", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(main(args.database_url, args.runs, args.warmup))
