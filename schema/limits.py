@@ -127,6 +127,10 @@ def _refuse(limit: str, what: str, measured: int, maximum: int, hint: str) -> Qu
     )
 
 
+def _is_token_limit(error: GraphQLError) -> bool:
+    return "tokens" in error.message and "Parsing aborted" in error.message
+
+
 def _count_tokens(text: str, cap: int) -> int:
     """Tokens in `text`, counting at most `cap` (the document was already refused by the parser)."""
     lexer, count = Lexer(Source(text)), 0
@@ -151,26 +155,34 @@ class QueryLimits(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         self.execution_context.parse_options["max_tokens"] = self._limits().max_tokens
-        yield
+        try:
+            yield
+        except GraphQLError as error:
+            # A parser cache parses inside its own hook, so the parser's token error escapes the parsing
+            # step instead of being returned from it; it passes through here on its way out.
+            if _is_token_limit(error):
+                raise self._too_many_tokens() from None
+            raise
+
+    def _too_many_tokens(self) -> QueryTooComplex:
+        limits = self._limits()
+        # Counted up to twice the limit: enough to say by how much, without lexing megabytes for it.
+        measured = _count_tokens(self.execution_context.query or "", 2 * limits.max_tokens)
+        return _refuse(
+            "tokens",
+            "The document's token count (counted up to twice the limit)",
+            measured,
+            limits.max_tokens,
+            "Send a smaller document.",
+        )
 
     def on_parse(self) -> Iterator[None]:
         yield
         limits = self._limits()
         context = self.execution_context
         if context.graphql_document is None:
-            text = context.query or ""
-            if any(
-                "tokens" in e.message and "Parsing aborted" in e.message for e in context.pre_execution_errors or ()
-            ):
-                # Counted up to twice the limit: enough to say by how much, without lexing megabytes for it.
-                measured = _count_tokens(text, 2 * limits.max_tokens)
-                raise _refuse(
-                    "tokens",
-                    "The document's token count (counted up to twice the limit)",
-                    measured,
-                    limits.max_tokens,
-                    "Send a smaller document.",
-                )
+            if any(_is_token_limit(e) for e in context.pre_execution_errors or ()):
+                raise self._too_many_tokens()
             return
         try:
             figures = measure(
