@@ -56,6 +56,13 @@ REGION_CHILDREN_SIZE: Final = 110
 REGION_ANCESTORS_SIZE: Final = 3
 #: Programmes one participant can hold: each at most once.
 PROGRAMS_SIZE: Final = 5
+#: Monev breakdowns: one row per segment, per funding source.
+SEGMENTS_SIZE: Final = 4
+FUNDING_SOURCES_SIZE: Final = 5
+#: Months one coverageTrend / claimStats range may span (domain.monev.periods.MAX_RANGE_MONTHS) ...
+MONEV_MONTHS_SIZE: Final = 120
+#: ... and claimStats rows: a month per programme.
+CLAIM_STATS_SIZE: Final = MONEV_MONTHS_SIZE * PROGRAMS_SIZE
 #: Status events of one claim: each status at most once.
 CLAIM_HISTORY_SIZE: Final = 5
 #: Benefit lines of one claim: a death claim's lump sum, periodic, funeral and death benefits plus two
@@ -223,9 +230,11 @@ __all__ = [
     "ANONYMOUS_REQUESTS_PER_MINUTE",
     "CLAIM_BENEFITS_SIZE",
     "CLAIM_HISTORY_SIZE",
+    "CLAIM_STATS_SIZE",
     "COST_BUDGET_PER_MINUTE",
     "COST_REFUSALS",
     "DEFAULT_PAGE_SIZE",
+    "FUNDING_SOURCES_SIZE",
     "MAX_ALIASES",
     "MAX_COST",
     "MAX_ENTITY_REPRESENTATIONS",
@@ -233,11 +242,13 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "MAX_QUERY_DEPTH",
     "MAX_TOKENS",
+    "MONEV_MONTHS_SIZE",
     "PAYLOAD_ERRORS_SIZE",
     "PROGRAMS_SIZE",
     "REGION_ANCESTORS_SIZE",
     "REGION_CHILDREN_SIZE",
     "ROUTER_MAX_COST",
+    "SEGMENTS_SIZE",
     "SUPPRESSION_THRESHOLD",
     "TOTAL_COUNT_COST",
     "Limits",

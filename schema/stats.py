@@ -24,9 +24,18 @@ from domain.monev.tables import Published, Viewer, region_exists, region_months,
 from domain.participants.models import FundingSource
 from domain.participants.rules import Program, Segment
 from domain.regions.rules import RegionCode
+from schema import demand
 from schema.context import Info
 from schema.enums import FundingSourceEnum, ProgramEnum, SegmentEnum, domain_value
 from schema.errors import BadInput
+from schema.limits import (
+    CLAIM_STATS_SIZE,
+    FUNDING_SOURCES_SIZE,
+    MONEV_MONTHS_SIZE,
+    PROGRAMS_SIZE,
+    REGION_CHILDREN_SIZE,
+    SEGMENTS_SIZE,
+)
 from schema.permissions import needs
 from schema.regions import RegionNode, parse_region_code
 
@@ -97,13 +106,20 @@ class CoverageType:
         description="UCJ: active participants / employed population, 0-1." + _WITHHELD
     )
     gap_to_target: float | None = strawberry.field(description="target - coverageRate (positive: below target).")
-    by_segment: list[SegmentCoverage] = strawberry.field(description="Per segment (PU, BPU, JAKON, PMI).")
-    by_program: list[ProgramCoverage] = strawberry.field(description="Active participants per programme.")
+    by_segment: list[SegmentCoverage] = strawberry.field(
+        description="Per segment (PU, BPU, JAKON, PMI).", directives=demand.bounded(SEGMENTS_SIZE)
+    )
+    by_program: list[ProgramCoverage] = strawberry.field(
+        description="Active participants per programme.", directives=demand.bounded(PROGRAMS_SIZE)
+    )
     by_funding: list[FundingCoverage] = strawberry.field(
-        description="Active participants per funding source; APBD = paid by the regional budget."
+        description="Active participants per funding source; APBD = paid by the regional budget.",
+        directives=demand.bounded(FUNDING_SOURCES_SIZE),
     )
     extreme_poor: ExtremePoorCoverage = strawberry.field(description="Extreme-poor registry people and enrolment.")
-    claims: list[ClaimFigure] = strawberry.field(description="Claims paid in the month, per programme.")
+    claims: list[ClaimFigure] = strawberry.field(
+        description="Claims paid in the month, per programme.", directives=demand.bounded(PROGRAMS_SIZE)
+    )
     suppressed: bool = strawberry.field(
         description="True when at least one count here is withheld (null) because it is below the suppression "
         "threshold, or would let a withheld count be recomputed from the others."
@@ -236,6 +252,7 @@ class StatsQuery:
     @strawberry.federation.field(
         description="Coverage of every sub-region of parentCode you may see (all of them, zeros included), "
         "ordered by code; null when parentCode is unknown or outside your region.",
+        directives=demand.bounded(REGION_CHILDREN_SIZE),
         **needs(Scope.STATS_READ),
     )
     async def coverage_by_region(
@@ -262,6 +279,7 @@ class StatsQuery:
     @strawberry.federation.field(
         description="Coverage of one region at the end of each month from..to; null when the region is unknown or "
         "not entirely within yours.",
+        directives=demand.bounded(MONEV_MONTHS_SIZE),
         **needs(Scope.STATS_READ),
     )
     async def coverage_trend(
@@ -282,6 +300,7 @@ class StatsQuery:
     @strawberry.federation.field(
         description="Claims received and paid per month and programme in one region; null when the region is "
         "unknown or not entirely within yours.",
+        directives=demand.bounded(CLAIM_STATS_SIZE),
         **needs(Scope.STATS_READ),
     )
     async def claim_stats(
