@@ -39,7 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from admin import csrf
 from admin.auth import CONSOLE_ROLES, ConsoleAuth, ConsoleConfig, SignInRefused, console_principal
-from admin.display import changes_table, plain
+from admin.display import changes_shown, changes_table, plain
 from admin.monev import MonevView
 from admin.views import VIEWS
 from admin.views.base import ConsoleView
@@ -123,6 +123,7 @@ class ConsoleAdmin(Admin):
         self.templates.env.globals["csrf_input"] = _csrf_input
         self.templates.env.globals["console_principal"] = console_principal
         self.templates.env.globals["changes_table"] = changes_table
+        self.templates.env.globals["changes_shown"] = changes_shown
         self.templates.env.globals["plain"] = plain
         self._logout_by_post_only()
         for view in VIEWS:

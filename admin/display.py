@@ -18,7 +18,8 @@ from markupsafe import Markup
 from starlette.requests import Request
 
 from admin.auth import console_principal
-from auth.policy import masked_identifier, pii_visible
+from auth.policy import Treatment, masked_changes, shown, treatment
+from auth.principal import Principal
 
 Formatter = Callable[[Any, str, Request], Any]
 HIDDEN = "(hidden)"
@@ -37,17 +38,30 @@ def plain(value: Any) -> Any:
     return value
 
 
-def masked(row: Any, name: str, request: Request) -> Any:
-    """A NIK or family-card number: in full with ``pii:read``, else region part and last two digits."""
-    return masked_identifier(console_principal(request), getattr(row, name)) or ""
+def shown_in_console(principal: Principal, row: Any, name: str, program: Any = None) -> Any:
+    """A column of `row` as ``auth.policy`` lets `principal` see it, as console text.
 
-
-def personal(row: Any, name: str, request: Request) -> Any:
-    """A birth date or wage: shown only with ``pii:read``."""
+    The same rule set as the API (``policy.PERSONAL_DATA`` and the wage-derived amounts): a masked identifier
+    shows its region part and last two digits, a withheld value reads "(hidden)" where the API gives null.
+    A claim's amounts depend on its programme: `program` (default: the row's own ``program``).
+    """
     value = getattr(row, name)
     if value is None:
         return ""
-    return plain(value) if pii_visible(console_principal(request)) else HIDDEN
+    of_program = program if program is not None else getattr(row, "program", None)
+    if treatment(principal, type(row), name, of_program) is Treatment.WITHHELD:
+        return HIDDEN
+    return plain(shown(principal, type(row), name, value, of_program))
+
+
+def protected(row: Any, name: str, request: Request) -> Any:
+    """Formatter for a personal column (SQLAdmin's protocol); the base view installs it on every one."""
+    return shown_in_console(console_principal(request), row, name)
+
+
+#: The formatters views and tests have named; both apply the one rule set.
+masked = protected
+personal = protected
 
 
 def as_plain(row: Any, name: str, request: Request) -> Any:
@@ -83,13 +97,18 @@ def changes_table(changes: Any) -> Markup:
     ).format(body)
 
 
+def changes_shown(request: Request, changes: Any) -> Any:
+    """An audit event's ``changes`` as the signed-in user may see them (``auth.policy.masked_changes``)."""
+    return masked_changes(console_principal(request), changes)[0]
+
+
 def changes_formatter(row: Any, name: str, request: Request) -> Markup:
-    return changes_table(getattr(row, name))
+    return changes_table(changes_shown(request, getattr(row, name)))
 
 
 def changes_line(row: Any, name: str, request: Request) -> str:
     """The before/after values in one line, for lists (the details page shows :func:`changes_table`)."""
-    return changes_summary(getattr(row, name))
+    return changes_summary(changes_shown(request, getattr(row, name)))
 
 
 def changes_summary(changes: Any) -> str:

@@ -25,11 +25,14 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from auth.passwords import MIN_PASSWORD_LENGTH
 from auth.scopes import Scope
+from domain.beneficiaries.models import MAX_DECILE, MIN_DECILE
 from domain.claims.models import ClaimStatus
 from domain.nik import Sex
 from domain.participants.models import FundingSource, ParticipantStatus
-from domain.participants.rules import Program, Segment
+from domain.participants.rules import JKK_RISK_CLASS_MAX, JKK_RISK_CLASS_MIN, Program, Segment
+from domain.text import MAX_NOTE_LENGTH
 from domain.writes.reasons import REASON_LABELS
 
 _INPUT = {"class": "form-control"}
@@ -72,7 +75,10 @@ def _with_reason(name: str, fields: type[Form]) -> type[Form]:
         ),
         "reason": TextAreaField(
             "Note",
-            validators=[InputRequired(message="Say what happened (e.g. the document you checked)."), Length(max=2000)],
+            validators=[
+                InputRequired(message="Say what happened (e.g. the document you checked)."),
+                Length(max=MAX_NOTE_LENGTH),
+            ],
             render_kw={"class": "form-control", "rows": 3},
             description="Goes to the audit trail with the values before and after.",
         ),
@@ -90,7 +96,6 @@ class _ParticipantFields(ConsoleForm):
     funding_source = _select("Funding", _choices(FundingSource))
     region_code = _text("Village code", max_length=20, description="Kemendagri village code, e.g. 52.71.01.1001.")
     monthly_wage = DecimalField("Monthly wage (Rp)", validators=[Optional()], places=2, render_kw=dict(_INPUT))
-    paid_through = _date("Contributions paid through", required=False)
     programs = SelectMultipleField(
         "Programmes", choices=_choices(Program), render_kw={"class": "form-select", "size": 5}
     )
@@ -119,7 +124,9 @@ class _EmployerFields(ConsoleForm):
     registration_number = _text("Registration number (NPP)", max_length=20)
     name = _text("Name")
     jkk_risk_class = IntegerField(
-        "JKK risk class", validators=[InputRequired(), NumberRange(1, 5)], render_kw=dict(_INPUT)
+        "JKK risk class",
+        validators=[InputRequired(), NumberRange(JKK_RISK_CLASS_MIN, JKK_RISK_CLASS_MAX)],
+        render_kw=dict(_INPUT),
     )
     region_code = _text("Village code", max_length=20)
 
@@ -134,7 +141,9 @@ class _BeneficiaryFields(ConsoleForm):
     family_card_number = _text("Family card (KK) number", required=False, max_length=32)
     birth_date = _date("Birth date")
     sex = _select("Sex", _choices(Sex))
-    decile = IntegerField("Welfare decile", validators=[InputRequired(), NumberRange(1, 10)], render_kw=dict(_INPUT))
+    decile = IntegerField(
+        "Welfare decile", validators=[InputRequired(), NumberRange(MIN_DECILE, MAX_DECILE)], render_kw=dict(_INPUT)
+    )
     extreme_poor = BooleanField("Extreme poor", render_kw=_CHECK)
     region_code = _text("Village code", max_length=20)
 
@@ -168,7 +177,9 @@ class FigureCreateForm(ConsoleForm):
     ucj_target = DecimalField(
         "UCJ target", validators=[Optional(), NumberRange(0, 1)], places=4, render_kw=dict(_INPUT)
     )
-    reason = TextAreaField("Source or note", validators=[Optional(), Length(max=2000)], render_kw=dict(_INPUT))
+    reason = TextAreaField(
+        "Source or note", validators=[Optional(), Length(max=MAX_NOTE_LENGTH)], render_kw=dict(_INPUT)
+    )
 
 
 # -- users and partner clients -----------------------------------------------------------------------------
@@ -176,9 +187,9 @@ class UserCreateForm(ConsoleForm):
     username = _text("Username", max_length=64)
     password = PasswordField(
         "Password",
-        validators=[InputRequired(), Length(min=12, max=1024)],
+        validators=[InputRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)],
         render_kw={"class": "form-control", "autocomplete": "new-password"},
-        description="At least 12 characters.",
+        description=f"At least {MIN_PASSWORD_LENGTH} characters.",
     )
     role = _select("Role", [("officer", "officer"), ("analyst", "analyst"), ("auditor", "auditor"), ("admin", "admin")])
     region_code = _text("Region", required=False, max_length=20, description="Officers and analysts: e.g. 52.71.")

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
@@ -24,8 +23,9 @@ from domain.audit.models import AuditEvent
 from domain.identity.models import InvalidUsername
 from domain.regions.rules import InvalidRegionCode
 from domain.writes.caller import Caller
-from domain.writes.errors import Conflict, Invalid, NotFound, Problem, Refused
-from domain.writes.placement import OutOfRegion
+from domain.writes.errors import Problem
+from domain.writes.runner import OutcomeKind
+from domain.writes.runner import run_write as domain_run_write
 
 T = TypeVar("T")
 
@@ -36,7 +36,7 @@ class Gone(Exception):
 
 @dataclass
 class Outcome(Generic[T]):
-    """What a write came to: the result, or problems to show (per field and for the whole form)."""
+    """What a write came to, as a form shows it: the result, or problems (per field and for the whole form)."""
 
     value: T | None = None
     problems: list[Problem] = field(default_factory=list)
@@ -52,34 +52,30 @@ def caller_of(request: Request) -> Caller:
     return caller_for(console_principal(request), request_meta(request))
 
 
+#: Refusals of the identity forms (accounts, passwords, user names, regions) shown like a workflow refusal.
+_IDENTITY_REFUSALS = (AccountError, WeakPassword, InvalidUsername, InvalidRegionCode)
+
+
 async def run_write(
     sessions: async_sessionmaker[AsyncSession],
     request: Request,
     work: Callable[[AsyncSession, Caller], Awaitable[T]],
 ) -> Outcome[T]:
-    """Run `work` in its own transaction; commit when it returns, roll back on any error.
+    """Run `work` through the domain's runner as the signed-in user, and render its outcome for a form.
 
     Raises :class:`Gone` for a target the user cannot see; every other refusal is an :class:`Outcome`.
     """
-    caller = caller_of(request)
-    try:
-        async with sessions() as session, session.begin():
-            result = await work(session, caller)
-    except Invalid as exc:
-        return Outcome(problems=list(exc.problems))
-    except NotFound:
-        raise Gone from None
-    except Conflict as exc:
-        return Outcome(conflict=str(exc))
-    except (Refused, OutOfRegion, AccountError, WeakPassword, InvalidUsername, InvalidRegionCode) as exc:
-        return Outcome(problems=[Problem(None, "REFUSED", str(exc))])
-    except IntegrityError:
-        return Outcome(conflict="the record was changed at the same time by someone else; reload it and try again")
-    except OperationalError as exc:
-        if "database is locked" in str(exc):
-            return Outcome(conflict="the database was busy with a concurrent change; try again")
-        raise
-    return Outcome(value=result)
+    outcome = await domain_run_write(sessions, caller_of(request), work, refusals=_IDENTITY_REFUSALS)
+    match outcome.kind:
+        case OutcomeKind.INVALID:
+            return Outcome(problems=list(outcome.problems))
+        case OutcomeKind.NOT_FOUND:
+            raise Gone
+        case OutcomeKind.CONFLICT:
+            return Outcome(conflict=outcome.message)
+        case OutcomeKind.FORBIDDEN:
+            return Outcome(problems=[Problem(None, "REFUSED", outcome.message)])
+    return Outcome(value=outcome.value)
 
 
 async def latest_event(session: AsyncSession, entity_type: str, entity_id: object) -> AuditEvent | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -16,22 +17,23 @@ from api.graphql import JamsosGraphQL
 from api.health import healthz, readyz
 from api.identity import build_identity
 from api.logs import configure_logging
-from api.middleware import BearerTokenBackend, RequestId, authentication_error
+from api.middleware import BearerTokenBackend, RequestId, authentication_error, unexpected_error
 from api.observe import RequestLog, metrics_endpoint
 from api.settings import Settings, get_settings
+from api.tracing import tracing_middleware
 from api.uploads import UploadLimit
 from auth.ratelimit import make_buckets
 from domain.db import make_engine, make_sessionmaker
 from schema.app import get_schema
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, tracer_provider: Any = None) -> Starlette:
     settings = settings or get_settings()
     if settings.env != "test":
         configure_logging(settings.log_level, settings.log_json)
     engine = make_engine(settings.resolved_database_url)
     sessions = make_sessionmaker(engine)
-    buckets = make_buckets(settings.redis_url or None)
+    buckets = make_buckets(settings.redis_url or None, settings.redis_prefix)
     identity = build_identity(settings, sessions, buckets)
     development = settings.env == "development"
 
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(RequestId),
+            *tracing_middleware(settings.tracing, tracer_provider),
             Middleware(RequestLog),
             Middleware(
                 AuthenticationMiddleware,
@@ -70,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
         ],
         lifespan=lifespan,
+        exception_handlers={Exception: unexpected_error},
         max_body_size=settings.max_body_bytes,
     )
     app.state.console = mount_console(app, engine=engine, sessions=sessions, config=console_config(settings))

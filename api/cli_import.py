@@ -1,9 +1,11 @@
-"""``jamsos import beneficiaries FILE``: load a registry list, print what was wrong, write the report beside it.
+"""``jamsos import beneficiaries|participants|contributions FILE``: load a list, print what was wrong, and
+write the report beside it.
 
-The work is the domain's (:mod:`domain.beneficiaries.imports`); this module opens the file and the database,
-shows progress (a bar with rows per second on a terminal, a plain line every few seconds otherwise), prints
-the counts and the first problems, and writes every problem to ``<file>.report.csv``. The exit status is 0
-when no row was refused, 1 when some were (or the file was), 2 for a usage error.
+The work is the domain's (:mod:`domain.beneficiaries.imports`, :mod:`domain.participants.imports`); this
+module opens the file and the database, shows progress (a bar with rows per second on a terminal, a plain
+line every few seconds otherwise), prints the counts and the first problems, and writes every problem to
+``<file>.report.csv``. The exit status is 0 when no row was refused, 1 when some were (or the file was), 2
+for a usage error.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from domain.audit.writes import Actor
 from domain.beneficiaries.imports import ImportOptions, Progress, import_beneficiaries
 from domain.beneficiaries.models import BeneficiarySource
 from domain.imports.report import ImportResult, report_path
+from domain.participants.imports import RowImportOptions, import_contributions, import_participants
 from domain.regions.rules import InvalidRegionCode, RegionCode
 from domain.writes.caller import Caller
 
@@ -109,6 +112,8 @@ def print_result(result: ImportResult, path: Path, report: Path | None, elapsed:
         f"  rows read {c.read:,} · new {c.imported:,} · updated {c.updated:,} · unchanged {c.unchanged:,} · "
         f"refused {c.rejected:,} · linked to participants {c.linked:,}  ({elapsed:.1f} s)"
     )
+    if result.seconds:
+        print("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in result.seconds.items()))
     if result.sha256:
         print(f"  sha256 {result.sha256} · mode {result.mode}")
     for note in result.notes:
@@ -125,12 +130,6 @@ def print_result(result: ImportResult, path: Path, report: Path | None, elapsed:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    if args.kind != "beneficiaries":
-        print(
-            f"jamsos import {args.kind} is not available yet; only beneficiaries can be imported",
-            file=sys.stderr,
-        )
-        return 2
     path = Path(args.file)
     if not path.is_file():
         print(f"{path} is not a file", file=sys.stderr)
@@ -155,9 +154,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         progress, close = _progress()
         try:
             async with make_sessionmaker(engine)() as session:
-                result = await import_beneficiaries(
-                    session, caller, stream, path.name, options, report=out, progress=progress
-                )
+                if args.kind == "beneficiaries":
+                    result = await import_beneficiaries(
+                        session, caller, stream, path.name, options, report=out, progress=progress
+                    )
+                else:
+                    rows = RowImportOptions(dry_run=args.dry_run, skip_invalid=args.skip_invalid)
+                    run_rows = import_participants if args.kind == "participants" else import_contributions
+                    result = await run_rows(session, caller, stream, path.name, rows, report=out)
                 if result.written:
                     await session.commit()
                 else:

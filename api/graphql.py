@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -22,6 +23,8 @@ from schema.context import Context, Reader
 from schema.errors import UNAVAILABLE_RETRY_AFTER, ErrorCode, format_errors
 from schema.limits import Limits
 from schema.loaders import Loaders
+
+log = logging.getLogger("jamsos.graphql")
 
 
 def budget_key(principal: Principal) -> str:
@@ -48,9 +51,15 @@ class JamsosGraphQL(GraphQL[Context, None]):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # One session per request, always closed, whatever the outcome.
-        async with self.sessions() as session:
-            scope.setdefault("state", {})["db"] = session
+        session = self.sessions()
+        scope.setdefault("state", {})["db"] = session
+        try:
             await super().__call__(scope, receive, send)
+        finally:
+            try:
+                await session.close()
+            except Exception:
+                log.warning("closing a request's database session failed", exc_info=True)
 
     async def execute_operation(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         request_data = kwargs.get("request_data")

@@ -7,7 +7,7 @@ import uuid
 
 from prometheus_client import Counter
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,6 +15,7 @@ from api.logs import request_id_var
 from auth.principal import ANONYMOUS, Principal
 from auth.tokens import InvalidToken
 from auth.verifier import TokenVerifier
+from schema.errors import INTERNAL_MESSAGE, UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER, is_outage
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -103,6 +104,24 @@ def authentication_error(conn: HTTPConnection, exc: Exception) -> Response:
         status_code=401,
         headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{message}"'},
     )
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    """Anything that escaped every handler: a masked JSON error with the request id, never a traceback.
+
+    A database outage (schema.errors.is_outage) is 503 with ``Retry-After``; anything else is 500. Starlette
+    re-raises after this response, so the server logs the traceback.
+    """
+    request_id = getattr(request.state, "request_id", None) or ""
+    outage = is_outage(exc)
+    code, message, status = (
+        ("SERVICE_UNAVAILABLE", UNAVAILABLE_MESSAGE, 503)
+        if outage
+        else ("INTERNAL_SERVER_ERROR", INTERNAL_MESSAGE, 500)
+    )
+    headers = {"X-Request-ID": request_id, **({"Retry-After": str(UNAVAILABLE_RETRY_AFTER)} if outage else {})}
+    extensions = {"code": code, "requestId": request_id}
+    return JSONResponse({"data": None, "errors": [{"message": message, "extensions": extensions}]}, status, headers)
 
 
 def principal_of(conn: HTTPConnection) -> Principal:

@@ -24,6 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.tracing import name_graphql_span
+
 log = logging.getLogger("jamsos.request")
 
 REQUESTS = Counter(
@@ -63,6 +65,7 @@ def route_label(path: str) -> str:
 
 def note_graphql_operation(request: Any, operation_name: str | None) -> None:
     request.state.graphql_operation = operation_name
+    name_graphql_span(operation_name)
 
 
 def note_graphql_outcome(request: Any, codes: list[str]) -> None:
@@ -103,6 +106,7 @@ def _entry(scope: Scope, status: int, elapsed: float) -> dict[str, Any]:
     user = scope.get("user")
     principal = getattr(user, "principal", None)
     entry: dict[str, Any] = {
+        "request_id": state.get("request_id"),
         "method": scope.get("method"),
         "path": scope.get("path"),
         "status": status,

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     oidc_jwks_cache_seconds: float = Field(default=600.0, ge=0)
     #: Space-separated client ids of the provider that may call without a region claim (national).
     oidc_national_clients: str = ""
+    #: One OpenTelemetry span per request (needs the ``otel`` extra; api/tracing.py).
+    tracing: bool = False
     log_level: str = "INFO"
     log_json: bool = True
     #: Large enough that an oversized text field (1 MiB) reaches validation and gets a clear UserError.
@@ -90,6 +92,8 @@ class Settings(BaseSettings):
     anonymous_requests_per_minute: int = Field(default=ANONYMOUS_REQUESTS_PER_MINUTE, gt=0)
     #: Rate-limit buckets in Redis (``redis://host:6379/0``) so every worker shares one budget; empty: per process.
     redis_url: str = ""
+    #: Prefix of every Redis key the service writes (several deployments may share one Redis).
+    redis_prefix: str = "jamsos"
     #: Print ``@authenticated``/``@requiresScopes`` in the SDL, for gateways that enforce them (Hive Gateway,
     #: Apollo Router with authorization). Off: the SDL loads in any Federation 2 gateway. Either way the
     #: service enforces scopes and regions itself.

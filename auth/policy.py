@@ -20,10 +20,13 @@ from sqlalchemy import ColumnElement, Select, exists, or_, select
 
 from auth.principal import Principal
 from auth.scopes import Scope
+from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.benefits import WAGE_BASED_PROGRAMS
+from domain.claims.models import Claim, ClaimBenefit
 from domain.monev.suppression import DEFAULT_THRESHOLD, Family
 from domain.monev.tables import Viewer
 from domain.nik import mask_identifier
+from domain.participants.models import Contribution, Participant
 from domain.regions.models import PlacedMixin, PlacedModel, Region, is_placed, placed_within
 from domain.regions.rules import RegionCode, within
 
@@ -231,40 +234,123 @@ def personal_value(principal: Principal, value: Any) -> Any:
 
 
 class Treatment(enum.StrEnum):
-    """What happens to a personal field without ``pii:read``."""
+    """What happens to a personal value without ``pii:read``."""
 
     MASKED = "MASKED"  # masked_identifier: '5271**********01'
-    WITHHELD = "WITHHELD"  # personal_value: null
+    WITHHELD = "WITHHELD"  # personal_value: null in the API, "(hidden)" in the console
+
+
+#: Personal data, by table and column: the one rule set. GraphQL, the console (lists, details, exports),
+#: ``explainAccess`` and readers of the audit trail all apply it through :func:`treatment` / :func:`shown`;
+#: the tables below for GraphQL fields and audit-trail columns are derived from it.
+PERSONAL_DATA: dict[type[Any], dict[str, Treatment]] = {
+    Participant: {"nik": Treatment.MASKED, "birth_date": Treatment.WITHHELD, "monthly_wage": Treatment.WITHHELD},
+    PovertyBeneficiary: {
+        "nik": Treatment.MASKED,
+        "family_card_number": Treatment.MASKED,
+        "birth_date": Treatment.WITHHELD,
+    },
+    ClaimBenefit: {"recipient_nik": Treatment.MASKED},
+}
+
+#: Values that are personal only for some records, because they reveal a wage: a claim's amounts when its
+#: programme pays wage-based benefits (JKK death and disability, JKP), an employer's contribution payment
+#: (a percentage of the wage, ``Contribution.reveals_wage``).
+WAGE_DERIVED_DATA: dict[type[Any], dict[str, Treatment]] = {
+    Claim: {"amount_approved": Treatment.WITHHELD},
+    ClaimBenefit: {"amount": Treatment.WITHHELD},
+    Contribution: {"amount": Treatment.WITHHELD},
+}
+
+#: Where each table's columns appear in GraphQL: the type and the path prefix (benefit lines are ``Claim.benefits``).
+_GRAPHQL_PLACE: dict[type[Any], tuple[str, str]] = {
+    Participant: ("Participant", ""),
+    PovertyBeneficiary: ("PovertyBeneficiary", ""),
+    Claim: ("Claim", ""),
+    ClaimBenefit: ("Claim", "benefits."),
+    Contribution: ("Contribution", ""),
+}
+
+
+def _camel(column: str) -> str:
+    head, *rest = column.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _as_graphql_fields(data: dict[type[Any], dict[str, Treatment]]) -> dict[str, dict[str, Treatment]]:
+    fields: dict[str, dict[str, Treatment]] = {}
+    for model, columns in data.items():
+        typename, prefix = _GRAPHQL_PLACE[model]
+        for column, how in columns.items():
+            fields.setdefault(typename, {})[prefix + _camel(column)] = how
+    return fields
 
 
 #: The personal fields of each GraphQL type and how each is treated (tests/auth/test_explain_access.py checks
-#: this against what the API actually returns with and without pii:read).
-PERSONAL_FIELDS: dict[str, dict[str, Treatment]] = {
-    "Participant": {"nik": Treatment.MASKED, "birthDate": Treatment.WITHHELD, "monthlyWage": Treatment.WITHHELD},
-    "PovertyBeneficiary": {
-        "nik": Treatment.MASKED,
-        "familyCardNumber": Treatment.MASKED,
-        "birthDate": Treatment.WITHHELD,
-    },
-    "Claim": {"benefits.recipientNik": Treatment.MASKED},
-}
+#: this against what the API actually returns with and without pii:read). Derived from :data:`PERSONAL_DATA`.
+PERSONAL_FIELDS: dict[str, dict[str, Treatment]] = _as_graphql_fields(PERSONAL_DATA)
+
+#: The wage-derived fields of each GraphQL type. Derived from :data:`WAGE_DERIVED_DATA`.
+WAGE_DERIVED_FIELDS: dict[str, dict[str, Treatment]] = _as_graphql_fields(WAGE_DERIVED_DATA)
 
 #: Personal columns as the audit trail names them in ``changes`` (domain column names, not GraphQL fields).
-PERSONAL_COLUMNS: dict[str, Treatment] = {
-    "nik": Treatment.MASKED,
-    "family_card_number": Treatment.MASKED,
-    "recipient_nik": Treatment.MASKED,
-    "birth_date": Treatment.WITHHELD,
-    "monthly_wage": Treatment.WITHHELD,
-}
+PERSONAL_COLUMNS: dict[str, Treatment] = {c: how for columns in PERSONAL_DATA.values() for c, how in columns.items()}
+
+
+def _wage_based(program: str | None, wage_based: bool | None) -> bool:
+    """Whether a record's amounts reveal a wage: said by the caller (`wage_based`) or by a claim's programme."""
+    if wage_based is not None:
+        return wage_based
+    return program is not None and program in WAGE_BASED_PROGRAMS
+
+
+def personal_columns(
+    model: type[Any], program: str | None = None, *, wage_based: bool | None = None
+) -> dict[str, Treatment]:
+    """The personal columns of one row of `model`; its amounts too when they reveal a wage.
+
+    A claim's (and its benefit lines') depend on its `program`; a contribution says it itself
+    (``wage_based=row.reveals_wage``).
+    """
+    columns = dict(PERSONAL_DATA.get(model, {}))
+    if _wage_based(program, wage_based):
+        columns.update(WAGE_DERIVED_DATA.get(model, {}))
+    return columns
+
+
+def treatment(
+    principal: Principal, model: type[Any], column: str, program: str | None = None, *, wage_based: bool | None = None
+) -> Treatment | None:
+    """How `column` of a visible row of `model` reaches the principal: None when shown as stored."""
+    how = personal_columns(model, program, wage_based=wage_based).get(column)
+    return None if how is None or pii_visible(principal) else how
+
+
+def shown(
+    principal: Principal,
+    model: type[Any],
+    column: str,
+    value: Any,
+    program: str | None = None,
+    *,
+    wage_based: bool | None = None,
+) -> Any:
+    """`value` of `column` as the principal may see it: as stored, masked, or None (withheld)."""
+    how = treatment(principal, model, column, program, wage_based=wage_based)
+    if how is None or value is None:
+        return value
+    return mask_identifier(str(value)) if how is Treatment.MASKED else None
 
 
 def masked_changes(principal: Principal, changes: Any) -> tuple[Any, set[str]]:
     """An audit event's ``changes`` as the principal may see them, and the personal columns it shows in full.
 
-    The trail records what was written, unmasked; reading it is a read of personal data like any other.
+    The audit trail's stance on personal data, stated here once: the trail records what was written, unmasked
+    (a write function never masks what it appends; the hash chain covers the real values), and reading the
+    trail is a read of personal data like any other — masked or withheld without ``pii:read`` by
+    :data:`PERSONAL_COLUMNS`, and logged in the access log when shown in full.
     """
-    shown: set[str] = set()
+    revealed: set[str] = set()
     full = pii_visible(principal)
 
     def treat(treatment: Treatment, value: Any) -> Any:
@@ -286,11 +372,11 @@ def masked_changes(principal: Principal, changes: Any) -> tuple[Any, set[str]]:
                 result[key] = walk(item)
             else:
                 if full and item is not None:
-                    shown.add(key)
+                    revealed.add(key)
                 result[key] = treat(treatment, item)
         return result
 
-    return walk(changes), shown
+    return walk(changes), revealed
 
 
 #: The scope a record of each type needs at all (lookups, lists, ``node``, ``_entities``).
@@ -299,13 +385,6 @@ TYPE_READ_SCOPES: dict[str, Scope] = {
     "PovertyBeneficiary": Scope.BENEFICIARIES_READ,
     "Claim": Scope.CLAIMS_READ,
     "Region": Scope.REGIONS_READ,
-}
-
-
-#: Fields that are personal only for some records: a claim's amounts are multiples of the wage when its
-#: programme pays wage-based benefits (JKK death and disability, JKP), and then reveal the wage.
-WAGE_DERIVED_FIELDS: dict[str, dict[str, Treatment]] = {
-    "Claim": {"amountApproved": Treatment.WITHHELD, "benefits.amount": Treatment.WITHHELD},
 }
 
 
@@ -319,18 +398,18 @@ def personal_fields(typename: str, program: str | None = None) -> dict[str, Trea
 
 def wage_derived(principal: Principal, program: str) -> bool:
     """Whether a claim's amounts are withheld from the principal (they would reveal a wage)."""
-    return "amountApproved" in personal_fields("Claim", program) and not pii_visible(principal)
+    return treatment(principal, Claim, "amount_approved", program) is not None
 
 
 def field_decision(
     principal: Principal, typename: str, field: str, program: str | None = None
 ) -> tuple[Decision, Treatment | None]:
     """Whether a field of a visible record is shown as stored, and if not, how it is treated."""
-    treatment = personal_fields(typename, program).get(field)
-    if treatment is None:
+    how = personal_fields(typename, program).get(field)
+    if how is None:
         return Decision(True, Rule.PERSONAL_DATA, "not personal data: shown as stored"), None
     decision = pii_decision(principal)
-    return decision, None if decision.allowed else treatment
+    return decision, None if decision.allowed else how
 
 
 #: Which row scope lets a caller see the rows behind each family of Monev counts.

@@ -136,9 +136,9 @@ class RedisBuckets:
         await self.client.aclose()
 
 
-def make_buckets(redis_url: str | None) -> Buckets:
+def make_buckets(redis_url: str | None, prefix: str = "jamsos") -> Buckets:
     """Redis buckets when a URL is configured, else in-process ones."""
-    return RedisBuckets(redis_url) if redis_url else MemoryBuckets()
+    return RedisBuckets(redis_url, prefix=f"{prefix}:rate") if redis_url else MemoryBuckets()
 
 
 class RateLimiter:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from domain.claims.models import ClaimStatus
+
 
 class Scope(enum.StrEnum):
     REGIONS_READ = "regions:read"
@@ -42,6 +44,15 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
         }
     ),
     Role.AUDITOR: READ_SCOPES,
+}
+
+#: The scope each claim workflow step needs, by the status it moves the claim to. Approving is its own scope
+#: (separation of duties: a clerk may verify, pay and reject without being allowed to approve).
+CLAIM_STEP_SCOPES: dict[ClaimStatus, Scope] = {
+    ClaimStatus.VERIFIED: Scope.CLAIMS_WRITE,
+    ClaimStatus.APPROVED: Scope.CLAIMS_APPROVE,
+    ClaimStatus.PAID: Scope.CLAIMS_WRITE,
+    ClaimStatus.REJECTED: Scope.CLAIMS_WRITE,
 }
 
 #: Roles whose holders are bound to a region; the others are national.

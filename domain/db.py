@@ -8,6 +8,7 @@ in this module.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
@@ -75,6 +76,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def in_migrations_for(dialect: str) -> Callable[..., bool]:
+    """Alembic ``include_object``: leave out what the models declare for another database only.
+
+    ``Index(...).ddl_if(dialect="postgresql")`` is created by ``create_all`` on PostgreSQL alone; Alembic's
+    autogenerate does not read ``ddl_if``, so without this it would want the index on SQLite too.
+    """
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        condition = getattr(obj, "_ddl_if", None)
+        return condition is None or condition.dialect is None or condition.dialect == dialect
+
+    return include
 
 
 def make_engine(url: str, *, echo: bool = False, null_pool: bool = False) -> AsyncEngine:

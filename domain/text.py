@@ -6,6 +6,9 @@ import unicodedata
 
 from domain.writes.errors import Problem
 
+#: The longest free text a person writes into a record: a correction's reason, a workflow note.
+MAX_NOTE_LENGTH = 2000
+
 
 def clean_text(value: str, field: str, *, max_length: int, required: bool = True) -> tuple[str, list[Problem]]:
     """The value as stored, and what is wrong with it (empty list when fine).

@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from domain.db import make_engine
+from domain.db import in_migrations_for, make_engine
 from domain.models import Base
 
 target_metadata = Base.metadata
@@ -26,6 +26,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=in_migrations_for(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

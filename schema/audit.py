@@ -24,6 +24,7 @@ from schema.context import Info
 from schema.errors import BadInput, ErrorCode
 from schema.filters import apply
 from schema.ids import db_id
+from schema.limits import PAGE_SIZE_TEXT
 from schema.pagination import CountedConnection, SortKey, paginate
 from schema.permissions import needs
 
@@ -172,7 +173,7 @@ def _aware(moment: dt.datetime, field: str) -> dt.datetime:
     return moment
 
 
-_First = Annotated[int | None, strawberry.argument(description="Page size, 0-100 (default 20).")]
+_First = Annotated[int | None, strawberry.argument(description=PAGE_SIZE_TEXT)]
 _After = Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")]
 AUDIT_SORT = SortKey("SEQ", AuditEvent.seq)
 ACCESS_SORT = SortKey("ID", DataAccessEvent.id)

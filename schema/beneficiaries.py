@@ -11,16 +11,17 @@ import strawberry
 from sqlalchemy import select
 from strawberry import relay
 
-from auth.policy import masked_identifier, personal_value, pii_visible, require_scope, visible
+from auth.policy import pii_visible, require_scope, shown, visible
 from auth.principal import Principal
 from auth.scopes import Scope
-from domain.beneficiaries.models import PovertyBeneficiary
+from domain.beneficiaries.models import MAX_DECILE, MIN_DECILE, SOURCE_MAX_DECILE, PovertyBeneficiary
 from schema import demand
 from schema.context import Info
 from schema.enums import BeneficiarySourceEnum, SexEnum, domain_value
 from schema.errors import BadInput
 from schema.filters import apply, region_filter
 from schema.ids import db_id, local_id
+from schema.limits import PAGE_SIZE_TEXT
 from schema.pagination import CountedConnection, OrderDirection, SortKey, paginate
 from schema.participants import ParticipantNode, parse_nik_argument
 from schema.permissions import needs
@@ -40,7 +41,11 @@ class BeneficiaryNode(relay.Node):
     full_name: str = strawberry.field(description="Full name as the registry gives it.")
     birth_date_shown: strawberry.Private[dt.date | None]
     sex: SexEnum = strawberry.field(description="Sex.")
-    decile: int = strawberry.field(description="Welfare decile as the source gives it (1 = poorest; 1-4 or 1-10).")
+    decile: int = strawberry.field(
+        description=f"Welfare decile as the source gives it ({MIN_DECILE} = poorest; "
+        + " or ".join(f"{MIN_DECILE}-{top}" for top in sorted(set(SOURCE_MAX_DECILE.values())))
+        + ")."
+    )
     extreme_poor: bool = strawberry.field(description="The registry's extreme-poverty flag (Inpres 4/2022).")
     source: BeneficiarySourceEnum = strawberry.field(description="The registry the record comes from.")
     snapshot_date: dt.date = strawberry.field(description="Date of the registry snapshot.")
@@ -52,11 +57,11 @@ class BeneficiaryNode(relay.Node):
     def from_row(cls, row: PovertyBeneficiary, principal: Principal) -> BeneficiaryNode:
         return cls(
             id=row.id,
-            nik_shown=masked_identifier(principal, row.nik) or "",
-            family_card_shown=masked_identifier(principal, row.family_card_number),
+            nik_shown=shown(principal, PovertyBeneficiary, "nik", row.nik) or "",
+            family_card_shown=shown(principal, PovertyBeneficiary, "family_card_number", row.family_card_number),
             pii_shown=pii_visible(principal),
             full_name=row.full_name,
-            birth_date_shown=personal_value(principal, row.birth_date),
+            birth_date_shown=shown(principal, PovertyBeneficiary, "birth_date", row.birth_date),
             sex=row.sex,
             decile=row.decile,
             extreme_poor=row.extreme_poor,
@@ -128,8 +133,10 @@ class BeneficiaryConnection(CountedConnection[BeneficiaryNode]):
 @strawberry.input(description="Conditions a beneficiary must meet; all given conditions apply.")
 class BeneficiaryFilter:
     region_code: str | None = strawberry.field(default=None, description="This region and everything below it.")
-    decile: int | None = strawberry.field(default=None, description="Only this decile (1-10).")
-    max_decile: int | None = strawberry.field(default=None, description="Only deciles up to this one (1-10).")
+    decile: int | None = strawberry.field(default=None, description=f"Only this decile ({MIN_DECILE}-{MAX_DECILE}).")
+    max_decile: int | None = strawberry.field(
+        default=None, description=f"Only deciles up to this one ({MIN_DECILE}-{MAX_DECILE})."
+    )
     extreme_poor: bool | None = strawberry.field(default=None, description="Only (not) extreme-poor.")
     enrolled: bool | None = strawberry.field(default=None, description="Only (not) enrolled as participants.")
     source: BeneficiarySourceEnum | None = strawberry.field(default=None, description="Only this registry.")
@@ -158,8 +165,8 @@ class BeneficiaryOrder:
 
 
 def _check_decile(value: int | None, field: str) -> int | None:
-    if value is not None and not 1 <= value <= 10:
-        raise BadInput(f"a decile is between 1 and 10; {value} was given", field=field)
+    if value is not None and not MIN_DECILE <= value <= MAX_DECILE:
+        raise BadInput(f"a decile is between {MIN_DECILE} and {MAX_DECILE}; {value} was given", field=field)
     return value
 
 
@@ -195,7 +202,7 @@ class BeneficiaryQuery:
         info: Info,
         filter: Annotated[BeneficiaryFilter | None, strawberry.argument(description="Conditions.")] = None,
         order_by: Annotated[BeneficiaryOrder | None, strawberry.argument(description="Sort order.")] = None,
-        first: Annotated[int | None, strawberry.argument(description="Page size, 0-100 (default 20).")] = None,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_SIZE_TEXT)] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")] = None,
     ) -> BeneficiaryConnection:
         principal, reader = info.context.principal, info.context.reader

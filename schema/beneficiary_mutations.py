@@ -17,7 +17,7 @@ from sqlalchemy import select
 from strawberry.file_uploads import Upload
 from strawberry.relay import to_base64
 
-from auth.policy import region_clause
+from auth.policy import visible
 from auth.scopes import Scope
 from domain.beneficiaries.batch_enrolment import enroll_beneficiaries
 from domain.beneficiaries.imports import ImportOptions, import_beneficiaries
@@ -201,7 +201,7 @@ class BeneficiaryMutation:
     ) -> EnrollBeneficiariesPayload:
         principal, reader = info.context.principal, info.context.reader
         B = PovertyBeneficiary
-        stmt = select(B.id).where(region_clause(principal, B), B.extreme_poor.is_(filter.extreme_poor))
+        stmt = select(B.id).where(visible(principal, B), B.extreme_poor.is_(filter.extreme_poor))
         stmt = stmt.where(B.participant_id.is_not(None) if filter.enrolled else B.participant_id.is_(None))
         if filter.region_code is not None:
             stmt = stmt.where(await region_filter(reader, principal, B, filter.region_code))

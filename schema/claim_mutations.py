@@ -10,8 +10,8 @@ from typing import Annotated
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.scopes import Scope
-from domain.claims.models import Claim
+from auth.scopes import CLAIM_STEP_SCOPES, Scope
+from domain.claims.models import Claim, ClaimStatus
 from domain.claims.rules import ClaimSubmission, Recipient, ScholarshipChild
 from domain.claims.writes import approve_claim, pay_claim, reject_claim, submit_claim, verify_claim
 from domain.writes.caller import Caller
@@ -133,7 +133,8 @@ class ClaimMutation:
         return _payload(info, result[0] if result else None, errors)
 
     @strawberry.federation.field(
-        description="Documents assessed and complete: SUBMITTED → VERIFIED.", **needs(Scope.CLAIMS_WRITE)
+        description="Documents assessed and complete: SUBMITTED → VERIFIED.",
+        **needs(CLAIM_STEP_SCOPES[ClaimStatus.VERIFIED]),
     )
     async def verify_claim(
         self,
@@ -147,7 +148,7 @@ class ClaimMutation:
 
     @strawberry.federation.field(
         description="Approve for payment: VERIFIED → APPROVED, by someone other than the verifier.",
-        **needs(Scope.CLAIMS_APPROVE),
+        **needs(CLAIM_STEP_SCOPES[ClaimStatus.APPROVED]),
     )
     async def approve_claim(
         self,
@@ -159,7 +160,9 @@ class ClaimMutation:
         claim_id = require_local_id(id, "Claim")
         return await _transition(info, lambda s, c: approve_claim(s, c, claim_id, expected_version, note))
 
-    @strawberry.federation.field(description="Record the payment: APPROVED → PAID.", **needs(Scope.CLAIMS_WRITE))
+    @strawberry.federation.field(
+        description="Record the payment: APPROVED → PAID.", **needs(CLAIM_STEP_SCOPES[ClaimStatus.PAID])
+    )
     async def pay_claim(
         self,
         info: Info,
@@ -171,7 +174,8 @@ class ClaimMutation:
         return await _transition(info, lambda s, c: pay_claim(s, c, claim_id, expected_version, payment_reference))
 
     @strawberry.federation.field(
-        description="Reject a SUBMITTED or VERIFIED claim, with a reason.", **needs(Scope.CLAIMS_WRITE)
+        description="Reject a SUBMITTED or VERIFIED claim, with a reason.",
+        **needs(CLAIM_STEP_SCOPES[ClaimStatus.REJECTED]),
     )
     async def reject_claim(
         self,

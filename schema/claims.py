@@ -15,10 +15,10 @@ from sqlalchemy.orm import aliased
 from strawberry import relay
 from strawberry.dataloader import DataLoader
 
-from auth.policy import masked_identifier, pii_visible, require_scope, visible, wage_derived
+from auth.policy import pii_visible, require_scope, shown, visible
 from auth.principal import Principal
 from auth.scopes import Scope
-from domain.claims.models import Claim
+from domain.claims.models import Claim, ClaimBenefit
 from schema import demand
 from schema.context import Info
 from schema.enums import (
@@ -32,7 +32,7 @@ from schema.enums import (
 from schema.errors import BadInput
 from schema.filters import apply, region_filter
 from schema.ids import db_id, local_id
-from schema.limits import CLAIM_BENEFITS_SIZE, CLAIM_HISTORY_SIZE
+from schema.limits import CLAIM_BENEFITS_SIZE, CLAIM_HISTORY_SIZE, PAGE_SIZE_TEXT
 from schema.loaders import MAX_BATCH
 from schema.pagination import (
     CountedConnection,
@@ -105,7 +105,7 @@ class ClaimNode(relay.Node):
             incident_date=row.incident_date,
             submitted_at=row.submitted_at,
             paid_at=row.paid_at,
-            amount_approved=None if wage_derived(principal, row.program) else row.amount_approved,
+            amount_approved=shown(principal, Claim, "amount_approved", row.amount_approved, row.program),
             version=row.version,
             participant_id=row.participant_id,
             region_code=row.region_code,
@@ -122,17 +122,16 @@ class ClaimNode(relay.Node):
     async def benefits(self, info: Info) -> list[BenefitLine]:
         principal: Principal = info.context.principal
         rows = await info.context.loaders.benefits.load(self.id)
-        withheld = wage_derived(principal, self.program)
         return [
             BenefitLine(
                 kind=r.kind,
                 recipient_name=r.recipient_name,
-                recipient_nik_shown=masked_identifier(principal, r.recipient_nik),
+                recipient_nik_shown=shown(principal, ClaimBenefit, "recipient_nik", r.recipient_nik),
                 pii_shown=pii_visible(principal),
                 claim_id=self.id,
                 relationship=r.relationship,
                 education_level=r.education_level,
-                amount=None if withheld else r.amount,
+                amount=shown(principal, ClaimBenefit, "amount", r.amount, self.program),
             )
             for r in rows
         ]
@@ -310,7 +309,7 @@ class ClaimQuery:
         info: Info,
         filter: Annotated[ClaimFilter | None, strawberry.argument(description="Conditions.")] = None,
         order_by: Annotated[ClaimOrder | None, strawberry.argument(description="Sort order.")] = None,
-        first: Annotated[int | None, strawberry.argument(description="Page size, 0-100 (default 20).")] = None,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_SIZE_TEXT)] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")] = None,
     ) -> ClaimConnection:
         principal, reader = info.context.principal, info.context.reader

@@ -14,12 +14,12 @@ from sqlalchemy.orm import aliased
 from strawberry import relay
 from strawberry.dataloader import DataLoader
 
-from auth.policy import personal_value, region_clause, require_scope
+from auth.policy import require_scope, shown, visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.participants.ledger import MAX_BATCH as MAX_PAYMENTS
 from domain.participants.ledger import ContributionItem, record_contributions
-from domain.participants.models import Contribution, FundingSource, Participant
+from domain.participants.models import Contribution, Participant
 from schema import demand
 from schema.context import Info
 from schema.enums import FundingSourceEnum, domain_value
@@ -54,13 +54,12 @@ class ContributionNode(relay.Node):
 
     @classmethod
     def from_row(cls, row: Contribution, principal: Principal) -> ContributionNode:
-        wage_based = row.payer is FundingSource.EMPLOYER
         return cls(
             id=row.id,
             months=row.months,
             from_=row.period_from,
             to=row.period_to,
-            amount=personal_value(principal, row.amount) if wage_based else row.amount,
+            amount=shown(principal, Contribution, "amount", row.amount, wage_based=row.reveals_wage),
             payer=row.payer,
             payer_region_code=row.payer_region_code,
             programs=row.programs.split(),
@@ -79,7 +78,7 @@ class ContributionNode(relay.Node):
         stmt = (
             select(Contribution)
             .join(Participant, Participant.id == Contribution.participant_id)
-            .where(Contribution.id.in_(ids), region_clause(principal, Participant))
+            .where(Contribution.id.in_(ids), visible(principal, Participant))
         )
         rows = {row.id: row for row in await info.context.reader.all(stmt)}
         return [cls.from_row(rows[i], principal) if i in rows else None for i in ids]
@@ -106,7 +105,7 @@ def _pages(info: Info, limit: int) -> DataLoader[tuple[int, str | None], list[Co
             inner = (
                 select(c, rank)
                 .join(Participant, Participant.id == c.participant_id)
-                .where(c.participant_id.in_(ids), region_clause(principal, Participant))
+                .where(c.participant_id.in_(ids), visible(principal, Participant))
             )
             if after is not None:
                 value, row_id = decode_cursor(after, PERIOD_SORT, False)
@@ -130,7 +129,7 @@ def _counts(info: Info) -> DataLoader[int, int]:
         stmt = (
             select(Contribution.participant_id, func.count())
             .join(Participant, Participant.id == Contribution.participant_id)
-            .where(Contribution.participant_id.in_(keys), region_clause(principal, Participant))
+            .where(Contribution.participant_id.in_(keys), visible(principal, Participant))
             .group_by(Contribution.participant_id)
         )
         counts = {int(r[0]): int(r[1]) for r in await reader.rows(stmt)}

@@ -3,11 +3,11 @@
 The rules are the ones a Federation 2 router's demand control applies to our SDL, so the router's estimate
 and this server's refusal agree:
 
-- a field returning an object costs its ``@cost`` weight (1 by default) plus its selections; a scalar or
+- every object a field returns costs its ``@cost`` weight (1 by default) plus its selections; a scalar or
   enum field costs its weight (0 by default); a mutation root field costs 10 plus its selections;
-- a list multiplies the cost of its selections by its size: the value of its slicing argument (``first``)
-  when the document gives one (a literal or a variable), else its ``assumedSize``; a connection passes the
-  size on to its ``sizedFields`` (``edges``) instead of multiplying itself;
+- a list of objects costs its size times that: the value of its slicing argument (``first``) when the
+  document gives one (a literal or a variable), else its ``assumedSize``; a connection passes the size on
+  to its ``sizedFields`` (``edges``) instead of multiplying itself;
 - fragments are expanded where they are spread (each distinct fragment is priced once per place it can be
   priced differently), so ``...F`` costs what writing ``F`` out would.
 
@@ -229,7 +229,7 @@ class _Walk:
             multiplier = self._slice(node, price)
         else:
             multiplier = 1
-        return weight + multiplier * child_cost, child_depth + 1
+        return multiplier * (weight + child_cost), child_depth + 1
 
     def _slice(self, node: FieldNode, price: FieldPrice) -> int:
         """The list size a field asks for: its slicing argument, else what the SDL assumes."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
 
-from domain.beneficiaries.models import BeneficiarySource
+from domain.beneficiaries.models import MIN_DECILE, SOURCE_MAX_DECILE, BeneficiarySource
 from domain.claims.models import BenefitKind, ClaimCause, ClaimStatus, EducationLevel, Relationship, ScholarshipEnd
 from domain.nik import Sex
 from domain.participants.models import FundingSource, ParticipantStatus
@@ -112,9 +112,12 @@ else:
         BeneficiarySource,
         "The poverty registry a beneficiary record comes from.",
         {
-            BeneficiarySource.P3KE: "P3KE (Kemenko PMK, from the 2021 family census), welfare deciles 1-4.",
-            BeneficiarySource.DTKS: "DTKS (Ministry of Social Affairs), deciles 1-4.",
-            BeneficiarySource.DTSEN: "DTSEN (BPS, since 2025), deciles 1-10, updated quarterly.",
+            BeneficiarySource.P3KE: "P3KE (Kemenko PMK, from the 2021 family census), welfare deciles "
+            f"{MIN_DECILE}-{SOURCE_MAX_DECILE[BeneficiarySource.P3KE]}.",
+            BeneficiarySource.DTKS: f"DTKS (Ministry of Social Affairs), deciles {MIN_DECILE}-"
+            f"{SOURCE_MAX_DECILE[BeneficiarySource.DTKS]}.",
+            BeneficiarySource.DTSEN: f"DTSEN (BPS, since 2025), deciles {MIN_DECILE}-"
+            f"{SOURCE_MAX_DECILE[BeneficiarySource.DTSEN]}, updated quarterly.",
         },
         "BeneficiarySource",
     )

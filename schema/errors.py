@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 from typing import Any
 
 from graphql import GraphQLError
@@ -63,8 +64,22 @@ class RateLimited(Exception):
 
 INTERNAL_MESSAGE = "Internal server error. The request id identifies it in our logs."
 UNAVAILABLE_MESSAGE = "The database is unavailable for a moment; retry shortly."
+READ_ONLY_MESSAGE = "The database accepts no changes at the moment (it is read-only); reads go on. Retry later."
 #: Seconds a caller should wait after SERVICE_UNAVAILABLE.
 UNAVAILABLE_RETRY_AFTER = 2
+
+
+def _causes(exc: BaseException | None) -> list[BaseException]:
+    chain: list[BaseException] = []
+    while exc is not None and len(chain) < 10:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return chain
+
+
+def is_read_only(exc: BaseException | None) -> bool:
+    """A write refused because the database is read-only (a replica, or read-only during maintenance)."""
+    return any(getattr(e, "sqlstate", None) == "25006" for e in _causes(exc))
 
 
 def is_outage(exc: BaseException | None) -> bool:
@@ -112,7 +127,7 @@ def log_unexpected(errors: list[GraphQLError]) -> None:
     """Log the errors worth a look (with their traceback); expected ones (bad input, denied access) are not."""
     for error in errors:
         if is_unexpected(error):
-            if is_outage(error.original_error):
+            if is_outage(error.original_error) or is_read_only(error.original_error):
                 log.warning("database unavailable in %s: %s", error.path, error.original_error)
             else:
                 log.error("unexpected error in %s", error.path, exc_info=error.original_error)
@@ -125,15 +140,25 @@ def format_errors(errors: list[GraphQLError], request_id: str | None = None) -> 
         code = (error.extensions or {}).get("code")
         if code in ErrorCode.__members__:
             formatted.append(error)
+        elif error.original_error is None and (limit := _TOKEN_LIMIT.search(error.message)):
+            # The parser's token limit, when it fired where schema.limits could not restate it (a parser cache).
+            maximum = int(limit.group(1))
+            formatted.append(
+                GraphQLError(
+                    f"The document has more than {maximum:,} tokens, the limit. Send a smaller document.",
+                    extensions={"code": "QUERY_TOO_COMPLEX", "limit": "tokens", "maximum": maximum},
+                )
+            )
         elif error.original_error is None or _is_input_coercion(error):
             # Syntax, validation and coercion errors: graphql-core's messages are safe to show.
             formatted.append(_with_code(error, ErrorCode.BAD_USER_INPUT))
-        elif is_outage(error.original_error):
+        elif is_read_only(error.original_error) or is_outage(error.original_error):
             extensions: dict[str, Any] = {"code": ErrorCode.SERVICE_UNAVAILABLE.value}
             extensions["retryAfter"] = UNAVAILABLE_RETRY_AFTER
             if request_id:
                 extensions["requestId"] = request_id
-            formatted.append(GraphQLError(UNAVAILABLE_MESSAGE, path=error.path, extensions=extensions))
+            message = READ_ONLY_MESSAGE if is_read_only(error.original_error) else UNAVAILABLE_MESSAGE
+            formatted.append(GraphQLError(message, path=error.path, extensions=extensions))
         else:
             extensions = {"code": ErrorCode.INTERNAL_SERVER_ERROR.value}
             if request_id:
@@ -142,12 +167,18 @@ def format_errors(errors: list[GraphQLError], request_id: str | None = None) -> 
     return formatted
 
 
+_TOKEN_LIMIT = re.compile(r"^Syntax Error: Document contains more than (\d+) tokens")
+
+
 def _is_input_coercion(error: GraphQLError) -> bool:
     # Scalars that fail to parse (a Date of month 13, a global id that is not base64) are input errors,
     # raised while arguments are coerced, before any resolver of ours runs; so is a global id naming a
     # type this schema does not have (relay's node() raises it before any lookup). Variables that fail to
     # coerce (a null for a non-null Upload!, "yes" for a Boolean) carry graphql-core's own GraphQLError.
-    return isinstance(error.original_error, StrawberryInputCoercionError | GlobalIDValueError | GraphQLError)
+    if isinstance(error.original_error, StrawberryInputCoercionError | GlobalIDValueError | GraphQLError):
+        return True
+    # A variable of the wrong type (1.5 for an Int, "BANK" for an enum) fails before execution: no path.
+    return error.path is None and isinstance(error.original_error, ValueError | TypeError)
 
 
 def _with_code(error: GraphQLError, code: ErrorCode) -> GraphQLError:

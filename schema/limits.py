@@ -31,6 +31,8 @@ from schema.errors import QueryTooComplex, RateLimited
 MAX_PAGE_SIZE: Final = 100
 #: Page size when ``first`` is not given.
 DEFAULT_PAGE_SIZE: Final = 20
+#: How every ``first`` argument describes itself (derived, so the SDL cannot disagree with check_first).
+PAGE_SIZE_TEXT: Final = f"Page size, 0-{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})."
 
 # --- Query shape (enforced by QueryLimits below; each overridable by JAMSOS_<NAME>) ----------------------
 #: Fields nested in fields, fragments expanded (JAMSOS_MAX_QUERY_DEPTH).
@@ -56,18 +58,19 @@ REGION_CHILDREN_SIZE: Final = 110
 REGION_ANCESTORS_SIZE: Final = 3
 #: Programmes one participant can hold: each at most once.
 PROGRAMS_SIZE: Final = 5
-#: Monev breakdowns: one row per segment, per funding source.
-SEGMENTS_SIZE: Final = 4
-FUNDING_SOURCES_SIZE: Final = 5
-#: Months one coverageTrend / claimStats range may span (domain.monev.periods.MAX_RANGE_MONTHS) ...
-MONEV_MONTHS_SIZE: Final = 120
-#: ... and claimStats rows: a month per programme.
-CLAIM_STATS_SIZE: Final = MONEV_MONTHS_SIZE * PROGRAMS_SIZE
 #: Status events of one claim: each status at most once.
 CLAIM_HISTORY_SIZE: Final = 5
 #: Benefit lines of one claim: a death claim's lump sum, periodic, funeral and death benefits plus two
 #: scholarships, with room to spare.
 CLAIM_BENEFITS_SIZE: Final = 8
+
+#: Monev lists (schema/stats.py), each bounded by an enum of the domain or by the month range it accepts.
+SEGMENTS_SIZE: Final = 4
+FUNDING_SOURCES_SIZE: Final = 5
+#: Months in a trend: at most 120 months after the first (domain.monev.periods.MAX_RANGE_MONTHS), both ends in.
+TREND_MONTHS_SIZE: Final = 121
+#: A claim statistic per month and programme.
+CLAIM_STATS_SIZE: Final = TREND_MONTHS_SIZE * PROGRAMS_SIZE
 
 #: Problems one mutation payload reports: at most one per input field, and no input has 20 fields.
 PAYLOAD_ERRORS_SIZE: Final = 20
@@ -242,7 +245,6 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "MAX_QUERY_DEPTH",
     "MAX_TOKENS",
-    "MONEV_MONTHS_SIZE",
     "PAYLOAD_ERRORS_SIZE",
     "PROGRAMS_SIZE",
     "REGION_ANCESTORS_SIZE",
@@ -251,6 +253,7 @@ __all__ = [
     "SEGMENTS_SIZE",
     "SUPPRESSION_THRESHOLD",
     "TOTAL_COUNT_COST",
+    "TREND_MONTHS_SIZE",
     "Limits",
     "QueryLimits",
     "limits_extension",

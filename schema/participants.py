@@ -12,11 +12,12 @@ import strawberry
 from sqlalchemy import exists, select
 from strawberry import relay
 
-from auth.policy import masked_identifier, personal_value, pii_visible, require_scope, visible
+from auth.policy import pii_visible, require_scope, shown, visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.nik import InvalidNIK, parse_nik
 from domain.participants.models import Employer, Participant, ParticipantProgram
+from domain.participants.rules import JKK_RISK_CLASS_MAX, JKK_RISK_CLASS_MIN, JKK_RISK_RATES
 from schema import demand
 from schema.context import Info
 from schema.enums import (
@@ -30,7 +31,7 @@ from schema.enums import (
 from schema.errors import BadInput
 from schema.filters import apply, name_search, region_filter
 from schema.ids import db_id, local_id
-from schema.limits import PROGRAMS_SIZE
+from schema.limits import PAGE_SIZE_TEXT, PROGRAMS_SIZE
 from schema.pagination import CountedConnection, OrderDirection, SortKey, paginate
 from schema.permissions import needs
 from schema.references import CompanyReference
@@ -54,7 +55,9 @@ class EmployerType:
     registration_number: str = strawberry.field(description="BPJS Ketenagakerjaan employer registration number.")
     name: str = strawberry.field(description="Registered name.")
     jkk_risk_class: int = strawberry.field(
-        description="JKK risk class 1-5 (employer contribution 0.24 %, 0.54 %, 0.89 %, 1.27 %, 1.74 % of wage)."
+        description=f"JKK risk class {JKK_RISK_CLASS_MIN}-{JKK_RISK_CLASS_MAX} (employer contribution "
+        + ", ".join(f"{rate} %" for rate in JKK_RISK_RATES.values())
+        + " of wage)."
     )
     region_code: strawberry.Private[str]
 
@@ -111,15 +114,15 @@ class ParticipantNode(relay.Node):
         return cls(
             id=row.id,
             membership_number=row.membership_number,
-            nik_shown=masked_identifier(principal, row.nik) or "",
+            nik_shown=shown(principal, Participant, "nik", row.nik) or "",
             pii_shown=pii_visible(principal),
             full_name=row.full_name,
-            birth_date_shown=personal_value(principal, row.birth_date),
+            birth_date_shown=shown(principal, Participant, "birth_date", row.birth_date),
             sex=row.sex,
             segment=row.segment,
             status=row.status,
             funding_source=row.funding_source,
-            monthly_wage_shown=personal_value(principal, row.monthly_wage),
+            monthly_wage_shown=shown(principal, Participant, "monthly_wage", row.monthly_wage),
             paid_through=row.paid_through,
             contribution_months=row.contribution_months,
             recent_contribution_months=row.recent_contribution_months,
@@ -186,7 +189,7 @@ class ParticipantNode(relay.Node):
     async def claims(
         self,
         info: Info,
-        first: Annotated[int | None, strawberry.argument(description="Page size, 0-100 (default 20).")] = None,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_SIZE_TEXT)] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")] = None,
     ) -> Annotated[ClaimConnection, strawberry.lazy("schema.claims")]:
         from schema.claims import claims_of_participant
@@ -201,7 +204,7 @@ class ParticipantNode(relay.Node):
     async def contributions(
         self,
         info: Info,
-        first: Annotated[int | None, strawberry.argument(description="Page size, 0-100 (default 20).")] = None,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_SIZE_TEXT)] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")] = None,
     ) -> Annotated[ContributionConnection, strawberry.lazy("schema.contributions")]:
         from schema.contributions import contributions_of_participant
@@ -323,7 +326,7 @@ class ParticipantQuery:
         info: Info,
         filter: Annotated[ParticipantFilter | None, strawberry.argument(description="Conditions.")] = None,
         order_by: Annotated[ParticipantOrder | None, strawberry.argument(description="Sort order.")] = None,
-        first: Annotated[int | None, strawberry.argument(description="Page size, 0-100 (default 20).")] = None,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_SIZE_TEXT)] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")] = None,
     ) -> ParticipantConnection:
         principal, reader = info.context.principal, info.context.reader

@@ -17,7 +17,7 @@ from schema import demand
 from schema.context import Info
 from schema.enums import RegionLevelEnum, domain_value
 from schema.errors import BadInput
-from schema.limits import REGION_ANCESTORS_SIZE, REGION_CHILDREN_SIZE
+from schema.limits import PAGE_SIZE_TEXT, REGION_ANCESTORS_SIZE, REGION_CHILDREN_SIZE
 from schema.pagination import CountedConnection, SortKey, paginate
 from schema.permissions import needs
 
@@ -144,7 +144,7 @@ class RegionQuery:
         info: Info,
         level: Annotated[RegionLevelEnum | None, strawberry.argument(description="Only regions of this level.")] = None,
         parent_code: Annotated[str | None, strawberry.argument(description="Only the children of this region.")] = None,
-        first: Annotated[int | None, strawberry.argument(description="Page size, 0-100 (default 20).")] = None,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_SIZE_TEXT)] = None,
         after: Annotated[
             str | None, strawberry.argument(description="Cursor of the last item of the previous page.")
         ] = None,

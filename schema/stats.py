@@ -31,10 +31,10 @@ from schema.errors import BadInput
 from schema.limits import (
     CLAIM_STATS_SIZE,
     FUNDING_SOURCES_SIZE,
-    MONEV_MONTHS_SIZE,
     PROGRAMS_SIZE,
     REGION_CHILDREN_SIZE,
     SEGMENTS_SIZE,
+    TREND_MONTHS_SIZE,
 )
 from schema.permissions import needs
 from schema.regions import RegionNode, parse_region_code
@@ -279,7 +279,7 @@ class StatsQuery:
     @strawberry.federation.field(
         description="Coverage of one region at the end of each month from..to; null when the region is unknown or "
         "not entirely within yours.",
-        directives=demand.bounded(MONEV_MONTHS_SIZE),
+        directives=demand.bounded(TREND_MONTHS_SIZE),
         **needs(Scope.STATS_READ),
     )
     async def coverage_trend(

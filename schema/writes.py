@@ -11,12 +11,12 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import strawberry
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.writes.caller import Caller
-from domain.writes.errors import Conflict, Invalid, NotFound, Refused
-from domain.writes.placement import OutOfRegion
+from domain.writes.errors import NotFound
+from domain.writes.runner import OutcomeKind
+from domain.writes.runner import run_write as domain_run_write
 from schema.context import Info
 from schema.errors import ErrorCode
 from schema.ids import NO_ROW, local_id
@@ -45,30 +45,24 @@ def require_local_id(global_id: object, type_name: str) -> int:
     return value
 
 
+#: How each outcome that is not a payload reaches a GraphQL caller: an error with this code.
+_ERROR_CODES = {
+    OutcomeKind.NOT_FOUND: ErrorCode.NOT_FOUND,
+    OutcomeKind.CONFLICT: ErrorCode.CONFLICT,
+    OutcomeKind.FORBIDDEN: ErrorCode.FORBIDDEN,
+}
+
+
 async def run_write(
     info: Info, work: Callable[[AsyncSession, Caller], Awaitable[T]]
 ) -> tuple[T | None, list[UserError]]:
-    """Run `work` in its own transaction; commit when it returns, roll back on any error."""
+    """Run `work` through the domain's runner and render its outcome: a value, user errors, or an error."""
     sessions = info.context.sessions
     if sessions is None:
         raise RuntimeError("this context has no session factory for writes")
-    caller = info.context.caller
-    try:
-        async with sessions() as session, session.begin():
-            result = await work(session, caller)
-    except Invalid as exc:
-        return None, [UserError(field=p.field, code=p.code, message=p.message) for p in exc.problems]
-    except NotFound as exc:
-        raise WriteError(str(exc), ErrorCode.NOT_FOUND) from None
-    except Conflict as exc:
-        raise WriteError(str(exc), ErrorCode.CONFLICT) from None
-    except (Refused, OutOfRegion) as exc:
-        raise WriteError(str(exc), ErrorCode.FORBIDDEN) from None
-    except IntegrityError:
-        # A unique key taken by a concurrent write between our check and our insert.
-        raise WriteError("the record was changed at the same time by someone else; retry", ErrorCode.CONFLICT) from None
-    except OperationalError as exc:
-        if "database is locked" in str(exc):  # SQLite: a concurrent writer held the database
-            raise WriteError("the database was busy with a concurrent change; retry", ErrorCode.CONFLICT) from None
-        raise
-    return result, []
+    outcome = await domain_run_write(sessions, info.context.caller, work)
+    if outcome.kind is OutcomeKind.INVALID:
+        return None, [UserError(field=p.field, code=p.code, message=p.message) for p in outcome.problems]
+    if outcome.kind in _ERROR_CODES:
+        raise WriteError(outcome.message, _ERROR_CODES[outcome.kind])
+    return outcome.value, []

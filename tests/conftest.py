@@ -37,6 +37,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("CI") == "true" and not POSTGRES_URL:
         # In CI the PostgreSQL half of the suite is not optional.
         raise pytest.UsageError("CI=true but JAMSOS_TEST_POSTGRES_URL is not set: PostgreSQL tests would be skipped")
+    if os.environ.get("CI") == "true" and not os.environ.get("JAMSOS_TEST_REDIS_URL"):
+        raise pytest.UsageError(
+            "CI=true but JAMSOS_TEST_REDIS_URL is not set: the shared rate-limit tests would be skipped"
+        )
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

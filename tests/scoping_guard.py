@@ -24,7 +24,7 @@ from sqlalchemy.sql.selectable import Alias, Select
 import domain.models  # noqa: F401  # every model mapped, so PLACED_TABLES sees them all
 from auth.policy import PUBLIC_REGISTER
 from domain.db import Base
-from domain.regions.models import SCOPE_PARAMETER, is_placed
+from domain.regions.models import SCOPE_PARAMETER, THROUGH_LINK, is_placed
 
 #: Tables whose rows belong to a place, read off the mapped models (a new placed model is covered unasked).
 PLACED_TABLES = frozenset(m.class_.__table__.name for m in Base.registry.mappers if is_placed(m.class_))
@@ -91,6 +91,7 @@ class ScopeGuard:
         self.placed_reads += 1
         self.tables_seen |= read
         missing = unscoped_tables(compiled.statement, compiled.bind_names)
+        missing -= set(compiled.statement.get_execution_options().get(THROUGH_LINK, ()))
         if missing:
             self.violations.append((statement, missing))
 

@@ -6,6 +6,7 @@ from admin.views.audit import AuditEventView
 from admin.views.base import ConsoleView
 from admin.views.beneficiaries import BeneficiaryView
 from admin.views.claims import ClaimView
+from admin.views.contributions import ContributionView
 from admin.views.identity import ClientView, UserView
 from admin.views.participants import EmployerView, ParticipantView
 from admin.views.regions import RegionFigureView, RegionView
@@ -13,6 +14,7 @@ from admin.views.regions import RegionFigureView, RegionView
 VIEWS: list[type[ConsoleView]] = [
     ParticipantView,
     EmployerView,
+    ContributionView,
     BeneficiaryView,
     ClaimView,
     RegionView,

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_
 from starlette.requests import Request
 
-from admin.display import as_plain, changes_formatter, changes_line
+from admin.display import as_plain, changes_formatter, changes_line, changes_shown
 from admin.filters import ValuesFilter
 from admin.views.base import AUDIT_ACCESS, ConsoleView
 from auth.principal import Principal
@@ -95,5 +95,6 @@ class AuditEventView(ConsoleView, model=AuditEvent):
 
     def export_value(self, row: Any, name: str, request: Request) -> Any:
         if name == "changes":
-            return json.dumps(row.changes, ensure_ascii=False, sort_keys=True) if row.changes is not None else ""
+            changes = changes_shown(request, row.changes)
+            return json.dumps(changes, ensure_ascii=False, sort_keys=True) if changes is not None else ""
         return super().export_value(row, name, request)

@@ -30,10 +30,10 @@ from wtforms import Form
 from admin import csrf
 from admin.access import Access
 from admin.auth import console_principal
-from admin.display import plain
+from admin.display import plain, protected
 from admin.export import csv_response, csv_rows
 from admin.writes import Outcome, latest_event, run_write, saved_message
-from auth.policy import national_decision, visible
+from auth.policy import PERSONAL_DATA, WAGE_DERIVED_DATA, national_decision, visible
 from auth.policy import row_visible as policy_row_visible
 from auth.principal import Principal
 from auth.scopes import Scope
@@ -113,6 +113,11 @@ class ConsoleView(ModelView):
         super().__init__()
         for name in self._prop_names:  # readable headings for columns without a label of their own
             self._column_labels.setdefault(name, name.replace("_", " ").capitalize())
+        # Personal data is masked by the policy's one rule set in lists, details and exports alike; a view
+        # cannot forget a column or show one differently from the API.
+        for name in {*PERSONAL_DATA.get(self.model, {}), *WAGE_DERIVED_DATA.get(self.model, {})}:
+            self._list_formatters[name] = self._detail_formatters[name] = protected
+            self._list_formatter_accepts_request[name] = self._detail_formatter_accepts_request[name] = True
 
     # -- who ------------------------------------------------------------------------------------------------
     def principal(self, request: Request) -> Principal:

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from wtforms import Form
 
 from admin.access import Access
-from admin.display import as_plain, masked, personal
+from admin.display import as_plain
 from admin.filters import RegionFilter, ValuesFilter, boolean_filter
 from admin.forms import BeneficiaryEditForm
 from admin.imports import upload_page
@@ -24,7 +24,7 @@ from auth.policy import pii_visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.beneficiaries.enrolment import enroll_beneficiary
-from domain.beneficiaries.models import BeneficiarySource, PovertyBeneficiary
+from domain.beneficiaries.models import MAX_DECILE, MIN_DECILE, BeneficiarySource, PovertyBeneficiary
 from domain.beneficiaries.writes import BeneficiaryChanges, update_beneficiary
 from domain.nik import Sex
 from domain.writes.caller import Caller
@@ -78,16 +78,11 @@ class BeneficiaryView(ConsoleView, model=PovertyBeneficiary):
         B.birth_date: "Birth date",
     }
     column_formatters = {
-        B.nik: masked,
-        B.family_card_number: masked,
         B.source: as_plain,
         B.sex: as_plain,
         B.snapshot_date: as_plain,
     }
     column_formatters_detail = {
-        B.nik: masked,
-        B.family_card_number: masked,
-        B.birth_date: personal,
         B.source: as_plain,
         B.sex: as_plain,
         B.snapshot_date: as_plain,
@@ -99,7 +94,11 @@ class BeneficiaryView(ConsoleView, model=PovertyBeneficiary):
     column_filters = [
         RegionFilter(),
         ValuesFilter(
-            B.decile, [(str(i), str(i)) for i in range(1, 11)], title="Decile", parameter_name="decile", convert=int
+            B.decile,
+            [(str(i), str(i)) for i in range(MIN_DECILE, MAX_DECILE + 1)],
+            title="Decile",
+            parameter_name="decile",
+            convert=int,
         ),
         boolean_filter(B.extreme_poor, title="Extreme poor", parameter_name="extreme_poor"),
         ValuesFilter.of_enum(B.source, BeneficiarySource, title="Source", parameter_name="source"),

@@ -12,13 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from admin.access import Access
-from admin.display import as_plain, plain
+from admin.display import as_plain, plain, shown_in_console
 from admin.filters import RegionFilter, ValuesFilter
 from admin.forms import WORKFLOW_INPUTS
 from admin.views.base import ConsoleView, DetailAction, Input, Table
-from auth.policy import masked_identifier
 from auth.principal import Principal
-from auth.scopes import Scope
+from auth.scopes import CLAIM_STEP_SCOPES, Scope
 from domain.claims.models import TRANSITIONS, Claim, ClaimBenefit, ClaimEvent, ClaimStatus
 from domain.claims.writes import approve_claim, pay_claim, reject_claim, verify_claim
 from domain.participants.rules import Program
@@ -26,13 +25,8 @@ from domain.participants.rules import Program
 C = Claim
 _LABELS = {"verify": "Verify documents", "approve": "Approve", "pay": "Record payment", "reject": "Reject"}
 _STYLES = {"verify": "btn-primary", "approve": "btn-success", "pay": "btn-success", "reject": "btn-danger"}
-#: The scope each action needs (docs/api.md: approving is its own scope).
-_SCOPES = {
-    "verify": Scope.CLAIMS_WRITE,
-    "approve": Scope.CLAIMS_APPROVE,
-    "pay": Scope.CLAIMS_WRITE,
-    "reject": Scope.CLAIMS_WRITE,
-}
+#: The scope each action needs: the one its target status needs (docs/api.md: approving is its own scope).
+_SCOPES = {action: CLAIM_STEP_SCOPES[target] for action, (*_, target) in WORKFLOW_INPUTS.items()}
 
 
 class ClaimView(ConsoleView, model=Claim):
@@ -115,10 +109,10 @@ class ClaimView(ConsoleView, model=Claim):
                     (
                         plain(b.kind),
                         b.recipient_name or "",
-                        masked_identifier(principal, b.recipient_nik) or "",
+                        shown_in_console(principal, b, "recipient_nik", row.program),
                         plain(b.relationship),
                         plain(b.education_level),
-                        plain(b.amount),
+                        shown_in_console(principal, b, "amount", row.program),
                     )
                     for b in benefits
                 ],
@@ -160,7 +154,7 @@ class ClaimView(ConsoleView, model=Claim):
         if action not in WORKFLOW_INPUTS or not self._allowed(request, action):
             raise HTTPException(status_code=403)
         field = WORKFLOW_INPUTS[action][0]
-        text = str(form.get(field, ""))[:2000]
+        text = str(form.get(field, ""))  # the domain refuses an over-long note; nothing is cut off silently
         try:
             version = int(str(form.get("version", "")))
         except ValueError:

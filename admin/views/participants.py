@@ -10,7 +10,7 @@ from starlette.requests import Request
 from wtforms import Form
 
 from admin.access import Access
-from admin.display import as_plain, masked, personal
+from admin.display import as_plain
 from admin.filters import ProgramFilter, RegionFilter, ValuesFilter
 from admin.forms import EmployerCreateForm, EmployerEditForm, ParticipantCreateForm, ParticipantEditForm
 from admin.views.base import ConsoleView, form_version, if_changed, plain_form_value
@@ -86,7 +86,6 @@ class ParticipantView(ConsoleView, model=Participant):
         P.registered_at: "Registered",
     }
     column_formatters = {
-        P.nik: masked,
         P.segment: as_plain,
         P.status: as_plain,
         P.funding_source: as_plain,
@@ -94,9 +93,6 @@ class ParticipantView(ConsoleView, model=Participant):
         P.sex: as_plain,
     }
     column_formatters_detail = {
-        P.nik: masked,
-        P.birth_date: personal,
-        P.monthly_wage: personal,
         P.segment: as_plain,
         P.status: as_plain,
         P.funding_source: as_plain,
@@ -144,7 +140,6 @@ class ParticipantView(ConsoleView, model=Participant):
             ),
             region_code=if_changed(form.region_code.data.strip(), row.region_code),
             monthly_wage=if_changed(form.monthly_wage.data, row.monthly_wage),
-            paid_through=if_changed(form.paid_through.data, row.paid_through),
             programs={Program(p) for p in wanted} if wanted != held else None,
         )
         version, reason, code = form_version(form), form.reason.data, form.reason_code.data

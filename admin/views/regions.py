@@ -1,7 +1,7 @@
 """Regions (read-only: the Kemendagri list) and their yearly Monev figures (``domain.regions.writes``).
 
 A user sees the regions the API shows them: their own, everything below it and its ancestors
-(``auth.policy.region_row_clause``). Figures are national statistics (BPS) and national targets, so only an
+(``auth.policy.visible(principal, Region)``). Figures are national statistics (BPS) and national targets, so only an
 ``admin`` enters or corrects them; officers read them.
 """
 

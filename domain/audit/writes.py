@@ -5,6 +5,10 @@ serialisation, and a gap-free sequence number, so ``jamsos audit verify`` can na
 or reordered row. Appending takes the one-row ``audit_chain_head`` lock first (a row lock on PostgreSQL,
 the write lock on SQLite), so concurrent writers extend the chain one after the other instead of forking it.
 
+Personal data: an event records what was written, unmasked (a write function never masks what it
+appends, or the trail could not tell which NIK was changed); reading the trail masks it like any other read
+of personal data (``auth.policy.masked_changes``).
+
 The tables and their append-only guards live in :mod:`domain.audit.models`.
 """
 

@@ -15,16 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.audit.models import AuditChainHead
 from domain.beneficiaries.enrolment import enroll_beneficiary
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.participants.models import FundingSource, Participant
 from domain.participants.rules import Program
 from domain.writes.caller import Caller
 from domain.writes.errors import Conflict, Invalid, NotFound, Problem
+from domain.writes.transactions import open_write_transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +68,7 @@ async def enroll_beneficiaries(
             outcome.refusals.append(Refusal(bid, problem.code, problem.message))
 
     if beneficiary_ids:
-        await _open_transaction(session)
+        await open_write_transaction(session)
     for bid in beneficiary_ids:
         try:
             async with session.begin_nested():
@@ -94,16 +93,6 @@ async def enroll_beneficiaries(
         if changed and result.monthly_contribution is not None:
             outcome.monthly_cost += result.monthly_contribution
     return outcome
-
-
-async def _open_transaction(session: AsyncSession) -> None:
-    """Take the audit chain's lock (every enrolment appends to the chain anyway) before the first savepoint.
-
-    This also makes SQLite's driver open the transaction: without a write before it, pysqlite lets a
-    SAVEPOINT start a transaction of its own that RELEASE then commits, and a dry run's rollback could not
-    undo it.
-    """
-    await session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(seq=AuditChainHead.seq))
 
 
 async def _holder_version(session: AsyncSession, beneficiary_id: int) -> tuple[int, int] | None:

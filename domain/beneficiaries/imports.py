@@ -22,8 +22,11 @@ How it runs, and why it is fast and safe:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, TextIO
 
@@ -42,6 +45,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    not_,
     or_,
     select,
     update,
@@ -49,7 +53,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.audit import writes as audit
-from domain.beneficiaries.models import SOURCE_MAX_DECILE, BeneficiarySource, PovertyBeneficiary
+from domain.beneficiaries.models import MIN_DECILE, SOURCE_MAX_DECILE, BeneficiarySource, PovertyBeneficiary
 from domain.imports import cells
 from domain.imports.cells import CellProblem
 from domain.imports.headers import Column as FileColumn
@@ -58,8 +62,8 @@ from domain.imports.reading import FileRefused, open_table
 from domain.imports.report import ErrorSink, ImportCounts, ImportResult, RowError
 from domain.nik import InvalidNIK, Sex, check_consistency, mask_identifier, parse_nik
 from domain.participants.models import Participant
-from domain.regions.models import Region
-from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel, placement_column_for
+from domain.regions.models import Region, placed_within
+from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel
 from domain.text import clean_text
 from domain.writes.caller import Caller
 
@@ -90,8 +94,11 @@ COLUMNS: tuple[FileColumn, ...] = (
 )
 _SEX = {"l": Sex.M, "laki-laki": Sex.M, "laki laki": Sex.M, "m": Sex.M, "male": Sex.M, "pria": Sex.M}
 _SEX |= {"p": Sex.F, "perempuan": Sex.F, "f": Sex.F, "female": Sex.F, "wanita": Sex.F}
+_SOURCES = {s.value: s for s in BeneficiarySource}
 _FORMULA_START = ("=", "+", "@")
 CHUNK = 5_000
+#: SQLite page cache during an import, in KiB (see _large_cache).
+SQLITE_CACHE_KIB = 64 * 1024
 
 Progress = Callable[[int, int | None, int | None], None]
 """Called with (rows read, bytes read, file size) every chunk; bytes are None when unknown (XLSX)."""
@@ -215,8 +222,11 @@ class _RowChecker:
         name = ""
         raw_name = need("full_name")
         if raw_name is not None:
-            name, name_problems = clean_text(cells.text(raw_name), "full_name", max_length=200)
-            problems += [self._problem(row, "full_name", raw_name, p.code, p.message) for p in name_problems]
+            name = raw_name.strip() if isinstance(raw_name, str) else cells.text(raw_name)
+            # Printable ASCII within the length needs none of clean_text's work (NFC, control characters).
+            if not (name.isascii() and name.isprintable() and 0 < len(name) <= 200):
+                name, name_problems = clean_text(name, "full_name", max_length=200)
+                problems += [self._problem(row, "full_name", raw_name, p.code, p.message) for p in name_problems]
             if name.startswith(_FORMULA_START):
                 problems.append(
                     self._problem(
@@ -245,7 +255,7 @@ class _RowChecker:
                 problems.append(self._problem(row, "decile", raw_decile, exc.code, str(exc)))
             else:
                 highest = SOURCE_MAX_DECILE[source] if source else 10
-                if not 1 <= decile <= highest:
+                if not MIN_DECILE <= decile <= highest:
                     label = source.value if source else "a registry"
                     problems.append(
                         self._problem(
@@ -296,6 +306,8 @@ class _RowChecker:
         text = cells.text(raw)
         if text.isdigit() and len(text) == 10:
             text = f"{text[:2]}.{text[2:4]}.{text[4:6]}.{text[6:]}"
+        if text in self.places.villages and self.caller.sees(text):  # the common case, without parsing
+            return {"region_code": text, "province_code": text[:2], "regency_code": text[:5], "district_code": text[:8]}
         try:
             code = RegionCode.parse(text)
         except InvalidRegionCode as exc:
@@ -342,13 +354,12 @@ class _RowChecker:
                 return self.options.source
             problems.append(self._problem(row, "source", raw, "REQUIRED", "source is empty (P3KE, DTKS or DTSEN)"))
             return None
-        try:
-            return BeneficiarySource(cells.text(raw).upper())
-        except ValueError:
+        source = _SOURCES.get(cells.text(raw).upper())
+        if source is None:
             problems.append(
                 self._problem(row, "source", raw, "INVALID_SOURCE", f"source {raw!r} is not P3KE, DTKS or DTSEN")
             )
-            return None
+        return source
 
     def _date(
         self, row: int, field: str, default: dt.date | None, problems: list[RowError], *, required: bool = True
@@ -462,11 +473,10 @@ async def _outside_region(conn: AsyncConnection, caller: Caller, sink: ErrorSink
     if caller.within is None:
         return 0
     pb, s = _PB, STAGE
-    column = pb.c[placement_column_for(caller.within.level)]
     elsewhere = (
         select(s.c.row_no, s.c.nik)
         .join(pb, pb.c.id == s.c.existing_id)
-        .where(or_(column.is_(None), column != caller.within.code))
+        .where(not_(placed_within(PovertyBeneficiary, caller.within)))
         .order_by(s.c.row_no)
     )
     rows = (await conn.execute(elsewhere)).all()
@@ -523,7 +533,7 @@ async def _write(conn: AsyncConnection, compared: tuple[str, ...]) -> tuple[int,
     inserted = await conn.execute(
         insert(pb).from_select(
             [*columns, "version"],
-            select(*(s.c[name] for name in columns), literal(1)).where(s.c.existing_id.is_(None)).order_by(s.c.row_no),
+            select(*(s.c[name] for name in columns), literal(1)).where(s.c.existing_id.is_(None)).order_by(s.c.nik),
         )
     )
     holder = select(p.c.id).where(p.c.nik == pb.c.nik).scalar_subquery()
@@ -566,6 +576,36 @@ def _batches(
         yield batch
 
 
+async def _prefetched(batches: Iterator[list[tuple[Any, ...]]]) -> AsyncIterator[list[tuple[Any, ...]]]:
+    """`batches`, the next one read and checked in a worker thread while the database stages this one."""
+    loop = asyncio.get_running_loop()
+    pending = loop.run_in_executor(None, next, batches, None)
+    try:
+        while (batch := await pending) is not None:
+            pending = loop.run_in_executor(None, next, batches, None)
+            yield batch
+    finally:
+        if not pending.done():
+            await asyncio.wait([pending])
+        if not pending.cancelled():
+            pending.exception()  # retrieved: after a failed write, the reader's own error is secondary
+
+
+@contextlib.asynccontextmanager
+async def _large_cache(conn: AsyncConnection) -> AsyncIterator[None]:
+    """On SQLite, a page cache of SQLITE_CACHE_KIB for this import (the default 2 MiB makes every index insert
+    of a large import a read from disk), put back afterwards: the connection may go back to a pool."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = int((await conn.exec_driver_sql("PRAGMA cache_size")).scalar_one())
+    await conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        await conn.exec_driver_sql(f"PRAGMA cache_size={before}")
+
+
 async def import_beneficiaries(
     session: AsyncSession,
     caller: Caller,
@@ -583,12 +623,36 @@ async def import_beneficiaries(
     stream the full problem list is written to as CSV). The caller commits; nothing is written to the tables
     unless ``result.written``.
     """
+    async with _large_cache(await session.connection()):
+        return await _import(session, caller, stream, filename, options, report=report, progress=progress, today=today)
+
+
+async def _import(
+    session: AsyncSession,
+    caller: Caller,
+    stream: IO[bytes],
+    filename: str,
+    options: ImportOptions | None = None,
+    *,
+    report: TextIO | None = None,
+    progress: Progress | None = None,
+    today: dt.date | None = None,
+) -> ImportResult:
     options = options or ImportOptions()
     today = today or dt.date.today()
     sink = ErrorSink(report)
     counts = ImportCounts()
     notes: list[str] = []
     sha256 = ""
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[phase] = seconds.get(phase, 0.0) + now - clock
+        clock = now
+
     conn = await session.connection()
     try:
         table = open_table(stream, filename, max_bytes=options.max_bytes)
@@ -605,7 +669,8 @@ async def import_beneficiaries(
         check = _RowChecker(header, caller, await _places(session), options, today)
         await _create_stage(conn)
         size = table.size if table.kind == "csv" else None
-        for batch in _batches(table.rows, check, sink, counts, options.max_rows):
+        batches = _batches(table.rows, check, sink, counts, options.max_rows)
+        async for batch in _prefetched(batches):
             await _stage_rows(conn, batch)
             if progress is not None:
                 progress(counts.read, table.position(), size)
@@ -615,6 +680,7 @@ async def import_beneficiaries(
     if counts.read == 0:
         sink.add(RowError(0, None, None, "NO_ROWS", f"{filename!r} has a header but no data rows"))
         return _result(counts, sink, options, sha256, notes, written=False)
+    lap("read_check_stage")
     # A column the file does not have leaves the stored value alone (birth date and sex come from the NIK).
     compared = tuple(c for c in _COMPARED if c != "family_card_number" or c in header.positions)
     nik_column = header.column_name("nik")
@@ -625,12 +691,14 @@ async def import_beneficiaries(
         counts.rejected += rejected_elsewhere
         new, changed, unchanged = await _classify(conn, compared)
     counts.imported, counts.updated, counts.unchanged = new, changed, unchanged
+    lap("set_checks")
     if options.dry_run or (counts.rejected and not options.skip_invalid):
         counts.linked = await _would_link(conn)
         await _drop_stage(conn)
         return _result(counts, sink, options, sha256, notes, written=False)
     counts.imported, counts.updated, counts.linked = await _write(conn, compared)
     await _drop_stage(conn)
+    lap("write")
     if counts.imported or counts.updated or counts.linked:
         await audit.record(
             session,
@@ -646,7 +714,9 @@ async def import_beneficiaries(
             },
             meta=caller.meta,
         )
-    return _result(counts, sink, options, sha256, notes, written=True)
+    result = _result(counts, sink, options, sha256, notes, written=True)
+    result.seconds = seconds
+    return result
 
 
 def _result(

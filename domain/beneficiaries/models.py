@@ -37,6 +37,9 @@ class BeneficiarySource(enum.StrEnum):
 
 #: Highest decile each source publishes.
 SOURCE_MAX_DECILE = {BeneficiarySource.P3KE: 4, BeneficiarySource.DTKS: 4, BeneficiarySource.DTSEN: 10}
+#: The poorest decile, and the widest range any registry publishes: filters, forms and checks read these.
+MIN_DECILE = 1
+MAX_DECILE = max(SOURCE_MAX_DECILE.values())
 
 
 class PovertyBeneficiary(PlacedMixin, Base):

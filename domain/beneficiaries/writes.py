@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
-from domain.beneficiaries.models import SOURCE_MAX_DECILE, PovertyBeneficiary
+from domain.beneficiaries.models import MIN_DECILE, SOURCE_MAX_DECILE, PovertyBeneficiary
 from domain.nik import InvalidNIK, Sex, check_consistency, parse_nik
 from domain.text import clean_text
 from domain.writes.caller import Caller
@@ -59,7 +59,7 @@ def _family_card(raw: str) -> tuple[str | None, list[Problem]]:
 
 def _decile_problems(decile: int, b: PovertyBeneficiary) -> list[Problem]:
     highest = SOURCE_MAX_DECILE[b.source]
-    if not 1 <= decile <= highest:
+    if not MIN_DECILE <= decile <= highest:
         return [
             Problem("decile", "OUT_OF_RANGE", f"{b.source.value} publishes deciles 1 to {highest}; {decile} is not one")
         ]

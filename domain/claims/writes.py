@@ -42,12 +42,11 @@ from domain.claims.rules import (
     scholarship_history_problems,
 )
 from domain.db import utcnow
-from domain.nik import mask_identifier
 from domain.participants.ledger import month_number, months_within, paid_ranges
 from domain.participants.models import Participant, ParticipantProgram, ParticipantStatus
 from domain.participants.rules import Program
 from domain.participants.writes import load_visible_participant
-from domain.text import clean_text
+from domain.text import MAX_NOTE_LENGTH, clean_text
 from domain.writes.caller import Caller
 from domain.writes.corrections import check_version, flush_versioned
 from domain.writes.errors import Conflict, Invalid, Problem, Refused, invalid
@@ -110,7 +109,7 @@ async def submit_claim(session: AsyncSession, caller: Caller, s: ClaimSubmission
         )
     if s.amount_claimed is not None and not Decimal(0) <= s.amount_claimed <= MAX_CLAIMED:
         problems.append(Problem("amountClaimed", "OUT_OF_RANGE", f"the amount must be between 0 and Rp{MAX_CLAIMED:,}"))
-    note, note_problems = clean_text(s.note or "", "note", max_length=2000, required=False)
+    note, note_problems = clean_text(s.note or "", "note", max_length=MAX_NOTE_LENGTH, required=False)
     problems += note_problems
     rows = await session.execute(
         select(ParticipantProgram.program, ParticipantProgram.since).where(
@@ -190,7 +189,7 @@ async def submit_claim(session: AsyncSession, caller: Caller, s: ClaimSubmission
                         "kind": line.kind.value,
                         "amount": str(line.amount),
                         "rule": line.rule.id if line.rule else None,
-                        "recipient_nik": mask_identifier(line.recipient.nik) if line.recipient else None,
+                        "recipient_nik": line.recipient.nik if line.recipient else None,
                     }
                     for line in lines
                 ],
@@ -261,7 +260,7 @@ _VERBS = {
 def _optional_note(note: str | None) -> str | None:
     if note is None:
         return None
-    text, problems = clean_text(note, "note", max_length=2000, required=False)
+    text, problems = clean_text(note, "note", max_length=MAX_NOTE_LENGTH, required=False)
     if problems:
         raise Invalid(problems)
     return text or None
@@ -347,7 +346,7 @@ async def _record_death(session: AsyncSession, caller: Caller, claim: Claim) -> 
 async def reject_claim(
     session: AsyncSession, caller: Caller, claim_id: int, expected_version: int, reason: str
 ) -> Claim:
-    text, problems = clean_text(reason, "reason", max_length=2000)
+    text, problems = clean_text(reason, "reason", max_length=MAX_NOTE_LENGTH)
     if problems:
         raise Invalid(problems)
     return await _move(session, caller, claim_id, ClaimStatus.REJECTED, expected_version, text, rejection_reason=text)

@@ -43,6 +43,8 @@ def text(value: Any) -> str:
 
 def identifier(value: Any, label: str, digits: int) -> str:
     """A digit string such as a NIK or KK number, refused when a spreadsheet stored it as a number."""
+    if isinstance(value, str) and len(value) == digits and value.isdigit() and value.isascii():
+        return value  # the common case, as text and complete
     if isinstance(value, bool):
         raise CellProblem("INVALID_" + label, f"{label} must be {digits} digits; a true/false cell was given")
     if isinstance(value, (int, float)):
@@ -95,6 +97,8 @@ def integer(value: Any, label: str) -> int:
         raise CellProblem("INVALID_NUMBER", f"{label} must be a whole number; a true/false cell was given")
     if isinstance(value, int):
         return value
+    if isinstance(value, str) and value.isdigit() and value.isascii():
+        return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     raw = text(value)

@@ -110,3 +110,5 @@ class ImportResult:
     mode: str
     sha256: str
     notes: list[str] = field(default_factory=list)
+    #: Seconds spent per phase (reading and checking, the set-based checks, the write), for benchmarks.
+    seconds: dict[str, float] = field(default_factory=dict)

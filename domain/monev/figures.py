@@ -53,7 +53,7 @@ from domain.monev.days import local_day, third_working_day_after
 from domain.monev.periods import Month
 from domain.participants.models import Contribution, FundingSource, Participant, ParticipantProgram
 from domain.participants.rules import Program, Segment
-from domain.regions.models import PlacedMixin, PlacedModel, RegionYearFigure
+from domain.regions.models import THROUGH_LINK, PlacedMixin, PlacedModel, RegionYearFigure
 from domain.regions.rules import RegionCode, RegionLevel, placement_column_for
 
 #: The SQL condition limiting a placed table (or the region table) to what the caller may see: always
@@ -211,6 +211,8 @@ async def _extreme_poor(conn: AsyncConnection, q: _Query, table: Table) -> None:
         .outerjoin(p, p.id == b.participant_id)
         .where(b.extreme_poor.is_(True), q.where(b))
         .group_by(*group_by)
+        # Enrolment is a property of the visible beneficiary, wherever the participant it became is registered.
+        .execution_options(**{THROUGH_LINK: (Participant.__tablename__,)})
     )
     for row in await _rows(conn, stmt):
         counts = table.setdefault(q.key(row), AreaMonth()).counts

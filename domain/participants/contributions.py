@@ -21,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from domain.participants.rules import Program, Segment
+from domain.participants.rules import JKK_RISK_RATES, Program, Segment
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,7 @@ RATES: tuple[RateRule, ...] = (
     # PU JKK by the employer's risk class (PP 44/2015 appendix I), paid by the employer.
     *(
         RateRule(f"PU-JKK-{cls}-2015", _PU, Program.JKK, _PP44, _PP44_FROM, percent=Decimal(rate), risk_class=cls)
-        for cls, rate in ((1, "0.24"), (2, "0.54"), (3, "0.89"), (4, "1.27"), (5, "1.74"))
+        for cls, rate in JKK_RISK_RATES.items()
     ),
     RateRule("PU-JKM-2015", _PU, Program.JKM, _PP44, _PP44_FROM, percent=Decimal("0.30")),
     # JHT 5.7 %: 3.7 % employer + 2 % worker (PP 46/2015).

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
 from domain.participants.models import Employer
+from domain.participants.rules import JKK_RISK_CLASS_MAX, JKK_RISK_CLASS_MIN, JKK_RISK_RATES
 from domain.regions.rules import placement
 from domain.text import clean_text
 from domain.writes.caller import Caller
@@ -52,8 +53,14 @@ def snapshot(employer: Employer) -> dict[str, Any]:
 
 
 def _risk_problems(value: int) -> list[Problem]:
-    if not 1 <= value <= 5:
-        return [Problem("jkkRiskClass", "OUT_OF_RANGE", f"the JKK risk class is 1 to 5, not {value}")]
+    if value not in JKK_RISK_RATES:
+        return [
+            Problem(
+                "jkkRiskClass",
+                "OUT_OF_RANGE",
+                f"the JKK risk class is {JKK_RISK_CLASS_MIN} to {JKK_RISK_CLASS_MAX}, not {value}",
+            )
+        ]
     return []
 
 

@@ -90,14 +90,18 @@ class Participant(PlacedMixin, Base):
     __table_args__ = (
         CheckConstraint("monthly_wage IS NULL OR monthly_wage >= 0", name="wage_non_negative"),
         CheckConstraint("contribution_months >= 0", name="months_non_negative"),
-        CheckConstraint(
-            "recent_contribution_months BETWEEN 0 AND 24 AND recent_contribution_months <= contribution_months",
-            name="recent_months_range",
-        ),
         CheckConstraint("length(nik) = 16", name="nik_length"),
         CheckConstraint("segment <> 'PU' OR employer_id IS NOT NULL", name="pu_has_employer"),
         # Target of the enrolment table's composite key, so an enrolment always knows its segment.
         UniqueConstraint("id", "segment", name="uq_participants_id_segment"),
+        # nameContains (ILIKE '%text%'): on PostgreSQL a trigram GIN index serves it (pg_trgm, migration
+        # 20261201_0005). SQLite has no index type for it: there the search scans the region-scoped rows.
+        Index(
+            "ix_participants_full_name_search",
+            "full_name",
+            postgresql_using="gin",
+            postgresql_ops={"full_name": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
         # Target of the beneficiary match, so a beneficiary is only ever linked to the participant with its NIK.
         UniqueConstraint("id", "nik", name="uq_participants_id_nik"),
         Index("ix_participants_registered_at_id", "registered_at", "id"),
@@ -163,6 +167,12 @@ class Contribution(Base):
     #: The payment's reference (bank transfer, SP2D number): unique, so a payment is recorded once.
     reference: Mapped[str] = mapped_column(String(64), unique=True)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def reveals_wage(self) -> bool:
+        """An employer's payment is a percentage of the wage, so its amount is as personal as the wage."""
+        return self.payer is FundingSource.EMPLOYER
+
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(200))
     #: The contribution rule (domain.participants.contributions) the amount was checked against.

@@ -91,3 +91,10 @@ def working_age_problems(birth: dt.date, today: dt.date) -> list[str]:
             f"participants are workers of at least {MIN_WORKING_AGE} (UU 13/2003 on manpower); this person is {age}"
         ]
     return []
+
+
+#: JKK contribution by the employer's risk class, percent of the wage (PP 44/2015 appendix I). The classes
+#: an employer may have are the keys: forms, checks and descriptions read them from here.
+JKK_RISK_RATES: dict[int, str] = {1: "0.24", 2: "0.54", 3: "0.89", 4: "1.27", 5: "1.74"}
+JKK_RISK_CLASS_MIN = min(JKK_RISK_RATES)
+JKK_RISK_CLASS_MAX = max(JKK_RISK_RATES)

@@ -88,6 +88,13 @@ PlacedModel = type[PlacedMixin] | type[Region]
 SCOPE_PARAMETER = "region_scope"
 
 
+#: Execution option naming the placed tables a statement reads only through the link of a row it has already
+#: scoped, as a property of that row — a beneficiary's enrolment (whether the participant it became is
+#: registered and paid) — never listing or counting their own rows. Declared where the statement is built,
+#: so the chokepoint test tells a deliberate link from a forgotten scope.
+THROUGH_LINK = "region_scope_through_link"
+
+
 def is_placed(model: object) -> bool:
     """Whether rows of `model` belong to a place and are therefore scoped by region."""
     return isinstance(model, type) and (issubclass(model, PlacedMixin) or model is Region)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import enum
 
-from domain.text import clean_text
+from domain.text import MAX_NOTE_LENGTH, clean_text
 from domain.writes.errors import Problem
 
-MAX_REASON_LENGTH = 2000
+MAX_REASON_LENGTH = MAX_NOTE_LENGTH
 
 
 class ReasonCode(enum.StrEnum):

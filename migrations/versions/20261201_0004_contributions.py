@@ -71,13 +71,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_contributions_payer"), ["payer"], unique=False)
         batch_op.create_index(batch_op.f("ix_contributions_payer_region_code"), ["payer_region_code"], unique=False)
 
-    with op.batch_alter_table("participants", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("recent_contribution_months", sa.Integer(), server_default="0", nullable=False))
-        batch_op.add_column(sa.Column("died_on", sa.Date(), nullable=True))
-        batch_op.create_check_constraint(
-            op.f("ck_participants_recent_months_range"),
-            "recent_contribution_months BETWEEN 0 AND 24 AND recent_contribution_months <= contribution_months",
-        )
+    # Plain ADD COLUMN, not a batch: on SQLite a batch would recreate the participants table, which other tables
+    # reference, and fail on a database that holds data.
+    op.add_column(
+        "participants", sa.Column("recent_contribution_months", sa.Integer(), server_default="0", nullable=False)
+    )
+    op.add_column("participants", sa.Column("died_on", sa.Date(), nullable=True))
     _opening_balances()
 
 
@@ -152,14 +151,11 @@ def _opening_balances() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("participants", schema=None) as batch_op:
-        batch_op.drop_constraint(op.f("ck_participants_recent_months_range"), type_="check")
-        batch_op.drop_column("died_on")
-        batch_op.drop_column("recent_contribution_months")
-
     with op.batch_alter_table("contributions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contributions_payer_region_code"))
         batch_op.drop_index(batch_op.f("ix_contributions_payer"))
         batch_op.drop_index("ix_contributions_participant_id_first_month")
-
     op.drop_table("contributions")
+    # ALTER TABLE ... DROP COLUMN: PostgreSQL, and SQLite since 3.35, without recreating the table.
+    op.execute("ALTER TABLE participants DROP COLUMN died_on")
+    op.execute("ALTER TABLE participants DROP COLUMN recent_contribution_months")

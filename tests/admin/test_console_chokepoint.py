@@ -52,6 +52,7 @@ async def test_every_console_read_goes_through_the_chokepoint(
     signed_in: Callable[[str], Any], sessions: async_sessionmaker[AsyncSession], guard: ScopeGuard, username: str
 ) -> None:
     b = await signed_in(username)
+    own = {"officer.rina": "52.71", "officer.dewi": "52.03"}[username]
     paths: list[str] = []
     for identity, model in VIEWS.items():
         paths += [
@@ -73,11 +74,18 @@ async def test_every_console_read_goes_through_the_chokepoint(
         "/admin/region-year-figure/list",
         "/admin/region-year-figure/export/csv",
         f"/admin/region-year-figure/details/{figure.region_code};{figure.year}",
+        "/admin/monev",
+        "/admin/monev?region=52",
+        f"/admin/monev/report?kind=inpres-4-2022&format=csv&region={own}&period=2025-Q4",
+        f"/admin/monev/report?kind=inpres-2-2021&format=csv&region={own}&period=2025-2",
     ]
     guard.violations.clear()
     for path in paths:
         response = await b.get(path)
-        assert response.status_code in (200, 403, 404), (path, response.status_code)
+        if "/details/" in path or "/edit/" in path:
+            assert response.status_code in (200, 403, 404), (path, response.status_code)
+        else:  # lists, exports, the dashboard and its reports are open to an officer
+            assert response.status_code == 200, (path, response.status_code)
         assert not guard.violations, (path, guard.report())
     assert guard.tables_seen == PLACED_TABLES, "every placed table should have been read at least once"
     assert guard.placed_reads > 40

@@ -368,3 +368,32 @@ async def test_later_inserts_get_fresh_ids(seeded: Seeded) -> None:
         result = await conn.execute(employers.insert().values(row))
         assert result.inserted_primary_key is not None
         assert result.inserted_primary_key[0] == SIZES["tiny"].employers + 1
+
+
+def test_the_demo_ledger_recounts_to_every_participants_figures() -> None:
+    """The demo writes the payments behind each participant's figures, at the rule table's price."""
+    from domain.participants.ledger import month_number
+
+    data = generated()
+    p_cols, c_cols = COLUMNS["participants"], COLUMNS["contributions"]
+    payments: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in data["contributions"]:
+        c = dict(zip(c_cols, row, strict=True))
+        payments[c["participant_id"]].append(c)
+        assert c["last_month"] - c["first_month"] + 1 == c["months"] > 0
+        if c["price_rule"] is not None:
+            assert c["amount"] > 0
+        if c["payer"] == "APBD":
+            assert c["payer_region_code"]
+    current = month_number(AS_OF)
+    for row in data["participants"]:
+        p = dict(zip(p_cols, row, strict=True))
+        mine = payments.get(p["id"], [])
+        assert p["contribution_months"] == sum(c["months"] for c in mine)
+        assert p["paid_through"] == max((c["period_to"] for c in mine), default=None)
+        recent = sum(max(0, min(c["last_month"], current) - max(c["first_month"], current - 23) + 1) for c in mine)
+        assert p["recent_contribution_months"] == recent
+        last = max((c["last_month"] for c in mine), default=None)
+        if p["status"] in ("ACTIVE", "INACTIVE"):
+            assert (p["status"] == "ACTIVE") == (last is not None and last >= current)
+        assert (p["died_on"] is not None) == (p["status"] == "DECEASED")

@@ -26,6 +26,7 @@ PARTICIPANT = """
   region { code parent { code } ancestors { code } children { code } }
   employer { registrationNumber region { code } }
   programs { program }
+  contributions(first: 3) { totalCount edges { node { id amount } } }
   beneficiary { id region { code } participant { id } }
   claims(first: 5) { totalCount edges { node { id amountApproved benefits { amount recipientNik } history { status }
                                                 participant { id } region { code } } } }
@@ -60,6 +61,14 @@ QUERIES: dict[str, str] = {
     }""",
     "entities": """query($r: [_Any!]!) { _entities(representations: $r) {
         ... on Participant { id } ... on Claim { id } ... on PovertyBeneficiary { id } ... on Region { code } } }""",
+    "monev": """{
+        a: coverage(regionCode: "52") { participants activeParticipants }
+        b: coverage(regionCode: "52.71") { participants }
+        coverageByRegion(parentCode: "52") { participants }
+        coverageTrend(regionCode: "52.71", from: "2025-01-01", to: "2025-03-31") { participants }
+        claimStats(regionCode: "52.03", from: "2025-01-01", to: "2025-03-31") { month }
+        region(code: "52.71") { coverage { participants } }
+    }""",
     "explain": """query($p: ID!, $c: ID!) {
         a: explainAccess(typename: "Participant", id: $p) { visible }
         b: explainAccess(typename: "Claim", id: $c) { visible fields { field access } }

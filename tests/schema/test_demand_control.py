@@ -13,18 +13,23 @@ from strawberry.federation.schema_directives import Cost, ListSize
 from demo.regions import region_rows
 from domain.claims.models import ClaimBenefit, ClaimStatus
 from domain.db import make_engine
-from domain.participants.rules import Program
+from domain.monev.periods import MAX_RANGE_MONTHS
+from domain.participants.models import FundingSource
+from domain.participants.rules import Program, Segment
 from domain.regions.rules import RegionLevel
 from schema.app import schema
 from schema.limits import (
     CLAIM_BENEFITS_SIZE,
     CLAIM_HISTORY_SIZE,
     DEFAULT_PAGE_SIZE,
+    FUNDING_SOURCES_SIZE,
     PROGRAMS_SIZE,
     REGION_ANCESTORS_SIZE,
     REGION_CHILDREN_SIZE,
     ROUTER_MAX_COST,
+    SEGMENTS_SIZE,
     TOTAL_COUNT_COST,
+    TREND_MONTHS_SIZE,
 )
 
 
@@ -104,6 +109,9 @@ def test_total_count_is_priced() -> None:
 
 def test_sizes_match_the_domain() -> None:
     assert len(Program) == PROGRAMS_SIZE
+    assert len(Segment) == SEGMENTS_SIZE
+    assert len(FundingSource) == FUNDING_SOURCES_SIZE
+    assert MAX_RANGE_MONTHS + 1 == TREND_MONTHS_SIZE
     assert len(ClaimStatus) == CLAIM_HISTORY_SIZE
     assert len(RegionLevel) - 1 == REGION_ANCESTORS_SIZE
     children = Counter(row[4] for row in region_rows())  # parent code of every Kemendagri region

@@ -95,12 +95,15 @@ async def price_of(writes: Any, global_id: str) -> Decimal:
 async def backdate_registration(writes: Any, global_id: str, months: int) -> None:
     """Test set-up of a history: the participant was registered `months` months ago (payments cannot predate
     the registration)."""
-    from domain.participants.models import Participant
+    from domain.participants.models import Participant, ParticipantProgram
 
     pid = int(from_base64(global_id)[1])
     when = dt.datetime.now(dt.UTC).replace(day=1) - dt.timedelta(days=31 * months)
     async with writes.engine.begin() as conn:
         await conn.execute(update(Participant).where(Participant.id == pid).values(registered_at=when))
+        await conn.execute(
+            update(ParticipantProgram).where(ParticipantProgram.participant_id == pid).values(since=when.date())
+        )
 
 
 def first_of_month(months_back: int) -> dt.date:

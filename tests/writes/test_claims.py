@@ -474,3 +474,38 @@ async def test_scholarship_years_and_children_over_claims(writes: Any, staff: di
     assert [e["code"] for e in third_year["errors"]] == ["YEARS_EXHAUSTED"]
     third_child = await submit(writes, staff["verifier"], **death, scholarshipChildren=[child(8124, "SMP")])
     assert [e["code"] for e in third_child["errors"]] == ["TOO_MANY_CHILDREN"]
+
+
+#: The audit trail's stance on personal data (``auth.policy.masked_changes``): it records what was written,
+#: unmasked, and reading it masks for callers without pii:read. A claim's heirs are no exception.
+AUDIT_TRAIL = """query($id: String!) { auditEvents(first: 5, filter: {entityType: "Claim", entityId: $id}) {
+  edges { node { action changes } } } }"""
+
+
+async def test_a_claims_heir_nik_is_recorded_unmasked_and_masked_on_reading(
+    writes: Any, staff: dict[str, Any], insured: Any
+) -> None:
+    p = await insured(months=40)
+    claim = (await jkm_death(writes, staff["verifier"], p, 8091))["claim"]
+    nik = heir(8091)["nik"]
+    local_id = from_base64(claim["id"])[1]
+    async with writes.engine.connect() as conn:
+        changes = (
+            await conn.execute(
+                select(AuditEvent.changes).where(
+                    AuditEvent.entity_type == "Claim",
+                    AuditEvent.entity_id == local_id,
+                    AuditEvent.action == "claim.submit",
+                )
+            )
+        ).scalar_one()
+    assert {line["recipient_nik"] for line in changes["benefits"]["after"]} == {nik}
+
+    def recorded(body: dict[str, Any]) -> str:
+        assert "errors" not in body, body
+        (event,) = [e["node"] for e in body["data"]["auditEvents"]["edges"] if e["node"]["action"] == "claim.submit"]
+        return str(event["changes"]["benefits"]["after"][0]["recipient_nik"])
+
+    assert recorded(await writes.gql(AUDIT_TRAIL, {"id": local_id}, staff["admin"])) == nik
+    masked = recorded(await writes.gql(AUDIT_TRAIL, {"id": local_id}, staff["trail_reader"]))
+    assert masked == nik[:4] + "*" * 10 + nik[-2:]

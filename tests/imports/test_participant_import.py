@@ -1,0 +1,139 @@
+"""Participant and contribution imports: the API's write functions per row, all-or-nothing by default."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import itertools
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.audit.models import AuditEvent
+from domain.imports.report import ImportResult
+from domain.nik import Sex, build_nik
+from domain.participants.imports import RowImportOptions, import_contributions, import_participants
+from domain.participants.models import Contribution, Participant
+from tests.imports.conftest import ImportDB, importer
+
+_serials = itertools.count(8101)
+P_HEADER = "nik,nama,tanggal_lahir,jenis_kelamin,segmen,sumber_dana,kode_wilayah,program,upah"
+C_HEADER = "nik,jumlah_bulan,jumlah,pembayar,referensi,kode_wilayah_pembayar"
+
+
+def worker(**overrides: Any) -> dict[str, Any]:
+    birth = dt.date(1987, 8, 17)
+    values = {
+        "nik": build_nik("52.03.01", birth, Sex.M, next(_serials)),
+        "nama": "Lalu Sapturi",
+        "tanggal_lahir": birth.isoformat(),
+        "jenis_kelamin": "L",
+        "segmen": "BPU",
+        "sumber_dana": "APBD",
+        "kode_wilayah": "52.03.01.2001",
+        "program": "JKK JKM",
+        "upah": "",
+    }
+    values.update(overrides)
+    return values
+
+
+def table(header: str, rows: list[dict[str, Any]]) -> bytes:
+    names = header.split(",")
+    return ("\n".join([header] + [",".join(str(r[n]) for n in names) for r in rows]) + "\n").encode()
+
+
+async def run(db: ImportDB, kind: str, data: bytes, **options: Any) -> tuple[ImportResult, int, int]:
+    engine = db.engine()
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            work = import_participants if kind == "participants" else import_contributions
+            result = await work(
+                session, importer("52.03"), io.BytesIO(data), f"{kind}.csv", RowImportOptions(**options)
+            )
+            if result.written:
+                await session.commit()
+            else:
+                await session.rollback()
+        async with engine.connect() as conn:
+            participants = (await conn.execute(select(func.count()).select_from(Participant))).scalar_one()
+            payments = (await conn.execute(select(func.count()).select_from(Contribution))).scalar_one()
+        return result, int(participants), int(payments)
+    finally:
+        await engine.dispose()
+
+
+async def test_participants_all_or_nothing_then_good_rows_then_unchanged(imports_db: ImportDB) -> None:
+    good = worker()
+    rows = [
+        good,
+        worker(segmen="XYZ"),
+        worker(nik="5203011708870000"),  # serial 0000
+        worker(kode_wilayah="52.71.01.1004"),  # outside 52.03
+        worker(segmen="PU", sumber_dana="APBD"),  # a wage earner is paid for by the employer
+        worker(program="JKK JKM JP"),  # BPU cannot hold JP
+        worker(tanggal_lahir="17/13/1987"),
+    ]
+    header_only, before, _ = await run(imports_db, "participants", table(P_HEADER, []))
+    assert [e.code for e in header_only.errors] == ["NO_ROWS"]
+    refused, after, _ = await run(imports_db, "participants", table(P_HEADER, rows))
+    assert not refused.written
+    assert after == before
+    codes = {(e.row, e.code) for e in refused.errors}
+    assert (3, "INVALID_SEGMENT") in codes
+    assert (4, "INVALID_NIK") in codes
+    assert (5, "OUT_OF_REGION") in codes
+    assert (6, "FUNDING_NOT_ALLOWED") in codes
+    assert (7, "PROGRAM_NOT_ALLOWED") in codes
+    assert (8, "INVALID_DATE") in codes
+    assert refused.counts.rejected == 6
+
+    skipped, after, _ = await run(imports_db, "participants", table(P_HEADER, rows), skip_invalid=True)
+    assert skipped.written
+    assert (skipped.counts.imported, after) == (1, before + 1)
+    again, after_again, _ = await run(imports_db, "participants", table(P_HEADER, [good]))
+    assert (again.counts.imported, again.counts.unchanged, after_again) == (0, 1, before + 1)
+
+
+async def test_contributions_go_through_the_ledger(imports_db: ImportDB) -> None:
+    person = worker()
+    registered, _, _ = await run(imports_db, "participants", table(P_HEADER, [person]))
+    assert registered.counts.imported == 1
+    ref = f"APBD-TEST-{person['nik'][-4:]}"
+    pay = {"nik": person["nik"], "jumlah_bulan": 3, "jumlah": "50400", "pembayar": "APBD", "referensi": ref,
+           "kode_wilayah_pembayar": "52.03"}  # fmt: skip
+    bad = [
+        {**pay, "nik": build_nik("52.03.01", dt.date(1990, 1, 1), Sex.M, 9999), "referensi": ref + "-X"},
+        {**pay, "jumlah": "lima puluh ribu", "referensi": ref + "-Y"},
+        {**pay, "jumlah_bulan": 0, "referensi": ref + "-Z"},
+    ]
+    dry, _, payments = await run(imports_db, "contributions", table(C_HEADER, [pay]), dry_run=True)
+    assert (dry.written, dry.counts.imported) == (False, 1)
+    refused, _, payments_after = await run(imports_db, "contributions", table(C_HEADER, [pay, *bad]))
+    assert not refused.written
+    assert payments_after == payments
+    assert sorted((e.row, e.code) for e in refused.errors) == [
+        (3, "NOT_FOUND"),
+        (4, "INVALID_NUMBER"),
+        (5, "INVALID_MONTHS"),
+    ]
+    done, _, payments_done = await run(imports_db, "contributions", table(C_HEADER, [pay]))
+    assert (done.written, done.counts.imported, payments_done) == (True, 1, payments + 1)
+    engine = imports_db.engine()
+    try:
+        async with engine.connect() as conn:
+            months = (
+                await conn.execute(select(Participant.contribution_months).where(Participant.nik == person["nik"]))
+            ).scalar_one()
+            events = (await conn.execute(select(func.count()).select_from(AuditEvent))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert months == 3  # derived from the ledger, not typed in
+    again, _, payments_again = await run(imports_db, "contributions", table(C_HEADER, [pay]))
+    assert (again.counts.unchanged, payments_again) == (1, payments + 1)
+    reused, _, _ = await run(
+        imports_db, "contributions", table(C_HEADER, [{**pay, "jumlah": "16800", "jumlah_bulan": 1}])
+    )
+    assert [e.code for e in reused.errors] == ["REFERENCE_REUSED"]
+    assert events > 0
