@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Reinstall whenever pyproject.toml changes.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint typecheck format seed-bench clean
+.PHONY: install run test lint typecheck format seed-bench bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ format: install
 ## Load the 1M-participant benchmark dataset into a fresh PostgreSQL database and report time and memory.
 seed-bench: install
 	$(BIN)/python bench/seed_bench.py
+
+## The read benchmark: this service, PostGraphile and hand-written SQL on the bench data (bench/README.md);
+## writes bench/RESULTS.md. Needs PostgreSQL, wrk and Node.
+bench: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
+	cd bench && npm ci --no-audit --no-fund
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

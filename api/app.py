@@ -31,7 +31,12 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
     settings = settings or get_settings()
     if settings.env != "test":
         configure_logging(settings.log_level, settings.log_json)
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(
+        settings.resolved_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pre_ping=settings.db_pool_pre_ping,
+    )
     sessions = make_sessionmaker(engine)
     buckets = make_buckets(settings.redis_url or None, settings.redis_prefix)
     identity = build_identity(settings, sessions, buckets)
@@ -46,6 +51,9 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         graphql_ide="graphiql" if development else None,
         allow_queries_via_get=True,
         multipart_uploads_enabled=True,  # importBeneficiaries; bearer tokens only, so no cross-site form can call it
+        compiled_reads=settings.compiled_reads,
+        document_cache=settings.document_cache,
+        read_autocommit=settings.read_autocommit,
     )
 
     @contextlib.asynccontextmanager
@@ -79,6 +87,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
     app.state.console = mount_console(app, engine=engine, sessions=sessions, config=console_config(settings))
     app.state.settings = settings
     app.state.engine = engine
+    app.state.graphql = graphql_app
     app.state.sessions = sessions
     app.state.identity = identity
     app.state.buckets = buckets

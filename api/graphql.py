@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from graphql import ExecutionResult as GraphQLExecutionResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
@@ -41,6 +42,9 @@ class JamsosGraphQL(GraphQL[Context, None]):
         limits: Limits | None = None,
         buckets: Buckets | None = None,
         introspection: bool = False,
+        compiled_reads: bool = True,
+        read_autocommit: bool = True,
+        document_cache: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
@@ -48,18 +52,35 @@ class JamsosGraphQL(GraphQL[Context, None]):
         self.limits = limits or Limits()
         self.buckets = buckets or MemoryBuckets()
         self.introspection = introspection
+        #: Settings' ``compiled_reads``; tests flip it to run the same cases on both read paths.
+        self.compiled_reads = compiled_reads
+        self.read_autocommit = read_autocommit
+        self.document_cache = document_cache
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+    def encode_json(self, data: object) -> bytes:
+        # orjson: several times faster than json.dumps on a page of 100 participants, bytes out directly.
+        return orjson.dumps(data)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # One session per request, always closed, whatever the outcome.
         session = self.sessions()
-        scope.setdefault("state", {})["db"] = session
+        state = scope.setdefault("state", {})
+        state["db"] = session
         try:
             await super().__call__(scope, receive, send)
         finally:
+            reader = state.get("reader")
             try:
-                await session.close()
-            except Exception:
-                log.warning("closing a request's database session failed", exc_info=True)
+                if isinstance(reader, Reader):
+                    await reader.close()
+            finally:
+                try:
+                    await session.close()
+                except Exception:
+                    log.warning("closing a request's database session failed", exc_info=True)
 
     async def execute_operation(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         request_data = kwargs.get("request_data")
@@ -75,7 +96,8 @@ class JamsosGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         principal = principal_of(request)
-        reader = Reader(request.state.db)
+        reader = Reader(request.state.db, autocommit=self.read_autocommit)
+        request.state.reader = reader  # closed (after its statement in flight) before the session is
         request.state.sub_response = response
         return Context(
             principal=principal,
@@ -86,6 +108,8 @@ class JamsosGraphQL(GraphQL[Context, None]):
             sessions=self.sessions,
             introspection=self.introspection,
             charge=self._charger(request, principal),
+            compiled_reads=self.compiled_reads,
+            document_cache=self.document_cache,
         )
 
     def _charger(self, request: Request | WebSocket, principal: Principal) -> Any:

@@ -71,6 +71,8 @@ def build_identity(
     keyring = KeyRing(sessions, settings.resolved_signing_key_path, refresh_seconds=settings.key_refresh_seconds)
     revocations = RevocationList(sessions, refresh_seconds=settings.revocation_refresh_seconds)
     config = token_config(settings)
-    verifier = TokenVerifier(keyring, config, revocations, external_issuer(settings))
+    verifier = TokenVerifier(
+        keyring, config, revocations, external_issuer(settings), cache_size=settings.token_cache_size
+    )
     endpoints = OAuthEndpoints(oauth_settings(settings), sessions, keyring, revocations, buckets or MemoryBuckets())
     return Identity(keyring, revocations, verifier, endpoints, oauth_routes(endpoints))

@@ -80,6 +80,21 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2 * 1024 * 1024
     #: Largest registry list a caller with beneficiaries:write may upload to importBeneficiaries (api.uploads).
     import_max_upload_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    # -- read performance (schema.compiled, domain.db, auth.verifier) --
+    #: Verified access tokens remembered (each until it expires; revocation is still checked). 0 = off.
+    token_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
+    #: Parse and validate each distinct document once (schema.document_cache); off only to measure it.
+    document_cache: bool = True
+    #: Run the read session of a GraphQL request in autocommit (no BEGIN/ROLLBACK round trips).
+    read_autocommit: bool = True
+    #: Answer covered read queries from the compiled read path (schema.compiled); off = resolvers only.
+    compiled_reads: bool = True
+    #: Connections each web process keeps open to PostgreSQL, and how many more it may open under load.
+    db_pool_size: int = Field(default=10, gt=0, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    #: Test each pooled connection with a round trip before use (survives a database restart unnoticed,
+    #: at the price of one extra round trip per request).
+    db_pool_pre_ping: bool = False
     #: Representations one federation ``_entities`` call may carry (schema.limits); more are refused.
     max_entity_representations: int = Field(default=MAX_ENTITY_REPRESENTATIONS, gt=0, le=100_000)
     # -- limits per GraphQL document and budgets per caller (schema.limits; README "Production") --

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
 from auth.keys import KeyRing
 from auth.oidc import ExternalIssuer
 from auth.principal import Principal
@@ -22,11 +26,15 @@ class TokenVerifier:
         config: TokenConfig,
         revocations: RevocationList,
         external: ExternalIssuer | None = None,
+        *,
+        cache_size: int = 10_000,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.keyring = keyring
         self.config = config
         self.revocations = revocations
         self.external = external
+        self._cache = VerifiedTokens(cache_size, clock)
 
     async def verify(self, token: str) -> Principal:
         header, issuer = unverified_header_and_issuer(token)
@@ -37,9 +45,48 @@ class TokenVerifier:
         else:
             kid = header.get("kid")
             keys = await self.keyring.verification_keys(kid if isinstance(kid, str) else None)
-            principal = principal_from_claims(verify_claims(token, keys, self.config))
+            # A token verified before skips the signature check until it expires, as long as the key that
+            # signed it is still one of ours (a withdrawn key ends its tokens at once).
+            cached = self._cache.get(token) if any(k.kid == kid for k in keys.keys) else None
+            if cached is None:
+                claims = verify_claims(token, keys, self.config)
+                cached = principal_from_claims(claims)
+                self._cache.put(token, cached, claims.get("exp"))
+            principal = cached
         if await self.revocations.is_revoked(
             principal.token_id, client_id=principal.client_id, subject=principal.subject
         ):
             raise InvalidToken("the token has been revoked")
         return principal
+
+
+class VerifiedTokens:
+    """Principals of tokens whose signature and claims were checked, each kept until the token expires.
+
+    Checking an ES256 signature and the claims is the largest fixed cost of an authenticated request. The
+    cache is keyed by the token itself, bounded (least recently used first out), and an entry is dropped at
+    the token's ``exp``; revocation is not cached (the verifier asks the revocation list every time).
+    """
+
+    def __init__(self, maxsize: int, clock: Callable[[], float]) -> None:
+        self._entries: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._maxsize = maxsize
+        self._clock = clock
+
+    def get(self, token: str) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        principal, expires_at = entry
+        if self._clock() >= expires_at:
+            del self._entries[token]
+            return None
+        self._entries.move_to_end(token)
+        return principal
+
+    def put(self, token: str, principal: Principal, exp: object) -> None:
+        if self._maxsize <= 0 or not isinstance(exp, int | float):
+            return
+        self._entries[token] = (principal, float(exp))
+        while len(self._entries) > self._maxsize:
+            self._entries.popitem(last=False)

@@ -16,7 +16,9 @@ from schema.beneficiaries import BeneficiaryNode, BeneficiaryQuery
 from schema.beneficiary_mutations import BeneficiaryMutation
 from schema.claim_mutations import ClaimMutation
 from schema.claims import ClaimNode, ClaimQuery
+from schema.compiled.extension import CompiledReads
 from schema.contributions import ContributionMutation
+from schema.document_cache import DocumentParseCache, DocumentValidationCache
 from schema.entities import EntitySchema
 from schema.input_text import RefuseControlCharacters
 from schema.introspection import IntrospectionGate
@@ -81,9 +83,14 @@ def build_schema(*, extra_extensions: list[Any] | None = None, security_directiv
     built: list[EntitySchema] = []
     extensions: list[Any] = [
         RefuseControlCharacters,
+        # Parse and validate each distinct document once (schema.document_cache).
+        DocumentParseCache,
+        DocumentValidationCache,
         limits_extension(lambda: built[0]._schema),
         IntrospectionGate,
         PersonalDataAccessLog,
+        # Last, so that every check above has passed before it answers (schema.compiled).
+        CompiledReads,
         *(extra_extensions or []),
     ]
     built.append(

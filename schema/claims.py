@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Subquery, func, select, tuple_
 from sqlalchemy.orm import aliased
 from strawberry import relay
 from strawberry.dataloader import DataLoader
@@ -172,6 +172,23 @@ class ClaimConnection(CountedConnection[ClaimNode]):
 SUBMITTED_SORT = SortKey("SUBMITTED_AT", Claim.submitted_at)
 
 
+def claim_pages_subquery(principal: Principal, participant_ids: list[int], after: str | None) -> Subquery:
+    """The visible claims of some participants after `after`, each ranked within its participant (oldest first).
+
+    Keeping ``rank <= limit + 1`` gives one page per participant in one statement; the resolvers' loader
+    and the compiled read path (schema.compiled) both page nested claims through here (the latter passes an
+    expanding ``bindparam`` as `participant_ids` and reuses the statement).
+    """
+    rank = (
+        func.row_number().over(partition_by=Claim.participant_id, order_by=(Claim.submitted_at, Claim.id)).label("rank")
+    )
+    inner = select(Claim, rank).where(Claim.participant_id.in_(participant_ids), visible(principal, Claim))
+    if after is not None:
+        value, row_id = decode_cursor(after, SUBMITTED_SORT, False)
+        inner = inner.where(tuple_(Claim.submitted_at, Claim.id) > (value, row_id))
+    return inner.subquery()
+
+
 def _claim_pages(info: Info, limit: int) -> DataLoader[tuple[int, str | None], list[Claim]]:
     """Loader of one page of claims per participant: one windowed query for a whole batch of participants."""
     principal = info.context.principal
@@ -183,16 +200,7 @@ def _claim_pages(info: Info, limit: int) -> DataLoader[tuple[int, str | None], l
             by_after[after].append(participant_id)
         pages: dict[tuple[int, str | None], list[Claim]] = defaultdict(list)
         for after, ids in by_after.items():
-            rank = (
-                func.row_number()
-                .over(partition_by=Claim.participant_id, order_by=(Claim.submitted_at, Claim.id))
-                .label("rank")
-            )
-            inner = select(Claim, rank).where(Claim.participant_id.in_(ids), visible(principal, Claim))
-            if after is not None:
-                value, row_id = decode_cursor(after, SUBMITTED_SORT, False)
-                inner = inner.where(tuple_(Claim.submitted_at, Claim.id) > (value, row_id))
-            sub = inner.subquery()
+            sub = claim_pages_subquery(principal, ids, after)
             claim = aliased(Claim, sub)
             stmt = (
                 select(claim)

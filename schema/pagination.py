@@ -139,6 +139,26 @@ def decode_cursor(cursor: str, sort: SortKey, descending: bool) -> tuple[Any, An
     return decoded, row_id
 
 
+def keyset_page(
+    stmt: Select[RowT], *, sort: SortKey, id_column: Any, descending: bool, limit: int, after: str | None
+) -> Select[RowT]:
+    """`stmt` narrowed to the page after `after`, in order, with one extra row that says whether more follow.
+
+    The resolvers and the compiled read path (schema.compiled) both page through here.
+    """
+    page_stmt = stmt
+    if after:
+        value, row_id = decode_cursor(after, sort, descending)
+        key = tuple_(sort.column, id_column)
+        bound: ColumnElement[bool] = key < (value, row_id) if descending else key > (value, row_id)
+        page_stmt = page_stmt.where(bound)
+    if descending:
+        page_stmt = page_stmt.order_by(sort.column.desc(), id_column.desc())
+    else:
+        page_stmt = page_stmt.order_by(sort.column.asc(), id_column.asc())
+    return page_stmt.limit(limit + 1)
+
+
 async def paginate(
     reader: Reader,
     stmt: Select[RowT],
@@ -153,17 +173,8 @@ async def paginate(
 ) -> ConnT:
     """Run one keyset page of `stmt` (already filtered and scoped) and wrap it as a connection."""
     limit = check_first(first)
-    page_stmt = stmt
-    if after:
-        value, row_id = decode_cursor(after, sort, descending)
-        key = tuple_(sort.column, id_column)
-        bound: ColumnElement[bool] = key < (value, row_id) if descending else key > (value, row_id)
-        page_stmt = page_stmt.where(bound)
-    if descending:
-        page_stmt = page_stmt.order_by(sort.column.desc(), id_column.desc())
-    else:
-        page_stmt = page_stmt.order_by(sort.column.asc(), id_column.asc())
-    rows = list(await reader.all(page_stmt.limit(limit + 1)))
+    page_stmt = keyset_page(stmt, sort=sort, id_column=id_column, descending=descending, limit=limit, after=after)
+    rows = list(await reader.all(page_stmt))
     count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
     return page_of(
         rows,

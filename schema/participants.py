@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, exists, select
 from strawberry import relay
 
 from auth.policy import pii_visible, require_scope, shown, visible
@@ -19,7 +19,7 @@ from domain.nik import InvalidNIK, parse_nik
 from domain.participants.models import Employer, Participant, ParticipantProgram
 from domain.participants.rules import JKK_RISK_CLASS_MAX, JKK_RISK_CLASS_MIN, JKK_RISK_RATES
 from schema import demand
-from schema.context import Info
+from schema.context import Info, Reader
 from schema.enums import (
     FundingSourceEnum,
     ParticipantStatusEnum,
@@ -29,7 +29,7 @@ from schema.enums import (
     domain_value,
 )
 from schema.errors import BadInput
-from schema.filters import apply, name_search, region_filter
+from schema.filters import name_search, region_filter
 from schema.ids import db_id, local_id
 from schema.limits import PAGE_SIZE_TEXT, PROGRAMS_SIZE
 from schema.pagination import CountedConnection, OrderDirection, SortKey, paginate
@@ -288,6 +288,31 @@ class ParticipantOrder:
     direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description="Direction.")
 
 
+async def participant_conditions(
+    reader: Reader, principal: Principal, filter: ParticipantFilter | None
+) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of a participant list: the caller's region, then the filter's conditions.
+
+    Shared by the resolver and the compiled read path (schema.compiled), so both refuse and narrow alike.
+    """
+    f = filter or ParticipantFilter()
+    conditions = [visible(principal, Participant)]
+    if f.region_code is not None:
+        conditions.append(await region_filter(reader, principal, Participant, f.region_code))
+    program = domain_value(f.program)
+    optional = (
+        Participant.segment == domain_value(f.segment) if f.segment is not None else None,
+        Participant.status == domain_value(f.status) if f.status is not None else None,
+        Participant.funding_source == domain_value(f.funding_source) if f.funding_source is not None else None,
+        exists().where(ParticipantProgram.participant_id == Participant.id, ParticipantProgram.program == program)
+        if program is not None
+        else None,
+        name_search(Participant.full_name, f.name_contains, "filter.nameContains"),
+    )
+    conditions.extend(c for c in optional if c is not None)
+    return conditions
+
+
 @strawberry.type
 class ParticipantQuery:
     @strawberry.federation.field(
@@ -330,21 +355,7 @@ class ParticipantQuery:
         after: Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")] = None,
     ) -> ParticipantConnection:
         principal, reader = info.context.principal, info.context.reader
-        f = filter or ParticipantFilter()
-        stmt = select(Participant).where(visible(principal, Participant))
-        if f.region_code is not None:
-            stmt = stmt.where(await region_filter(reader, principal, Participant, f.region_code))
-        program = domain_value(f.program)
-        stmt = apply(
-            stmt,
-            Participant.segment == domain_value(f.segment) if f.segment is not None else None,
-            Participant.status == domain_value(f.status) if f.status is not None else None,
-            Participant.funding_source == domain_value(f.funding_source) if f.funding_source is not None else None,
-            exists().where(ParticipantProgram.participant_id == Participant.id, ParticipantProgram.program == program)
-            if program is not None
-            else None,
-            name_search(Participant.full_name, f.name_contains, "filter.nameContains"),
-        )
+        stmt = select(Participant).where(*await participant_conditions(reader, principal, filter))
         order = order_by or ParticipantOrder()
         sort = PARTICIPANT_SORTS[order.field]
         return await paginate(

@@ -26,6 +26,9 @@ from domain.regions.models import Region
 from domain.regions.rules import RegionLevel
 from schema.limits import MAX_ENTITY_REPRESENTATIONS
 
+# Every case runs on both read paths: the resolvers alone, and the compiled read path (schema.compiled).
+pytestmark = pytest.mark.usefixtures("read_path")
+
 ENTITIES = """
 query($representations: [_Any!]!) {
   _entities(representations: $representations) {

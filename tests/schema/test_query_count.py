@@ -6,6 +6,9 @@ from typing import Any
 
 import pytest
 
+# Every case runs on both read paths: the resolvers alone, and the compiled read path (schema.compiled).
+pytestmark = pytest.mark.usefixtures("read_path")
+
 # One query per root list, each nesting every relation of its type (and relations of those).
 NESTED = {
     "participants": """
@@ -19,6 +22,19 @@ query($first: Int!) {
       beneficiary { decile participant { id } }
       claims(first: 5) { totalCount edges { node { claimNumber benefits { amount } history { status } } } }
     } }
+  }
+}""",
+    # The shape the compiled read path answers (on its path it is not handed to the resolvers).
+    "participants_compiled": """
+query($first: Int!) {
+  participants(first: $first, orderBy: {field: FULL_NAME}) {
+    totalCount
+    edges { cursor node {
+      id membershipNumber nik birthDate region { code name }
+      programs { program since }
+      claims(first: 3) { totalCount edges { node { claimNumber amountApproved } } pageInfo { hasNextPage } }
+    } }
+    pageInfo { hasNextPage endCursor }
   }
 }""",
     "claims": """
@@ -45,10 +61,13 @@ async def test_statement_count_independent_of_page_size(
 ) -> None:
     counts = {}
     for first in (5, 100):
+        # The same request once uncounted: per-process refreshes (signing keys, the revoked-token list every
+        # few seconds) then happen there, not in the request whose statements are counted.
+        await gql(NESTED[root], {"first": first}, callers[caller_name])
         count_statements.count = 0
         body = await gql(NESTED[root], {"first": first}, callers[caller_name])
         assert "errors" not in body, body
         counts[first] = count_statements.count
         if first == 100 and caller_name == "admin":
-            assert len(body["data"][root]["edges"]) > 5  # the big page is really bigger
+            assert len(body["data"][root.removesuffix("_compiled")]["edges"]) > 5  # the big page is really bigger
     assert counts[5] == counts[100], counts

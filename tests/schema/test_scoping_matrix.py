@@ -20,6 +20,9 @@ from domain.participants.models import Participant
 from domain.regions.models import Region
 from domain.regions.rules import RegionLevel
 
+# Every case runs on both read paths: the resolvers alone, and the compiled read path (schema.compiled).
+pytestmark = pytest.mark.usefixtures("read_path")
+
 CALLERS = ["anonymous", "analyst_5203", "officer_5271", "admin"]
 
 LISTS = {

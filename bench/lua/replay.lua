@@ -1,0 +1,50 @@
+-- Replays prepared requests round-robin and reports JSON for bench/run.py.
+-- Usage: wrk -t1 -cN -dS --latency -s bench/lua/replay.lua URL -- REQUESTS_FILE [BEARER_TOKEN]
+-- REQUESTS_FILE: one request per line, "METHOD<TAB>PATH<TAB>BODY" (BODY may be empty).
+-- An error is a non-200 status or a GraphQL error in the body ("errors":[{ ...).
+
+local requests = {}
+local index = 0
+local errors = 0
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local headers = { ["Content-Type"] = "application/json" }
+  if args[2] ~= nil and args[2] ~= "" then
+    headers["Authorization"] = "Bearer " .. args[2]
+  end
+  for line in io.lines(args[1]) do
+    local method, path, body = line:match("^([^\t]*)\t([^\t]*)\t?(.*)$")
+    if body == "" then body = nil end
+    table.insert(requests, wrk.format(method, path, headers, body))
+  end
+  index = math.random(#requests) - 1
+end
+
+function request()
+  index = index % #requests + 1
+  return requests[index]
+end
+
+function response(status, headers, body)
+  if status ~= 200 or string.find(body, '"errors":[{', 1, true) then
+    errors = errors + 1
+  end
+end
+
+function done(summary, latency, requests_)
+  local failed = 0
+  for _, thread in ipairs(threads) do
+    failed = failed + (thread:get("errors") or 0)
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d,' ..
+    '"socket_errors":%d,"bytes":%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), failed,
+    e.connect + e.read + e.write + e.timeout, summary.bytes))
+end

@@ -1,0 +1,163 @@
+"""Writes bench/RESULTS.md from the latest raw results (bench/results/*-latest.json); bench/run.py calls it.
+
+.venv/bin/python bench/report.py
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
+PEERS = ("jamsos", "postgraphile", "baseline")
+NAMES = {"jamsos": "this service", "postgraphile": "PostGraphile v4", "baseline": "hand-written SQL + orjson"}
+SCENARIO_TEXT = {
+    "S1": "100 participants of 52.03 with region, programmes and 3 claims each",
+    "S2": "one participant by membership number with region and 10 claims",
+    "S3": "`_entities` with 100 Participant representations (PostGraphile: 100 aliased lookups)",
+    "S4": "mix: 80 % S2, 15 % S1, 5 % submitClaim (this service only)",
+}
+
+
+def load(kind: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{kind}-latest.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def median(rows: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(r[key] for r in rows)
+
+
+def meta_line(meta: dict[str, Any]) -> str:
+    load_avg = ", ".join(str(x) for x in meta.get("load_average_before", []))
+    return (
+        f"{meta['date']} · {meta['cores']} cores · Python {meta['python']} · load average before the run "
+        f"{load_avg} · `{meta['command']}` · {meta.get('duration_s')} s per run, "
+        f"{meta.get('rounds', 1)} round(s), median over rounds"
+    )
+
+
+def compare_section(data: dict[str, Any]) -> list[str]:
+    grouped: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in data["results"]:
+        grouped[(row["scenario"], row["concurrency"], row["peer"])].append(row)
+    out = ["## Side by side", "", meta_line(data["meta"]), ""]
+    out += [
+        "| scenario | clients | this service req/s (p50 / p99 ms) | PostGraphile req/s (p50 / p99) "
+        "| hand-written req/s (p50 / p99) | errors (ours / PG / hand) | ours ÷ PostGraphile | ours ÷ hand-written "
+        "| server CPU ms per request (ours / PG / hand) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    scenarios = sorted({k[0] for k in grouped})
+    concurrencies = sorted({k[1] for k in grouped})
+    for scenario in scenarios:
+        for c in concurrencies:
+            cells, rps, errors, cpu = [], {}, [], []
+            for peer in PEERS:
+                rows = grouped.get((scenario, c, peer))
+                if not rows:
+                    cells.append("—")
+                    errors.append("—")
+                    cpu.append("—")
+                    continue
+                cpus = [r["cpu_ms_per_request"] for r in rows if r.get("cpu_ms_per_request") is not None]
+                cpu.append(f"{statistics.median(cpus):.2f}" if cpus else "—")
+                rps[peer] = median(rows, "rps")
+                cells.append(f"{rps[peer]:,.1f} ({median(rows, 'p50_ms'):,.1f} / {median(rows, 'p99_ms'):,.1f})")
+                errors.append(str(sum(r["errors"] for r in rows)))
+            if not cells or cells[0] == "—":
+                continue
+            ratios = [
+                f"{rps['jamsos'] / rps[p]:.2f}x" if rps.get(p) and "jamsos" in rps else "—"
+                for p in ("postgraphile", "baseline")
+            ]
+            out.append(
+                f"| {scenario} | {c} | {' | '.join(cells)} | {' / '.join(errors)} | {' | '.join(ratios)} "
+                f"| {' / '.join(cpu)} |"
+            )
+    out += ["", *(f"- **{s}**: {SCENARIO_TEXT.get(s, '')}" for s in scenarios), ""]
+    return out
+
+
+def steps_section(data: dict[str, Any]) -> list[str]:
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    order: list[str] = []
+    for row in data["results"]:
+        grouped[(row["step"], row["scenario"])].append(row)
+        if row["step"] not in order:
+            order.append(row["step"])
+    out = ["## The changes one by one (this service, 8 clients)", "", meta_line(data["meta"]), ""]
+    out += [
+        "| configuration | S1 req/s | S1 p99 ms | S1 CPU ms/req | S2 req/s | S2 p99 ms | S2 CPU ms/req |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for step in order:
+        cells = []
+        for scenario in ("S1", "S2"):
+            rows = grouped.get((step, scenario), [])
+            cpus = [r["cpu_ms_per_request"] for r in rows if r.get("cpu_ms_per_request") is not None]
+            cpu = f"{statistics.median(cpus):.2f}" if cpus else "—"
+            cells += [f"{median(rows, 'rps'):,.1f}", f"{median(rows, 'p99_ms'):,.1f}", cpu] if rows else ["—"] * 3
+        out.append(f"| {step} | {' | '.join(cells)} |")
+    out.append("")
+    return out
+
+
+def scale_section(data: dict[str, Any]) -> list[str]:
+    out = ["## Scale curve (8 clients)", "", meta_line(data["meta"]), ""]
+    out += [
+        "| size | participants | scenario | this service req/s (p99 ms, CPU ms/req) | PostGraphile | hand-written |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    grouped: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    sizes: dict[str, int] = {}
+    for row in data["results"]:
+        grouped[(row["size"], row["scenario"])][row["peer"]] = row
+        sizes[row["size"]] = row["participants"]
+    for size in ("small", "ntb", "bench"):
+        for scenario in ("S1", "S2"):
+            peers = grouped.get((size, scenario))
+            if not peers:
+                continue
+            cells = [
+                f"{peers[p]['rps']:,.1f} ({peers[p]['p99_ms']:,.1f}, {peers[p].get('cpu_ms_per_request')})"
+                if p in peers
+                else "—"
+                for p in PEERS
+            ]
+            out.append(f"| {size} | {sizes[size]:,} | {scenario} | {' | '.join(cells)} |")
+    out.append("")
+    return out
+
+
+def main() -> None:
+    lines = [
+        "# Benchmark results",
+        "",
+        "Generated by `bench/report.py` from `bench/results/*-latest.json` (raw runs beside them); how to run and",
+        "how to read them: bench/README.md. Each server is one process on the same machine and database; `wrk -t1`",
+        "drives it from another process. Errors are non-200 answers, GraphQL errors and socket errors/timeouts.",
+        "",
+    ]
+    for kind, section in (("compare", compare_section), ("steps", steps_section), ("scale", scale_section)):
+        data = load(kind)
+        if data is not None:
+            lines += section(data)
+    flames = sorted(BENCH.glob("flame-*.svg"))
+    if flames:
+        lines += ["## Flame graphs (py-spy, this service, 8 clients)", ""]
+        lines += [f"- [{f.stem}]({f.name})" for f in flames]
+        lines.append("")
+    notes = BENCH / "RESULTS.notes.md"
+    if notes.exists():
+        lines += [notes.read_text().rstrip(), ""]
+    (BENCH / "RESULTS.md").write_text("\n".join(lines))
+    print("wrote bench/RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()

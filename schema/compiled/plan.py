@@ -1,0 +1,358 @@
+"""From a validated operation to a plan: which root fields, which columns, which relations, in response order.
+
+A plan depends on the document and the operation only; the principal's region, scopes and masking are
+applied when it runs (:mod:`schema.compiled.run`). :func:`compile_operation` returns ``None`` for anything
+it does not cover (another root field, a field outside the catalogue below, ``@skip``/``@include``, a
+fragment on an interface, two selections under one response key), and the resolvers answer instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableDefinitionNode,
+)
+
+#: The leaf fields the compiler serves, per GraphQL type: the GraphQL field name and the row's column.
+LEAVES: dict[str, dict[str, str]] = {
+    "Participant": {
+        "id": "id",
+        "membershipNumber": "membership_number",
+        "nik": "nik",
+        "fullName": "full_name",
+        "birthDate": "birth_date",
+        "sex": "sex",
+        "segment": "segment",
+        "status": "status",
+        "fundingSource": "funding_source",
+        "monthlyWage": "monthly_wage",
+        "paidThrough": "paid_through",
+        "contributionMonths": "contribution_months",
+        "registeredAt": "registered_at",
+        "version": "version",
+    },
+    "Region": {"id": "code", "code": "code", "name": "name", "level": "level", "isCity": "is_city"},
+    "ProgramEnrolment": {"program": "program", "since": "since"},
+    "Claim": {
+        "id": "id",
+        "claimNumber": "claim_number",
+        "program": "program",
+        "status": "status",
+        "incidentDate": "incident_date",
+        "submittedAt": "submitted_at",
+        "paidAt": "paid_at",
+        "amountApproved": "amount_approved",
+        "version": "version",
+    },
+}
+
+#: The relations the compiler serves: (parent type, field) -> how the child is shaped.
+RELATIONS: dict[tuple[str, str], str] = {
+    ("Participant", "region"): "object",
+    ("Participant", "programs"): "list",
+    ("Participant", "claims"): "connection",
+}
+
+#: Root fields the compiler serves and the shape of what they return.
+ROOTS: dict[str, str] = {"participant": "object", "participants": "connection", "_entities": "entities"}
+
+#: Of the ``_entities`` union, the member types the compiler resolves.
+ENTITY_TYPES = frozenset({"Participant"})
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """A scalar or enum field: where its value comes from and how the schema serialises it."""
+
+    key: str
+    name: str
+    column: str
+    serialize: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Typename:
+    key: str
+    typename: str
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """A field whose value is another object, a list of objects or a connection (``plan``)."""
+
+    key: str
+    name: str
+    node: FieldNode
+    plan: ObjectPlan | ConnectionPlan
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectPlan:
+    typename: str
+    items: tuple[Leaf | Typename | Relation, ...]
+
+    def relation(self, name: str) -> list[Relation]:
+        return [i for i in self.items if isinstance(i, Relation) and i.name == name]
+
+    @property
+    def leaf_names(self) -> frozenset[str]:
+        return frozenset(i.name for i in self.items if isinstance(i, Leaf))
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionPlan:
+    """A Relay connection: ``edges { cursor node }``, ``pageInfo { … }``, ``totalCount``, ``__typename``."""
+
+    typename: str
+    #: (response key, "edges" | "pageInfo" | "totalCount" | "__typename", sub-plan)
+    items: tuple[tuple[str, str, Any], ...]
+    node: ObjectPlan
+
+    @property
+    def wants_count(self) -> bool:
+        return any(kind == "totalCount" for _, kind, _ in self.items)
+
+    @property
+    def wants_cursors(self) -> bool:
+        """Whether any cursor is returned (encoding one per row is skipped when none is)."""
+        for _, kind, sub in self.items:
+            if kind == "pageInfo" and any(name in ("startCursor", "endCursor") for _, name in sub):
+                return True
+            if kind == "edges" and any(edge_kind == "cursor" for _, edge_kind in sub[1]):
+                return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class RootPlan:
+    key: str
+    name: str
+    node: FieldNode
+    field: GraphQLField
+    plan: ObjectPlan | ConnectionPlan
+
+
+@dataclass(frozen=True, slots=True)
+class OperationPlan:
+    roots: tuple[RootPlan, ...]
+    variable_definitions: tuple[VariableDefinitionNode, ...]
+    #: Every (type, field) the operation touches: the scopes they declare are checked before it runs.
+    fields: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+
+
+class NotCompiled(Exception):
+    """The operation uses something the compiler does not cover; the resolvers answer it."""
+
+
+def compile_operation(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> OperationPlan | None:
+    """The plan of the operation `operation_name` in `document` (already validated), or None."""
+    try:
+        return _Compiler(schema, document).operation(operation_name)
+    except NotCompiled:
+        return None
+
+
+class _Compiler:
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode) -> None:
+        self.schema = schema
+        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        self.operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        self.touched: set[tuple[str, str]] = set()
+
+    def operation(self, name: str | None) -> OperationPlan:
+        if name is None:
+            if len(self.operations) != 1:
+                raise NotCompiled
+            op = self.operations[0]
+        else:
+            found = [o for o in self.operations if o.name is not None and o.name.value == name]
+            if len(found) != 1:
+                raise NotCompiled
+            op = found[0]
+        if op.operation is not OperationType.QUERY or op.directives:
+            raise NotCompiled
+        query_type = self.schema.query_type
+        assert query_type is not None
+        roots = []
+        for key, node in self._fields(op.selection_set, "Query"):
+            name_ = node.name.value
+            if name_ == "__typename" or name_ not in ROOTS:
+                raise NotCompiled
+            definition = query_type.fields[name_]
+            self.touched.add(("Query", name_))
+            shape = ROOTS[name_]
+            inner = _named(definition.type)
+            plan: ObjectPlan | ConnectionPlan
+            if shape == "object":
+                plan = self._object(node.selection_set, inner.name)
+            elif shape == "connection":
+                plan = self._connection(node.selection_set, inner.name)
+            else:
+                plan = self._entities(node.selection_set)
+            roots.append(RootPlan(key, name_, node, definition, plan))
+        return OperationPlan(tuple(roots), tuple(op.variable_definitions or ()), frozenset(self.touched))
+
+    def _fields(self, selection_set: SelectionSetNode | None, typename: str) -> Iterator[tuple[str, FieldNode]]:
+        """The fields of a selection set for an object of `typename`, fragments flattened, keys unique."""
+        if selection_set is None:
+            raise NotCompiled
+        seen: set[str] = set()
+        for key, node in self._flatten(selection_set, typename, 0):
+            if key in seen:
+                raise NotCompiled
+            seen.add(key)
+            yield key, node
+
+    def _flatten(self, selection_set: SelectionSetNode, typename: str, depth: int) -> Iterator[tuple[str, FieldNode]]:
+        if depth > 8:
+            raise NotCompiled
+        for selection in selection_set.selections:
+            if selection.directives:
+                raise NotCompiled
+            if isinstance(selection, FieldNode):
+                yield (selection.alias or selection.name).value, selection
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                if condition is not None and condition.name.value != typename:
+                    raise NotCompiled
+                yield from self._flatten(selection.selection_set, typename, depth + 1)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self.fragments.get(selection.name.value)
+                if fragment is None or fragment.type_condition.name.value != typename:
+                    raise NotCompiled
+                yield from self._flatten(fragment.selection_set, typename, depth + 1)
+
+    def _object(self, selection_set: SelectionSetNode | None, typename: str) -> ObjectPlan:
+        leaves = LEAVES.get(typename)
+        graphql_type = self.schema.get_type(typename)
+        if leaves is None or not isinstance(graphql_type, GraphQLObjectType):
+            raise NotCompiled
+        items: list[Leaf | Typename | Relation] = []
+        for key, node in self._fields(selection_set, typename):
+            name = node.name.value
+            if name == "__typename":
+                items.append(Typename(key, typename))
+                continue
+            self.touched.add((typename, name))
+            definition = graphql_type.fields[name]
+            if name in leaves:
+                if node.arguments:
+                    raise NotCompiled
+                items.append(Leaf(key, name, leaves[name], _serializer(definition)))
+                continue
+            shape = RELATIONS.get((typename, name))
+            inner = _named(definition.type)
+            if shape in ("object", "list"):
+                items.append(Relation(key, name, node, self._object(node.selection_set, inner.name)))
+            elif shape == "connection":
+                items.append(Relation(key, name, node, self._connection(node.selection_set, inner.name)))
+            else:
+                raise NotCompiled
+        return ObjectPlan(typename, tuple(items))
+
+    def _connection(self, selection_set: SelectionSetNode | None, typename: str) -> ConnectionPlan:
+        connection_type = self.schema.get_type(typename)
+        if not isinstance(connection_type, GraphQLObjectType):
+            raise NotCompiled
+        edge_type = _named(connection_type.fields["edges"].type)
+        node_typename = _named(edge_type.fields["node"].type).name
+        items: list[tuple[str, str, Any]] = []
+        node_plan: ObjectPlan | None = None
+        for key, node in self._fields(selection_set, typename):
+            name = node.name.value
+            if name == "__typename":
+                items.append((key, "__typename", typename))
+            elif name == "totalCount":
+                self.touched.add((typename, name))
+                items.append((key, "totalCount", None))
+            elif name == "pageInfo":
+                info = []
+                for info_key, info_node in self._fields(node.selection_set, "PageInfo"):
+                    if info_node.name.value not in _PAGE_INFO:
+                        raise NotCompiled
+                    info.append((info_key, info_node.name.value))
+                items.append((key, "pageInfo", tuple(info)))
+            elif name == "edges":
+                edge_items = []
+                for edge_key, edge_node in self._fields(node.selection_set, edge_type.name):
+                    edge_name = edge_node.name.value
+                    if edge_name == "node":
+                        if node_plan is not None:
+                            raise NotCompiled
+                        node_plan = self._object(edge_node.selection_set, node_typename)
+                        edge_items.append((edge_key, "node"))
+                    elif edge_name in ("cursor", "__typename"):
+                        edge_items.append((edge_key, edge_name))
+                    else:
+                        raise NotCompiled
+                items.append((key, "edges", (edge_type.name, tuple(edge_items))))
+            else:
+                raise NotCompiled
+        return ConnectionPlan(typename, tuple(items), node_plan or ObjectPlan(node_typename, ()))
+
+    def _entities(self, selection_set: SelectionSetNode | None) -> ObjectPlan:
+        """``_entities`` returns a union: only ``... on Participant`` (and ``__typename``) are compiled."""
+        if selection_set is None:
+            raise NotCompiled
+        items: list[Leaf | Typename | Relation] = []
+        for selection in selection_set.selections:
+            if selection.directives:
+                raise NotCompiled
+            if isinstance(selection, FieldNode) and selection.name.value == "__typename":
+                items.append(Typename((selection.alias or selection.name).value, "Participant"))
+            elif isinstance(selection, InlineFragmentNode | FragmentSpreadNode):
+                if isinstance(selection, InlineFragmentNode):
+                    condition = selection.type_condition
+                    typename = condition.name.value if condition is not None else ""
+                    inner_set = selection.selection_set
+                else:
+                    fragment = self.fragments.get(selection.name.value)
+                    if fragment is None:
+                        raise NotCompiled
+                    typename, inner_set = fragment.type_condition.name.value, fragment.selection_set
+                if typename not in ENTITY_TYPES:
+                    # A fragment on another entity type: its representations need the resolvers.
+                    raise NotCompiled
+                items.extend(self._object(inner_set, typename).items)
+            else:
+                raise NotCompiled
+        keys = [i.key for i in items]
+        if len(keys) != len(set(keys)):
+            raise NotCompiled
+        return ObjectPlan("Participant", tuple(items))
+
+
+_PAGE_INFO = frozenset({"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"})
+
+
+def _named(graphql_type: Any) -> Any:
+    while isinstance(graphql_type, GraphQLNonNull | GraphQLList):
+        graphql_type = graphql_type.of_type
+    return graphql_type
+
+
+def _serializer(definition: GraphQLField) -> Any:
+    inner = _named(definition.type)
+    if not isinstance(inner, GraphQLScalarType | GraphQLEnumType):
+        raise NotCompiled
+    return inner.serialize

@@ -1,0 +1,445 @@
+"""Runs an :class:`~schema.compiled.plan.OperationPlan` for one request: a few set-based statements, Core rows.
+
+Per root field: one statement for the rows (joined with their region when asked), one per nested relation
+for the whole page (programmes, a windowed page of claims per participant), one COUNT per ``totalCount``,
+and the region-filter check the resolvers also make: the number of statements does not grow with the page.
+Rows are tuples (no ORM instances); each value goes through the schema's own serialiser. Whenever the
+resolvers would refuse something (a bad argument, a malformed cursor, a lookup that needs ``pii:read``),
+:class:`Fallback` is raised before anything is returned, and the resolvers answer with their own error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from graphql import GraphQLError, get_argument_values, get_variable_values
+from graphql.execution.values import VariableValues
+from sqlalchemy import Row, and_, bindparam, func, or_, select
+from strawberry.relay import to_base64
+from strawberry.types.arguments import convert_arguments
+
+from auth.policy import (
+    PERSONAL_FIELDS,
+    WAGE_DERIVED_FIELDS,
+    MissingScope,
+    NotAuthenticated,
+    Treatment,
+    masked_identifier,
+    personal_value,
+    pii_visible,
+    visible,
+    wage_derived,
+)
+from auth.principal import Principal
+from auth.scopes import Scope
+from domain.claims.models import Claim
+from domain.participants.models import Participant, ParticipantProgram
+from domain.regions.models import Region
+from schema.claims import SUBMITTED_SORT, claim_pages_subquery
+from schema.compiled.cache import BoundedCache
+from schema.compiled.plan import LEAVES, ConnectionPlan, Leaf, ObjectPlan, OperationPlan, Relation, RootPlan, Typename
+from schema.context import Context
+from schema.entities import check_representations
+from schema.errors import BadInput, QueryTooComplex
+from schema.ids import local_id
+from schema.pagination import OrderDirection, check_first, encode_cursor, keyset_page
+from schema.participants import PARTICIPANT_SORTS, ParticipantOrder, parse_nik_argument, participant_conditions
+
+Getter = Callable[[Any], Any]
+
+_P = Participant.__table__
+_R = Region.__table__
+_PP = ParticipantProgram.__table__
+_PARTICIPANT_COLUMNS = tuple(dict.fromkeys([*LEAVES["Participant"].values(), "region_code"]))
+_REGION_COLUMNS = tuple(dict.fromkeys(LEAVES["Region"].values()))
+_CLAIM_COLUMNS = tuple(dict.fromkeys([*LEAVES["Claim"].values(), "participant_id"]))
+#: Refusals the resolvers make themselves: the compiled path leaves such a request to them.
+_REFUSALS = (BadInput, QueryTooComplex, NotAuthenticated, MissingScope, GraphQLError)
+
+
+#: Statements built once per (statement kind, principal without its token id, …) and reused with new bound
+#: values: building a windowed subquery is most of a lookup's Python time. Bounded; least recently used out.
+STATEMENTS: BoundedCache[tuple[Any, ...], Any] = BoundedCache(4096)
+
+
+def _statement(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    cached = STATEMENTS.get(key)
+    if BoundedCache.missing(cached):
+        cached = build()
+        STATEMENTS.put(key, cached)
+    return cached
+
+
+class Fallback(Exception):
+    """This request is answered by the resolvers (they refuse it, or it needs something not compiled)."""
+
+
+async def run_operation(plan: OperationPlan, schema: Any, context: Context, variables: dict[str, Any] | None) -> Any:
+    """The ``data`` of the response to `plan`, or :class:`Fallback`."""
+    coerced = get_variable_values(schema._schema, plan.variable_definitions, variables or {})
+    if isinstance(coerced, list):
+        raise Fallback
+    run = _Run(schema, context, coerced)
+    try:
+        data = {root.key: await run.root(root) for root in plan.roots}
+    except _REFUSALS:
+        raise Fallback from None
+    for entity_type, entity_id, field_name in run.pii_notes:
+        context.note_pii_read(entity_type, entity_id, field_name)
+    return data
+
+
+class _Run:
+    def __init__(self, schema: Any, context: Context, variables: VariableValues) -> None:
+        self.schema = schema
+        self.context = context
+        self.principal: Principal = context.principal
+        self.reader = context.reader
+        self.variables = variables
+        self.pii = pii_visible(self.principal)
+        #: The principal as a statement-cache key: everything the policy may look at, not the token's id.
+        self.shape = dataclasses.replace(self.principal, token_id=None)
+        #: (entity type, id, field) of unmasked personal data returned; handed to the access log on success.
+        self.pii_notes: list[tuple[str, object, str]] = []
+
+    # --- arguments ---------------------------------------------------------------------------------------
+
+    def arguments(self, parent: str, relation: Relation | RootPlan) -> dict[str, Any]:
+        """The field's arguments as its resolver would receive them (same coercion, same input classes)."""
+        definition = self.schema._schema.get_type(parent).fields[relation.name]
+        raw = get_argument_values(definition, relation.node, self.variables)
+        if relation.name == "_entities":
+            return raw  # representations are plain objects (_Any); nothing to convert
+        strawberry_field = self.schema.get_field_for_type(relation.name, parent)
+        if strawberry_field is None:
+            raise Fallback
+        converted: dict[str, Any] = convert_arguments(
+            raw,
+            strawberry_field.arguments,
+            scalar_registry=self.schema.schema_converter.scalar_registry,
+            config=self.schema.config,
+        )
+        return converted
+
+    # --- root fields -------------------------------------------------------------------------------------
+
+    async def root(self, root: RootPlan) -> Any:
+        if root.name == "participant":
+            return await self.participant(root)
+        if root.name == "participants":
+            return await self.participants(root)
+        return await self.entities(root)
+
+    async def participant(self, root: RootPlan) -> dict[str, Any] | None:
+        plan = root.plan
+        assert isinstance(plan, ObjectPlan)
+        args = self.arguments("Query", root)
+        given = [k for k in ("id", "membership_number", "nik") if args.get(k) is not None]
+        if len(given) != 1:
+            raise Fallback
+        value: Any
+        if given[0] == "id":
+            column, value = "id", local_id(str(args["id"]), "Participant")
+        elif given[0] == "membership_number":
+            column, value = "membership_number", args["membership_number"]
+        else:
+            if not self.principal.has_scope(Scope.PII_READ):
+                raise Fallback
+            column, value = "nik", parse_nik_argument(str(args["nik"]), "nik")
+        with_region = bool(plan.relation("region"))
+
+        def build() -> Any:
+            stmt, _ = self.participant_select(plan)
+            return stmt.where(_P.c[column] == bindparam("key"), visible(self.principal, Participant))
+
+        stmt = _statement(("participant", column, with_region, self.shape), build)
+        index = self.participant_index(plan)
+        rows = await self.reader.rows(stmt, {"key": value})
+        objects = await self.participant_objects(plan, rows, index)
+        return objects[0] if objects else None
+
+    async def participants(self, root: RootPlan) -> dict[str, Any]:
+        plan = root.plan
+        assert isinstance(plan, ConnectionPlan)
+        args = self.arguments("Query", root)
+        conditions = await participant_conditions(self.reader, self.principal, args.get("filter"))
+        order = args.get("order_by") or ParticipantOrder()
+        sort = PARTICIPANT_SORTS[order.field]
+        descending = order.direction is OrderDirection.DESC
+        limit = check_first(args.get("first"))
+        after = args.get("after")
+        stmt, index = self.participant_select(plan.node)
+        stmt = keyset_page(
+            stmt.where(*conditions), sort=sort, id_column=_P.c.id, descending=descending, limit=limit, after=after
+        )
+        rows = list(await self.reader.rows(stmt))
+        count = None
+        if plan.wants_count:
+            matching = select(_P.c.id).where(*conditions).subquery()
+            count = int(await self.reader.one(select(func.count()).select_from(matching)))
+        nodes = await self.participant_objects(plan.node, rows[:limit], index)
+        sort_at, id_at = index[sort.column.key], index["id"]
+        return _connection(
+            plan,
+            rows,
+            nodes,
+            limit=limit,
+            after=after,
+            cursor_of=lambda r: encode_cursor(sort, descending, r[sort_at], r[id_at]),
+            count=count,
+        )
+
+    async def entities(self, root: RootPlan) -> list[dict[str, Any] | None]:
+        assert isinstance(root.plan, ObjectPlan)
+        if not self.principal.is_authenticated or not self.principal.has_scope(Scope.PARTICIPANTS_READ):
+            raise Fallback
+        representations = self.arguments("Query", root).get("representations")
+        if not isinstance(representations, list):
+            raise Fallback
+        check_representations(representations, self.schema.entity_keys, self.context.limits.max_entity_representations)
+        if any(r.get("__typename") not in ("Participant",) for r in representations):
+            raise Fallback
+        keys: list[tuple[str, Any]] = []
+        for r in representations:
+            if r.get("id") is not None:
+                keys.append(("id", local_id(str(r["id"]), "Participant")))
+            else:
+                keys.append(("membershipNumber", str(r.get("membershipNumber"))))
+        ids = [v for kind, v in keys if kind == "id"]
+        numbers = [v for kind, v in keys if kind == "membershipNumber"]
+        conditions = [_P.c.id.in_(ids)] if ids else []
+        conditions += [_P.c.membership_number.in_(numbers)] if numbers else []
+        stmt, index = self.participant_select(root.plan)
+        rows = await self.reader.rows(stmt.where(or_(*conditions), visible(self.principal, Participant)))
+        objects = await self.participant_objects(root.plan, rows, index)
+        found: dict[tuple[str, Any], dict[str, Any]] = {}
+        id_at, number_at = index["id"], index["membership_number"]
+        for row, obj in zip(rows, objects, strict=True):
+            found[("id", row[id_at])] = found[("membershipNumber", row[number_at])] = obj
+        return [found.get(k) for k in keys]
+
+    # --- participants ------------------------------------------------------------------------------------
+
+    def participant_index(self, plan: ObjectPlan) -> dict[str, int]:
+        names = list(_PARTICIPANT_COLUMNS)
+        if plan.relation("region"):
+            names += [f"r_{c}" for c in _REGION_COLUMNS]
+        return {n: i for i, n in enumerate(names)}
+
+    def participant_select(self, plan: ObjectPlan) -> tuple[Any, dict[str, int]]:
+        """SELECT of the participant columns (and, when asked, its region's, if the caller may see it)."""
+        columns: list[Any] = [_P.c[c] for c in _PARTICIPANT_COLUMNS]
+        names = list(_PARTICIPANT_COLUMNS)
+        if plan.relation("region"):
+            columns += [_R.c[c].label(f"r_{c}") for c in _REGION_COLUMNS]
+            names += [f"r_{c}" for c in _REGION_COLUMNS]
+            joined = _P.outerjoin(_R, and_(_R.c.code == _P.c.region_code, visible(self.principal, Region)))
+            return select(*columns).select_from(joined), {n: i for i, n in enumerate(names)}
+        return select(*columns), {n: i for i, n in enumerate(names)}
+
+    async def participant_objects(
+        self, plan: ObjectPlan, rows: Sequence[Row[Any]], index: dict[str, int]
+    ) -> list[dict[str, Any]]:
+        if not rows:
+            return []
+        id_at = index["id"]
+        ids = [row[id_at] for row in rows]
+        relations: dict[str, Getter] = {}
+        for relation in plan.items:
+            if not isinstance(relation, Relation):
+                continue
+            if relation.name == "region":
+                assert isinstance(relation.plan, ObjectPlan)
+                relations[relation.key] = self.region_getter(relation.plan, index)
+            elif relation.name == "programs":
+                assert isinstance(relation.plan, ObjectPlan)
+                relations[relation.key] = _by_id(await self.programs(relation.plan, ids), id_at, [])
+            else:
+                relations[relation.key] = _by_id(await self.claims(relation, ids), id_at, None)
+        getters = self.getters(plan, index, relations)
+        return [{key: get(row) for key, get in getters} for row in rows]
+
+    def region_getter(self, plan: ObjectPlan, index: dict[str, int]) -> Getter:
+        prefixed = {name: index[f"r_{name}"] for name in _REGION_COLUMNS}
+        getters = self.getters(plan, prefixed, {})
+        code_at = prefixed["code"]
+
+        def region(row: Any) -> dict[str, Any] | None:
+            if row[code_at] is None:
+                return None
+            return {key: get(row) for key, get in getters}
+
+        return region
+
+    async def programs(self, plan: ObjectPlan, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        stmt = _statement(
+            ("programs",),
+            lambda: (
+                select(_PP.c.participant_id, _PP.c.program, _PP.c.since)
+                .where(_PP.c.participant_id.in_(bindparam("ids", expanding=True)))
+                .order_by(_PP.c.program)
+            ),
+        )
+        getters = self.getters(plan, {"participant_id": 0, "program": 1, "since": 2}, {})
+        grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for row in await self.reader.rows(stmt, {"ids": ids}):
+            grouped[row[0]].append({key: get(row) for key, get in getters})
+        return grouped
+
+    async def claims(self, relation: Relation, ids: list[int]) -> dict[int, dict[str, Any]]:
+        """One page of claims per participant (one windowed statement), plus one grouped COUNT if asked."""
+        plan = relation.plan
+        assert isinstance(plan, ConnectionPlan)
+        args = self.arguments("Participant", relation)
+        limit = check_first(args.get("first"))
+        after = args.get("after")
+
+        def build(participant_ids: Any) -> Any:
+            sub = claim_pages_subquery(self.principal, participant_ids, after)
+            return (
+                select(*[sub.c[c] for c in _CLAIM_COLUMNS])
+                .where(sub.c.rank <= bindparam("rank_limit"))
+                .order_by(sub.c.participant_id, sub.c.submitted_at, sub.c.id)
+            )
+
+        params: dict[str, Any] = {"rank_limit": limit + 1}
+        if after is None:  # the common case: one statement per principal, reused
+            stmt = _statement(("claim_pages", self.shape), lambda: build(bindparam("ids", expanding=True)))
+            params["ids"] = ids
+        else:
+            stmt = build(ids)
+        index = {name: i for i, name in enumerate(_CLAIM_COLUMNS)}
+        pages: dict[int, list[Any]] = defaultdict(list)
+        for row in await self.reader.rows(stmt, params):
+            pages[row[index["participant_id"]]].append(row)
+        counts: dict[int, int] = {}
+        if plan.wants_count:
+            count_stmt = (
+                select(Claim.participant_id, func.count())
+                .where(Claim.participant_id.in_(ids), visible(self.principal, Claim))
+                .group_by(Claim.participant_id)
+            )
+            counts = {int(r[0]): int(r[1]) for r in await self.reader.rows(count_stmt)}
+        getters = self.getters(plan.node, index, {})
+        submitted_at, id_at = index["submitted_at"], index["id"]
+        result = {}
+        for participant_id in ids:
+            rows = pages.get(participant_id, [])
+            nodes = [{key: get(row) for key, get in getters} for row in rows[:limit]]
+            result[participant_id] = _connection(
+                plan,
+                rows,
+                nodes,
+                limit=limit,
+                after=after,
+                cursor_of=lambda r: encode_cursor(SUBMITTED_SORT, False, r[submitted_at], r[id_at]),
+                count=counts.get(participant_id, 0),
+            )
+        return result
+
+    # --- leaves ------------------------------------------------------------------------------------------
+
+    def getters(
+        self, plan: ObjectPlan, index: dict[str, int], relations: dict[str, Getter]
+    ) -> list[tuple[str, Getter]]:
+        """(response key, row -> value) for every item of `plan`, in the order the query asked for them."""
+        result: list[tuple[str, Getter]] = []
+        for item in plan.items:
+            if isinstance(item, Typename):
+                result.append((item.key, _constant(item.typename)))
+            elif isinstance(item, Leaf):
+                result.append((item.key, self.leaf(plan.typename, item, index)))
+            else:
+                result.append((item.key, relations[item.key]))
+        return result
+
+    def leaf(self, typename: str, leaf: Leaf, index: dict[str, int]) -> Getter:
+        at = index[leaf.column]
+        serialize = leaf.serialize
+        if leaf.name == "id":
+            return lambda row: serialize(to_base64(typename, row[at]))
+        treatment = PERSONAL_FIELDS.get(typename, {}).get(leaf.name)
+        if treatment is not None:
+            return self.personal(typename, leaf, at, index, treatment)
+        if leaf.name in WAGE_DERIVED_FIELDS.get(typename, {}):
+            program_at, principal = index["program"], self.principal
+
+            def derived(row: Any) -> Any:
+                value = None if wage_derived(principal, row[program_at]) else row[at]
+                return None if value is None else serialize(value)
+
+            return derived
+        return lambda row: None if row[at] is None else serialize(row[at])
+
+    def personal(self, typename: str, leaf: Leaf, at: int, index: dict[str, int], treatment: Treatment) -> Getter:
+        """A personal field, masked or withheld by ``auth.policy``; unmasked values are noted for the log."""
+        principal, notes, serialize, id_at = self.principal, self.pii_notes, leaf.serialize, index["id"]
+        name = leaf.name
+        if treatment is Treatment.MASKED:
+
+            def masked(row: Any) -> Any:
+                if self.pii:
+                    notes.append((typename, row[id_at], name))
+                return serialize(masked_identifier(principal, row[at]) or "")
+
+            return masked
+
+        def withheld(row: Any) -> Any:
+            value = personal_value(principal, row[at])
+            if value is None:
+                return None
+            notes.append((typename, row[id_at], name))
+            return serialize(value)
+
+        return withheld
+
+
+def _by_id(values: dict[int, Any], id_at: int, default: Any) -> Getter:
+    return lambda row: values.get(row[id_at], default)
+
+
+def _constant(value: str) -> Getter:
+    return lambda _row: value
+
+
+def _connection(
+    plan: ConnectionPlan,
+    rows: Sequence[Any],
+    nodes: list[dict[str, Any]],
+    *,
+    limit: int,
+    after: str | None,
+    cursor_of: Callable[[Any], str],
+    count: int | None,
+) -> dict[str, Any]:
+    """A Relay connection from up to ``limit + 1`` rows, like ``schema.pagination.page_of``."""
+    cursors: list[str | None] = (
+        [cursor_of(row) for row in rows[:limit]] if plan.wants_cursors else [None] * min(len(rows), limit)
+    )
+    result: dict[str, Any] = {}
+    for key, kind, sub in plan.items:
+        if kind == "__typename":
+            result[key] = sub
+        elif kind == "totalCount":
+            result[key] = count
+        elif kind == "pageInfo":
+            values = {
+                "hasNextPage": len(rows) > limit,
+                "hasPreviousPage": after is not None,
+                "startCursor": cursors[0] if cursors else None,
+                "endCursor": cursors[-1] if cursors else None,
+            }
+            result[key] = {info_key: values[name] for info_key, name in sub}
+        else:
+            edge_typename, edge_items = sub
+            edges = []
+            for cursor, node in zip(cursors, nodes, strict=True):
+                edge: dict[str, Any] = {}
+                for edge_key, edge_kind in edge_items:
+                    edge[edge_key] = node if edge_kind == "node" else cursor if edge_kind == "cursor" else edge_typename
+                edges.append(edge)
+            result[key] = edges
+    return result

@@ -1,0 +1,289 @@
+"""The compiled read path (schema.compiled) against the resolvers: the same JSON, the same errors, the same log.
+
+Every case runs twice over the seeded demo data, once with the compiled path switched off and once on, and
+the two response bodies must be identical, byte for byte after serialisation (key order included). The
+cases the compiler covers must actually be answered by it (its counter moves); bad input must be refused
+by both the same way (the compiled path hands such requests to the resolvers).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from strawberry.relay import to_base64
+
+from auth.scopes import Role, Scope
+from domain.audit.models import DataAccessEvent
+from domain.claims.models import Claim
+from domain.participants.models import Participant
+from schema.compiled.cache import BoundedCache
+from schema.compiled.extension import COUNTERS, PLANS
+
+CLAIM_FIELDS = "id claimNumber program status incidentDate submittedAt paidAt amountApproved version __typename"
+PARTICIPANT_FIELDS = (
+    "id membershipNumber nik fullName birthDate sex segment status fundingSource monthlyWage paidThrough "
+    "contributionMonths registeredAt version __typename"
+)
+
+S2 = f"""query Lookup($m: String!) {{
+  participant(membershipNumber: $m) {{
+    {PARTICIPANT_FIELDS}
+    region {{ id code name level isCity __typename }}
+    programs {{ program since }}
+    claims(first: 10) {{
+      totalCount
+      edges {{ cursor node {{ {CLAIM_FIELDS} }} }}
+      pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
+    }}
+  }}
+}}"""
+
+S1 = """query Page($region: String, $first: Int, $after: String) {
+  participants(first: $first, after: $after, filter: {regionCode: $region}) {
+    totalCount
+    edges { cursor node { membershipNumber fullName nik region { name } programs { program }
+      claims(first: 3) { edges { node { claimNumber program status amountApproved } } } } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    __typename
+  }
+}"""
+
+SORTED = """query Sorted($first: Int, $after: String, $dir: OrderDirection!) {
+  participants(first: $first, after: $after, orderBy: {field: FULL_NAME, direction: $dir},
+               filter: {segment: PU, status: ACTIVE}) {
+    edges { cursor __typename node { ...Who } }
+    pageInfo { endCursor hasNextPage }
+  }
+}
+fragment Who on Participant { id fullName birthDate monthlyWage ... on Participant { registeredAt } }"""
+
+ENTITIES = """query Ent($representations: [_Any!]!) {
+  _entities(representations: $representations) {
+    __typename
+    ... on Participant { id membershipNumber nik claims(first: 2) { totalCount edges { node { id } } } }
+  }
+}"""
+
+ALIASES = """query($m: String!, $id: ID!) {
+  a: participant(membershipNumber: $m) { number: membershipNumber r: region { n: name } }
+  b: participant(id: $id) { id fullName }
+  c: participants(first: 2, filter: {nameContains: "ana", program: JHT}) { edges { node { id } } }
+}"""
+
+
+async def _samples(engine: AsyncEngine) -> dict[str, Any]:
+    """A participant with claims in 52.03 and one in 52.71 (the two regions the callers are bound to)."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(Participant.id, Participant.membership_number, Participant.nik, Participant.region_code)
+                .join(Claim, Claim.participant_id == Participant.id)
+                .group_by(Participant.id, Participant.membership_number, Participant.nik, Participant.region_code)
+                .having(func.count(Claim.id) >= 1)
+                .order_by(Participant.id)
+            )
+        ).all()
+    found: dict[str, Any] = {}
+    for row in rows:
+        prefix = row.region_code[:5]
+        if prefix in ("52.03", "52.71") and prefix not in found:
+            found[prefix] = row
+    assert set(found) == {"52.03", "52.71"}, "the tiny dataset should have claimants in both regions"
+    return found
+
+
+def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    east, city = samples["52.03"], samples["52.71"]
+    reps = [
+        {"__typename": "Participant", "id": to_base64("Participant", east.id)},
+        {"__typename": "Participant", "membershipNumber": city.membership_number},
+        {"__typename": "Participant", "id": to_base64("Participant", 10**9)},
+        {"__typename": "Participant", "membershipNumber": east.membership_number, "id": to_base64("Claim", 1)},
+    ]
+    return [
+        ("s2_east", S2, {"m": east.membership_number}),
+        ("s2_city", S2, {"m": city.membership_number}),
+        ("s2_missing", S2, {"m": "00000000000"}),
+        ("s1_east", S1, {"region": "52.03", "first": 100}),
+        ("s1_province_small_page", S1, {"region": "52", "first": 7}),
+        ("s1_no_filter_default_page", S1, {}),
+        ("sorted_desc", SORTED, {"first": 5, "dir": "DESC"}),
+        ("sorted_asc", SORTED, {"first": 3, "dir": "ASC"}),
+        ("entities", ENTITIES, {"representations": reps}),
+        ("aliases", ALIASES, {"m": city.membership_number, "id": to_base64("Participant", east.id)}),
+    ]
+
+
+async def _both(gql: Any, app: Starlette, query: str, variables: dict[str, Any], caller: Any) -> tuple[Any, Any, int]:
+    graphql_app = app.state.graphql
+    graphql_app.compiled_reads = False
+    try:
+        resolved = await gql(query, variables, caller, status=200)
+    finally:
+        graphql_app.compiled_reads = True
+    before = COUNTERS.compiled
+    compiled = await gql(query, variables, caller, status=200)
+    return resolved, compiled, COUNTERS.compiled - before
+
+
+@pytest.mark.parametrize("caller_name", ["analyst_5203", "officer_5271", "admin"])
+async def test_same_json_on_both_paths(
+    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], caller_name: str
+) -> None:
+    samples = await _samples(engine)
+    for name, query, variables in _cases(samples):
+        resolved, compiled, answered = await _both(gql, app, query, variables, callers[caller_name])
+        assert json.dumps(compiled) == json.dumps(resolved), name
+        assert "errors" not in resolved, (name, resolved.get("errors"))
+        assert answered == 1, f"{name}: the compiled path should have answered it"
+
+
+async def test_paging_on_the_compiled_path_walks_the_same_pages(
+    gql: Any, app: Starlette, callers: dict[str, Any]
+) -> None:
+    after = None
+    pages = 0
+    while True:
+        resolved, compiled, answered = await _both(
+            gql, app, SORTED, {"first": 2, "after": after, "dir": "ASC"}, callers["admin"]
+        )
+        assert compiled == resolved
+        assert answered == 1
+        pages += 1
+        info = compiled["data"]["participants"]["pageInfo"]
+        if not info["hasNextPage"] or pages == 5:
+            break
+        after = info["endCursor"]
+    assert pages > 1
+
+
+BAD_INPUT = [
+    ("first too large", S1, {"first": 101}, "BAD_USER_INPUT"),
+    ("first negative", S1, {"first": -1}, "BAD_USER_INPUT"),
+    ("malformed cursor", S1, {"after": "not-a-cursor"}, "BAD_USER_INPUT"),
+    ("cursor of another order", SORTED, {"first": 2, "after": "WyJYIiwiQSIsMSwxXQ", "dir": "ASC"}, "BAD_USER_INPUT"),
+    ("unknown region", S1, {"region": "99.99"}, "BAD_USER_INPUT"),
+    ("malformed region", S1, {"region": "52.0x"}, "BAD_USER_INPUT"),
+    ("wrong variable type", S1, {"first": "ten"}, None),
+    ("huge variable", S1, {"region": "5" * 100_000}, "BAD_USER_INPUT"),
+    ("two keys", 'query { participant(id: "x", membershipNumber: "y") { id } }', {}, "BAD_USER_INPUT"),
+    ("no key", "query { participant { id } }", {}, "BAD_USER_INPUT"),
+    ("short name search", '{ participants(filter: {nameContains: "ab"}) { edges { node { id } } } }', {}, None),
+    ("bad nik", '{ participant(nik: "123") { id } }', {}, None),
+    ("nested first too large", S2.replace("claims(first: 10)", "claims(first: 500)"), {"m": "x"}, None),
+    ("nested bad cursor", S2.replace("claims(first: 10)", 'claims(first: 1, after: "zz")'), {"m": "x"}, None),
+    ("entity of unknown type", ENTITIES, {"representations": [{"__typename": "Nope", "id": "1"}]}, None),
+    ("entity key not a string", ENTITIES, {"representations": [{"__typename": "Participant", "id": 5}]}, None),
+    ("entity without key", ENTITIES, {"representations": [{"__typename": "Participant"}]}, None),
+    ("too many entities", ENTITIES, {"representations": [{"__typename": "Participant", "id": "1"}] * 1001}, None),
+]
+
+
+@pytest.mark.parametrize(("label", "query", "variables", "code"), BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
+async def test_bad_input_is_refused_the_same_way(
+    gql: Any,
+    app: Starlette,
+    engine: AsyncEngine,
+    callers: dict[str, Any],
+    label: str,
+    query: str,
+    variables: dict[str, Any],
+    code: str | None,
+) -> None:
+    samples = await _samples(engine)
+    if variables.get("m") == "x":
+        variables = {"m": samples["52.03"].membership_number}
+    for caller in (callers["analyst_5203"], callers["admin"]):
+        resolved, compiled, answered = await _both(gql, app, query, variables, caller)
+        assert compiled == resolved, label
+        assert resolved.get("errors"), label
+        if code is not None:
+            assert resolved["errors"][0]["extensions"]["code"] == code
+        assert answered == 0, f"{label}: a refusal must come from the resolvers"
+
+
+async def test_missing_scopes_and_anonymous_callers_get_the_resolvers_errors(
+    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], mint: Any
+) -> None:
+    samples = await _samples(engine)
+    participants_only = type(callers["admin"])(
+        "participants_only", mint(Role.ANALYST, None, frozenset({Scope.PARTICIPANTS_READ})), None, frozenset()
+    )
+    nik_without_pii = "query($n: String!) { participant(nik: $n) { id } }"
+    east = samples["52.03"]
+    for caller, query, variables in [
+        (callers["anonymous"], S2, {"m": east.membership_number}),
+        (callers["anonymous"], ENTITIES, {"representations": [{"__typename": "Participant", "id": "1"}]}),
+        (participants_only, S2, {"m": east.membership_number}),  # region needs regions:read, claims claims:read
+        (callers["analyst_5203"], nik_without_pii, {"n": east.nik}),  # nik lookups need pii:read
+    ]:
+        resolved, compiled, answered = await _both(gql, app, query, variables, caller)
+        assert compiled == resolved
+        assert resolved.get("errors")
+        assert answered == 0
+
+
+async def test_unmasked_reads_are_logged_alike(
+    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any]
+) -> None:
+    samples = await _samples(engine)
+    variables = {"region": "52.71", "first": 5}
+
+    async def last_event() -> tuple[str, list[str], list[str], int]:
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(DataAccessEvent.entity_type, DataAccessEvent.entity_ids, DataAccessEvent.fields)
+                    .order_by(DataAccessEvent.id.desc())
+                    .limit(1)
+                )
+            ).one()
+            total = (await conn.execute(select(func.count()).select_from(DataAccessEvent))).scalar_one()
+        return row.entity_type, list(row.entity_ids), list(row.fields), int(total)
+
+    query = S1.replace("nik region", "nik birthDate monthlyWage region")
+    graphql_app = app.state.graphql
+    graphql_app.compiled_reads = False
+    try:
+        await gql(query, variables, callers["admin"])
+    finally:
+        graphql_app.compiled_reads = True
+    by_resolvers = await last_event()
+    before = COUNTERS.compiled
+    await gql(query, variables, callers["admin"])
+    assert COUNTERS.compiled == before + 1
+    by_compiled = await last_event()
+    assert by_compiled[:3] == by_resolvers[:3]
+    assert by_compiled[3] == by_resolvers[3] + 1
+    assert by_compiled[1], "the page should contain participants"
+    # Masked output (no pii:read) is not personal data read: nothing is logged.
+    await gql(S2, {"m": samples["52.03"].membership_number}, callers["analyst_5203"])
+    assert (await last_event())[3] == by_compiled[3]
+
+
+def test_the_plan_cache_is_bounded_and_counts_evictions() -> None:
+    cache: BoundedCache[str, int] = BoundedCache(3)
+    for i in range(10):
+        cache.put(f"query {i}", i)
+    assert cache.stats.size == 3
+    assert cache.stats.evictions == 7
+    assert BoundedCache.missing(cache.get("query 0"))
+    assert cache.get("query 9") == 9
+    assert PLANS.stats.maxsize >= 1
+
+
+async def test_unique_documents_evict_plans_instead_of_growing(
+    gql: Any, callers: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small: BoundedCache[Any, Any] = BoundedCache(4)
+    monkeypatch.setattr("schema.compiled.extension.PLANS", small)
+    for i in range(12):
+        body = await gql(f"{{ participants(first: {i + 1}) {{ edges {{ node {{ id }} }} }} }}", None, callers["admin"])
+        assert len(body["data"]["participants"]["edges"]) == i + 1
+    assert small.stats.size == 4
+    assert small.stats.evictions == 8
