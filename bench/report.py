@@ -33,11 +33,15 @@ def median(rows: list[dict[str, Any]], key: str) -> float:
 
 
 def meta_line(meta: dict[str, Any]) -> str:
-    load_avg = ", ".join(str(x) for x in meta.get("load_average_before", []))
-    return (
-        f"{meta['date']} · {meta['cores']} cores · Python {meta['python']} · load average before the run "
-        f"{load_avg} · `{meta['command']}` · {meta.get('duration_s')} s per run, "
-        f"{meta.get('rounds', 1)} round(s), median over rounds"
+    load_avg = ", ".join(str(x) for x in meta.get("load_average_before", [])) or "not recorded"
+    note = f" · {meta['note']}" if meta.get("note") else ""
+    return note.join(
+        (
+            f"{meta['date']} · {meta['cores']} cores · Python {meta['python']} · load average before the run "
+            f"{load_avg} · `{meta['command']}` · {meta.get('duration_s')} s per run, "
+            f"{meta.get('rounds', 1)} round(s), median over rounds",
+            "",
+        )
     )
 
 

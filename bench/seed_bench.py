@@ -46,6 +46,8 @@ async def run(url: str, size: str, seed_value: int, chunk_size: int) -> dict[str
 
     try:
         async with engine.begin() as conn:
+            # The name-search index is a trigram index (migration 0005 creates the extension the same way).
+            await conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
             await conn.run_sync(Base.metadata.drop_all)
             await conn.run_sync(Base.metadata.create_all)
         progress("schema recreated")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 
 #: Distinct documents whose parse and validation results are kept (bounded: unique documents evict).
@@ -31,9 +32,14 @@ class DocumentParseCache(ParserCache):
 
     def on_parse(self) -> Iterator[None]:
         if _enabled(self):
-            yield from super().on_parse()
-        else:
-            yield
+            context = self.execution_context
+            try:
+                context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
+            except GraphQLError:
+                # A document that does not parse (a syntax error, more tokens than the limit) is not cached:
+                # Strawberry parses it again itself and reports the error the way it and the limits expect.
+                context.graphql_document = None
+        yield
 
 
 class DocumentValidationCache(ValidationCache):

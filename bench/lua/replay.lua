@@ -5,8 +5,9 @@
 
 local requests = {}
 local index = 0
-local errors = 0
 local threads = {}
+-- A global (not local): done() reads it from each thread with thread:get("errors").
+errors = 0
 
 function setup(thread)
   table.insert(threads, thread)
@@ -44,7 +45,7 @@ function done(summary, latency, requests_)
   local e = summary.errors
   io.write(string.format(
     'BENCH {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d,' ..
-    '"socket_errors":%d,"bytes":%d}\n',
+    '"socket_errors":%d,"non_2xx":%d,"bytes":%d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), failed,
-    e.connect + e.read + e.write + e.timeout, summary.bytes))
+    e.connect + e.read + e.write + e.timeout, e.status, summary.bytes))
 end

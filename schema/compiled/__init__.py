@@ -8,8 +8,8 @@ operation), and answers a request with a small fixed number of set-based stateme
 straight into the response (:mod:`schema.compiled.run`).
 
 The rules are the resolvers' rules, not a copy of them: scoping comes from ``auth.policy``
-(``visible``, the read chokepoint), masking from ``auth.policy`` (``masked_identifier``,
-``personal_value``, ``wage_derived``), the scope a field needs from the permission class the schema itself
+(``visible``, the read chokepoint), masking from ``auth.policy.shown`` (its column rules, wage-derived
+amounts included), the scope a field needs from the permission class the schema itself
 declares on it, filters and pages from the functions the resolvers call (``participant_conditions``,
 ``keyset_page``, ``claim_pages_subquery``), and every value is serialised by the schema's own scalar and
 enum types. Unmasked personal data is noted for the access log exactly as the resolvers note it.

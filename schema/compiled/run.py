@@ -22,16 +22,13 @@ from strawberry.relay import to_base64
 from strawberry.types.arguments import convert_arguments
 
 from auth.policy import (
-    PERSONAL_FIELDS,
-    WAGE_DERIVED_FIELDS,
     MissingScope,
     NotAuthenticated,
     Treatment,
-    masked_identifier,
-    personal_value,
+    personal_columns,
     pii_visible,
+    shown,
     visible,
-    wage_derived,
 )
 from auth.principal import Principal
 from auth.scopes import Scope
@@ -49,6 +46,14 @@ from schema.pagination import OrderDirection, check_first, encode_cursor, keyset
 from schema.participants import PARTICIPANT_SORTS, ParticipantOrder, parse_nik_argument, participant_conditions
 
 Getter = Callable[[Any], Any]
+
+#: The table behind each compiled GraphQL type, for ``auth.policy``'s column rules.
+_MODELS: dict[str, type[Any]] = {
+    "Participant": Participant,
+    "Claim": Claim,
+    "Region": Region,
+    "ProgramEnrolment": ParticipantProgram,
+}
 
 _P = Participant.__table__
 _R = Region.__table__
@@ -361,34 +366,36 @@ class _Run:
         serialize = leaf.serialize
         if leaf.name == "id":
             return lambda row: serialize(to_base64(typename, row[at]))
-        treatment = PERSONAL_FIELDS.get(typename, {}).get(leaf.name)
-        if treatment is not None:
-            return self.personal(typename, leaf, at, index, treatment)
-        if leaf.name in WAGE_DERIVED_FIELDS.get(typename, {}):
-            program_at, principal = index["program"], self.principal
+        model = _MODELS[typename]
+        if personal_columns(model, wage_based=True).get(leaf.column) is None:
+            return lambda row: None if row[at] is None else serialize(row[at])
+        principal, column = self.principal, leaf.column
+        if leaf.column not in personal_columns(model, wage_based=False):
+            # Personal only when the row's programme pays wage-based amounts (a claim's amountApproved).
+            program_at = index["program"]
 
             def derived(row: Any) -> Any:
-                value = None if wage_derived(principal, row[program_at]) else row[at]
+                value = shown(principal, model, column, row[at], row[program_at])
                 return None if value is None else serialize(value)
 
             return derived
-        return lambda row: None if row[at] is None else serialize(row[at])
+        return self.personal(typename, model, leaf, at, index)
 
-    def personal(self, typename: str, leaf: Leaf, at: int, index: dict[str, int], treatment: Treatment) -> Getter:
-        """A personal field, masked or withheld by ``auth.policy``; unmasked values are noted for the log."""
+    def personal(self, typename: str, model: type[Any], leaf: Leaf, at: int, index: dict[str, int]) -> Getter:
+        """A personal field as ``auth.policy.shown`` gives it; values shown in full are noted for the access log."""
         principal, notes, serialize, id_at = self.principal, self.pii_notes, leaf.serialize, index["id"]
-        name = leaf.name
-        if treatment is Treatment.MASKED:
+        name, column = leaf.name, leaf.column
+        if personal_columns(model).get(column) is Treatment.MASKED:
 
             def masked(row: Any) -> Any:
                 if self.pii:
                     notes.append((typename, row[id_at], name))
-                return serialize(masked_identifier(principal, row[at]) or "")
+                return serialize(shown(principal, model, column, row[at]) or "")
 
             return masked
 
         def withheld(row: Any) -> Any:
-            value = personal_value(principal, row[at])
+            value = shown(principal, model, column, row[at])
             if value is None:
                 return None
             notes.append((typename, row[id_at], name))
