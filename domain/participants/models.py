@@ -7,6 +7,7 @@ import enum
 from decimal import Decimal
 
 from sqlalchemy import (
+    DDL,
     CheckConstraint,
     Date,
     Enum,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -108,6 +110,15 @@ class Participant(PlacedMixin, Base):
         Index("ix_participants_full_name_id", "full_name", "id"),
     )
     __mapper_args__ = {"version_id_col": version}
+
+
+# The trigram index above needs pg_trgm; migration 20261201_0005 creates it, and this does the same for
+# tables made by ``Base.metadata.create_all`` (the seed tests, bench/seed_bench.py) on PostgreSQL.
+event.listen(
+    Participant.__table__,
+    "before_create",
+    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+)
 
 
 class ParticipantProgram(Base):
