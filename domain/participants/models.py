@@ -117,7 +117,7 @@ class Participant(PlacedMixin, Base):
 event.listen(
     Participant.__table__,
     "before_create",
-    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),  # type: ignore[no-untyped-call]  # SQLAlchemy's DDL() has no annotations
 )
 
 
