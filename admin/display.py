@@ -43,15 +43,17 @@ def shown_in_console(principal: Principal, row: Any, name: str, program: Any = N
 
     The same rule set as the API (``policy.PERSONAL_DATA`` and the wage-derived amounts): a masked identifier
     shows its region part and last two digits, a withheld value reads "(hidden)" where the API gives null.
-    A claim's amounts depend on its programme: `program` (default: the row's own ``program``).
+    A claim's amounts depend on its programme: `program` (default: the row's own ``program``); a contribution's
+    on its payer (``reveals_wage``).
     """
     value = getattr(row, name)
     if value is None:
         return ""
     of_program = program if program is not None else getattr(row, "program", None)
-    if treatment(principal, type(row), name, of_program) is Treatment.WITHHELD:
+    wage_based: bool | None = getattr(row, "reveals_wage", None)  # a contribution says so itself
+    if treatment(principal, type(row), name, of_program, wage_based=wage_based) is Treatment.WITHHELD:
         return HIDDEN
-    return plain(shown(principal, type(row), name, value, of_program))
+    return plain(shown(principal, type(row), name, value, of_program, wage_based=wage_based))
 
 
 def protected(row: Any, name: str, request: Request) -> Any:

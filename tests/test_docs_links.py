@@ -19,6 +19,7 @@ and line that still points at it.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import importlib
 import io
 import os
@@ -86,11 +87,31 @@ def walk(root: Path) -> Iterator[Path]:
             yield Path(folder) / name
 
 
+def ignored_patterns(root: Path) -> tuple[str, ...]:
+    """The repository's .gitignore patterns: paths there are written by tools and may be named before they exist."""
+    gitignore = root / ".gitignore"
+    if not gitignore.is_file():
+        return ()
+    lines = (line.strip() for line in gitignore.read_text(encoding="utf-8").splitlines())
+    return tuple(line.lstrip("/") for line in lines if line and not line.startswith(("#", "!")))
+
+
+def is_ignored(patterns: tuple[str, ...], relative: str) -> bool:
+    for pattern in patterns:
+        if pattern.endswith("/"):
+            if (relative.rstrip("/") + "/").startswith(pattern):
+                return True
+        elif fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(relative.rsplit("/", 1)[-1], pattern):
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class Repository:
     root: Path
     paths: frozenset[str]  # every file and folder, relative, with '/' separators
     names: frozenset[str]  # every file's name
+    ignored: tuple[str, ...] = ()  # .gitignore patterns
 
     @classmethod
     def scan(cls, root: Path) -> Repository:
@@ -102,7 +123,7 @@ class Repository:
             parts = relative.parts
             for i in range(1, len(parts) + 1):
                 paths.add("/".join(parts[:i]))
-        return cls(root, frozenset(paths), frozenset(names))
+        return cls(root, frozenset(paths), frozenset(names), ignored_patterns(root))
 
     @property
     def top_level(self) -> frozenset[str]:
@@ -205,8 +226,8 @@ def check_path(repo: Repository, text: Text, token: str) -> str | None:
         return None if repo.has(resolved.relative_to(repo.root).as_posix()) else "does not exist"
     if token.split("/")[0] not in repo.top_level:
         return None  # not ours: a library's file, a scope like claims:read, a ratio
-    if SKIP_DIRS.intersection(token.split("/")):
-        return None  # made by a tool (node_modules, data/, artifacts/), not part of the repository
+    if SKIP_DIRS.intersection(token.split("/")) or is_ignored(repo.ignored, token):
+        return None  # made by a tool (node_modules, data/, bench/.work/), not part of the repository
     return None if repo.has(token) else "does not exist in the repository"
 
 

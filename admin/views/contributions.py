@@ -6,25 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
-from starlette.requests import Request
 
 from admin.access import Access
-from admin.display import as_plain, personal
+from admin.display import as_plain
 from admin.filters import ValuesFilter
 from admin.views.base import ConsoleView
-from auth.policy import region_clause
+from auth.policy import visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.participants.models import Contribution, FundingSource, Participant
 
 C = Contribution
-
-
-def _amount(row: Any, name: str, request: Request) -> Any:
-    """Employer-paid amounts are a share of the wage, so they are personal data like the wage itself."""
-    if row.payer is FundingSource.EMPLOYER:
-        return personal(row, name, request)
-    return as_plain(row, name, request)
 
 
 class ContributionView(ConsoleView, model=Contribution):
@@ -67,10 +59,9 @@ class ContributionView(ConsoleView, model=Contribution):
         C.recorded_by: "Recorded by",
         C.price_rule: "Price rule",
     }
-    column_formatters = {C.payer: as_plain, C.period_from: as_plain, C.period_to: as_plain, C.amount: _amount}
+    column_formatters = {C.payer: as_plain, C.period_from: as_plain, C.period_to: as_plain}
     column_formatters_detail = {
         C.payer: as_plain,
-        C.amount: _amount,
         C.received_at: as_plain,
         C.recorded_at: as_plain,
     }
@@ -82,7 +73,7 @@ class ContributionView(ConsoleView, model=Contribution):
 
     def scope(self, principal: Principal) -> ColumnElement[bool]:
         # A payment exists for whoever may see its participant (the one scoping rule of auth.policy).
-        return C.participant_id.in_(select(Participant.id).where(region_clause(principal, Participant)))
+        return C.participant_id.in_(select(Participant.id).where(visible(principal, Participant)))
 
     def row_visible(self, principal: Principal, row: Any) -> bool:
         return True  # details are loaded through details_query, which applies scope() in SQL

@@ -108,6 +108,8 @@ def open_table(stream: IO[bytes], filename: str, *, max_bytes: int | None = None
             f"{filename!r} is named as an Excel workbook but is not one (no XLSX content); "
             "if it is a CSV export, name it .csv",
         )
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise FileRefused("UNSUPPORTED_ENCODING", "the file is UTF-16 text; save it as CSV UTF-8")
     if b"\x00" in head:
         raise FileRefused(
             "WRONG_FILE_TYPE",

@@ -53,8 +53,8 @@ from domain.monev.days import local_day, third_working_day_after
 from domain.monev.periods import Month
 from domain.participants.models import Contribution, FundingSource, Participant, ParticipantProgram
 from domain.participants.rules import Program, Segment
-from domain.regions.models import THROUGH_LINK, PlacedMixin, PlacedModel, RegionYearFigure
-from domain.regions.rules import RegionCode, RegionLevel, placement_column_for
+from domain.regions.models import THROUGH_LINK, PlacedMixin, PlacedModel, RegionYearFigure, placement_column
+from domain.regions.rules import RegionCode, RegionLevel
 
 #: The SQL condition limiting a placed table (or the region table) to what the caller may see: always
 #: ``auth.policy.visible`` for the caller, never written here.
@@ -97,14 +97,14 @@ class _Query:
         level = child_level(region) if by_child else None
         if by_child and level is None:
             raise ValueError(f"{region.code} is a village: it has no sub-regions")
-        self.child_column = placement_column_for(level) if level is not None else None
+        self.child_level = level
         self.months = _months_cte(months)
 
     def area(self, model: type[PlacedMixin]) -> list[Any]:
-        return [getattr(model, self.child_column)] if self.child_column else []
+        return [placement_column(model, self.child_level)] if self.child_level is not None else []
 
     def where(self, model: type[PlacedMixin]) -> ColumnElement[bool]:
-        column = getattr(model, placement_column_for(self.region.level))
+        column = placement_column(model, self.region.level)
         return and_(column == self.region.code, self.visible(model))
 
     def key(self, row: Any) -> tuple[str, str]:

@@ -74,6 +74,8 @@ async def test_every_console_read_goes_through_the_chokepoint(
         "/admin/region-year-figure/list",
         "/admin/region-year-figure/export/csv",
         f"/admin/region-year-figure/details/{figure.region_code};{figure.year}",
+        "/admin/contribution/list",
+        "/admin/contribution/export/csv",
         "/admin/monev",
         "/admin/monev?region=52",
         f"/admin/monev/report?kind=inpres-4-2022&format=csv&region={own}&period=2025-Q4",

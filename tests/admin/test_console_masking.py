@@ -10,12 +10,14 @@ from starlette.requests import Request
 from admin.display import HIDDEN, changes_shown, shown_in_console
 from admin.views.audit import AuditEventView
 from admin.views.claims import ClaimView
+from admin.views.contributions import ContributionView
 from auth.policy import PERSONAL_COLUMNS, PERSONAL_FIELDS, WAGE_DERIVED_FIELDS, Treatment
 from auth.principal import Principal, PrincipalKind
 from auth.scopes import ROLE_SCOPES, Role, Scope
 from domain.audit.models import AuditEvent
 from domain.claims.benefits import WAGE_BASED_PROGRAMS
 from domain.claims.models import Claim, ClaimBenefit
+from domain.participants.models import Contribution, FundingSource
 from domain.participants.rules import Program
 from domain.regions.rules import RegionCode
 
@@ -42,6 +44,15 @@ def test_wage_based_claim_amounts_are_hidden_without_pii_read() -> None:
         without = view.export_value(claim, "amount_approved", _request_as(WITHOUT_PII))
         assert without == (HIDDEN if wage_based else "12500000"), program
         assert view.export_value(claim, "amount_approved", _request_as(WITH_PII)) == "12500000"
+
+
+def test_employer_contributions_are_hidden_without_pii_read() -> None:
+    view = ContributionView()
+    for payer in FundingSource:
+        payment = Contribution(payer=payer, amount=Decimal("350000"))
+        without = view.export_value(payment, "amount", _request_as(WITHOUT_PII))
+        assert without == (HIDDEN if payer is FundingSource.EMPLOYER else "350000"), payer
+        assert view.export_value(payment, "amount", _request_as(WITH_PII)) == "350000"
 
 
 def test_benefit_lines_follow_the_claims_programme() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -352,3 +353,31 @@ async def test_report_values_are_formula_safe(imports_db: ImportDB) -> None:
     assert "'=1+2" in done.report
     assert "'@SUM(A1)" in done.report
     assert ",=1+2" not in done.report
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "import"
+SAMPLES = {
+    name: (DOCS / name).read_bytes() for name in ("beneficiaries.csv", "beneficiaries.xlsx", "beneficiaries-messy.csv")
+}
+
+
+async def test_the_documented_samples(imports_db: ImportDB) -> None:
+    for name in ("beneficiaries.csv", "beneficiaries.xlsx"):
+        done = await imports_db.run(SAMPLES[name], filename=name, dry_run=True)
+        assert done.result.errors == [], (name, done.result.errors)
+        assert done.result.counts.read == 5
+    messy = await imports_db.run(SAMPLES["beneficiaries-messy.csv"], dry_run=True)
+    assert {e.code for e in messy.result.errors} >= {
+        "NIK_STORED_AS_NUMBER",
+        "INVALID_NIK",
+        "DISAGREES_WITH_NIK",
+        "FORMULA_LIKE",
+        "OUT_OF_RANGE",
+        "OUT_OF_REGION",
+        "NOT_A_VILLAGE",
+        "INVALID_DATE",
+        "INVALID_SOURCE",
+        "INVALID_BOOLEAN",
+        "DUPLICATE_ROW",
+    }
+    assert messy.result.counts.rejected == 8

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -223,3 +224,17 @@ async def test_enrolment_refuses_a_wrong_funder_and_sees_nothing_outside_the_reg
     assert no_scope["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     bad_region = await writes.gql(ENROL, {"filter": {"regionCode": "52.03.99"}}, staff["dinsos_5203"])
     assert bad_region["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_children_on_the_list_are_refused_by_the_working_age_rule(writes: Any, staff: dict[str, Any]) -> None:
+    village = await _empty_village(writes)
+    district = village.rsplit(".", 1)[0]
+    child = person(district=district, village=village, birth=dt.date(2015, 3, 3), tanggal_lahir="2015-03-03")
+    adult = person(district=district, village=village)
+    payload = (await upload(writes.client, csv_text([child, adult]), staff["officer_5203"]))["data"]
+    assert payload["importBeneficiaries"]["imported"] == 2
+    where = {"regionCode": village, "extremePoor": True, "enrolled": False}
+    done = (await writes.gql(ENROL, {"filter": where}, staff["dinsos_5203"]))["data"]["enrollBeneficiaries"]
+    assert (done["matched"], done["created"], done["refused"]) == (2, 1, 1)
+    assert done["reasons"] == [{"code": "BELOW_WORKING_AGE", "count": 1}]
+    assert Decimal(done["monthlyCost"]) == Decimal(16_800)

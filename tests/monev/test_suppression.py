@@ -156,3 +156,23 @@ async def test_rows_readers_see_every_count(monev_engine: AsyncEngine) -> None:
     for program in Program:
         # an amount is shown exactly when its count is
         assert (p.amounts[cells.claims_paid_amount(program)] is None) == (p.counts[cells.claims_paid(program)] is None)
+
+
+async def test_a_regional_ministry_cannot_recompute_either(monev_engine: AsyncEngine) -> None:
+    """A client bound to Kota Mataram sees only its own tables; the same attack on them recovers nothing."""
+    await load(monev_engine, random_data(37, NOW))
+    published = await _everything_published(monev_engine, ministry("52.71"), Month(2025, 12))
+    assert set(published) >= {"52.71", "52.71.01", "52.71.02"}
+    assert all(code == "52.71" or code.startswith("52.71.") for code in published)
+    assert any(v is None for p in published.values() for v in p.counts.values())
+    assert recoverable(published) == set()
+
+
+async def test_the_threshold_is_a_setting(monev_engine: AsyncEngine) -> None:
+    await load(monev_engine, random_data(41, NOW))
+    principal = Principal("kemnaker", PrincipalKind.CLIENT, scopes=frozenset({Scope.STATS_READ}))
+    async with monev_engine.connect() as conn:
+        rows = await sub_region_months(conn, monev_viewer(principal, threshold=12), RegionCode("52"), [Month(2025, 12)])
+    shown = [v for p in rows for v in p.counts.values() if v is not None]
+    assert shown
+    assert min(shown) >= 12

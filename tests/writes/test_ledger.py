@@ -413,7 +413,7 @@ async def test_every_participants_figures_recount_from_the_ledger(writes: Any) -
     ledger: dict[int, list[Any]] = {}
     for row in rows:
         ledger.setdefault(row.participant_id, []).append(row)
-    assert len(stored) > 200
+    assert len(stored) >= 200  # the tiny seed, and whatever the other tests registered
     for pid, p in stored.items():
         mine = ledger.get(pid, [])
         months = sum(r.last_month - r.first_month + 1 for r in mine)
