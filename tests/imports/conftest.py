@@ -26,7 +26,9 @@ from domain.writes.caller import Caller
 from tests.conftest import migrated_and_seeded
 
 HEADER = "nik,nama,tanggal_lahir,jenis_kelamin,no_kk,kode_wilayah,desil,miskin_ekstrem,sumber,tanggal_data"
-_serials = itertools.count(7101)
+#: A NIK's serial has four digits; past 9999 the default birth date moves on a day, so both databases' runs in
+#: one session never reuse a NIK.
+_serials = itertools.count(7100)
 
 
 def importer(region: str | None = "52.03", *, pii: bool = True) -> Caller:
@@ -39,9 +41,11 @@ def importer(region: str | None = "52.03", *, pii: bool = True) -> Caller:
 
 def person(district: str = "52.03.01", village: str = "52.03.01.2001", **overrides: Any) -> dict[str, Any]:
     """One valid row (as the columns of HEADER), with a NIK nobody else in the tests uses."""
-    birth, sex = overrides.pop("birth", dt.date(1984, 6, 12)), overrides.pop("sex_", Sex.F)
+    n = next(_serials)
+    birth = overrides.pop("birth", dt.date(1984, 6, 12) + dt.timedelta(days=n // 9999))
+    sex = overrides.pop("sex_", Sex.F)
     values: dict[str, Any] = {
-        "nik": build_nik(district, birth, sex, next(_serials)),
+        "nik": build_nik(district, birth, sex, 1 + n % 9999),
         "nama": "Baiq Rahmawati",
         "tanggal_lahir": birth.isoformat(),
         "jenis_kelamin": "P" if sex is Sex.F else "L",

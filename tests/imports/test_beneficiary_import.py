@@ -114,7 +114,7 @@ async def test_latin_1_file_is_read_and_said_so(imports_db: ImportDB) -> None:
 
 
 async def test_xlsx_with_date_cells_and_numeric_deciles(imports_db: ImportDB) -> None:
-    row = person()
+    row = person(birth=dt.date(1984, 6, 12))
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
