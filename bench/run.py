@@ -26,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -333,8 +334,12 @@ def compare(args: argparse.Namespace, url: str, key_path: Path, token: str, keys
 
 
 def source_tree(ref: str) -> Path:
-    """The files of commit `ref` in bench/.work/ (``git archive``), to measure the service as it was."""
-    target = WORK / f"source-{ref}"
+    """The files of commit `ref` (``git archive``), to measure the service as it was.
+
+    Outside the repository's tree (the temporary directory), so that nothing scanning the repository (the
+    documentation-link test, linters) reads an old copy of it.
+    """
+    target = Path(tempfile.gettempdir()) / f"jamsos-bench-source-{ref}"
     if not target.exists():
         target.mkdir(parents=True)
         archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True).stdout

@@ -59,6 +59,9 @@ async def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         pytest.skip("JAMSOS_TEST_POSTGRES_URL is not set")
     eng = make_engine(url, null_pool=True)
     async with eng.begin() as conn:
+        if request.param == "postgres":
+            # The name-search index is a trigram index; migration 0005 creates the extension the same way.
+            await conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
         await conn.run_sync(Base.metadata.drop_all)
         await conn.run_sync(Base.metadata.create_all)
     counts = await seed(eng, "tiny", SEED, as_of=AS_OF)
