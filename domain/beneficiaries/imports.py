@@ -59,7 +59,7 @@ from domain.imports.cells import CellProblem
 from domain.imports.headers import Column as FileColumn
 from domain.imports.headers import HeaderMatch, match_header
 from domain.imports.reading import FileRefused, open_table
-from domain.imports.report import ErrorSink, ImportCounts, ImportResult, RowError
+from domain.imports.report import ErrorSink, ImportCounts, ImportResult, RowError, result_of
 from domain.nik import InvalidNIK, Sex, check_consistency, mask_identifier, parse_nik
 from domain.participants.models import Participant
 from domain.regions.models import Region, placed_within
@@ -665,7 +665,7 @@ async def _import(
             notes.append("columns not read: " + ", ".join(repr(h) for h in header.ignored))
         if header_problems:
             sink.extend(header_problems)
-            return _result(counts, sink, options, sha256, notes, written=False)
+            return result_of(counts, sink, options, sha256, notes, written=False)
         check = _RowChecker(header, caller, await _places(session), options, today)
         await _create_stage(conn)
         size = table.size if table.kind == "csv" else None
@@ -676,10 +676,10 @@ async def _import(
                 progress(counts.read, table.position(), size)
     except FileRefused as exc:
         sink.add(RowError(exc.row, None, None, exc.code, str(exc)))
-        return _result(counts, sink, options, sha256, notes, written=False)
+        return result_of(counts, sink, options, sha256, notes, written=False)
     if counts.read == 0:
         sink.add(RowError(0, None, None, "NO_ROWS", f"{filename!r} has a header but no data rows"))
-        return _result(counts, sink, options, sha256, notes, written=False)
+        return result_of(counts, sink, options, sha256, notes, written=False)
     lap("read_check_stage")
     # A column the file does not have leaves the stored value alone (birth date and sex come from the NIK).
     compared = tuple(c for c in _COMPARED if c != "family_card_number" or c in header.positions)
@@ -695,7 +695,7 @@ async def _import(
     if options.dry_run or (counts.rejected and not options.skip_invalid):
         counts.linked = await _would_link(conn)
         await _drop_stage(conn)
-        return _result(counts, sink, options, sha256, notes, written=False)
+        return result_of(counts, sink, options, sha256, notes, written=False)
     counts.imported, counts.updated, counts.linked = await _write(conn, compared)
     await _drop_stage(conn)
     lap("write")
@@ -714,21 +714,6 @@ async def _import(
             },
             meta=caller.meta,
         )
-    result = _result(counts, sink, options, sha256, notes, written=True)
+    result = result_of(counts, sink, options, sha256, notes, written=True)
     result.seconds = seconds
     return result
-
-
-def _result(
-    counts: ImportCounts, sink: ErrorSink, options: ImportOptions, sha256: str, notes: list[str], *, written: bool
-) -> ImportResult:
-    return ImportResult(
-        counts=counts,
-        errors=list(sink.kept),
-        error_count=sink.total,
-        written=written,
-        dry_run=options.dry_run,
-        mode=options.mode,
-        sha256=sha256,
-        notes=notes,
-    )

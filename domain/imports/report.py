@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 #: How many problems an import keeps in memory to show (the report CSV has them all).
 KEPT_ERRORS = 100
@@ -112,3 +112,35 @@ class ImportResult:
     notes: list[str] = field(default_factory=list)
     #: Seconds spent per phase (reading and checking, the set-based checks, the write), for benchmarks.
     seconds: dict[str, float] = field(default_factory=dict)
+
+
+class ImportModeOptions(Protocol):
+    """What every kind of import's options say about how it runs."""
+
+    @property
+    def dry_run(self) -> bool: ...
+
+    @property
+    def mode(self) -> str: ...
+
+
+def result_of(
+    counts: ImportCounts,
+    sink: ErrorSink,
+    options: ImportModeOptions,
+    sha256: str,
+    notes: list[str],
+    *,
+    written: bool,
+) -> ImportResult:
+    """The result every kind of import reports: counts, the problems kept, and how it ran."""
+    return ImportResult(
+        counts=counts,
+        errors=list(sink.kept),
+        error_count=sink.total,
+        written=written,
+        dry_run=options.dry_run,
+        mode=options.mode,
+        sha256=sha256,
+        notes=notes,
+    )

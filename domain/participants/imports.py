@@ -29,7 +29,7 @@ from domain.imports import cells
 from domain.imports.cells import CellProblem
 from domain.imports.headers import Column, HeaderMatch, match_header
 from domain.imports.reading import FileRefused, open_table
-from domain.imports.report import ErrorSink, ImportCounts, ImportResult, RowError
+from domain.imports.report import ErrorSink, ImportCounts, ImportResult, RowError, result_of
 from domain.nik import Sex
 from domain.participants.ledger import MAX_BATCH, ContributionItem, record_contributions
 from domain.participants.models import FundingSource, Participant
@@ -323,7 +323,7 @@ async def _run(
         header, header_problems = match_header(table.header, columns)
         if header_problems:
             sink.extend(header_problems)
-            return _result(counts, sink, options, sha256, notes, written=False)
+            return result_of(counts, sink, options, sha256, notes, written=False)
         rows = _Rows(header)
         await open_write_transaction(session)
         chunk: list[tuple[int, Any]] = []
@@ -342,11 +342,11 @@ async def _run(
             await write(session, caller, chunk, rows, sink, counts)
     except FileRefused as exc:
         sink.add(RowError(exc.row, None, None, exc.code, str(exc)))
-        return _result(counts, sink, options, sha256, notes, written=False)
+        return result_of(counts, sink, options, sha256, notes, written=False)
     if counts.read == 0:
         sink.add(RowError(0, None, None, "NO_ROWS", f"{filename!r} has a header but no data rows"))
     written = counts.read > 0 and not options.dry_run and (options.skip_invalid or sink.total == 0)
-    return _result(counts, sink, options, sha256, notes, written=written)
+    return result_of(counts, sink, options, sha256, notes, written=written)
 
 
 def _limited(
@@ -357,21 +357,6 @@ def _limited(
         if limit is not None and counts.read > limit:
             raise FileRefused("TOO_MANY_ROWS", f"the file has more than {limit:,} rows", number)
         yield number, values
-
-
-def _result(
-    counts: ImportCounts, sink: ErrorSink, options: RowImportOptions, sha256: str, notes: list[str], *, written: bool
-) -> ImportResult:
-    return ImportResult(
-        counts=counts,
-        errors=list(sink.kept),
-        error_count=sink.total,
-        written=written,
-        dry_run=options.dry_run,
-        mode=options.mode,
-        sha256=sha256,
-        notes=notes,
-    )
 
 
 async def import_participants(
