@@ -200,7 +200,10 @@ def _open_csv(stream: IO[bytes], filename: str, head: bytes, sha256: str, size: 
         except csv.Error as exc:
             raise FileRefused("MALFORMED_CSV", f"row {number + 1} cannot be read as CSV: {exc}", number + 1) from None
         finally:
-            text.detach()  # the stream is the caller's: leave it open
+            # The stream is the caller's: leave it open. A generator dropped unfinished may be finalised
+            # after the caller closed the stream, when there is nothing left to detach from.
+            if not stream.closed:
+                text.detach()
 
     def position() -> int | None:
         return None if stream.closed else stream.tell()
