@@ -127,16 +127,6 @@ def region_exists(code: str) -> Select[bool]:
     return select(exists().where(Region.code == code)).execution_options(**{PUBLIC_REGISTER: True})
 
 
-def region_clause(principal: Principal, model: type[PlacedMixin]) -> ColumnElement[bool]:
-    """:func:`visible` for a placed (non-region) table; kept for code written against the older name."""
-    return visible(principal, model)
-
-
-def region_row_clause(principal: Principal) -> ColumnElement[bool]:
-    """:func:`visible` for the Region table; kept for code written against the older name."""
-    return visible(principal, Region)
-
-
 def row_visible(principal: Principal, row: object) -> bool:
     """Python twin of :func:`visible` for a row already in hand (same rule, same answer)."""
     if isinstance(row, Region):
@@ -170,7 +160,7 @@ def audit_trail_decision(principal: Principal) -> Decision:
 
 
 def region_decision(principal: Principal, code: str) -> Decision:
-    """Python twin of :func:`region_clause` for one row already in hand (same rule, same answer)."""
+    """Python twin of :func:`visible` for one row already in hand (same rule, same answer)."""
     own = principal.region
     if own is None:
         return Decision(True, Rule.REGION, "national: every region is visible")
@@ -180,7 +170,7 @@ def region_decision(principal: Principal, code: str) -> Decision:
 
 
 def region_row_decision(principal: Principal, code: str) -> Decision:
-    """Python twin of :func:`region_row_clause`: a region itself is also visible from below (its ancestors)."""
+    """Python twin of :func:`visible` for the Region table: a region is also visible from below (ancestors)."""
     decision = region_decision(principal, code)
     if decision.allowed or principal.region is None or code not in principal.region.ancestors:
         return decision

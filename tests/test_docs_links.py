@@ -9,7 +9,7 @@ docstrings of every Python source. A reference fails when it
   path that climbs out of the repository (``..``);
 - names a file without its folder (``writes.py``) that no file in the repository is called
   (outside code blocks, where a command may name the file it is about to write);
-- names a module or an attribute of ours (``auth.policy.region_clause``, ``:func:`domain.nik.parse_nik```)
+- names a module or an attribute of ours (``auth.policy.visible``, ``:func:`domain.nik.parse_nik```)
   that does not import.
 
 So a moved module, a renamed function or a note kept outside the repository shows up here, with the file
@@ -346,7 +346,7 @@ def test_the_checker_refuses_broken_references(markdown: str, why: str) -> None:
     "markdown",
     [
         "Rules live in `domain/claims/rules.py` and [the API](docs/api.md#http-endpoints).",
-        "`auth.policy.region_clause` narrows every list; see `schema.graphql` and https://example.org/x.",
+        "`auth.policy.visible` narrows every list; see `schema.graphql` and https://example.org/x.",
         "Routes `/graphql`, `/oauth/token`; scopes `claims:read`; ratio 32/62; `router.yaml` you write yourself.",
     ],
     ids=["paths-and-anchors", "dotted-names-and-urls", "routes-scopes-and-ratios"],
