@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from admin.console import mount_console
 from api.console import console_config
+from api.fast_reads import FastReads
 from api.graphql import JamsosGraphQL
 from api.health import healthz, readyz
 from api.identity import build_identity
@@ -64,7 +65,12 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
 
     app = Starlette(
         routes=[
-            Route("/graphql", UploadLimit(graphql_app, settings.import_max_upload_bytes), methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                # Repeated compiled reads are answered before Strawberry's view (api.fast_reads).
+                FastReads(UploadLimit(graphql_app, settings.import_max_upload_bytes), graphql_app),
+                methods=["GET", "POST"],
+            ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint(engine)),

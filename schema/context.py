@@ -106,7 +106,6 @@ class ReaderClosed(RuntimeError):
 class Context:
     principal: Principal
     reader: Reader
-    loaders: Loaders
     request: Any = None
     #: The server's limits (schema.limits), from settings.
     limits: Limits = field(default_factory=Limits)
@@ -122,6 +121,20 @@ class Context:
     charge: Callable[[int], Awaitable[int | None]] | None = None
     #: Unmasked personal data this response returned: entity type -> (ids, fields); logged once per request.
     pii_reads: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
+    #: The document's cost as the limits measured and charged it (schema.limits), for the fast lane's entry.
+    cost: int | None = None
+    #: Where the compiled path records operations it answered, for the fast lane (schema.compiled.fast).
+    ready: Any = None
+    _loaders: Loaders | None = field(default=None, repr=False)
+
+    @property
+    def loaders(self) -> Loaders:
+        """The request's loaders, built when a resolver first asks (the compiled path never does)."""
+        if self._loaders is None:
+            from schema.loaders import Loaders  # schema.loaders imports this module
+
+            self._loaders = Loaders(self.reader, self.principal)
+        return self._loaders
 
     @property
     def caller(self) -> Caller:

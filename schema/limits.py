@@ -225,6 +225,8 @@ class QueryLimits(SchemaExtension):
 
     async def on_execute(self) -> Any:  # an async generator hook
         context = self.execution_context.context
+        if hasattr(context, "cost"):
+            context.cost = self.cost  # the compiled path's fast lane charges the same amount (schema.compiled.fast)
         charge: Callable[[int], Any] | None = getattr(context, "charge", None)
         if charge is not None:
             retry_after = await charge(self.cost)

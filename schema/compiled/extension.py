@@ -22,6 +22,7 @@ from auth.policy import TYPE_READ_SCOPES
 from auth.principal import Principal
 from auth.scopes import Scope
 from schema.compiled.cache import BoundedCache
+from schema.compiled.fast import Ready, ready_key
 from schema.compiled.plan import OperationPlan, compile_operation
 from schema.compiled.run import Fallback, run_operation
 from schema.context import Context
@@ -120,4 +121,10 @@ class CompiledReads(SchemaExtension):
                 else:
                     COUNTERS.compiled += 1
                     ec.result = ExecutionResult(data=data)
+                    if context.ready is not None and context.cost is not None:
+                        # The name as the request gave it (None for a one-operation document), which
+                        # is what the fast lane sees; ``operation_name`` falls back to the document's.
+                        given = getattr(ec, "_provided_operation_name", ec.operation_name)
+                        key = ready_key(ec.query, given, context.principal, ec.variables)
+                        context.ready.put(key, Ready(plan, context.cost))
         yield

@@ -23,6 +23,7 @@ from domain.claims.models import Claim
 from domain.participants.models import Participant
 from schema.compiled.cache import BoundedCache
 from schema.compiled.extension import COUNTERS, PLANS
+from schema.compiled.fast import FAST
 
 CLAIM_FIELDS = "id claimNumber program status incidentDate submittedAt paidAt amountApproved version __typename"
 PARTICIPANT_FIELDS = (
@@ -287,3 +288,156 @@ async def test_unique_documents_evict_plans_instead_of_growing(
         assert len(body["data"]["participants"]["edges"]) == i + 1
     assert small.stats.size == 4
     assert small.stats.evictions == 8
+
+
+# --- the fast lane (api.fast_reads): a repeated compiled read answered before Strawberry's view ------------
+
+
+async def _three(gql: Any, app: Starlette, query: str, variables: dict[str, Any], caller: Any) -> tuple[Any, ...]:
+    """The resolvers' answer, the pipeline's compiled answer (which readies the fast lane), the fast lane's."""
+    graphql_app = app.state.graphql
+    graphql_app.ready.clear()
+    resolved, compiled, _ = await _both(gql, app, query, variables, caller)
+    before = FAST.answered
+    fast = await gql(query, variables, caller, status=200)
+    return resolved, compiled, fast, FAST.answered - before
+
+
+@pytest.mark.parametrize("caller_name", ["analyst_5203", "officer_5271", "admin"])
+async def test_the_fast_lane_answers_the_same_json(
+    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], caller_name: str
+) -> None:
+    samples = await _samples(engine)
+    for name, query, variables in _cases(samples):
+        resolved, compiled, fast, answered = await _three(gql, app, query, variables, callers[caller_name])
+        assert json.dumps(fast) == json.dumps(resolved) == json.dumps(compiled), name
+        assert answered == 1, f"{name}: the fast lane should have answered the repeat"
+
+
+async def test_the_fast_lane_is_keyed_by_principal_shape_and_integer_variables(
+    gql: Any, app: Starlette, callers: dict[str, Any]
+) -> None:
+    graphql_app = app.state.graphql
+    graphql_app.ready.clear()
+    await gql(S1, {"region": "52", "first": 3}, callers["admin"])
+    before = FAST.answered
+    # Another region's caller: its scoping was never checked for this document by the pipeline.
+    other = await gql(S1, {"region": "52", "first": 3}, callers["analyst_5203"])
+    # Another page size: another cost.
+    bigger = await gql(S1, {"region": "52", "first": 4}, callers["admin"])
+    assert FAST.answered == before
+    assert len(bigger["data"]["participants"]["edges"]) == 4
+    assert all(e["node"]["region"] for e in other["data"]["participants"]["edges"])
+    # Other string variables reuse the entry: they change neither the checks nor the cost.
+    await gql(S1, {"region": "52.71", "first": 3}, callers["admin"])
+    assert FAST.answered == before + 1
+
+
+# Bad variables sent to a document the fast lane already knows: every one is handed on and refused by the
+# pipeline exactly as the resolvers refuse it.
+FAST_BAD_INPUT = [
+    ("malformed cursor", S1, {"region": "52", "first": 3, "after": "not-a-cursor"}, "BAD_USER_INPUT"),
+    ("unknown region", S1, {"region": "99.99", "first": 3}, "BAD_USER_INPUT"),
+    ("wrong variable type", S1, {"region": 52, "first": 3}, None),
+    ("control character", S1, {"region": "52\u0000", "first": 3}, "BAD_USER_INPUT"),
+    ("first too large", S1, {"region": "52", "first": 101}, "BAD_USER_INPUT"),
+]
+
+
+@pytest.mark.parametrize(("label", "query", "variables", "code"), FAST_BAD_INPUT, ids=[c[0] for c in FAST_BAD_INPUT])
+async def test_bad_variables_on_a_known_document_get_the_pipelines_error(
+    gql: Any, app: Starlette, callers: dict[str, Any], label: str, query: str, variables: dict[str, Any], code: Any
+) -> None:
+    caller = callers["admin"]
+    graphql_app = app.state.graphql
+    graphql_app.compiled_reads = False
+    try:
+        resolved = await gql(query, variables, caller, status=200)
+    finally:
+        graphql_app.compiled_reads = True
+    graphql_app.ready.clear()
+    await gql(query, {"region": "52", "first": 3}, caller)  # readies the fast lane (first: 101 is another key)
+    assert graphql_app.ready.stats.size == 1
+    before = FAST.answered
+    refused = await gql(query, variables, caller, status=200)
+    assert refused == resolved, label
+    assert refused.get("errors"), label
+    if code is not None:
+        assert refused["errors"][0]["extensions"]["code"] == code
+    assert FAST.answered == before
+
+
+async def test_the_fast_lane_writes_the_access_log(gql: Any, app: Starlette, engine: AsyncEngine, callers: Any) -> None:
+    query = S1.replace("nik region", "nik birthDate monthlyWage region")
+    variables = {"region": "52.71", "first": 5}
+
+    async def events() -> list[Any]:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(DataAccessEvent.entity_type, DataAccessEvent.entity_ids, DataAccessEvent.fields).order_by(
+                    DataAccessEvent.id
+                )
+            )
+            return [tuple(map(str, r)) for r in rows]
+
+    app.state.graphql.ready.clear()
+    await gql(query, variables, callers["admin"])
+    logged = await events()
+    before = FAST.answered
+    await gql(query, variables, callers["admin"])
+    assert FAST.answered == before + 1
+    after = await events()
+    assert len(after) == len(logged) + 1
+    assert after[-1] == logged[-1]  # same entity type, ids and fields as the pipeline logged
+
+
+async def test_the_fast_lane_charges_the_budget_once_and_refuses_like_the_pipeline(
+    gql: Any, app: Starlette, callers: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graphql_app = app.state.graphql
+    graphql_app.ready.clear()
+    taken: list[float] = []
+    take = graphql_app.buckets.take
+
+    async def counting(limit: str, key: str, amount: float, rate: Any) -> int | None:
+        taken.append(amount)
+        return await take(limit, key, amount, rate)
+
+    monkeypatch.setattr(graphql_app.buckets, "take", counting)
+    await gql(S2, {"m": "00000000000"}, callers["admin"])
+    answered = FAST.answered
+    await gql(S2, {"m": "00000000001"}, callers["admin"])
+    assert FAST.answered == answered + 1
+    assert len(taken) == 2
+    assert taken[0] == taken[1] > 0  # one charge each, the same cost on both paths
+
+    async def refuse(limit: str, key: str, amount: float, rate: Any) -> int | None:
+        taken.append(amount)
+        return 30
+
+    monkeypatch.setattr(graphql_app.buckets, "take", refuse)
+    before = FAST.answered
+    body = await gql(S2, {"m": "00000000002"}, callers["admin"], status=429)
+    assert body["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    assert len(taken) == 3, "a refused charge is not taken a second time by the pipeline"
+    assert FAST.answered == before
+
+
+async def test_the_fast_lane_leaves_other_requests_alone(gql: Any, app: Starlette, client: Any, callers: Any) -> None:
+    graphql_app = app.state.graphql
+    graphql_app.ready.clear()
+    await gql(S2, {"m": "00000000000"}, callers["admin"])
+    before = FAST.answered
+    headers = callers["admin"].headers
+    body = {"query": S2, "variables": {"m": "00000000000"}}
+    # Not a JSON object, a batch, a request with extensions: the pipeline answers (or refuses) them.
+    assert (await client.post("/graphql", content=b"{nope", headers=headers)).status_code == 400
+    batch = await client.post("/graphql", json=[body], headers=headers)
+    extended = await client.post("/graphql", json=body | {"extensions": {"x": 1}}, headers=headers)
+    assert FAST.answered == before
+    assert batch.status_code in (200, 400)
+    assert extended.json() == {"data": {"participant": None}}
+    # Without a token: the entry was readied for another principal shape.
+    anonymous = await client.post("/graphql", json=body)
+    assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert FAST.answered == before
