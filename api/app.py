@@ -53,9 +53,15 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         allow_queries_via_get=True,
         multipart_uploads_enabled=True,  # importBeneficiaries; bearer tokens only, so no cross-site form can call it
         compiled_reads=settings.compiled_reads,
+        json_statements=settings.json_statements,
         document_cache=settings.document_cache,
         read_autocommit=settings.read_autocommit,
     )
+
+    graphql_endpoint: Any = UploadLimit(graphql_app, settings.import_max_upload_bytes)
+    if settings.fast_reads:
+        # Repeated compiled reads are answered before Strawberry's view (api.fast_reads).
+        graphql_endpoint = FastReads(graphql_endpoint, graphql_app)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -65,12 +71,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
 
     app = Starlette(
         routes=[
-            Route(
-                "/graphql",
-                # Repeated compiled reads are answered before Strawberry's view (api.fast_reads).
-                FastReads(UploadLimit(graphql_app, settings.import_max_upload_bytes), graphql_app),
-                methods=["GET", "POST"],
-            ),
+            Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint(engine)),

@@ -119,6 +119,7 @@ class FastReads:
             limits=graphql.limits,
             sessions=graphql.sessions,
             introspection=graphql.introspection,
+            json_statements=graphql.json_statements,
             cost=entry.cost,
         )
         try:

@@ -48,6 +48,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
         buckets: Buckets | None = None,
         introspection: bool = False,
         compiled_reads: bool = True,
+        json_statements: bool = True,
         read_autocommit: bool = True,
         document_cache: bool = True,
         **kwargs: Any,
@@ -59,6 +60,8 @@ class JamsosGraphQL(GraphQL[Context, None]):
         self.introspection = introspection
         #: Settings' ``compiled_reads``; tests flip it to run the same cases on both read paths.
         self.compiled_reads = compiled_reads
+        #: Settings' ``json_statements``: root fields as one JSON statement each on PostgreSQL (schema.compiled).
+        self.json_statements = json_statements
         self.read_autocommit = read_autocommit
         self.document_cache = document_cache
         #: Operations the compiled path answered, for the fast lane (api.fast_reads); this application's own.
@@ -115,6 +118,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
             introspection=self.introspection,
             charge=self.charger(request, principal),
             compiled_reads=self.compiled_reads,
+            json_statements=self.json_statements,
             document_cache=self.document_cache,
             ready=self.ready,
         )

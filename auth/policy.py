@@ -16,7 +16,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, exists, or_, select
+from sqlalchemy import ColumnElement, Select, case, exists, null, or_, select
+from sqlalchemy import cast as sql_cast
 
 from auth.principal import Principal
 from auth.scopes import Scope
@@ -25,7 +26,7 @@ from domain.claims.benefits import WAGE_BASED_PROGRAMS
 from domain.claims.models import Claim, ClaimBenefit
 from domain.monev.suppression import DEFAULT_THRESHOLD, Family
 from domain.monev.tables import Viewer
-from domain.nik import mask_identifier
+from domain.nik import mask_identifier, mask_identifier_sql
 from domain.participants.models import Contribution, Participant
 from domain.regions.models import PlacedMixin, PlacedModel, Region, is_placed, placed_within
 from domain.regions.rules import RegionCode, within
@@ -330,6 +331,34 @@ def shown(
     if how is None or value is None:
         return value
     return mask_identifier(str(value)) if how is Treatment.MASKED else None
+
+
+def shown_sql(
+    principal: Principal,
+    model: type[Any],
+    column: str,
+    value: ColumnElement[Any],
+    program: ColumnElement[Any] | None = None,
+) -> ColumnElement[Any]:
+    """:func:`shown` as a SQL column expression: the same rules (:func:`treatment`), applied by the database.
+
+    For reads whose JSON the database builds (schema.compiled.sql_json). Masking is
+    :func:`domain.nik.mask_identifier_sql`, the SQL twin of :func:`mask_identifier`; a wage-derived column
+    (a claim's amount) is withheld only on rows whose `program` pays wage-based amounts.
+    """
+    always = treatment(principal, model, column, wage_based=False)
+    if_wage_based = treatment(principal, model, column, wage_based=True)
+
+    def apply(how: Treatment | None) -> ColumnElement[Any]:
+        if how is None:
+            return value
+        return mask_identifier_sql(value) if how is Treatment.MASKED else sql_cast(null(), value.type)
+
+    if always == if_wage_based:
+        return apply(always)
+    if program is None:
+        raise ValueError(f"{column!r} of {model.__name__} depends on the programme: pass its column")
+    return case((program.in_(sorted(WAGE_BASED_PROGRAMS)), apply(if_wage_based)), else_=apply(always))
 
 
 def masked_changes(principal: Principal, changes: Any) -> tuple[Any, set[str]]:

@@ -355,6 +355,8 @@ def steps(args: argparse.Namespace, url: str, key_path: Path, token: str, keys: 
         ("JAMSOS_DB_POOL_PRE_PING", "false", "+ pool without pre-ping"),
         ("JAMSOS_READ_AUTOCOMMIT", "true", "+ reads in autocommit (no BEGIN/ROLLBACK round trips)"),
         ("JAMSOS_COMPILED_READS", "true", "+ compiled read path (Core rows, no per-field execution)"),
+        ("JAMSOS_JSON_STATEMENTS", "true", "+ one statement per root field, JSON built by PostgreSQL"),
+        ("JAMSOS_FAST_READS", "true", "+ fast lane (a repeated compiled read answered before Strawberry's view)"),
     ]
     env = {
         "JAMSOS_DOCUMENT_CACHE": "false",
@@ -362,6 +364,8 @@ def steps(args: argparse.Namespace, url: str, key_path: Path, token: str, keys: 
         "JAMSOS_DB_POOL_PRE_PING": "true",
         "JAMSOS_READ_AUTOCOMMIT": "false",
         "JAMSOS_COMPILED_READS": "false",
+        "JAMSOS_JSON_STATEMENTS": "false",
+        "JAMSOS_FAST_READS": "false",
     }
     configurations = [
         (f"before: {args.base_ref} (resolvers, pre-ping, json)", {"BENCH_SOURCE": str(source_tree(args.base_ref))}),

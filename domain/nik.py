@@ -15,6 +15,8 @@ import datetime as dt
 import enum
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement, case, func, literal
+
 
 class Sex(enum.StrEnum):
     M = "M"
@@ -113,3 +115,16 @@ def mask_identifier(value: str) -> str:
     if len(value) <= 6:
         return "*" * len(value)
     return value[:4] + "*" * (len(value) - 6) + value[-2:]
+
+
+def mask_identifier_sql(value: ColumnElement[str]) -> ColumnElement[str]:
+    """:func:`mask_identifier` as a SQL expression, for reads whose JSON the database builds.
+
+    The same form, character for character (``tests/domain/test_nik.py`` compares the two); NULL stays NULL.
+    PostgreSQL only (``repeat``), like the JSON statements that use it (schema.compiled.sql_json).
+    """
+    length = func.length(value)
+    return case(
+        (length <= 6, func.repeat(literal("*"), length)),
+        else_=func.substr(value, 1, 4).concat(func.repeat(literal("*"), length - 6)).concat(func.right(value, 2)),
+    )

@@ -70,6 +70,12 @@ class Reader:
                 await self._start()
             return (await self._session.execute(stmt, params)).scalar_one()
 
+    @property
+    def dialect(self) -> str:
+        """The database's dialect name (``postgresql``, ``sqlite``)."""
+        bind = self._session.bind
+        return bind.dialect.name if bind is not None else ""
+
     async def close(self) -> None:
         """Wait for the statement in flight, then refuse further ones; call before the session closes.
 
@@ -115,6 +121,8 @@ class Context:
     document_cache: bool = True
     #: Whether covered reads may be answered by the compiled read path (schema.compiled).
     compiled_reads: bool = True
+    #: Whether the compiled path may answer a root field with one JSON statement (schema.compiled.sql_json).
+    json_statements: bool = True
     #: Whether ``__schema``/``__type`` may be asked (development only; schema.introspection).
     introspection: bool = True
     #: Charges the caller's cost budget (schema.limits): None when allowed, else seconds to wait.

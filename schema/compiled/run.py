@@ -15,9 +15,10 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 from graphql import GraphQLError, get_argument_values, get_variable_values
 from graphql.execution.values import VariableValues
-from sqlalchemy import Row, and_, bindparam, func, or_, select
+from sqlalchemy import Row, Text, and_, bindparam, cast, func, literal, or_, select
 from strawberry.relay import to_base64
 from strawberry.types.arguments import convert_arguments
 
@@ -38,6 +39,7 @@ from domain.regions.models import Region
 from schema.claims import SUBMITTED_SORT, claim_pages_subquery
 from schema.compiled.cache import BoundedCache
 from schema.compiled.plan import LEAVES, ConnectionPlan, Leaf, ObjectPlan, OperationPlan, Relation, RootPlan, Typename
+from schema.compiled.sql_json import JSON_COUNTERS, JsonBuilder, covers
 from schema.context import Context
 from schema.entities import check_representations
 from schema.errors import BadInput, QueryTooComplex
@@ -78,6 +80,15 @@ def _statement(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
     return cached
 
 
+def _plan_statement(key: tuple[Any, ...], plan: Any, build: Callable[[], Any]) -> Any:
+    """A statement built once per `key` for `plan` (the key holds ``id(plan)``: the plan is kept to check it)."""
+    cached = STATEMENTS.get(key)
+    if BoundedCache.missing(cached) or cached[0] is not plan:  # type: ignore[index]
+        cached = (plan, build())
+        STATEMENTS.put(key, cached)
+    return cached[1]  # type: ignore[index]
+
+
 class Fallback(Exception):
     """This request is answered by the resolvers (they refuse it, or it needs something not compiled)."""
 
@@ -88,6 +99,9 @@ async def run_operation(plan: OperationPlan, schema: Any, context: Context, vari
     if isinstance(coerced, list):
         raise Fallback
     run = _Run(schema, context, coerced)
+    run.json_statements = (
+        context.json_statements and context.reader.dialect == "postgresql" and covers(plan, context.principal)
+    )
     try:
         data = {root.key: await run.root(root) for root in plan.roots}
     except _REFUSALS:
@@ -107,6 +121,8 @@ class _Run:
         self.pii = pii_visible(self.principal)
         #: The principal as a statement-cache key: everything the policy may look at, not the token's id.
         self.shape = dataclasses.replace(self.principal, token_id=None)
+        #: Whether root fields are answered by one JSON statement each (PostgreSQL, plan covered, switch on).
+        self.json_statements = False
         #: (entity type, id, field) of unmasked personal data returned; handed to the access log on success.
         self.pii_notes: list[tuple[str, object, str]] = []
 
@@ -154,6 +170,18 @@ class _Run:
             if not self.principal.has_scope(Scope.PII_READ):
                 raise Fallback
             column, value = "nik", parse_nik_argument(str(args["nik"]), "nik")
+        if self.json_statements:
+            limits = self.nested_limits(plan)
+
+            def build_json() -> Any:
+                builder = JsonBuilder(self.schema._schema, self.principal, limits)
+                document = cast(builder.object(plan, _P), Text)
+                return select(document).where(_P.c[column] == bindparam("key"), visible(self.principal, Participant))
+
+            key = ("participant_json", id(plan), column, self.shape, tuple(limits.values()))
+            found = await self.reader.rows(_plan_statement(key, plan, build_json), {"key": value})
+            JSON_COUNTERS.roots += 1
+            return orjson.loads(found[0][0]) if found else None
         with_region = bool(plan.relation("region"))
 
         def build() -> Any:
@@ -176,6 +204,8 @@ class _Run:
         descending = order.direction is OrderDirection.DESC
         limit = check_first(args.get("first"))
         after = args.get("after")
+        if self.json_statements:
+            return await self.participants_json(plan, conditions, sort, descending, limit, after)
         stmt, index = self.participant_select(plan.node)
         stmt = keyset_page(
             stmt.where(*conditions), sort=sort, id_column=_P.c.id, descending=descending, limit=limit, after=after
@@ -196,6 +226,39 @@ class _Run:
             cursor_of=lambda r: encode_cursor(sort, descending, r[sort_at], r[id_at]),
             count=count,
         )
+
+    async def participants_json(
+        self, plan: ConnectionPlan, conditions: list[Any], sort: Any, descending: bool, limit: int, after: str | None
+    ) -> dict[str, Any]:
+        """A page of participants as one JSON statement (schema.compiled.sql_json)."""
+        limits = self.nested_limits(plan.node)
+        builder = JsonBuilder(self.schema._schema, self.principal, limits)
+        columns = select(*_P.c).where(*conditions)
+        ranked = func.row_number().over(
+            order_by=(sort.column.desc(), _P.c.id.desc()) if descending else (sort.column.asc(), _P.c.id.asc())
+        )
+        page = (
+            keyset_page(columns, sort=sort, id_column=_P.c.id, descending=descending, limit=limit, after=after)
+            .add_columns(ranked.label("page_rank"))
+            .subquery("page")
+        )
+        count = None
+        if plan.wants_count:
+            count = select(func.count()).select_from(select(_P.c.id).where(*conditions).subquery()).scalar_subquery()
+        document = builder.connection(
+            plan, page, page.c.page_rank, limit, has_previous=literal(after is not None), count=count
+        )
+        found = await self.reader.rows(select(cast(document, Text)).select_from(page))
+        JSON_COUNTERS.roots += 1
+        result: dict[str, Any] = orjson.loads(found[0][0])
+        return result
+
+    def nested_limits(self, plan: ObjectPlan) -> dict[int, int]:
+        """``first`` of each nested claims connection, checked as the resolvers check it (BadInput: Fallback)."""
+        limits = {}
+        for relation in plan.relation("claims"):
+            limits[id(relation)] = check_first(self.arguments("Participant", relation).get("first"))
+        return limits
 
     async def entities(self, root: RootPlan) -> list[dict[str, Any] | None]:
         assert isinstance(root.plan, ObjectPlan)

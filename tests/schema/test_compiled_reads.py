@@ -24,6 +24,7 @@ from domain.participants.models import Participant
 from schema.compiled.cache import BoundedCache
 from schema.compiled.extension import COUNTERS, PLANS
 from schema.compiled.fast import FAST
+from schema.compiled.sql_json import JSON_COUNTERS
 
 CLAIM_FIELDS = "id claimNumber program status incidentDate submittedAt paidAt amountApproved version __typename"
 PARTICIPANT_FIELDS = (
@@ -69,6 +70,44 @@ ENTITIES = """query Ent($representations: [_Any!]!) {
     ... on Participant { id membershipNumber nik claims(first: 2) { totalCount edges { node { id } } } }
   }
 }"""
+
+# Shapes the database renders as JSON on PostgreSQL (schema.compiled.sql_json): no cursors, no nested `after`.
+JSON_LOOKUP = f"""query J2($m: String!) {{
+  participant(membershipNumber: $m) {{
+    {PARTICIPANT_FIELDS}
+    region {{ id code name level isCity __typename }}
+    programs {{ program since __typename }}
+    claims(first: 2) {{
+      totalCount __typename
+      edges {{ __typename node {{ {CLAIM_FIELDS} }} }}
+      pageInfo {{ hasNextPage hasPreviousPage }}
+    }}
+  }}
+}}"""
+
+JSON_PAGE = """query J1($region: String, $first: Int, $claims: Int) {
+  participants(first: $first, filter: {regionCode: $region}) {
+    totalCount
+    __typename
+    pageInfo { hasPreviousPage hasNextPage }
+    edges { node { id membershipNumber fullName nik monthlyWage registeredAt region { name code }
+      programs { program }
+      claims(first: $claims) { totalCount edges { node { claimNumber program status amountApproved paidAt } } }
+    } }
+  }
+}"""
+
+#: Corpus cases the JSON statements answer on PostgreSQL for callers without pii:read (with it, a plan
+#: returning personal fields takes the row path, which notes each row for the access log).
+JSON_CASES = (
+    "json_lookup_east",
+    "json_lookup_city",
+    "json_lookup_missing",
+    "json_page",
+    "json_page_empty",
+    "json_page_one_claim",
+    "json_lookup_no_claims",
+)
 
 ALIASES = """query($m: String!, $id: ID!) {
   a: participant(membershipNumber: $m) { number: membershipNumber r: region { n: name } }
@@ -117,6 +156,17 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         ("sorted_asc", SORTED, {"first": 3, "dir": "ASC"}),
         ("entities", ENTITIES, {"representations": reps}),
         ("aliases", ALIASES, {"m": city.membership_number, "id": to_base64("Participant", east.id)}),
+        ("json_lookup_east", JSON_LOOKUP, {"m": east.membership_number}),
+        ("json_lookup_city", JSON_LOOKUP, {"m": city.membership_number}),
+        ("json_lookup_missing", JSON_LOOKUP, {"m": "00000000000"}),
+        ("json_page", JSON_PAGE, {"region": "52", "first": 20, "claims": 3}),
+        ("json_page_empty", JSON_PAGE, {"region": "52.71.01", "first": 5, "claims": 3}),
+        ("json_page_one_claim", JSON_PAGE, {"region": "52.03", "first": 3, "claims": 1}),
+        (
+            "json_lookup_no_claims",
+            JSON_LOOKUP.replace("claims(first: 2)", "claims(first: 0)"),
+            {"m": east.membership_number},
+        ),
     ]
 
 
@@ -132,16 +182,27 @@ async def _both(gql: Any, app: Starlette, query: str, variables: dict[str, Any],
     return resolved, compiled, COUNTERS.compiled - before
 
 
-@pytest.mark.parametrize("caller_name", ["analyst_5203", "officer_5271", "admin"])
+@pytest.mark.parametrize("caller_name", ["analyst_5203", "officer_5271", "admin", "national_without_pii"])
 async def test_same_json_on_both_paths(
-    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], caller_name: str
+    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], mint: Any, caller_name: str
 ) -> None:
     samples = await _samples(engine)
+    if caller_name == "national_without_pii":  # every region, everything masked: the JSON statements' case
+        scopes = frozenset(s for s in callers["admin"].scopes if s is not Scope.PII_READ)
+        caller = type(callers["admin"])(caller_name, mint(Role.ANALYST, None, scopes), None, scopes)
+    else:
+        caller = callers[caller_name]
+    postgres = engine.dialect.name == "postgresql"
     for name, query, variables in _cases(samples):
-        resolved, compiled, answered = await _both(gql, app, query, variables, callers[caller_name])
+        before = JSON_COUNTERS.roots
+        resolved, compiled, answered = await _both(gql, app, query, variables, caller)
         assert json.dumps(compiled) == json.dumps(resolved), name
         assert "errors" not in resolved, (name, resolved.get("errors"))
         assert answered == 1, f"{name}: the compiled path should have answered it"
+        if postgres and name in JSON_CASES and Scope.PII_READ not in caller.scopes:
+            assert JSON_COUNTERS.roots == before + 1, f"{name}: one JSON statement should have answered it"
+        elif not postgres:
+            assert JSON_COUNTERS.roots == before, f"{name}: SQLite keeps the row path"
 
 
 async def test_paging_on_the_compiled_path_walks_the_same_pages(
