@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
 from sqlalchemy import Row, Select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from auth.principal import Principal
@@ -55,6 +56,15 @@ class Reader:
                 await self._start()
             return (await self._session.execute(stmt, params)).all()
 
+    async def text_rows(self, sql: str, parameters: tuple[Any, ...]) -> Sequence[Row[*tuple[Any, ...]]]:
+        """Rows of SQL text already compiled for this database (schema.compiled.sql_text), positional values."""
+        async with self._lock:
+            self._check_open()
+            if not self._started:
+                await self._start()
+            connection = await self._session.connection()
+            return (await connection.exec_driver_sql(sql, parameters)).all()
+
     async def with_connection(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run `work` on the request's connection (several statements, e.g. a Monev table), holding the lock."""
         async with self._lock:
@@ -71,10 +81,15 @@ class Reader:
             return (await self._session.execute(stmt, params)).scalar_one()
 
     @property
+    def sql_dialect(self) -> Dialect:
+        bind = self._session.bind
+        assert bind is not None, "the read session is bound to the engine"
+        return bind.dialect
+
+    @property
     def dialect(self) -> str:
         """The database's dialect name (``postgresql``, ``sqlite``)."""
-        bind = self._session.bind
-        return bind.dialect.name if bind is not None else ""
+        return self.sql_dialect.name
 
     async def close(self) -> None:
         """Wait for the statement in flight, then refuse further ones; call before the session closes.

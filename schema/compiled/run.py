@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from graphql import GraphQLError, get_argument_values, get_variable_values
 from graphql.execution.values import VariableValues
-from sqlalchemy import Row, Text, and_, bindparam, cast, func, literal, or_, select
+from sqlalchemy import BindParameter, Row, Text, and_, bindparam, cast, func, literal, or_, select
 from strawberry.relay import to_base64
 from strawberry.types.arguments import convert_arguments
 
@@ -40,6 +40,7 @@ from schema.claims import SUBMITTED_SORT, claim_pages_subquery
 from schema.compiled.cache import BoundedCache
 from schema.compiled.plan import LEAVES, ConnectionPlan, Leaf, ObjectPlan, OperationPlan, Relation, RootPlan, Typename
 from schema.compiled.sql_json import JSON_COUNTERS, JsonBuilder, covers
+from schema.compiled.sql_text import compile_text
 from schema.context import Context
 from schema.entities import check_representations
 from schema.errors import BadInput, QueryTooComplex
@@ -78,15 +79,6 @@ def _statement(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
         cached = build()
         STATEMENTS.put(key, cached)
     return cached
-
-
-def _plan_statement(key: tuple[Any, ...], plan: Any, build: Callable[[], Any]) -> Any:
-    """A statement built once per `key` for `plan` (the key holds ``id(plan)``: the plan is kept to check it)."""
-    cached = STATEMENTS.get(key)
-    if BoundedCache.missing(cached) or cached[0] is not plan:  # type: ignore[index]
-        cached = (plan, build())
-        STATEMENTS.put(key, cached)
-    return cached[1]  # type: ignore[index]
 
 
 class Fallback(Exception):
@@ -172,15 +164,15 @@ class _Run:
             column, value = "nik", parse_nik_argument(str(args["nik"]), "nik")
         if self.json_statements:
             limits = self.nested_limits(plan)
+            lookup: BindParameter[Any] = bindparam("key", value)
 
             def build_json() -> Any:
                 builder = JsonBuilder(self.schema._schema, self.principal, limits)
                 document = cast(builder.object(plan, _P), Text)
-                return select(document).where(_P.c[column] == bindparam("key"), visible(self.principal, Participant))
+                return select(document).where(_P.c[column] == lookup, visible(self.principal, Participant))
 
             key = ("participant_json", id(plan), column, self.shape, tuple(limits.values()))
-            found = await self.reader.rows(_plan_statement(key, plan, build_json), {"key": value})
-            JSON_COUNTERS.roots += 1
+            found = await self.json_rows(key, plan, build_json, [lookup], [value], {"key": value})
             return orjson.loads(found[0][0]) if found else None
         with_region = bool(plan.relation("region"))
 
@@ -242,16 +234,60 @@ class _Run:
             .add_columns(ranked.label("page_rank"))
             .subquery("page")
         )
-        count = None
-        if plan.wants_count:
-            count = select(func.count()).select_from(select(_P.c.id).where(*conditions).subquery()).scalar_subquery()
-        document = builder.connection(
-            plan, page, page.c.page_rank, limit, has_previous=literal(after is not None), count=count
+
+        def build_json() -> Any:
+            count = None
+            if plan.wants_count:
+                matching = select(_P.c.id).where(*conditions).subquery()
+                count = select(func.count()).select_from(matching).scalar_subquery()
+            document = builder.connection(
+                plan, page, page.c.page_rank, limit, has_previous=literal(after is not None), count=count
+            )
+            return select(cast(document, Text)).select_from(page)
+
+        # The page's own parameters (filter values, keyset, limit) vary; its structure is part of the key.
+        page_key = page.element._generate_cache_key()
+        assert page_key is not None, "a select of table columns has a cache key"
+        key = (
+            "participants_json",
+            id(plan),
+            self.shape,
+            tuple(limits.values()),
+            limit,
+            after is not None,
+            page_key.key,
         )
-        found = await self.reader.rows(select(cast(document, Text)).select_from(page))
-        JSON_COUNTERS.roots += 1
+        binds = page_key.bindparams
+        found = await self.json_rows(key, plan, build_json, binds, [b.effective_value for b in binds], None)
         result: dict[str, Any] = orjson.loads(found[0][0])
         return result
+
+    async def json_rows(
+        self,
+        key: tuple[Any, ...],
+        plan: Any,
+        build: Callable[[], Any],
+        varying: Sequence[Any],
+        values: list[Any],
+        params: dict[str, Any] | None,
+    ) -> Sequence[Any]:
+        """Rows of the JSON statement cached under `key`: built and run as Core once, then as compiled text.
+
+        `varying` are the statement's bind parameters whose `values` change per request (`params` binds
+        them by name when the statement runs as Core).
+        """
+        JSON_COUNTERS.roots += 1
+        cached = STATEMENTS.get(key)
+        if not BoundedCache.missing(cached) and cached[0] is plan:  # type: ignore[index]
+            text = cached[1]  # type: ignore[index]
+            if text is not None:
+                JSON_COUNTERS.texts += 1
+                return await self.reader.text_rows(text.sql, text.parameters(values))
+            return await self.reader.rows(build(), params)
+        statement = build()
+        rows = await self.reader.rows(statement, params)
+        STATEMENTS.put(key, (plan, compile_text(statement, self.reader.sql_dialect, varying)))
+        return rows
 
     def nested_limits(self, plan: ObjectPlan) -> dict[int, int]:
         """``first`` of each nested claims connection, checked as the resolvers check it (BadInput: Fallback)."""

@@ -72,6 +72,8 @@ class JsonCounters:
     """Root fields answered by one JSON statement (tests check that the cases meant for it reach it)."""
 
     roots: int = 0
+    #: Of those, how many ran as SQL text compiled earlier (schema.compiled.sql_text), not as Core.
+    texts: int = 0
 
 
 JSON_COUNTERS = JsonCounters()

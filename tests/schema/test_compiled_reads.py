@@ -205,6 +205,37 @@ async def test_same_json_on_both_paths(
             assert JSON_COUNTERS.roots == before, f"{name}: SQLite keeps the row path"
 
 
+async def test_json_statements_rebind_every_value_of_their_compiled_text(
+    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], mint: Any
+) -> None:
+    """The same statement structure with other values (keys, regions, filters, page sizes) answers alike."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the JSON statements are PostgreSQL's")
+    samples = await _samples(engine)
+    scopes = frozenset(s for s in callers["admin"].scopes if s is not Scope.PII_READ)
+    national = type(callers["admin"])("national_without_pii", mint(Role.ANALYST, None, scopes), None, scopes)
+    page = JSON_PAGE.replace("filter: {regionCode: $region}", "filter: {regionCode: $region, nameContains: $name}")
+    page = page.replace("$claims: Int)", "$claims: Int, $name: String)")
+    runs: list[tuple[str, dict[str, Any]]] = [
+        (JSON_LOOKUP, {"m": samples["52.03"].membership_number}),
+        (JSON_LOOKUP, {"m": samples["52.71"].membership_number}),
+        (JSON_LOOKUP, {"m": "00000000000"}),
+        (JSON_PAGE, {"region": "52.03", "first": 4, "claims": 2}),
+        (JSON_PAGE, {"region": "52.71", "first": 4, "claims": 2}),
+        (JSON_PAGE, {"region": "52", "first": 4, "claims": 2}),
+        (page, {"region": "52", "first": 6, "claims": 1, "name": "ana"}),
+        (page, {"region": "52.71", "first": 6, "claims": 1, "name": "sri"}),
+        (page, {"region": "52.03", "first": 6, "claims": 1, "name": "zzzz"}),
+    ]
+    texts = JSON_COUNTERS.texts
+    for caller in (national, callers["analyst_5203"]):
+        for query, variables in runs:
+            resolved, compiled, answered = await _both(gql, app, query, variables, caller)
+            assert compiled == resolved, (caller.name, variables)
+            assert answered == 1
+    assert JSON_COUNTERS.texts - texts >= 8, "repeated structures should run as compiled text"
+
+
 async def test_paging_on_the_compiled_path_walks_the_same_pages(
     gql: Any, app: Starlette, callers: dict[str, Any]
 ) -> None:
