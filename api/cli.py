@@ -62,6 +62,10 @@ def cmd_seed(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api.settings import get_settings
+
+    settings = get_settings()
+
     if args.demo:
         if cmd_migrate(args) != 0:
             return 1
@@ -80,6 +84,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # no uvicorn access lines, no uvicorn formatter over ours.
         access_log=False,
         log_config=None,
+        # "auto": uvloop and httptools when installed (they are dependencies); settable to measure them.
+        loop=settings.server_loop,
+        http=settings.server_http,
     )
     return 0
 

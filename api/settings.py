@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     #: Largest registry list a caller with beneficiaries:write may upload to importBeneficiaries (api.uploads).
     import_max_upload_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     # -- read performance (schema.compiled, domain.db, auth.verifier) --
+    #: uvicorn's event loop and HTTP parser for `jamsos serve`; "auto" = uvloop and httptools (installed).
+    server_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    server_http: Literal["auto", "h11", "httptools"] = "auto"
     #: Verified access tokens remembered (each until it expires; revocation is still checked). 0 = off.
     token_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
     #: Parse and validate each distinct document once (schema.document_cache); off only to measure it.

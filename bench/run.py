@@ -356,6 +356,8 @@ def steps(args: argparse.Namespace, url: str, key_path: Path, token: str, keys: 
         ("JAMSOS_READ_AUTOCOMMIT", "true", "+ reads in autocommit (no BEGIN/ROLLBACK round trips)"),
         ("JAMSOS_COMPILED_READS", "true", "+ compiled read path (Core rows, no per-field execution)"),
         ("JAMSOS_JSON_STATEMENTS", "true", "+ one statement per root field, JSON built by PostgreSQL"),
+        ("JAMSOS_SERVER_LOOP", "auto", "+ uvloop event loop under uvicorn"),
+        ("JAMSOS_SERVER_HTTP", "auto", "+ httptools HTTP parser under uvicorn"),
         ("JAMSOS_FAST_READS", "true", "+ fast lane (a repeated compiled read answered before Strawberry's view)"),
     ]
     env = {
@@ -365,6 +367,8 @@ def steps(args: argparse.Namespace, url: str, key_path: Path, token: str, keys: 
         "JAMSOS_READ_AUTOCOMMIT": "false",
         "JAMSOS_COMPILED_READS": "false",
         "JAMSOS_JSON_STATEMENTS": "false",
+        "JAMSOS_SERVER_LOOP": "asyncio",
+        "JAMSOS_SERVER_HTTP": "h11",
         "JAMSOS_FAST_READS": "false",
     }
     configurations = [
