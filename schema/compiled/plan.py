@@ -131,6 +131,11 @@ class ConnectionPlan:
         return any(kind == "totalCount" for _, kind, _ in self.items)
 
     @property
+    def wants_rows(self) -> bool:
+        """Whether anything asked for is computed from the page's rows (edges, pageInfo)."""
+        return any(kind in ("edges", "pageInfo") for _, kind, _ in self.items)
+
+    @property
     def wants_cursors(self) -> bool:
         """Whether any cursor is returned (encoding one per row is skipped when none is)."""
         for _, kind, sub in self.items:

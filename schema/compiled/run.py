@@ -243,7 +243,9 @@ class _Run:
             document = builder.connection(
                 plan, page, page.c.page_rank, limit, has_previous=literal(after is not None), count=count
             )
-            return select(cast(document, Text)).select_from(page)
+            # An aggregate over the page (one row, also when it is empty) only when its rows are asked for.
+            selected = select(cast(document, Text))
+            return selected.select_from(page) if plan.wants_rows else selected
 
         # The page's own parameters (filter values, keyset, limit) vary; its structure is part of the key.
         page_key = page.element._generate_cache_key()

@@ -226,11 +226,9 @@ class JsonBuilder:
         count = None
         if plan.wants_count:
             count = select(func.count()).select_from(claims).where(scoped).correlate(row).scalar_subquery()
-        return (
-            select(self.connection(plan, page, page.c.n, limit, has_previous=false(), count=count))
-            .select_from(page)
-            .scalar_subquery()
-        )
+        document = select(self.connection(plan, page, page.c.n, limit, has_previous=false(), count=count))
+        # An aggregate over the page (one row, also when it is empty) only when its rows are asked for.
+        return (document.select_from(page) if plan.wants_rows else document).scalar_subquery()
 
     def connection(
         self,
