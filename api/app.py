@@ -40,6 +40,15 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         pre_ping=settings.db_pool_pre_ping,
     )
     sessions = make_sessionmaker(engine)
+    # Queries read on the replica when there is one (schema.context.Reader); writes stay on the primary.
+    read_engine = None
+    if settings.database_read_url:
+        read_engine = make_engine(
+            settings.database_read_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pre_ping=settings.db_pool_pre_ping,
+        )
     buckets = make_buckets(settings.redis_url or None, settings.redis_prefix)
     identity = build_identity(settings, sessions, buckets)
     development = settings.env == "development"
@@ -53,6 +62,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         graphql_ide="graphiql" if development else None,
         allow_queries_via_get=True,
         multipart_uploads_enabled=True,  # importBeneficiaries; bearer tokens only, so no cross-site form can call it
+        read_sessions=make_sessionmaker(read_engine) if read_engine is not None else None,
         compiled_reads=settings.compiled_reads,
         json_statements=settings.json_statements,
         document_cache=settings.document_cache,
@@ -74,6 +84,8 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         yield
         await buckets.close()
         await engine.dispose()
+        if read_engine is not None:
+            await read_engine.dispose()
 
     app = Starlette(
         routes=[
@@ -100,6 +112,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
     app.state.console = mount_console(app, engine=engine, sessions=sessions, config=console_config(settings))
     app.state.settings = settings
     app.state.engine = engine
+    app.state.read_engine = read_engine
     app.state.graphql = graphql_app
     app.state.sessions = sessions
     app.state.identity = identity

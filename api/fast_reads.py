@@ -110,7 +110,7 @@ class FastReads:
             setattr(request.state, PREPAID, (entry.cost, retry_after))
             FAST.handed_on += 1
             return None
-        session = graphql.sessions()
+        session = (graphql.read_sessions or graphql.sessions)()  # a query: the replica when there is one
         reader = Reader(session, autocommit=graphql.read_autocommit)
         context = Context(
             principal=principal,

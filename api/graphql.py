@@ -44,6 +44,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
         schema: Any,
         sessions: async_sessionmaker[AsyncSession],
         *,
+        read_sessions: async_sessionmaker[AsyncSession] | None = None,
         limits: Limits | None = None,
         buckets: Buckets | None = None,
         introspection: bool = False,
@@ -55,6 +56,8 @@ class JamsosGraphQL(GraphQL[Context, None]):
     ) -> None:
         super().__init__(schema, **kwargs)
         self.sessions = sessions
+        #: Sessions on the read replica (JAMSOS_DATABASE_READ_URL), or None: queries read on the primary.
+        self.read_sessions = read_sessions
         self.limits = limits or Limits()
         self.buckets = buckets or MemoryBuckets()
         self.introspection = introspection
@@ -106,7 +109,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         principal = principal_of(request)
-        reader = Reader(request.state.db, autocommit=self.read_autocommit)
+        reader = Reader(request.state.db, autocommit=self.read_autocommit, replica=self.read_sessions)
         request.state.reader = reader  # closed (after its statement in flight) before the session is
         request.state.sub_response = response
         return Context(

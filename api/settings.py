@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     #: Where the embedded database and the generated signing key live.
     data_dir: Path = Path("data")
     database_url: str = ""
+    #: A read replica (``postgresql+asyncpg://…``): GraphQL queries read there; mutations, the personal-data
+    #: access log, tokens and the console use ``database_url``. Empty: everything on ``database_url``.
+    database_read_url: str = ""
     #: ES256 private key (PEM). Generated on first use when missing.
     signing_key_path: Path | None = None
     issuer: str = "http://127.0.0.1:8000"

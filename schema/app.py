@@ -27,6 +27,7 @@ from schema.me import MeQuery
 from schema.participant_mutations import ParticipantMutation
 from schema.participants import ParticipantNode, ParticipantQuery
 from schema.permissions import apply_security_directives
+from schema.read_replica import QueriesOnReplica
 from schema.regions import RegionNode, RegionQuery
 from schema.stats import StatsQuery
 
@@ -89,6 +90,8 @@ def build_schema(*, extra_extensions: list[Any] | None = None, security_directiv
         limits_extension(lambda: built[0]._schema),
         IntrospectionGate,
         PersonalDataAccessLog,
+        # Queries read on the replica, if any (schema.read_replica).
+        QueriesOnReplica,
         # Last, so that every check above has passed before it answers (schema.compiled).
         CompiledReads,
         *(extra_extensions or []),

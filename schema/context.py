@@ -31,12 +31,29 @@ class Reader:
     anyway.
     """
 
-    def __init__(self, session: AsyncSession, *, autocommit: bool = False) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        autocommit: bool = False,
+        replica: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self._session = session
         self._lock = asyncio.Lock()
         self._closed = False
         self._autocommit = autocommit
         self._started = False
+        #: Sessions on the read replica, used once :meth:`prefer_replica` says the request only reads.
+        self._replica = replica
+        self._replica_session: AsyncSession | None = None
+
+    def prefer_replica(self) -> None:
+        """Read on the replica (if there is one): called for query operations, before their first statement.
+
+        Mutations keep the primary for their reads too, so that a payload shows the write it reports.
+        """
+        if self._replica is not None and not self._started and self._replica_session is None:
+            self._replica_session = self._session = self._replica()
 
     async def all(self, stmt: Select[T]) -> Sequence[T]:
         """The first column of every row (ORM entities for ``select(Model)``)."""
@@ -100,6 +117,8 @@ class Reader:
         """
         async with self._lock:
             self._closed = True
+            if self._replica_session is not None:
+                await self._replica_session.close()
 
     def _check_open(self) -> None:
         if self._closed:
