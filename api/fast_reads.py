@@ -33,7 +33,7 @@ from schema.access_log import withheld, write_access_log
 from schema.compiled.extension import COUNTERS
 from schema.compiled.fast import FAST, Ready, ready_key
 from schema.compiled.run import Fallback, run_operation
-from schema.context import Context, Reader
+from schema.context import ConnectionReader, Context
 from schema.errors import BadInput
 from schema.input_text import check_variables
 
@@ -110,8 +110,9 @@ class FastReads:
             setattr(request.state, PREPAID, (entry.cost, retry_after))
             FAST.handed_on += 1
             return None
-        session = (graphql.read_sessions or graphql.sessions)()  # a query: the replica when there is one
-        reader = Reader(session, autocommit=graphql.read_autocommit)
+        # A query: on the replica when there is one; Core rows only, so a connection without a session.
+        engine = (graphql.read_sessions or graphql.sessions).kw["bind"]
+        reader = ConnectionReader(engine, autocommit=graphql.read_autocommit)
         context = Context(
             principal=principal,
             reader=reader,
@@ -135,10 +136,7 @@ class FastReads:
             FAST.handed_on += 1
             return None
         finally:
-            try:
-                await reader.close()
-            finally:
-                await session.close()
+            await reader.close()
         note_graphql_operation(request, operation_name)
         result = ExecutionResult(data=data) if await write_access_log(context) else withheld()
         sub_response = await graphql.get_sub_response(request)

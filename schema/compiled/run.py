@@ -81,6 +81,17 @@ def _statement(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
     return cached
 
 
+_FIELDS: dict[tuple[int, str, str], Any] = {}
+
+
+def _strawberry_field(schema: Any, parent: str, name: str) -> Any:
+    """``schema.get_field_for_type`` (a linear search with name conversion), remembered per schema."""
+    key = (id(schema), parent, name)
+    if key not in _FIELDS:
+        _FIELDS[key] = schema.get_field_for_type(name, parent)
+    return _FIELDS[key]
+
+
 class Fallback(Exception):
     """This request is answered by the resolvers (they refuse it, or it needs something not compiled)."""
 
@@ -126,7 +137,7 @@ class _Run:
         raw = get_argument_values(definition, relation.node, self.variables)
         if relation.name == "_entities":
             return raw  # representations are plain objects (_Any); nothing to convert
-        strawberry_field = self.schema.get_field_for_type(relation.name, parent)
+        strawberry_field = _strawberry_field(self.schema, parent, relation.name)
         if strawberry_field is None:
             raise Fallback
         converted: dict[str, Any] = convert_arguments(
