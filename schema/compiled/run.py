@@ -85,7 +85,7 @@ _FIELDS: dict[tuple[int, str, str], Any] = {}
 
 
 def _strawberry_field(schema: Any, parent: str, name: str) -> Any:
-    """``schema.get_field_for_type`` (a linear search with name conversion), remembered per schema."""
+    """Strawberry's `get_field_for_type` of the schema (a linear search with name conversion), remembered."""
     key = (id(schema), parent, name)
     if key not in _FIELDS:
         _FIELDS[key] = schema.get_field_for_type(name, parent)
