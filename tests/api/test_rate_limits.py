@@ -28,19 +28,21 @@ PAGE = "{ regions { edges { node { code } } } }"  # 1 + 20 x 2 = 41
 TWO_PAGES = "{ a: regions { edges { node { code } } } b: regions { edges { node { code } } } }"  # 82
 
 
+def _settings(url: str, key_path: Path, **limits: Any) -> Settings:
+    return Settings(env="test", database_url=url, signing_key_path=key_path, issuer=ISSUER, audience=AUDIENCE, **limits)
+
+
 @pytest.fixture
 async def small_budget(seeded_url: str, key_path: Path) -> AsyncIterator[Starlette]:
-    settings = Settings(
-        env="test",
-        database_url=seeded_url,
-        signing_key_path=key_path,
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        cost_budget_per_minute=100,
-        anonymous_requests_per_minute=2,
-        token_rate_limit_per_minute=2,
+    app = create_app(
+        _settings(
+            seeded_url,
+            key_path,
+            cost_budget_per_minute=100,
+            anonymous_requests_per_minute=2,
+            token_rate_limit_per_minute=2,
+        )
     )
-    app = create_app(settings)
     yield app
     await app.state.engine.dispose()
 
@@ -165,16 +167,7 @@ async def test_sign_in_forms_share_one_budget_across_processes(seeded_url: str, 
     """Two app instances (two workers) on one Redis: an address gets the sign-in rate once, not once per worker."""
     url = needs_redis()
     prefix = f"jamsos-test-{secrets.token_hex(4)}"
-    settings = Settings(
-        env="test",
-        database_url=seeded_url,
-        signing_key_path=key_path,
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        redis_url=url,
-        redis_prefix=prefix,
-        signin_rate_limit_per_minute=2,
-    )
+    settings = _settings(seeded_url, key_path, redis_url=url, redis_prefix=prefix, signin_rate_limit_per_minute=2)
     apps = [create_app(settings), create_app(settings)]
     try:
         statuses = []
