@@ -38,6 +38,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from admin import csrf
+from admin.access_log import ConsoleAccessLog
 from admin.auth import CONSOLE_ROLES, ConsoleAuth, ConsoleConfig, SignInRefused, console_principal
 from admin.display import changes_shown, changes_table, plain
 from admin.monev import MonevView
@@ -113,6 +114,7 @@ class ConsoleAdmin(Admin):
                 https_only=config.secure_cookie,
             ),
             Middleware(csrf.CSRFMiddleware, max_body_bytes=config.max_body_bytes),
+            Middleware(ConsoleAccessLog, sessions=sessions),  # personal data shown in full is logged first
         ]
         super().__init__(
             app,

@@ -262,6 +262,22 @@ _GRAPHQL_PLACE: dict[type[Any], tuple[str, str]] = {
 }
 
 
+#: Benefit lines are read as part of their claim, and logged as reads of it (as the API's ``Claim.benefits``).
+_LOGGED_UNDER: dict[type[Any], str] = {ClaimBenefit: "claim_id"}
+
+
+def access_log_entry(principal: Principal, row: Any, column: str) -> tuple[str, object, str] | None:
+    """(entity type, id, field) for the personal-data access log when `column` of `row` reaches `principal`
+    in full; None when it is not personal data, is empty, or is masked or withheld (nothing to log).
+
+    Named as the API names it (``Participant`` / ``birthDate``), so the console's entries and the API's read alike.
+    """
+    model = type(row)
+    if column not in PERSONAL_DATA.get(model, {}) or getattr(row, column, None) is None or not pii_visible(principal):
+        return None
+    return _GRAPHQL_PLACE[model][0], getattr(row, _LOGGED_UNDER.get(model, "id")), _camel(column)
+
+
 def _camel(column: str) -> str:
     head, *rest = column.split("_")
     return head + "".join(part.title() for part in rest)
