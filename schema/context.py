@@ -145,7 +145,8 @@ class ConnectionReader(Reader):
     """
 
     def __init__(self, engine: AsyncEngine, *, autocommit: bool = False) -> None:
-        self._engine = engine
+        # The engine's autocommit view shares its pool; it saves setting the option on every checkout.
+        self._engine = _autocommit_view(engine) if autocommit else engine
         self._connection: AsyncConnection | None = None
         self._lock = asyncio.Lock()
         self._closed = False
@@ -183,10 +184,7 @@ class ConnectionReader(Reader):
         self._check_open()
         if self._connection is None:
             self._started = True
-            connection = await self._engine.connect()
-            if self._autocommit:
-                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            self._connection = connection
+            self._connection = await self._engine.connect()
         return self._connection
 
     async def close(self) -> None:
@@ -195,6 +193,17 @@ class ConnectionReader(Reader):
             self._closed = True
             if self._connection is not None:
                 await self._connection.close()
+
+
+_AUTOCOMMIT_VIEWS: dict[int, AsyncEngine] = {}
+
+
+def _autocommit_view(engine: AsyncEngine) -> AsyncEngine:
+    """``engine.execution_options(isolation_level="AUTOCOMMIT")``, one per engine (the same pool)."""
+    view = _AUTOCOMMIT_VIEWS.get(id(engine))
+    if view is None or view.sync_engine.pool is not engine.sync_engine.pool:
+        view = _AUTOCOMMIT_VIEWS[id(engine)] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return view
 
 
 class ReaderClosed(RuntimeError):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
-from graphql import GraphQLError, get_argument_values, get_variable_values
+from graphql import GraphQLError, VariableNode, get_argument_values, get_variable_values
 from graphql.execution.values import VariableValues
 from sqlalchemy import BindParameter, Row, Text, and_, bindparam, cast, func, literal, or_, select
 from strawberry.relay import to_base64
@@ -83,6 +83,21 @@ def _statement(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
 
 _FIELDS: dict[tuple[int, str, str], Any] = {}
 
+#: Converted literal arguments per (schema, parent type, selection node); the node is kept to check identity.
+_LITERAL_ARGUMENTS: dict[tuple[int, str, int], tuple[Any, dict[str, Any]]] = {}
+
+
+def _uses_variables(node: Any) -> bool:
+    """Whether any argument of the selection `node` refers to a variable (anywhere inside its value)."""
+    stack = [argument.value for argument in node.arguments or ()]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, VariableNode):
+            return True
+        stack.extend(getattr(value, "values", None) or ())
+        stack.extend(f.value for f in getattr(value, "fields", None) or ())
+    return False
+
 
 def _strawberry_field(schema: Any, parent: str, name: str) -> Any:
     """Strawberry's `get_field_for_type` of the schema (a linear search with name conversion), remembered."""
@@ -132,7 +147,25 @@ class _Run:
     # --- arguments ---------------------------------------------------------------------------------------
 
     def arguments(self, parent: str, relation: Relation | RootPlan) -> dict[str, Any]:
-        """The field's arguments as its resolver would receive them (same coercion, same input classes)."""
+        """The field's arguments as its resolver would receive them (same coercion, same input classes).
+
+        Arguments written as literals (``claims(first: 10)``) give the same values on every request: those
+        are converted once per selection node. Arguments that use variables are converted per request.
+        """
+        node = relation.node
+        if not _uses_variables(node):
+            key = (id(self.schema), parent, id(node))
+            cached = _LITERAL_ARGUMENTS.get(key)
+            if cached is not None and cached[0] is node:
+                return dict(cached[1])
+            converted = self._convert(parent, relation)
+            _LITERAL_ARGUMENTS[key] = (node, converted)
+            if len(_LITERAL_ARGUMENTS) > 4096:
+                _LITERAL_ARGUMENTS.pop(next(iter(_LITERAL_ARGUMENTS)))
+            return dict(converted)
+        return self._convert(parent, relation)
+
+    def _convert(self, parent: str, relation: Relation | RootPlan) -> dict[str, Any]:
         definition = self.schema._schema.get_type(parent).fields[relation.name]
         raw = get_argument_values(definition, relation.node, self.variables)
         if relation.name == "_entities":
