@@ -9,7 +9,6 @@ small there.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +37,9 @@ def _group(q: _Query, model: Any, *more: Any) -> tuple[list[Any], list[Any]]:
 
 
 def _where(q: _Query, model: Any) -> Any:
-    return and_(placement_column(model, q.region.level) == q.region.code, q.visible(model))
+    """The rows of the level grouped by (the region's own, or its sub-regions') inside the region."""
+    level = q.child_level or q.region.level
+    return and_(model.level == level.value, placement_column(model, q.region.level) == q.region.code, q.visible(model))
 
 
 async def participants(conn: AsyncConnection, q: _Query, table: Table, new: Any) -> None:
@@ -77,9 +78,9 @@ async def programs(conn: AsyncConnection, q: _Query, table: Table, new: Any) -> 
 
 
 async def budget(conn: AsyncConnection, q: _Query, table: Table, new: Any) -> None:
-    """Per payer: the sum over payment lengths n of (amounts under n up to the month) / n, then rounded."""
+    """Per payer: the shares of every payment covering the month, summed, then rounded to the rupiah."""
     r, m = BudgetMonth, q.months.c
-    group, group_by = _group(q, r, r.payer, r.months)
+    group, group_by = _group(q, r, r.payer)
     stmt = (
         select(*group, func.sum(r.amount).label("amount"))
         .select_from(q.months)
@@ -87,18 +88,14 @@ async def budget(conn: AsyncConnection, q: _Query, table: Table, new: Any) -> No
         .where(_where(q, r))
         .group_by(*group_by)
     )
-    sums: dict[tuple[tuple[str, str], str], Decimal] = defaultdict(Decimal)
     for row in (await conn.execute(stmt)).all():
-        sums[(q.key(row), row.payer)] += Decimal(row.amount or 0) / int(row.months)
-    for (key, payer), amount in sums.items():
-        amounts = table.setdefault(key, new()).amounts
-        amounts[cells.funding_amount(FundingSource(payer))] = amount.quantize(Decimal(1))
+        amounts = table.setdefault(q.key(row), new()).amounts
+        amounts[cells.funding_amount(FundingSource(row.payer))] = Decimal(row.amount or 0).quantize(Decimal(1))
 
 
 async def extreme_poor(conn: AsyncConnection, q: _Query, table: Table, new: Any) -> None:
-    """Distinct NIKs do not add up across areas, so the rollup keeps every level: read the grouping level's."""
+    """Distinct NIKs do not add up across areas: the level grouped by is read, never a sum of the one below."""
     r, m = PoorMonth, q.months.c
-    level = q.child_level or q.region.level
     group, group_by = _group(q, r)
     stmt = (
         select(
@@ -109,7 +106,7 @@ async def extreme_poor(conn: AsyncConnection, q: _Query, table: Table, new: Any)
         )
         .select_from(q.months)
         .join(r, r.month <= m.number)
-        .where(_where(q, r), r.level == level.value)
+        .where(_where(q, r))
         .group_by(*group_by)
     )
     for row in (await conn.execute(stmt)).all():

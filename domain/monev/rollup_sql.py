@@ -94,25 +94,42 @@ class Dialect:
 
 # --- the families: SELECTs of rollup rows from relations ------------------------------------------------------
 
-_AREA = "COALESCE(p.district_code, p.region_code) AS region_code, p.province_code, p.regency_code, p.district_code"
-_AREA_KEYS = "region_code, province_code, regency_code, district_code"
+_AREA = "p.province_code, p.regency_code, p.district_code"
+_AREA_KEYS = "province_code, regency_code, district_code"
+_LEVEL_ROWS = "(SELECT 'PROVINCE' AS level UNION ALL SELECT 'REGENCY' UNION ALL SELECT 'DISTRICT')"
+
+
+def _every_level(rows: str, keys: tuple[str, ...], sums: tuple[str, ...]) -> str:
+    """The changes in `rows` (each placed at its participant's district) summed per area at the district, the
+    regency and the province: a province's month is then a sum over its own few rows, not every district's."""
+    k = ", ".join(keys)
+    return f"""
+        SELECT region_code, province_code, regency_code, district_code, level, month, {k},
+               {", ".join(f"SUM({m}) AS {m}" for m in sums)}
+        FROM (
+            SELECT CASE l.level WHEN 'PROVINCE' THEN c.province_code WHEN 'REGENCY' THEN c.regency_code
+                                ELSE c.district_code END AS region_code,
+                   c.province_code,
+                   CASE WHEN l.level <> 'PROVINCE' THEN c.regency_code END AS regency_code,
+                   CASE WHEN l.level = 'DISTRICT' THEN c.district_code END AS district_code,
+                   l.level, c.month, {", ".join(f"c.{c}" for c in (*keys, *sums))}
+            FROM ({rows}) c CROSS JOIN {_LEVEL_ROWS} l
+        ) x
+        WHERE region_code IS NOT NULL
+        GROUP BY region_code, province_code, regency_code, district_code, level, month, {k}"""
 
 
 def participants(d: Dialect, p_rel: str) -> str:
     """Registered and active changes of the participants in `p_rel`."""
     reg, paid = d.ts_month("p.registered_at"), d.paid_month("p.paid_through")
-    return f"""
-        SELECT {_AREA_KEYS}, month, segment, funding_source,
-               SUM(registered) AS registered, SUM(active) AS active
-        FROM (
+    rows = f"""
             SELECT {_AREA}, {reg} AS month, p.segment, p.funding_source,
                    1 AS registered, CASE WHEN {paid} >= {reg} THEN 1 ELSE 0 END AS active
             FROM {p_rel} p
             UNION ALL
             SELECT {_AREA}, {paid} + 1 AS month, p.segment, p.funding_source, 0 AS registered, -1 AS active
-            FROM {p_rel} p WHERE {paid} >= {reg}
-        ) c
-        GROUP BY {_AREA_KEYS}, month, segment, funding_source"""
+            FROM {p_rel} p WHERE {paid} >= {reg}"""
+    return _every_level(rows, ("segment", "funding_source"), ("registered", "active"))
 
 
 def programs(d: Dialect, p_rel: str, pp_rel: str) -> str:
@@ -120,30 +137,28 @@ def programs(d: Dialect, p_rel: str, pp_rel: str) -> str:
     registration and the programme's start, up to the paid-through month."""
     start = d.greatest(d.ts_month("p.registered_at"), d.date_month("pp.since"))
     paid = d.paid_month("p.paid_through")
-    return f"""
-        SELECT {_AREA_KEYS}, month, program, SUM(active) AS active
-        FROM (
+    rows = f"""
             SELECT {_AREA}, {start} AS month, pp.program, 1 AS active
             FROM {pp_rel} pp JOIN {p_rel} p ON p.id = pp.participant_id WHERE {paid} >= {start}
             UNION ALL
             SELECT {_AREA}, {paid} + 1 AS month, pp.program, -1 AS active
-            FROM {pp_rel} pp JOIN {p_rel} p ON p.id = pp.participant_id WHERE {paid} >= {start}
-        ) c
-        GROUP BY {_AREA_KEYS}, month, program"""
+            FROM {pp_rel} pp JOIN {p_rel} p ON p.id = pp.participant_id WHERE {paid} >= {start}"""
+    return _every_level(rows, ("program",), ("active",))
 
 
 def budget(d: Dialect, p_rel: str, k_rel: str) -> str:
-    """Amount changes of the payments in `k_rel` by the participants in `p_rel` (placed where they are)."""
-    return f"""
-        SELECT {_AREA_KEYS}, month, payer, months, SUM(amount) AS amount
-        FROM (
-            SELECT {_AREA}, k.first_month AS month, k.payer, k.months, k.amount
+    """Changes of the amount paid for each month, from the payments in `k_rel` by the participants in `p_rel`
+    (placed where they are): a payment of n months for months f..l adds amount / n at f and takes it off at
+    l + 1. Each share is rounded to 10 decimals before it is summed, so taking a payment off later removes
+    exactly what adding it put in."""
+    share = "ROUND(CAST(k.amount AS NUMERIC) / k.months, 10)" if d.postgres else "ROUND(k.amount * 1.0 / k.months, 10)"
+    rows = f"""
+            SELECT {_AREA}, k.first_month AS month, k.payer, {share} AS amount
             FROM {k_rel} k JOIN {p_rel} p ON p.id = k.participant_id
             UNION ALL
-            SELECT {_AREA}, k.last_month + 1 AS month, k.payer, k.months, -k.amount AS amount
-            FROM {k_rel} k JOIN {p_rel} p ON p.id = k.participant_id
-        ) c
-        GROUP BY {_AREA_KEYS}, month, payer, months"""
+            SELECT {_AREA}, k.last_month + 1 AS month, k.payer, -{share} AS amount
+            FROM {k_rel} k JOIN {p_rel} p ON p.id = k.participant_id"""
+    return _every_level(rows, ("payer",), ("amount",))
 
 
 _LEVELS = (
@@ -195,12 +210,9 @@ def poor(d: Dialect, b_rel: str, p_rel: str) -> str:
 # --- writing rollup rows ---------------------------------------------------------------------------------------
 
 _UPSERT = {
-    "monev_participant_months": (
-        ("segment", "funding_source"),
-        ("registered", "active"),
-    ),
-    "monev_program_months": (("program",), ("active",)),
-    "monev_budget_months": (("payer", "months"), ("amount",)),
+    "monev_participant_months": (("level", "segment", "funding_source"), ("registered", "active")),
+    "monev_program_months": (("level", "program"), ("active",)),
+    "monev_budget_months": (("level", "payer"), ("amount",)),
     "monev_poor_months": (("level",), ("total", "enrolled", "active")),
 }
 #: Columns of the key that are not in the primary key (carried along, functionally dependent on it).

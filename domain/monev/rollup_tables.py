@@ -6,18 +6,19 @@ registered at r, +1 active at r and -1 active at h + 1, so a month's figure is t
 including it. A write then touches a handful of rows however long the history is, and a province-month is a
 sum over a few thousand pre-summed rows instead of a scan of every participant.
 
-Participant-based tables are kept per district (the finest level a province or regency table needs); the
-extreme-poor table is kept per area at every level down to the district, because it counts *distinct* NIKs
-and a NIK may appear in two districts: a province's figure is not the sum of its districts'. Every table is
-placed (``PlacedMixin``) so reads go through ``auth.policy.visible`` like any other placed table; the
-``region_code`` of a row is the area it sums (a district, or the area of its level for the extreme poor).
+Every change is kept per area at three levels: the district (the finest a regency's table of sub-regions
+needs), the regency and the province, so that a province's month sums the province's own rows (a few
+thousand) rather than every district's. For the extreme poor the levels are also a matter of correctness:
+they count *distinct* NIKs and a NIK may appear in two districts, so a province's figure is not the sum of
+its districts'. Every table is placed (``PlacedMixin``) so reads go through ``auth.policy.visible`` like any
+other placed table; the ``region_code`` of a row is the area it sums, ``level`` that area's level.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, Numeric, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, Numeric, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from domain.db import Base
@@ -33,12 +34,15 @@ class _Area(PlacedMixin):
 
     #: Month number, year * 12 + month - 1 (WITA).
     month: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The level of the area summed: PROVINCE, REGENCY or DISTRICT (each change is kept at all three).
+    level: Mapped[str] = mapped_column(String(10), index=True)
 
 
 class ParticipantMonth(_Area, Base):
     """Changes of registered and active participants per district, month, segment and funding source."""
 
     __tablename__ = "monev_participant_months"
+    __table_args__ = (PrimaryKeyConstraint("region_code", "month", "segment", "funding_source"),)
 
     segment: Mapped[str] = mapped_column(String(10), primary_key=True)
     funding_source: Mapped[str] = mapped_column(String(10), primary_key=True)
@@ -50,33 +54,32 @@ class ProgramMonth(_Area, Base):
     """Changes of active participants holding a programme per district and month."""
 
     __tablename__ = "monev_program_months"
+    __table_args__ = (PrimaryKeyConstraint("region_code", "month", "program"),)
 
     program: Mapped[str] = mapped_column(String(3), primary_key=True)
     active: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class BudgetMonth(_Area, Base):
-    """Changes of the amount paid per month by each payer, per district and length of payment.
+    """Changes of the amount paid for each month by each payer, per area.
 
-    A payment of n months for months f..l adds its amount at f and takes it off at l + 1, under its n: the
-    month's budget is the sum over n of (amounts up to the month) / n, divided only when read, so the
-    rounding is the same as summing 1/n of each payment.
+    A payment of n months for months f..l counts amount / n in each: it adds that share at f and takes it off
+    at l + 1. Shares are kept to 10 decimals of a rupiah (the figure is shown rounded to the rupiah).
     """
 
     __tablename__ = "monev_budget_months"
+    __table_args__ = (PrimaryKeyConstraint("region_code", "month", "payer"),)
 
     payer: Mapped[str] = mapped_column(String(10), primary_key=True)
-    months: Mapped[int] = mapped_column(Integer, primary_key=True)
-    amount: Mapped[Decimal] = mapped_column(Numeric(18, 2), default=Decimal(0))
+    amount: Mapped[Decimal] = mapped_column(Numeric(28, 10), default=Decimal(0))
 
 
 class PoorMonth(_Area, Base):
     """Changes of extreme-poor NIKs (total, enrolled, active) per area and month, at every level to districts."""
 
     __tablename__ = "monev_poor_months"
+    __table_args__ = (PrimaryKeyConstraint("region_code", "month"),)
 
-    #: The level of the area summed: PROVINCE, REGENCY or DISTRICT (distinct NIKs do not add up across areas).
-    level: Mapped[str] = mapped_column(String(10), index=True)
     total: Mapped[int] = mapped_column(Integer, default=0)
     enrolled: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[int] = mapped_column(Integer, default=0)

@@ -71,6 +71,15 @@ def rebuild(conn: Connection) -> dict[str, int]:
     return rows
 
 
+def repair(conn: Connection) -> dict[str, int]:
+    """Make sure the rollup tables and their triggers exist, then :func:`rebuild` (``jamsos monev
+    rebuild-rollups``). The tables are the migration's; creating them here serves databases made with
+    ``create_all`` before they existed (bench/seed_bench.py's)."""
+    Base.metadata.create_all(conn, tables=[m.__table__ for m in (*ROLLUP_TABLES, RollupState)])
+    install_triggers(conn)
+    return rebuild(conn)
+
+
 async def maintained(conn: AsyncConnection) -> bool:
     """Whether the rollups are complete and kept (else figures come from the base tables)."""
     value = (await conn.execute(text("SELECT maintained FROM monev_rollup_state WHERE id = 1"))).scalar()

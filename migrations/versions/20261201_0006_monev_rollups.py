@@ -38,9 +38,9 @@ def upgrade() -> None:
     op.create_table(
         "monev_budget_months",
         sa.Column("payer", sa.String(length=10), nullable=False),
-        sa.Column("months", sa.Integer(), nullable=False),
-        sa.Column("amount", sa.Numeric(precision=18, scale=2), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=28, scale=10), nullable=False),
         sa.Column("month", sa.Integer(), nullable=False),
+        sa.Column("level", sa.String(length=10), nullable=False),
         sa.Column("region_code", sa.String(length=13), nullable=False),
         sa.Column("province_code", sa.String(length=2), nullable=False),
         sa.Column("regency_code", sa.String(length=5), nullable=True),
@@ -48,10 +48,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["region_code"], ["regions.code"], name=op.f("fk_monev_budget_months_region_code_regions")
         ),
-        sa.PrimaryKeyConstraint("payer", "months", "month", "region_code", name=op.f("pk_monev_budget_months")),
+        sa.PrimaryKeyConstraint("region_code", "month", "payer", name=op.f("pk_monev_budget_months")),
     )
     with op.batch_alter_table("monev_budget_months", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_monev_budget_months_district_code"), ["district_code"], unique=False)
+        batch_op.create_index(batch_op.f("ix_monev_budget_months_level"), ["level"], unique=False)
         batch_op.create_index(batch_op.f("ix_monev_budget_months_province_code"), ["province_code"], unique=False)
         batch_op.create_index(batch_op.f("ix_monev_budget_months_regency_code"), ["regency_code"], unique=False)
 
@@ -62,6 +63,7 @@ def upgrade() -> None:
         sa.Column("registered", sa.Integer(), nullable=False),
         sa.Column("active", sa.Integer(), nullable=False),
         sa.Column("month", sa.Integer(), nullable=False),
+        sa.Column("level", sa.String(length=10), nullable=False),
         sa.Column("region_code", sa.String(length=13), nullable=False),
         sa.Column("province_code", sa.String(length=2), nullable=False),
         sa.Column("regency_code", sa.String(length=5), nullable=True),
@@ -70,21 +72,22 @@ def upgrade() -> None:
             ["region_code"], ["regions.code"], name=op.f("fk_monev_participant_months_region_code_regions")
         ),
         sa.PrimaryKeyConstraint(
-            "segment", "funding_source", "month", "region_code", name=op.f("pk_monev_participant_months")
+            "region_code", "month", "segment", "funding_source", name=op.f("pk_monev_participant_months")
         ),
     )
     with op.batch_alter_table("monev_participant_months", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_monev_participant_months_district_code"), ["district_code"], unique=False)
+        batch_op.create_index(batch_op.f("ix_monev_participant_months_level"), ["level"], unique=False)
         batch_op.create_index(batch_op.f("ix_monev_participant_months_province_code"), ["province_code"], unique=False)
         batch_op.create_index(batch_op.f("ix_monev_participant_months_regency_code"), ["regency_code"], unique=False)
 
     op.create_table(
         "monev_poor_months",
-        sa.Column("level", sa.String(length=10), nullable=False),
         sa.Column("total", sa.Integer(), nullable=False),
         sa.Column("enrolled", sa.Integer(), nullable=False),
         sa.Column("active", sa.Integer(), nullable=False),
         sa.Column("month", sa.Integer(), nullable=False),
+        sa.Column("level", sa.String(length=10), nullable=False),
         sa.Column("region_code", sa.String(length=13), nullable=False),
         sa.Column("province_code", sa.String(length=2), nullable=False),
         sa.Column("regency_code", sa.String(length=5), nullable=True),
@@ -92,7 +95,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["region_code"], ["regions.code"], name=op.f("fk_monev_poor_months_region_code_regions")
         ),
-        sa.PrimaryKeyConstraint("month", "region_code", name=op.f("pk_monev_poor_months")),
+        sa.PrimaryKeyConstraint("region_code", "month", name=op.f("pk_monev_poor_months")),
     )
     with op.batch_alter_table("monev_poor_months", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_monev_poor_months_district_code"), ["district_code"], unique=False)
@@ -105,6 +108,7 @@ def upgrade() -> None:
         sa.Column("program", sa.String(length=3), nullable=False),
         sa.Column("active", sa.Integer(), nullable=False),
         sa.Column("month", sa.Integer(), nullable=False),
+        sa.Column("level", sa.String(length=10), nullable=False),
         sa.Column("region_code", sa.String(length=13), nullable=False),
         sa.Column("province_code", sa.String(length=2), nullable=False),
         sa.Column("regency_code", sa.String(length=5), nullable=True),
@@ -112,10 +116,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["region_code"], ["regions.code"], name=op.f("fk_monev_program_months_region_code_regions")
         ),
-        sa.PrimaryKeyConstraint("program", "month", "region_code", name=op.f("pk_monev_program_months")),
+        sa.PrimaryKeyConstraint("region_code", "month", "program", name=op.f("pk_monev_program_months")),
     )
     with op.batch_alter_table("monev_program_months", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_monev_program_months_district_code"), ["district_code"], unique=False)
+        batch_op.create_index(batch_op.f("ix_monev_program_months_level"), ["level"], unique=False)
         batch_op.create_index(batch_op.f("ix_monev_program_months_province_code"), ["province_code"], unique=False)
         batch_op.create_index(batch_op.f("ix_monev_program_months_regency_code"), ["regency_code"], unique=False)
 
@@ -130,6 +135,7 @@ def downgrade() -> None:
     with op.batch_alter_table("monev_program_months", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_monev_program_months_regency_code"))
         batch_op.drop_index(batch_op.f("ix_monev_program_months_province_code"))
+        batch_op.drop_index(batch_op.f("ix_monev_program_months_level"))
         batch_op.drop_index(batch_op.f("ix_monev_program_months_district_code"))
 
     op.drop_table("monev_program_months")
@@ -143,12 +149,14 @@ def downgrade() -> None:
     with op.batch_alter_table("monev_participant_months", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_monev_participant_months_regency_code"))
         batch_op.drop_index(batch_op.f("ix_monev_participant_months_province_code"))
+        batch_op.drop_index(batch_op.f("ix_monev_participant_months_level"))
         batch_op.drop_index(batch_op.f("ix_monev_participant_months_district_code"))
 
     op.drop_table("monev_participant_months")
     with op.batch_alter_table("monev_budget_months", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_monev_budget_months_regency_code"))
         batch_op.drop_index(batch_op.f("ix_monev_budget_months_province_code"))
+        batch_op.drop_index(batch_op.f("ix_monev_budget_months_level"))
         batch_op.drop_index(batch_op.f("ix_monev_budget_months_district_code"))
 
     op.drop_table("monev_budget_months")
