@@ -18,11 +18,14 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import create_app
 from api.settings import Settings
 from auth.scopes import ROLE_SCOPES, Role, Scope
-from auth.tokens import TokenConfig, issue_access_token, load_or_create_key
+from auth.keys import ensure_active_key, import_pem
+from auth.tokens import TokenConfig, issue_access_token
+from domain.db import make_engine
 
 FIGURES = """region { code } month employedPopulation target participants activeParticipants coverageRate
 gapToTarget suppressed bySegment { segment total active } byProgram { program active }
@@ -47,7 +50,14 @@ async def main(url: str, runs: int, warmup: int) -> None:
             data_dir=Path(tmp),
         )
         app = create_app(settings)
-        key = load_or_create_key(key_path)
+        # Sign with the database's active key: the service trusts the keys of its database, and the first run
+        # against a database stores the key it was given, so a fresh key file on a later run would be refused.
+        engine = make_engine(url, null_pool=True)
+        try:
+            async with AsyncSession(engine) as session:
+                key = import_pem((await ensure_active_key(session, key_path)).private_pem)
+        finally:
+            await engine.dispose()
         config = TokenConfig(ISSUER, AUDIENCE)
         callers = {
             "national analyst (all read scopes)": issue_access_token(
