@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import create_app
 from api.settings import Settings
-from auth.scopes import ROLE_SCOPES, Role, Scope
 from auth.keys import ensure_active_key, import_pem
+from auth.scopes import ROLE_SCOPES, Role, Scope
 from auth.tokens import TokenConfig, issue_access_token
 from domain.db import make_engine
 

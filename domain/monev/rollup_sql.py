@@ -161,11 +161,17 @@ def budget(d: Dialect, p_rel: str, k_rel: str) -> str:
     return _every_level(rows, ("payer",), ("amount",))
 
 
+#: (level, the area column, the placement columns of a row of that level, the GROUP BY placing it).
 _LEVELS = (
     ("PROVINCE", "b.province_code", "b.province_code AS pc, NULL AS rc, NULL AS dc", "b.province_code"),
     ("REGENCY", "b.regency_code", "b.province_code, b.regency_code, NULL", "b.province_code, b.regency_code"),
-    ("DISTRICT", "b.district_code", "b.province_code, b.regency_code, b.district_code", "b.province_code, b.regency_code, b.district_code"),
-)  # fmt: skip
+    (
+        "DISTRICT",
+        "b.district_code",
+        "b.province_code, b.regency_code, b.district_code",
+        "b.province_code, b.regency_code, b.district_code",
+    ),
+)
 
 
 def poor(d: Dialect, b_rel: str, p_rel: str) -> str:
@@ -309,49 +315,55 @@ def _pg_rows(table: str, which: str) -> str:
     return f"(SELECT {_cols(cols)} FROM {which} WHERE id IN ({changed}))"
 
 
+def _pg_trigger(table: str, event: str) -> list[str]:
+    """One statement-level trigger (and its function) over the transition tables of `event` on `table`."""
+    d, cols, name = Dialect("postgresql"), _TABLE_COLS[table], f"monev_{table}_{event.lower()}"
+    old: str | None = None
+    new: str | None = None
+    if table == "participants" and event == "UPDATE":
+        old, new = _pg_rows(table, "old_rows"), _pg_rows(table, "new_rows")
+    else:
+        old = f"(SELECT {_cols(cols)} FROM old_rows)" if event != "INSERT" else None
+        new = f"(SELECT {_cols(cols)} FROM new_rows)" if event != "DELETE" else None
+    transition = [
+        *(["OLD TABLE AS old_rows"] if event != "INSERT" else []),
+        *(["NEW TABLE AS new_rows"] if event != "DELETE" else []),
+    ]
+    return [
+        _pg_function(name, ";\n".join(statements(d, table, event, old, new)), "NULL"),
+        f"CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {' '.join(transition)}"
+        f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()",
+    ]
+
+
+def _sqlite_trigger(table: str, event: str) -> str:
+    """One row-level trigger: the relations are the row itself, OLD and NEW."""
+    d, cols, name = Dialect("sqlite"), _TABLE_COLS[table], f"monev_{table}_{event.lower()}"
+    old = _sqlite_row(cols, "OLD") if event != "INSERT" else None
+    new = _sqlite_row(cols, "NEW") if event != "DELETE" else None
+    when, of = _MAINTAINED, ""
+    if table == "participants" and event == "UPDATE":
+        # Only the columns the figures read (a name correction changes no rollup).
+        of = f" OF {_cols(P_FIGURE_COLS)}"
+        when += " AND (" + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in P_FIGURE_COLS) + ")"
+    body = "".join(f"{s};\n" for s in statements(d, table, event, old, new))
+    return f"CREATE TRIGGER {name} AFTER {event}{of} ON {table} WHEN {when} BEGIN\n{body}END"
+
+
 def create_triggers(d: Dialect) -> list[str]:
     """DDL of every rollup trigger for dialect `d` (run after the tables exist)."""
     ddl: list[str] = []
-    for table, cols in _TABLE_COLS.items():
+    for table in _TABLE_COLS:
         for event in _EVENTS:
-            name = f"monev_{table}_{event.lower()}"
-            if d.postgres:
-                if table == "participants" and event == "UPDATE":
-                    old, new = _pg_rows(table, "old_rows"), _pg_rows(table, "new_rows")
-                else:
-                    old = f"(SELECT {_cols(cols)} FROM old_rows)" if event != "INSERT" else None
-                    new = f"(SELECT {_cols(cols)} FROM new_rows)" if event != "DELETE" else None
-                body = ";\n".join(statements(d, table, event, old, new))
-                referencing = " ".join(
-                    [
-                        *(["OLD TABLE AS old_rows"] if event != "INSERT" else []),
-                        *(["NEW TABLE AS new_rows"] if event != "DELETE" else []),
-                    ]
-                )
-                ddl.append(_pg_function(name, body, "NULL"))
-                ddl.append(
-                    f"CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {referencing}"
-                    f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
-                )
-            else:
-                old = _sqlite_row(cols, "OLD") if event != "INSERT" else None
-                new = _sqlite_row(cols, "NEW") if event != "DELETE" else None
-                when = f"{_MAINTAINED}"
-                of = ""
-                if table == "participants" and event == "UPDATE":
-                    of = f" OF {_cols(P_FIGURE_COLS)}"
-                    when += " AND (" + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in P_FIGURE_COLS) + ")"
-                body = "".join(f"{s};\n" for s in statements(d, table, event, old, new))
-                ddl.append(f"CREATE TRIGGER {name} AFTER {event}{of} ON {table} WHEN {when} BEGIN\n{body}END")
+            ddl.extend(_pg_trigger(table, event) if d.postgres else [_sqlite_trigger(table, event)])
     # A deleted participant's programmes are taken off while both are still there: the foreign key's cascade
     # deletes the programmes after the participant is gone, when they can no longer be placed.
     name = "monev_participants_delete_programs"
+    body = add(PRM, programs(d, _sqlite_row(P_COLS, "OLD"), "participant_programs"), -1)
     if d.postgres:
-        body = add(PRM, programs(d, _sqlite_row(P_COLS, "OLD"), "participant_programs"), -1)
         ddl.append(_pg_function(name, body, "OLD"))
         ddl.append(f"CREATE TRIGGER {name} BEFORE DELETE ON participants FOR EACH ROW EXECUTE FUNCTION {name}()")
     else:
-        body = add(PRM, programs(d, _sqlite_row(P_COLS, "OLD"), "participant_programs"), -1)
         ddl.append(f"CREATE TRIGGER {name} BEFORE DELETE ON participants WHEN {_MAINTAINED} BEGIN\n{body};\nEND")
     return ddl
 

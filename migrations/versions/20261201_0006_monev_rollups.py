@@ -19,7 +19,6 @@ from alembic import op
 
 from domain.monev.rollups import drop_triggers, install_triggers, rebuild
 
-
 revision: str = "20261201_0006"
 down_revision: str | None = "20261201_0005"
 branch_labels: str | Sequence[str] | None = None
