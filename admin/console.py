@@ -38,13 +38,14 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from admin import csrf
+from admin.access_log import ConsoleAccessLog
 from admin.auth import CONSOLE_ROLES, ConsoleAuth, ConsoleConfig, SignInRefused, console_principal
 from admin.display import changes_shown, changes_table, plain
 from admin.monev import MonevView
 from admin.views import VIEWS
 from admin.views.base import ConsoleView
 from admin.writes import Gone
-from auth.ratelimit import RateLimiter
+from auth.ratelimit import Buckets, MemoryBuckets, Rate
 
 TEMPLATES = Path(__file__).parent / "templates"
 WRONG_CREDENTIALS = "The username or password is wrong, or the account is locked or disabled."
@@ -94,10 +95,13 @@ class ConsoleAdmin(Admin):
         sessions: async_sessionmaker[AsyncSession],
         config: ConsoleConfig,
         auth: ConsoleAuth | None = None,
+        buckets: Buckets | None = None,
     ) -> None:
         self.config = config
         self.backend = auth or ConsoleAuth(sessions, config)
-        self.limiter = RateLimiter(config.login_rate_per_minute)
+        # The service's buckets (in Redis when configured), so N workers still allow one budget per address.
+        self.buckets = buckets or MemoryBuckets()
+        self.login_rate = Rate(config.login_rate_per_minute)
         middlewares = [
             Middleware(ConsoleHeaders),
             Middleware(
@@ -110,6 +114,7 @@ class ConsoleAdmin(Admin):
                 https_only=config.secure_cookie,
             ),
             Middleware(csrf.CSRFMiddleware, max_body_bytes=config.max_body_bytes),
+            Middleware(ConsoleAccessLog, sessions=sessions),  # personal data shown in full is logged first
         ]
         super().__init__(
             app,
@@ -146,7 +151,8 @@ class ConsoleAdmin(Admin):
     async def login(self, request: Request) -> Response:
         if request.method == "GET":
             return await self._login_page(request)
-        retry = self.limiter.hit(request.client.host if request.client else "unknown")
+        address = request.client.host if request.client else "unknown"
+        retry = await self.buckets.take("console_signin", address, 1, self.login_rate)
         if retry is not None:
             return await self._login_page(
                 request, 429, error=f"Too many sign-in attempts from your address. Wait {retry} seconds."
@@ -264,7 +270,12 @@ class ConsoleAdmin(Admin):
 
 
 def mount_console(
-    app: Starlette, *, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], config: ConsoleConfig
+    app: Starlette,
+    *,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    config: ConsoleConfig,
+    buckets: Buckets | None = None,
 ) -> ConsoleAdmin:
     """Mount the console at ``/admin`` on `app` (the application factory calls this)."""
-    return ConsoleAdmin(app, engine=engine, sessions=sessions, config=config)
+    return ConsoleAdmin(app, engine=engine, sessions=sessions, config=config, buckets=buckets)

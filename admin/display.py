@@ -17,9 +17,11 @@ from typing import Any
 from markupsafe import Markup
 from starlette.requests import Request
 
+from admin.access_log import console_reads
 from admin.auth import console_principal
-from auth.policy import Treatment, masked_changes, shown, treatment
+from auth.policy import Treatment, access_log_entry, masked_changes, shown, treatment
 from auth.principal import Principal
+from domain.audit.access import PersonalDataReads
 
 Formatter = Callable[[Any, str, Request], Any]
 HIDDEN = "(hidden)"
@@ -38,13 +40,15 @@ def plain(value: Any) -> Any:
     return value
 
 
-def shown_in_console(principal: Principal, row: Any, name: str, program: Any = None) -> Any:
+def shown_in_console(
+    principal: Principal, row: Any, name: str, program: Any = None, *, reads: PersonalDataReads | None = None
+) -> Any:
     """A column of `row` as ``auth.policy`` lets `principal` see it, as console text.
 
     The same rule set as the API (``policy.PERSONAL_DATA`` and the wage-derived amounts): a masked identifier
     shows its region part and last two digits, a withheld value reads "(hidden)" where the API gives null.
     A claim's amounts depend on its programme: `program` (default: the row's own ``program``); a contribution's
-    on its payer (``reveals_wage``).
+    on its payer (``reveals_wage``). Personal data shown in full is noted in `reads`, for the access log.
     """
     value = getattr(row, name)
     if value is None:
@@ -53,12 +57,19 @@ def shown_in_console(principal: Principal, row: Any, name: str, program: Any = N
     wage_based: bool | None = getattr(row, "reveals_wage", None)  # a contribution says so itself
     if treatment(principal, type(row), name, of_program, wage_based=wage_based) is Treatment.WITHHELD:
         return HIDDEN
+    if reads is not None and (entry := access_log_entry(principal, row, name)) is not None:
+        reads.note(*entry)
     return plain(shown(principal, type(row), name, value, of_program, wage_based=wage_based))
+
+
+def in_console(request: Request, row: Any, name: str, program: Any = None) -> Any:
+    """:func:`shown_in_console` for the signed-in user, noting what it shows in full in the request's access log."""
+    return shown_in_console(console_principal(request), row, name, program, reads=console_reads(request))
 
 
 def protected(row: Any, name: str, request: Request) -> Any:
     """Formatter for a personal column (SQLAdmin's protocol); the base view installs it on every one."""
-    return shown_in_console(console_principal(request), row, name)
+    return in_console(request, row, name)
 
 
 #: The formatters views and tests have named; both apply the one rule set.
@@ -99,18 +110,23 @@ def changes_table(changes: Any) -> Markup:
     ).format(body)
 
 
-def changes_shown(request: Request, changes: Any) -> Any:
-    """An audit event's ``changes`` as the signed-in user may see them (``auth.policy.masked_changes``)."""
-    return masked_changes(console_principal(request), changes)[0]
+def changes_shown(request: Request, event: Any) -> Any:
+    """An audit event's ``changes`` as the signed-in user may see them (``auth.policy.masked_changes``); the
+    personal columns it shows in full are noted for the access log, as the API's ``AuditEvent.changes`` does."""
+    changes, revealed = masked_changes(console_principal(request), event.changes)
+    reads = console_reads(request)
+    for column in sorted(revealed):
+        reads.note("AuditEvent", event.id, column)
+    return changes
 
 
 def changes_formatter(row: Any, name: str, request: Request) -> Markup:
-    return changes_table(changes_shown(request, getattr(row, name)))
+    return changes_table(changes_shown(request, row))
 
 
 def changes_line(row: Any, name: str, request: Request) -> str:
     """The before/after values in one line, for lists (the details page shows :func:`changes_table`)."""
-    return changes_summary(changes_shown(request, getattr(row, name)))
+    return changes_summary(changes_shown(request, row))
 
 
 def changes_summary(changes: Any) -> str:

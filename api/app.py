@@ -84,7 +84,9 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         exception_handlers={Exception: unexpected_error},
         max_body_size=settings.max_body_bytes,
     )
-    app.state.console = mount_console(app, engine=engine, sessions=sessions, config=console_config(settings))
+    app.state.console = mount_console(
+        app, engine=engine, sessions=sessions, config=console_config(settings), buckets=buckets
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.graphql = graphql_app

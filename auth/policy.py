@@ -262,6 +262,22 @@ _GRAPHQL_PLACE: dict[type[Any], tuple[str, str]] = {
 }
 
 
+#: Benefit lines are read as part of their claim, and logged as reads of it (as the API's ``Claim.benefits``).
+_LOGGED_UNDER: dict[type[Any], str] = {ClaimBenefit: "claim_id"}
+
+
+def access_log_entry(principal: Principal, row: Any, column: str) -> tuple[str, object, str] | None:
+    """(entity type, id, field) for the personal-data access log when `column` of `row` reaches `principal`
+    in full; None when it is not personal data, is empty, or is masked or withheld (nothing to log).
+
+    Named as the API names it (``Participant`` / ``birthDate``), so the console's entries and the API's read alike.
+    """
+    model = type(row)
+    if column not in PERSONAL_DATA.get(model, {}) or getattr(row, column, None) is None or not pii_visible(principal):
+        return None
+    return _GRAPHQL_PLACE[model][0], getattr(row, _LOGGED_UNDER.get(model, "id")), _camel(column)
+
+
 def _camel(column: str) -> str:
     head, *rest = column.split("_")
     return head + "".join(part.title() for part in rest)
@@ -285,6 +301,12 @@ WAGE_DERIVED_FIELDS: dict[str, dict[str, Treatment]] = _as_graphql_fields(WAGE_D
 
 #: Personal columns as the audit trail names them in ``changes`` (domain column names, not GraphQL fields).
 PERSONAL_COLUMNS: dict[str, Treatment] = {c: how for columns in PERSONAL_DATA.values() for c, how in columns.items()}
+
+#: Amounts that may reveal a wage, as the audit trail names them. An event's ``changes`` does not always say
+#: the claim's programme or the contribution's payer, so the trail withholds them all without ``pii:read``.
+WAGE_DERIVED_COLUMNS: dict[str, Treatment] = {
+    c: how for columns in WAGE_DERIVED_DATA.values() for c, how in columns.items()
+}
 
 
 def _wage_based(program: str | None, wage_based: bool | None) -> bool:
@@ -338,7 +360,8 @@ def masked_changes(principal: Principal, changes: Any) -> tuple[Any, set[str]]:
     The audit trail's stance on personal data, stated here once: the trail records what was written, unmasked
     (a write function never masks what it appends; the hash chain covers the real values), and reading the
     trail is a read of personal data like any other — masked or withheld without ``pii:read`` by
-    :data:`PERSONAL_COLUMNS`, and logged in the access log when shown in full.
+    :data:`PERSONAL_COLUMNS` (and every amount in :data:`WAGE_DERIVED_COLUMNS`), and logged in the access log
+    when personal data is shown in full (as the API logs it: wage-derived amounts are not logged).
     """
     revealed: set[str] = set()
     full = pii_visible(principal)
@@ -357,11 +380,11 @@ def masked_changes(principal: Principal, changes: Any) -> tuple[Any, set[str]]:
             return value
         result = {}
         for key, item in value.items():
-            treatment = PERSONAL_COLUMNS.get(key)
+            treatment = PERSONAL_COLUMNS.get(key) or WAGE_DERIVED_COLUMNS.get(key)
             if treatment is None:
                 result[key] = walk(item)
             else:
-                if full and item is not None:
+                if full and item is not None and key in PERSONAL_COLUMNS:
                     revealed.add(key)
                 result[key] = treat(treatment, item)
         return result

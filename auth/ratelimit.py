@@ -8,9 +8,9 @@ Two stores behind one interface, :class:`Buckets`:
   timed by the Redis server's clock, so every worker on every host draws from one budget.
 
 GraphQL drains a caller's bucket by the cost of each operation (schema.limits), so aliases and batching
-cannot multiply a budget; the token endpoint and anonymous GraphQL callers drain one per request, keyed by
-client address. The sign-in forms keep the small synchronous :class:`RateLimiter`; what stops password
-guessing there is the account lockout kept in the database (``domain.identity.models.LockoutPolicy``).
+cannot multiply a budget; the token endpoint, the two sign-in forms (OAuth and console) and anonymous GraphQL
+callers drain one per request, keyed by client address. The rate limits only slow scripted guessing; what
+stops it is the account lockout kept in the database (``domain.identity.models.LockoutPolicy``).
 """
 
 from __future__ import annotations
@@ -141,38 +141,4 @@ def make_buckets(redis_url: str | None, prefix: str = "jamsos") -> Buckets:
     return RedisBuckets(redis_url, prefix=f"{prefix}:rate") if redis_url else MemoryBuckets()
 
 
-class RateLimiter:
-    """A synchronous per-process bucket of one unit per request, for the sign-in forms."""
-
-    def __init__(
-        self,
-        per_minute: int,
-        *,
-        burst: int | None = None,
-        max_keys: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.rate = Rate(per_minute, burst)
-        self.max_keys = max_keys
-        self.clock = clock
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-
-    def hit(self, key: str) -> int | None:
-        """Take one request from `key`'s bucket: None when allowed, else seconds until the next one is."""
-        now = self.clock()
-        tokens, last = self._buckets.pop(key, (self.rate.capacity, now))
-        tokens = _refill(tokens, last, now, self.rate)
-        if tokens >= 1:
-            self._store(key, tokens - 1, now)
-            return None
-        self._store(key, tokens, now)
-        REJECTIONS.labels("signin").inc()
-        return self.rate.retry_after(1 - tokens)
-
-    def _store(self, key: str, tokens: float, now: float) -> None:
-        self._buckets[key] = (tokens, now)
-        while len(self._buckets) > self.max_keys:
-            self._buckets.popitem(last=False)
-
-
-__all__ = ["REJECTIONS", "Buckets", "MemoryBuckets", "Rate", "RateLimiter", "RedisBuckets", "make_buckets"]
+__all__ = ["REJECTIONS", "Buckets", "MemoryBuckets", "Rate", "RedisBuckets", "make_buckets"]

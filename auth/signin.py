@@ -26,7 +26,7 @@ from auth.credentials import expiry, prune
 from auth.oauth import Exchange, run
 from auth.oauth_models import ClientView, UserView
 from auth.passwords import token_digest
-from auth.ratelimit import RateLimiter
+from auth.ratelimit import Rate
 from auth.requests import request_meta
 from auth.server import BadForm, OAuthEndpoints, OAuthRequest, client_ip, read_form, repeated
 from domain.identity.models import AuthorizationCode
@@ -48,14 +48,14 @@ class SignIn:
     def __init__(self, endpoints: OAuthEndpoints) -> None:
         self.endpoints = endpoints
         self.settings = endpoints.settings
-        self.limiter = RateLimiter(self.settings.signin_rate_per_minute)
+        self.rate = Rate(self.settings.signin_rate_per_minute)
         self.secure = self.settings.token.issuer.startswith("https://")
         self.cookie = "__Host-jamsos_signin" if self.secure else "jamsos_signin"
 
     async def authorize(self, request: Request) -> Response:
         if request.method == "GET":
             return await self._handle(request, list(request.query_params.multi_items()), None)
-        retry = self.limiter.hit(client_ip(request))
+        retry = await self.endpoints.buckets.take("signin", client_ip(request), 1, self.rate)
         if retry is not None:
             return _page_error(429, f"Too many sign-in attempts from your address. Wait {retry} seconds.")
         try:

@@ -1,8 +1,9 @@
-"""The personal-data access log (UU PDP 27/2022): who received unmasked NIKs or family-card numbers.
+"""The personal-data access log for GraphQL (``domain.audit.access``; the console writes the same log).
 
-Resolvers of those fields note (entity type, id) in the request context when they return a value
-unmasked; after execution this extension writes one ``DataAccessEvent`` per entity type, in one insert.
-If the log cannot be written, the response carries no data: personal data never leaves unlogged.
+Resolvers of personal fields (and the compiled read path) note (entity type, id, field) in the request
+context when they return a value unmasked; after execution this extension writes one ``DataAccessEvent``
+per entity type, in one insert. If the log cannot be written, the response carries no data: personal data
+never leaves unlogged.
 """
 
 from __future__ import annotations
@@ -11,11 +12,9 @@ import logging
 from collections.abc import AsyncIterator
 
 from graphql import ExecutionResult, GraphQLError
-from sqlalchemy import insert
 from strawberry.extensions import SchemaExtension
 
-from domain.audit.models import DataAccessEvent
-from domain.db import utcnow
+from domain.audit.access import log_reads
 from schema.context import Context
 from schema.errors import INTERNAL_MESSAGE, ErrorCode
 
@@ -29,24 +28,9 @@ class PersonalDataAccessLog(SchemaExtension):
         if not isinstance(context, Context) or not context.pii_reads or context.sessions is None:
             return
         caller = context.caller
-        rows = [
-            {
-                "occurred_at": utcnow(),
-                "actor_subject": caller.actor.subject,
-                "actor_kind": caller.actor.kind,
-                "client_id": caller.actor.client_id,
-                "entity_type": entity_type,
-                "entity_ids": sorted(ids, key=lambda i: (len(i), i)),
-                "count": len(ids),
-                "fields": sorted(fields),
-                "request_id": caller.meta.request_id,
-                "source_ip": caller.meta.source_ip,
-            }
-            for entity_type, (ids, fields) in sorted(context.pii_reads.items())
-        ]
         try:
             async with context.sessions() as session, session.begin():
-                await session.execute(insert(DataAccessEvent), rows)
+                await log_reads(session, caller.actor, caller.meta, context.pii_reads)
         except Exception:
             log.exception("could not write the personal-data access log; withholding the response")
             self.execution_context.result = ExecutionResult(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 
 from auth.principal import Principal
 from auth.requests import caller_for, request_meta
+from domain.audit.access import PersonalDataReads
 from domain.writes.caller import Caller
 from schema.limits import Limits
 
@@ -120,8 +121,8 @@ class Context:
     introspection: bool = True
     #: Charges the caller's cost budget (schema.limits): None when allowed, else seconds to wait.
     charge: Callable[[int], Awaitable[int | None]] | None = None
-    #: Unmasked personal data this response returned: entity type -> (ids, fields); logged once per request.
-    pii_reads: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
+    #: Unmasked personal data this response returned; logged once per request (schema.access_log).
+    pii_reads: PersonalDataReads = field(default_factory=PersonalDataReads)
 
     @property
     def caller(self) -> Caller:
@@ -129,9 +130,7 @@ class Context:
         return caller_for(self.principal, request_meta(self.request))
 
     def note_pii_read(self, entity_type: str, entity_id: object, field_name: str) -> None:
-        ids, fields = self.pii_reads.setdefault(entity_type, (set(), set()))
-        ids.add(str(entity_id))
-        fields.add(field_name)
+        self.pii_reads.note(entity_type, entity_id, field_name)
 
 
 Info = strawberry.Info[Context, None]

@@ -27,6 +27,7 @@ from auth.scopes import ROLE_SCOPES, Role, Scope
 from auth.tokens import TokenConfig, issue_access_token, load_or_create_key
 
 POSTGRES_URL = os.environ.get("JAMSOS_TEST_POSTGRES_URL")
+REDIS_URL = os.environ.get("JAMSOS_TEST_REDIS_URL")
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 ISSUER = "http://jamsos.test"
 AUDIENCE = "jamsos-graph"
@@ -37,10 +38,17 @@ def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("CI") == "true" and not POSTGRES_URL:
         # In CI the PostgreSQL half of the suite is not optional.
         raise pytest.UsageError("CI=true but JAMSOS_TEST_POSTGRES_URL is not set: PostgreSQL tests would be skipped")
-    if os.environ.get("CI") == "true" and not os.environ.get("JAMSOS_TEST_REDIS_URL"):
+    if os.environ.get("CI") == "true" and not REDIS_URL:
         raise pytest.UsageError(
             "CI=true but JAMSOS_TEST_REDIS_URL is not set: the shared rate-limit tests would be skipped"
         )
+
+
+def needs_redis() -> str:
+    """The test Redis's URL; skips the test without one (``pytest_configure`` already refuses that in CI)."""
+    if not REDIS_URL:
+        pytest.skip("JAMSOS_TEST_REDIS_URL is not set (a Redis at 127.0.0.1:6379 will do)")
+    return REDIS_URL
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -95,6 +95,6 @@ class AuditEventView(ConsoleView, model=AuditEvent):
 
     def export_value(self, row: Any, name: str, request: Request) -> Any:
         if name == "changes":
-            changes = changes_shown(request, row.changes)
+            changes = changes_shown(request, row)
             return json.dumps(changes, ensure_ascii=False, sort_keys=True) if changes is not None else ""
         return super().export_value(row, name, request)

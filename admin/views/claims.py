@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from admin.access import Access
-from admin.display import as_plain, plain, shown_in_console
+from admin.display import as_plain, in_console, plain
 from admin.filters import RegionFilter, ValuesFilter
 from admin.forms import WORKFLOW_INPUTS
 from admin.views.base import ConsoleView, DetailAction, Input, Table
@@ -96,7 +96,6 @@ class ClaimView(ConsoleView, model=Claim):
         return or_(C.claim_number == term.upper(), C.claim_number.icontains(term, autoescape=True))
 
     async def detail_tables(self, request: Request, row: Any) -> list[Table]:
-        principal = self.principal(request)
         benefits = await self._run_query(select(ClaimBenefit).where(ClaimBenefit.claim_id == row.id))
         history = await self._run_query(
             select(ClaimEvent).where(ClaimEvent.claim_id == row.id).order_by(ClaimEvent.at, ClaimEvent.id)
@@ -109,10 +108,10 @@ class ClaimView(ConsoleView, model=Claim):
                     (
                         plain(b.kind),
                         b.recipient_name or "",
-                        shown_in_console(principal, b, "recipient_nik", row.program),
+                        in_console(request, b, "recipient_nik", row.program),
                         plain(b.relationship),
                         plain(b.education_level),
-                        shown_in_console(principal, b, "amount", row.program),
+                        in_console(request, b, "amount", row.program),
                     )
                     for b in benefits
                 ],

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from starlette.requests import Request
 
+from admin.access_log import console_reads
 from admin.display import HIDDEN, changes_shown, shown_in_console
 from admin.views.audit import AuditEventView
 from admin.views.claims import ClaimView
@@ -73,13 +74,17 @@ def test_audit_changes_in_the_console_are_masked_like_the_api() -> None:
         "birth_date": {"before": "1989-03-06", "after": "1989-03-07"},
         "benefits": {"before": None, "after": [{"kind": "DEATH", "recipient_nik": "5271064603890001"}]},
         "full_name": {"before": "Ifa", "after": "Ifa Rahma"},
+        "amount_approved": {"before": None, "after": "72000000"},  # JKK death: 48 x the wage
     }
-    shown = changes_shown(_request_as(ADMIN_WITHOUT_PII), changes)
+    event = AuditEvent(id=7, changes=changes)
+    request = _request_as(ADMIN_WITHOUT_PII)
+    shown = changes_shown(request, event)
     assert shown["nik"] == {"before": "5271**********01", "after": "5271**********02"}
     assert shown["birth_date"] == {"before": None, "after": None}
     assert shown["benefits"]["after"][0]["recipient_nik"] == "5271**********01"
     assert shown["full_name"] == changes["full_name"]
-    event = AuditEvent(changes=changes)
+    assert shown["amount_approved"] == {"before": None, "after": None}  # the trail need not say the programme
+    assert not console_reads(request)  # nothing shown in full: nothing for the access log
     exported = AuditEventView().export_value(event, "changes", _request_as(ADMIN_WITHOUT_PII))
     assert "5271064603890001" not in exported
     assert "5271**********01" in exported

@@ -8,7 +8,6 @@ budget. In CI a skipped Redis test is a failure, as for PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,35 +21,28 @@ from api.app import create_app
 from api.settings import Settings
 from auth.ratelimit import MemoryBuckets, Rate, RedisBuckets
 from auth.scopes import Role
-from tests.conftest import AUDIENCE, ISSUER
+from tests.conftest import AUDIENCE, ISSUER, needs_redis
 from tests.live import free_port, live_server, service_env
 
-REDIS_URL = os.environ.get("JAMSOS_TEST_REDIS_URL")
 PAGE = "{ regions { edges { node { code } } } }"  # 1 + 20 x 2 = 41
 TWO_PAGES = "{ a: regions { edges { node { code } } } b: regions { edges { node { code } } } }"  # 82
 
 
-def needs_redis() -> str:
-    if not REDIS_URL:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but JAMSOS_TEST_REDIS_URL is not set: the shared-budget tests would be skipped")
-        pytest.skip("JAMSOS_TEST_REDIS_URL is not set (a Redis at 127.0.0.1:6379 will do)")
-    return REDIS_URL
+def _settings(url: str, key_path: Path, **limits: Any) -> Settings:
+    return Settings(env="test", database_url=url, signing_key_path=key_path, issuer=ISSUER, audience=AUDIENCE, **limits)
 
 
 @pytest.fixture
 async def small_budget(seeded_url: str, key_path: Path) -> AsyncIterator[Starlette]:
-    settings = Settings(
-        env="test",
-        database_url=seeded_url,
-        signing_key_path=key_path,
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        cost_budget_per_minute=100,
-        anonymous_requests_per_minute=2,
-        token_rate_limit_per_minute=2,
+    app = create_app(
+        _settings(
+            seeded_url,
+            key_path,
+            cost_budget_per_minute=100,
+            anonymous_requests_per_minute=2,
+            token_rate_limit_per_minute=2,
+        )
     )
-    app = create_app(settings)
     yield app
     await app.state.engine.dispose()
 
@@ -112,6 +104,15 @@ async def test_memory_buckets_refill() -> None:
     now[0] = 5.0
     assert await buckets.take("t", "k", 5, rate) is None
     assert await buckets.take("t", "k", 1, rate) is not None
+    assert await buckets.take("t", "other", 1, rate) is None  # per key
+    assert await buckets.take("u", "k", 1, rate) is None  # per limit
+
+
+async def test_memory_buckets_are_bounded() -> None:
+    buckets = MemoryBuckets(max_keys=100)
+    for i in range(1000):
+        await buckets.take("signin", f"ip-{i}", 1, Rate(10))
+    assert len(buckets._buckets) == 100
 
 
 @pytest.mark.redis
@@ -159,6 +160,28 @@ def test_two_processes_share_one_budget(seeded_url: str, key_path: Path, mint: A
     assert statuses[:2] == [200, 200]
     assert statuses[2:] == [429, 429]
     asyncio.run(_forget(url, prefix))
+
+
+@pytest.mark.redis
+async def test_sign_in_forms_share_one_budget_across_processes(seeded_url: str, key_path: Path) -> None:
+    """Two app instances (two workers) on one Redis: an address gets the sign-in rate once, not once per worker."""
+    url = needs_redis()
+    prefix = f"jamsos-test-{secrets.token_hex(4)}"
+    settings = _settings(seeded_url, key_path, redis_url=url, redis_prefix=prefix, signin_rate_limit_per_minute=2)
+    apps = [create_app(settings), create_app(settings)]
+    try:
+        statuses = []
+        for app in apps + apps:  # a, b, a, b
+            transport = httpx.ASGITransport(app=app, client=("10.8.8.8", 5555))
+            async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as client:
+                # No CSRF cookie: the form is refused as expired (400) unless the rate limit refuses it first.
+                statuses.append((await client.post("/oauth/authorize", data={"username": "x"})).status_code)
+        assert statuses == [400, 400, 429, 429]
+    finally:
+        for app in apps:  # what the lifespan would do; ASGITransport does not run it
+            await app.state.buckets.close()
+            await app.state.engine.dispose()
+        await _forget(url, prefix)
 
 
 async def _forget(url: str, prefix: str) -> None:
