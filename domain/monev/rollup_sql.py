@@ -51,7 +51,16 @@ B_COLS = (
 )
 
 #: The participant columns the figures depend on: an UPDATE that changes none of them changes no rollup.
-P_FIGURE_COLS = ("region_code", "segment", "funding_source", "registered_at", "paid_through")
+P_FIGURE_COLS = (
+    "region_code",
+    "province_code",
+    "regency_code",
+    "district_code",
+    "segment",
+    "funding_source",
+    "registered_at",
+    "paid_through",
+)
 
 
 @dataclass(frozen=True)
@@ -293,10 +302,27 @@ def _poor_statements(d: Dialect, table: str, old: str, new: str) -> list[str]:
     return [add(POOR, (poor(d, b_now, old), -1), (poor(d, b_now, new), 1))]
 
 
+def _lock_participants(table: str, relations: list[str]) -> str:
+    """Lock the participants a change of `table` hangs on (FOR SHARE) before it is counted.
+
+    The change is counted with the participant as committed when the trigger reads it. A concurrent update of
+    that participant (a payment, a move) counts *its* change with this table as it was before ours, so without
+    the lock the two would each miss the other's. FOR SHARE makes the participant's update wait for our commit,
+    or our trigger wait for its commit and then read it (each statement of a trigger takes a fresh snapshot
+    under READ COMMITTED). SQLite has one writer at a time: nothing to lock.
+    """
+    column = "nik" if table == "poverty_beneficiaries" else "participant_id"
+    key = "nik" if table == "poverty_beneficiaries" else "id"
+    wanted = " UNION ".join(f"SELECT {column} FROM {rel} r{i}" for i, rel in enumerate(relations))
+    return f"SELECT 1 FROM participants WHERE {key} IN ({wanted}) ORDER BY id FOR SHARE"
+
+
 def statements(d: Dialect, table: str, event: str, old: str | None, new: str | None) -> list[str]:
     """What a statement on `table` does to the rollups, given the rows it removed (`old`) and wrote (`new`)."""
     out: list[str] = []
     changes = [(rel, sign) for rel, sign in ((old, -1), (new, 1)) if rel is not None]
+    if d.postgres and table != "participants":
+        out.append(_lock_participants(table, [rel for rel, _ in changes]))
     if table == "participants":
         out.append(add(PM, *((participants(d, rel), sign) for rel, sign in changes)))
         if event != "DELETE":  # a deleted participant's programmes: the BEFORE DELETE trigger
@@ -398,7 +424,8 @@ def _pg_function(name: str, statements: list[str], returns: str, *, rows: str | 
     ``jit = off``: the planner's estimates for these statements are high enough to trigger JIT compilation,
     which cost ~0.6 s a statement for work of a few milliseconds.
     """
-    static = ";\n        ".join(statements)
+    # A SELECT run for its locks only: PL/pgSQL wants PERFORM for a query whose rows it does not keep.
+    static = ";\n        ".join(f"PERFORM {s[len('SELECT ') :]}" if s.startswith("SELECT ") else s for s in statements)
     if rows is None:
         body = static
     else:

@@ -15,7 +15,7 @@ import random
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text, true, update
+from sqlalchemy import insert, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from strawberry.relay import from_base64, to_base64
 
@@ -24,7 +24,7 @@ from domain.monev import rollups
 from domain.monev.figures import AreaMonth, Table, area_figures
 from domain.monev.periods import Month
 from domain.participants.ledger import recompute_participant_figures
-from domain.participants.models import Participant
+from domain.participants.models import Participant, ParticipantProgram
 from domain.regions.rules import RegionCode
 from tests.rollup_check import _reading, rollup_drift
 from tests.writes.conftest import first_of_month
@@ -260,3 +260,33 @@ async def test_the_recount_check_has_teeth(writes: Any) -> None:
     finally:
         async with writes.engine.begin() as conn:
             await conn.run_sync(rollups.rebuild)
+
+
+async def test_a_programme_added_while_its_participant_is_paid_for_is_counted_with_the_payment(
+    writes: Any, register: Any, new_nik: Any
+) -> None:
+    """Two transactions at once: one moves the participant's paid-through month, the other adds a programme.
+    Each trigger counts its change against what it can see; the programme's must wait for the payment."""
+    p = (await register(new_nik(), programs=["JKK", "JKM"]))["participant"]
+    pid = int(from_base64(p["id"])[1])
+    async with writes.engine.connect() as payment:
+        transaction = await payment.begin()
+        await payment.execute(
+            update(Participant)
+            .where(Participant.id == pid)
+            .values(paid_through=dt.date.today() + dt.timedelta(days=95))
+        )
+
+        async def add_programme() -> None:
+            async with writes.engine.begin() as conn:
+                await conn.execute(
+                    insert(ParticipantProgram).values(
+                        participant_id=pid, program="JHT", segment="BPU", since=dt.date.today().replace(day=1)
+                    )
+                )
+
+        adding = asyncio.create_task(add_programme())
+        await asyncio.sleep(0.5)
+        await transaction.commit()
+        await adding
+    assert await rollup_drift(writes.engine) == {}
