@@ -20,7 +20,7 @@ from domain.monev import rollup_sql, rollups
 _PLACES = Decimal("0.000001")
 
 
-def _reading(conn: Connection) -> dict[str, set[tuple[Any, ...]]]:
+def rollup_rows(conn: Connection) -> dict[str, set[tuple[Any, ...]]]:
     seen: dict[str, set[tuple[Any, ...]]] = {}
     for table in rollup_sql.ROLLUPS:
         measures = rollup_sql.measures(table)
@@ -39,9 +39,9 @@ async def rollup_drift(engine: AsyncEngine) -> dict[str, tuple[set[tuple[Any, ..
         transaction = await conn.begin()
         try:
             assert await rollups.maintained(conn), "the rollups are not marked maintained"
-            kept = await conn.run_sync(_reading)
+            kept = await conn.run_sync(rollup_rows)
             await conn.run_sync(rollups.rebuild)
-            recounted = await conn.run_sync(_reading)
+            recounted = await conn.run_sync(rollup_rows)
         finally:
             await transaction.rollback()
     return {

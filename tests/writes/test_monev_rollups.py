@@ -26,7 +26,7 @@ from domain.monev.periods import Month
 from domain.participants.ledger import recompute_participant_figures
 from domain.participants.models import Participant, ParticipantProgram
 from domain.regions.rules import RegionCode
-from tests.rollup_check import _reading, rollup_drift
+from tests.rollup_check import rollup_drift, rollup_rows
 from tests.writes.conftest import first_of_month
 
 UPDATE = """
@@ -184,7 +184,7 @@ async def test_a_rolled_back_write_leaves_the_rollups_unchanged(writes: Any, reg
     p = (await register(new_nik()))["participant"]
     pid = int(from_base64(p["id"])[1])
     async with writes.engine.connect() as conn:
-        before = await conn.run_sync(_reading)
+        before = await conn.run_sync(rollup_rows)
     async with writes.engine.connect() as conn:
         transaction = await conn.begin()
         await conn.execute(
@@ -192,10 +192,10 @@ async def test_a_rolled_back_write_leaves_the_rollups_unchanged(writes: Any, reg
             .where(Participant.id == pid)
             .values(paid_through=dt.date.today() + dt.timedelta(days=90))
         )
-        during = await conn.run_sync(_reading)
+        during = await conn.run_sync(rollup_rows)
         await transaction.rollback()
     async with writes.engine.connect() as conn:
-        after = await conn.run_sync(_reading)
+        after = await conn.run_sync(rollup_rows)
     assert during != before  # the trigger did run inside the transaction
     assert after == before
 
@@ -238,9 +238,9 @@ async def test_a_bulk_load_suspends_the_triggers_and_one_rebuild_catches_up(
     pid = int(from_base64(p["id"])[1])
     async with writes.engine.begin() as conn:
         await conn.run_sync(rollups.suspend)
-        before = await conn.run_sync(_reading)
+        before = await conn.run_sync(rollup_rows)
         await conn.execute(update(Participant).where(Participant.id == pid).values(paid_through=dt.date(2031, 1, 31)))
-        assert await conn.run_sync(_reading) == before  # suspended: nothing kept row by row
+        assert await conn.run_sync(rollup_rows) == before  # suspended: nothing kept row by row
         assert not await rollups.maintained(conn)  # ... and the figures read the base tables meanwhile
         await conn.run_sync(rollups.rebuild)
         assert await rollups.maintained(conn)
