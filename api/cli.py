@@ -1,4 +1,4 @@
-"""The ``jamsos`` command line: serve, migrate, seed, token, import, report, schema."""
+"""The ``jamsos`` command line: serve, migrate, seed, token, import, report, audit, monev, schema."""
 
 from __future__ import annotations
 
@@ -162,6 +162,28 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_monev_rebuild_rollups(args: argparse.Namespace) -> int:
+    """Recount the Monev rollups from the base tables (after a bulk load, or to repair them)."""
+    from domain.db import make_engine
+    from domain.monev.rollups import repair
+
+    settings = _settings()
+
+    async def run() -> dict[str, int]:
+        engine = make_engine(settings.resolved_database_url, null_pool=True)
+        try:
+            async with engine.begin() as conn:
+                return await conn.run_sync(repair)
+        finally:
+            await engine.dispose()
+
+    started = time.perf_counter()
+    rows = asyncio.run(run())
+    listing = ", ".join(f"{table} {n:,}" for table, n in rows.items())
+    print(f"Monev rollups rebuilt in {time.perf_counter() - started:.1f} s: {listing} rows", file=sys.stderr)
+    return 0
+
+
 def cmd_schema_print(args: argparse.Namespace) -> int:
     from schema.app import get_schema
 
@@ -213,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub.add_parser("verify", help="check the hash chain; name the first broken link").set_defaults(
         func=cmd_audit_verify
     )
+
+    monev_cmd = sub.add_parser("monev", help="the Monev figures")
+    monev_sub = monev_cmd.add_subparsers(dest="monev_command", required=True)
+    monev_sub.add_parser(
+        "rebuild-rollups", help="recount the Monev rollups from the base tables (after a bulk load; repair)"
+    ).set_defaults(func=cmd_monev_rebuild_rollups)
 
     schema_cmd = sub.add_parser("schema", help="the GraphQL schema")
     schema_sub = schema_cmd.add_subparsers(dest="schema_command", required=True)

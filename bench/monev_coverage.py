@@ -5,7 +5,10 @@ times; the median and the 90th percentile of the wall time per request are print
 (figures as counted) and for a ministry client with stats:read only (suppression on top).
 
     .venv/bin/python bench/monev_coverage.py \
-        --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/jamsos_monev_bench
+        --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/jamsos_monev_bench [--base-tables]
+
+The figures come from the Monev rollups (domain.monev.rollups); ``--base-tables`` switches the readers to the
+base tables for the run, as before the rollups existed, so both can be measured on the same data and machine.
 """
 
 from __future__ import annotations
@@ -18,11 +21,15 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import create_app
 from api.settings import Settings
+from auth.keys import ensure_active_key, import_pem
 from auth.scopes import ROLE_SCOPES, Role, Scope
-from auth.tokens import TokenConfig, issue_access_token, load_or_create_key
+from auth.tokens import TokenConfig, issue_access_token
+from domain.db import make_engine
 
 FIGURES = """region { code } month employedPopulation target participants activeParticipants coverageRate
 gapToTarget suppressed bySegment { segment total active } byProgram { program active }
@@ -35,7 +42,31 @@ QUERIES = {
 ISSUER, AUDIENCE = "http://bench.local", "jamsos-graph"
 
 
-async def main(url: str, runs: int, warmup: int) -> None:
+async def set_rollups_readable(url: str, readable: bool) -> None:
+    """Switch the readers between the rollups and the base tables (``--base-tables``: the figures before them).
+
+    Only the flag moves; the rollups themselves stay as they are, so switching back needs no rebuild as long as
+    nothing writes meanwhile (this script only reads)."""
+    engine = make_engine(url, null_pool=True)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE monev_rollup_state SET maintained = :v"), {"v": readable})
+    finally:
+        await engine.dispose()
+
+
+async def main(url: str, runs: int, warmup: int, base_tables: bool = False) -> None:
+    if base_tables:
+        await set_rollups_readable(url, False)
+        try:
+            await measure(url, runs, warmup)
+        finally:
+            await set_rollups_readable(url, True)
+    else:
+        await measure(url, runs, warmup)
+
+
+async def measure(url: str, runs: int, warmup: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         key_path = Path(tmp) / "key.pem"
         settings = Settings(
@@ -47,7 +78,14 @@ async def main(url: str, runs: int, warmup: int) -> None:
             data_dir=Path(tmp),
         )
         app = create_app(settings)
-        key = load_or_create_key(key_path)
+        # Sign with the database's active key: the service trusts the keys of its database, and the first run
+        # against a database stores the key it was given, so a fresh key file on a later run would be refused.
+        engine = make_engine(url, null_pool=True)
+        try:
+            async with AsyncSession(engine) as session:
+                key = import_pem((await ensure_active_key(session, key_path)).private_pem)
+        finally:
+            await engine.dispose()
         config = TokenConfig(ISSUER, AUDIENCE)
         callers = {
             "national analyst (all read scopes)": issue_access_token(
@@ -90,5 +128,8 @@ if __name__ == "__main__":
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--base-tables", action="store_true", help="read the base tables, not the rollups (the figures before them)"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.database_url, args.runs, args.warmup))
+    asyncio.run(main(args.database_url, args.runs, args.warmup, args.base_tables))

@@ -5,6 +5,8 @@ from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim, ClaimBenefit, ClaimEvent
 from domain.db import Base
 from domain.identity.models import AuthorizationCode, OAuthClient, RefreshToken, RevokedToken, SigningKey, User
+from domain.monev.rollup_tables import BudgetMonth, ParticipantMonth, PoorMonth, ProgramMonth, RollupState
+from domain.monev.rollups import install_triggers
 from domain.participants.models import Contribution, Employer, Participant, ParticipantProgram
 from domain.regions.models import Region, RegionYearFigure
 
@@ -13,6 +15,7 @@ __all__ = [
     "AuditEvent",
     "AuthorizationCode",
     "Base",
+    "BudgetMonth",
     "Claim",
     "ClaimBenefit",
     "ClaimEvent",
@@ -21,12 +24,17 @@ __all__ = [
     "Employer",
     "OAuthClient",
     "Participant",
+    "ParticipantMonth",
     "ParticipantProgram",
+    "PoorMonth",
     "PovertyBeneficiary",
+    "ProgramMonth",
     "RefreshToken",
     "Region",
     "RegionYearFigure",
     "RevokedToken",
+    "RollupState",
     "SigningKey",
     "User",
+    "install_triggers",
 ]

@@ -140,7 +140,8 @@ class Claim(PlacedMixin, Base):
     status: Mapped[ClaimStatus] = mapped_column(_enum(ClaimStatus, 10), index=True)
     incident_date: Mapped[dt.date] = mapped_column(Date)
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Indexed: the Monev claim figures read one month's payments by this column (domain.monev.figures).
+    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     amount_approved: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
     payment_reference: Mapped[str | None] = mapped_column(String(64))
     rejection_reason: Mapped[str | None] = mapped_column(Text)

@@ -48,7 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import BenefitKind, Claim, ClaimBenefit, ClaimEvent, ClaimStatus
 from domain.db import UTCDateTime
-from domain.monev import cells
+from domain.monev import cells, rollup_figures, rollups
 from domain.monev.days import local_day, third_working_day_after
 from domain.monev.periods import Month
 from domain.participants.models import Contribution, FundingSource, Participant, ParticipantProgram
@@ -283,18 +283,36 @@ async def _jkm_within_target(conn: AsyncConnection, q: _Query, table: Table, pai
 
 
 async def area_figures(
-    conn: AsyncConnection, region: RegionCode, months: Sequence[Month], visible: Visible, *, by_child: bool = False
+    conn: AsyncConnection,
+    region: RegionCode,
+    months: Sequence[Month],
+    visible: Visible,
+    *,
+    by_child: bool = False,
+    whole: bool = False,
 ) -> Table:
     """Figures of `region` (or of each of its sub-regions, `by_child`) for every month, over the visible rows.
+
+    `whole`: the caller sees all of `region`, so its scoping narrows nothing and the stocks and the budget
+    can be read from the rollups (domain.monev.rollup_figures) when they are kept and sum to the level
+    grouped by. Claims always come from the claims table: a month's claims are a flow within that month,
+    read through the time indexes, whatever the length of the history.
 
     Areas and months without any row are absent; callers add them as zeros where a table needs them.
     """
     q = _Query(region, months, visible, by_child)
     table: Table = {}
-    await _participants(conn, q, table)
-    await _programs(conn, q, table)
-    await _budget(conn, q, table)
-    await _extreme_poor(conn, q, table)
+    level = q.child_level or region.level
+    if whole and level in rollup_figures.ROLLUP_LEVELS and await rollups.maintained(conn):
+        await rollup_figures.participants(conn, q, table, AreaMonth)
+        await rollup_figures.programs(conn, q, table, AreaMonth)
+        await rollup_figures.budget(conn, q, table, AreaMonth)
+        await rollup_figures.extreme_poor(conn, q, table, AreaMonth)
+    else:
+        await _participants(conn, q, table)
+        await _programs(conn, q, table)
+        await _budget(conn, q, table)
+        await _extreme_poor(conn, q, table)
     await _claims(conn, q, table)
     return table
 

@@ -131,7 +131,7 @@ class _Patterns:
         }
 
     async def root(self, code: RegionCode) -> None:
-        table = await area_figures(self.conn, code, self.months, self.viewer.visible)
+        table = await area_figures(self.conn, code, self.months, self.viewer.visible, whole=self.viewer.sees(code.code))
         self.tables.update(table)
         values = _values(table, [code.code], self.months)
         groups = [g for m in self.months for g in _row_groups(code.code, m.key)]
@@ -139,7 +139,9 @@ class _Patterns:
 
     async def children(self, parent: RegionCode, children: Sequence[str]) -> None:
         """Suppress the table of `children` under `parent`, whose own pattern is already fixed."""
-        table = await area_figures(self.conn, parent, self.months, self.viewer.visible, by_child=True)
+        table = await area_figures(
+            self.conn, parent, self.months, self.viewer.visible, by_child=True, whole=self.viewer.sees(parent.code)
+        )
         self.tables.update(table)
         if not children:
             return
@@ -207,7 +209,7 @@ async def region_months(
 ) -> list[Published]:
     """`region`'s figures for each month (the caller must see the whole region; the caller checks that)."""
     if not viewer.protected:
-        table = await area_figures(conn, region, months, viewer.visible)
+        table = await area_figures(conn, region, months, viewer.visible, whole=viewer.sees(region.code))
         published = await _publish(conn, viewer, table, set(), [region.code], months)
         return [published[(region.code, m.key)] for m in months]
     patterns = _Patterns(conn, viewer, months)
@@ -231,7 +233,7 @@ async def sub_region_months(
         rows = [p for code in children for p in await region_months(conn, viewer, RegionCode(code), months)]
         return sorted(rows, key=lambda p: (p.month, p.code))
     if not viewer.protected:
-        table = await area_figures(conn, parent, months, viewer.visible, by_child=True)
+        table = await area_figures(conn, parent, months, viewer.visible, by_child=True, whole=viewer.sees(parent.code))
         published = await _publish(conn, viewer, table, set(), children, months)
     else:
         patterns = _Patterns(conn, viewer, months)

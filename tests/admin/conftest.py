@@ -26,6 +26,7 @@ from auth import accounts
 from auth.scopes import Role
 from domain.audit.writes import Actor
 from tests.conftest import AUDIENCE, ISSUER, migrated_and_seeded
+from tests.rollup_check import rollup_drift
 
 OPERATOR = Actor(subject="cli:tests", kind="system")
 PASSWORD = "kopi-tubruk-lombok-2026"
@@ -76,6 +77,16 @@ async def console_app(console_url: str, key_path: Path) -> AsyncIterator[Starlet
     await create_people(app.state.sessions)
     yield app
     await app.state.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+async def rollups_stay_right(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """After every console test: the Monev rollups, kept by triggers in each write, equal a recount."""
+    yield
+    if "console_app" not in request.fixturenames:
+        return
+    drift = await rollup_drift(request.getfixturevalue("console_app").state.engine)
+    assert drift == {}, f"Monev rollups differ from a recount after {request.node.name}: {drift}"
 
 
 @pytest.fixture(scope="session")

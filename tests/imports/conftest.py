@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from domain.nik import Sex, build_nik
 from domain.regions.rules import RegionCode
 from domain.writes.caller import Caller
 from tests.conftest import migrated_and_seeded
+from tests.rollup_check import rollup_drift
 
 HEADER = "nik,nama,tanggal_lahir,jenis_kelamin,no_kk,kode_wilayah,desil,miskin_ekstrem,sumber,tanggal_data"
 #: A NIK's serial has four digits; past 9999 the default birth date moves on a day, so both databases' runs in
@@ -139,6 +140,20 @@ class ImportDB:
                 return list((await session.scalars(stmt.order_by(PovertyBeneficiary.snapshot_date))).all())
         finally:
             await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+async def rollups_stay_right(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """After every import test: the Monev rollups, kept by triggers in each write, equal a recount."""
+    yield
+    if "imports_db" not in request.fixturenames:
+        return
+    engine = request.getfixturevalue("imports_db").engine()
+    try:
+        drift = await rollup_drift(engine)
+    finally:
+        await engine.dispose()
+    assert drift == {}, f"Monev rollups differ from a recount after {request.node.name}: {drift}"
 
 
 @pytest.fixture(scope="session")

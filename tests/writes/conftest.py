@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -13,8 +13,19 @@ from sqlalchemy import select, update
 from strawberry.relay import from_base64
 
 from domain.nik import Sex, build_nik
+from tests.rollup_check import rollup_drift
 
 _serials = itertools.count(9001)
+
+
+@pytest.fixture(autouse=True)
+async def rollups_stay_right(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """After every write test: the Monev rollups, kept by triggers in each write, equal a recount."""
+    yield
+    if "writes" not in request.fixturenames:
+        return
+    drift = await rollup_drift(request.getfixturevalue("writes").engine)
+    assert drift == {}, f"Monev rollups differ from a recount after {request.node.name}: {drift}"
 
 
 @pytest.fixture

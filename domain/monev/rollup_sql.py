@@ -1,0 +1,469 @@
+"""The SQL that keeps the Monev rollups (domain.monev.rollup_tables): one definition per family, two dialects.
+
+Each family is written once as "what these base rows add to the rollups": a SELECT over a *relation* of rows
+(a base table, or the rows a statement changed). The same text serves three purposes:
+
+- the rebuild: the family over the whole base tables, inserted into empty rollups;
+- the triggers: the family over the rows a statement removed, subtracted, and over the rows it wrote, added
+  (``INSERT ... ON CONFLICT DO UPDATE`` adds to the existing sums);
+- nothing else: readers only read the rollup tables.
+
+The linear families (participants, programmes, budget) depend on each row alone, so "subtract the old rows,
+add the new ones" is exact. The extreme-poor family counts distinct NIKs, which is not linear: for it the
+triggers recount the NIKs a statement touched, before (the table as it is now, with the changed rows put back
+as they were) and after (the table as it is now).
+
+PostgreSQL runs statement-level triggers with transition tables (``old_rows``/``new_rows``), so a set-based
+UPDATE of many participants (the ledger's recount) is a few set-based statements. SQLite has only row-level
+triggers; there the relations are the one row ``OLD``/``NEW``, and since SQLite fires them right after each
+row the same before/after reasoning holds. Every trigger does nothing while ``monev_rollup_state.maintained``
+is false (bulk loads; see domain.monev.rollups).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Columns of each base table the families read.
+P_COLS = (
+    "id",
+    "nik",
+    "region_code",
+    "province_code",
+    "regency_code",
+    "district_code",
+    "segment",
+    "funding_source",
+    "registered_at",
+    "paid_through",
+)
+PP_COLS = ("participant_id", "program", "since")
+K_COLS = ("participant_id", "first_month", "last_month", "months", "payer", "amount")
+B_COLS = (
+    "id",
+    "nik",
+    "extreme_poor",
+    "snapshot_date",
+    "participant_id",
+    "province_code",
+    "regency_code",
+    "district_code",
+)
+
+#: The participant columns the figures depend on: an UPDATE that changes none of them changes no rollup.
+P_FIGURE_COLS = (
+    "region_code",
+    "province_code",
+    "regency_code",
+    "district_code",
+    "segment",
+    "funding_source",
+    "registered_at",
+    "paid_through",
+)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+
+    @property
+    def postgres(self) -> bool:
+        return self.name == "postgresql"
+
+    def ts_month(self, ts: str) -> str:
+        """Month number (WITA) of a UTC timestamp: registered_at < month end <=> ts_month <= month."""
+        if self.postgres:
+            local = f"(({ts} AT TIME ZONE 'UTC') + INTERVAL '8 hours')"
+            return f"CAST(EXTRACT(YEAR FROM {local}) * 12 + EXTRACT(MONTH FROM {local}) - 1 AS INTEGER)"
+        return (
+            f"(CAST(strftime('%Y', {ts}, '+8 hours') AS INTEGER) * 12"
+            f" + CAST(strftime('%m', {ts}, '+8 hours') AS INTEGER) - 1)"
+        )
+
+    def date_month(self, day: str) -> str:
+        """Month number of a date: day <= last day of month <=> date_month <= month."""
+        if self.postgres:
+            return f"CAST(EXTRACT(YEAR FROM {day}) * 12 + EXTRACT(MONTH FROM {day}) - 1 AS INTEGER)"
+        return f"(CAST(strftime('%Y', {day}) AS INTEGER) * 12 + CAST(strftime('%m', {day}) AS INTEGER) - 1)"
+
+    def paid_month(self, day: str) -> str:
+        """The last month whose last day is on or before `day` (paid_through >= last day <=> month <= this)."""
+        if self.postgres:
+            return f"CAST(EXTRACT(YEAR FROM {day} + 1) * 12 + EXTRACT(MONTH FROM {day} + 1) - 2 AS INTEGER)"
+        return (
+            f"(CAST(strftime('%Y', {day}, '+1 day') AS INTEGER) * 12"
+            f" + CAST(strftime('%m', {day}, '+1 day') AS INTEGER) - 2)"
+        )
+
+    def greatest(self, a: str, b: str) -> str:
+        # Both arguments are never NULL where this is used (PostgreSQL's GREATEST would skip a NULL).
+        return f"GREATEST({a}, {b})" if self.postgres else f"max({a}, {b})"
+
+
+# --- the families: SELECTs of rollup rows from relations ------------------------------------------------------
+
+_AREA = "p.province_code, p.regency_code, p.district_code"
+_AREA_KEYS = "province_code, regency_code, district_code"
+_LEVEL_ROWS = "(SELECT 'PROVINCE' AS level UNION ALL SELECT 'REGENCY' UNION ALL SELECT 'DISTRICT')"
+
+
+def _every_level(rows: str, keys: tuple[str, ...], sums: tuple[str, ...]) -> str:
+    """The changes in `rows` (each placed at its participant's district) summed per area at the district, the
+    regency and the province: a province's month is then a sum over its own few rows, not every district's."""
+    k = ", ".join(keys)
+    return f"""
+        SELECT region_code, province_code, regency_code, district_code, level, month, {k},
+               {", ".join(f"SUM({m}) AS {m}" for m in sums)}
+        FROM (
+            SELECT CASE l.level WHEN 'PROVINCE' THEN c.province_code WHEN 'REGENCY' THEN c.regency_code
+                                ELSE c.district_code END AS region_code,
+                   c.province_code,
+                   CASE WHEN l.level <> 'PROVINCE' THEN c.regency_code END AS regency_code,
+                   CASE WHEN l.level = 'DISTRICT' THEN c.district_code END AS district_code,
+                   l.level, c.month, {", ".join(f"c.{c}" for c in (*keys, *sums))}
+            FROM ({rows}) c CROSS JOIN {_LEVEL_ROWS} l
+        ) x
+        WHERE region_code IS NOT NULL
+        GROUP BY region_code, province_code, regency_code, district_code, level, month, {k}"""
+
+
+def participants(d: Dialect, p_rel: str) -> str:
+    """Registered and active changes of the participants in `p_rel`."""
+    reg, paid = d.ts_month("p.registered_at"), d.paid_month("p.paid_through")
+    rows = f"""
+            SELECT {_AREA}, {reg} AS month, p.segment, p.funding_source,
+                   1 AS registered, CASE WHEN {paid} >= {reg} THEN 1 ELSE 0 END AS active
+            FROM {p_rel} p
+            UNION ALL
+            SELECT {_AREA}, {paid} + 1 AS month, p.segment, p.funding_source, 0 AS registered, -1 AS active
+            FROM {p_rel} p WHERE {paid} >= {reg}"""
+    return _every_level(rows, ("segment", "funding_source"), ("registered", "active"))
+
+
+def programs(d: Dialect, p_rel: str, pp_rel: str) -> str:
+    """Active changes of the programmes in `pp_rel` of the participants in `p_rel`: active from the later of
+    registration and the programme's start, up to the paid-through month."""
+    start = d.greatest(d.ts_month("p.registered_at"), d.date_month("pp.since"))
+    paid = d.paid_month("p.paid_through")
+    rows = f"""
+            SELECT {_AREA}, {start} AS month, pp.program, 1 AS active
+            FROM {pp_rel} pp JOIN {p_rel} p ON p.id = pp.participant_id WHERE {paid} >= {start}
+            UNION ALL
+            SELECT {_AREA}, {paid} + 1 AS month, pp.program, -1 AS active
+            FROM {pp_rel} pp JOIN {p_rel} p ON p.id = pp.participant_id WHERE {paid} >= {start}"""
+    return _every_level(rows, ("program",), ("active",))
+
+
+def budget(d: Dialect, p_rel: str, k_rel: str) -> str:
+    """Changes of the amount paid for each month, from the payments in `k_rel` by the participants in `p_rel`
+    (placed where they are): a payment of n months for months f..l adds amount / n at f and takes it off at
+    l + 1. Each share is rounded to 10 decimals before it is summed, so taking a payment off later removes
+    exactly what adding it put in."""
+    share = "ROUND(CAST(k.amount AS NUMERIC) / k.months, 10)" if d.postgres else "ROUND(k.amount * 1.0 / k.months, 10)"
+    rows = f"""
+            SELECT {_AREA}, k.first_month AS month, k.payer, {share} AS amount
+            FROM {k_rel} k JOIN {p_rel} p ON p.id = k.participant_id
+            UNION ALL
+            SELECT {_AREA}, k.last_month + 1 AS month, k.payer, -{share} AS amount
+            FROM {k_rel} k JOIN {p_rel} p ON p.id = k.participant_id"""
+    return _every_level(rows, ("payer",), ("amount",))
+
+
+#: (level, the area column, the placement columns of a row of that level, the GROUP BY placing it).
+_LEVELS = (
+    ("PROVINCE", "b.province_code", "b.province_code AS pc, NULL AS rc, NULL AS dc", "b.province_code"),
+    ("REGENCY", "b.regency_code", "b.province_code, b.regency_code, NULL", "b.province_code, b.regency_code"),
+    (
+        "DISTRICT",
+        "b.district_code",
+        "b.province_code, b.regency_code, b.district_code",
+        "b.province_code, b.regency_code, b.district_code",
+    ),
+)
+
+
+def poor(d: Dialect, b_rel: str, p_rel: str) -> str:
+    """Changes of distinct extreme-poor NIKs per area at every level, over the beneficiary rows in `b_rel`
+    (all rows of each NIK it holds) linked to the participants in `p_rel`.
+
+    Per (area, NIK): counted from its first snapshot month; enrolled from the first month in which one of its
+    rows is snapshotted and its participant registered; active from then up to the participant's paid-through
+    month (a NIK's linked rows all point at the one participant with that NIK: the link's foreign key is
+    (participant_id, nik)).
+    """
+    snap = d.date_month("b.snapshot_date")
+    linked = d.greatest(snap, d.ts_month("p.registered_at"))
+    per_nik = " UNION ALL ".join(
+        f"""
+            SELECT {area} AS region_code, {cols}, '{level}' AS level, b.nik,
+                   MIN({snap}) AS t_total,
+                   MIN(CASE WHEN p.id IS NOT NULL THEN {linked} END) AS t_enrolled,
+                   MAX({d.paid_month("p.paid_through")}) AS t_paid
+            FROM {b_rel} b LEFT JOIN {p_rel} p ON p.id = b.participant_id
+            WHERE b.extreme_poor AND {area} IS NOT NULL
+            GROUP BY {group}, b.nik"""
+        for level, area, cols, group in _LEVELS
+    )
+    keys = "region_code, pc, rc, dc, level"
+    return f"""
+        SELECT region_code, pc AS province_code, rc AS regency_code, dc AS district_code, level, month,
+               SUM(total) AS total, SUM(enrolled) AS enrolled, SUM(active) AS active
+        FROM (
+            SELECT {keys}, t_total AS month, 1 AS total, 0 AS enrolled, 0 AS active FROM ({per_nik}) n
+            UNION ALL
+            SELECT {keys}, t_enrolled AS month, 0 AS total, 1 AS enrolled,
+                   CASE WHEN t_paid >= t_enrolled THEN 1 ELSE 0 END AS active
+            FROM ({per_nik}) n WHERE t_enrolled IS NOT NULL
+            UNION ALL
+            SELECT {keys}, t_paid + 1 AS month, 0 AS total, 0 AS enrolled, -1 AS active
+            FROM ({per_nik}) n WHERE t_enrolled IS NOT NULL AND t_paid >= t_enrolled
+        ) c
+        GROUP BY {keys}, month"""
+
+
+# --- writing rollup rows ---------------------------------------------------------------------------------------
+
+_UPSERT = {
+    "monev_participant_months": (("level", "segment", "funding_source"), ("registered", "active")),
+    "monev_program_months": (("level", "program"), ("active",)),
+    "monev_budget_months": (("level", "payer"), ("amount",)),
+    "monev_poor_months": (("level",), ("total", "enrolled", "active")),
+}
+#: Columns of the key that are not in the primary key (carried along, functionally dependent on it).
+_NOT_IN_KEY = {"level"}
+
+
+def _signed(measures: tuple[str, ...], sign: int) -> str:
+    minus = "-" if sign < 0 else ""
+    return ", ".join(f"{minus}{m} AS {m}" for m in measures)
+
+
+def add(table: str, *parts: tuple[str, int]) -> str:
+    """Add to the rollup `table` the rows of each SELECT in `parts`, times its sign (1 or -1).
+
+    The parts are netted first: a statement's old rows (-1) and new rows (1) mostly cancel (a payment moves
+    the paid-through month, not the registration), and only the groups whose sums changed are written.
+    """
+    keys, measures = _UPSERT[table]
+    placed = ["region_code", "province_code", "regency_code", "district_code", "month", *keys]
+    conflict = ["region_code", "month", *(k for k in keys if k not in _NOT_IN_KEY)]
+    if len(parts) == 1 and parts[0][1] == 1:
+        rows = parts[0][0]  # the rebuild: nothing to net
+    else:
+        union = " UNION ALL ".join(
+            f"SELECT {', '.join(placed)}, {_signed(measures, sign)} FROM ({select}) part{i}"
+            for i, (select, sign) in enumerate(parts)
+        )
+        rows = (
+            f"SELECT {', '.join(placed)}, {', '.join(f'SUM({m}) AS {m}' for m in measures)} FROM ({union}) parts"
+            f" GROUP BY {', '.join(placed)} HAVING {' OR '.join(f'SUM({m}) <> 0' for m in measures)}"
+        )
+    updates = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in measures)
+    # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint of the SELECT.
+    return f"""
+        INSERT INTO {table} ({", ".join([*placed, *measures])})
+        SELECT {", ".join(f"s.{c}" for c in [*placed, *measures])} FROM ({rows}) s WHERE true
+        ON CONFLICT ({", ".join(conflict)}) DO UPDATE SET {updates}"""
+
+
+# --- the triggers ------------------------------------------------------------------------------------------------
+
+PM, PRM, BM, POOR = "monev_participant_months", "monev_program_months", "monev_budget_months", "monev_poor_months"
+ROLLUPS = (PM, PRM, BM, POOR)
+_EVENTS = ("INSERT", "UPDATE", "DELETE")
+_TABLE_COLS = {
+    "participants": P_COLS,
+    "participant_programs": PP_COLS,
+    "contributions": K_COLS,
+    "poverty_beneficiaries": B_COLS,
+}
+_MAINTAINED = "(SELECT maintained FROM monev_rollup_state WHERE id = 1)"
+
+
+def _cols(cols: tuple[str, ...], prefix: str = "") -> str:
+    return ", ".join(f"{prefix}{c}" for c in cols)
+
+
+def _poor_statements(d: Dialect, table: str, old: str, new: str) -> list[str]:
+    """Recount the NIKs the changed rows carry: before (now, with the changed rows as they were) and after."""
+    niks = f"(SELECT nik FROM {old} o UNION SELECT nik FROM {new} n)"
+    b_now = f"(SELECT {_cols(B_COLS)} FROM poverty_beneficiaries WHERE nik IN {niks})"
+    if table == "poverty_beneficiaries":
+        p_now = f"(SELECT {_cols(P_COLS)} FROM participants WHERE nik IN {niks})"
+        b_before = (
+            f"(SELECT {_cols(B_COLS)} FROM poverty_beneficiaries b WHERE nik IN {niks}"
+            f" AND NOT EXISTS (SELECT 1 FROM {new} n WHERE n.id = b.id)"
+            f" UNION ALL SELECT {_cols(B_COLS)} FROM {old} o)"
+        )
+        return [add(POOR, (poor(d, b_before, p_now), -1), (poor(d, b_now, p_now), 1))]
+    # A participant changed: the only participant a row of its NIK can link to is this one (the link's foreign
+    # key is (participant_id, nik) and NIKs are unique), so it is its old row before and its new row after.
+    return [add(POOR, (poor(d, b_now, old), -1), (poor(d, b_now, new), 1))]
+
+
+def _lock_participants(table: str, relations: list[str]) -> str:
+    """Lock the participants a change of `table` hangs on (FOR SHARE) before it is counted.
+
+    The change is counted with the participant as committed when the trigger reads it. A concurrent update of
+    that participant (a payment, a move) counts *its* change with this table as it was before ours, so without
+    the lock the two would each miss the other's. FOR SHARE makes the participant's update wait for our commit,
+    or our trigger wait for its commit and then read it (each statement of a trigger takes a fresh snapshot
+    under READ COMMITTED). SQLite has one writer at a time: nothing to lock.
+    """
+    column = "nik" if table == "poverty_beneficiaries" else "participant_id"
+    key = "nik" if table == "poverty_beneficiaries" else "id"
+    wanted = " UNION ".join(f"SELECT {column} FROM {rel} r{i}" for i, rel in enumerate(relations))
+    return f"SELECT 1 FROM participants WHERE {key} IN ({wanted}) ORDER BY id FOR SHARE"
+
+
+def statements(d: Dialect, table: str, event: str, old: str | None, new: str | None) -> list[str]:
+    """What a statement on `table` does to the rollups, given the rows it removed (`old`) and wrote (`new`)."""
+    out: list[str] = []
+    changes = [(rel, sign) for rel, sign in ((old, -1), (new, 1)) if rel is not None]
+    if d.postgres and table != "participants":
+        out.append(_lock_participants(table, [rel for rel, _ in changes]))
+    if table == "participants":
+        out.append(add(PM, *((participants(d, rel), sign) for rel, sign in changes)))
+        if event != "DELETE":  # a deleted participant's programmes: the BEFORE DELETE trigger
+            out.append(add(PRM, *((programs(d, rel, "participant_programs"), sign) for rel, sign in changes)))
+        out.append(add(BM, *((budget(d, rel, "contributions"), sign) for rel, sign in changes)))
+    elif table == "participant_programs":
+        out.append(add(PRM, *((programs(d, "participants", rel), sign) for rel, sign in changes)))
+    elif table == "contributions":
+        out.append(add(BM, *((budget(d, "participants", rel), sign) for rel, sign in changes)))
+    if table == "poverty_beneficiaries" or (table == "participants" and event == "UPDATE"):
+        # A participant's insert cannot change a NIK's figures (nothing is linked to it yet), nor can its delete
+        # (the link's foreign key forbids deleting a linked participant).
+        cols = _TABLE_COLS[table]
+        empty = f"(SELECT {_cols(cols)} FROM {old or new} x WHERE 1 = 0)"
+        out.extend(_poor_statements(d, table, old or empty, new or empty))
+    return out
+
+
+def _sqlite_row(cols: tuple[str, ...], which: str) -> str:
+    return "(SELECT " + ", ".join(f"{which}.{c} AS {c}" for c in cols) + ")"
+
+
+def _pg_rows(table: str, which: str) -> str:
+    cols = _TABLE_COLS[table]
+    if table != "participants":
+        return f"(SELECT {_cols(cols)} FROM {which})"
+    # Only the participants whose figures can change (a name correction changes no rollup).
+    changed = (
+        f"SELECT o.id FROM old_rows o JOIN new_rows n ON n.id = o.id"
+        f" WHERE ({_cols(P_FIGURE_COLS, 'o.')}) IS DISTINCT FROM ({_cols(P_FIGURE_COLS, 'n.')})"
+    )
+    return f"(SELECT {_cols(cols)} FROM {which} WHERE id IN ({changed}))"
+
+
+def _pg_trigger(table: str, event: str) -> list[str]:
+    """One statement-level trigger (and its function) over the transition tables of `event` on `table`."""
+    d, cols, name = Dialect("postgresql"), _TABLE_COLS[table], f"monev_{table}_{event.lower()}"
+    old: str | None = None
+    new: str | None = None
+    if table == "participants" and event == "UPDATE":
+        old, new = _pg_rows(table, "old_rows"), _pg_rows(table, "new_rows")
+    else:
+        old = f"(SELECT {_cols(cols)} FROM old_rows)" if event != "INSERT" else None
+        new = f"(SELECT {_cols(cols)} FROM new_rows)" if event != "DELETE" else None
+    transition = [
+        *(["OLD TABLE AS old_rows"] if event != "INSERT" else []),
+        *(["NEW TABLE AS new_rows"] if event != "DELETE" else []),
+    ]
+    return [
+        _pg_function(
+            name, statements(d, table, event, old, new), "NULL", rows="old_rows" if event == "DELETE" else "new_rows"
+        ),
+        f"CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {' '.join(transition)}"
+        f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()",
+    ]
+
+
+def _sqlite_trigger(table: str, event: str) -> str:
+    """One row-level trigger: the relations are the row itself, OLD and NEW."""
+    d, cols, name = Dialect("sqlite"), _TABLE_COLS[table], f"monev_{table}_{event.lower()}"
+    old = _sqlite_row(cols, "OLD") if event != "INSERT" else None
+    new = _sqlite_row(cols, "NEW") if event != "DELETE" else None
+    when, of = _MAINTAINED, ""
+    if table == "participants" and event == "UPDATE":
+        # Only the columns the figures read (a name correction changes no rollup).
+        of = f" OF {_cols(P_FIGURE_COLS)}"
+        when += " AND (" + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in P_FIGURE_COLS) + ")"
+    body = "".join(f"{s};\n" for s in statements(d, table, event, old, new))
+    return f"CREATE TRIGGER {name} AFTER {event}{of} ON {table} WHEN {when} BEGIN\n{body}END"
+
+
+def create_triggers(d: Dialect) -> list[str]:
+    """DDL of every rollup trigger for dialect `d` (run after the tables exist)."""
+    ddl: list[str] = []
+    for table in _TABLE_COLS:
+        for event in _EVENTS:
+            ddl.extend(_pg_trigger(table, event) if d.postgres else [_sqlite_trigger(table, event)])
+    # A deleted participant's programmes are taken off while both are still there: the foreign key's cascade
+    # deletes the programmes after the participant is gone, when they can no longer be placed.
+    name = "monev_participants_delete_programs"
+    body = add(PRM, (programs(d, _sqlite_row(P_COLS, "OLD"), "participant_programs"), -1))
+    if d.postgres:
+        # One row at a time (OLD is a PL/pgSQL variable, which EXECUTE could not see): a static plan is right.
+        ddl.append(_pg_function(name, [body], "OLD"))
+        ddl.append(f"CREATE TRIGGER {name} BEFORE DELETE ON participants FOR EACH ROW EXECUTE FUNCTION {name}()")
+    else:
+        ddl.append(f"CREATE TRIGGER {name} BEFORE DELETE ON participants WHEN {_MAINTAINED} BEGIN\n{body};\nEND")
+    return ddl
+
+
+def _pg_function(name: str, statements: list[str], returns: str, *, rows: str | None = None) -> str:
+    """A trigger function running `statements` while the rollups are maintained.
+
+    `rows` (a transition table): a statement that changed more than one row runs each of `statements` with
+    EXECUTE, planned for the transition tables at hand. PL/pgSQL otherwise keeps the plan made at the first
+    call of the session, sized for the transition tables *of that call*: a plan made for a one-row correction,
+    reused for the ledger's thousand-row recount, took minutes instead of half a second. A one-row change (most
+    writes) keeps the cached plan: planning these statements afresh would cost it ~25 ms.
+    ``jit = off``: the planner's estimates for these statements are high enough to trigger JIT compilation,
+    which cost ~0.6 s a statement for work of a few milliseconds.
+    """
+    # A SELECT run for its locks only: PL/pgSQL wants PERFORM for a query whose rows it does not keep.
+    static = ";\n        ".join(f"PERFORM {s[len('SELECT ') :]}" if s.startswith("SELECT ") else s for s in statements)
+    if rows is None:
+        body = static
+    else:
+        dynamic = ";\n        ".join(f"EXECUTE $sql${s}$sql$" for s in statements)
+        body = f"""IF (SELECT count(*) FROM (SELECT 1 FROM {rows} LIMIT 2) r) < 2 THEN
+        {static};
+    ELSE
+        {dynamic};
+    END IF"""
+    return f"""CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql SET jit = off AS $fn$
+BEGIN
+    IF COALESCE({_MAINTAINED}, false) THEN
+        {body};
+    END IF;
+    RETURN {returns};
+END
+$fn$"""
+
+
+def drop_triggers(d: Dialect) -> list[str]:
+    names = [f"monev_{t}_{e.lower()}" for t in _TABLE_COLS for e in _EVENTS]
+    pairs = [*((n, t) for n, t in zip(names, (t for t in _TABLE_COLS for _ in _EVENTS), strict=True))]
+    pairs.append(("monev_participants_delete_programs", "participants"))
+    if d.postgres:
+        return [s for n, t in pairs for s in (f"DROP TRIGGER IF EXISTS {n} ON {t}", f"DROP FUNCTION IF EXISTS {n}()")]
+    return [f"DROP TRIGGER IF EXISTS {n}" for n, _ in pairs]
+
+
+def rebuild(d: Dialect) -> list[str]:
+    """Recount every rollup from the base tables (the caller empties them first and holds the lock)."""
+    return [
+        add(PM, (participants(d, "participants"), 1)),
+        add(PRM, (programs(d, "participants", "participant_programs"), 1)),
+        add(BM, (budget(d, "participants", "contributions"), 1)),
+        add(POOR, (poor(d, "poverty_beneficiaries", "participants"), 1)),
+    ]
+
+
+def measures(table: str) -> tuple[str, ...]:
+    """The summed columns of a rollup table (a row whose measures are all zero says nothing)."""
+    return _UPSERT[table][1]
