@@ -288,6 +288,7 @@ def run_wrk(
         "p50_ms": round(raw["p50_us"] / 1000, 2),
         "p99_ms": round(raw["p99_us"] / 1000, 2),
         "errors": raw["errors"] + raw["socket_errors"],  # the script counts non-200 answers itself
+        "refused": raw.get("refused", 0),  # mutations the domain refused in their payload (S4): answered, not errors
         "requests": raw["requests"],
         # The server process's own CPU per request: steadier than requests/s on a shared machine.
         "cpu_ms_per_request": round(cpu * 1000 / raw["requests"], 2) if raw["requests"] and pid else None,
