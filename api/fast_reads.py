@@ -33,7 +33,7 @@ from schema.access_log import withheld, write_access_log
 from schema.compiled.extension import COUNTERS
 from schema.compiled.fast import FAST, Ready, ready_key
 from schema.compiled.run import Fallback, run_operation
-from schema.context import ConnectionReader, Context
+from schema.context import ConnectionReader
 from schema.errors import BadInput
 from schema.input_text import check_variables
 
@@ -113,16 +113,7 @@ class FastReads:
         # A query: on the replica when there is one; Core rows only, so a connection without a session.
         engine = (graphql.read_sessions or graphql.sessions).kw["bind"]
         reader = ConnectionReader(engine, autocommit=graphql.read_autocommit)
-        context = Context(
-            principal=principal,
-            reader=reader,
-            request=request,
-            limits=graphql.limits,
-            sessions=graphql.sessions,
-            introspection=graphql.introspection,
-            json_statements=graphql.json_statements,
-            cost=entry.cost,
-        )
+        context = graphql.context(request, principal, reader, cost=entry.cost)  # charged above
         try:
             data = await run_operation(entry.plan, graphql.schema, context, variables)
         except Fallback:

@@ -112,6 +112,10 @@ class JamsosGraphQL(GraphQL[Context, None]):
         reader = Reader(request.state.db, autocommit=self.read_autocommit, replica=self.read_sessions)
         request.state.reader = reader  # closed (after its statement in flight) before the session is
         request.state.sub_response = response
+        return self.context(request, principal, reader, charge=self.charger(request, principal), ready=self.ready)
+
+    def context(self, request: Request | WebSocket, principal: Principal, reader: Any, **extra: Any) -> Context:
+        """A request's context with this server's settings (the pipeline's and the fast lane's alike)."""
         return Context(
             principal=principal,
             reader=reader,
@@ -119,11 +123,10 @@ class JamsosGraphQL(GraphQL[Context, None]):
             limits=self.limits,
             sessions=self.sessions,
             introspection=self.introspection,
-            charge=self.charger(request, principal),
             compiled_reads=self.compiled_reads,
             json_statements=self.json_statements,
             document_cache=self.document_cache,
-            ready=self.ready,
+            **extra,
         )
 
     def charger(self, request: Request | WebSocket, principal: Principal) -> Any:

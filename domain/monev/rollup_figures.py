@@ -42,16 +42,21 @@ def _where(q: _Query, model: Any) -> Any:
     return and_(model.level == level.value, placement_column(model, q.region.level) == q.region.code, q.visible(model))
 
 
-async def participants(conn: AsyncConnection, q: _Query, table: Table, new: Any) -> None:
-    r, m = ParticipantMonth, q.months.c
-    group, group_by = _group(q, r, r.segment, r.funding_source)
-    stmt = (
-        select(*group, func.sum(r.registered).label("total"), func.sum(r.active).label("active"))
+def _summed(q: _Query, model: Any, keys: tuple[Any, ...], **sums: Any) -> Any:
+    """Per month asked (and area and `keys`): every change of `model` up to and including that month, summed."""
+    group, group_by = _group(q, model, *keys)
+    return (
+        select(*group, *(func.sum(column).label(name) for name, column in sums.items()))
         .select_from(q.months)
-        .join(r, r.month <= m.number)
-        .where(_where(q, r))
+        .join(model, model.month <= q.months.c.number)
+        .where(_where(q, model))
         .group_by(*group_by)
     )
+
+
+async def participants(conn: AsyncConnection, q: _Query, table: Table, new: Any) -> None:
+    r = ParticipantMonth
+    stmt = _summed(q, r, (r.segment, r.funding_source), total=r.registered, active=r.active)
     for row in (await conn.execute(stmt)).all():
         counts = table.setdefault(q.key(row), new()).counts
         total, act = int(row.total), int(row.active)
@@ -64,30 +69,16 @@ async def participants(conn: AsyncConnection, q: _Query, table: Table, new: Any)
 
 
 async def programs(conn: AsyncConnection, q: _Query, table: Table, new: Any) -> None:
-    r, m = ProgramMonth, q.months.c
-    group, group_by = _group(q, r, r.program)
-    stmt = (
-        select(*group, func.sum(r.active).label("active"))
-        .select_from(q.months)
-        .join(r, r.month <= m.number)
-        .where(_where(q, r))
-        .group_by(*group_by)
-    )
+    r = ProgramMonth
+    stmt = _summed(q, r, (r.program,), active=r.active)
     for row in (await conn.execute(stmt)).all():
         table.setdefault(q.key(row), new()).counts[cells.program_active(Program(row.program))] += int(row.active)
 
 
 async def budget(conn: AsyncConnection, q: _Query, table: Table, new: Any) -> None:
     """Per payer: the shares of every payment covering the month, summed, then rounded to the rupiah."""
-    r, m = BudgetMonth, q.months.c
-    group, group_by = _group(q, r, r.payer)
-    stmt = (
-        select(*group, func.sum(r.amount).label("amount"))
-        .select_from(q.months)
-        .join(r, r.month <= m.number)
-        .where(_where(q, r))
-        .group_by(*group_by)
-    )
+    r = BudgetMonth
+    stmt = _summed(q, r, (r.payer,), amount=r.amount)
     for row in (await conn.execute(stmt)).all():
         amounts = table.setdefault(q.key(row), new()).amounts
         amounts[cells.funding_amount(FundingSource(row.payer))] = Decimal(row.amount or 0).quantize(Decimal(1))
@@ -95,20 +86,8 @@ async def budget(conn: AsyncConnection, q: _Query, table: Table, new: Any) -> No
 
 async def extreme_poor(conn: AsyncConnection, q: _Query, table: Table, new: Any) -> None:
     """Distinct NIKs do not add up across areas: the level grouped by is read, never a sum of the one below."""
-    r, m = PoorMonth, q.months.c
-    group, group_by = _group(q, r)
-    stmt = (
-        select(
-            *group,
-            func.sum(r.total).label("total"),
-            func.sum(r.enrolled).label("enrolled"),
-            func.sum(r.active).label("active"),
-        )
-        .select_from(q.months)
-        .join(r, r.month <= m.number)
-        .where(_where(q, r))
-        .group_by(*group_by)
-    )
+    r = PoorMonth
+    stmt = _summed(q, r, (), total=r.total, enrolled=r.enrolled, active=r.active)
     for row in (await conn.execute(stmt)).all():
         counts = table.setdefault(q.key(row), new()).counts
         counts[cells.POOR_TOTAL] = int(row.total)
