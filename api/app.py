@@ -65,14 +65,14 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         read_sessions=make_sessionmaker(read_engine) if read_engine is not None else None,
         compiled_reads=settings.compiled_reads,
         json_statements=settings.json_statements,
+        fast_reads=settings.fast_reads,
         document_cache=settings.document_cache,
         read_autocommit=settings.read_autocommit,
     )
 
-    graphql_endpoint: Any = UploadLimit(graphql_app, settings.import_max_upload_bytes)
-    if settings.fast_reads:
-        # Repeated compiled reads are answered before Strawberry's view (api.fast_reads).
-        graphql_endpoint = FastReads(graphql_endpoint, graphql_app)
+    # Repeated compiled reads are answered before Strawberry's view (api.fast_reads) while the GraphQL app's
+    # ``fast_reads`` is on.
+    graphql_endpoint = FastReads(UploadLimit(graphql_app, settings.import_max_upload_bytes), graphql_app)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

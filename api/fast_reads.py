@@ -53,6 +53,7 @@ class FastReads:
             scope["type"] != "http"
             or scope["method"] != "POST"
             or not graphql.compiled_reads
+            or not graphql.fast_reads
             or graphql.ready.stats.size == 0
         ):
             await self.app(scope, receive, send)

@@ -50,6 +50,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
         introspection: bool = False,
         compiled_reads: bool = True,
         json_statements: bool = True,
+        fast_reads: bool = True,
         read_autocommit: bool = True,
         document_cache: bool = True,
         **kwargs: Any,
@@ -61,10 +62,12 @@ class JamsosGraphQL(GraphQL[Context, None]):
         self.limits = limits or Limits()
         self.buckets = buckets or MemoryBuckets()
         self.introspection = introspection
-        #: Settings' ``compiled_reads``; tests flip it to run the same cases on both read paths.
+        #: Settings' ``compiled_reads``; tests flip it (and the two below) to run the same cases on both read paths.
         self.compiled_reads = compiled_reads
         #: Settings' ``json_statements``: root fields as one JSON statement each on PostgreSQL (schema.compiled).
         self.json_statements = json_statements
+        #: Settings' ``fast_reads``: a repeated compiled read answered before this view (api.fast_reads).
+        self.fast_reads = fast_reads
         self.read_autocommit = read_autocommit
         self.document_cache = document_cache
         #: Operations the compiled path answered, for the fast lane (api.fast_reads); this application's own.

@@ -318,9 +318,11 @@ def read_path(request: pytest.FixtureRequest, app: Starlette) -> Iterator[str]:
     """Runs a test with the resolvers alone, with the compiled read path (schema.compiled), and with every
     read sent twice so that the repeat takes the compiled path's fast lane (api.fast_reads)."""
     graphql_app = app.state.graphql
-    before = graphql_app.compiled_reads
+    before = graphql_app.compiled_reads, graphql_app.fast_reads
     graphql_app.compiled_reads = request.param != "resolvers"
+    if request.param == "fast_lane":  # on here even when the environment turned it off for the rest
+        graphql_app.fast_reads = True
     app.state.repeat_reads = request.param == "fast_lane"
     yield str(request.param)
-    graphql_app.compiled_reads = before
+    graphql_app.compiled_reads, graphql_app.fast_reads = before
     app.state.repeat_reads = False

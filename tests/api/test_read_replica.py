@@ -66,6 +66,9 @@ async def test_queries_read_on_the_replica_and_the_access_log_goes_to_the_primar
         signing_key_path=key_path,
         issuer=ISSUER,
         audience=AUDIENCE,
+        # The compiled path and its fast lane on, whatever the environment says: the test follows them.
+        compiled_reads=True,
+        fast_reads=True,
     )
     app = create_app(settings)
     graphql_app = app.state.graphql
