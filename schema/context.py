@@ -16,6 +16,7 @@ from auth.principal import Principal
 from auth.requests import caller_for, request_meta
 from domain.audit.access import PersonalDataReads
 from domain.writes.caller import Caller
+from schema import driver_sql
 from schema.limits import Limits
 
 if TYPE_CHECKING:
@@ -74,14 +75,16 @@ class Reader:
                 await self._start()
             return (await self._session.execute(stmt, params)).all()
 
-    async def text_rows(self, sql: str, parameters: tuple[Any, ...]) -> Sequence[Row[*tuple[Any, ...]]]:
-        """Rows of SQL text already compiled for this database (schema.compiled.sql_text), positional values."""
+    async def text_rows(self, sql: str, parameters: tuple[Any, ...]) -> Sequence[Sequence[Any]]:
+        """Rows of SQL text already compiled for this database (schema.compiled.sql_text), positional values.
+
+        On PostgreSQL in autocommit they come from the driver's connection directly (schema.driver_sql).
+        """
         async with self._lock:
             self._check_open()
             if not self._started:
                 await self._start()
-            connection = await self._session.connection()
-            return (await connection.exec_driver_sql(sql, parameters)).all()
+            return await driver_sql.text_rows(await self._session.connection(), sql, parameters)
 
     async def with_connection(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run `work` on the request's connection (several statements, e.g. a Monev table), holding the lock."""
@@ -172,9 +175,9 @@ class ConnectionReader(Reader):
         async with self._lock:
             return (await (await self._open()).execute(stmt, params)).scalar_one()
 
-    async def text_rows(self, sql: str, parameters: tuple[Any, ...]) -> Sequence[Row[*tuple[Any, ...]]]:
+    async def text_rows(self, sql: str, parameters: tuple[Any, ...]) -> Sequence[Sequence[Any]]:
         async with self._lock:
-            return (await (await self._open()).exec_driver_sql(sql, parameters)).all()
+            return await driver_sql.text_rows(await self._open(), sql, parameters)
 
     async def with_connection(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         async with self._lock:
