@@ -358,8 +358,9 @@ def steps(args: argparse.Namespace, url: str, key_path: Path, token: str, keys: 
         ("JAMSOS_COMPILED_READS", "true", "+ compiled read path (Core rows, no per-field execution)"),
         ("JAMSOS_JSON_STATEMENTS", "true", "+ one statement per root field, JSON built by PostgreSQL"),
         ("JAMSOS_SERVER_LOOP", "auto", "+ uvloop event loop under uvicorn"),
-        ("JAMSOS_SERVER_HTTP", "auto", "+ httptools HTTP parser under uvicorn"),
+        ("JAMSOS_SERVER_HTTP", "httptools", "+ httptools HTTP parser under uvicorn"),
         ("JAMSOS_FAST_READS", "true", "+ fast lane (a repeated compiled read answered before Strawberry's view)"),
+        ("JAMSOS_SERVER_HTTP", "auto", "+ one socket write per response (headers with the body, api.http_protocol)"),
     ]
     env = {
         "JAMSOS_DOCUMENT_CACHE": "false",
