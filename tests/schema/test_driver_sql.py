@@ -41,7 +41,7 @@ async def claimant(engine: AsyncEngine) -> str:
             select(Participant.membership_number)
             .join(Claim, Claim.participant_id == Participant.id)
             .group_by(Participant.id, Participant.membership_number)
-            .having(func.count(Claim.id) >= 2)
+            .having(func.count(Claim.id) >= 1)
             .order_by(Participant.id)
             .limit(1)
         )
