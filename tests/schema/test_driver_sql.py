@@ -55,16 +55,19 @@ async def test_the_engines_listeners_see_the_fast_lanes_statement(
     headers = national_without_pii(mint, callers["admin"].scopes)
     payload = {"query": S2, "variables": {"m": await claimant(engine)}}
     app.state.graphql.ready.clear()
-    first = await client.post("/graphql", json=payload, headers=headers)  # the pipeline: readies the fast lane
+    count_statements.count = 0
+    # The full pipeline's compiled path: SQLAlchemy executes the statements (and keeps their text).
+    first = await client.post("/graphql", json=payload, headers=headers)
     assert first.status_code == 200, first.text
     assert first.json()["data"]["participant"]["claims"]["edges"], first.text
-    await client.post("/graphql", json=payload, headers=headers)  # the compiled text is kept by now
+    through_sqlalchemy = count_statements.count
     answered, driver, count_statements.count = FAST.answered, DRIVER_SQL.driver, 0
     repeat = await client.post("/graphql", json=payload, headers=headers)
     assert repeat.content == first.content
     assert FAST.answered == answered + 1
-    assert count_statements.count == 1, "the listener must see the one statement of the request"
+    assert count_statements.count == through_sqlalchemy >= 1, "the listener must see the fast lane's statements"
     if engine.dialect.name == "postgresql":
+        assert count_statements.count == 1, "one JSON statement"
         assert DRIVER_SQL.driver == driver + 1, "on PostgreSQL the statement goes to asyncpg directly"
     else:
         assert DRIVER_SQL.driver == driver, "SQLite keeps SQLAlchemy's execution"
