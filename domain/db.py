@@ -98,7 +98,7 @@ def make_engine(
     echo: bool = False,
     null_pool: bool = False,
     pool_size: int = 10,
-    max_overflow: int = 10,
+    max_overflow: int = 0,
     pre_ping: bool = False,
 ) -> AsyncEngine:
     """Create the async engine for `url` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``).
