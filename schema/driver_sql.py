@@ -45,7 +45,9 @@ DRIVER_SQL = DriverCounters()
 async def text_rows(connection: AsyncConnection, sql: str, parameters: tuple[Any, ...]) -> Sequence[Sequence[Any]]:
     """The rows of `sql` with positional `parameters` (numbered ``$n`` for asyncpg), on `connection`."""
     sync = connection.sync_connection
-    adapted: Any = None if sync is None or sync.dialect.driver != "asyncpg" else sync.connection.dbapi_connection
+    # An invalidated connection is SQLAlchemy's to reconnect or refuse (that needs its greenlet).
+    usable = sync is not None and sync.dialect.driver == "asyncpg" and not sync.invalidated and not sync.closed
+    adapted: Any = sync.connection.dbapi_connection if usable and sync is not None else None
     if sync is None or adapted is None or not adapted.autocommit:
         DRIVER_SQL.sqlalchemy += 1
         return (await connection.exec_driver_sql(sql, parameters)).all()

@@ -24,6 +24,7 @@ from auth.scopes import Role, Scope
 from domain.claims.models import Claim
 from domain.participants.models import Participant
 from schema.compiled.fast import FAST
+from schema.context import ConnectionReader
 from schema.driver_sql import DRIVER_SQL
 
 S2 = (Path(__file__).parents[2] / "bench" / "queries" / "S2.graphql").read_text()
@@ -111,3 +112,16 @@ async def test_a_connection_lost_under_the_fast_lane_is_dropped_and_the_pipeline
         answered = FAST.answered
         assert (await client.post("/graphql", json=payload, headers=headers)).content == first.content
         assert FAST.answered == answered + 1
+
+
+async def test_an_invalidated_connection_is_left_to_sqlalchemy(engine: AsyncEngine) -> None:
+    """After an invalidation the connection is SQLAlchemy's to reconnect: the driver path steps aside."""
+    reader = ConnectionReader(engine, autocommit=True)
+    try:
+        connection = await reader._open()  # checked out, nothing run on it yet (no transaction begun)
+        await connection.invalidate()
+        sqlalchemy = DRIVER_SQL.sqlalchemy
+        assert [tuple(r) for r in await reader.text_rows("SELECT 2", ())] == [(2,)]
+        assert DRIVER_SQL.sqlalchemy == sqlalchemy + 1
+    finally:
+        await reader.close()
