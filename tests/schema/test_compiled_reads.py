@@ -114,7 +114,18 @@ JSON_CASES = {
     "json_lookup_no_claims": 1,
     "json_counts_only": 2,
     "json_counts_outside": 2,
+    "entities": 1,
+    "entities_by_number": 1,
+    "entities_empty": 0,  # nothing to read: no statement at all
 }
+
+ENTITIES_BY_NUMBER = """query Ent($representations: [_Any!]!) {
+  _entities(representations: $representations) {
+    ... on Participant { membershipNumber fullName status region { code } programs { program }
+      claims(first: 1) { totalCount pageInfo { hasNextPage } edges { node { claimNumber amountApproved } } } }
+    __typename
+  }
+}"""
 
 ALIASES = """query($m: String!, $id: ID!) {
   a: participant(membershipNumber: $m) { number: membershipNumber r: region { n: name } }
@@ -152,6 +163,17 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         {"__typename": "Participant", "id": to_base64("Participant", 10**9)},
         {"__typename": "Participant", "membershipNumber": east.membership_number, "id": to_base64("Claim", 1)},
     ]
+    # Both keys, in and out of each caller's regions, repeated, unknown, and ids of another type or malformed.
+    by_number = [
+        {"__typename": "Participant", "membershipNumber": city.membership_number},
+        {"__typename": "Participant", "membershipNumber": east.membership_number},
+        {"__typename": "Participant", "id": to_base64("Participant", city.id)},
+        {"__typename": "Participant", "membershipNumber": "00000000000"},
+        {"__typename": "Participant", "membershipNumber": city.membership_number},
+        {"__typename": "Participant", "id": "not-a-global-id"},
+        {"__typename": "Participant", "id": to_base64("Participant", 2**31 - 1)},
+        {"__typename": "Participant", "id": to_base64("Participant", east.id), "extra": {"x": 1}},
+    ]
     return [
         ("s2_east", S2, {"m": east.membership_number}),
         ("s2_city", S2, {"m": city.membership_number}),
@@ -162,6 +184,8 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         ("sorted_desc", SORTED, {"first": 5, "dir": "DESC"}),
         ("sorted_asc", SORTED, {"first": 3, "dir": "ASC"}),
         ("entities", ENTITIES, {"representations": reps}),
+        ("entities_by_number", ENTITIES_BY_NUMBER, {"representations": by_number}),
+        ("entities_empty", ENTITIES_BY_NUMBER, {"representations": []}),
         ("aliases", ALIASES, {"m": city.membership_number, "id": to_base64("Participant", east.id)}),
         ("json_lookup_east", JSON_LOOKUP, {"m": east.membership_number}),
         ("json_lookup_city", JSON_LOOKUP, {"m": city.membership_number}),
