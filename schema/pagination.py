@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import ColumnElement, Select, func, select, tuple_
+from sqlalchemy import BindParameter, ColumnElement, Select, func, select, tuple_
 from strawberry import relay
 
 from schema import demand
@@ -148,7 +148,9 @@ def decode_cursor(cursor: str, sort: SortKey, descending: bool) -> tuple[Any, An
 def after_key(column: Any, id_column: Any, descending: bool, value: Any, row_id: Any) -> ColumnElement[bool]:
     """Rows after the cursor's (value, id) in the page order; `value` and `row_id` may be bind parameters."""
     key = tuple_(column, id_column)
-    return key < (value, row_id) if descending else key > (value, row_id)
+    # Python values are bound with the columns' types; bind parameters (the JSON statements') are used as given.
+    bound: Any = tuple_(value, row_id) if isinstance(value, BindParameter) else (value, row_id)
+    return key < bound if descending else key > bound
 
 
 def keyset_page(

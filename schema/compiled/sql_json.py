@@ -14,15 +14,18 @@ own enum values, ``Date`` as ``YYYY-MM-DD``, ``DateTime`` as Python's ``isoforma
 only when there are any), ``Decimal`` as its text, global ids as base64 of ``Type:id``. The differential
 test (tests/schema/test_compiled_reads.py) holds both paths to the same JSON.
 
+Cursors come back as each row's sort key in the cursor's value form (:meth:`JsonBuilder.cursor`) and are
+encoded by Python after ``orjson.loads`` (:class:`Finish`, ``schema.pagination.encode_cursor_of_encoded``),
+so a cursor's JSON and base64 are exactly the resolvers'; a nested ``after`` is decoded and checked by
+``decode_cursor`` before the statement runs and its values are bound as parameters.
+
 ``_entities`` of Participant representations is one statement too, whatever their number: the keys go in
 as two parallel arrays (``unnest … WITH ORDINALITY``), each slot is the participant it names when the caller
 may see it and ``null`` otherwise (a row outside the caller's regions reads like no row), in the
 representations' order; malformed representations are refused before, by the resolvers' own checks.
 
-What stays with the row-by-row path (:mod:`schema.compiled.run`): SQLite, cursors (``cursor``,
-``startCursor``, ``endCursor``) and nested ``after`` (their encoding is Python's), and callers with
-``pii:read`` whose plan returns personal fields (the access log needs each row's id, which the row path
-notes as it goes).
+What stays with the row-by-row path (:mod:`schema.compiled.run`): SQLite, and callers with ``pii:read``
+whose plan returns personal fields (the access log needs each row's id, which the row path notes as it goes).
 """
 
 from __future__ import annotations
@@ -105,18 +108,15 @@ _ROOTS = frozenset({"participant", "participants", "_entities"})
 
 def _covers(plan: ObjectPlan | ConnectionPlan, pii: bool) -> bool:
     if isinstance(plan, ConnectionPlan):
-        return not plan.wants_cursors and _covers(plan.node, pii)
+        return _covers(plan.node, pii)
     model = _MODELS.get(plan.typename)
     if model is None:
         return False
     for item in plan.items:
         if isinstance(item, Leaf) and pii and item.column in personal_columns(model, wage_based=True):
             return False
-        if isinstance(item, Relation):
-            if item.name == "claims" and any(a.name.value == "after" for a in item.node.arguments or ()):
-                return False
-            if not _covers(item.plan, pii):
-                return False
+        if isinstance(item, Relation) and not _covers(item.plan, pii):
+            return False
     return True
 
 
