@@ -150,7 +150,8 @@ def after_key(column: Any, id_column: Any, descending: bool, value: Any, row_id:
     key = tuple_(column, id_column)
     # Python values are bound with the columns' types; bind parameters (the JSON statements') are used as given.
     bound: Any = tuple_(value, row_id) if isinstance(value, BindParameter) else (value, row_id)
-    return key < bound if descending else key > bound
+    condition: ColumnElement[bool] = key < bound if descending else key > bound
+    return condition
 
 
 def keyset_page(

@@ -131,9 +131,7 @@ async def run_operation(plan: OperationPlan, schema: Any, context: Context, vari
     if isinstance(coerced, list):
         raise Fallback
     run = _Run(schema, context, coerced)
-    run.json_statements = (
-        context.json_statements and context.reader.dialect == "postgresql" and covers(plan, context.principal)
-    )
+    run.json_statements = context.json_statements and context.reader.dialect == "postgresql" and covers(plan)
     try:
         data = {root.key: await run.root(root) for root in plan.roots}
     except _REFUSALS:

@@ -24,8 +24,13 @@ as two parallel arrays (``unnest … WITH ORDINALITY``), each slot is the partic
 may see it and ``null`` otherwise (a row outside the caller's regions reads like no row), in the
 representations' order; malformed representations are refused before, by the resolvers' own checks.
 
-What stays with the row-by-row path (:mod:`schema.compiled.run`): SQLite, and callers with ``pii:read``
-whose plan returns personal fields (the access log needs each row's id, which the row path notes as it goes).
+For a caller with ``pii:read``, an object that returns personal fields also carries its row id (under
+:data:`ROW_ID`, a key no GraphQL name can take); :class:`Finish` takes it out and notes the fields for the
+personal-data access log exactly as the row path notes them, so the log's rows are the same on both paths.
+
+SQLite keeps the row-by-row path (:mod:`schema.compiled.run`). The roots compiled at all are ``participant``,
+``participants`` and ``_entities`` of Participants; ``node``, ``claim(s)``, ``region(s)`` and
+``beneficiary``/``beneficiaries`` are answered by the resolvers.
 """
 
 from __future__ import annotations
@@ -97,27 +102,20 @@ class NotInSql(Exception):
     """Part of the plan cannot be rendered by the database exactly as the schema would; use the row path."""
 
 
-def covers(plan: OperationPlan, principal: Principal) -> bool:
+def covers(plan: OperationPlan) -> bool:
     """Whether every root of `plan` can be answered by one JSON statement."""
-    pii = pii_visible(principal)
-    return all(root.name in _ROOTS and _covers(root.plan, pii) for root in plan.roots)
+    return all(root.name in _ROOTS and _covers(root.plan) for root in plan.roots)
 
 
 _ROOTS = frozenset({"participant", "participants", "_entities"})
 
 
-def _covers(plan: ObjectPlan | ConnectionPlan, pii: bool) -> bool:
+def _covers(plan: ObjectPlan | ConnectionPlan) -> bool:
     if isinstance(plan, ConnectionPlan):
-        return _covers(plan.node, pii)
-    model = _MODELS.get(plan.typename)
-    if model is None:
+        return _covers(plan.node)
+    if plan.typename not in _MODELS:
         return False
-    for item in plan.items:
-        if isinstance(item, Leaf) and pii and item.column in personal_columns(model, wage_based=True):
-            return False
-        if isinstance(item, Relation) and not _covers(item.plan, pii):
-            return False
-    return True
+    return all(_covers(item.plan) for item in plan.items if isinstance(item, Relation))
 
 
 @dataclass(frozen=True, slots=True)
