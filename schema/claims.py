@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import Subquery, func, select, tuple_
+from sqlalchemy import Subquery, func, select
 from sqlalchemy.orm import aliased
 from strawberry import relay
 from strawberry.dataloader import DataLoader
@@ -38,6 +38,7 @@ from schema.pagination import (
     CountedConnection,
     OrderDirection,
     SortKey,
+    after_key,
     check_first,
     decode_cursor,
     encode_cursor,
@@ -185,7 +186,7 @@ def claim_pages_subquery(principal: Principal, participant_ids: list[int], after
     inner = select(Claim, rank).where(Claim.participant_id.in_(participant_ids), visible(principal, Claim))
     if after is not None:
         value, row_id = decode_cursor(after, SUBMITTED_SORT, False)
-        inner = inner.where(tuple_(Claim.submitted_at, Claim.id) > (value, row_id))
+        inner = inner.where(after_key(Claim.submitted_at, Claim.id, False, value, row_id))
     return inner.subquery()
 
 

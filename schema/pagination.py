@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import ColumnElement, Select, func, select, tuple_
+from sqlalchemy import BindParameter, ColumnElement, Select, func, select, tuple_
 from strawberry import relay
 
 from schema import demand
@@ -115,7 +115,13 @@ def _decode_value(value: Any) -> Any:
 
 
 def encode_cursor(sort: SortKey, descending: bool, value: Any, row_id: Any) -> str:
-    payload = json.dumps([sort.name, "D" if descending else "A", _encode_value(value), row_id], separators=(",", ":"))
+    return encode_cursor_of_encoded(sort, descending, _encode_value(value), row_id)
+
+
+def encode_cursor_of_encoded(sort: SortKey, descending: bool, encoded: Any, row_id: Any) -> str:
+    """:func:`encode_cursor` of a sort value already in its cursor form (a datetime as ``{"t": "dt", "v":
+    isoformat}``, a date as ``{"t": "d", …}``): the form the compiled path's JSON statements return it in."""
+    payload = json.dumps([sort.name, "D" if descending else "A", encoded, row_id], separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
@@ -139,6 +145,15 @@ def decode_cursor(cursor: str, sort: SortKey, descending: bool) -> tuple[Any, An
     return decoded, row_id
 
 
+def after_key(column: Any, id_column: Any, descending: bool, value: Any, row_id: Any) -> ColumnElement[bool]:
+    """Rows after the cursor's (value, id) in the page order; `value` and `row_id` may be bind parameters."""
+    key = tuple_(column, id_column)
+    # Python values are bound with the columns' types; bind parameters (the JSON statements') are used as given.
+    bound: Any = tuple_(value, row_id) if isinstance(value, BindParameter) else (value, row_id)
+    condition: ColumnElement[bool] = key < bound if descending else key > bound
+    return condition
+
+
 def keyset_page(
     stmt: Select[RowT], *, sort: SortKey, id_column: Any, descending: bool, limit: int, after: str | None
 ) -> Select[RowT]:
@@ -149,9 +164,7 @@ def keyset_page(
     page_stmt = stmt
     if after:
         value, row_id = decode_cursor(after, sort, descending)
-        key = tuple_(sort.column, id_column)
-        bound: ColumnElement[bool] = key < (value, row_id) if descending else key > (value, row_id)
-        page_stmt = page_stmt.where(bound)
+        page_stmt = page_stmt.where(after_key(sort.column, id_column, descending, value, row_id))
     if descending:
         page_stmt = page_stmt.order_by(sort.column.desc(), id_column.desc())
     else:

@@ -18,7 +18,21 @@ from typing import Any
 import orjson
 from graphql import GraphQLError, VariableNode, get_argument_values, get_variable_values
 from graphql.execution.values import VariableValues
-from sqlalchemy import BindParameter, Row, Text, and_, bindparam, cast, func, literal, or_, select
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    BindParameter,
+    Integer,
+    Row,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+)
 from strawberry.relay import to_base64
 from strawberry.types.arguments import convert_arguments
 
@@ -39,13 +53,13 @@ from domain.regions.models import Region
 from schema.claims import SUBMITTED_SORT, claim_pages_subquery
 from schema.compiled.cache import BoundedCache
 from schema.compiled.plan import LEAVES, ConnectionPlan, Leaf, ObjectPlan, OperationPlan, Relation, RootPlan, Typename
-from schema.compiled.sql_json import JSON_COUNTERS, JsonBuilder, covers
+from schema.compiled.sql_json import JSON_COUNTERS, Finish, JsonBuilder, NestedPage, covers
 from schema.compiled.sql_text import compile_text
 from schema.context import Context
 from schema.entities import check_representations
 from schema.errors import BadInput, QueryTooComplex
 from schema.ids import local_id
-from schema.pagination import OrderDirection, check_first, encode_cursor, keyset_page
+from schema.pagination import OrderDirection, check_first, decode_cursor, encode_cursor, keyset_page
 from schema.participants import PARTICIPANT_SORTS, ParticipantOrder, parse_nik_argument, participant_conditions
 
 Getter = Callable[[Any], Any]
@@ -117,9 +131,7 @@ async def run_operation(plan: OperationPlan, schema: Any, context: Context, vari
     if isinstance(coerced, list):
         raise Fallback
     run = _Run(schema, context, coerced)
-    run.json_statements = (
-        context.json_statements and context.reader.dialect == "postgresql" and covers(plan, context.principal)
-    )
+    run.json_statements = context.json_statements and context.reader.dialect == "postgresql" and covers(plan)
     try:
         data = {root.key: await run.root(root) for root in plan.roots}
     except _REFUSALS:
@@ -207,17 +219,22 @@ class _Run:
                 raise Fallback
             column, value = "nik", parse_nik_argument(str(args["nik"]), "nik")
         if self.json_statements:
-            limits = self.nested_limits(plan)
+            pages = self.nested_pages(plan)
             lookup: BindParameter[Any] = bindparam("key", value)
 
             def build_json() -> Any:
-                builder = JsonBuilder(self.schema._schema, self.principal, limits)
+                builder = JsonBuilder(self.schema._schema, self.principal, pages.pages)
                 document = cast(builder.object(plan, _P), Text)
                 return select(document).where(_P.c[column] == lookup, visible(self.principal, Participant))
 
-            key = ("participant_json", id(plan), column, self.shape, tuple(limits.values()))
-            found = await self.json_rows(key, plan, build_json, [lookup], [value], {"key": value})
-            return orjson.loads(found[0][0]) if found else None
+            key = ("participant_json", id(plan), column, self.shape, pages.key)
+            varying, values = [lookup, *pages.binds], [value, *pages.values]
+            found = await self.json_rows(key, plan, build_json, varying, values, {"key": value})
+            if not found:
+                return None
+            result: dict[str, Any] = orjson.loads(found[0][0])
+            Finish(self.pii_notes).object(plan, result)
+            return result
         with_region = bool(plan.relation("region"))
 
         def build() -> Any:
@@ -267,8 +284,8 @@ class _Run:
         self, plan: ConnectionPlan, conditions: list[Any], sort: Any, descending: bool, limit: int, after: str | None
     ) -> dict[str, Any]:
         """A page of participants as one JSON statement (schema.compiled.sql_json)."""
-        limits = self.nested_limits(plan.node)
-        builder = JsonBuilder(self.schema._schema, self.principal, limits)
+        pages = self.nested_pages(plan.node)
+        builder = JsonBuilder(self.schema._schema, self.principal, pages.pages)
         columns = select(*_P.c).where(*conditions)
         ranked = func.row_number().over(
             order_by=(sort.column.desc(), _P.c.id.desc()) if descending else (sort.column.asc(), _P.c.id.asc())
@@ -284,8 +301,9 @@ class _Run:
             if plan.wants_count:
                 matching = select(_P.c.id).where(*conditions).subquery()
                 count = select(func.count()).select_from(matching).scalar_subquery()
+            cursor = builder.cursor(sort, page.c[sort.column.key], page.c.id)
             document = builder.connection(
-                plan, page, page.c.page_rank, limit, has_previous=literal(after is not None), count=count
+                plan, page, page.c.page_rank, limit, cursor, has_previous=literal(after is not None), count=count
             )
             # An aggregate over the page (one row, also when it is empty) only when its rows are asked for.
             selected = select(cast(document, Text))
@@ -298,14 +316,16 @@ class _Run:
             "participants_json",
             id(plan),
             self.shape,
-            tuple(limits.values()),
+            pages.key,
             limit,
             after is not None,
             page_key.key,
         )
-        binds = page_key.bindparams
-        found = await self.json_rows(key, plan, build_json, binds, [b.effective_value for b in binds], None)
+        binds = [*page_key.bindparams, *pages.binds]
+        values = [*(b.effective_value for b in page_key.bindparams), *pages.values]
+        found = await self.json_rows(key, plan, build_json, binds, values, None)
         result: dict[str, Any] = orjson.loads(found[0][0])
+        Finish(self.pii_notes).connection(plan, result, sort, descending)
         return result
 
     async def json_rows(
@@ -335,12 +355,25 @@ class _Run:
         STATEMENTS.put(key, (plan, compile_text(statement, self.reader.sql_dialect, varying)))
         return rows
 
-    def nested_limits(self, plan: ObjectPlan) -> dict[int, int]:
-        """``first`` of each nested claims connection, checked as the resolvers check it (BadInput: Fallback)."""
-        limits = {}
+    def nested_pages(self, plan: ObjectPlan) -> _NestedPages:
+        """Each nested claims page's ``first`` and ``after``, checked as the resolvers check them (BadInput and
+        a malformed cursor: Fallback); a cursor's values become bind parameters of the JSON statement."""
+        nested = _NestedPages()
         for relation in plan.relation("claims"):
-            limits[id(relation)] = check_first(self.arguments("Participant", relation).get("first"))
-        return limits
+            args = self.arguments("Participant", relation)
+            limit = check_first(args.get("first"))
+            after = args.get("after")
+            if after is None:
+                nested.pages[id(relation)] = NestedPage(limit)
+                nested.key += ((limit, False),)
+                continue
+            value, row_id = decode_cursor(after, SUBMITTED_SORT, False)
+            binds = (bindparam(None, value, type_=Claim.submitted_at.type), bindparam(None, row_id, type_=Integer))
+            nested.pages[id(relation)] = NestedPage(limit, binds)
+            nested.binds += binds
+            nested.values += [value, row_id]
+            nested.key += ((limit, True),)
+        return nested
 
     async def entities(self, root: RootPlan) -> list[dict[str, Any] | None]:
         assert isinstance(root.plan, ObjectPlan)
@@ -358,6 +391,10 @@ class _Run:
                 keys.append(("id", local_id(str(r["id"]), "Participant")))
             else:
                 keys.append(("membershipNumber", str(r.get("membershipNumber"))))
+        if not keys:
+            return []
+        if self.json_statements:
+            return await self.entities_json(root.plan, keys)
         ids = [v for kind, v in keys if kind == "id"]
         numbers = [v for kind, v in keys if kind == "membershipNumber"]
         conditions = [_P.c.id.in_(ids)] if ids else []
@@ -370,6 +407,24 @@ class _Run:
         for row, obj in zip(rows, objects, strict=True):
             found[("id", row[id_at])] = found[("membershipNumber", row[number_at])] = obj
         return [found.get(k) for k in keys]
+
+    async def entities_json(self, plan: ObjectPlan, keys: list[tuple[str, Any]]) -> list[dict[str, Any] | None]:
+        """``_entities`` as one JSON statement: the representations go in as two arrays, whatever their number."""
+        ids = [value if kind == "id" else None for kind, value in keys]
+        numbers = [value if kind == "membershipNumber" else None for kind, value in keys]
+        pages = self.nested_pages(plan)
+        id_array: BindParameter[Any] = bindparam("ids", ids, type_=ARRAY(BigInteger))
+        number_array: BindParameter[Any] = bindparam("numbers", numbers, type_=ARRAY(Text))
+
+        def build_json() -> Any:
+            return JsonBuilder(self.schema._schema, self.principal, pages.pages).entities(plan, id_array, number_array)
+
+        key = ("entities_json", id(plan), self.shape, pages.key)
+        varying, values = [id_array, number_array, *pages.binds], [ids, numbers, *pages.values]
+        found = await self.json_rows(key, plan, build_json, varying, values, {"ids": ids, "numbers": numbers})
+        result: list[dict[str, Any] | None] = orjson.loads(found[0][0])
+        Finish(self.pii_notes).objects(plan, result)
+        return result
 
     # --- participants ------------------------------------------------------------------------------------
 
@@ -547,6 +602,18 @@ class _Run:
             return serialize(value)
 
         return withheld
+
+
+@dataclasses.dataclass
+class _NestedPages:
+    """The nested pages of one object plan for one request (see :meth:`_Run.nested_pages`)."""
+
+    pages: dict[int, NestedPage] = dataclasses.field(default_factory=dict)
+    #: The cursors' bind parameters and their values, in plan order.
+    binds: list[BindParameter[Any]] = dataclasses.field(default_factory=list)
+    values: list[Any] = dataclasses.field(default_factory=list)
+    #: (limit, has a cursor) per page: the statement's structure, part of its cache key.
+    key: tuple[tuple[int, bool], ...] = ()
 
 
 def _by_id(values: dict[int, Any], id_at: int, default: Any) -> Getter:

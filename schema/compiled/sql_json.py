@@ -14,43 +14,62 @@ own enum values, ``Date`` as ``YYYY-MM-DD``, ``DateTime`` as Python's ``isoforma
 only when there are any), ``Decimal`` as its text, global ids as base64 of ``Type:id``. The differential
 test (tests/schema/test_compiled_reads.py) holds both paths to the same JSON.
 
-What stays with the row-by-row path (:mod:`schema.compiled.run`): SQLite, cursors (``cursor``,
-``startCursor``, ``endCursor``) and nested ``after`` (their encoding is Python's), ``_entities``, and
-callers with ``pii:read`` whose plan returns personal fields (the access log needs each row's id, which the
-row path notes as it goes).
+Cursors come back as each row's sort key in the cursor's value form (:meth:`JsonBuilder.cursor`) and are
+encoded by Python after ``orjson.loads`` (:class:`Finish`, ``schema.pagination.encode_cursor_of_encoded``),
+so a cursor's JSON and base64 are exactly the resolvers'; a nested ``after`` is decoded and checked by
+``decode_cursor`` before the statement runs and its values are bound as parameters.
+
+``_entities`` of Participant representations is one statement too, whatever their number: the keys go in
+as two parallel arrays (``unnest … WITH ORDINALITY``), each slot is the participant it names when the caller
+may see it and ``null`` otherwise (a row outside the caller's regions reads like no row), in the
+representations' order; malformed representations are refused before, by the resolvers' own checks.
+
+For a caller with ``pii:read``, an object that returns personal fields also carries its row id (under
+:data:`ROW_ID`, a key no GraphQL name can take); :class:`Finish` takes it out and notes the fields for the
+personal-data access log exactly as the row path notes them, so the log's rows are the same on both paths.
+
+SQLite keeps the row-by-row path (:mod:`schema.compiled.run`). The roots compiled at all are ``participant``,
+``participants`` and ``_entities`` of Participants; ``node``, ``claim(s)``, ``region(s)`` and
+``beneficiary``/``beneficiaries`` are answered by the resolvers.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLEnumType, GraphQLObjectType, GraphQLScalarType, GraphQLSchema
 from sqlalchemy import (
+    BigInteger,
+    BindParameter,
     Boolean,
     ColumnElement,
     FromClause,
     Integer,
+    Select,
     String,
     Text,
     and_,
     case,
     cast,
-    false,
     func,
     literal,
     literal_column,
+    or_,
     select,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
-from auth.policy import personal_columns, pii_visible, shown_sql, visible
+from auth.policy import Treatment, personal_columns, pii_visible, shown_sql, visible
 from auth.principal import Principal
 from domain.claims.models import Claim
 from domain.participants.models import Participant, ParticipantProgram
 from domain.regions.models import Region
+from schema.claims import SUBMITTED_SORT
 from schema.compiled.plan import ConnectionPlan, Leaf, ObjectPlan, OperationPlan, Relation, Typename
+from schema.pagination import SortKey, after_key, encode_cursor_of_encoded
 
 _P = Participant.__table__
 _R = Region.__table__
@@ -83,46 +102,46 @@ class NotInSql(Exception):
     """Part of the plan cannot be rendered by the database exactly as the schema would; use the row path."""
 
 
-def covers(plan: OperationPlan, principal: Principal) -> bool:
-    """Whether every root of `plan` can be answered by one JSON statement for `principal`."""
-    pii = pii_visible(principal)
-    for root in plan.roots:
-        if root.name not in ("participant", "participants"):
-            return False
-        if not _covers(root.plan, pii):
-            return False
-    return True
+def covers(plan: OperationPlan) -> bool:
+    """Whether every root of `plan` can be answered by one JSON statement."""
+    return all(root.name in _ROOTS and _covers(root.plan) for root in plan.roots)
 
 
-def _covers(plan: ObjectPlan | ConnectionPlan, pii: bool) -> bool:
+_ROOTS = frozenset({"participant", "participants", "_entities"})
+
+
+def _covers(plan: ObjectPlan | ConnectionPlan) -> bool:
     if isinstance(plan, ConnectionPlan):
-        if plan.wants_cursors:
-            return False
-        return _covers(plan.node, pii)
-    model = _MODELS.get(plan.typename)
-    if model is None:
+        return _covers(plan.node)
+    if plan.typename not in _MODELS:
         return False
-    for item in plan.items:
-        if isinstance(item, Leaf):
-            # With pii:read, unmasked personal values are noted per row for the access log: the row path does.
-            if pii and item.column in personal_columns(model, wage_based=True):
-                return False
-        elif isinstance(item, Relation):
-            if item.name == "claims" and any(a.name.value == "after" for a in item.node.arguments or ()):
-                return False
-            if not _covers(item.plan, pii):
-                return False
-    return True
+    return all(_covers(item.plan) for item in plan.items if isinstance(item, Relation))
+
+
+@dataclass(frozen=True, slots=True)
+class NestedPage:
+    """A nested claims page: its ``first`` (checked as the resolvers check it) and its ``after`` cursor's
+    (submittedAt, id) as bind parameters, so that compiled text can be run again with another cursor."""
+
+    limit: int
+    after: tuple[BindParameter[Any], BindParameter[Any]] | None = None
+
+
+#: The key under which an object carries its row id for the personal-data access log (not a GraphQL name,
+#: so it cannot meet a response key); :class:`Finish` removes it.
+ROW_ID = "#id"
 
 
 class JsonBuilder:
     """Builds the JSON expressions of a plan for one principal shape (the statement is cached per shape)."""
 
-    def __init__(self, schema: GraphQLSchema, principal: Principal, limits: dict[int, int]) -> None:
+    def __init__(self, schema: GraphQLSchema, principal: Principal, pages: dict[int, NestedPage]) -> None:
         self.schema = schema
         self.principal = principal
-        #: ``first`` of each nested connection, by ``id(relation)`` (checked by the caller, as the resolvers do).
-        self.limits = limits
+        #: Each nested connection's page, by ``id(relation)`` (checked by the caller, as the resolvers do).
+        self.pages = pages
+        #: With pii:read, objects returning personal fields carry their row id (ROW_ID) for the access log.
+        self.pii = pii_visible(principal)
 
     # --- objects ------------------------------------------------------------------------------------------
 
@@ -140,7 +159,26 @@ class JsonBuilder:
                 parts.append(self.leaf(plan.typename, model, graphql_type, item, row))
             else:
                 parts.append(self.relation(item, row))
+        if self.pii and any(isinstance(i, Leaf) and i.column in personal_columns(model) for i in plan.items):
+            parts += [literal(ROW_ID, String), row.c.id]
         return func.json_build_object(*parts)
+
+    def entities(self, plan: ObjectPlan, ids: ColumnElement[Any], numbers: ColumnElement[Any]) -> Select[Any]:
+        """``_entities`` of Participant representations: a JSON array in the representations' order.
+
+        `ids` and `numbers` are parallel arrays, one slot per representation: its id (or NULL) and its
+        membership number (or NULL). Each slot is the participant it names if the caller may see it, else
+        ``null`` — the same answer for a row outside the caller's regions as for no row at all.
+        """
+        reps = (
+            func.unnest(cast(ids, ARRAY(BigInteger)), cast(numbers, ARRAY(Text)))
+            .table_valued("id", "number", with_ordinality="ord")
+            .render_derived("reps")
+        )
+        found = or_(_P.c.id == reps.c.id, _P.c.membership_number == reps.c.number)
+        entity = select(self.object(plan, _P)).where(found, visible(self.principal, Participant)).scalar_subquery()
+        aggregated = func.json_agg(aggregate_order_by(entity, reps.c.ord))
+        return select(cast(func.coalesce(aggregated, _EMPTY_LIST), Text)).select_from(reps)
 
     def leaf(
         self, typename: str, model: type[Any], graphql_type: GraphQLObjectType, leaf: Leaf, row: FromClause
@@ -209,15 +247,19 @@ class JsonBuilder:
         """One participant's first page of visible claims (oldest first), as a connection."""
         plan = relation.plan
         assert isinstance(plan, ConnectionPlan)
-        limit = self.limits[id(relation)]
+        page_of = self.pages[id(relation)]
+        limit = page_of.limit
         claims = _C
         scoped = and_(claims.c.participant_id == row.c.id, visible(self.principal, Claim))
+        after = scoped
+        if page_of.after is not None:
+            after = and_(scoped, after_key(claims.c.submitted_at, claims.c.id, False, *page_of.after))
         ranked = func.row_number().over(order_by=(claims.c.submitted_at, claims.c.id))
         # Correlated to the participant row explicitly: SQLAlchemy correlates a scalar subquery only to the
         # select right around it, and these sit one level deeper.
         page = (
             select(*claims.c, ranked.label("n"))
-            .where(scoped)
+            .where(after)
             .order_by(claims.c.submitted_at, claims.c.id)
             .limit(limit + 1)
             .correlate(row)
@@ -226,7 +268,9 @@ class JsonBuilder:
         count = None
         if plan.wants_count:
             count = select(func.count()).select_from(claims).where(scoped).correlate(row).scalar_subquery()
-        document = select(self.connection(plan, page, page.c.n, limit, has_previous=false(), count=count))
+        cursor = self.cursor(SUBMITTED_SORT, page.c.submitted_at, page.c.id)
+        has_previous = literal(page_of.after is not None)
+        document = select(self.connection(plan, page, page.c.n, limit, cursor, has_previous=has_previous, count=count))
         # An aggregate over the page (one row, also when it is empty) only when its rows are asked for.
         return (document.select_from(page) if plan.wants_rows else document).scalar_subquery()
 
@@ -236,11 +280,16 @@ class JsonBuilder:
         page: FromClause,
         rank: ColumnElement[int],
         limit: int,
+        cursor: ColumnElement[Any],
         *,
         has_previous: ColumnElement[bool],
         count: ColumnElement[Any] | None,
     ) -> ColumnElement[Any]:
-        """A connection over `page` (at most ``limit + 1`` rows ranked by `rank`); an aggregate expression."""
+        """A connection over `page` (at most ``limit + 1`` rows ranked by `rank`); an aggregate expression.
+
+        Cursors come back as `cursor` (a row's sort key, see :meth:`cursor`); :class:`Finish` encodes them.
+        """
+        on_page = rank <= limit
         parts: list[Any] = []
         for key, kind, sub in plan.items:
             parts.append(literal(key, String))
@@ -253,7 +302,13 @@ class JsonBuilder:
                 values = {"hasNextPage": func.count() > limit, "hasPreviousPage": has_previous}
                 info: list[Any] = []
                 for info_key, name in sub:
-                    info += [literal(info_key, String), values[name]]
+                    value: ColumnElement[Any]
+                    if name in ("startCursor", "endCursor"):
+                        keys = func.json_agg(aggregate_order_by(cursor, rank)).filter(on_page)
+                        value = keys.op("->")(literal(0 if name == "startCursor" else -1, Integer))
+                    else:
+                        value = values[name]
+                    info += [literal(info_key, String), value]
                 parts.append(func.json_build_object(*info))
             else:
                 edge_typename, edge_items = sub
@@ -262,11 +317,81 @@ class JsonBuilder:
                     edge.append(literal(edge_key, String))
                     if edge_kind == "node":
                         edge.append(self.object(plan.node, page))
+                    elif edge_kind == "cursor":
+                        edge.append(cursor)
                     else:
                         edge.append(literal(edge_typename, String))
-                edges = func.json_agg(aggregate_order_by(func.json_build_object(*edge), rank)).filter(rank <= limit)
+                edges = func.json_agg(aggregate_order_by(func.json_build_object(*edge), rank)).filter(on_page)
                 parts.append(func.coalesce(edges, _EMPTY_LIST))
         return func.json_build_object(*parts)
+
+    @staticmethod
+    def cursor(sort: SortKey, column: ColumnElement[Any], row_id: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A row's cursor before encoding: ``[sort value in its cursor form, id]``.
+
+        The SQL twin of ``schema.pagination``'s value encoding (a datetime as ``{"t": "dt", "v": isoformat}``,
+        a date as ``{"t": "d", "v": isoformat}``); :class:`Finish` turns it into the cursor text with
+        ``encode_cursor_of_encoded``, so the JSON and base64 of a cursor are Python's own.
+        """
+        value: ColumnElement[Any]
+        if sort.value_type is dt.datetime:
+            value = func.json_build_object(
+                literal("t", String), literal("dt", String), literal("v", String), _isoformat(column)
+            )
+        elif sort.value_type is dt.date:
+            as_text = func.to_char(column, literal("YYYY-MM-DD", String))
+            value = func.json_build_object(literal("t", String), literal("d", String), literal("v", String), as_text)
+        else:
+            value = column
+        return func.json_build_array(value, row_id)
+
+
+class Finish:
+    """After ``orjson.loads`` of a JSON statement's result: what the database leaves to Python.
+
+    Cursors are encoded from the sort keys the statement returned (``schema.pagination``'s encoding), and
+    with ``pii:read`` each object's row id (:data:`ROW_ID`) is taken out and the personal fields it returned
+    are noted for the access log exactly as the row path notes them: a masked field always, a withheld
+    field when it has a value.
+    """
+
+    def __init__(self, pii_notes: list[tuple[str, object, str]]) -> None:
+        self.notes = pii_notes
+
+    def connection(self, plan: ConnectionPlan, value: Any, sort: SortKey, descending: bool) -> None:
+        if value is None:
+            return
+        for key, kind, sub in plan.items:
+            if kind == "pageInfo":
+                info = value[key]
+                for info_key, name in sub:
+                    if name in ("startCursor", "endCursor") and info[info_key] is not None:
+                        info[info_key] = encode_cursor_of_encoded(sort, descending, *info[info_key])
+            elif kind == "edges":
+                for edge in value[key]:
+                    for edge_key, edge_kind in sub[1]:
+                        if edge_kind == "cursor":
+                            edge[edge_key] = encode_cursor_of_encoded(sort, descending, *edge[edge_key])
+                        elif edge_kind == "node":
+                            self.object(plan.node, edge[edge_key])
+
+    def object(self, plan: ObjectPlan, value: Any) -> None:
+        if value is None:
+            return
+        row_id = value.pop(ROW_ID, None)
+        for item in plan.items:
+            if isinstance(item, Relation):
+                if item.name == "claims":
+                    assert isinstance(item.plan, ConnectionPlan)
+                    self.connection(item.plan, value[item.key], SUBMITTED_SORT, False)
+            elif isinstance(item, Leaf) and row_id is not None:
+                how = personal_columns(_MODELS[plan.typename]).get(item.column)
+                if how is Treatment.MASKED or (how is Treatment.WITHHELD and value[item.key] is not None):
+                    self.notes.append((plan.typename, row_id, item.name))
+
+    def objects(self, plan: ObjectPlan, values: list[Any]) -> None:
+        for value in values:
+            self.object(plan, value)
 
 
 def _isoformat(value: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -278,4 +403,4 @@ def _isoformat(value: ColumnElement[Any]) -> ColumnElement[Any]:
     return case((value.is_(None), None), else_=whole.concat(fraction).concat(literal("+00:00", String)))
 
 
-__all__ = ["JSON_COUNTERS", "JsonBuilder", "NotInSql", "covers"]
+__all__ = ["JSON_COUNTERS", "ROW_ID", "Finish", "JsonBuilder", "NestedPage", "NotInSql", "covers"]

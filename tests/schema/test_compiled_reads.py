@@ -22,10 +22,12 @@ from auth.scopes import Role, Scope
 from domain.audit.models import DataAccessEvent
 from domain.claims.models import Claim
 from domain.participants.models import Participant
+from schema.claims import SUBMITTED_SORT
 from schema.compiled.cache import BoundedCache
 from schema.compiled.extension import COUNTERS, PLANS
 from schema.compiled.fast import FAST
 from schema.compiled.sql_json import JSON_COUNTERS
+from schema.pagination import SortKey, encode_cursor
 
 
 @pytest.fixture(autouse=True)
@@ -116,9 +118,20 @@ JSON_COUNTS = """query J3($region: String, $m: String!) {
   participant(membershipNumber: $m) { claims(first: 2) { totalCount } programs { since } }
 }"""
 
-#: Corpus cases the JSON statements answer on PostgreSQL for callers without pii:read (with it, a plan
-#: returning personal fields takes the row path, which notes each row for the access log).
+#: Corpus cases the JSON statements answer on PostgreSQL (the number of root fields they answer), for every
+#: caller (with pii:read the statement also returns the ids the access log needs).
 JSON_CASES = {
+    "s2_east": 1,
+    "s2_city": 1,
+    "s2_missing": 1,
+    "s1_east": 1,
+    "s1_province_small_page": 1,
+    "s1_no_filter_default_page": 1,
+    "sorted_desc": 1,
+    "sorted_asc": 1,
+    "sorted_membership_number": 1,
+    "nested_after": 1,
+    "aliases": 3,
     "json_lookup_east": 1,
     "json_lookup_city": 1,
     "json_lookup_missing": 1,
@@ -128,7 +141,28 @@ JSON_CASES = {
     "json_lookup_no_claims": 1,
     "json_counts_only": 2,
     "json_counts_outside": 2,
+    "entities": 1,
+    "entities_by_number": 1,
+    "entities_empty": 0,  # nothing to read: no statement at all
 }
+
+ENTITIES_BY_NUMBER = """query Ent($representations: [_Any!]!) {
+  _entities(representations: $representations) {
+    ... on Participant { membershipNumber fullName status region { code } programs { program }
+      claims(first: 1) { totalCount pageInfo { hasNextPage } edges { node { claimNumber amountApproved } } } }
+    __typename
+  }
+}"""
+
+NESTED_AFTER = """query After($m: String!, $after: String) {
+  participant(membershipNumber: $m) {
+    membershipNumber
+    claims(first: 1, after: $after) {
+      edges { cursor node { claimNumber submittedAt } }
+      pageInfo { hasPreviousPage hasNextPage startCursor endCursor }
+    }
+  }
+}"""
 
 ALIASES = """query($m: String!, $id: ID!) {
   a: participant(membershipNumber: $m) { number: membershipNumber r: region { n: name } }
@@ -155,16 +189,38 @@ async def _samples(engine: AsyncEngine) -> dict[str, Any]:
         if prefix in ("52.03", "52.71") and prefix not in found:
             found[prefix] = row
     assert set(found) == {"52.03", "52.71"}, "the tiny dataset should have claimants in both regions"
+    async with engine.connect() as conn:
+        first = (
+            await conn.execute(
+                select(Claim.submitted_at, Claim.id)
+                .where(Claim.participant_id == found["52.03"].id)
+                .order_by(Claim.submitted_at, Claim.id)
+                .limit(1)
+            )
+        ).one()
+    found["first_claim_cursor"] = encode_cursor(SUBMITTED_SORT, False, first.submitted_at, first.id)
     return found
 
 
 def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     east, city = samples["52.03"], samples["52.71"]
+    assert east.region_code.startswith("52.03")
     reps = [
         {"__typename": "Participant", "id": to_base64("Participant", east.id)},
         {"__typename": "Participant", "membershipNumber": city.membership_number},
         {"__typename": "Participant", "id": to_base64("Participant", 10**9)},
         {"__typename": "Participant", "membershipNumber": east.membership_number, "id": to_base64("Claim", 1)},
+    ]
+    # Both keys, in and out of each caller's regions, repeated, unknown, and ids of another type or malformed.
+    by_number = [
+        {"__typename": "Participant", "membershipNumber": city.membership_number},
+        {"__typename": "Participant", "membershipNumber": east.membership_number},
+        {"__typename": "Participant", "id": to_base64("Participant", city.id)},
+        {"__typename": "Participant", "membershipNumber": "00000000000"},
+        {"__typename": "Participant", "membershipNumber": city.membership_number},
+        {"__typename": "Participant", "id": "not-a-global-id"},
+        {"__typename": "Participant", "id": to_base64("Participant", 2**31 - 1)},
+        {"__typename": "Participant", "id": to_base64("Participant", east.id), "extra": {"x": 1}},
     ]
     return [
         ("s2_east", S2, {"m": east.membership_number}),
@@ -175,7 +231,11 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         ("s1_no_filter_default_page", S1, {}),
         ("sorted_desc", SORTED, {"first": 5, "dir": "DESC"}),
         ("sorted_asc", SORTED, {"first": 3, "dir": "ASC"}),
+        ("sorted_membership_number", SORTED.replace("FULL_NAME", "MEMBERSHIP_NUMBER"), {"first": 4, "dir": "DESC"}),
+        ("nested_after", NESTED_AFTER, {"m": east.membership_number, "after": samples["first_claim_cursor"]}),
         ("entities", ENTITIES, {"representations": reps}),
+        ("entities_by_number", ENTITIES_BY_NUMBER, {"representations": by_number}),
+        ("entities_empty", ENTITIES_BY_NUMBER, {"representations": []}),
         ("aliases", ALIASES, {"m": city.membership_number, "id": to_base64("Participant", east.id)}),
         ("json_lookup_east", JSON_LOOKUP, {"m": east.membership_number}),
         ("json_lookup_city", JSON_LOOKUP, {"m": city.membership_number}),
@@ -203,16 +263,19 @@ async def _both(gql: Any, app: Starlette, query: str, variables: dict[str, Any],
     return resolved, compiled, COUNTERS.compiled - before
 
 
+def _caller(callers: dict[str, Any], mint: Any, name: str) -> Any:
+    if name == "national_without_pii":  # every region, everything masked
+        scopes = frozenset(s for s in callers["admin"].scopes if s is not Scope.PII_READ)
+        return type(callers["admin"])(name, mint(Role.ANALYST, None, scopes), None, scopes)
+    return callers[name]
+
+
 @pytest.mark.parametrize("caller_name", ["analyst_5203", "officer_5271", "admin", "national_without_pii"])
 async def test_same_json_on_both_paths(
     gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], mint: Any, caller_name: str
 ) -> None:
     samples = await _samples(engine)
-    if caller_name == "national_without_pii":  # every region, everything masked: the JSON statements' case
-        scopes = frozenset(s for s in callers["admin"].scopes if s is not Scope.PII_READ)
-        caller = type(callers["admin"])(caller_name, mint(Role.ANALYST, None, scopes), None, scopes)
-    else:
-        caller = callers[caller_name]
+    caller = _caller(callers, mint, caller_name)
     postgres = engine.dialect.name == "postgresql"
     for name, query, variables in _cases(samples):
         before = JSON_COUNTERS.roots
@@ -220,7 +283,7 @@ async def test_same_json_on_both_paths(
         assert json.dumps(compiled) == json.dumps(resolved), name
         assert "errors" not in resolved, (name, resolved.get("errors"))
         assert answered == 1, f"{name}: the compiled path should have answered it"
-        if postgres and name in JSON_CASES and Scope.PII_READ not in caller.scopes:
+        if postgres and name in JSON_CASES:
             assert JSON_COUNTERS.roots == before + JSON_CASES[name], f"{name}: JSON statements should have answered it"
         elif not postgres:
             assert JSON_COUNTERS.roots == before, f"{name}: SQLite keeps the row path"
@@ -235,6 +298,11 @@ async def test_json_statements_rebind_every_value_of_their_compiled_text(
     samples = await _samples(engine)
     scopes = frozenset(s for s in callers["admin"].scopes if s is not Scope.PII_READ)
     national = type(callers["admin"])("national_without_pii", mint(Role.ANALYST, None, scopes), None, scopes)
+    east, city = samples["52.03"].membership_number, samples["52.71"].membership_number
+
+    def to_cursor(sort: str, value: str, row_id: int) -> str:
+        return encode_cursor(SortKey(sort, Participant.full_name), False, value, row_id)
+
     page = JSON_PAGE.replace("filter: {regionCode: $region}", "filter: {regionCode: $region, nameContains: $name}")
     page = page.replace("$claims: Int)", "$claims: Int, $name: String)")
     runs: list[tuple[str, dict[str, Any]]] = [
@@ -247,6 +315,17 @@ async def test_json_statements_rebind_every_value_of_their_compiled_text(
         (page, {"region": "52", "first": 6, "claims": 1, "name": "ana"}),
         (page, {"region": "52.71", "first": 6, "claims": 1, "name": "sri"}),
         (page, {"region": "52.03", "first": 6, "claims": 1, "name": "zzzz"}),
+        # Cursors and nested `after`: the cursor's values are rebound too.
+        (NESTED_AFTER, {"m": east, "after": None}),
+        (NESTED_AFTER, {"m": east, "after": samples["first_claim_cursor"]}),
+        (NESTED_AFTER, {"m": city, "after": samples["first_claim_cursor"]}),
+        (NESTED_AFTER, {"m": city, "after": None}),
+        (SORTED, {"first": 3, "dir": "ASC"}),
+        (SORTED, {"first": 3, "dir": "ASC", "after": to_cursor("FULL_NAME", "M", 1)}),
+        (SORTED, {"first": 3, "dir": "ASC", "after": to_cursor("FULL_NAME", "S", 1)}),
+        # _entities: other keys, another number of them.
+        (ENTITIES_BY_NUMBER, {"representations": [{"__typename": "Participant", "membershipNumber": east}]}),
+        (ENTITIES_BY_NUMBER, {"representations": [{"__typename": "Participant", "membershipNumber": city}] * 3}),
     ]
     texts = JSON_COUNTERS.texts
     for caller in (national, callers["analyst_5203"]):
@@ -254,26 +333,64 @@ async def test_json_statements_rebind_every_value_of_their_compiled_text(
             resolved, compiled, answered = await _both(gql, app, query, variables, caller)
             assert compiled == resolved, (caller.name, variables)
             assert answered == 1
-    assert JSON_COUNTERS.texts - texts >= 8, "repeated structures should run as compiled text"
+    assert JSON_COUNTERS.texts - texts >= 16, "repeated structures should run as compiled text"
 
 
+@pytest.mark.parametrize("caller_name", ["admin", "national_without_pii"])
 async def test_paging_on_the_compiled_path_walks_the_same_pages(
-    gql: Any, app: Starlette, callers: dict[str, Any]
+    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], mint: Any, caller_name: str
 ) -> None:
+    caller = _caller(callers, mint, caller_name)
+    for query in (SORTED, SORTED.replace("FULL_NAME", "REGISTERED_AT")):
+        after = None
+        pages = 0
+        while True:
+            before = JSON_COUNTERS.roots
+            resolved, compiled, answered = await _both(
+                gql, app, query, {"first": 2, "after": after, "dir": "ASC"}, caller
+            )
+            assert compiled == resolved
+            assert answered == 1
+            if engine.dialect.name == "postgresql" and caller_name == "national_without_pii":
+                assert JSON_COUNTERS.roots == before + 1, "cursors are the JSON statement's too"
+            pages += 1
+            info = compiled["data"]["participants"]["pageInfo"]
+            if not info["hasNextPage"] or pages == 5:
+                break
+            after = info["endCursor"]
+        assert pages > 1
+
+
+@pytest.mark.parametrize("caller_name", ["analyst_5203", "national_without_pii"])
+async def test_nested_claim_pages_walk_the_same_way(
+    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], mint: Any, caller_name: str
+) -> None:
+    """A participant's claims, page by page with the nested ``after`` (the JSON statement binds the cursor),
+    through to the empty page after the last claim (no cursors, hasPreviousPage)."""
+    caller = _caller(callers, mint, caller_name)
+    samples = await _samples(engine)
     after = None
-    pages = 0
+    pages = []
     while True:
-        resolved, compiled, answered = await _both(
-            gql, app, SORTED, {"first": 2, "after": after, "dir": "ASC"}, callers["admin"]
-        )
-        assert compiled == resolved
+        before = JSON_COUNTERS.roots
+        variables = {"m": samples["52.03"].membership_number, "after": after}
+        resolved, compiled, answered = await _both(gql, app, NESTED_AFTER, variables, caller)
+        assert json.dumps(compiled) == json.dumps(resolved)
         assert answered == 1
-        pages += 1
-        info = compiled["data"]["participants"]["pageInfo"]
-        if not info["hasNextPage"] or pages == 5:
+        if engine.dialect.name == "postgresql":
+            assert JSON_COUNTERS.roots == before + 1
+        claims = compiled["data"]["participant"]["claims"]
+        pages.append(claims)
+        if not claims["edges"]:
             break
-        after = info["endCursor"]
-    assert pages > 1
+        after = claims["pageInfo"]["endCursor"]
+    assert len(pages) >= 2, "one page with a claim, then the empty page after it"
+    assert pages[-1]["pageInfo"] == {
+        "hasPreviousPage": True,
+        "hasNextPage": False,
+        "startCursor": None,
+        "endCursor": None,
+    }
 
 
 BAD_INPUT = [
@@ -291,6 +408,18 @@ BAD_INPUT = [
     ("bad nik", '{ participant(nik: "123") { id } }', {}, None),
     ("nested first too large", S2.replace("claims(first: 10)", "claims(first: 500)"), {"m": "x"}, None),
     ("nested bad cursor", S2.replace("claims(first: 10)", 'claims(first: 1, after: "zz")'), {"m": "x"}, None),
+    (
+        "nested cursor of another order",
+        S2.replace("claims(first: 10)", 'claims(first: 1, after: "WyJSRUdJU1RFUkVEX0FUIiwiQSIsMSwxXQ")'),
+        {"m": "x"},
+        "BAD_USER_INPUT",
+    ),
+    (
+        "entities with a nested bad cursor",
+        ENTITIES.replace("claims(first: 2)", 'claims(first: 2, after: "zz")'),
+        {"representations": "east"},
+        None,
+    ),
     ("entity of unknown type", ENTITIES, {"representations": [{"__typename": "Nope", "id": "1"}]}, None),
     ("entity key not a string", ENTITIES, {"representations": [{"__typename": "Participant", "id": 5}]}, None),
     ("entity without key", ENTITIES, {"representations": [{"__typename": "Participant"}]}, None),
@@ -312,6 +441,9 @@ async def test_bad_input_is_refused_the_same_way(
     samples = await _samples(engine)
     if variables.get("m") == "x":
         variables = {"m": samples["52.03"].membership_number}
+    if variables.get("representations") == "east":  # a participant both callers below may see
+        east = {"__typename": "Participant", "membershipNumber": samples["52.03"].membership_number}
+        variables = {"representations": [east]}
     for caller in (callers["analyst_5203"], callers["admin"]):
         resolved, compiled, answered = await _both(gql, app, query, variables, caller)
         assert compiled == resolved, label
@@ -342,11 +474,33 @@ async def test_missing_scopes_and_anonymous_callers_get_the_resolvers_errors(
         assert answered == 0
 
 
+LOGGED = {
+    "page": (S1.replace("nik region", "nik birthDate monthlyWage region"), {"region": "52.71", "first": 5}),
+    "lookup": (JSON_LOOKUP, None),
+    "entities": (ENTITIES.replace("nik", "nik birthDate"), None),
+    "aliases": (
+        """query($m: String!) { a: participant(membershipNumber: $m) { monthlyWage }
+           b: participants(first: 3) { edges { node { id w: monthlyWage n: nik } } } }""",
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(LOGGED))
 async def test_unmasked_reads_are_logged_alike(
-    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any]
+    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], shape: str
 ) -> None:
+    """With pii:read, the access-log row the compiled path writes (on PostgreSQL from the JSON statement's row
+    ids) is the resolvers' row: the same entity type, ids and fields."""
     samples = await _samples(engine)
-    variables = {"region": "52.71", "first": 5}
+    query, variables = LOGGED[shape]
+    east = samples["52.03"]
+    if variables is None:
+        reps = [
+            {"__typename": "Participant", "id": to_base64("Participant", east.id)},
+            {"__typename": "Participant", "membershipNumber": samples["52.71"].membership_number},
+        ]
+        variables = {"m": east.membership_number, "representations": reps}
 
     async def last_event() -> tuple[str, list[str], list[str], int]:
         async with engine.connect() as conn:
@@ -360,7 +514,6 @@ async def test_unmasked_reads_are_logged_alike(
             total = (await conn.execute(select(func.count()).select_from(DataAccessEvent))).scalar_one()
         return row.entity_type, list(row.entity_ids), list(row.fields), int(total)
 
-    query = S1.replace("nik region", "nik birthDate monthlyWage region")
     graphql_app = app.state.graphql
     graphql_app.compiled_reads = False
     try:
@@ -368,13 +521,15 @@ async def test_unmasked_reads_are_logged_alike(
     finally:
         graphql_app.compiled_reads = True
     by_resolvers = await last_event()
-    before = COUNTERS.compiled
+    before, roots = COUNTERS.compiled, JSON_COUNTERS.roots
     await gql(query, variables, callers["admin"])
     assert COUNTERS.compiled == before + 1
+    if engine.dialect.name == "postgresql":
+        assert JSON_COUNTERS.roots > roots, "the JSON statements should have answered it"
     by_compiled = await last_event()
     assert by_compiled[:3] == by_resolvers[:3]
     assert by_compiled[3] == by_resolvers[3] + 1
-    assert by_compiled[1], "the page should contain participants"
+    assert by_compiled[1], "the reads should have returned participants"
     # Masked output (no pii:read) is not personal data read: nothing is logged.
     await gql(S2, {"m": samples["52.03"].membership_number}, callers["analyst_5203"])
     assert (await last_event())[3] == by_compiled[3]

@@ -235,3 +235,52 @@ async def test_entities_need_each_types_read_scope(gql: Any, mint: Callable[...,
     assert body["data"]["_entities"] == [{"__typename": "Region", "code": INSIDE}, None]
     assert _codes(body) == ["FORBIDDEN"]
     assert "claims:read" in body["errors"][0]["message"]
+
+
+PARTICIPANTS = """
+query($representations: [_Any!]!) {
+  _entities(representations: $representations) {
+    __typename
+    ... on Participant { id membershipNumber region { code } claims(first: 2) { totalCount } }
+  }
+}"""
+
+
+@pytest.mark.parametrize("caller_name", ["officer_5271", "analyst_5203", "admin"])
+async def test_participant_representations_cost_the_same_statements_at_any_number(
+    gql: Any, engine: AsyncEngine, callers: dict[str, Any], count_statements: Any, read_path: str, caller_name: str
+) -> None:
+    """Only Participant representations (both keys, missing rows among them): the compiled path answers them
+    on PostgreSQL with one JSON statement, in the representations' order, null where the caller may not look."""
+    caller = callers[caller_name]
+    cases: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    for r in await _sample(engine, Participant, [Participant.id, Participant.membership_number], 20):
+        gid = to_base64("Participant", r.id)
+        key = {"id": gid} if r.id % 2 else {"membershipNumber": r.membership_number}
+        entity = {"id": gid, "membershipNumber": r.membership_number, "region": {"code": r.region_code}}
+        cases.append(({"__typename": "Participant", **key}, entity if caller.sees(r.region_code) else None))
+    cases += [
+        ({"__typename": "Participant", "membershipNumber": "00000000000"}, None),
+        ({"__typename": "Participant", "id": to_base64("Participant", 999_999_999)}, None),
+        ({"__typename": "Participant", "id": to_base64("Claim", 1)}, None),
+    ]
+    counts = {}
+    for size in (2, len(cases)):  # the first two: one inside 52.71, one inside 52.03 (each caller sees one)
+        representations = [rep for rep, _ in cases[:size]]
+        await gql(PARTICIPANTS, {"representations": representations}, caller)  # refreshes happen here
+        count_statements.count = 0
+        body = await gql(PARTICIPANTS, {"representations": representations}, caller)
+        counts[size] = count_statements.count
+        assert "errors" not in body, body
+        got = body["data"]["_entities"]
+        assert len(got) == size
+        for entity, (_, expected) in zip(got, cases[:size], strict=True):
+            if expected is None:
+                assert entity is None
+            else:
+                assert entity is not None
+                assert entity.pop("claims")["totalCount"] >= 0
+                assert entity == {"__typename": "Participant", **expected}
+    assert counts[2] == counts[len(cases)], counts
+    if read_path == "compiled" and engine.dialect.name == "postgresql":
+        assert counts[2] == 1, "one JSON statement for the whole batch"

@@ -112,6 +112,40 @@ async def test_lookups_node_and_entities(
 
 
 @pytest.mark.parametrize("caller_name", CALLERS)
+@pytest.mark.parametrize("key", ["id", "membershipNumber"])
+async def test_participant_entities_alone(
+    gql: Any, engine: AsyncEngine, callers: dict[str, Any], caller_name: str, key: str
+) -> None:
+    """``_entities`` of Participants only (the compiled path answers it; above it shares a request with ``node``)."""
+    caller = callers[caller_name]
+    async with engine.connect() as conn:
+        columns = select(Participant.id, Participant.membership_number, Participant.region_code)
+        rows = (await conn.execute(columns)).all()
+    samples = [next(r for r in rows if r.region_code.startswith(p)) for p in ("52.71.", "52.03.")]
+    values = [to_base64("Participant", r.id) if key == "id" else r.membership_number for r in samples]
+    body = await gql(
+        "query($r: [_Any!]!) { _entities(representations: $r) { ... on Participant { id membershipNumber } } }",
+        {"r": [{"__typename": "Participant", key: v} for v in values]},
+        caller,
+    )
+    if caller.token is None:
+        assert _code(body["errors"]) == "UNAUTHENTICATED"
+        return
+    if Scope.PARTICIPANTS_READ not in caller.scopes:
+        assert _code(body["errors"]) == "FORBIDDEN"
+        return
+    assert "errors" not in body, body
+    expected = [
+        {"id": to_base64("Participant", r.id), "membershipNumber": r.membership_number}
+        if caller.sees(r.region_code)
+        else None
+        for r in samples
+    ]
+    assert body["data"]["_entities"] == expected
+    assert any(e is None for e in expected) == (caller.region is not None)
+
+
+@pytest.mark.parametrize("caller_name", CALLERS)
 async def test_regions(gql: Any, engine: AsyncEngine, callers: dict[str, Any], caller_name: str) -> None:
     caller = callers[caller_name]
     body = await gql(
