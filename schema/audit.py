@@ -100,10 +100,12 @@ class AuditEventNode(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[AuditEventNode | None]:
         require_national_auditor(info.context.principal)
-        ids = [db_id(i) for i in node_ids]
+        ids = [db_id(i, big=True) for i in node_ids]
         rows = {r.id: r for r in await info.context.reader.all(select(AuditEvent).where(AuditEvent.id.in_(ids)))}
         principal = info.context.principal
-        return [cls.from_row(rows[db_id(i)], principal) if db_id(i) in rows else None for i in node_ids]
+        return [
+            cls.from_row(rows[db_id(i, big=True)], principal) if db_id(i, big=True) in rows else None for i in node_ids
+        ]
 
 
 @strawberry.type(name="AuditEventConnection", description="A page of audit events, newest first.")
@@ -156,10 +158,10 @@ class DataAccessEventNode(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[DataAccessEventNode | None]:
         require_national_auditor(info.context.principal)
-        ids = [db_id(i) for i in node_ids]
+        ids = [db_id(i, big=True) for i in node_ids]
         stmt = select(DataAccessEvent).where(DataAccessEvent.id.in_(ids))
         rows = {r.id: r for r in await info.context.reader.all(stmt)}
-        return [cls.from_row(rows[db_id(i)]) if db_id(i) in rows else None for i in node_ids]
+        return [cls.from_row(rows[db_id(i, big=True)]) if db_id(i, big=True) in rows else None for i in node_ids]
 
 
 @strawberry.type(name="DataAccessEventConnection", description="A page of personal-data access events.")

@@ -6,16 +6,24 @@ import re
 
 from strawberry import relay
 
-#: ASCII digits only (``str.isdigit`` accepts '²' and Arabic-Indic digits), and small enough for BIGINT.
+#: ASCII digits only (``str.isdigit`` accepts '²' and Arabic-Indic digits), and few enough for BIGINT.
 _DB_ID = re.compile(r"[0-9]{1,18}")
+
+#: The largest value of an ``INTEGER`` key (every family's table but the audit trail's, which is ``BIGINT``).
+#: A larger id binds fine in Python but PostgreSQL refuses it ("out of int32 range"): it is "not found" here.
+INTEGER_MAX = 2**31 - 1
 
 NO_ROW = -1  # matches nothing
 
 
-def db_id(raw: object) -> int:
-    """The integer id in `raw`, or :data:`NO_ROW` when it is not a plausible one."""
+def db_id(raw: object, *, big: bool = False) -> int:
+    """The integer id in `raw`, or :data:`NO_ROW` when it is not a plausible one for an ``INTEGER`` key
+    (``big``: a ``BIGINT`` key)."""
     text = str(raw)
-    return int(text) if _DB_ID.fullmatch(text) else NO_ROW
+    if not _DB_ID.fullmatch(text):
+        return NO_ROW
+    value = int(text)
+    return value if big or value <= INTEGER_MAX else NO_ROW
 
 
 def local_id(global_id: str, type_name: str) -> int:

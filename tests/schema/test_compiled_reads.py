@@ -220,6 +220,7 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         {"__typename": "Participant", "membershipNumber": city.membership_number},
         {"__typename": "Participant", "id": "not-a-global-id"},
         {"__typename": "Participant", "id": to_base64("Participant", 2**31 - 1)},
+        {"__typename": "Participant", "id": to_base64("Participant", 10**17)},  # past INTEGER: not found
         {"__typename": "Participant", "id": to_base64("Participant", east.id), "extra": {"x": 1}},
     ]
     return [

@@ -137,6 +137,10 @@ async def test_keys_of_missing_rows_are_null_without_errors(
         {"__typename": "PovertyBeneficiary", "id": to_base64("PovertyBeneficiary", 999_999_999)},
         {"__typename": "Claim", "id": to_base64("Claim", 999_999_999)},
         {"__typename": "Claim", "id": to_base64("Claim", "abc")},
+        # Well-formed ids past an INTEGER key's range: PostgreSQL would refuse to bind them (int32).
+        {"__typename": "Participant", "id": to_base64("Participant", 2**31)},
+        {"__typename": "Claim", "id": to_base64("Claim", 10**17)},
+        {"__typename": "PovertyBeneficiary", "id": to_base64("PovertyBeneficiary", 2**40)},
     ] * 10
     count_statements.count = 0
     body = await gql(ENTITIES, {"representations": representations}, callers["admin"])
