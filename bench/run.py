@@ -92,17 +92,33 @@ def ensure_seeded(url: str, size: str) -> None:
     )
 
 
-def mint_token(key_path: Path, pii: bool = False) -> str:
-    """A national token with every read scope, signed with the key the service will use.
+def mint_token(url: str, key_path: Path, pii: bool = False) -> str:
+    """A national token with every read scope, signed with the key the service will use on `url`.
 
+    That is the database's active signing key (``signing_keys``; the key file is imported only into a
+    database that has none yet), so a clone whose key file is new still mints tokens the service accepts.
     Without ``pii:read`` by default: NIKs come back masked (the masking is part of the measured work) and no
     request writes to the personal-data access log. With it, every request also commits one access-log row
     (``--pii``), which the peers do not do.
     """
-    from auth.scopes import ROLE_SCOPES, Role, Scope
-    from auth.tokens import TokenConfig, issue_access_token, load_or_create_key
+    import asyncio
 
-    key = load_or_create_key(key_path)
+    from auth.keys import ensure_active_key, import_pem
+    from auth.scopes import ROLE_SCOPES, Role, Scope
+    from auth.tokens import TokenConfig, issue_access_token
+    from domain.db import make_engine, make_sessionmaker
+
+    async def active_pem() -> str:
+        engine = make_engine(url, null_pool=True)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                pem = (await ensure_active_key(session, key_path)).private_pem
+                await session.commit()
+                return pem
+        finally:
+            await engine.dispose()
+
+    key = import_pem(asyncio.run(active_pem()))
     config = TokenConfig(ISSUER, "jamsos-graph", 3600 * 6)
     return issue_access_token(
         key,
@@ -398,7 +414,7 @@ def steps(args: argparse.Namespace, url: str, key_path: Path, token: str, keys: 
     save("steps", {"meta": meta, "results": results})
 
 
-def scale(args: argparse.Namespace, url: str, key_path: Path, token: str) -> None:
+def scale(args: argparse.Namespace, url: str, key_path: Path) -> None:
     """S1 and S2 at concurrency 8 on the small, ntb and bench sizes (each its own database)."""
     results = []
     meta = machine() | {"command": " ".join(sys.argv), "duration_s": args.duration}
@@ -406,6 +422,7 @@ def scale(args: argparse.Namespace, url: str, key_path: Path, token: str) -> Non
         sized = url if size == "bench" else f"{url}_{size}"
         ensure_seeded(sized, size)
         keys = sample(sized)
+        token = mint_token(sized, key_path, pii=args.pii)  # each database has its own signing keys
         participants = int(psql_scalar(sized, "SELECT count(*) FROM participants"))
         for peer in PEERS:
             files = {s: write_lines(peer, s, keys) for s in ("S1", "S2")}
@@ -486,10 +503,10 @@ def main() -> None:
     url = args.database_url
     ensure_seeded(url, "bench")
     key_path = WORK / "signing-key.pem"
-    token = mint_token(key_path, pii=args.pii)
     if args.scale:
-        scale(args, url, key_path, token)
+        scale(args, url, key_path)
         return
+    token = mint_token(url, key_path, pii=args.pii)
     keys = sample(url)
     if args.steps:
         steps(args, url, key_path, token, keys)
