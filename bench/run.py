@@ -5,6 +5,7 @@
     .venv/bin/python bench/run.py --steps    # the cheap wins one by one (this service only)
     .venv/bin/python bench/run.py --scale    # S1 and S2 at the small, ntb and bench sizes
     .venv/bin/python bench/run.py --flame    # a py-spy flame graph per scenario
+    .venv/bin/python bench/run.py --profile  # py-spy raw stacks per scenario and their time by layer
 
 It seeds the ``bench`` data set into ``--database-url`` when that database has no participants (or reuses
 it), starts each server as its own process (this service: ``jamsos serve --workers 1`` with
@@ -33,6 +34,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from profile_breakdown import report  # bench/ is on the path: this file runs as a script from there
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -454,16 +457,24 @@ def flames(args: argparse.Namespace, url: str, key_path: Path, token: str, keys:
                 stdout=subprocess.DEVNULL,
             )
             time.sleep(1)
-            out = BENCH / f"flame-{scenario}.svg"
+            out = BENCH / (f"profile-{scenario}.txt" if args.profile else f"flame-{scenario}.svg")
             subprocess.run(
                 [
                     *(spy, "record", "--pid", str(process.pid), "--duration", str(args.duration)),
-                    *("--output", str(out), "--format", "flamegraph", "--rate", "200", "--nonblocking"),
+                    *("--output", str(out), "--format", "raw" if args.profile else "flamegraph", "--rate", "200"),
+                    # Sampling without pausing the process cuts some stacks short: fine for a picture, but the
+                    # layer table needs whole stacks.
+                    *(() if args.profile else ("--nonblocking",)),
                 ],
                 check=True,
             )
             wrk.wait()
             print(f"wrote {out.relative_to(ROOT)}", flush=True)
+            if args.profile:
+                table = out.with_suffix(".md")
+                title = f"# Profile of this service under {scenario}, 8 clients"
+                table.write_text(f"{title}\n\n{report(out.read_text())}\n")
+                print(table.read_text(), flush=True)
 
 
 def record(kind: str, meta: dict[str, Any], results: list[dict[str, Any]]) -> None:
@@ -493,6 +504,9 @@ def main() -> None:
     parser.add_argument("--steps", action="store_true", help="the cheap wins one by one, this service only")
     parser.add_argument("--scale", action="store_true", help="S1 and S2 at the small, ntb and bench sizes")
     parser.add_argument("--flame", action="store_true", help="a py-spy flame graph per scenario")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy raw stacks per scenario and their time by layer (profile-S*.md)"
+    )
     parser.add_argument("--base-ref", default="62f6205", help="the commit --steps measures as 'before'")
     parser.add_argument("--pii", action="store_true", help="a token with pii:read (every read is access-logged)")
     args = parser.parse_args()
@@ -510,7 +524,7 @@ def main() -> None:
     keys = sample(url)
     if args.steps:
         steps(args, url, key_path, token, keys)
-    elif args.flame:
+    elif args.flame or args.profile:
         flames(args, url, key_path, token, keys)
     else:
         compare(args, url, key_path, token, keys)
