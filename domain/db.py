@@ -97,7 +97,7 @@ def make_engine(
     *,
     echo: bool = False,
     null_pool: bool = False,
-    pool_size: int = 10,
+    pool_size: int = 20,
     max_overflow: int = 0,
     pre_ping: bool = False,
 ) -> AsyncEngine:

@@ -310,6 +310,23 @@ def staff(mint: Callable[..., str]) -> dict[str, Caller]:
     }
 
 
+#: The compiled path with its JSON statements and fast lane on, whatever ``JAMSOS_COMPILED_READS``,
+#: ``JAMSOS_JSON_STATEMENTS`` and ``JAMSOS_FAST_READS`` say (the rest of the suite may run without them).
+COMPILED_PATH_ON = {"compiled_reads": True, "json_statements": True, "fast_reads": True}
+
+
+@pytest.fixture
+def compiled_path_on(app: Starlette) -> Iterator[None]:
+    """For the tests about the compiled path itself: every part of it on for the test, then as before."""
+    graphql_app = app.state.graphql
+    before = {name: getattr(graphql_app, name) for name in COMPILED_PATH_ON}
+    for name, value in COMPILED_PATH_ON.items():
+        setattr(graphql_app, name, value)
+    yield
+    for name, value in before.items():
+        setattr(graphql_app, name, value)
+
+
 READ_PATHS = ["resolvers", "compiled", "fast_lane"]
 
 

@@ -9,7 +9,6 @@ by both the same way (the compiled path hands such requests to the resolvers).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,17 +28,8 @@ from schema.compiled.fast import FAST
 from schema.compiled.sql_json import JSON_COUNTERS
 from schema.pagination import SortKey, encode_cursor
 
-
-@pytest.fixture(autouse=True)
-def every_part_on(app: Starlette) -> Iterator[None]:
-    """The compiled path with its JSON statements and fast lane, whatever ``JAMSOS_COMPILED_READS``,
-    ``JAMSOS_JSON_STATEMENTS`` and ``JAMSOS_FAST_READS`` say: these tests are about that path, and the rest
-    of the suite may run without it."""
-    graphql_app = app.state.graphql
-    before = graphql_app.compiled_reads, graphql_app.json_statements, graphql_app.fast_reads
-    graphql_app.compiled_reads = graphql_app.json_statements = graphql_app.fast_reads = True
-    yield
-    graphql_app.compiled_reads, graphql_app.json_statements, graphql_app.fast_reads = before
+# These tests are about the compiled path: it is on for them whatever the environment says.
+pytestmark = pytest.mark.usefixtures("compiled_path_on")
 
 
 CLAIM_FIELDS = "id claimNumber program status incidentDate submittedAt paidAt amountApproved version __typename"

@@ -8,7 +8,7 @@ to the full pipeline, which answers it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +26,11 @@ from domain.participants.models import Participant
 from schema.compiled.fast import FAST
 from schema.context import ConnectionReader
 from schema.driver_sql import DRIVER_SQL
+from tests.conftest import COMPILED_PATH_ON
 
 S2 = (Path(__file__).parents[2] / "bench" / "queries" / "S2.graphql").read_text()
-#: The compiled path with its JSON statements and fast lane, whatever the environment says (the suite may run
-#: on the resolvers alone): these tests are about the statements that path sends.
-EVERY_PART_ON = {"compiled_reads": True, "json_statements": True, "fast_reads": True}
-
-
-@pytest.fixture(autouse=True)
-def every_part_on(app: Starlette) -> Iterator[None]:
-    graphql_app = app.state.graphql
-    before = {name: getattr(graphql_app, name) for name in EVERY_PART_ON}
-    for name, value in EVERY_PART_ON.items():
-        setattr(graphql_app, name, value)
-    yield
-    for name, value in before.items():
-        setattr(graphql_app, name, value)
+# These tests are about the statements the compiled path sends: it is on for them whatever the environment says.
+pytestmark = pytest.mark.usefixtures("compiled_path_on")
 
 
 def national_without_pii(mint: Any, admin_scopes: frozenset[Scope]) -> dict[str, str]:
@@ -91,7 +80,7 @@ async def test_the_engines_listeners_see_the_fast_lanes_statement(
 @pytest.fixture
 async def one_connection_app(settings: Settings) -> AsyncIterator[Starlette]:
     """The suite's database behind an app whose pool holds exactly one connection (so its backend is known)."""
-    application = create_app(settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0, **EVERY_PART_ON}))
+    application = create_app(settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0, **COMPILED_PATH_ON}))
     yield application
     await application.state.engine.dispose()
 
