@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 # Reinstall whenever pyproject.toml changes.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint typecheck format seed-bench bench clean
+# pytest-xdist workers ("auto": one per core); tests that need the whole machine share one worker.
+PYTEST_WORKERS ?= auto
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+.PHONY: install run test test-fast lint typecheck format seed-bench bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,9 +27,15 @@ run: install
 	$(BIN)/jamsos serve --host 127.0.0.1 --port 8000
 
 ## Lint, type-check, check the layer contracts, run the whole suite (PostgreSQL too when
-## JAMSOS_TEST_POSTGRES_URL is set).
+## JAMSOS_TEST_POSTGRES_URL is set) on every core, in a random order (the seed is printed first).
 test: install lint typecheck
-	$(BIN)/pytest
+	$(PYTEST)
+
+## The inner loop: ruff, then the suite on SQLite only, without the browser, gateway, fault and
+## two-process tests (everything `make test` runs besides those).
+test-fast: install
+	$(BIN)/ruff check .
+	JAMSOS_TEST_POSTGRES_URL= JAMSOS_TEST_REDIS_URL= CI= $(PYTEST) -m "not whole_machine and not federation and not e2e"
 
 lint: install
 	$(BIN)/ruff check .

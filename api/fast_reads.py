@@ -30,8 +30,7 @@ from api.graphql import PREPAID, JamsosGraphQL
 from api.middleware import principal_of
 from api.observe import note_graphql_operation
 from schema.access_log import withheld, write_access_log
-from schema.compiled.extension import COUNTERS
-from schema.compiled.fast import FAST, Ready, ready_key
+from schema.compiled.fast import Ready, ready_key
 from schema.compiled.run import Fallback, run_operation
 from schema.context import ConnectionReader
 from schema.errors import BadInput
@@ -109,7 +108,7 @@ class FastReads:
         retry_after = await graphql.charger(request, principal)(entry.cost)
         if retry_after is not None:
             setattr(request.state, PREPAID, (entry.cost, retry_after))
-            FAST.handed_on += 1
+            graphql.counters.fast_handed_on += 1
             return None
         # A query: on the replica when there is one; Core rows only, so a connection without a session.
         engine = (graphql.read_sessions or graphql.sessions).kw["bind"]
@@ -119,13 +118,13 @@ class FastReads:
             data = await run_operation(entry.plan, graphql.schema, context, variables)
         except Fallback:
             setattr(request.state, PREPAID, (entry.cost, None))
-            FAST.handed_on += 1
+            graphql.counters.fast_handed_on += 1
             return None
         except Exception:
             # The pipeline meets the same failure and reports it in its own shape (SERVICE_UNAVAILABLE, …).
             log.debug("fast lane: handing a failed read to the full pipeline", exc_info=True)
             setattr(request.state, PREPAID, (entry.cost, None))
-            FAST.handed_on += 1
+            graphql.counters.fast_handed_on += 1
             return None
         finally:
             await reader.close()
@@ -134,8 +133,8 @@ class FastReads:
         sub_response = await graphql.get_sub_response(request)
         request.state.sub_response = sub_response
         processed = await graphql.process_result(request, result)
-        COUNTERS.compiled += 1
-        FAST.answered += 1
+        graphql.counters.compiled += 1
+        graphql.counters.fast_answered += 1
         return graphql.create_response(processed, sub_response)
 
 

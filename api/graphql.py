@@ -21,6 +21,8 @@ from auth.principal import Principal
 from auth.ratelimit import Buckets, MemoryBuckets, Rate
 from auth.server import client_ip
 from schema.compiled.cache import BoundedCache
+from schema.compiled.counters import ReadCounters
+from schema.compiled.extension import plan_cache
 from schema.compiled.fast import Ready, ReadyKey, ready_cache
 from schema.context import Context, Reader
 from schema.errors import UNAVAILABLE_RETRY_AFTER, ErrorCode, format_errors
@@ -72,6 +74,9 @@ class JamsosGraphQL(GraphQL[Context, None]):
         self.document_cache = document_cache
         #: Operations the compiled path answered, for the fast lane (api.fast_reads); this application's own.
         self.ready: BoundedCache[ReadyKey, Ready] = ready_cache()
+        #: This application's compiled plans and what its read path did (schema.compiled.counters).
+        self.plans = plan_cache()
+        self.counters = ReadCounters()
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
@@ -129,6 +134,8 @@ class JamsosGraphQL(GraphQL[Context, None]):
             compiled_reads=self.compiled_reads,
             json_statements=self.json_statements,
             document_cache=self.document_cache,
+            plans=self.plans,
+            counters=self.counters,
             **extra,
         )
 

@@ -17,6 +17,7 @@ from auth.requests import caller_for, request_meta
 from domain.audit.access import PersonalDataReads
 from domain.writes.caller import Caller
 from schema import driver_sql
+from schema.compiled.counters import ReadCounters
 from schema.limits import Limits
 
 if TYPE_CHECKING:
@@ -241,6 +242,10 @@ class Context:
     cost: int | None = None
     #: Where the compiled path records operations it answered, for the fast lane (schema.compiled.fast).
     ready: Any = None
+    #: The app's compiled plans (schema.compiled.extension.plan_cache; None: none kept) and its read
+    #: counters (a context made outside an app counts on its own).
+    plans: Any = None
+    counters: ReadCounters = field(default_factory=ReadCounters)
     _loaders: Loaders | None = field(default=None, repr=False)
 
     @property

@@ -1,14 +1,14 @@
-"""Shared fixtures: one migrated, seeded database per backend, the app over it, and tokens per caller kind.
+"""Shared fixtures: databases cloned from per-backend templates, apps made by one factory, tokens per caller.
 
 Every test that takes ``backend`` (or a fixture built on it) runs on SQLite and, when
-``JAMSOS_TEST_POSTGRES_URL`` is set, on PostgreSQL too: the same tests, parametrised.
+``JAMSOS_TEST_POSTGRES_URL`` is set, on PostgreSQL too: the same tests, parametrised. Databases come from
+``tests.databases`` (built once per backend and process, then copied); apps come from :class:`AppFactory`
+(one per distinct settings, never reconfigured), so no test changes what another one sees.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from api.app import create_app
-from api.migrate import upgrade
 from api.settings import Settings
 from auth.scopes import ROLE_SCOPES, Role, Scope
 from auth.tokens import TokenConfig, issue_access_token, load_or_create_key
+from tests.databases import POSTGRES_URL, Databases
 
-POSTGRES_URL = os.environ.get("JAMSOS_TEST_POSTGRES_URL")
-REDIS_URL = os.environ.get("JAMSOS_TEST_REDIS_URL")
+REDIS_URL = os.environ.get("JAMSOS_TEST_REDIS_URL") or None
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 ISSUER = "http://jamsos.test"
 AUDIENCE = "jamsos-graph"
@@ -44,6 +43,18 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+#: Markers of tests that need the whole machine (servers of their own, a PostgreSQL they restart, a browser).
+WHOLE_MACHINE = ("whole_machine", "federation", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Under pytest-xdist (``--dist loadgroup``) one group runs in one worker, one test after another: the
+    # tests that start gateways, browsers or PostgreSQL servers never run beside each other.
+    for item in items:
+        if any(item.get_closest_marker(name) for name in WHOLE_MACHINE):
+            item.add_marker(pytest.mark.xdist_group("whole_machine"))
+
+
 def needs_redis() -> str:
     """The test Redis's URL; skips the test without one (``pytest_configure`` already refuses that in CI)."""
     if not REDIS_URL:
@@ -56,60 +67,33 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-async def _recreate_pg_database(url: str) -> None:
-    import asyncpg
-
-    base, _, name = url.rpartition("/")
-    if not re.fullmatch(r"[a-z0-9_]+", name):
-        raise ValueError(f"unexpected test database name {name!r}")
-    dsn = base.replace("postgresql+asyncpg://", "postgresql://") + "/postgres"
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-def fresh_database_url(backend: str, purpose: str, tmp_dir: Path) -> str:
-    """A new, empty database for `purpose` on `backend` (not migrated)."""
-    if backend == "sqlite":
-        path = tmp_dir / f"{purpose}.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return f"sqlite+aiosqlite:///{path}"
-    assert POSTGRES_URL, "PostgreSQL backend without JAMSOS_TEST_POSTGRES_URL"
-    url = f"{POSTGRES_URL}_{purpose}"
-    asyncio.run(_recreate_pg_database(url))
-    return url
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Databases:
+    return Databases(tmp_path_factory.mktemp("databases"))
 
 
 @pytest.fixture(scope="session")
-def new_database(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], str]:
-    tmp_dir = tmp_path_factory.mktemp("databases")
-    return lambda backend, purpose: fresh_database_url(backend, purpose, tmp_dir)
+def new_database(databases: Databases) -> Callable[[str, str], str]:
+    """A new, empty database (not migrated): for the tests of the migrations themselves."""
+    return databases.empty
 
 
 @pytest.fixture(scope="session")
-def seeded_url(backend: str, new_database: Callable[[str, str], str]) -> str:
-    """A database migrated to head and seeded with the ``tiny`` dataset (read-only for tests)."""
-    return migrated_and_seeded(new_database(backend, "tiny"))
+def migrated_database(databases: Databases) -> Callable[[str, str], str]:
+    """A database at Alembic head with no rows, copied from the backend's template."""
+    return databases.migrated
 
 
-def migrated_and_seeded(url: str) -> str:
-    upgrade(url)
-    from demo.load import seed
-    from domain.db import make_engine
+@pytest.fixture(scope="session")
+def seeded_database(databases: Databases) -> Callable[[str, str], str]:
+    """A database at head with the ``tiny`` demo, copied from the backend's template (each purpose its own)."""
+    return databases.seeded
 
-    async def run() -> None:
-        engine = make_engine(url, null_pool=True)
-        try:
-            await seed(engine, "tiny", seed=7)
-        finally:
-            await engine.dispose()
 
-    asyncio.run(run())
-    return url
+@pytest.fixture(scope="session")
+def seeded_url(backend: str, databases: Databases) -> str:
+    """The ``tiny`` database that read-only tests share."""
+    return databases.seeded(backend, "tiny")
 
 
 @pytest.fixture(scope="session")
@@ -117,29 +101,160 @@ def key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("keys") / "signing-key.pem"
 
 
+def suite_settings(database_url: str, key_path: Path, **overrides: Any) -> Settings:
+    """The settings every in-process app of the suite starts from (test issuer and audience)."""
+    return Settings(
+        env="test",
+        database_url=database_url,
+        signing_key_path=key_path,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        **overrides,
+    )
+
+
 @pytest.fixture(scope="session")
 def settings(seeded_url: str, key_path: Path) -> Settings:
-    return Settings(env="test", database_url=seeded_url, signing_key_path=key_path, issuer=ISSUER, audience=AUDIENCE)
+    return suite_settings(seeded_url, key_path)
+
+
+GQL = Callable[..., Awaitable[dict[str, Any]]]
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    #: Tables each process re-reads on its own clock (revoked tokens every few seconds, signing keys): a
+    #: refresh that happens to fall inside a counted request is not a statement of that request.
+    BACKGROUND = ("oauth_revoked_tokens", "signing_keys")
+
+    def __call__(self, *args: Any) -> None:
+        statement = str(args[2]) if len(args) > 2 else ""
+        if any(table in statement for table in self.BACKGROUND):
+            return
+        self.count += 1
+
+
+@dataclass
+class Served:
+    """An app of the suite with its HTTP client. Built once per settings by :class:`AppFactory`, never
+    reconfigured afterwards: a test that needs other settings asks the factory for another app."""
+
+    app: Starlette
+    client: httpx.AsyncClient
+    #: Send every read twice and answer with the second (the fast lane's path), checking both agree.
+    repeat_reads: bool = False
+    #: The statement counter of the test running now (``count_statements``), reset before a repeat.
+    statement_counter: StatementCounter | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        engine: AsyncEngine = self.app.state.engine
+        return engine
+
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None, caller: Caller | None = None, status: int = 200
+    ) -> dict[str, Any]:
+        headers = caller.headers if caller else {}
+        payload = {"query": query, "variables": variables or {}}
+        response = await self.client.post("/graphql", json=payload, headers=headers)
+        if self.repeat_reads and not query.lstrip().startswith("mutation"):
+            # The fast-lane read path: the same read again, answered before Strawberry's view when the
+            # compiled path answered it the first time (api.fast_reads); both answers must agree.
+            first = response
+            if self.statement_counter is not None:
+                self.statement_counter.count = 0  # statements per request: the counted request is the repeat
+            response = await self.client.post("/graphql", json=payload, headers=headers)
+            assert (response.status_code, response.content) == (first.status_code, first.content)
+        assert response.status_code == status, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+class AppFactory:
+    """The one way the suite makes in-process apps: one app per distinct settings, kept for the session."""
+
+    def __init__(self) -> None:
+        self._served: dict[tuple[str, bool], Served] = {}
+
+    def __call__(self, settings: Settings, *, repeat_reads: bool = False) -> Served:
+        key = (settings.model_dump_json(), repeat_reads)
+        if key not in self._served:
+            app = create_app(settings)
+            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://jamsos.test")
+            self._served[key] = Served(app, client, repeat_reads)
+        return self._served[key]
+
+    async def aclose(self) -> None:
+        for served in self._served.values():
+            await served.client.aclose()
+            await served.app.state.engine.dispose()  # its connections, even when no test used the client
+        self._served.clear()
 
 
 @pytest.fixture(scope="session")
-async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    application = create_app(settings)
-    yield application
-    await application.state.engine.dispose()  # closes its connections even when no test used the client
+async def app_factory() -> AsyncIterator[AppFactory]:
+    factory = AppFactory()
+    yield factory
+    await factory.aclose()
 
 
-@pytest.fixture(scope="session")
-async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://jamsos.test") as c:
-        yield c
+#: The compiled path with its JSON statements and fast lane on, whatever ``JAMSOS_COMPILED_READS``,
+#: ``JAMSOS_JSON_STATEMENTS`` and ``JAMSOS_FAST_READS`` say (the rest of the suite may run without them).
+COMPILED_PATH_ON = {"compiled_reads": True, "json_statements": True, "fast_reads": True}
+
+#: The read paths a test marked with the ``read_path`` fixture runs on, as settings of its app: the
+#: resolvers alone, the compiled read path (schema.compiled), and every read sent twice so that the
+#: repeat takes the compiled path's fast lane (api.fast_reads).
+READ_PATHS: dict[str, dict[str, bool]] = {
+    "resolvers": {"compiled_reads": False},
+    "compiled": {"compiled_reads": True},
+    "fast_lane": {"compiled_reads": True, "fast_reads": True},
+}
 
 
-@pytest.fixture(scope="session")
-def engine(app: Starlette) -> AsyncEngine:
-    result: AsyncEngine = app.state.engine
-    return result
+@pytest.fixture
+def compiled_path_on() -> None:
+    """Asked for by the tests about the compiled path itself: their app has every part of it on."""
+
+
+@pytest.fixture(params=list(READ_PATHS))
+def read_path(request: pytest.FixtureRequest) -> str:
+    """Runs a test once per read path (see READ_PATHS); the test's app is built with that path's settings."""
+    return str(request.param)
+
+
+@pytest.fixture
+def served(request: pytest.FixtureRequest, settings: Settings, app_factory: AppFactory) -> Served:
+    """The app of this test over the shared ``tiny`` database, with the read path the test asked for."""
+    overrides: dict[str, bool] = {}
+    if "compiled_path_on" in request.fixturenames:
+        overrides |= COMPILED_PATH_ON
+    path = request.getfixturevalue("read_path") if "read_path" in request.fixturenames else None
+    if path is not None:
+        overrides |= READ_PATHS[path]
+    return app_factory(settings.model_copy(update=overrides), repeat_reads=path == "fast_lane")
+
+
+@pytest.fixture
+def app(served: Served) -> Starlette:
+    return served.app
+
+
+@pytest.fixture
+def client(served: Served) -> httpx.AsyncClient:
+    return served.client
+
+
+@pytest.fixture
+def engine(served: Served) -> AsyncEngine:
+    return served.engine
+
+
+@pytest.fixture
+def gql(served: Served) -> GQL:
+    return served.gql
 
 
 @dataclass(frozen=True)
@@ -192,56 +307,14 @@ def callers(mint: Callable[..., str]) -> dict[str, Caller]:
     }
 
 
-GQL = Callable[..., Awaitable[dict[str, Any]]]
-
-
-@pytest.fixture(scope="session")
-def gql(client: httpx.AsyncClient, app: Starlette) -> GQL:
-    async def _gql(
-        query: str, variables: dict[str, Any] | None = None, caller: Caller | None = None, status: int = 200
-    ) -> dict[str, Any]:
-        headers = caller.headers if caller else {}
-        payload = {"query": query, "variables": variables or {}}
-        response = await client.post("/graphql", json=payload, headers=headers)
-        if getattr(app.state, "repeat_reads", False) and not query.lstrip().startswith("mutation"):
-            # The fast-lane read path: the same read again, answered before Strawberry's view when the
-            # compiled path answered it the first time (api.fast_reads); both answers must agree.
-            first = response
-            counter = getattr(app.state, "statement_counter", None)
-            if counter is not None:
-                counter.count = 0  # statements per request: the counted request is the repeat
-            response = await client.post("/graphql", json=payload, headers=headers)
-            assert (response.status_code, response.content) == (first.status_code, first.content)
-        assert response.status_code == status, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    return _gql
-
-
-class StatementCounter:
-    def __init__(self) -> None:
-        self.count = 0
-
-    #: Tables each process re-reads on its own clock (revoked tokens every few seconds, signing keys): a
-    #: refresh that happens to fall inside a counted request is not a statement of that request.
-    BACKGROUND = ("oauth_revoked_tokens", "signing_keys")
-
-    def __call__(self, *args: Any) -> None:
-        statement = str(args[2]) if len(args) > 2 else ""
-        if any(table in statement for table in self.BACKGROUND):
-            return
-        self.count += 1
-
-
 @pytest.fixture
-def count_statements(engine: AsyncEngine, app: Starlette) -> Iterator[StatementCounter]:
+def count_statements(served: Served) -> Iterator[StatementCounter]:
     counter = StatementCounter()
-    event.listen(engine.sync_engine, "before_cursor_execute", counter)
-    app.state.statement_counter = counter
+    event.listen(served.engine.sync_engine, "before_cursor_execute", counter)
+    served.statement_counter = counter
     yield counter
-    app.state.statement_counter = None
-    event.remove(engine.sync_engine, "before_cursor_execute", counter)
+    served.statement_counter = None
+    event.remove(served.engine.sync_engine, "before_cursor_execute", counter)
 
 
 @dataclass
@@ -254,31 +327,14 @@ class WriteEnv:
 
 
 @pytest.fixture(scope="session")
-def writes_url(backend: str, new_database: Callable[[str, str], str]) -> str:
-    return migrated_and_seeded(new_database(backend, "writes"))
+def writes_url(backend: str, databases: Databases) -> str:
+    return databases.seeded(backend, "writes")
 
 
 @pytest.fixture(scope="session")
-async def writes(writes_url: str, key_path: Path) -> AsyncIterator[WriteEnv]:
-    settings = Settings(
-        env="test", database_url=writes_url, signing_key_path=key_path, issuer=ISSUER, audience=AUDIENCE
-    )
-    app = create_app(settings)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://jamsos.test") as client:
-
-        async def _gql(
-            query: str, variables: dict[str, Any] | None = None, caller: Caller | None = None, status: int = 200
-        ) -> dict[str, Any]:
-            headers = caller.headers if caller else {}
-            response = await client.post(
-                "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-            )
-            assert response.status_code == status, response.text
-            body: dict[str, Any] = response.json()
-            return body
-
-        yield WriteEnv(gql=_gql, engine=app.state.engine, client=client)
-    await app.state.engine.dispose()
+def writes(writes_url: str, key_path: Path, app_factory: AppFactory) -> WriteEnv:
+    served = app_factory(suite_settings(writes_url, key_path))
+    return WriteEnv(gql=served.gql, engine=served.engine, client=served.client)
 
 
 @pytest.fixture(scope="session")
@@ -308,38 +364,3 @@ def staff(mint: Callable[..., str]) -> dict[str, Caller]:
         "auditor": person("auditor.bpk", Role.AUDITOR, None),
         "trail_reader": person("compliance-bot", Role.AUDITOR, None, frozenset({Scope.AUDIT_READ})),
     }
-
-
-#: The compiled path with its JSON statements and fast lane on, whatever ``JAMSOS_COMPILED_READS``,
-#: ``JAMSOS_JSON_STATEMENTS`` and ``JAMSOS_FAST_READS`` say (the rest of the suite may run without them).
-COMPILED_PATH_ON = {"compiled_reads": True, "json_statements": True, "fast_reads": True}
-
-
-@pytest.fixture
-def compiled_path_on(app: Starlette) -> Iterator[None]:
-    """For the tests about the compiled path itself: every part of it on for the test, then as before."""
-    graphql_app = app.state.graphql
-    before = {name: getattr(graphql_app, name) for name in COMPILED_PATH_ON}
-    for name, value in COMPILED_PATH_ON.items():
-        setattr(graphql_app, name, value)
-    yield
-    for name, value in before.items():
-        setattr(graphql_app, name, value)
-
-
-READ_PATHS = ["resolvers", "compiled", "fast_lane"]
-
-
-@pytest.fixture(params=READ_PATHS)
-def read_path(request: pytest.FixtureRequest, app: Starlette) -> Iterator[str]:
-    """Runs a test with the resolvers alone, with the compiled read path (schema.compiled), and with every
-    read sent twice so that the repeat takes the compiled path's fast lane (api.fast_reads)."""
-    graphql_app = app.state.graphql
-    before = graphql_app.compiled_reads, graphql_app.fast_reads
-    graphql_app.compiled_reads = request.param != "resolvers"
-    if request.param == "fast_lane":  # on here even when the environment turned it off for the rest
-        graphql_app.fast_reads = True
-    app.state.repeat_reads = request.param == "fast_lane"
-    yield str(request.param)
-    graphql_app.compiled_reads, graphql_app.fast_reads = before
-    app.state.repeat_reads = False

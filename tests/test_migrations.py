@@ -46,7 +46,7 @@ def test_the_ledger_migration_keeps_the_figures_of_a_database_with_data(
     from alembic import command
 
     from api.migrate import alembic_config
-    from tests.conftest import migrated_and_seeded
+    from tests.databases import migrated_and_seeded
 
     url = migrated_and_seeded(new_database(backend, "ledger_migration"))
     before = asyncio.run(_figures(url))

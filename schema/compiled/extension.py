@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 from graphql import ExecutionResult
@@ -29,22 +28,17 @@ from schema.context import Context
 
 log = logging.getLogger("jamsos.compiled")
 
-#: Distinct (document, operation) pairs whose plan (or "not compilable") is kept. Bounded: unique documents
-#: evict older plans, counted in ``PLANS.stats.evictions``.
+#: Distinct (document, operation) pairs whose plan (or "not compilable") each app keeps. Bounded: unique
+#: documents evict older plans, counted in the cache's ``stats.evictions``.
 PLAN_CACHE_SIZE = 1024
 
-PLANS: BoundedCache[tuple[str, str | None], OperationPlan | None] = BoundedCache(PLAN_CACHE_SIZE)
+Plans = BoundedCache[tuple[str, str | None], OperationPlan | None]
 
 
-@dataclass
-class Counters:
-    """How many operations the compiled path answered and how many it handed to the resolvers."""
+def plan_cache(size: int = PLAN_CACHE_SIZE) -> Plans:
+    """An app's own plan cache (one per schema: a plan is compiled against the schema that keeps it)."""
+    return BoundedCache(size)
 
-    compiled: int = 0
-    fallbacks: int = 0
-
-
-COUNTERS = Counters()
 
 #: The "needs authentication" marker among a field's requirements.
 AUTHENTICATED = "authenticated"
@@ -89,13 +83,13 @@ def allowed(plan: OperationPlan, principal: Principal, requirements: Requirement
     return True
 
 
-def plan_for(schema: Any, query: str, operation_name: str | None, document: Any) -> OperationPlan | None:
+def plan_for(plans: Plans, schema: Any, query: str, operation_name: str | None, document: Any) -> OperationPlan | None:
     key = (query, operation_name)
-    cached = PLANS.get(key)
-    if not PLANS.missing(cached):
-        return cached  # type: ignore[return-value]
+    cached = plans.get(key)
+    if not plans.missing(cached):
+        return cached  # type: ignore[return-value]  # a hit is what put() stored
     plan = compile_operation(schema._schema, document, operation_name)
-    PLANS.put(key, plan)
+    plans.put(key, plan)
     return plan
 
 
@@ -112,14 +106,15 @@ class CompiledReads(SchemaExtension):
             and ec.query is not None
             and ec.graphql_document is not None
         ):
-            plan = plan_for(ec.schema, ec.query, ec.operation_name, ec.graphql_document)
+            plans = context.plans if context.plans is not None else plan_cache()
+            plan = plan_for(plans, ec.schema, ec.query, ec.operation_name, ec.graphql_document)
             if plan is not None and allowed(plan, context.principal, field_requirements(ec.schema)):
                 try:
                     data = await run_operation(plan, ec.schema, context, ec.variables)
                 except Fallback:
-                    COUNTERS.fallbacks += 1
+                    context.counters.fallbacks += 1
                 else:
-                    COUNTERS.compiled += 1
+                    context.counters.compiled += 1
                     ec.result = ExecutionResult(data=data)
                     if context.ready is not None and context.cost is not None:
                         # The name as the request gave it (None for a one-operation document), which

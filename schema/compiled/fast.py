@@ -46,14 +46,3 @@ def ready_key(
     integers = tuple(sorted((k, v) for k, v in (variables or {}).items() if type(v) is int))
     region = principal.region.code if principal.region is not None else None
     return (query, operation_name, principal.is_authenticated, principal.scopes, region, integers)
-
-
-@dataclass
-class FastCounters:
-    """Requests the fast lane answered, and those it handed to the full pipeline after a hit."""
-
-    answered: int = 0
-    handed_on: int = 0
-
-
-FAST = FastCounters()

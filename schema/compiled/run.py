@@ -53,7 +53,7 @@ from domain.regions.models import Region
 from schema.claims import SUBMITTED_SORT, claim_pages_subquery
 from schema.compiled.cache import BoundedCache
 from schema.compiled.plan import LEAVES, ConnectionPlan, Leaf, ObjectPlan, OperationPlan, Relation, RootPlan, Typename
-from schema.compiled.sql_json import JSON_COUNTERS, Finish, JsonBuilder, NestedPage, covers
+from schema.compiled.sql_json import Finish, JsonBuilder, NestedPage, covers
 from schema.compiled.sql_text import compile_text
 from schema.context import Context
 from schema.entities import check_representations
@@ -342,12 +342,12 @@ class _Run:
         `varying` are the statement's bind parameters whose `values` change per request (`params` binds
         them by name when the statement runs as Core).
         """
-        JSON_COUNTERS.roots += 1
+        self.context.counters.json_roots += 1
         cached = STATEMENTS.get(key)
         if not BoundedCache.missing(cached) and cached[0] is plan:  # type: ignore[index]
             text = cached[1]  # type: ignore[index]
             if text is not None:
-                JSON_COUNTERS.texts += 1
+                self.context.counters.json_texts += 1
                 return await self.reader.text_rows(text.sql, text.parameters(values))
             return await self.reader.rows(build(), params)
         statement = build()

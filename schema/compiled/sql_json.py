@@ -86,18 +86,6 @@ _MODELS: dict[str, type[Any]] = {
 _EMPTY_LIST: ColumnElement[Any] = literal_column("'[]'::json")
 
 
-@dataclass
-class JsonCounters:
-    """Root fields answered by one JSON statement (tests check that the cases meant for it reach it)."""
-
-    roots: int = 0
-    #: Of those, how many ran as SQL text compiled earlier (schema.compiled.sql_text), not as Core.
-    texts: int = 0
-
-
-JSON_COUNTERS = JsonCounters()
-
-
 class NotInSql(Exception):
     """Part of the plan cannot be rendered by the database exactly as the schema would; use the row path."""
 
@@ -403,4 +391,4 @@ def _isoformat(value: ColumnElement[Any]) -> ColumnElement[Any]:
     return case((value.is_(None), None), else_=whole.concat(fraction).concat(literal("+00:00", String)))
 
 
-__all__ = ["JSON_COUNTERS", "ROW_ID", "Finish", "JsonBuilder", "NestedPage", "NotInSql", "covers"]
+__all__ = ["ROW_ID", "Finish", "JsonBuilder", "NestedPage", "NotInSql", "covers"]

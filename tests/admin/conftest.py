@@ -25,7 +25,7 @@ from api.settings import Settings
 from auth import accounts
 from auth.scopes import Role
 from domain.audit.writes import Actor
-from tests.conftest import AUDIENCE, ISSUER, migrated_and_seeded
+from tests.conftest import AUDIENCE, ISSUER
 from tests.rollup_check import rollup_drift
 
 OPERATOR = Actor(subject="cli:tests", kind="system")
@@ -67,8 +67,8 @@ def console_settings(url: str, key_path: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def console_url(backend: str, new_database: Callable[[str, str], str]) -> str:
-    return migrated_and_seeded(new_database(backend, "console"))
+def console_url(backend: str, seeded_database: Callable[[str, str], str]) -> str:
+    return seeded_database(backend, "console")
 
 
 @pytest.fixture(scope="session")

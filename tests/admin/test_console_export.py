@@ -22,14 +22,13 @@ from api.app import create_app
 from domain.identity.models import User
 from domain.participants.models import Employer
 from tests.admin.conftest import console_settings, create_people
-from tests.conftest import migrated_and_seeded
 
 ROWS = 100_000
 
 
 @pytest.fixture(scope="module")
-def export_url(backend: str, new_database: Callable[[str, str], str]) -> str:
-    return migrated_and_seeded(new_database(backend, "export"))
+def export_url(backend: str, seeded_database: Callable[[str, str], str]) -> str:
+    return seeded_database(backend, "export")
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,13 @@ from api.cli import main
 from api.settings import get_settings
 from domain.audit.models import AuditEvent
 from domain.db import make_engine, make_sessionmaker
-from tests.conftest import migrated_and_seeded
 
 PASSWORD = "sate-rembiga-mataram-7"
 
 
 @pytest.fixture(scope="module")
-def cli_url(backend: str, new_database: Callable[[str, str], str]) -> str:
-    return migrated_and_seeded(new_database(backend, "cli"))
+def cli_url(backend: str, seeded_database: Callable[[str, str], str]) -> str:
+    return seeded_database(backend, "cli")
 
 
 @pytest.fixture

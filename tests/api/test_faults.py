@@ -40,8 +40,11 @@ from domain.audit.writes import verify_chain
 from domain.db import make_engine, make_sessionmaker
 from domain.nik import Sex, build_nik
 from domain.participants.models import Participant
-from tests.conftest import AUDIENCE, ISSUER, migrated_and_seeded
+from tests.conftest import AUDIENCE, ISSUER
+from tests.databases import migrated_and_seeded
 from tests.writes.conftest import REGISTER, registration
+
+pytestmark = pytest.mark.whole_machine  # starts, stops and restarts a PostgreSQL server of its own
 
 DEADLINE_SECONDS = 120  # a bound on waiting for recovery, not a timing assertion
 _serials = itertools.count(7001)

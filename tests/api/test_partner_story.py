@@ -18,15 +18,14 @@ from sqlalchemy import func, select
 from domain.audit.models import AuditEvent
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.db import make_engine, make_sessionmaker
-from tests.conftest import migrated_and_seeded
 from tests.live import free_port, jamsos, jamsos_json, live_server, service_env
 
 BENEFICIARIES = "{ beneficiaries(first: 100) { totalCount edges { node { id nik birthDate } } } }"
 
 
 @pytest.fixture(scope="module")
-def partner_url(backend: str, new_database: Callable[[str, str], str]) -> str:
-    return migrated_and_seeded(new_database(backend, "partner"))
+def partner_url(backend: str, seeded_database: Callable[[str, str], str]) -> str:
+    return seeded_database(backend, "partner")
 
 
 def _facts(url: str) -> tuple[set[int], int, list[AuditEvent]]:

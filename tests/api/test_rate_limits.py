@@ -132,6 +132,7 @@ async def test_redis_buckets_are_one_budget() -> None:
 
 
 @pytest.mark.redis
+@pytest.mark.whole_machine  # two uvicorn processes
 def test_two_processes_share_one_budget(seeded_url: str, key_path: Path, mint: Any, tmp_path: Path) -> None:
     """Two uvicorn processes, one Redis: a caller's 100 cost units are 100 in all, not 100 per process."""
     url = needs_redis()

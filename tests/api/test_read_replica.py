@@ -14,15 +14,14 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select, update
+from starlette.applications import Starlette
 
 from api.app import create_app
 from api.settings import Settings
 from domain.audit.models import DataAccessEvent
 from domain.db import make_engine
 from domain.participants.models import Participant
-from schema.compiled.extension import COUNTERS
-from schema.compiled.fast import FAST
-from tests.conftest import AUDIENCE, ISSUER, Caller, migrated_and_seeded
+from tests.conftest import AUDIENCE, ISSUER, Caller
 
 LOOKUP = "query($m: String!) { participant(membershipNumber: $m) { fullName nik } }"
 
@@ -38,17 +37,15 @@ async def _scalar(url: str, statement: Any) -> Any:
 
 
 @pytest.fixture
-def databases(backend: str, new_database: Callable[[str, str], str]) -> tuple[str, str]:
-    """A primary and its "replica", seeded alike (seeding runs its own event loop: a sync fixture)."""
-    return migrated_and_seeded(new_database(backend, "replica_primary")), migrated_and_seeded(
-        new_database(backend, "replica_copy")
-    )
+def primary_and_replica(backend: str, seeded_database: Callable[[str, str], str]) -> tuple[str, str]:
+    """A primary and its "replica", seeded alike (copying runs its own event loop: a sync fixture)."""
+    return seeded_database(backend, "replica_primary"), seeded_database(backend, "replica_copy")
 
 
 async def test_queries_read_on_the_replica_and_the_access_log_goes_to_the_primary(
-    databases: tuple[str, str], key_path: Path, callers: dict[str, Caller]
+    primary_and_replica: tuple[str, str], key_path: Path, callers: dict[str, Caller]
 ) -> None:
-    primary, replica = databases
+    primary, replica = primary_and_replica
     number = await _scalar(primary, select(Participant.membership_number).order_by(Participant.id).limit(1))
     await _scalar(
         replica,
@@ -71,29 +68,27 @@ async def test_queries_read_on_the_replica_and_the_access_log_goes_to_the_primar
         fast_reads=True,
     )
     app = create_app(settings)
-    graphql_app = app.state.graphql
+    resolvers_app = create_app(settings.model_copy(update={"compiled_reads": False}))
     admin = callers["admin"]  # pii:read: every answer below is an unmasked read, logged
+
+    async def ask(application: Starlette) -> dict[str, Any]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://t") as client:
+            body = {"query": LOOKUP, "variables": {"m": number}}
+            response = await client.post("/graphql", json=body, headers=admin.headers)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-
-            async def ask() -> dict[str, Any]:
-                body = {"query": LOOKUP, "variables": {"m": number}}
-                response = await client.post("/graphql", json=body, headers=admin.headers)
-                assert response.status_code == 200, response.text
-                result: dict[str, Any] = response.json()
-                return result
-
-            graphql_app.compiled_reads = False
-            by_resolvers = await ask()
-            graphql_app.compiled_reads = True
-            compiled, fast = COUNTERS.compiled, FAST.answered
-            by_compiled = await ask()
-            by_fast_lane = await ask()
-            assert COUNTERS.compiled == compiled + 2
-            assert FAST.answered == fast + 1
+        by_resolvers = await ask(resolvers_app)
+        counters = app.state.graphql.counters
+        by_compiled = await ask(app)
+        by_fast_lane = await ask(app)
+        assert (counters.compiled, counters.fast_answered) == (2, 1)
     finally:
-        await app.state.engine.dispose()
-        await app.state.read_engine.dispose()
+        for application in (app, resolvers_app):
+            await application.state.engine.dispose()
+            await application.state.read_engine.dispose()
     for body in (by_resolvers, by_compiled, by_fast_lane):
         assert body["data"]["participant"]["fullName"] == "Nama Di Replika", body
     assert await _scalar(primary, logged) == before_primary + 3

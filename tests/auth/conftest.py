@@ -22,7 +22,7 @@ from api.settings import Settings
 from auth import accounts
 from auth.scopes import Role, Scope, parse_scopes
 from domain.audit.writes import Actor
-from tests.conftest import AUDIENCE, ISSUER, migrated_and_seeded
+from tests.conftest import AUDIENCE, ISSUER
 
 OPERATOR = Actor(subject="cli:tests", kind="system")
 PASSWORD = "kopi-tubruk-lombok-2026"
@@ -30,8 +30,8 @@ CALLBACK = "https://app.jamsos.test/callback"
 
 
 @pytest.fixture(scope="session")
-def oauth_url(backend: str, new_database: Callable[[str, str], str]) -> str:
-    return migrated_and_seeded(new_database(backend, "oauth"))
+def oauth_url(backend: str, seeded_database: Callable[[str, str], str]) -> str:
+    return seeded_database(backend, "oauth")
 
 
 def oauth_app_settings(url: str, key_path: Path, **overrides: Any) -> Settings:

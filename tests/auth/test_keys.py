@@ -11,7 +11,6 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import create_app
-from api.migrate import upgrade
 from auth import keys
 from auth.revocation import RevocationList
 from auth.scopes import Scope
@@ -26,10 +25,8 @@ CONFIG = TokenConfig(ISSUER, AUDIENCE)
 
 
 @pytest.fixture
-def key_db_url(backend: str, new_database: Callable[[str, str], str]) -> str:
-    url = new_database(backend, "keys")
-    upgrade(url)  # runs its own event loop, so this fixture is synchronous
-    return url
+def key_db_url(backend: str, migrated_database: Callable[[str, str], str]) -> str:
+    return migrated_database(backend, "keys")
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from auth.principal import PrincipalKind
 from auth.scopes import ROLE_SCOPES, Role, Scope
 from auth.tokens import InvalidToken, load_or_create_key
 from tests.auth.conftest import CALLBACK, PASSWORD, Registered, code_flow, oauth_app_settings
-from tests.conftest import AUDIENCE, ISSUER, migrated_and_seeded
+from tests.conftest import AUDIENCE, ISSUER
 from tests.live import free_port, jamsos, jamsos_json, live_server, service_env
 
 ME = "{ me { subject kind roles scopes regionCode clientId } }"
@@ -42,9 +42,9 @@ class Provider:
 
 @pytest.fixture(scope="module")
 def provider(
-    backend: str, new_database: Callable[[str, str], str], tmp_path_factory: pytest.TempPathFactory
+    backend: str, seeded_database: Callable[[str, str], str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Provider]:
-    url = migrated_and_seeded(new_database(backend, "idp"))
+    url = seeded_database(backend, "idp")
     home = tmp_path_factory.mktemp("idp")
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"

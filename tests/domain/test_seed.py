@@ -6,10 +6,10 @@ recreated and dropped again afterwards).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import enum
 import hashlib
-import os
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -31,10 +31,10 @@ from domain.models import Participant, Region, RegionYearFigure
 from domain.nik import Sex, check_consistency, parse_nik
 from domain.participants.rules import Program, Segment, program_problems
 from domain.regions.rules import RegionLevel
+from tests.databases import POSTGRES_URL, Databases
 
 AS_OF = dt.date(2026, 6, 30)
 SEED = 42
-POSTGRES_URL = os.environ.get("JAMSOS_TEST_POSTGRES_URL")
 JKM_DEATH = Decimal(42_000_000)
 
 Rows = list[dict[str, Any]]
@@ -50,13 +50,10 @@ class Seeded:
     scope="module",
     params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
 )
-async def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Seeded]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('seed') / 'seed.db'}"
-    elif POSTGRES_URL:
-        url = POSTGRES_URL
-    else:
+async def seeded(request: pytest.FixtureRequest, databases: Databases) -> AsyncIterator[Seeded]:
+    if request.param == "postgres" and not POSTGRES_URL:
         pytest.skip("JAMSOS_TEST_POSTGRES_URL is not set")
+    url = await asyncio.to_thread(databases.empty, request.param, "seed")  # runs its own event loop
     eng = make_engine(url, null_pool=True)
     async with eng.begin() as conn:
         if request.param == "postgres":
@@ -367,10 +364,11 @@ async def test_later_inserts_get_fresh_ids(seeded: Seeded) -> None:
         "regency_code": "52.71",
         "district_code": None,
     }
-    async with seeded.engine.begin() as conn:
+    async with seeded.engine.connect() as conn:
         result = await conn.execute(employers.insert().values(row))
         assert result.inserted_primary_key is not None
         assert result.inserted_primary_key[0] == SIZES["tiny"].employers + 1
+        await conn.rollback()  # the other tests of this module count the seeded rows
 
 
 def test_the_demo_ledger_recounts_to_every_participants_figures() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import migrated_and_seeded
+from tests.databases import Databases
 from tests.live import ROOT, free_port, jamsos, live_server, service_env
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -60,11 +60,11 @@ class Service:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def service(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[Service]:
     _require_chromium()
     data = tmp_path_factory.mktemp("e2e")
     database = data / "console.db"
-    url = migrated_and_seeded(f"sqlite+aiosqlite:///{database}")
+    url = databases.seeded_file(database)
     port = free_port()
     env = service_env(
         url,

@@ -23,7 +23,6 @@ from domain.imports.report import ImportResult
 from domain.nik import Sex, build_nik
 from domain.regions.rules import RegionCode
 from domain.writes.caller import Caller
-from tests.conftest import migrated_and_seeded
 from tests.rollup_check import rollup_drift
 
 HEADER = "nik,nama,tanggal_lahir,jenis_kelamin,no_kk,kode_wilayah,desil,miskin_ekstrem,sumber,tanggal_data"
@@ -157,5 +156,5 @@ async def rollups_stay_right(request: pytest.FixtureRequest) -> AsyncIterator[No
 
 
 @pytest.fixture(scope="session")
-def imports_db(backend: str, new_database: Callable[[str, str], str]) -> ImportDB:
-    return ImportDB(migrated_and_seeded(new_database(backend, "imports")))
+def imports_db(backend: str, seeded_database: Callable[[str, str], str]) -> ImportDB:
+    return ImportDB(seeded_database(backend, "imports"))

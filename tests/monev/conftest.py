@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.migrate import upgrade
 from demo.regions import load_regions
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim, ClaimBenefit, ClaimEvent
@@ -258,10 +257,9 @@ async def load(engine: AsyncEngine, data: Data) -> None:
 
 
 @pytest.fixture(scope="session")
-def monev_url(backend: str, new_database: Callable[[str, str], str]) -> str:
+def monev_url(backend: str, migrated_database: Callable[[str, str], str]) -> str:
     """A migrated database with NTB's regions and no people: each test loads its own random data."""
-    url = new_database(backend, "monev")
-    upgrade(url)
+    url = migrated_database(backend, "monev")
 
     async def regions() -> None:
         engine = make_engine(url, null_pool=True)

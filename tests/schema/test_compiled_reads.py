@@ -17,16 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from strawberry.relay import to_base64
 
+from api.settings import Settings
 from auth.scopes import Role, Scope
 from domain.audit.models import DataAccessEvent
 from domain.claims.models import Claim
 from domain.participants.models import Participant
 from schema.claims import SUBMITTED_SORT
 from schema.compiled.cache import BoundedCache
-from schema.compiled.extension import COUNTERS, PLANS
-from schema.compiled.fast import FAST
-from schema.compiled.sql_json import JSON_COUNTERS
+from schema.compiled.counters import ReadCounters
+from schema.compiled.extension import PLAN_CACHE_SIZE, plan_cache
 from schema.pagination import SortKey, encode_cursor
+from tests.conftest import AppFactory, Served
 
 # These tests are about the compiled path: it is on for them whatever the environment says.
 pytestmark = pytest.mark.usefixtures("compiled_path_on")
@@ -242,16 +243,25 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
-async def _both(gql: Any, app: Starlette, query: str, variables: dict[str, Any], caller: Any) -> tuple[Any, Any, int]:
-    graphql_app = app.state.graphql
-    graphql_app.compiled_reads = False
-    try:
-        resolved = await gql(query, variables, caller, status=200)
-    finally:
-        graphql_app.compiled_reads = True
-    before = COUNTERS.compiled
+def counters(app: Starlette) -> ReadCounters:
+    """What the test's own app (never another one) did on its read path."""
+    result: ReadCounters = app.state.graphql.counters
+    return result
+
+
+@pytest.fixture
+def resolvers(settings: Settings, app_factory: AppFactory) -> Served:
+    """The same database served by the resolvers alone: the reference the compiled path is compared with."""
+    return app_factory(settings.model_copy(update={"compiled_reads": False}))
+
+
+async def _both(
+    gql: Any, resolvers: Served, app: Starlette, query: str, variables: dict[str, Any], caller: Any
+) -> tuple[Any, Any, int]:
+    resolved = await resolvers.gql(query, variables, caller, status=200)
+    before = counters(app).compiled
     compiled = await gql(query, variables, caller, status=200)
-    return resolved, compiled, COUNTERS.compiled - before
+    return resolved, compiled, counters(app).compiled - before
 
 
 def _caller(callers: dict[str, Any], mint: Any, name: str) -> Any:
@@ -263,25 +273,33 @@ def _caller(callers: dict[str, Any], mint: Any, name: str) -> Any:
 
 @pytest.mark.parametrize("caller_name", ["analyst_5203", "officer_5271", "admin", "national_without_pii"])
 async def test_same_json_on_both_paths(
-    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], mint: Any, caller_name: str
+    gql: Any,
+    resolvers: Served,
+    app: Starlette,
+    engine: AsyncEngine,
+    callers: dict[str, Any],
+    mint: Any,
+    caller_name: str,
 ) -> None:
     samples = await _samples(engine)
     caller = _caller(callers, mint, caller_name)
     postgres = engine.dialect.name == "postgresql"
     for name, query, variables in _cases(samples):
-        before = JSON_COUNTERS.roots
-        resolved, compiled, answered = await _both(gql, app, query, variables, caller)
+        before = counters(app).json_roots
+        resolved, compiled, answered = await _both(gql, resolvers, app, query, variables, caller)
         assert json.dumps(compiled) == json.dumps(resolved), name
         assert "errors" not in resolved, (name, resolved.get("errors"))
         assert answered == 1, f"{name}: the compiled path should have answered it"
         if postgres and name in JSON_CASES:
-            assert JSON_COUNTERS.roots == before + JSON_CASES[name], f"{name}: JSON statements should have answered it"
+            assert counters(app).json_roots == before + JSON_CASES[name], (
+                f"{name}: JSON statements should have answered it"
+            )
         elif not postgres:
-            assert JSON_COUNTERS.roots == before, f"{name}: SQLite keeps the row path"
+            assert counters(app).json_roots == before, f"{name}: SQLite keeps the row path"
 
 
 async def test_json_statements_rebind_every_value_of_their_compiled_text(
-    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], mint: Any
+    gql: Any, resolvers: Served, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], mint: Any
 ) -> None:
     """The same statement structure with other values (keys, regions, filters, page sizes) answers alike."""
     if engine.dialect.name != "postgresql":
@@ -318,32 +336,38 @@ async def test_json_statements_rebind_every_value_of_their_compiled_text(
         (ENTITIES_BY_NUMBER, {"representations": [{"__typename": "Participant", "membershipNumber": east}]}),
         (ENTITIES_BY_NUMBER, {"representations": [{"__typename": "Participant", "membershipNumber": city}] * 3}),
     ]
-    texts = JSON_COUNTERS.texts
+    texts = counters(app).json_texts
     for caller in (national, callers["analyst_5203"]):
         for query, variables in runs:
-            resolved, compiled, answered = await _both(gql, app, query, variables, caller)
+            resolved, compiled, answered = await _both(gql, resolvers, app, query, variables, caller)
             assert compiled == resolved, (caller.name, variables)
             assert answered == 1
-    assert JSON_COUNTERS.texts - texts >= 16, "repeated structures should run as compiled text"
+    assert counters(app).json_texts - texts >= 16, "repeated structures should run as compiled text"
 
 
 @pytest.mark.parametrize("caller_name", ["admin", "national_without_pii"])
 async def test_paging_on_the_compiled_path_walks_the_same_pages(
-    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], mint: Any, caller_name: str
+    gql: Any,
+    resolvers: Served,
+    app: Starlette,
+    engine: AsyncEngine,
+    callers: dict[str, Any],
+    mint: Any,
+    caller_name: str,
 ) -> None:
     caller = _caller(callers, mint, caller_name)
     for query in (SORTED, SORTED.replace("FULL_NAME", "REGISTERED_AT")):
         after = None
         pages = 0
         while True:
-            before = JSON_COUNTERS.roots
+            before = counters(app).json_roots
             resolved, compiled, answered = await _both(
-                gql, app, query, {"first": 2, "after": after, "dir": "ASC"}, caller
+                gql, resolvers, app, query, {"first": 2, "after": after, "dir": "ASC"}, caller
             )
             assert compiled == resolved
             assert answered == 1
             if engine.dialect.name == "postgresql" and caller_name == "national_without_pii":
-                assert JSON_COUNTERS.roots == before + 1, "cursors are the JSON statement's too"
+                assert counters(app).json_roots == before + 1, "cursors are the JSON statement's too"
             pages += 1
             info = compiled["data"]["participants"]["pageInfo"]
             if not info["hasNextPage"] or pages == 5:
@@ -354,7 +378,13 @@ async def test_paging_on_the_compiled_path_walks_the_same_pages(
 
 @pytest.mark.parametrize("caller_name", ["analyst_5203", "national_without_pii"])
 async def test_nested_claim_pages_walk_the_same_way(
-    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], mint: Any, caller_name: str
+    gql: Any,
+    resolvers: Served,
+    app: Starlette,
+    engine: AsyncEngine,
+    callers: dict[str, Any],
+    mint: Any,
+    caller_name: str,
 ) -> None:
     """A participant's claims, page by page with the nested ``after`` (the JSON statement binds the cursor),
     through to the empty page after the last claim (no cursors, hasPreviousPage)."""
@@ -363,13 +393,13 @@ async def test_nested_claim_pages_walk_the_same_way(
     after = None
     pages = []
     while True:
-        before = JSON_COUNTERS.roots
+        before = counters(app).json_roots
         variables = {"m": samples["52.03"].membership_number, "after": after}
-        resolved, compiled, answered = await _both(gql, app, NESTED_AFTER, variables, caller)
+        resolved, compiled, answered = await _both(gql, resolvers, app, NESTED_AFTER, variables, caller)
         assert json.dumps(compiled) == json.dumps(resolved)
         assert answered == 1
         if engine.dialect.name == "postgresql":
-            assert JSON_COUNTERS.roots == before + 1
+            assert counters(app).json_roots == before + 1
         claims = compiled["data"]["participant"]["claims"]
         pages.append(claims)
         if not claims["edges"]:
@@ -421,6 +451,7 @@ BAD_INPUT = [
 @pytest.mark.parametrize(("label", "query", "variables", "code"), BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
 async def test_bad_input_is_refused_the_same_way(
     gql: Any,
+    resolvers: Served,
     app: Starlette,
     engine: AsyncEngine,
     callers: dict[str, Any],
@@ -436,7 +467,7 @@ async def test_bad_input_is_refused_the_same_way(
         east = {"__typename": "Participant", "membershipNumber": samples["52.03"].membership_number}
         variables = {"representations": [east]}
     for caller in (callers["analyst_5203"], callers["admin"]):
-        resolved, compiled, answered = await _both(gql, app, query, variables, caller)
+        resolved, compiled, answered = await _both(gql, resolvers, app, query, variables, caller)
         assert compiled == resolved, label
         assert resolved.get("errors"), label
         if code is not None:
@@ -445,7 +476,7 @@ async def test_bad_input_is_refused_the_same_way(
 
 
 async def test_missing_scopes_and_anonymous_callers_get_the_resolvers_errors(
-    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], mint: Any
+    gql: Any, resolvers: Served, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], mint: Any
 ) -> None:
     samples = await _samples(engine)
     participants_only = type(callers["admin"])(
@@ -459,7 +490,7 @@ async def test_missing_scopes_and_anonymous_callers_get_the_resolvers_errors(
         (participants_only, S2, {"m": east.membership_number}),  # region needs regions:read, claims claims:read
         (callers["analyst_5203"], nik_without_pii, {"n": east.nik}),  # nik lookups need pii:read
     ]:
-        resolved, compiled, answered = await _both(gql, app, query, variables, caller)
+        resolved, compiled, answered = await _both(gql, resolvers, app, query, variables, caller)
         assert compiled == resolved
         assert resolved.get("errors")
         assert answered == 0
@@ -479,7 +510,7 @@ LOGGED = {
 
 @pytest.mark.parametrize("shape", sorted(LOGGED))
 async def test_unmasked_reads_are_logged_alike(
-    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], shape: str
+    gql: Any, resolvers: Served, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], shape: str
 ) -> None:
     """With pii:read, the access-log row the compiled path writes (on PostgreSQL from the JSON statement's row
     ids) is the resolvers' row: the same entity type, ids and fields."""
@@ -505,18 +536,13 @@ async def test_unmasked_reads_are_logged_alike(
             total = (await conn.execute(select(func.count()).select_from(DataAccessEvent))).scalar_one()
         return row.entity_type, list(row.entity_ids), list(row.fields), int(total)
 
-    graphql_app = app.state.graphql
-    graphql_app.compiled_reads = False
-    try:
-        await gql(query, variables, callers["admin"])
-    finally:
-        graphql_app.compiled_reads = True
+    await resolvers.gql(query, variables, callers["admin"])  # the same database: its access log too
     by_resolvers = await last_event()
-    before, roots = COUNTERS.compiled, JSON_COUNTERS.roots
+    before, roots = counters(app).compiled, counters(app).json_roots
     await gql(query, variables, callers["admin"])
-    assert COUNTERS.compiled == before + 1
+    assert counters(app).compiled == before + 1
     if engine.dialect.name == "postgresql":
-        assert JSON_COUNTERS.roots > roots, "the JSON statements should have answered it"
+        assert counters(app).json_roots > roots, "the JSON statements should have answered it"
     by_compiled = await last_event()
     assert by_compiled[:3] == by_resolvers[:3]
     assert by_compiled[3] == by_resolvers[3] + 1
@@ -534,14 +560,14 @@ def test_the_plan_cache_is_bounded_and_counts_evictions() -> None:
     assert cache.stats.evictions == 7
     assert BoundedCache.missing(cache.get("query 0"))
     assert cache.get("query 9") == 9
-    assert PLANS.stats.maxsize >= 1
+    assert plan_cache().stats.maxsize == PLAN_CACHE_SIZE
 
 
 async def test_unique_documents_evict_plans_instead_of_growing(
-    gql: Any, callers: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    gql: Any, app: Starlette, callers: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     small: BoundedCache[Any, Any] = BoundedCache(4)
-    monkeypatch.setattr("schema.compiled.extension.PLANS", small)
+    monkeypatch.setattr(app.state.graphql, "plans", small)
     for i in range(12):
         body = await gql(f"{{ participants(first: {i + 1}) {{ edges {{ node {{ id }} }} }} }}", None, callers["admin"])
         assert len(body["data"]["participants"]["edges"]) == i + 1
@@ -552,23 +578,25 @@ async def test_unique_documents_evict_plans_instead_of_growing(
 # --- the fast lane (api.fast_reads): a repeated compiled read answered before Strawberry's view ------------
 
 
-async def _three(gql: Any, app: Starlette, query: str, variables: dict[str, Any], caller: Any) -> tuple[Any, ...]:
+async def _three(
+    gql: Any, resolvers: Served, app: Starlette, query: str, variables: dict[str, Any], caller: Any
+) -> tuple[Any, ...]:
     """The resolvers' answer, the pipeline's compiled answer (which readies the fast lane), the fast lane's."""
     graphql_app = app.state.graphql
     graphql_app.ready.clear()
-    resolved, compiled, _ = await _both(gql, app, query, variables, caller)
-    before = FAST.answered
+    resolved, compiled, _ = await _both(gql, resolvers, app, query, variables, caller)
+    before = counters(app).fast_answered
     fast = await gql(query, variables, caller, status=200)
-    return resolved, compiled, fast, FAST.answered - before
+    return resolved, compiled, fast, counters(app).fast_answered - before
 
 
 @pytest.mark.parametrize("caller_name", ["analyst_5203", "officer_5271", "admin"])
 async def test_the_fast_lane_answers_the_same_json(
-    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], caller_name: str
+    gql: Any, resolvers: Served, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], caller_name: str
 ) -> None:
     samples = await _samples(engine)
     for name, query, variables in _cases(samples):
-        resolved, compiled, fast, answered = await _three(gql, app, query, variables, callers[caller_name])
+        resolved, compiled, fast, answered = await _three(gql, resolvers, app, query, variables, callers[caller_name])
         assert json.dumps(fast) == json.dumps(resolved) == json.dumps(compiled), name
         assert answered == 1, f"{name}: the fast lane should have answered the repeat"
 
@@ -579,17 +607,17 @@ async def test_the_fast_lane_is_keyed_by_principal_shape_and_integer_variables(
     graphql_app = app.state.graphql
     graphql_app.ready.clear()
     await gql(S1, {"region": "52", "first": 3}, callers["admin"])
-    before = FAST.answered
+    before = counters(app).fast_answered
     # Another region's caller: its scoping was never checked for this document by the pipeline.
     other = await gql(S1, {"region": "52", "first": 3}, callers["analyst_5203"])
     # Another page size: another cost.
     bigger = await gql(S1, {"region": "52", "first": 4}, callers["admin"])
-    assert FAST.answered == before
+    assert counters(app).fast_answered == before
     assert len(bigger["data"]["participants"]["edges"]) == 4
     assert all(e["node"]["region"] for e in other["data"]["participants"]["edges"])
     # Other string variables reuse the entry: they change neither the checks nor the cost.
     await gql(S1, {"region": "52.71", "first": 3}, callers["admin"])
-    assert FAST.answered == before + 1
+    assert counters(app).fast_answered == before + 1
 
 
 # Bad variables sent to a document the fast lane already knows: every one is handed on and refused by the
@@ -605,25 +633,28 @@ FAST_BAD_INPUT = [
 
 @pytest.mark.parametrize(("label", "query", "variables", "code"), FAST_BAD_INPUT, ids=[c[0] for c in FAST_BAD_INPUT])
 async def test_bad_variables_on_a_known_document_get_the_pipelines_error(
-    gql: Any, app: Starlette, callers: dict[str, Any], label: str, query: str, variables: dict[str, Any], code: Any
+    gql: Any,
+    resolvers: Served,
+    app: Starlette,
+    callers: dict[str, Any],
+    label: str,
+    query: str,
+    variables: dict[str, Any],
+    code: Any,
 ) -> None:
     caller = callers["admin"]
+    resolved = await resolvers.gql(query, variables, caller, status=200)
     graphql_app = app.state.graphql
-    graphql_app.compiled_reads = False
-    try:
-        resolved = await gql(query, variables, caller, status=200)
-    finally:
-        graphql_app.compiled_reads = True
     graphql_app.ready.clear()
     await gql(query, {"region": "52", "first": 3}, caller)  # readies the fast lane (first: 101 is another key)
     assert graphql_app.ready.stats.size == 1
-    before = FAST.answered
+    before = counters(app).fast_answered
     refused = await gql(query, variables, caller, status=200)
     assert refused == resolved, label
     assert refused.get("errors"), label
     if code is not None:
         assert refused["errors"][0]["extensions"]["code"] == code
-    assert FAST.answered == before
+    assert counters(app).fast_answered == before
 
 
 async def test_the_fast_lane_writes_the_access_log(gql: Any, app: Starlette, engine: AsyncEngine, callers: Any) -> None:
@@ -642,9 +673,9 @@ async def test_the_fast_lane_writes_the_access_log(gql: Any, app: Starlette, eng
     app.state.graphql.ready.clear()
     await gql(query, variables, callers["admin"])
     logged = await events()
-    before = FAST.answered
+    before = counters(app).fast_answered
     await gql(query, variables, callers["admin"])
-    assert FAST.answered == before + 1
+    assert counters(app).fast_answered == before + 1
     after = await events()
     assert len(after) == len(logged) + 1
     assert after[-1] == logged[-1]  # same entity type, ids and fields as the pipeline logged
@@ -664,9 +695,9 @@ async def test_the_fast_lane_charges_the_budget_once_and_refuses_like_the_pipeli
 
     monkeypatch.setattr(graphql_app.buckets, "take", counting)
     await gql(S2, {"m": "00000000000"}, callers["admin"])
-    answered = FAST.answered
+    answered = counters(app).fast_answered
     await gql(S2, {"m": "00000000001"}, callers["admin"])
-    assert FAST.answered == answered + 1
+    assert counters(app).fast_answered == answered + 1
     assert len(taken) == 2
     assert taken[0] == taken[1] > 0  # one charge each, the same cost on both paths
 
@@ -675,28 +706,28 @@ async def test_the_fast_lane_charges_the_budget_once_and_refuses_like_the_pipeli
         return 30
 
     monkeypatch.setattr(graphql_app.buckets, "take", refuse)
-    before = FAST.answered
+    before = counters(app).fast_answered
     body = await gql(S2, {"m": "00000000002"}, callers["admin"], status=429)
     assert body["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
     assert len(taken) == 3, "a refused charge is not taken a second time by the pipeline"
-    assert FAST.answered == before
+    assert counters(app).fast_answered == before
 
 
 async def test_the_fast_lane_leaves_other_requests_alone(gql: Any, app: Starlette, client: Any, callers: Any) -> None:
     graphql_app = app.state.graphql
     graphql_app.ready.clear()
     await gql(S2, {"m": "00000000000"}, callers["admin"])
-    before = FAST.answered
+    before = counters(app).fast_answered
     headers = callers["admin"].headers
     body = {"query": S2, "variables": {"m": "00000000000"}}
     # Not a JSON object, a batch, a request with extensions: the pipeline answers (or refuses) them.
     assert (await client.post("/graphql", content=b"{nope", headers=headers)).status_code == 400
     batch = await client.post("/graphql", json=[body], headers=headers)
     extended = await client.post("/graphql", json=body | {"extensions": {"x": 1}}, headers=headers)
-    assert FAST.answered == before
+    assert counters(app).fast_answered == before
     assert batch.status_code in (200, 400)
     assert extended.json() == {"data": {"participant": None}}
     # Without a token: the entry was readied for another principal shape.
     anonymous = await client.post("/graphql", json=body)
     assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-    assert FAST.answered == before
+    assert counters(app).fast_answered == before

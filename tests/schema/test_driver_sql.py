@@ -23,7 +23,6 @@ from api.settings import Settings
 from auth.scopes import Role, Scope
 from domain.claims.models import Claim
 from domain.participants.models import Participant
-from schema.compiled.fast import FAST
 from schema.context import ConnectionReader
 from schema.driver_sql import DRIVER_SQL
 from tests.conftest import COMPILED_PATH_ON
@@ -65,10 +64,10 @@ async def test_the_engines_listeners_see_the_fast_lanes_statement(
     assert first.status_code == 200, first.text
     assert first.json()["data"]["participant"]["claims"]["edges"], first.text
     through_sqlalchemy = count_statements.count
-    answered, driver, count_statements.count = FAST.answered, DRIVER_SQL.driver, 0
+    answered, driver, count_statements.count = app.state.graphql.counters.fast_answered, DRIVER_SQL.driver, 0
     repeat = await client.post("/graphql", json=payload, headers=headers)
     assert repeat.content == first.content
-    assert FAST.answered == answered + 1
+    assert app.state.graphql.counters.fast_answered == answered + 1
     assert count_statements.count == through_sqlalchemy >= 1, "the listener must see the fast lane's statements"
     if engine.dialect.name == "postgresql":
         assert count_statements.count == 1, "one JSON statement"
@@ -97,24 +96,24 @@ async def test_a_connection_lost_under_the_fast_lane_is_dropped_and_the_pipeline
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://jamsos.test") as client:
         first = await client.post("/graphql", json=payload, headers=headers)
         assert first.status_code == 200, first.text
-        answered = FAST.answered
+        answered = app.state.graphql.counters.fast_answered
         assert (await client.post("/graphql", json=payload, headers=headers)).content == first.content
-        assert FAST.answered == answered + 1
+        assert app.state.graphql.counters.fast_answered == answered + 1
         async with own.connect() as conn:  # the pool's only connection
             backend = await conn.scalar(text("SELECT pg_backend_pid()"))
         async with engine.connect() as other:  # the suite's own pool, another backend of the same database
             assert await other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
 
-        handed_on, driver = FAST.handed_on, DRIVER_SQL.driver
+        handed_on, driver = app.state.graphql.counters.fast_handed_on, DRIVER_SQL.driver
         after = await client.post("/graphql", json=payload, headers=headers)
         # The fast lane met the dead connection on the driver, dropped it and handed the request on; the
         # pipeline got a new connection from the pool (the dead one would have failed it with a 503).
         assert DRIVER_SQL.driver > driver
-        assert FAST.handed_on == handed_on + 1
+        assert app.state.graphql.counters.fast_handed_on == handed_on + 1
         assert (after.status_code, after.content) == (200, first.content)
-        answered = FAST.answered
+        answered = app.state.graphql.counters.fast_answered
         assert (await client.post("/graphql", json=payload, headers=headers)).content == first.content
-        assert FAST.answered == answered + 1
+        assert app.state.graphql.counters.fast_answered == answered + 1
 
 
 async def test_an_invalidated_connection_is_left_to_sqlalchemy(engine: AsyncEngine) -> None:

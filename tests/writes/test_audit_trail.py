@@ -12,7 +12,6 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from api.migrate import upgrade
 from domain.audit import writes as audit
 from domain.audit.models import AuditAppendOnly, AuditEvent
 from domain.audit.writes import SYSTEM, verify_chain
@@ -47,13 +46,8 @@ async def _disable_guards(engine: AsyncEngine) -> None:
 
 
 @pytest.fixture
-def chain_db(backend: str, new_database: Callable[[str, str], str]) -> Callable[[str], str]:
-    def make(purpose: str) -> str:
-        url = new_database(backend, purpose)
-        upgrade(url)
-        return url
-
-    return make
+def chain_db(backend: str, migrated_database: Callable[[str, str], str]) -> Callable[[str], str]:
+    return lambda purpose: migrated_database(backend, purpose)
 
 
 async def _report(engine: AsyncEngine) -> audit.ChainReport:

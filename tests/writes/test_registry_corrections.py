@@ -28,7 +28,6 @@ from domain.writes.caller import Caller
 from domain.writes.errors import Conflict, Invalid, NotFound
 from domain.writes.placement import OutOfRegion
 from domain.writes.reasons import ReasonCode, check_reason
-from tests.conftest import migrated_and_seeded
 
 T = TypeVar("T")
 MATARAM = Caller(Actor("user:officer.rina", "user"), RegionCode.parse("52.71"))
@@ -37,8 +36,8 @@ NATIONAL = Caller(Actor("user:admin", "user"))
 
 
 @pytest.fixture(scope="module")
-def registry_url(backend: str, new_database: Callable[[str, str], str]) -> str:
-    return migrated_and_seeded(new_database(backend, "registry"))
+def registry_url(backend: str, seeded_database: Callable[[str, str], str]) -> str:
+    return seeded_database(backend, "registry")
 
 
 @pytest.fixture(scope="module")
