@@ -17,7 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.credentials import revoke_sessions
-from auth.passwords import check_password_strength, hash_secret, in_hashing_thread, new_client_secret, verify_secret
+from auth.passwords import (
+    check_password_strength,
+    hash_secret,
+    in_hashing_thread,
+    new_client_secret,
+    upgraded_hash,
+    verify_secret,
+)
 from auth.principal import Principal, PrincipalKind
 from auth.revocation import Revoked, client_marker, record_revocations, subject_marker
 from auth.scopes import REGION_BOUND_ROLES, ROLE_SCOPES, Role, Scope, format_scopes, parse_scopes
@@ -172,6 +179,9 @@ async def authenticate_user(
     reason = "disabled" if not user.active else "locked" if is_locked(user, now) else None if ok else "bad_password"
     if reason is None:
         register_success(user, now)
+        fresh = await in_hashing_thread(upgraded_hash, user.password_hash, password)
+        if fresh is not None:
+            user.password_hash = fresh  # committed with the sign-in event; the old hash verified just now
         await _sign_in_event(session, user, username, None, meta)
         return user
     if reason == "bad_password" and register_failure(user, now, policy):

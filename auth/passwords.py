@@ -1,7 +1,8 @@
 """Slow hashing for passwords and client secrets (argon2id), fast digests for high-entropy tokens.
 
 Passwords and client secrets are verified against argon2id hashes in the PHC string format, so parameters
-can be raised later and old hashes still verify (``needs_rehash`` tells when to upgrade one). Unknown users
+can be raised later and old hashes still verify; a successful sign-in stores the password again under the
+current parameters (:func:`upgraded_hash`). Unknown users
 and unknown clients are checked against a dummy hash, so a miss costs as much time as a wrong secret.
 
 Authorization codes and refresh tokens are 48+ random characters: a SHA-256 digest is enough for them (no
@@ -77,8 +78,12 @@ def verify_secret(stored_hash: str | None, secret: str) -> bool:
         return False
 
 
-def needs_rehash(stored_hash: str) -> bool:
-    return _HASHER.check_needs_rehash(stored_hash)
+def upgraded_hash(stored_hash: str, secret: str) -> str | None:
+    """A new hash of `secret` when `stored_hash` (already verified against it) has older parameters, else None.
+
+    Raising the argon2 parameters then takes effect for each account at its next sign-in, without a reset.
+    """
+    return _HASHER.hash(secret) if _HASHER.check_needs_rehash(stored_hash) else None
 
 
 def new_client_secret() -> str:

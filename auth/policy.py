@@ -212,23 +212,11 @@ def pii_visible(principal: Principal) -> bool:
     return pii_decision(principal).allowed
 
 
-def masked_identifier(principal: Principal, value: str | None) -> str | None:
-    """A NIK or family-card number as the principal may see it."""
-    if value is None or pii_visible(principal):
-        return value
-    return mask_identifier(value)
-
-
-def personal_value(principal: Principal, value: Any) -> Any:
-    """A personal value (birth date, wage) shown only with ``pii:read``; None otherwise."""
-    return value if pii_visible(principal) else None
-
-
 class Treatment(enum.StrEnum):
     """What happens to a personal value without ``pii:read``."""
 
-    MASKED = "MASKED"  # masked_identifier: '5271**********01'
-    WITHHELD = "WITHHELD"  # personal_value: null in the API, "(hidden)" in the console
+    MASKED = "MASKED"  # identity numbers: '5271**********01' (domain.nik.mask_identifier)
+    WITHHELD = "WITHHELD"  # birth dates, wages, wage-derived amounts: null in the API, "(hidden)" in the console
 
 
 #: Personal data, by table and column: the one rule set. GraphQL, the console (lists, details, exports),
@@ -436,11 +424,6 @@ def personal_fields(typename: str, program: str | None = None) -> dict[str, Trea
     if program is not None and program in WAGE_BASED_PROGRAMS:
         fields.update(WAGE_DERIVED_FIELDS.get(typename, {}))
     return fields
-
-
-def wage_derived(principal: Principal, program: str) -> bool:
-    """Whether a claim's amounts are withheld from the principal (they would reveal a wage)."""
-    return treatment(principal, Claim, "amount_approved", program) is not None
 
 
 def field_decision(

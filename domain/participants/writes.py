@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -86,7 +86,6 @@ class ParticipantChanges:
     #: still sends it gets a clear error instead of a silent no-op).
     paid_through: dt.date | None = None
     programs: set[Program] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 async def snapshot(session: AsyncSession, p: Participant) -> dict[str, Any]:

@@ -131,7 +131,9 @@ async def run_operation(plan: OperationPlan, schema: Any, context: Context, vari
     if isinstance(coerced, list):
         raise Fallback
     run = _Run(schema, context, coerced)
-    run.json_statements = context.json_statements and context.reader.dialect == "postgresql" and covers(plan)
+    run.json_statements = (
+        context.json_statements and context.reader.dialect == "postgresql" and covers(plan, schema._schema)
+    )
     try:
         data = {root.key: await run.root(root) for root in plan.roots}
     except _REFUSALS:

@@ -87,23 +87,47 @@ _EMPTY_LIST: ColumnElement[Any] = literal_column("'[]'::json")
 
 
 class NotInSql(Exception):
-    """Part of the plan cannot be rendered by the database exactly as the schema would; use the row path."""
+    """Part of the plan cannot be rendered by the database exactly as the schema would.
+
+    :func:`covers` refuses such a plan before a statement is built (the row path answers it), so reaching
+    this is a bug of this module, never an answer to a request.
+    """
 
 
-def covers(plan: OperationPlan) -> bool:
-    """Whether every root of `plan` can be answered by one JSON statement."""
-    return all(root.name in _ROOTS and _covers(root.plan) for root in plan.roots)
+#: The scalars :meth:`JsonBuilder.scalar` renders in SQL exactly as the schema's ``serialize`` would (enums
+#: too); a plan asking for any other one takes the row path.
+SQL_SCALARS = frozenset({"DateTime", "Date", "Decimal", "String", "ID", "Int", "Boolean"})
+#: The relations :meth:`JsonBuilder.relation` joins in SQL.
+SQL_RELATIONS = frozenset({"region", "programs", "claims"})
+
+
+def covers(plan: OperationPlan, schema: GraphQLSchema) -> bool:
+    """Whether every root of `plan` can be answered by one JSON statement (every type, scalar and relation)."""
+    return all(root.name in _ROOTS and _covers(root.plan, schema) for root in plan.roots)
 
 
 _ROOTS = frozenset({"participant", "participants", "_entities"})
 
 
-def _covers(plan: ObjectPlan | ConnectionPlan) -> bool:
+def _covers(plan: ObjectPlan | ConnectionPlan, schema: GraphQLSchema) -> bool:
     if isinstance(plan, ConnectionPlan):
-        return _covers(plan.node)
-    if plan.typename not in _MODELS:
+        return _covers(plan.node, schema)
+    graphql_type = schema.get_type(plan.typename)
+    if plan.typename not in _MODELS or not isinstance(graphql_type, GraphQLObjectType):
         return False
-    return all(_covers(item.plan) for item in plan.items if isinstance(item, Relation))
+    for item in plan.items:
+        if isinstance(item, Relation) and not (item.name in SQL_RELATIONS and _covers(item.plan, schema)):
+            return False
+        if isinstance(item, Leaf) and item.name != "id" and not _in_sql(graphql_type.fields[item.name].type):
+            return False
+    return True
+
+
+def _in_sql(graphql_type: Any) -> bool:
+    named = graphql_type
+    while hasattr(named, "of_type"):
+        named = named.of_type
+    return isinstance(named, GraphQLEnumType) or (isinstance(named, GraphQLScalarType) and named.name in SQL_SCALARS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,12 +20,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from api.app import create_app
 from api.settings import Settings
 from auth import accounts
 from auth.scopes import Role
 from domain.audit.writes import Actor
-from tests.conftest import AUDIENCE, ISSUER
+from tests.conftest import AUDIENCE, ISSUER, AppFactory
 from tests.rollup_check import rollup_drift
 
 OPERATOR = Actor(subject="cli:tests", kind="system")
@@ -72,11 +71,10 @@ def console_url(backend: str, seeded_database: Callable[[str, str], str]) -> str
 
 
 @pytest.fixture(scope="session")
-async def console_app(console_url: str, key_path: Path) -> AsyncIterator[Starlette]:
-    app = create_app(console_settings(console_url, key_path))
+async def console_app(console_url: str, key_path: Path, app_factory: AppFactory) -> Starlette:
+    app = app_factory(console_settings(console_url, key_path)).app
     await create_people(app.state.sessions)
-    yield app
-    await app.state.engine.dispose()
+    return app
 
 
 @pytest.fixture(autouse=True)

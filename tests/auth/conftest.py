@@ -6,7 +6,7 @@ import base64
 import hashlib
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,12 +17,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from api.app import create_app
 from api.settings import Settings
 from auth import accounts
 from auth.scopes import Role, Scope, parse_scopes
 from domain.audit.writes import Actor
-from tests.conftest import AUDIENCE, ISSUER
+from tests.conftest import AUDIENCE, ISSUER, AppFactory, Served
 
 OPERATOR = Actor(subject="cli:tests", kind="system")
 PASSWORD = "kopi-tubruk-lombok-2026"
@@ -51,16 +50,18 @@ def oauth_app_settings(url: str, key_path: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def oauth_app(oauth_url: str, key_path: Path) -> Starlette:
-    return create_app(oauth_app_settings(oauth_url, key_path))
+def oauth_served(oauth_url: str, key_path: Path, app_factory: AppFactory) -> Served:
+    return app_factory(oauth_app_settings(oauth_url, key_path))
 
 
 @pytest.fixture(scope="session")
-async def http(oauth_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=oauth_app)
-    async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as c:
-        yield c
-    await oauth_app.state.engine.dispose()
+def oauth_app(oauth_served: Served) -> Starlette:
+    return oauth_served.app
+
+
+@pytest.fixture(scope="session")
+def http(oauth_served: Served) -> httpx.AsyncClient:
+    return oauth_served.client  # base URL http://jamsos.test, the tokens' issuer
 
 
 @pytest.fixture(scope="session")

@@ -731,3 +731,25 @@ async def test_the_fast_lane_leaves_other_requests_alone(gql: Any, app: Starlett
     anonymous = await client.post("/graphql", json=body)
     assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert counters(app).fast_answered == before
+
+
+async def test_a_scalar_the_json_statement_cannot_render_takes_the_row_path(
+    gql: Any,
+    resolvers: Served,
+    app: Starlette,
+    engine: AsyncEngine,
+    callers: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A plan whose scalar has no SQL rendering is refused by ``covers`` before any statement is built: the
+    row path answers, with the resolvers' JSON (never an internal error at request time)."""
+    monkeypatch.setattr("schema.compiled.sql_json.SQL_SCALARS", frozenset({"String", "ID", "Int", "Boolean"}))
+    samples = await _samples(engine)
+    app.state.graphql.ready.clear()
+    variables = {"m": samples["52.03"].membership_number}
+    roots = counters(app).json_roots
+    resolved, compiled, answered = await _both(gql, resolvers, app, JSON_LOOKUP, variables, callers["admin"])
+    assert compiled == resolved
+    assert "errors" not in compiled
+    assert answered == 1, "the compiled row path answers it"
+    assert counters(app).json_roots == roots, "no JSON statement for a plan with Date and Decimal leaves"
