@@ -77,8 +77,8 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Everything built so far (the schema, SQLAlchemy's mappers, the region register) lives as long as
-        # the process: moved out of the collector's reach, a full collection no longer walks it. Under load
-        # those walks took up to 100 ms each and were most of the read benchmark's p99 (bench/README.md).
+        # the process: moved out of the collector's reach, a full collection no longer walks it (under load
+        # those walks were most of the read benchmark's p99: bench/README.md "Figures behind the code").
         gc.collect()
         gc.freeze()
         yield

@@ -104,9 +104,9 @@ class Settings(BaseSettings):
     fast_reads: bool = True
     #: Connections each web process keeps open to PostgreSQL, and how many more it may open under load.
     #: No overflow by default: SQLAlchemy closes an overflow connection as soon as it comes back to a full
-    #: pool, so bursts above the pool size opened and closed connections per burst (S2 at 32 clients: p99
-    #: 0.8 s); without overflow a request waits for a pooled connection instead. 20 = the old 10 + 10 kept
-    #: open: a request that writes holds two connections at once (README "Production").
+    #: pool, so bursts above the pool size opened and closed connections per burst (bench/README.md "Figures
+    #: behind the code"); without overflow a request waits for a pooled connection instead. 20 = the old
+    #: 10 + 10 kept open: a request that writes holds two connections at once (README "Production").
     db_pool_size: int = Field(default=20, gt=0, le=200)
     db_max_overflow: int = Field(default=0, ge=0, le=200)
     #: Test each pooled connection with a round trip before use (survives a database restart unnoticed,

@@ -153,11 +153,15 @@ def main() -> None:
         data = load(kind)
         if data is not None:
             lines += section(data)
-    flames = sorted(BENCH.glob("flame-*.svg"))
-    if flames:
-        lines += ["## Flame graphs (py-spy, this service, 8 clients)", ""]
-        lines += [f"- [{f.stem}]({f.name})" for f in flames]
-        lines.append("")
+    # Flame graphs are written beside this file by `bench/run.py --flame` and kept out of git (they are
+    # large and only mean something next to the run that made them), so the page names the command only.
+    lines += [
+        "## Flame graphs",
+        "",
+        "`.venv/bin/python bench/run.py --flame` writes a py-spy flame graph per scenario (this service, 8",
+        "clients) to `bench/flame-S*.svg`; they are not kept in git.",
+        "",
+    ]
     notes = BENCH / "RESULTS.notes.md"
     if notes.exists():
         lines += [notes.read_text().rstrip(), ""]

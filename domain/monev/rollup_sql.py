@@ -419,10 +419,11 @@ def _pg_function(name: str, statements: list[str], returns: str, *, rows: str | 
     `rows` (a transition table): a statement that changed more than one row runs each of `statements` with
     EXECUTE, planned for the transition tables at hand. PL/pgSQL otherwise keeps the plan made at the first
     call of the session, sized for the transition tables *of that call*: a plan made for a one-row correction,
-    reused for the ledger's thousand-row recount, took minutes instead of half a second. A one-row change (most
-    writes) keeps the cached plan: planning these statements afresh would cost it ~25 ms.
+    reused for the ledger's thousand-row recount, ran orders of magnitude longer. A one-row change (most
+    writes) keeps the cached plan: planning these statements afresh would cost it more than the work.
     ``jit = off``: the planner's estimates for these statements are high enough to trigger JIT compilation,
-    which cost ~0.6 s a statement for work of a few milliseconds.
+    which costs far more than the few milliseconds of work (figures: bench/README.md "Figures behind the
+    code").
     """
     # A SELECT run for its locks only: PL/pgSQL wants PERFORM for a query whose rows it does not keep.
     static = ";\n        ".join(f"PERFORM {s[len('SELECT ') :]}" if s.startswith("SELECT ") else s for s in statements)

@@ -1,8 +1,8 @@
 """The compiled read path: hot read queries answered from Core rows, without graphql-core's per-field execution.
 
-Python's GraphQL executor costs 15-25 µs per returned field (an asyncio task per awaited field, a permission
-check per field, an ORM instance per row); a page of 100 participants with their region, programmes and three
-claims each returns about 2,000 fields. For the read shapes the service is mostly asked for, this package
+Python's GraphQL executor pays per returned field (an asyncio task per awaited field, a permission check per
+field, an ORM instance per row), and a page of 100 participants with their region, programmes and three claims
+each returns about 2,000 fields (what that costs: bench/README.md "Figures behind the code"). For the read shapes the service is mostly asked for, this package
 turns the validated selection set into a plan once (:mod:`schema.compiled.plan`, cached per document and
 operation), and answers a request with a small fixed number of set-based statements whose rows are written
 straight into the response (:mod:`schema.compiled.run`).
