@@ -130,6 +130,9 @@ async def fault_app(throwaway: Throwaway, key_path: Path) -> AsyncIterator[Starl
         env="test", database_url=throwaway.url, signing_key_path=key_path, issuer=ISSUER, audience=AUDIENCE
     )
     app = create_app(settings)
+    # A deployment's first start imports the signing key into its (writable) database; do it here, before
+    # any test makes the database read-only or stops it (the tests run in any order).
+    await app.state.identity.keyring.signing_key()
     yield app
     await app.state.engine.dispose()
 
