@@ -23,8 +23,9 @@ from tests.live import free_port, jamsos, jamsos_json, live_server, service_env
 BENEFICIARIES = "{ beneficiaries(first: 100) { totalCount edges { node { id nik birthDate } } } }"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def partner_url(backend: str, seeded_database: Callable[[str, str], str]) -> str:
+    """A database of each story's own (a copy of the template): each story counts the clients it made."""
     return seeded_database(backend, "partner")
 
 
