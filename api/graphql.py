@@ -22,8 +22,8 @@ from auth.ratelimit import Buckets, MemoryBuckets, Rate
 from auth.server import client_ip
 from schema.compiled.cache import BoundedCache
 from schema.compiled.counters import ReadCounters
-from schema.compiled.extension import plan_cache
 from schema.compiled.fast import Ready, ReadyKey, ready_cache
+from schema.compiled.plan import plan_cache
 from schema.context import Context, Reader
 from schema.errors import UNAVAILABLE_RETRY_AFTER, ErrorCode, format_errors
 from schema.limits import Limits

@@ -2,8 +2,8 @@
 
 Passwords and client secrets are verified against argon2id hashes in the PHC string format, so parameters
 can be raised later and old hashes still verify; a successful sign-in stores the password again under the
-current parameters (:func:`upgraded_hash`). Unknown users
-and unknown clients are checked against a dummy hash, so a miss costs as much time as a wrong secret.
+current parameters (:func:`upgraded_hash`). Unknown users and unknown clients are checked against a dummy
+hash, so a miss costs as much time as a wrong secret.
 
 Authorization codes and refresh tokens are 48+ random characters: a SHA-256 digest is enough for them (no
 dictionary to try), and it can be looked up by equality.

@@ -18,6 +18,7 @@ from domain.audit.access import PersonalDataReads
 from domain.writes.caller import Caller
 from schema import driver_sql
 from schema.compiled.counters import ReadCounters
+from schema.compiled.plan import Plans, plan_cache
 from schema.limits import Limits
 
 if TYPE_CHECKING:
@@ -242,9 +243,8 @@ class Context:
     cost: int | None = None
     #: Where the compiled path records operations it answered, for the fast lane (schema.compiled.fast).
     ready: Any = None
-    #: The app's compiled plans (schema.compiled.extension.plan_cache; None: none kept) and its read
-    #: counters (a context made outside an app counts on its own).
-    plans: Any = None
+    #: The app's compiled plans and its read counters (a context made outside an app keeps its own).
+    plans: Plans = field(default_factory=plan_cache)
     counters: ReadCounters = field(default_factory=ReadCounters)
     _loaders: Loaders | None = field(default=None, repr=False)
 

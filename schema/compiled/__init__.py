@@ -2,10 +2,10 @@
 
 Python's GraphQL executor pays per returned field (an asyncio task per awaited field, a permission check per
 field, an ORM instance per row), and a page of 100 participants with their region, programmes and three claims
-each returns about 2,000 fields (what that costs: bench/README.md "Figures behind the code"). For the read shapes the service is mostly asked for, this package
-turns the validated selection set into a plan once (:mod:`schema.compiled.plan`, cached per document and
-operation), and answers a request with a small fixed number of set-based statements whose rows are written
-straight into the response (:mod:`schema.compiled.run`).
+each returns about 2,000 fields (what that costs: bench/README.md "Figures behind the code"). For the read
+shapes the service is mostly asked for, this package turns the validated selection set into a plan once
+(:mod:`schema.compiled.plan`, cached per document and operation), and answers a request with a small fixed
+number of set-based statements whose rows are written straight into the response (:mod:`schema.compiled.run`).
 
 The rules are the resolvers' rules, not a copy of them: scoping comes from ``auth.policy``
 (``visible``, the read chokepoint), masking from ``auth.policy.shown`` (its column rules, wage-derived

@@ -20,25 +20,12 @@ from strawberry.types.base import StrawberryObjectDefinition
 from auth.policy import TYPE_READ_SCOPES
 from auth.principal import Principal
 from auth.scopes import Scope
-from schema.compiled.cache import BoundedCache
 from schema.compiled.fast import Ready, ready_key
-from schema.compiled.plan import OperationPlan, compile_operation
+from schema.compiled.plan import OperationPlan, Plans, compile_operation
 from schema.compiled.run import Fallback, run_operation
 from schema.context import Context
 
 log = logging.getLogger("jamsos.compiled")
-
-#: Distinct (document, operation) pairs whose plan (or "not compilable") each app keeps. Bounded: unique
-#: documents evict older plans, counted in the cache's ``stats.evictions``.
-PLAN_CACHE_SIZE = 1024
-
-Plans = BoundedCache[tuple[str, str | None], OperationPlan | None]
-
-
-def plan_cache(size: int = PLAN_CACHE_SIZE) -> Plans:
-    """An app's own plan cache (one per schema: a plan is compiled against the schema that keeps it)."""
-    return BoundedCache(size)
-
 
 #: The "needs authentication" marker among a field's requirements.
 AUTHENTICATED = "authenticated"
@@ -106,8 +93,7 @@ class CompiledReads(SchemaExtension):
             and ec.query is not None
             and ec.graphql_document is not None
         ):
-            plans = context.plans if context.plans is not None else plan_cache()
-            plan = plan_for(plans, ec.schema, ec.query, ec.operation_name, ec.graphql_document)
+            plan = plan_for(context.plans, ec.schema, ec.query, ec.operation_name, ec.graphql_document)
             if plan is not None and allowed(plan, context.principal, field_requirements(ec.schema)):
                 try:
                     data = await run_operation(plan, ec.schema, context, ec.variables)

@@ -31,6 +31,20 @@ from graphql import (
     VariableDefinitionNode,
 )
 
+from schema.compiled.cache import BoundedCache
+
+#: Distinct (document, operation) pairs whose plan (or "not compilable") each app keeps. Bounded: unique
+#: documents evict older plans, counted in the cache's ``stats.evictions``.
+PLAN_CACHE_SIZE = 1024
+
+Plans = BoundedCache[tuple[str, str | None], "OperationPlan | None"]
+
+
+def plan_cache(size: int = PLAN_CACHE_SIZE) -> Plans:
+    """An app's own plan cache (one per schema: a plan is compiled against the schema that keeps it)."""
+    return BoundedCache(size)
+
+
 #: The leaf fields the compiler serves, per GraphQL type: the GraphQL field name and the row's column.
 LEAVES: dict[str, dict[str, str]] = {
     "Participant": {

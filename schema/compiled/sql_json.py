@@ -36,10 +36,11 @@ SQLite keeps the row-by-row path (:mod:`schema.compiled.run`). The roots compile
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLEnumType, GraphQLObjectType, GraphQLScalarType, GraphQLSchema
+from graphql import GraphQLEnumType, GraphQLObjectType, GraphQLScalarType, GraphQLSchema, get_named_type
 from sqlalchemy import (
     BigInteger,
     BindParameter,
@@ -94,9 +95,18 @@ class NotInSql(Exception):
     """
 
 
-#: The scalars :meth:`JsonBuilder.scalar` renders in SQL exactly as the schema's ``serialize`` would (enums
-#: too); a plan asking for any other one takes the row path.
-SQL_SCALARS = frozenset({"DateTime", "Date", "Decimal", "String", "ID", "Int", "Boolean"})
+#: How each GraphQL scalar is rendered in SQL exactly as the schema's ``serialize`` would render it.
+_SCALAR_SQL: dict[str, Callable[[ColumnElement[Any]], ColumnElement[Any]]] = {
+    "DateTime": lambda value: _isoformat(value),
+    "Date": lambda value: func.to_char(value, literal("YYYY-MM-DD", String)),
+    "Decimal": lambda value: cast(value, Text),
+    "String": lambda value: cast(value, Text),
+    "ID": lambda value: cast(value, Text),
+    "Int": lambda value: type_coerce(value, Integer),
+    "Boolean": lambda value: type_coerce(value, Boolean),
+}
+#: The scalars (besides enums) a JSON statement may carry; a plan asking for any other one takes the row path.
+SQL_SCALARS = frozenset(_SCALAR_SQL)
 #: The relations :meth:`JsonBuilder.relation` joins in SQL.
 SQL_RELATIONS = frozenset({"region", "programs", "claims"})
 
@@ -124,9 +134,7 @@ def _covers(plan: ObjectPlan | ConnectionPlan, schema: GraphQLSchema) -> bool:
 
 
 def _in_sql(graphql_type: Any) -> bool:
-    named = graphql_type
-    while hasattr(named, "of_type"):
-        named = named.of_type
+    named = get_named_type(graphql_type)
     return isinstance(named, GraphQLEnumType) or (isinstance(named, GraphQLScalarType) and named.name in SQL_SCALARS)
 
 
@@ -204,25 +212,13 @@ class JsonBuilder:
         value: ColumnElement[Any] = column
         if leaf.column in personal_columns(model, wage_based=True):
             value = shown_sql(self.principal, model, leaf.column, column, program)
-        named = graphql_type.fields[leaf.name].type
-        while hasattr(named, "of_type"):
-            named = named.of_type
+        named = get_named_type(graphql_type.fields[leaf.name].type)
         if isinstance(named, GraphQLEnumType):
             return self.enum(named, value)
-        assert isinstance(named, GraphQLScalarType)
-        if named.name == "DateTime":
-            return _isoformat(value)
-        if named.name == "Date":
-            return func.to_char(value, literal("YYYY-MM-DD", String))
-        if named.name == "Decimal":
-            return cast(value, Text)
-        if named.name in ("String", "ID"):
-            return cast(value, Text)
-        if named.name == "Int":
-            return type_coerce(value, Integer)
-        if named.name == "Boolean":
-            return type_coerce(value, Boolean)
-        raise NotInSql(named.name)
+        render = _SCALAR_SQL.get(named.name)
+        if render is None:
+            raise NotInSql(named.name)
+        return render(value)
 
     @staticmethod
     def enum(graphql_type: GraphQLEnumType, value: ColumnElement[Any]) -> ColumnElement[Any]:

@@ -25,7 +25,7 @@ from domain.participants.models import Participant
 from schema.claims import SUBMITTED_SORT
 from schema.compiled.cache import BoundedCache
 from schema.compiled.counters import ReadCounters
-from schema.compiled.extension import PLAN_CACHE_SIZE, plan_cache
+from schema.compiled.plan import PLAN_CACHE_SIZE, plan_cache
 from schema.pagination import SortKey, encode_cursor
 from tests.conftest import AppFactory, Served
 
