@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 # Reinstall whenever pyproject.toml changes.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-# pytest-xdist workers ("auto": one per core); tests that need the whole machine share one worker.
+# pytest-xdist workers ("auto": one per core); tests that need the whole machine take turns (tests/conftest.py).
 PYTEST_WORKERS ?= auto
-PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS)
 
 .PHONY: install run test test-fast lint typecheck format seed-bench bench clean
 

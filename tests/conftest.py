@@ -8,7 +8,9 @@ Every test that takes ``backend`` (or a fixture built on it) runs on SQLite and,
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,12 +49,28 @@ def pytest_configure(config: pytest.Config) -> None:
 WHOLE_MACHINE = ("whole_machine", "federation", "e2e")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Under pytest-xdist (``--dist loadgroup``) one group runs in one worker, one test after another: the
-    # tests that start gateways, browsers or PostgreSQL servers never run beside each other.
-    for item in items:
-        if any(item.get_closest_marker(name) for name in WHOLE_MACHINE):
-            item.add_marker(pytest.mark.xdist_group("whole_machine"))
+#: One lock file per run, shared by its pytest-xdist workers (they share PYTEST_XDIST_TESTRUNUID).
+_WHOLE_MACHINE_LOCK = Path(tempfile.gettempdir()) / (
+    f"jamsos-whole-machine-{os.environ.get('PYTEST_XDIST_TESTRUNUID', os.getpid())}.lock"
+)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """A test that needs the whole machine runs alone among them: its setup (the gateways, browser or
+    PostgreSQL server it starts, ``npm ci``), call and teardown hold a lock the other workers wait for.
+
+    Not xdist's ``xdist_group``: with pytest 9 (``Node.nodeid`` reads ``_id``) pytest-xdist 3.8's loadgroup
+    renames ``item._nodeid``, which changes nothing, so the group silently does not exist.
+    """
+    if not any(item.get_closest_marker(name) for name in WHOLE_MACHINE):
+        return (yield)
+    with _WHOLE_MACHINE_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return (yield)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def needs_redis() -> str:
