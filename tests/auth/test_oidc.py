@@ -8,6 +8,7 @@ and maps roles, scopes and region from its tokens' claims.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -44,7 +45,22 @@ class Provider:
 def provider(
     backend: str, seeded_database: Callable[[str, str], str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Provider]:
-    url = seeded_database(backend, "idp")
+    with _running_provider(seeded_database(backend, "idp"), tmp_path_factory) as running:
+        yield running
+
+
+@pytest.fixture
+def rotating_provider(
+    backend: str, seeded_database: Callable[[str, str], str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Provider]:
+    """A provider of the rotation test's own: after a rotation it signs with a key that a verifier which
+    fetched the keys less than ``refetch_seconds`` ago refuses for that long (the other tests share one)."""
+    with _running_provider(seeded_database(backend, "idp_rotation"), tmp_path_factory) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def _running_provider(url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
     home = tmp_path_factory.mktemp("idp")
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
@@ -216,7 +232,8 @@ def test_keycloak_style_claims_are_mapped() -> None:
     assert client.subject == f"{config.issuer}#svc-bappeda"
 
 
-async def test_key_rotation_at_the_provider_is_followed(provider: Provider) -> None:
+async def test_key_rotation_at_the_provider_is_followed(rotating_provider: Provider) -> None:
+    provider = rotating_provider
     now = [0.0]
     issuer = ExternalIssuer(_config(provider), clock=lambda: now[0])
     before = await _provider_token(provider)
