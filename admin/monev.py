@@ -204,12 +204,6 @@ def _kpis(p: Published) -> list[tuple[str, str, str]]:
     ]
 
 
-def _jkm_share(p: Published) -> str:
-    """The JKM within-target share; '-' when no JKM claim was paid, '*' when withheld."""
-    hidden = p.counts[cells.JKM_WITHIN] is None or p.counts[cells.JKM_LATE] is None
-    return formats.percent(p.jkm_within_target_share, withheld=hidden)
-
-
 def _charts(current: Published, children: list[Published], trend: list[Published]) -> list[tuple[str, Any]]:
     level = "wilayah"
     coverage = charts.horizontal_bars(

@@ -118,7 +118,6 @@ RULES: tuple[BenefitRule, ...] = (
 
 #: Benefits computed from the wage, and the programmes that pay them: their amounts reveal the wage, so they
 #: are personal data like the wage itself.
-WAGE_BASED_KINDS = frozenset(r.kind for r in RULES if r.wage_multiple is not None or r.tiers)
 WAGE_BASED_PROGRAMS = frozenset(r.program for r in RULES if r.wage_multiple is not None or r.tiers)
 
 #: Scholarship limits: at most this many children, at most this much in total for them.

@@ -104,7 +104,6 @@ class Dialect:
 # --- the families: SELECTs of rollup rows from relations ------------------------------------------------------
 
 _AREA = "p.province_code, p.regency_code, p.district_code"
-_AREA_KEYS = "province_code, regency_code, district_code"
 _LEVEL_ROWS = "(SELECT 'PROVINCE' AS level UNION ALL SELECT 'REGENCY' UNION ALL SELECT 'DISTRICT')"
 
 

@@ -97,11 +97,6 @@ async def paid_ranges(session: AsyncSession, participant_id: int) -> list[tuple[
     return [(r[0], r[1]) for r in rows]
 
 
-async def months_paid_between(session: AsyncSession, participant_id: int, lo: int, hi: int) -> int:
-    """Months of ``lo..hi`` (month numbers, inclusive) the ledger has paid for this participant."""
-    return months_within(await paid_ranges(session, participant_id), lo, hi)
-
-
 async def recompute_participant_figures(
     session: AsyncSession, participant_ids: Iterable[int], *, today: dt.date | None = None
 ) -> None:
