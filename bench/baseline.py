@@ -73,32 +73,38 @@ def create_app(database_url: str) -> Starlette:
         yield
         await pool.close()
 
-    async def s1(request: Request) -> Response:
+    async def page_of(request: Request, with_programs: bool) -> Response:
         region = request.query_params.get("region", "52.03")
         assert pool is not None
+        programs: dict[int, list[dict[str, str]]] = defaultdict(list)
         async with pool.acquire() as conn:
             page = await conn.fetch(S1_PAGE, region, 100)
             ids = [r["id"] for r in page]
-            programs: dict[int, list[dict[str, str]]] = defaultdict(list)
-            for r in await conn.fetch(PROGRAMS, ids):
-                programs[r["participant_id"]].append({"program": r["program"]})
+            if with_programs:
+                for r in await conn.fetch(PROGRAMS, ids):
+                    programs[r["participant_id"]].append({"program": r["program"]})
             claims: dict[int, list[dict[str, Any]]] = defaultdict(list)
             for r in await conn.fetch(CLAIM_PAGES, ids, 3):
                 claims[r["participant_id"]].append({"node": _claim(r)})
-        edges = [
-            {
-                "node": {
-                    "membershipNumber": p["membership_number"],
-                    "fullName": p["full_name"],
-                    "nik": p["nik"],
-                    "region": {"name": p["region_name"]},
-                    "programs": programs.get(p["id"], []),
-                    "claims": {"edges": claims.get(p["id"], [])},
-                }
+        edges = []
+        for p in page:
+            node: dict[str, Any] = {
+                "membershipNumber": p["membership_number"],
+                "fullName": p["full_name"],
+                "nik": p["nik"],
+                "region": {"name": p["region_name"]},
             }
-            for p in page
-        ]
+            if with_programs:
+                node["programs"] = programs.get(p["id"], [])
+            node["claims"] = {"edges": claims.get(p["id"], [])}
+            edges.append({"node": node})
         return _json({"participants": {"edges": edges}})
+
+    async def s1(request: Request) -> Response:
+        return await page_of(request, with_programs=True)
+
+    async def s1n(request: Request) -> Response:
+        return await page_of(request, with_programs=False)
 
     async def s2(request: Request) -> Response:
         assert pool is not None
@@ -136,7 +142,10 @@ def create_app(database_url: str) -> Starlette:
         ]
         return _json({"_entities": out})
 
-    return Starlette(routes=[Route("/s1", s1), Route("/s2", s2), Route("/s3", s3, methods=["POST"])], lifespan=lifespan)
+    return Starlette(
+        routes=[Route("/s1", s1), Route("/s1n", s1n), Route("/s2", s2), Route("/s3", s3, methods=["POST"])],
+        lifespan=lifespan,
+    )
 
 
 def main() -> None:

