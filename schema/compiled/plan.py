@@ -60,6 +60,8 @@ LEAVES: dict[str, dict[str, str]] = {
         "monthlyWage": "monthly_wage",
         "paidThrough": "paid_through",
         "contributionMonths": "contribution_months",
+        "recentContributionMonths": "recent_contribution_months",
+        "diedOn": "died_on",
         "registeredAt": "registered_at",
         "version": "version",
     },
@@ -83,6 +85,31 @@ RELATIONS: dict[tuple[str, str], str] = {
     ("Participant", "region"): "object",
     ("Participant", "programs"): "list",
     ("Participant", "claims"): "connection",
+}
+
+#: The fields of the compiled types that the compiler leaves to their resolvers, each with its reason. With
+#: :data:`LEAVES` and :data:`RELATIONS` it accounts for every field of these types
+#: (tests/schema/test_read_model.py): a new field in none of the three fails the suite instead of silently
+#: sending every query that asks for it to the resolvers.
+RESOLVER_ONLY: dict[str, dict[str, str]] = {
+    "Participant": {
+        "employer": "an employer's row is scoped and loaded by its own DataLoader; rarely asked with a page",
+        "contributions": "the ledger is wage-derived per row (employer payments) and paged by its own query",
+        "beneficiary": "a join by NIK across the poverty registry, scoped by the beneficiaries' own rule",
+    },
+    "Region": {
+        "parent": "the region tree is served by the region resolvers and their DataLoader",
+        "children": "the region tree is served by the region resolvers and their DataLoader",
+        "ancestors": "the region tree is served by the region resolvers and their DataLoader",
+        "coverage": "a Monev figure: computed from the rollups with small-cell suppression",
+    },
+    "Claim": {
+        "participant": "a claim's participant is re-scoped by the participants' rule (DataLoader)",
+        "benefits": "benefit lines carry wage-derived amounts and recipient NIKs per line",
+        "history": "the claim's audit events, masked by the audit trail's rules",
+        "region": "the claimant's region through the participant",
+    },
+    "ProgramEnrolment": {},
 }
 
 #: Root fields the compiler serves and the shape of what they return.

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.usefixtures("compiled_path_on")
 CLAIM_FIELDS = "id claimNumber program status incidentDate submittedAt paidAt amountApproved version __typename"
 PARTICIPANT_FIELDS = (
     "id membershipNumber nik fullName birthDate sex segment status fundingSource monthlyWage paidThrough "
-    "contributionMonths registeredAt version __typename"
+    "contributionMonths recentContributionMonths diedOn registeredAt version __typename"
 )
 
 S2 = f"""query Lookup($m: String!) {{

@@ -1,0 +1,42 @@
+"""The compiled read path accounts for every field of the types it compiles.
+
+Each field of a compiled type is a leaf the compiler renders (``LEAVES``), a relation it joins
+(``RELATIONS``), or on the explicit resolver-only list with its reason (``RESOLVER_ONLY``). A field in none
+of them would make every query that asks for it take the resolvers without anyone noticing.
+"""
+
+from __future__ import annotations
+
+from graphql import GraphQLObjectType
+
+from schema.app import schema
+from schema.compiled.plan import LEAVES, RELATIONS, RESOLVER_ONLY
+
+
+def _fields(typename: str) -> set[str]:
+    graphql_type = schema._schema.get_type(typename)
+    assert isinstance(graphql_type, GraphQLObjectType), typename
+    return set(graphql_type.fields)
+
+
+def test_every_field_of_a_compiled_type_is_compiled_or_listed_with_a_reason() -> None:
+    for typename, leaves in LEAVES.items():
+        relations = {name for (parent, name) in RELATIONS if parent == typename}
+        listed = RESOLVER_ONLY.get(typename)
+        assert listed is not None, f"{typename} has no resolver-only list"
+        unaccounted = _fields(typename) - set(leaves) - relations - set(listed)
+        assert not unaccounted, f"{typename}: {sorted(unaccounted)} are neither compiled nor listed with a reason"
+        assert all(reason.strip() for reason in listed.values()), typename
+
+
+def test_the_lists_name_only_fields_that_exist_and_each_once() -> None:
+    for typename, leaves in LEAVES.items():
+        fields = _fields(typename)
+        relations = {name for (parent, name) in RELATIONS if parent == typename}
+        listed = set(RESOLVER_ONLY[typename])
+        assert set(leaves) <= fields, (typename, sorted(set(leaves) - fields))
+        assert relations <= fields, (typename, sorted(relations - fields))
+        assert listed <= fields, (typename, sorted(listed - fields))
+        assert not set(leaves) & listed, typename
+        assert not relations & listed, typename
+    assert set(RESOLVER_ONLY) == set(LEAVES)
