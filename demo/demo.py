@@ -51,7 +51,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "participants": (
         "id", "membership_number", "nik", "full_name", "birth_date", "sex", "segment", "status",
         "funding_source", "employer_id", "monthly_wage", "paid_through", "contribution_months",
-        "recent_contribution_months", "died_on", "registered_at", "version", *_PLACE,
+        "recent_contribution_months", "died_on", "retired_on", "registered_at", "version", *_PLACE,
     ),
     "participant_programs": ("participant_id", "program", "segment", "since"),
     "contributions": (
@@ -298,9 +298,10 @@ class _Generator:
         current = month_number(as_of)
         recent = max(0, min(last, current) - max(last - months + 1, current - RECENT_WINDOW + 1) + 1)
         died_on = end if status is _S.DECEASED else None
+        retired_on = end if status is _S.RETIRED else None
         batch["participants"].append(
             (pid, kpj, nik, name, birth, sex.value, seg.value, status.value, funding.value, employer_id, wage,
-             paid_through, months, recent, died_on, office_time(rng, registered), 1, *place)
+             paid_through, months, recent, died_on, retired_on, office_time(rng, registered), 1, *place)
         )  # fmt: skip
         held = []
         for prog in self._programs(seg, funding, plan):

@@ -9,7 +9,9 @@ Definitions (the recount test in tests/monev pins them against a brute-force cou
 
 - participants of a month: registered before the month ends;
 - active: among those, contributions paid through the month's last day (``paid_through``, derived from the
-  contribution ledger);
+  contribution ledger) **and** alive and not retired at that day (``died_on`` / ``retired_on`` after it): a
+  DECEASED or RETIRED participant is never counted as covered, whatever was paid (:func:`active_at`; the
+  rollups' rendering is ``rollup_sql.Dialect.active_month``; docs/adr/0011 §1);
 - programmes: active participants holding the programme since on or before the month's last day;
 - extreme poor: distinct NIKs flagged extreme-poor in a registry snapshot taken by the month's last day;
   enrolled when linked to a participant registered by then, active when that participant is active;
@@ -40,6 +42,7 @@ from sqlalchemy import (
     distinct,
     func,
     literal,
+    or_,
     select,
     union_all,
 )
@@ -139,9 +142,18 @@ def _grouping(q: _Query, model: type[PlacedMixin], *more: Any) -> tuple[list[Any
     return labelled, plain
 
 
+def active_at(p: type[Participant], last_day: Any) -> ColumnElement[bool]:
+    """The one definition of "active" on a month's last day: paid through it, alive and not retired at it."""
+    return and_(
+        p.paid_through >= last_day,
+        or_(p.died_on.is_(None), p.died_on > last_day),
+        or_(p.retired_on.is_(None), p.retired_on > last_day),
+    )
+
+
 async def _participants(conn: AsyncConnection, q: _Query, table: Table) -> None:
     m, p = q.months.c, Participant
-    active = func.sum(case((p.paid_through >= m.last_day, 1), else_=0))
+    active = func.sum(case((active_at(p, m.last_day), 1), else_=0))
     group, group_by = _grouping(q, p, p.segment, p.funding_source)
     stmt = (
         select(*group, func.count().label("total"), active.label("active"))
@@ -167,7 +179,7 @@ async def _programs(conn: AsyncConnection, q: _Query, table: Table) -> None:
     stmt = (
         select(*group, func.count().label("active"))
         .select_from(q.months)
-        .join(p, and_(p.registered_at < m.ends, p.paid_through >= m.last_day))
+        .join(p, and_(p.registered_at < m.ends, active_at(p, m.last_day)))
         .join(pp, and_(pp.participant_id == p.id, pp.since <= m.last_day))
         .where(q.where(p))
         .group_by(*group_by)
@@ -204,7 +216,7 @@ async def _extreme_poor(conn: AsyncConnection, q: _Query, table: Table) -> None:
             *group,
             func.count(distinct(b.nik)).label("total"),
             func.count(distinct(case((enrolled, b.nik)))).label("enrolled"),
-            func.count(distinct(case((and_(enrolled, p.paid_through >= m.last_day), b.nik)))).label("active"),
+            func.count(distinct(case((and_(enrolled, active_at(p, m.last_day)), b.nik)))).label("active"),
         )
         .select_from(q.months)
         .join(b, b.snapshot_date <= m.last_day)

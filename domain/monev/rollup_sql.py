@@ -36,6 +36,8 @@ P_COLS = (
     "funding_source",
     "registered_at",
     "paid_through",
+    "died_on",
+    "retired_on",
 )
 PP_COLS = ("participant_id", "program", "since")
 K_COLS = ("participant_id", "first_month", "last_month", "months", "payer", "amount")
@@ -60,6 +62,8 @@ P_FIGURE_COLS = (
     "funding_source",
     "registered_at",
     "paid_through",
+    "died_on",
+    "retired_on",
 )
 
 
@@ -96,6 +100,18 @@ class Dialect:
             f" + CAST(strftime('%m', {day}, '+1 day') AS INTEGER) - 2)"
         )
 
+    def active_month(self, p: str = "p") -> str:
+        """The last month a participant is active in (NULL: none): paid through its last day, alive and not
+        retired at it. The month of a death or retirement is not active (the person was not covered at its end);
+        the base-table rendering of the same rule is ``domain.monev.figures.active_at``."""
+        paid = self.paid_month(f"{p}.paid_through")
+        ends = [paid]
+        for column in (f"{p}.died_on", f"{p}.retired_on"):
+            ends.append(f"COALESCE({self.date_month(column)} - 1, {paid})")
+        least = f"LEAST({', '.join(ends)})" if self.postgres else f"min({', '.join(ends)})"
+        # PostgreSQL's LEAST skips NULLs: a participant who never paid stays NULL (never active) on both.
+        return f"(CASE WHEN {p}.paid_through IS NULL THEN NULL ELSE {least} END)"
+
     def greatest(self, a: str, b: str) -> str:
         # Both arguments are never NULL where this is used (PostgreSQL's GREATEST would skip a NULL).
         return f"GREATEST({a}, {b})" if self.postgres else f"max({a}, {b})"
@@ -128,8 +144,8 @@ def _every_level(rows: str, keys: tuple[str, ...], sums: tuple[str, ...]) -> str
 
 
 def participants(d: Dialect, p_rel: str) -> str:
-    """Registered and active changes of the participants in `p_rel`."""
-    reg, paid = d.ts_month("p.registered_at"), d.paid_month("p.paid_through")
+    """Registered and active changes of the participants in `p_rel` (active up to ``Dialect.active_month``)."""
+    reg, paid = d.ts_month("p.registered_at"), d.active_month()
     rows = f"""
             SELECT {_AREA}, {reg} AS month, p.segment, p.funding_source,
                    1 AS registered, CASE WHEN {paid} >= {reg} THEN 1 ELSE 0 END AS active
@@ -144,7 +160,7 @@ def programs(d: Dialect, p_rel: str, pp_rel: str) -> str:
     """Active changes of the programmes in `pp_rel` of the participants in `p_rel`: active from the later of
     registration and the programme's start, up to the paid-through month."""
     start = d.greatest(d.ts_month("p.registered_at"), d.date_month("pp.since"))
-    paid = d.paid_month("p.paid_through")
+    paid = d.active_month()
     rows = f"""
             SELECT {_AREA}, {start} AS month, pp.program, 1 AS active
             FROM {pp_rel} pp JOIN {p_rel} p ON p.id = pp.participant_id WHERE {paid} >= {start}
@@ -198,7 +214,7 @@ def poor(d: Dialect, b_rel: str, p_rel: str) -> str:
             SELECT {area} AS region_code, {cols}, '{level}' AS level, b.nik,
                    MIN({snap}) AS t_total,
                    MIN(CASE WHEN p.id IS NOT NULL THEN {linked} END) AS t_enrolled,
-                   MAX({d.paid_month("p.paid_through")}) AS t_paid
+                   MAX({d.active_month()}) AS t_paid
             FROM {b_rel} b LEFT JOIN {p_rel} p ON p.id = b.participant_id
             WHERE b.extreme_poor AND {area} IS NOT NULL
             GROUP BY {group}, b.nik"""

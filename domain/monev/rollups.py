@@ -48,6 +48,11 @@ def suspend(conn: Connection) -> None:
     _set_maintained(conn, False)
 
 
+def set_unmaintained(conn: Connection) -> None:
+    """Mark the rollups as not to be read (readers use the base tables) without touching the triggers."""
+    _set_maintained(conn, False)
+
+
 def rebuild(conn: Connection) -> dict[str, int]:
     """Recount every rollup from the base tables and mark them maintained; returns the rows per rollup.
 

@@ -49,6 +49,7 @@ AUDITED = (
     "paid_through",
     "contribution_months",
     "died_on",
+    "retired_on",
     "programs",
 )
 
@@ -284,6 +285,7 @@ async def update_participant(
             rederive = changes.status in _DERIVED_STATUSES  # leaving DECEASED/RETIRED: the ledger decides
             if participant.status is ParticipantStatus.DECEASED:
                 participant.died_on = None
+            participant.retired_on = dt.date.today() if changes.status is ParticipantStatus.RETIRED else None
             participant.status = changes.status
     if changes.paid_through is not None:
         problems.append(

@@ -73,6 +73,23 @@ def _month_end(rng: random.Random, now: dt.datetime) -> dt.date | None:
     return dt.date(d.year, d.month, calendar.monthrange(d.year, d.month)[1])
 
 
+def _lifecycle(
+    rng: random.Random, registered: dt.datetime, paid: dt.date | None, now: dt.datetime
+) -> tuple[str, dt.date | None, dt.date | None]:
+    """Some participants died or retired, often while (or before) months were still paid for them, and often
+    on a month's last day (the edge of "alive at the month's end")."""
+    roll = rng.random()
+    if roll > 0.3:
+        return "ACTIVE", None, None
+    day = _moment(rng, now).date()
+    day = max(day, registered.date())
+    if rng.random() < 0.3:
+        day = dt.date(day.year, day.month, calendar.monthrange(day.year, day.month)[1])
+    elif paid is not None and rng.random() < 0.3:
+        day = paid  # the last paid day itself
+    return ("DECEASED", day, None) if roll < 0.15 else ("RETIRED", None, day)
+
+
 def random_data(seed: int, now: dt.datetime) -> Data:
     rng = random.Random(seed)
     data = Data()
@@ -82,6 +99,7 @@ def random_data(seed: int, now: dt.datetime) -> Data:
         funding = "EMPLOYER" if segment in ("PU", "JAKON") else rng.choice(["SELF", "APBD", "APBN", "CSR"])
         registered = _moment(rng, now)
         paid = _month_end(rng, now)
+        status, died_on, retired_on = _lifecycle(rng, registered, paid, now)
         data.participants.append(
             {
                 "id": pid,
@@ -91,7 +109,9 @@ def random_data(seed: int, now: dt.datetime) -> Data:
                 "birth_date": dt.date(1980, 1, 1),
                 "sex": "M",
                 "segment": segment,
-                "status": "ACTIVE",
+                "status": status,
+                "died_on": died_on,
+                "retired_on": retired_on,
                 "funding_source": funding,
                 "employer_id": 1 if segment in ("PU", "JAKON") else None,
                 "monthly_wage": None,

@@ -1,7 +1,8 @@
 """Every Monev figure equals a brute-force recount of the rows, over random data sets, on every backend.
 
 The oracle below reads the rows into Python and counts them with its own reading of the definitions
-(month boundaries in WITA, "active" = paid through the month's last day, working days without weekends), so
+(month boundaries in WITA, "active" = paid through the month's last day and alive and not retired on it,
+working days without weekends), so
 a wrong GROUP BY, join or boundary in domain.monev shows up as a mismatch.
 """
 
@@ -63,7 +64,9 @@ def recount(data: Data, area: str, m: Month, visible: str | None) -> tuple[dict[
         return bool(p["registered_at"] < end)
 
     def active(p: dict[str, Any]) -> bool:
-        return registered(p) and p["paid_through"] is not None and p["paid_through"] >= last
+        paid = p["paid_through"] is not None and p["paid_through"] >= last
+        gone = any(p[k] is not None and p[k] <= last for k in ("died_on", "retired_on"))
+        return registered(p) and paid and not gone
 
     for p in data.participants:
         if not seen(p) or not registered(p):
