@@ -17,12 +17,14 @@ from demo.people import UTC, Names, NikIssuer, Weighted, add_years, years_before
 from domain.claims.benefits import (
     JKM_SCHOLARSHIP_MIN_MONTHS,
     amount_of,
+    retirement_age,
     death_benefits,
     monthly_amounts,
     rule_for,
     scholarship_years,
 )
 from domain.claims.models import BenefitKind, ClaimStatus, EducationLevel, Relationship
+from domain.claims.rules import JP_PENSION_MIN_MONTHS
 from domain.nik import Sex
 from domain.participants.models import ParticipantStatus
 from domain.participants.rules import Program
@@ -55,7 +57,8 @@ _PROFILE: dict[str, tuple[ParticipantStatus, tuple[float, float], int, tuple[int
     "TEMPORARY": (ParticipantStatus.ACTIVE, (18, 55), 1, (10, 60)),
     "RESIGNATION": (ParticipantStatus.INACTIVE, (22, 50), 6, (35, 200)),
     "RETIREMENT": (ParticipantStatus.RETIRED, (56, 57.5), 24, (0, 90)),
-    "PENSION": (ParticipantStatus.RETIRED, (58, 59.5), 24, (0, 60)),
+    # JP: the pension age in force on the incident date (PP 45/2015 art. 15) plus up to a year and a half.
+    "PENSION": (ParticipantStatus.RETIRED, (0, 1.5), 24, (0, 60)),
     "JOB_LOSS": (ParticipantStatus.INACTIVE, (20, 50), 12, (7, 90)),
 }
 _REJECTIONS: dict[Program, tuple[str, ...]] = {
@@ -99,6 +102,8 @@ class Claimant:
     sex: Sex
     wage: Decimal | None
     months: int
+    #: Months of JP itself (from JP's start and the participant's JP enrolment): what a JP pension counts.
+    jp_months: int
     #: Wage earners (PU) save 5.7 % of the wage in JHT; others 2 % of their declared income.
     wage_earner: bool
     placement: tuple[str, str, str | None, str | None]
@@ -143,6 +148,9 @@ def plan_claim(rng: random.Random, index: int, as_of: dt.date) -> ClaimPlan:
     for s, gap in zip(path, gaps, strict=True):
         steps.append((s, steps[-1][1] + gap))
     incident = (submitted - dt.timedelta(days=rng.randint(*lag))).date()
+    if kind == "PENSION":
+        age = retirement_age(Program.JP, incident).age
+        ages = (age + ages[0], age + ages[1])
     return ClaimPlan(program, status, kind, incident, tuple(steps), p_status, ages, min_months)
 
 
@@ -219,7 +227,8 @@ class ClaimWriter:
         if plan.kind in ("RESIGNATION", "RETIREMENT"):
             return [self._line(BenefitKind.BALANCE, _jht_balance(c), to=self_to)]
         if plan.kind == "PENSION":
-            return [self._line(BenefitKind.PENSION, _pension(c), to=self_to)]
+            kind = BenefitKind.PENSION if c.jp_months >= JP_PENSION_MIN_MONTHS else BenefitKind.LUMP_SUM
+            return [self._line(kind, _pension(c), rule_for(Program.JP, kind, on).id, to=self_to)]
         if plan.kind == "JOB_LOSS":
             rule = rule_for(Program.JKP, BenefitKind.JOB_LOSS, on)
             paid_months = max(1, min(6, (plan.steps[-1][1].date() - on).days // 30))
@@ -281,9 +290,9 @@ def _jht_balance(c: Claimant) -> Decimal:
 
 
 def _pension(c: Claimant) -> Decimal:
-    """JP: with 180 months a monthly pension (1 % x years x wage, within the floor and cap), else a lump sum."""
+    """JP: with 180 JP months a monthly pension (1 % x years x wage, within the floor and cap), else a lump sum."""
     wage = c.wage or Decimal(0)
-    if c.months >= 180:
-        monthly = wage * Decimal("0.01") * Decimal(c.months) / 12
+    if c.jp_months >= JP_PENSION_MIN_MONTHS:
+        monthly = wage * Decimal("0.01") * Decimal(c.jp_months) / 12
         return min(max(monthly, Decimal(416_000)), Decimal(4_992_000)).quantize(Decimal(1))
-    return (wage * Decimal("0.03") * c.months * Decimal("1.05")).quantize(Decimal(1))
+    return (wage * Decimal("0.03") * c.jp_months * Decimal("1.05")).quantize(Decimal(1))

@@ -35,9 +35,10 @@ from demo.people import (
     years_before,
 )
 from demo.regions import ntb_structure
+from domain.claims.benefits import JP_START
 from domain.nik import Sex
 from domain.participants.contributions import NoPrice, monthly_price
-from domain.participants.ledger import RECENT_WINDOW, month_end, month_number, month_start
+from domain.participants.ledger import RECENT_WINDOW, month_end, month_number, month_start, months_within
 from domain.participants.models import FundingSource, ParticipantStatus
 from domain.participants.rules import Program, Segment
 
@@ -117,7 +118,7 @@ _MALE_SHARE = {_P: 0.6, _B: 0.55, _J: 0.95, _M: 0.4}
 #: Earliest registration per segment: BPJS Ketenagakerjaan (2014), PMI (2017), JAKON (2015).
 _FLOOR = {_P: dt.date(1995, 1, 1), _B: dt.date(2014, 1, 1), _J: dt.date(2015, 7, 1), _M: dt.date(2017, 8, 1)}
 _BUDGET_FLOOR = dt.date(2021, 3, 1)  # regional budgets pay contributions since Inpres 2/2021
-_PROGRAM_START = {Program.JP: dt.date(2015, 7, 1), Program.JKP: dt.date(2021, 2, 22)}
+_PROGRAM_START = {Program.JP: JP_START, Program.JKP: dt.date(2021, 2, 22)}
 _DECLARED = Weighted(
     [(Decimal(v * 100_000), w) for v, w in ((10, 40), (15, 15), (20, 15), (25, 10), (30, 10), (40, 6), (50, 4))]
 )
@@ -316,7 +317,9 @@ class _Generator:
         if poor is not None:
             batch["poverty_beneficiaries"].append(self._beneficiary(nik, name, birth, sex, poor, place, pid))
         if plan is not None:
-            who = Claimant(pid, nik, name, birth, sex, wage, months, seg is _P, place)
+            jp_since = month_number(max(registered, JP_START))
+            jp_months = months_within([(last - months + 1, last)], jp_since, last) if Program.JP in held else 0
+            who = Claimant(pid, nik, name, birth, sex, wage, months, jp_months, seg is _P, place)
             claim, benefits, events = self.claims.rows(plan, who, district)
             batch["claims"].append(claim)
             batch["claim_benefits"].extend(benefits)

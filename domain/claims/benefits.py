@@ -89,8 +89,10 @@ RULES: tuple[BenefitRule, ...] = (
         tiers=((6, Decimal("0.60")),),
         wage_cap=5 * _M,
     ),
-    # JP: a monthly pension needs 180 contribution months; with fewer the contributions and their returns are
-    # paid as a lump sum (PP 45/2015). Amounts come from the pension account, so the claim states them.
+    # JP: a monthly pension needs 180 contribution months *of JP* (from JP's start, 2015-07-01, and the
+    # participant's JP enrolment), counted up to and including the month of the incident; with fewer the
+    # contributions and their returns are paid as a lump sum (PP 45/2015 art. 15, 17). Amounts come from the
+    # pension account, so the claim states them.
     BenefitRule("JP-PENSION-2015", Program.JP, BenefitKind.PENSION, "PP 45/2015", dt.date(2015, 7, 1), min_months=180),
     BenefitRule("JP-LUMP-SUM-2015", Program.JP, BenefitKind.LUMP_SUM, "PP 45/2015", dt.date(2015, 7, 1)),
     # Scholarships, per child per year, with JKK death/total disability and with JKM after 36 months.
@@ -120,10 +122,53 @@ RULES: tuple[BenefitRule, ...] = (
 #: are personal data like the wage itself.
 WAGE_BASED_PROGRAMS = frozenset(r.program for r in RULES if r.wage_multiple is not None or r.tiers)
 
+#: JP began on this day (PP 45/2015): no month before it is a JP contribution month.
+JP_START = dt.date(2015, 7, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class AgeRule:
+    """The age at which a programme's old-age benefit starts, from a date on (the age in force on the incident
+    date applies)."""
+
+    program: Program
+    age: int
+    regulation: str
+    effective_from: dt.date
+
+
+def _jp_pension_ages() -> tuple[AgeRule, ...]:
+    """PP 45/2015 art. 15: the JP pension age is 56 at first (para. 1), 57 from 1 January 2019 (para. 2), then
+    one year more every three years until it reaches 65 (para. 3): 58 in 2022, 59 in 2025, 60 in 2028 ... 65
+    in 2043."""
+    ages = [AgeRule(Program.JP, 56, "PP 45/2015 art. 15(1)", JP_START)]
+    ages += [
+        AgeRule(Program.JP, 57 + k, f"PP 45/2015 art. 15({2 if k == 0 else 3})", dt.date(2019 + 3 * k, 1, 1))
+        for k in range(65 - 57 + 1)
+    ]
+    return tuple(ages)
+
+
+AGE_RULES: tuple[AgeRule, ...] = (
+    # JHT is paid at retirement age 56 (PP 46/2015 art. 26, as amended by PP 60/2015); it does not move.
+    AgeRule(Program.JHT, 56, "PP 46/2015", dt.date(2015, 7, 1)),
+    *_jp_pension_ages(),
+)
+
+
+def retirement_age(program: Program, on: dt.date) -> AgeRule:
+    """The old-age rule of `program` in force on `on` (the latest row not after it)."""
+    candidates = [r for r in AGE_RULES if r.program is program and r.effective_from <= on]
+    if not candidates:
+        raise NoRule(f"no {program.value} retirement age in force on {on.isoformat()}")
+    return max(candidates, key=lambda r: r.effective_from)
+
+
 #: Scholarship limits: at most this many children, at most this much in total for them.
 SCHOLARSHIP_MAX_CHILDREN = 2
 SCHOLARSHIP_TOTAL_CAP = 174 * _M
-#: JKM pays a scholarship only when the participant had at least this many contribution months.
+#: JKM pays a scholarship only when the participant had at least this many contribution months, counted up to
+#: and including the month of the death (PP 82/2019 art. 34A; months paid in advance do not count).
 JKM_SCHOLARSHIP_MIN_MONTHS = 36
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.claims.benefits import (
     JKM_SCHOLARSHIP_MIN_MONTHS,
+    JP_START,
     RULES,
     SCHOLARSHIP_MAX_CHILDREN,
     SCHOLARSHIP_TOTAL_CAP,
@@ -22,6 +23,7 @@ from domain.claims.benefits import (
     NoRule,
     amount_of,
     death_benefits,
+    retirement_age,
     rule_for,
     scholarship_years,
 )
@@ -44,7 +46,6 @@ from domain.text import clean_text
 from domain.writes.errors import Problem
 from domain.writes.validation import validate_nik
 
-RETIREMENT_AGE = 56
 RESIGNATION_WAIT_DAYS = 30
 DEATH_KINDS = (BenefitKind.LUMP_SUM, BenefitKind.PERIODIC, BenefitKind.FUNERAL, BenefitKind.DEATH)
 MAX_CLAIMED = Decimal("10000000000")  # Rp10 billion: above this a figure is a typo
@@ -57,7 +58,7 @@ SCHOLARSHIP_END_AGE = 23
 #: Education levels in the order a child goes through them: a yearly claim may not go back down.
 LEVEL_ORDER = {level: i for i, level in enumerate(EducationLevel)}
 #: A JP monthly pension needs this many contribution months; with fewer, the JP balance is paid as a lump sum.
-JP_PENSION_MIN_MONTHS = next(r.min_months for r in RULES if r.id == "JP-PENSION-2015")
+JP_PENSION_MIN_MONTHS: int = next(r.min_months or 0 for r in RULES if r.id == "JP-PENSION-2015")
 #: Causes whose benefit is a fixed or wage-based rule; the others pay an amount the claim states
 #: (a JHT balance or JP pension from the contribution ledger, medical bills).
 _STATED_AMOUNT = {
@@ -107,6 +108,12 @@ class LedgerFacts:
 
     paid_in_incident_month: bool
     months_before_incident: int  # paid months among the JKP window of 24 months up to the incident
+    #: Eligibility periods count months paid up to and including the incident's month, never months paid in
+    #: advance beyond it (JKM's 36 for a scholarship).
+    months_to_incident: int
+    #: JP's 180: the months of the JP programme itself (paid for JP, from JP's start and the participant's JP
+    #: enrolment) up to and including the incident's month.
+    jp_months_to_incident: int
 
 
 @dataclass(frozen=True)
@@ -192,7 +199,7 @@ def benefit_lines(
     problems: list[Problem] = []
     wage = benefit_wage(participant)
     if scholarship_only:
-        problems += scholarship_problems(participant, s, today)
+        problems += scholarship_problems(s, today, ledger)
         return scholarship_lines(s) if not problems else [], problems
     heirs = sorted(s.recipients, key=lambda r: (r.relationship not in _HEIRS_FIRST, s.recipients.index(r)))
     death = s.cause is ClaimCause.DEATH
@@ -203,7 +210,7 @@ def benefit_lines(
         if s.program is Program.JKK and s.cause is ClaimCause.WORK_ACCIDENT:
             lines += work_accident_lines(s, wage, problems)
         elif s.program is Program.JP:
-            lines += pension_lines(participant, s, to, problems)
+            lines += pension_lines(s, to, ledger, problems)
         elif (s.program, s.cause) in _STATED_AMOUNT:
             if s.amount_claimed is None:
                 problems.append(Problem("amountClaimed", "REQUIRED", f"give the amount for a {s.program.value} claim"))
@@ -230,7 +237,7 @@ def benefit_lines(
                 lines.append(BenefitLine(rule.kind, amount_of(rule, wage), rule))
     except NoRule as exc:
         problems.append(Problem("incidentDate", "NO_RULE", str(exc)))
-    problems += scholarship_problems(participant, s, today)
+    problems += scholarship_problems(s, today, ledger)
     if not problems:
         lines += scholarship_lines(s)
     return lines, problems
@@ -262,13 +269,14 @@ def work_accident_lines(s: ClaimSubmission, wage: Decimal | None, problems: list
 
 
 def pension_lines(
-    participant: Participant, s: ClaimSubmission, to: Recipient | None, problems: list[Problem]
+    s: ClaimSubmission, to: Recipient | None, ledger: LedgerFacts, problems: list[Problem]
 ) -> list[BenefitLine]:
-    """JP: a monthly pension after 180 contribution months; otherwise the JP balance as a lump sum."""
+    """JP: a monthly pension after 180 JP contribution months up to the incident; otherwise the JP balance as a
+    lump sum."""
     if s.amount_claimed is None:
         problems.append(Problem("amountClaimed", "REQUIRED", "give the amount from the pension account"))
         return []
-    monthly = participant.contribution_months >= (JP_PENSION_MIN_MONTHS or 0)
+    monthly = ledger.jp_months_to_incident >= JP_PENSION_MIN_MONTHS
     kind = BenefitKind.PENSION if monthly else BenefitKind.LUMP_SUM
     return [BenefitLine(kind, s.amount_claimed, rule_for(Program.JP, kind, s.incident_date), to)]
 
@@ -338,7 +346,7 @@ def child_problems(s: ClaimSubmission, today: dt.date) -> list[Problem]:
     return problems
 
 
-def scholarship_problems(participant: Participant, s: ClaimSubmission, today: dt.date) -> list[Problem]:
+def scholarship_problems(s: ClaimSubmission, today: dt.date, ledger: LedgerFacts) -> list[Problem]:
     if not s.children:
         return []
     if len(s.children) > SCHOLARSHIP_MAX_CHILDREN:
@@ -355,13 +363,13 @@ def scholarship_problems(participant: Participant, s: ClaimSubmission, today: dt
     too_old = child_problems(s, today)
     if too_old:
         return too_old
-    if s.program is Program.JKM and participant.contribution_months < JKM_SCHOLARSHIP_MIN_MONTHS:
+    if s.program is Program.JKM and ledger.months_to_incident < JKM_SCHOLARSHIP_MIN_MONTHS:
         return [
             Problem(
                 "children",
                 "NOT_ELIGIBLE",
-                f"a JKM scholarship needs {JKM_SCHOLARSHIP_MIN_MONTHS} contribution months; "
-                f"the participant has {participant.contribution_months}",
+                f"a JKM scholarship needs {JKM_SCHOLARSHIP_MIN_MONTHS} contribution months up to the month of the "
+                f"death; the ledger has {ledger.months_to_incident} (months paid in advance beyond it do not count)",
             )
         ]
     return []
@@ -374,15 +382,18 @@ def age_on(birth: dt.date, day: dt.date) -> int:
 def life_event_problems(participant: Participant, s: ClaimSubmission, today: dt.date) -> list[Problem]:
     """Rules about the event itself: retirement age, the wait after leaving a job, claims after a death."""
     problems = []
-    if s.cause is ClaimCause.RETIREMENT and age_on(participant.birth_date, s.incident_date) < RETIREMENT_AGE:
-        problems.append(
-            Problem(
-                "cause",
-                "NOT_ELIGIBLE",
-                f"retirement benefits start at age {RETIREMENT_AGE}; the participant was "
-                f"{age_on(participant.birth_date, s.incident_date)} on the incident date",
+    if s.cause is ClaimCause.RETIREMENT and s.program in (Program.JHT, Program.JP):
+        rule = retirement_age(s.program, s.incident_date)
+        age = age_on(participant.birth_date, s.incident_date)
+        if age < rule.age:
+            problems.append(
+                Problem(
+                    "cause",
+                    "NOT_ELIGIBLE",
+                    f"too early: {s.program.value} old-age benefits start at age {rule.age} on {s.incident_date.isoformat()} "
+                    f"({rule.regulation}); the participant was {age}",
+                )
             )
-        )
     if s.cause is ClaimCause.RESIGNATION and (today - s.incident_date).days < RESIGNATION_WAIT_DAYS:
         problems.append(
             Problem(

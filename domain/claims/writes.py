@@ -28,6 +28,7 @@ from domain.claims.models import (
     Relationship,
     check_transition,
 )
+from domain.claims.benefits import JP_START
 from domain.claims.rules import (
     DEATH_KINDS,
     JKP_WINDOW_MONTHS,
@@ -119,9 +120,13 @@ async def submit_claim(session: AsyncSession, caller: Caller, s: ClaimSubmission
     held: dict[Program, dt.date] = {row[0]: row[1] for row in rows}
     ranges = await paid_ranges(session, participant.id)
     incident = month_number(s.incident_date)
+    # JP's months: the ledger's months from the later of JP's start and the participant's JP enrolment.
+    jp_from = month_number(max(JP_START, held.get(Program.JP, JP_START)))
     ledger = LedgerFacts(
         paid_in_incident_month=months_within(ranges, incident, incident) > 0,
         months_before_incident=months_within(ranges, incident - JKP_WINDOW_MONTHS + 1, incident),
+        months_to_incident=months_within(ranges, 0, incident),
+        jp_months_to_incident=months_within(ranges, jp_from, incident) if Program.JP in held else 0,
     )
     problems += coverage_problems(participant, held, s, ledger)
     problems += life_event_problems(participant, s, today)

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from domain.claims.benefits import retirement_age
 from domain.claims.models import BenefitKind, ClaimCause
 from domain.claims.rules import ClaimSubmission, LedgerFacts, benefit_lines, school_year
 from domain.nik import Sex
@@ -48,7 +49,7 @@ def _jkp(dismissed: dt.date) -> ClaimSubmission:
 )
 def test_jkp_pays_by_the_rule_of_the_dismissal_date(dismissed: dt.date, rule: str, amount: Decimal) -> None:
     lines, problems = benefit_lines(
-        _worker(30), _jkp(dismissed), dismissed + dt.timedelta(days=20), LedgerFacts(True, 20)
+        _worker(30), _jkp(dismissed), dismissed + dt.timedelta(days=20), LedgerFacts(True, 20, 30, 0)
     )
     assert problems == []
     assert [(line.kind, line.rule.id if line.rule else None, line.amount) for line in lines] == [
@@ -59,12 +60,13 @@ def test_jkp_pays_by_the_rule_of_the_dismissal_date(dismissed: dt.date, rule: st
 @pytest.mark.parametrize(("recent", "eligible"), [(11, False), (12, True), (24, True)])
 def test_jkp_counts_the_months_of_the_last_24_not_a_lifetime(recent: int, eligible: bool) -> None:
     dismissed = dt.date(2026, 10, 5)
-    _, problems = benefit_lines(_worker(120), _jkp(dismissed), dismissed, LedgerFacts(True, recent))
+    _, problems = benefit_lines(_worker(120), _jkp(dismissed), dismissed, LedgerFacts(True, recent, 120, 0))
     assert (not any(p.code == "NOT_ELIGIBLE" for p in problems)) is eligible
 
 
 @pytest.mark.parametrize(("months", "kind"), [(179, BenefitKind.LUMP_SUM), (180, BenefitKind.PENSION)])
 def test_jp_monthly_pension_needs_180_contribution_months(months: int, kind: BenefitKind) -> None:
+    """180 months of JP itself (PP 45/2015): the ledger's other months (312 since 1998 here) do not count."""
     s = ClaimSubmission(
         participant_id=1,
         program=Program.JP,
@@ -72,12 +74,44 @@ def test_jp_monthly_pension_needs_180_contribution_months(months: int, kind: Ben
         incident_date=dt.date(2046, 5, 17),
         amount_claimed=Decimal(1_250_000),
     )
-    lines, problems = benefit_lines(_worker(months), s, dt.date(2046, 6, 1), LedgerFacts(True, 24))
+    lines, problems = benefit_lines(_worker(312), s, dt.date(2046, 6, 1), LedgerFacts(True, 24, 312, months))
     assert problems == []
     [line] = lines
     assert (line.kind, line.amount) == (kind, Decimal(1_250_000))
     assert line.rule is not None
     assert line.rule.regulation == "PP 45/2015"
+
+
+@pytest.mark.parametrize(
+    ("on", "age"),
+    [
+        (dt.date(2018, 12, 31), 56),  # PP 45/2015 art. 15(1)
+        (dt.date(2019, 1, 1), 57),  # art. 15(2)
+        (dt.date(2021, 12, 31), 57),
+        (dt.date(2022, 1, 1), 58),  # art. 15(3): one year more every three years
+        (dt.date(2025, 1, 1), 59),
+        (dt.date(2027, 12, 31), 59),
+        (dt.date(2028, 1, 1), 60),
+        (dt.date(2030, 12, 31), 60),
+        (dt.date(2031, 1, 1), 61),
+        (dt.date(2043, 1, 1), 65),
+        (dt.date(2080, 1, 1), 65),  # until it reaches 65
+    ],
+)
+def test_the_jp_pension_age_follows_pp_45_2015_art_15(on: dt.date, age: int) -> None:
+    assert retirement_age(Program.JP, on).age == age
+    assert retirement_age(Program.JHT, on).age == 56  # PP 46/2015: JHT's age does not move
+
+
+def test_a_jp_retirement_claim_in_2028_needs_age_60() -> None:
+    """The years the API cannot reach yet (an incident cannot be in the future): 59 is too early in 2028."""
+    from domain.claims.rules import life_event_problems
+
+    s = ClaimSubmission(1, Program.JP, ClaimCause.RETIREMENT, dt.date(2028, 6, 1), amount_claimed=Decimal(1))
+    at_59, at_60 = _worker(200), _worker(200)
+    at_59.birth_date, at_60.birth_date = dt.date(1968, 6, 2), dt.date(1968, 6, 1)
+    assert [p.code for p in life_event_problems(at_59, s, dt.date(2028, 6, 2))] == ["NOT_ELIGIBLE"]
+    assert life_event_problems(at_60, s, dt.date(2028, 6, 2)) == []
 
 
 def test_a_bpu_workers_jkk_wage_is_the_declared_income_at_least_the_cheapest_package() -> None:
@@ -87,7 +121,7 @@ def test_a_bpu_workers_jkk_wage_is_the_declared_income_at_least_the_cheapest_pac
     from domain.claims.rules import Recipient, Relationship
 
     s.recipients = [Recipient("Inaq Rahmah", "5203014403850001", Relationship.SPOUSE)]
-    lines, problems = benefit_lines(_worker(1, None, Segment.BPU), s, dt.date(2026, 11, 5), LedgerFacts(True, 1))
+    lines, problems = benefit_lines(_worker(1, None, Segment.BPU), s, dt.date(2026, 11, 5), LedgerFacts(True, 1, 1, 0))
     assert problems == []
     assert [(line.kind, line.amount) for line in lines] == [
         (BenefitKind.DEATH, Decimal(48_000_000)),
