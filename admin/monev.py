@@ -26,7 +26,16 @@ from auth.policy import monev_viewer
 from auth.scopes import Role, Scope
 from domain.monev import cells, formats
 from domain.monev.figures import child_level
-from domain.monev.periods import Month, PeriodError, check_as_of, parse_quarter, parse_semester, today
+from domain.monev.periods import (
+    Month,
+    PeriodError,
+    check_as_of,
+    figures_as_of,
+    is_complete,
+    parse_quarter,
+    parse_semester,
+    today,
+)
 from domain.monev.reports import KINDS, ReportError, build_report, filename, to_csv, to_xlsx
 from domain.monev.suppression import DEFAULT_THRESHOLD
 from domain.monev.tables import Published, Viewer, region_months, sub_region_months
@@ -127,7 +136,10 @@ class MonevView(BaseView):
         current = trend[-1]
         context: dict[str, Any] = {
             "title": f"Monev {current.name}",
-            "subtitle": f"Inpres 2/2021 dan 4/2022 - posisi akhir {month_label(month)}",
+            "subtitle": f"Inpres 2/2021 dan 4/2022 - posisi akhir {month_label(month)}"
+            if is_complete(month)
+            else f"Inpres 2/2021 dan 4/2022 - posisi {figures_as_of(month).isoformat()} "
+            f"({month_label(month)} masih berjalan: angka s.d. hari ini, belum lengkap)",
             "notices": [n for n in (region_notice, month_notice) if n],
             "region": region.code,
             "month": month.key,

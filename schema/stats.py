@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from auth.policy import monev_viewer
 from auth.scopes import Scope
 from domain.monev import cells
-from domain.monev.periods import Month, PeriodError, check_as_of, check_range, today
+from domain.monev.periods import Month, PeriodError, check_as_of, check_range, figures_as_of, is_complete, today
 from domain.monev.tables import Published, Viewer, region_exists, region_months, sub_region_months
 from domain.participants.models import FundingSource
 from domain.participants.rules import Program, Segment
@@ -92,8 +92,14 @@ class ClaimFigure:
 )
 class CoverageType:
     region_code: strawberry.Private[str]
-    as_of: dt.date = strawberry.field(description="The date asked about; figures are for the end of its month.")
+    as_of: dt.date = strawberry.field(
+        description="The day the figures run to: the date asked about (coverage), or the month's last day, or "
+        "today for the current month (coverageTrend)."
+    )
     month: str = strawberry.field(description="The month the figures are for, YYYY-MM.")
+    complete: bool = strawberry.field(
+        description="False for the current month: it has not ended, so its figures are month-to-date (to asOf)."
+    )
     employed_population: int | None = strawberry.field(
         description="BPS employed population of the region for the year of asOf; null when not on record."
     )
@@ -137,6 +143,7 @@ class CoverageType:
             region_code=p.code,
             as_of=as_of,
             month=p.month.key,
+            complete=is_complete(p.month),
             employed_population=p.denominator.employed_population,
             target=float(p.denominator.target) if p.denominator.target is not None else None,
             participants=c[cells.PARTICIPANTS],
@@ -176,6 +183,11 @@ class CoverageType:
 @strawberry.type(description="Claims of one programme in one month of one region.")
 class ClaimStat:
     month: str = strawberry.field(description="YYYY-MM (months run on WITA time).")
+    as_of: dt.date = strawberry.field(
+        description="The day the row's figures run to: the month's last day, or today for the current month (a "
+        "`to` after today is taken as today)."
+    )
+    complete: bool = strawberry.field(description="False for the current month: its figures are month-to-date.")
     program: ProgramEnum = strawberry.field(description="The programme.")
     submitted: int | None = strawberry.field(description="Claims received in the month." + _WITHHELD)
     paid: int | None = strawberry.field(description="Claims paid in the month." + _WITHHELD)
@@ -234,7 +246,10 @@ _AS_OF = strawberry.argument(
     description="Figures at the end of this date's month (default: today); 2015-01-01 up to today."
 )
 _FROM = strawberry.argument(name="from", description="First month (any date in it), 2015 or later.")
-_TO = strawberry.argument(description="Last month (any date in it), not in the future; at most 120 months after from.")
+_TO = strawberry.argument(
+    description="Last month (any date in it); a date after today is taken as today (the current month's row is then "
+    "month-to-date, complete: false). At most 120 months after from."
+)
 
 
 @strawberry.type
@@ -293,7 +308,7 @@ class StatsQuery:
 
         async def work(conn: AsyncConnection, code: RegionCode) -> list[CoverageType]:
             rows = await region_months(conn, _viewer(info), code, months)
-            return [CoverageType.from_published(p, p.month.last_day) for p in rows]
+            return [CoverageType.from_published(p, figures_as_of(p.month)) for p in rows]
 
         return await _visible_region(info, region_code, "regionCode", work)
 
@@ -331,6 +346,8 @@ def _claim_stat(p: Published, program: Program) -> ClaimStat:
     )
     return ClaimStat(
         month=p.month.key,
+        as_of=figures_as_of(p.month),
+        complete=is_complete(p.month),
         program=program,
         submitted=figures[0],
         paid=figures[1],

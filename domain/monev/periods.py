@@ -2,8 +2,12 @@
 
 A Monev month runs from 00:00 WITA (UTC+8, NTB's time) on its first day to 00:00 WITA on the next month's
 first day: a claim paid at 20:00 UTC on 30 June was paid on 1 July in Mataram and counts for July.
-Participant figures are stocks at the end of a month ("active" = contributions paid through its last day);
-claim figures are flows within it.
+Participant figures are stocks at the end of a month ("active" = contributions paid through its last day, and
+alive and not retired on it); claim figures are flows within it.
+
+The current month has not ended: its figures are month-to-date, up to today (:func:`figures_as_of`), and every
+answer that shows it says so (:func:`is_complete`; docs/adr/0011 §6). A range asked to end after today ends
+today (:func:`check_range`): "the claims of 2026" can be asked in December 2026.
 """
 
 from __future__ import annotations
@@ -99,10 +103,21 @@ def check_as_of(as_of: dt.date, field: str = "asOf", *, now: dt.date | None = No
     return Month.of(as_of)
 
 
+def is_complete(month: Month, *, now: dt.date | None = None) -> bool:
+    """Whether the month has ended (today is after its last day); if not, its figures are month-to-date."""
+    return month.last_day < (now or today())
+
+
+def figures_as_of(month: Month, *, now: dt.date | None = None) -> dt.date:
+    """The day a month's figures run to: its last day, or today for the current month."""
+    return min(month.last_day, now or today())
+
+
 def check_range(start: dt.date, end: dt.date, *, now: dt.date | None = None) -> list[Month]:
-    """The months from `start` through `end`: not reversed, not in the future, at most ten years."""
+    """The months from `start` through `end`: not reversed, at most ten years; an `end` after today is taken as
+    today (the current month, month-to-date), a `start` after today is refused."""
     first = check_as_of(start, "from", now=now)
-    last = check_as_of(end, "to", now=now)
+    last = check_as_of(min(end, now or today()), "to", now=now)
     if start > end:
         raise PeriodError(f"from {start.isoformat()} is after to {end.isoformat()}; swap them", "from")
     months = first.until(last)

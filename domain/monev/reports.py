@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.monev import cells, formats
 from domain.monev.figures import child_level
-from domain.monev.periods import Period
+from domain.monev.periods import Month, Period, figures_as_of, is_complete
 from domain.monev.tables import Published, Viewer, region_exists, region_months, sub_region_months, visible_children
 from domain.participants.models import FundingSource
 from domain.participants.rules import Program, Segment
@@ -196,13 +196,22 @@ async def build_report(conn: AsyncConnection, viewer: Viewer, kind: Kind, region
         ("Laporan", kind.title),
         ("Wilayah", f"{region.code} {own[0].name}"),
         ("Periode", f"{period.label}: {months[0].key} s.d. {months[-1].key}"),
-        ("Posisi peserta", f"akhir bulan {months[-1].key} (aktif = iuran terbayar s.d. hari terakhir bulan itu)"),
+        ("Posisi peserta", _position(months[-1])),
         ("Klaim", "dibayar dalam periode (bulan menurut WITA)"),
         ("Tanda *", "angka di bawah ambang ditahan (supresi angka kecil), atau yang dapat menghitung ulang angka itu"),
         ("Tanda -", "tidak tersedia"),
         ("Dibuat", dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
     ]
     return Report(kind, region.code, period, sheets, notes)
+
+
+def _position(last: Month) -> str:
+    """When the stocks are taken; the current month is month-to-date and the note says so."""
+    rule = "aktif = iuran terbayar s.d. hari itu, masih hidup dan belum pensiun"
+    if is_complete(last):
+        return f"akhir bulan {last.key} ({rule})"
+    day = figures_as_of(last).isoformat()
+    return f"{day}: bulan {last.key} masih berjalan, angka s.d. hari ini (belum lengkap) ({rule})"
 
 
 def _display(kind: str, value: Value) -> str:
