@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
 from domain.beneficiaries.models import PovertyBeneficiary
-from domain.participants.contributions import NoPrice, bpu_package
+from domain.participants.contributions import NoPrice, bpu_package, package_price
 from domain.participants.ledger import ContributionItem, price_of_month, record_contributions
 from domain.participants.models import FundingSource, Participant
 from domain.participants.rules import Program, Segment, funding_problems, program_problems
@@ -50,8 +50,18 @@ async def enroll_beneficiary(
     beneficiary = await load_visible(session, caller, PovertyBeneficiary, beneficiary_id, "beneficiary")
     wanted = programs or {Program.JKK, Program.JKM}
     package = bpu_package(frozenset(wanted), dt.date.today())
-    price = package.monthly if package else None
+    price = package_price(package, dt.date.today()).amount if package else None
     problems: list[Problem] = []
+    if package is None and not program_problems(Segment.BPU, wanted):
+        # Never an uncovered worker: a package the rule table does not price is refused, not created unpaid.
+        problems.append(
+            Problem(
+                "programs",
+                "NO_PRICE",
+                f"no BPU package of {' + '.join(sorted(p.value for p in wanted))} is priced by the contribution "
+                "rules; enrol JKK + JKM, or JKK + JKM + JHT",
+            )
+        )
     if not beneficiary.extreme_poor and not allow_non_extreme_poor:
         problems.append(
             Problem(

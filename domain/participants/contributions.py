@@ -6,8 +6,11 @@ rows in force on the first day of the first month it pays for. Two kinds of rows
 * **Rates** (:class:`RateRule`): a percentage of the monthly wage, for wage earners (PU), or of the declared
   income, for informal workers (BPU), or a fixed rupiah amount (BPU JKM). PU JKK depends on the employer's
   risk class; PU JP applies to the wage up to a cap that BPJS Ketenagakerjaan sets every year.
-* **Packages** (:class:`PackageRule`): the fixed BPU package a government budget buys under Inpres 4/2022,
-  with the income it declares (the "wage" of a JKK death or disability benefit).
+* **Packages** (:class:`PackageRule`): the BPU packages a government budget buys under Inpres 4/2022: the
+  programmes and the income they declare (the "wage" of a JKK death or disability benefit). A package's
+  monthly price is not a figure of its own: it is the BPU rates applied to that income
+  (:func:`package_price`), so JKK+JKM on Rp1,000,000 is Rp16,800 and JKK+JKM+JHT Rp36,800 (Permenaker
+  5/2021), and a change of a rate reprices every package.
 
 JKP (job loss) is funded by the central government and by a recomposition of the JKK and JKM contributions
 already paid, so it adds nothing to what the payer owes; its rate is kept here for the record only.
@@ -28,10 +31,10 @@ from domain.participants.rules import JKK_RISK_RATES, Program, Segment
 class PackageRule:
     id: str
     programs: frozenset[Program]
-    monthly: Decimal
     regulation: str
     effective_from: dt.date
-    #: The monthly income the package declares: the wage of a wage-based benefit for its holders.
+    #: The monthly income the package declares: the wage of a wage-based benefit for its holders, and the basis
+    #: of its percentages (JKK 1 %, JHT 2 %).
     declared_income: Decimal = Decimal("1000000")
 
 
@@ -52,10 +55,11 @@ class RateRule:
 
 PACKAGES: tuple[PackageRule, ...] = (
     # The cheapest BPU package: JKK Rp10,000 + JKM Rp6,800 a month (lowest income band, Rp1,000,000).
+    PackageRule("BPU-JKK-JKM-2021", frozenset({Program.JKK, Program.JKM}), "Permenaker 5/2021", dt.date(2021, 2, 2)),
+    # With JHT (optional for BPU): + 2 % of the declared income, Rp20,000 on Rp1,000,000: Rp36,800 a month.
     PackageRule(
-        "BPU-JKK-JKM-2021",
-        frozenset({Program.JKK, Program.JKM}),
-        Decimal("16800"),
+        "BPU-JKK-JKM-JHT-2021",
+        frozenset({Program.JKK, Program.JKM, Program.JHT}),
         "Permenaker 5/2021",
         dt.date(2021, 2, 2),
     ),
@@ -141,6 +145,11 @@ def bpu_package(programs: frozenset[Program], on: dt.date) -> PackageRule | None
     """The package in force on `on` for exactly these programmes, if there is one."""
     rules = [r for r in PACKAGES if r.programs == programs and r.effective_from <= on]
     return max(rules, key=lambda r: r.effective_from) if rules else None
+
+
+def package_price(package: PackageRule, on: dt.date) -> MonthlyPrice:
+    """A package's monthly price on `on`: the BPU rates in force then, on the income it declares."""
+    return monthly_price(Segment.BPU, package.programs, on, wage=package.declared_income)
 
 
 def rate_for(segment: Segment, program: Program, on: dt.date, risk_class: int | None = None) -> RateRule:
