@@ -17,9 +17,9 @@ from demo.people import UTC, Names, NikIssuer, Weighted, add_years, years_before
 from domain.claims.benefits import (
     JKM_SCHOLARSHIP_MIN_MONTHS,
     amount_of,
-    retirement_age,
     death_benefits,
     monthly_amounts,
+    retirement_age,
     rule_for,
     scholarship_years,
 )

@@ -37,8 +37,15 @@ from demo.people import (
 from demo.regions import ntb_structure
 from domain.claims.benefits import JP_START
 from domain.nik import Sex
-from domain.participants.contributions import NoPrice, monthly_price
-from domain.participants.ledger import RECENT_WINDOW, month_end, month_number, month_start, months_within
+from domain.participants.contributions import RATES, MonthlyPrice, NoPrice, monthly_price
+from domain.participants.ledger import (
+    MAX_MONTHS_PER_PAYMENT,
+    RECENT_WINDOW,
+    month_end,
+    month_number,
+    month_start,
+    months_within,
+)
 from domain.participants.models import FundingSource, ParticipantStatus
 from domain.participants.rules import Program, Segment
 
@@ -118,7 +125,9 @@ _MALE_SHARE = {_P: 0.6, _B: 0.55, _J: 0.95, _M: 0.4}
 #: Earliest registration per segment: BPJS Ketenagakerjaan (2014), PMI (2017), JAKON (2015).
 _FLOOR = {_P: dt.date(1995, 1, 1), _B: dt.date(2014, 1, 1), _J: dt.date(2015, 7, 1), _M: dt.date(2017, 8, 1)}
 _BUDGET_FLOOR = dt.date(2021, 3, 1)  # regional budgets pay contributions since Inpres 2/2021
-_PROGRAM_START = {Program.JP: JP_START, Program.JKP: dt.date(2021, 2, 22)}
+#: When each programme began (JP: PP 45/2015; JKP: the first whole month after PP 37/2021 took effect on
+#: 2021-02-02, the first month the contribution table prices).
+_PROGRAM_START = {Program.JP: JP_START, Program.JKP: dt.date(2021, 3, 1)}
 _DECLARED = Weighted(
     [(Decimal(v * 100_000), w) for v, w in ((10, 40), (15, 15), (20, 15), (25, 10), (30, 10), (40, 6), (50, 4))]
 )
@@ -128,6 +137,54 @@ _SECTORS = Weighted(
 )  # fmt: skip
 _COMPANY_WORDS = ("Rinjani", "Sasak", "Samawa", "Mbojo", "Gili", "Senggigi", "Mandalika", "Tambora", "Abadi", "Mandiri",
                   "Sejahtera", "Nusa", "Karya", "Jaya", "Lestari", "Makmur")  # fmt: skip
+
+
+def held_in(held: dict[Program, dt.date], registered: dt.date, month: int) -> frozenset[Program]:
+    """The programmes paid for in `month`: held since its first day, or enrolled in it at registration."""
+    return frozenset(
+        p
+        for p, since in held.items()
+        if since <= month_start(month) or month_number(since) == month_number(registered) == month
+    )
+
+
+def _amount(price: MonthlyPrice | None) -> Decimal | None:
+    return price.amount if price is not None else None
+
+
+def demo_payments(
+    seg: Segment,
+    held: dict[Program, dt.date],
+    registered: dt.date,
+    wage: Decimal | None,
+    risk: int | None,
+    first: int,
+    last: int,
+) -> list[tuple[int, int, frozenset[Program], MonthlyPrice | None]]:
+    """Months first..last as payments (first month, months, programmes, price or None when the rule table does not
+    price them): a new payment wherever the programmes held or the rules in force change, at most
+    MAX_MONTHS_PER_PAYMENT months each. The price of each is the rule table's for its first month, so it is the
+    price of each of its months."""
+    dates = [r.effective_from for r in RATES] + list(held.values())
+    breaks = sorted({m for d in dates for m in (month_number(d), month_number(d) + 1) if first < m <= last})
+    out: list[tuple[int, int, frozenset[Program], MonthlyPrice | None]] = []
+    for start, end in zip([first, *breaks], [*(b - 1 for b in breaks), last], strict=True):
+        programs = held_in(held, registered, start)
+        try:
+            price: MonthlyPrice | None = monthly_price(seg, programs, month_start(start), wage=wage, risk_class=risk)
+        except NoPrice:
+            price = None
+        # The same amount a month (a new year's JP wage cap above this wage changes nothing): one payment.
+        same = bool(out) and out[-1][2] == programs and _amount(out[-1][3]) == _amount(price)
+        if same and out[-1][1] + end - start + 1 <= MAX_MONTHS_PER_PAYMENT:
+            a, n, _, earlier = out[-1]
+            out[-1] = (a, n + end - start + 1, programs, earlier)
+            continue
+        while end - start + 1 > MAX_MONTHS_PER_PAYMENT:
+            out.append((start, MAX_MONTHS_PER_PAYMENT, programs, price))
+            start += MAX_MONTHS_PER_PAYMENT
+        out.append((start, end - start + 1, programs, price))
+    return out
 
 
 def generate(
@@ -161,6 +218,7 @@ class _Generator:
         self.employer_risk: list[int] = []
         self.builders: list[int] = []
         self.beneficiary_id = 0
+        self.contribution_id = 0
 
     def batches(self, chunk: int) -> Iterator[Batch]:
         batch: Batch = {t: [] for t in TABLES}
@@ -304,16 +362,18 @@ class _Generator:
             (pid, kpj, nik, name, birth, sex.value, seg.value, status.value, funding.value, employer_id, wage,
              paid_through, months, recent, died_on, retired_on, office_time(rng, registered), 1, *place)
         )  # fmt: skip
-        held = []
+        held: dict[Program, dt.date] = {}
         for prog in self._programs(seg, funding, plan):
             start = _PROGRAM_START.get(prog)
             if start is not None and paid_through < start:
                 continue
-            held.append(prog)
-            batch["participant_programs"].append((pid, prog.value, seg.value, max(registered, start or registered)))
+            held[prog] = max(registered, start or registered)
+            batch["participant_programs"].append((pid, prog.value, seg.value, held[prog]))
         if months > 0:
             risk = self.employer_risk[employer_id - 1] if employer_id is not None else None
-            batch["contributions"].append(self._payment(pid, seg, funding, held, wage, risk, last, months, place))
+            batch["contributions"].extend(
+                self._payments(pid, seg, funding, held, registered, wage, risk, last, months, place)
+            )
         if poor is not None:
             batch["poverty_beneficiaries"].append(self._beneficiary(nik, name, birth, sex, poor, place, pid))
         if plan is not None:
@@ -325,31 +385,39 @@ class _Generator:
             batch["claim_benefits"].extend(benefits)
             batch["claim_events"].extend(events)
 
-    def _payment(
+    def _payments(
         self,
         pid: int,
         seg: Segment,
         funding: FundingSource,
-        held: list[Program],
+        held: dict[Program, dt.date],
+        registered: dt.date,
         wage: Decimal | None,
         risk: int | None,
         last: int,
         months: int,
         place: tuple[str, ...],
-    ) -> Row:
-        """The ledger row behind the participant's figures: one payment of all their paid months, ending with
-        the paid-through month, at the rule table's price (0 for segments the table does not price monthly)."""
-        first = last - months + 1
-        try:
-            price = monthly_price(seg, frozenset(held), month_start(first), wage=wage, risk_class=risk)
-            amount, rule = price.amount * months, price.rule_id
-        except NoPrice:
-            amount, rule = Decimal(0), None
-        received = dt.datetime(*month_start(last).timetuple()[:3], 1, tzinfo=dt.UTC)
+    ) -> list[Row]:
+        """The ledger rows behind the participant's figures: their paid months, ending with the paid-through
+        month, as one payment per stretch of months with the same price, at the rule table's price for the
+        programmes held then (:func:`demo_payments`). Months the table does not price (before its first rule,
+        or JAKON and PMI, priced per project and placement) are an opening balance of 0, as the ledger's
+        migration records the history before the ledger."""
+        rows = []
         payer_region = place[2] if funding is _F.APBD else None
-        return (pid, pid, first, last, months, month_start(first), month_end(last), amount,
-                " ".join(sorted(p.value for p in held)), funding.value, payer_region, f"DEMO-{pid}", received,
-                received, "demo", rule)  # fmt: skip
+        for first, n, programs, price in demo_payments(seg, held, registered, wage, risk, last - months + 1, last):
+            self.contribution_id += 1
+            amount = price.amount * n if price is not None else Decimal(0)
+            rule = price.rule_id if price is not None else None
+            end = first + n - 1
+            received = dt.datetime(*month_start(end).timetuple()[:3], 1, tzinfo=dt.UTC)
+            kind = "DEMO" if price is not None else "DEMO-OPENING"
+            rows.append(
+                (self.contribution_id, pid, first, end, n, month_start(first), month_end(end), amount,
+                 " ".join(sorted(p.value for p in programs)), funding.value, payer_region,
+                 f"{kind}-{pid}-{first}", received, received, "demo", rule)
+            )  # fmt: skip
+        return rows
 
     def _exit(self, status: ParticipantStatus) -> tuple[dt.date, tuple[float, float]]:
         """When coverage ended (today for the active) and the age range then."""

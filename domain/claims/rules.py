@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.claims.benefits import (
     JKM_SCHOLARSHIP_MIN_MONTHS,
-    JP_START,
     RULES,
     SCHOLARSHIP_MAX_CHILDREN,
     SCHOLARSHIP_TOTAL_CAP,

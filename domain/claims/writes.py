@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from domain.audit import writes as audit
+from domain.claims.benefits import JP_START
 from domain.claims.models import (
     PROGRAM_CAUSES,
     Claim,
@@ -28,7 +29,6 @@ from domain.claims.models import (
     Relationship,
     check_transition,
 )
-from domain.claims.benefits import JP_START
 from domain.claims.rules import (
     DEATH_KINDS,
     JKP_WINDOW_MONTHS,

@@ -398,3 +398,55 @@ def test_the_demo_ledger_recounts_to_every_participants_figures() -> None:
         if p["status"] in ("ACTIVE", "INACTIVE"):
             assert (p["status"] == "ACTIVE") == (last is not None and last >= current)
         assert (p["died_on"] is not None) == (p["status"] == "DECEASED")
+
+
+@pytest.mark.parametrize("seed_value", [SEED, 7, 2026])
+def test_the_demo_ledger_costs_what_the_rule_table_says(seed_value: int) -> None:
+    """Property over the seed (issue 22 item 7): every seeded payment the contribution table prices costs, in
+    each of its months, that month's price for the programmes held then (the segment's package or the wage
+    rates), paid by the participant's funder; the rest are the months the table does not price (before its
+    first rule, JAKON per project, PMI per placement), recorded as opening balances of 0."""
+    from demo.demo import held_in
+    from domain.participants.contributions import NoPrice, monthly_price
+    from domain.participants.ledger import month_start
+
+    data = generated(seed_value)
+    people = {r[0]: dict(zip(COLUMNS["participants"], r, strict=True)) for r in data["participants"]}
+    risk = {r[0]: r[COLUMNS["employers"].index("jkk_risk_class")] for r in data["employers"]}
+    held: dict[int, dict[Program, dt.date]] = defaultdict(dict)
+    for pid, program, _segment, since in data["participant_programs"]:
+        held[pid][Program(program)] = since
+    priced = unpriced = 0
+    apbd_total = Decimal(0)
+    for row in data["contributions"]:
+        c = dict(zip(COLUMNS["contributions"], row, strict=True))
+        p = people[c["participant_id"]]
+        assert c["payer"] == p["funding_source"]  # the right payer
+        registered = p["registered_at"].date()
+        employer_risk = risk.get(p["employer_id"])
+        for month in range(c["first_month"], c["last_month"] + 1):
+            programs = held_in(held[p["id"]], registered, month)
+            assert c["programs"] == " ".join(
+                sorted(x.value for x in held_in(held[p["id"]], registered, c["first_month"]))
+            )
+            try:
+                price = monthly_price(
+                    Segment(p["segment"]),
+                    programs,
+                    month_start(month),
+                    wage=p["monthly_wage"],
+                    risk_class=employer_risk,
+                ).amount
+            except NoPrice:
+                assert c["amount"] == 0 and c["price_rule"] is None, c
+                assert c["reference"].startswith("DEMO-OPENING-")
+                unpriced += 1
+                continue
+            assert c["price_rule"] is not None, c
+            assert c["amount"] == price * c["months"], (c, month, price)
+            priced += 1
+        if c["payer"] == "APBD" and p["segment"] == "BPU":
+            apbd_total += c["amount"]
+            assert c["amount"] > 0  # a regional budget pays from 2021: every month of its BPU package is priced
+    assert priced > unpriced > 0
+    assert apbd_total > 0

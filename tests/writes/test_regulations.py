@@ -25,7 +25,7 @@ from domain.beneficiaries.models import PovertyBeneficiary
 from domain.monev.periods import Month, today
 from domain.participants.ledger import month_end, month_number, month_start
 from domain.participants.models import Contribution, Employer, Participant, ParticipantProgram
-from domain.participants.rules import Program, working_age_problems
+from domain.participants.rules import Program, Segment, working_age_problems
 from tests.writes.conftest import RECORD, backdate_registration, first_of_month, price_of
 from tests.writes.test_claims import child, heir, move, participant, submit
 
@@ -386,3 +386,45 @@ async def test_claim_stats_for_a_whole_year_not_ended(writes: Any, staff: dict[s
         CLAIM_STATS, {"from": f"{now.year + 1}-01-01", "to": f"{now.year + 1}-12-31"}, staff["admin"]
     )
     assert future["errors"][0]["extensions"]["field"] == "from"
+
+
+LEDGER = """query($id: ID!) { node(id: $id) { ... on Participant { segment monthlyWage
+  contributions(first: 50) { edges { node { months from amount payer programs reference } } } } } }"""
+
+
+async def test_the_seeded_ledger_costs_what_the_rule_table_says(writes: Any, staff: dict[str, Any]) -> None:
+    """The demo's payments, read through the API: each priced one is the months times the rule table's price of
+    its programmes (BPU: JKK 1 % + JKM Rp6,800 (+ JHT 2 %) of the declared income), paid by the funder."""
+    from domain.participants.contributions import monthly_price
+
+    async with writes.engine.connect() as conn:
+        ids = (
+            await conn.execute(
+                select(Participant.id)
+                .where(Participant.segment == "BPU", Participant.funding_source.in_(("APBD", "SELF")))
+                .where(
+                    Participant.id.in_(select(Contribution.participant_id).where(Contribution.reference.like("DEMO-%")))
+                )
+                .order_by(Participant.id)
+                .limit(12)
+            )
+        ).scalars()
+        wanted = list(ids)
+    assert wanted
+    checked = 0
+    for pid in wanted:
+        body = await writes.gql(LEDGER, {"id": to_base64("Participant", pid)}, staff["admin"])
+        assert "errors" not in body, body
+        p = body["data"]["node"]
+        for c in (edge["node"] for edge in p["contributions"]["edges"]):
+            if not c["reference"].startswith("DEMO-") or c["reference"].startswith("DEMO-OPENING-"):
+                continue
+            price = monthly_price(
+                Segment(p["segment"]),
+                frozenset(Program(x) for x in c["programs"]),
+                dt.date.fromisoformat(c["from"]),
+                wage=Decimal(p["monthlyWage"]) if p["monthlyWage"] else None,
+            )
+            assert Decimal(c["amount"]) == price.amount * c["months"] > 0, c
+            checked += 1
+    assert checked
