@@ -389,8 +389,8 @@ def life_event_problems(participant: Participant, s: ClaimSubmission, today: dt.
                 Problem(
                     "cause",
                     "NOT_ELIGIBLE",
-                    f"too early: {s.program.value} old-age benefits start at age {rule.age} on {s.incident_date.isoformat()} "
-                    f"({rule.regulation}); the participant was {age}",
+                    f"too early: {s.program.value} old-age benefits start at age {rule.age} on "
+                    f"{s.incident_date.isoformat()} ({rule.regulation}); the participant was {age}",
                 )
             )
     if s.cause is ClaimCause.RESIGNATION and (today - s.incident_date).days < RESIGNATION_WAIT_DAYS:
