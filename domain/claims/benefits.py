@@ -24,7 +24,9 @@ class BenefitRule:
     amount: Decimal | None = None  # a fixed amount in rupiah
     wage_multiple: Decimal | None = None  # or this many times the monthly wage
     education_level: EducationLevel | None = None
-    max_years: int | None = None  # scholarships: years paid at this level
+    max_years: int | None = None  # scholarships: years paid in this rule's band of levels
+    #: Scholarships: levels sharing one count of years (PP 82/2019: TK up to SD is one band of 8 years).
+    band: str | None = None
     cap: Decimal | None = None  # an upper bound on the computed amount
     floor: Decimal | None = None  # a lower bound on the computed amount
     #: Benefits paid per month of a period: (months, share of the wage) in order; the wage is capped at
@@ -33,6 +35,8 @@ class BenefitRule:
     wage_cap: Decimal | None = None
     #: Contribution months a participant needs for this rule (JP: a monthly pension after 180 months).
     min_months: int | None = None
+    #: A claim must be made within this many months of the incident (JKP: of the dismissal).
+    claim_window_months: int | None = None
 
 
 _PP82 = "PP 82/2019"
@@ -69,7 +73,8 @@ RULES: tuple[BenefitRule, ...] = (
         _PP82_FROM,
         wage_multiple=Decimal(56),
     ),
-    # JKP, PP 37/2021 as first enacted: 45 % of the wage for 3 months, then 25 % for 3 (wage capped at Rp5M).
+    # JKP, PP 37/2021 as first enacted: 45 % of the wage for 3 months, then 25 % for 3 (wage capped at Rp5M);
+    # the right lapses when no claim is made within 3 months of the dismissal (art. 40).
     BenefitRule(
         "JKP-MONTHLY-2021",
         Program.JKP,
@@ -78,8 +83,10 @@ RULES: tuple[BenefitRule, ...] = (
         dt.date(2021, 2, 2),
         tiers=((3, Decimal("0.45")), (3, Decimal("0.25"))),
         wage_cap=5 * _M,
+        claim_window_months=3,
     ),
-    # JKP from 7 February 2025 (PP 6/2025): 60 % of the wage (capped at Rp5M) for 6 months.
+    # JKP from 7 February 2025 (PP 6/2025): 60 % of the wage (capped at Rp5M) for 6 months (art. 21); a claim
+    # within 6 months of the dismissal (art. 40 as amended).
     BenefitRule(
         "JKP-MONTHLY-2025",
         Program.JKP,
@@ -88,6 +95,7 @@ RULES: tuple[BenefitRule, ...] = (
         dt.date(2025, 2, 7),
         tiers=((6, Decimal("0.60")),),
         wage_cap=5 * _M,
+        claim_window_months=6,
     ),
     # JP: a monthly pension needs 180 contribution months *of JP* (from JP's start, 2015-07-01, and the
     # participant's JP enrolment), counted up to and including the month of the incident; with fewer the
@@ -95,7 +103,10 @@ RULES: tuple[BenefitRule, ...] = (
     # pension account, so the claim states them.
     BenefitRule("JP-PENSION-2015", Program.JP, BenefitKind.PENSION, "PP 45/2015", dt.date(2015, 7, 1), min_months=180),
     BenefitRule("JP-LUMP-SUM-2015", Program.JP, BenefitKind.LUMP_SUM, "PP 45/2015", dt.date(2015, 7, 1)),
-    # Scholarships, per child per year, with JKK death/total disability and with JKM after 36 months.
+    # Scholarships, per child per year, with JKK death/total disability and with JKM after 36 months. PP 82/2019
+    # (art. 25, 34A): "taman kanak-kanak sampai dengan sekolah dasar" Rp1.5M a year for at most 8 years -- one
+    # band for TK and SD together (docs/domain.md, open questions) -- SMP Rp2M for 3, SMA Rp3M for 3, university
+    # or training Rp12M for 5: Rp87M per child.
     *(
         BenefitRule(
             f"{program.value}-SCHOLARSHIP-{level.value}-2019",
@@ -106,14 +117,15 @@ RULES: tuple[BenefitRule, ...] = (
             amount=amount,
             education_level=level,
             max_years=years,
+            band=band,
         )
         for program in (Program.JKK, Program.JKM)
-        for level, amount, years in (
-            (EducationLevel.TK, Decimal("1500000"), 2),
-            (EducationLevel.SD, Decimal("1500000"), 6),
-            (EducationLevel.SMP, 2 * _M, 3),
-            (EducationLevel.SMA, 3 * _M, 3),
-            (EducationLevel.UNIVERSITY, 12 * _M, 5),
+        for level, amount, years, band in (
+            (EducationLevel.TK, Decimal("1500000"), 8, "TK-SD"),
+            (EducationLevel.SD, Decimal("1500000"), 8, "TK-SD"),
+            (EducationLevel.SMP, 2 * _M, 3, "SMP"),
+            (EducationLevel.SMA, 3 * _M, 3, "SMA"),
+            (EducationLevel.UNIVERSITY, 12 * _M, 5, "UNIVERSITY"),
         )
     ),
 )
@@ -249,9 +261,17 @@ def scholarship_years(
 
 
 def scholarship_lifetime_per_child(program: Program, on: dt.date) -> Decimal:
-    """What one child can receive over a whole schooling (Rp87M under PP 82/2019)."""
-    total = Decimal(0)
+    """What one child can receive over a whole schooling (Rp87M under PP 82/2019): each band's years once."""
+    total, seen = Decimal(0), set()
     for level in EducationLevel:
         rule = rule_for(program, BenefitKind.SCHOLARSHIP, on, level)
+        if rule.band in seen:
+            continue
+        seen.add(rule.band)
         total += amount_of(rule) * (rule.max_years or 0)
     return total
+
+
+def scholarship_band(program: Program, on: dt.date, level: EducationLevel) -> str | None:
+    """The band of levels whose years are counted together with `level`'s."""
+    return rule_for(program, BenefitKind.SCHOLARSHIP, on, level).band

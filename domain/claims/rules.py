@@ -5,6 +5,7 @@ scholarship limits over all claims) and the benefit lines computed from :mod:`do
 checks and reads: the writes are in :mod:`domain.claims.writes`.
 """
 
+import calendar
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from domain.claims.benefits import (
     death_benefits,
     retirement_age,
     rule_for,
+    scholarship_band,
     scholarship_years,
 )
 from domain.claims.models import (
@@ -48,7 +50,6 @@ from domain.writes.validation import validate_nik
 RESIGNATION_WAIT_DAYS = 30
 DEATH_KINDS = (BenefitKind.LUMP_SUM, BenefitKind.PERIODIC, BenefitKind.FUNERAL, BenefitKind.DEATH)
 MAX_CLAIMED = Decimal("10000000000")  # Rp10 billion: above this a figure is a typo
-JKP_CLAIM_WINDOW_DAYS = 183  # a JKP claim within 6 months of the dismissal
 JKP_MIN_MONTHS = 12
 #: JKP: the contribution months that count are those of the 24 months up to the dismissal.
 JKP_WINDOW_MONTHS = 24
@@ -307,9 +308,16 @@ def jkp_problems(participant: Participant, s: ClaimSubmission, today: dt.date, l
                 f"dismissal; the ledger has {ledger.months_before_incident}",
             )
         )
-    if (today - s.incident_date).days > JKP_CLAIM_WINDOW_DAYS:
+    rule = rule_for(Program.JKP, BenefitKind.JOB_LOSS, s.incident_date)
+    window = rule.claim_window_months
+    if window is not None and today > add_months(s.incident_date, window):
         problems.append(
-            Problem("incidentDate", "TOO_LATE", "a JKP claim must be made within 6 months of the dismissal")
+            Problem(
+                "incidentDate",
+                "TOO_LATE",
+                f"a JKP claim must be made within {window} months of the dismissal ({rule.regulation}); "
+                f"this one was due by {add_months(s.incident_date, window).isoformat()}",
+            )
         )
     return problems
 
@@ -372,6 +380,14 @@ def scholarship_problems(s: ClaimSubmission, today: dt.date, ledger: LedgerFacts
             )
         ]
     return []
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day `months` months later (the month's last day when it has no such day)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = index // 12, index % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    return dt.date(year, month, min(day.day, last))
 
 
 def age_on(birth: dt.date, day: dt.date) -> int:
@@ -503,9 +519,16 @@ async def scholarship_history_problems(
     for i, line in enumerate(new):
         assert line.recipient is not None
         assert line.rule is not None
-        years = sum(1 for row in rows if row[0] == line.recipient.nik and row[1] == line.education_level)
+        band = line.rule.band
+        years = sum(
+            1
+            for row in rows
+            if row[0] == line.recipient.nik
+            and row[1] is not None
+            and scholarship_band(line.rule.program, line.rule.effective_from, row[1]) == band
+        )
         if line.rule.max_years is not None and years >= line.rule.max_years:
-            level = line.education_level.value if line.education_level else "?"
+            level = band or (line.education_level.value if line.education_level else "?")
             problems.append(
                 Problem(
                     f"children[{i}]",

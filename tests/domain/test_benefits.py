@@ -147,9 +147,10 @@ def test_other_programmes_have_no_death_benefit(program: Program) -> None:
 # --- scholarships ---------------------------------------------------------------------------------
 
 
+#: PP 82/2019: TK up to SD is one band of 8 years (TK and SD years are counted together).
 LEVELS = [
-    (EducationLevel.TK, Decimal(1_500_000), 2),
-    (EducationLevel.SD, Decimal(1_500_000), 6),
+    (EducationLevel.TK, Decimal(1_500_000), 8),
+    (EducationLevel.SD, Decimal(1_500_000), 8),
     (EducationLevel.SMP, Decimal(2_000_000), 3),
     (EducationLevel.SMA, Decimal(3_000_000), 3),
     (EducationLevel.UNIVERSITY, Decimal(12_000_000), 5),

@@ -103,6 +103,22 @@ def test_the_jp_pension_age_follows_pp_45_2015_art_15(on: dt.date, age: int) -> 
     assert retirement_age(Program.JHT, on).age == 56  # PP 46/2015: JHT's age does not move
 
 
+@pytest.mark.parametrize(
+    ("dismissed", "last_day"),
+    [
+        (dt.date(2024, 11, 30), dt.date(2025, 2, 28)),  # PP 37/2021 art. 40: within 3 months
+        (dt.date(2025, 2, 7), dt.date(2025, 8, 7)),  # PP 6/2025: within 6 months
+    ],
+)
+def test_the_jkp_claim_window_follows_the_rule_of_the_dismissal(dismissed: dt.date, last_day: dt.date) -> None:
+    def late(today: dt.date) -> bool:
+        _, problems = benefit_lines(_worker(30), _jkp(dismissed), today, LedgerFacts(True, 20, 30, 0))
+        return any(p.code == "TOO_LATE" for p in problems)
+
+    assert not late(last_day)
+    assert late(last_day + dt.timedelta(days=1))
+
+
 def test_a_jp_retirement_claim_in_2028_needs_age_60() -> None:
     """The years the API cannot reach yet (an incident cannot be in the future): 59 is too early in 2028."""
     from domain.claims.rules import life_event_problems

@@ -452,7 +452,7 @@ async def test_retirement_age_and_resignation_wait(writes: Any, staff: dict[str,
 
 
 async def test_scholarship_years_and_children_over_claims(writes: Any, staff: dict[str, Any], insured: Any) -> None:
-    """Scholarships are claimed yearly after the death: TK pays two years, and two children in all."""
+    """Scholarships are claimed yearly after the death: TK and SD share 8 years, and two children in all."""
     p = await insured(months=60)
     death = {"participantId": p["id"], "program": "JKM", "cause": "DEATH", "incidentDate": TODAY.isoformat()}
     first = await submit(
@@ -469,9 +469,15 @@ async def test_scholarship_years_and_children_over_claims(writes: Any, staff: di
     second_year = await submit(writes, staff["verifier"], **death, scholarshipChildren=[child(8122, "TK")])
     assert second_year["errors"] == []
     assert [(b["kind"], b["educationLevel"]) for b in second_year["claim"]["benefits"]] == [("SCHOLARSHIP", "TK")]
+    # TK up to SD is one band of 8 years (PP 82/2019): a third TK year is paid, and the band ends after 8 years.
+    for level in ("TK", "SD", "SD", "SD", "SD", "SD"):
+        await claims_a_year_earlier(writes, p["id"])
+        year = await submit(writes, staff["verifier"], **death, scholarshipChildren=[child(8122, level)])
+        assert year["errors"] == [], level
     await claims_a_year_earlier(writes, p["id"])
-    third_year = await submit(writes, staff["verifier"], **death, scholarshipChildren=[child(8122, "TK")])
-    assert [e["code"] for e in third_year["errors"]] == ["YEARS_EXHAUSTED"]
+    ninth_year = await submit(writes, staff["verifier"], **death, scholarshipChildren=[child(8122, "SD")])
+    assert [e["code"] for e in ninth_year["errors"]] == ["YEARS_EXHAUSTED"]
+    assert "8 years of the TK-SD scholarship" in ninth_year["errors"][0]["message"]
     third_child = await submit(writes, staff["verifier"], **death, scholarshipChildren=[child(8124, "SMP")])
     assert [e["code"] for e in third_child["errors"]] == ["TOO_MANY_CHILDREN"]
 
