@@ -11,7 +11,7 @@ Definitions (the recount test in tests/monev pins them against a brute-force cou
 - active: among those, contributions paid through the month's last day (``paid_through``, derived from the
   contribution ledger) **and** alive and not retired at that day (``died_on`` / ``retired_on`` after it): a
   DECEASED or RETIRED participant is never counted as covered, whatever was paid (:func:`active_at`; the
-  rollups' rendering is ``rollup_sql.Dialect.active_month``; docs/adr/0011 §1);
+  rollups' rendering is ``rollup_sql.Dialect.active_month``; docs/adr/0011-regulations-exactly.md §1);
 - programmes: active participants holding the programme since on or before the month's last day;
 - extreme poor: distinct NIKs flagged extreme-poor in a registry snapshot taken by the month's last day;
   enrolled when linked to a participant registered by then, active when that participant is active;

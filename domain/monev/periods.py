@@ -6,8 +6,8 @@ Participant figures are stocks at the end of a month ("active" = contributions p
 alive and not retired on it); claim figures are flows within it.
 
 The current month has not ended: its figures are month-to-date, up to today (:func:`figures_as_of`), and every
-answer that shows it says so (:func:`is_complete`; docs/adr/0011 §6). A range asked to end after today ends
-today (:func:`check_range`): "the claims of 2026" can be asked in December 2026.
+answer that shows it says so (:func:`is_complete`; docs/adr/0011-regulations-exactly.md §6). A range asked to
+end after today ends today (:func:`check_range`): "the claims of 2026" can be asked in December 2026.
 """
 
 from __future__ import annotations

@@ -87,7 +87,8 @@ class Participant(PlacedMixin, Base):
     #: The date of death, set when a death claim (JKK or JKM) is paid; the status is then DECEASED.
     died_on: Mapped[dt.date | None] = mapped_column(Date)
     #: The date the participant retired (status RETIRED); cleared when the status is undone. From the end of
-    #: its month the participant is no longer counted as covered, like one who died (docs/adr/0011 §1).
+    #: its month the participant is no longer counted as covered, like one who died
+    #: (docs/adr/0011-regulations-exactly.md §1).
     retired_on: Mapped[dt.date | None] = mapped_column(Date)
     registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)

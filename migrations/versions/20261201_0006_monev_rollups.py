@@ -10,7 +10,7 @@ recount as ``jamsos monev rebuild-rollups``). See docs/adr/0010-monev-rollups.md
 
 The trigger text is the one domain.monev.rollup_sql has when this runs; a later change of it ships with a
 migration of its own that calls ``install_triggers`` again. Amended 2026-12-07: the triggers and the first
-fill now happen in 20261207_0007 (they read a column that revision adds); see docs/adr/0011 §1.
+fill now happen in 20261207_0007 (they read a column that revision adds); see docs/adr/0011-regulations-exactly.md §1.
 """
 
 from collections.abc import Sequence
@@ -127,7 +127,7 @@ def upgrade() -> None:
     # ### end Alembic commands ###
     # A month's paid claims are read by payment time (the claim figures stay on the claims table).
     op.create_index(op.f("ix_claims_paid_at"), "claims", ["paid_at"], unique=False)
-    # Amended 2026-12-07 (docs/adr/0011 §1): the triggers and the first fill read participants.retired_on,
+    # Amended 2026-12-07 (docs/adr/0011-regulations-exactly.md §1): the triggers and the first fill read participants.retired_on,
     # which revision 20261207_0007 adds; that revision installs them and fills the rollups. Until then the
     # rollups stay unmaintained and the Monev figures are read from the base tables.
     set_unmaintained(op.get_bind())

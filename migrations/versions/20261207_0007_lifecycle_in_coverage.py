@@ -5,7 +5,7 @@ Revises: 20261201_0006
 Create Date: 2026-12-07 08:40:00
 
 "Active" in every Monev figure is now paid through the month *and* alive and not retired at its end
-(docs/adr/0011 §1). A RETIRED participant gets the date of the retirement (``retired_on``); those retired
+(docs/adr/0011-regulations-exactly.md §1). A RETIRED participant gets the date of the retirement (``retired_on``); those retired
 before this revision have none recorded, so they get the last day of their last paid month (or their
 registration day when nothing was paid): the month they stopped paying is taken as the month they retired,
 the nearest date the rows hold. Then the rollup triggers are installed with the new definition and every

@@ -1,4 +1,4 @@
-"""Issue 22, through the API on every backend, each with the regulation's figure (docs/adr/0011).
+"""Issue 22, through the API on every backend, each with the regulation's figure (docs/adr/0011-regulations-exactly.md).
 
 1. JP pension age, PP 45/2015 art. 15: 56, 57 from 2019, 58 from 2022, 59 from 2025 (60 from 2028: the domain
    test, an incident cannot be in the future); JHT keeps 56 (PP 46/2015).
