@@ -43,8 +43,8 @@ from domain.claims.rules import (
     scholarship_history_problems,
 )
 from domain.db import utcnow
-from domain.participants.ledger import month_number, months_within, paid_ranges
-from domain.participants.models import Participant, ParticipantProgram, ParticipantStatus
+from domain.participants.ledger import month_number, month_start, months_within, paid_ranges
+from domain.participants.models import Contribution, Participant, ParticipantProgram, ParticipantStatus
 from domain.participants.rules import Program
 from domain.participants.writes import load_visible_participant
 from domain.text import MAX_NOTE_LENGTH, clean_text
@@ -336,16 +336,43 @@ async def _record_death(session: AsyncSession, caller: Caller, claim: Claim) -> 
     participant.status = ParticipantStatus.DECEASED
     participant.died_on = claim.incident_date
     await flush_versioned(session, "participant", number)
+    changes = audit.diff(before, {"status": participant.status, "died_on": participant.died_on})
+    refund = await _paid_after_death(session, participant.id, claim.incident_date)
+    if refund:
+        changes["refund_due"] = {"before": None, "after": refund}
     await audit.record(
         session,
         actor=caller.actor,
         action="participant.death",
         entity_type="Participant",
         entity_id=participant.id,
-        changes=audit.diff(before, {"status": participant.status, "died_on": participant.died_on}),
+        changes=changes,
         reason=f"death benefit paid by claim {claim.claim_number}",
         meta=caller.meta,
     )
+
+
+async def _paid_after_death(session: AsyncSession, participant_id: int, died_on: dt.date) -> list[dict[str, str]]:
+    """The months paid in advance beyond the month of the death, per payment: not coverage (the dead are not
+    covered, docs/adr/0011-regulations-exactly.md §4) but money to refund, flagged on the death's audit event."""
+    death = month_number(died_on)
+    rows = (
+        await session.execute(
+            select(Contribution.reference, Contribution.first_month, Contribution.last_month, Contribution.months,
+                   Contribution.amount)
+            .where(Contribution.participant_id == participant_id, Contribution.last_month > death)
+            .order_by(Contribution.first_month)
+        )
+    ).all()  # fmt: skip
+    due = []
+    for reference, first, last, months, amount in rows:
+        after = last - max(first, death + 1) + 1
+        share = (amount * after / months).quantize(Decimal("0.01"))
+        due.append(
+            {"reference": reference, "from": month_start(max(first, death + 1)).isoformat(), "months": str(after),
+             "amount": str(share)}
+        )  # fmt: skip
+    return due
 
 
 async def reject_claim(

@@ -428,3 +428,46 @@ async def test_the_seeded_ledger_costs_what_the_rule_table_says(writes: Any, sta
             assert Decimal(c["amount"]) == price.amount * c["months"] > 0, c
             checked += 1
     assert checked
+
+
+async def test_months_paid_beyond_a_paid_death_are_flagged_for_refund_not_coverage(
+    writes: Any, register: Any, staff: dict[str, Any], new_nik: Callable[..., str]
+) -> None:
+    """A JKM death this month with two months prepaid: the death's audit event names the two months to refund,
+    and no further month can be paid."""
+    from domain.audit.models import AuditEvent
+
+    p = (await register(new_nik()))["participant"]
+    await _pay(writes, staff, p["id"], first_of_month(0), 3, payer="SELF")
+    price = await price_of(writes, p["id"])
+    claim = (
+        await submit(
+            writes, staff["verifier"], participantId=p["id"], program="JKM", cause="DEATH",
+            incidentDate=TODAY.isoformat(), recipients=[heir(8261)],
+        )
+    )["claim"]  # fmt: skip
+    claim = (await move(writes, staff["verifier"], "verify", claim))["data"]["r"]["claim"]
+    claim = (await move(writes, staff["supervisor"], "approve", claim))["data"]["r"]["claim"]
+    assert (await move(writes, staff["verifier"], "pay", claim))["data"]["r"]["errors"] == []
+    async with writes.engine.connect() as conn:
+        changes = (
+            await conn.execute(
+                select(AuditEvent.changes).where(
+                    AuditEvent.entity_type == "Participant",
+                    AuditEvent.entity_id == str(await _pid(p["id"])),
+                    AuditEvent.action == "participant.death",
+                )
+            )
+        ).scalar_one()
+    [due] = changes["refund_due"]["after"]
+    assert (due["from"], due["months"], Decimal(due["amount"])) == (
+        month_start(month_number(TODAY) + 1).isoformat(),
+        "2",
+        price * 2,
+    )
+    item = {
+        "participantId": p["id"], "months": 1, "amount": str(price), "payer": "SELF",
+        "reference": f"REG22-AFTER-{p['id']}", "fromMonth": month_start(month_number(TODAY) + 3).isoformat(),
+    }  # fmt: skip
+    body = await writes.gql(RECORD, {"input": [item]}, staff["verifier"])
+    assert "PARTICIPANT_DECEASED" in [e["code"] for e in body["data"]["recordContributions"]["errors"]]
