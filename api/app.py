@@ -82,6 +82,8 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         gc.collect()
         gc.freeze()
         yield
+        # Requests still in flight get their access-log rows committed (or their responses withheld).
+        await graphql_app.access_log.close()
         await buckets.close()
         await engine.dispose()
         if read_engine is not None:

@@ -20,6 +20,7 @@ from api.observe import note_graphql_operation, note_graphql_outcome
 from auth.principal import Principal
 from auth.ratelimit import Buckets, MemoryBuckets, Rate
 from auth.server import client_ip
+from domain.audit.access import AccessLogWriter
 from schema.compiled.cache import BoundedCache
 from schema.compiled.counters import ReadCounters
 from schema.compiled.fast import Ready, ReadyKey, ready_cache
@@ -77,6 +78,8 @@ class JamsosGraphQL(GraphQL[Context, None]):
         #: This application's compiled plans and what its read path did (schema.compiled.counters).
         self.plans = plan_cache()
         self.counters = ReadCounters()
+        #: The personal-data access log's group commit for this app's responses (closed at shutdown).
+        self.access_log = AccessLogWriter(sessions)
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
@@ -131,6 +134,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
             request=request,
             limits=self.limits,
             sessions=self.sessions,
+            access_log=self.access_log,
             introspection=self.introspection,
             compiled_reads=self.compiled_reads,
             json_statements=self.json_statements,

@@ -1,9 +1,16 @@
 """The personal-data access log for GraphQL (``domain.audit.access``; the console writes the same log).
 
 Resolvers of personal fields (and the compiled read path) note (entity type, id, field) in the request
-context when they return a value unmasked; after execution this extension writes one ``DataAccessEvent``
-per entity type, in one insert. If the log cannot be written, the response carries no data: personal data
-never leaves unlogged.
+context when they return a value unmasked; after execution the request's rows (one ``DataAccessEvent`` per
+entity type) go to the app's :class:`~domain.audit.access.AccessLogWriter`, which commits the rows of all
+requests waiting at that moment together (group commit, docs/adr/0012). The response leaves only once its
+own rows are committed; if they cannot be, it carries no data, only :data:`ACCESS_LOG_MESSAGE`: personal
+data never leaves unlogged.
+
+Strawberry (0.341) returns the result its executor produced even when an ``on_execute`` hook replaces
+``execution_context.result`` afterwards, so the extension does not replace the result: it raises
+:class:`AccessLogWithheld`, and Strawberry answers an exception from a hook with ``data: null`` and that
+error (tests/schema/test_access_log_withheld.py holds it to that on every read path, POST and GET).
 """
 
 from __future__ import annotations
@@ -14,37 +21,51 @@ from collections.abc import AsyncIterator
 from graphql import ExecutionResult, GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from domain.audit.access import log_reads
+from domain.audit.access import AccessLogUnavailable, AccessLogWriter
 from schema.context import Context
-from schema.errors import INTERNAL_MESSAGE, ErrorCode
+from schema.errors import UNAVAILABLE_RETRY_AFTER, ErrorCode
 
 log = logging.getLogger("jamsos.access_log")
 
+ACCESS_LOG_MESSAGE = "The personal-data access log could not be written, so this response is withheld; retry shortly."
+
+
+class AccessLogWithheld(GraphQLError):
+    """The whole response is withheld: its personal-data reads could not be logged."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            ACCESS_LOG_MESSAGE,
+            extensions={"code": ErrorCode.SERVICE_UNAVAILABLE.value, "retryAfter": UNAVAILABLE_RETRY_AFTER},
+        )
+
 
 async def write_access_log(context: Context) -> bool:
-    """Write the request's noted personal-data reads; False if that failed.
+    """Write the request's noted personal-data reads and wait until they are durable; False if they are not.
 
-    Both read paths end here: the extension below after execution, and the compiled path's fast lane
-    (api.fast_reads) before it sends its bytes.
+    Every read path ends here: the extension below after execution, and the fast lane (api.fast_reads)
+    before it sends its bytes.
     """
-    if not context.pii_reads or context.sessions is None:
+    if not context.pii_reads:
         return True
+    writer = context.access_log
+    if writer is None:
+        if context.sessions is None:
+            log.error("personal data was read without an access log to write it to; withholding the response")
+            return False
+        writer = AccessLogWriter(context.sessions)  # a context made outside an app: a writer of its own
     caller = context.caller
     try:
-        async with context.sessions() as session, session.begin():
-            await log_reads(session, caller.actor, caller.meta, context.pii_reads)
-    except Exception:
+        await writer.write(caller.actor, caller.meta, context.pii_reads)
+    except AccessLogUnavailable:
         log.exception("could not write the personal-data access log; withholding the response")
         return False
     return True
 
 
 def withheld() -> ExecutionResult:
-    """The answer when the access log could not be written: no data, an internal error."""
-    return ExecutionResult(
-        data=None,
-        errors=[GraphQLError(INTERNAL_MESSAGE, extensions={"code": ErrorCode.INTERNAL_SERVER_ERROR.value})],
-    )
+    """The answer when the access log could not be written: no data, one SERVICE_UNAVAILABLE error."""
+    return ExecutionResult(data=None, errors=[AccessLogWithheld()])
 
 
 class PersonalDataAccessLog(SchemaExtension):
@@ -52,4 +73,4 @@ class PersonalDataAccessLog(SchemaExtension):
         yield
         context = self.execution_context.context
         if isinstance(context, Context) and not await write_access_log(context):
-            self.execution_context.result = withheld()
+            raise AccessLogWithheld

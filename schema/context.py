@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from auth.principal import Principal
 from auth.requests import caller_for, request_meta
-from domain.audit.access import PersonalDataReads
+from domain.audit.access import AccessLogWriter, PersonalDataReads
 from domain.writes.caller import Caller
 from schema import driver_sql
 from schema.compiled.counters import ReadCounters
@@ -239,6 +239,8 @@ class Context:
     charge: Callable[[int], Awaitable[int | None]] | None = None
     #: Unmasked personal data this response returned; logged once per request (schema.access_log).
     pii_reads: PersonalDataReads = field(default_factory=PersonalDataReads)
+    #: The app's access-log writer (group commit, domain.audit.access); None outside an app.
+    access_log: AccessLogWriter | None = None
     #: The document's cost as the limits measured and charged it (schema.limits), for the fast lane's entry.
     cost: int | None = None
     #: Where the compiled path records operations it answered, for the fast lane (schema.compiled.fast).

@@ -9,10 +9,11 @@ batch), never one per record. If the log cannot be written, the entry point with
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.audit.models import DataAccessEvent
 from domain.audit.writes import Actor, RequestMeta
@@ -40,13 +41,12 @@ class PersonalDataReads:
         return taken
 
 
-async def log_reads(session: AsyncSession, actor: Actor, meta: RequestMeta, reads: PersonalDataReads) -> None:
-    """Append one access-log row per entity type in `reads` (nothing when it is empty), in the caller's transaction."""
-    if not reads:
-        return
-    rows = [
+def access_rows(actor: Actor, meta: RequestMeta, reads: PersonalDataReads) -> list[dict[str, object]]:
+    """The access-log rows for `reads`: one per entity type, ids in a stable order."""
+    occurred_at = utcnow()
+    return [
         {
-            "occurred_at": utcnow(),
+            "occurred_at": occurred_at,
             "actor_subject": actor.subject,
             "actor_kind": actor.kind,
             "client_id": actor.client_id,
@@ -59,4 +59,112 @@ async def log_reads(session: AsyncSession, actor: Actor, meta: RequestMeta, read
         }
         for entity_type, (ids, fields) in sorted(reads.by_type.items())
     ]
-    await session.execute(insert(DataAccessEvent), rows)
+
+
+async def write_rows(session: AsyncSession, rows: list[dict[str, object]]) -> None:
+    """Insert access-log rows in the caller's transaction (one statement for all of them)."""
+    if rows:
+        await session.execute(insert(DataAccessEvent), rows)
+
+
+async def log_reads(session: AsyncSession, actor: Actor, meta: RequestMeta, reads: PersonalDataReads) -> None:
+    """Append one access-log row per entity type in `reads` (nothing when it is empty), in the caller's transaction."""
+    if reads:
+        await write_rows(session, access_rows(actor, meta, reads))
+
+
+class AccessLogUnavailable(Exception):
+    """A request's access-log rows could not be made durable: the data they describe must not leave."""
+
+
+#: Requests whose rows may wait for the next group commit; one more is refused (its response withheld).
+MAX_WAITING = 1024
+
+
+@dataclass
+class _Waiting:
+    rows: list[dict[str, object]]
+    done: asyncio.Future[None]
+
+
+class AccessLogWriter:
+    """Group commit for the access log: the rows of every request waiting at that moment in one transaction.
+
+    :meth:`write` returns once the caller's own rows are committed and raises :class:`AccessLogUnavailable`
+    when they are not (the commit failed, ``max_waiting`` requests are already waiting, or the writer is
+    closed): the caller then withholds its response. When no commit is in flight a request's rows are
+    committed at once (no added wait); while one is, later requests queue and the next transaction takes
+    all of them. :meth:`close` (at shutdown) refuses new rows and waits until those already accepted are
+    committed or have failed, so that no accepted request is left without an answer.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, max_waiting: int = MAX_WAITING) -> None:
+        self.sessions = sessions
+        self.max_waiting = max_waiting
+        #: Transactions committed, and requests whose rows they carried (``requests / commits`` = group size).
+        self.commits = 0
+        self.requests = 0
+        #: Requests refused because the queue was full or the writer closed.
+        self.refused = 0
+        self._waiting: list[_Waiting] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def waiting(self) -> int:
+        """Requests whose rows wait for the next transaction (not counting the one being committed)."""
+        return len(self._waiting)
+
+    async def write(self, actor: Actor, meta: RequestMeta, reads: PersonalDataReads) -> None:
+        if not reads:
+            return
+        if self._closed:
+            self.refused += 1
+            raise AccessLogUnavailable("the access log is closed (the server is shutting down)")
+        if len(self._waiting) >= self.max_waiting:
+            self.refused += 1
+            raise AccessLogUnavailable(f"{self.max_waiting} requests already wait for the access log")
+        loop = asyncio.get_running_loop()
+        entry = _Waiting(access_rows(actor, meta, reads), loop.create_future())
+        self._waiting.append(entry)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        try:
+            # Shielded: a request cancelled while it waits (its client left) does not cancel the commit
+            # that carries other requests' rows too.
+            await asyncio.shield(entry.done)
+        except AccessLogUnavailable:
+            raise
+        except Exception as error:
+            raise AccessLogUnavailable("the access log could not be written") from error
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                async with self.sessions() as session, session.begin():
+                    await write_rows(session, [row for entry in batch for row in entry.rows])
+            except BaseException as error:
+                for entry in batch:
+                    if not entry.done.done():
+                        entry.done.set_exception(error if isinstance(error, Exception) else AccessLogUnavailable())
+                    entry.done.exception()  # retrieved: a waiter that went away leaves no "never retrieved" warning
+                if not isinstance(error, Exception):
+                    for entry in self._waiting:
+                        entry.done.set_exception(AccessLogUnavailable("the access log writer was stopped"))
+                        entry.done.exception()
+                    self._waiting = []
+                    raise
+                continue
+            self.commits += 1
+            self.requests += len(batch)
+            for entry in batch:
+                if not entry.done.done():
+                    entry.done.set_result(None)
+
+    async def close(self) -> None:
+        """Refuse new rows; return once every accepted request's rows are committed or have failed."""
+        self._closed = True
+        flusher = self._flusher
+        if flusher is not None and not flusher.done():
+            await asyncio.shield(flusher)
