@@ -21,7 +21,9 @@ from admin.access_log import console_reads
 from admin.auth import console_principal
 from auth.policy import Treatment, access_log_entry, masked_changes, shown, treatment
 from auth.principal import Principal
+from domain import clock
 from domain.audit.access import PersonalDataReads
+from domain.participants.status import derived_status
 
 Formatter = Callable[[Any, str, Request], Any]
 HIDDEN = "(hidden)"
@@ -79,6 +81,11 @@ personal = protected
 
 def as_plain(row: Any, name: str, request: Request) -> Any:
     return plain(getattr(row, name))
+
+
+def participant_status(row: Any, name: str, request: Request) -> Any:
+    """A participant's status as every read shows it (derived from the ledger today), not the stored lifecycle."""
+    return plain(derived_status(row.status, row.paid_through, clock.today()))
 
 
 def _short(value: Any) -> str:

@@ -17,8 +17,10 @@ from starlette.requests import Request
 
 from admin.auth import console_principal
 from auth.policy import can_see_region, visible
-from domain.participants.models import ParticipantProgram
+from domain import clock
+from domain.participants.models import ParticipantProgram, ParticipantStatus
 from domain.participants.rules import Program
+from domain.participants.status import status_is
 from domain.regions.models import Region, placement_column
 from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel
 
@@ -82,6 +84,26 @@ def _parse(raw: str | None) -> RegionCode | None:
         return RegionCode.parse(raw)
     except InvalidRegionCode:
         return None
+
+
+class StatusFilter:
+    """Participants by status as every read shows it: derived from the ledger today (domain.participants.status)."""
+
+    has_operator = False
+    default_value: Any = _UNSET  # SQLAdmin's protocol: no default selection
+    template = _LOOKUP_TEMPLATE
+    title = "Status"
+    parameter_name = "status"
+
+    async def lookups(self, request: Request, model: Any, run_query: Callable[[Any], Any]) -> list[Any]:
+        return [_ALL, *((s.value, s.value) for s in ParticipantStatus)]
+
+    async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
+        if value in (None, "", "__all"):
+            return query
+        if value not in ParticipantStatus.__members__:
+            return query.where(false())
+        return query.where(status_is(ParticipantStatus(value), clock.today()))
 
 
 class ProgramFilter:

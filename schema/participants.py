@@ -15,9 +15,11 @@ from strawberry import relay
 from auth.policy import pii_visible, require_scope, shown, visible
 from auth.principal import Principal
 from auth.scopes import Scope
+from domain import clock
 from domain.nik import InvalidNIK, parse_nik
 from domain.participants.models import Employer, Participant, ParticipantProgram
 from domain.participants.rules import JKK_RISK_CLASS_MAX, JKK_RISK_CLASS_MIN, JKK_RISK_RATES
+from domain.participants.status import derived_status, status_is
 from schema import demand
 from schema.context import Info, Reader
 from schema.enums import (
@@ -120,7 +122,7 @@ class ParticipantNode(relay.Node):
             birth_date_shown=shown(principal, Participant, "birth_date", row.birth_date),
             sex=row.sex,
             segment=row.segment,
-            status=row.status,
+            status=derived_status(row.status, row.paid_through, clock.today()),
             funding_source=row.funding_source,
             monthly_wage_shown=shown(principal, Participant, "monthly_wage", row.monthly_wage),
             paid_through=row.paid_through,
@@ -302,7 +304,7 @@ async def participant_conditions(
     program = domain_value(f.program)
     optional = (
         Participant.segment == domain_value(f.segment) if f.segment is not None else None,
-        Participant.status == domain_value(f.status) if f.status is not None else None,
+        status_is(domain_value(f.status), clock.today()) if f.status is not None else None,
         Participant.funding_source == domain_value(f.funding_source) if f.funding_source is not None else None,
         exists().where(ParticipantProgram.participant_id == Participant.id, ParticipantProgram.program == program)
         if program is not None

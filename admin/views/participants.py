@@ -10,8 +10,8 @@ from starlette.requests import Request
 from wtforms import Form
 
 from admin.access import Access
-from admin.display import as_plain
-from admin.filters import ProgramFilter, RegionFilter, ValuesFilter
+from admin.display import as_plain, participant_status
+from admin.filters import ProgramFilter, RegionFilter, StatusFilter, ValuesFilter
 from admin.forms import EmployerCreateForm, EmployerEditForm, ParticipantCreateForm, ParticipantEditForm
 from admin.views.base import ConsoleView, form_version, if_changed, plain_form_value
 from admin.writes import Outcome
@@ -87,26 +87,27 @@ class ParticipantView(ConsoleView, model=Participant):
     }
     column_formatters = {
         P.segment: as_plain,
-        P.status: as_plain,
+        P.status: participant_status,
         P.funding_source: as_plain,
         P.paid_through: as_plain,
         P.sex: as_plain,
     }
     column_formatters_detail = {
         P.segment: as_plain,
-        P.status: as_plain,
+        P.status: participant_status,
         P.funding_source: as_plain,
         P.sex: as_plain,
         P.registered_at: as_plain,
     }
-    column_sortable_list = [P.membership_number, P.full_name, P.status, P.paid_through, P.registered_at]
+    # Not by status: it is derived per day (domain.participants.status); paid-through sorts the same way.
+    column_sortable_list = [P.membership_number, P.full_name, P.paid_through, P.registered_at]
     column_default_sort = [("full_name", False), ("id", False)]
     column_searchable_list = [P.full_name]
     search_hint = "NIK, membership number (KPJ) or name"
     column_filters = [
         RegionFilter(),
         ValuesFilter.of_enum(P.segment, Segment, title="Segment", parameter_name="segment"),
-        ValuesFilter.of_enum(P.status, ParticipantStatus, title="Status", parameter_name="status"),
+        StatusFilter(),
         ProgramFilter(),
         ValuesFilter.of_enum(P.funding_source, FundingSource, title="Funding", parameter_name="funding"),
     ]

@@ -17,8 +17,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-#: The local time of the reporting offices (WITA); month boundaries are taken there.
-REPORTING_TZ = dt.timezone(dt.timedelta(hours=8), "WITA")
+from domain import clock
+
+#: The local time of the reporting offices (WITA); month boundaries are taken there (domain.clock).
+REPORTING_TZ = clock.REPORTING_TZ
 #: Nothing before this is asked about: BPJS Ketenagakerjaan took over in 2014, Monev data starts in 2015.
 EARLIEST = dt.date(2015, 1, 1)
 #: Longest range one trend or claim-statistics question may span.
@@ -86,7 +88,7 @@ class Month:
 
 
 def today() -> dt.date:
-    return dt.datetime.now(REPORTING_TZ).date()
+    return clock.today()  # looked up at call time: a test that moves domain.clock moves Monev's months too
 
 
 def check_as_of(as_of: dt.date, field: str = "asOf", *, now: dt.date | None = None) -> Month:

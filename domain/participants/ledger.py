@@ -16,9 +16,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain import clock
 from domain.audit import writes as audit
 from domain.db import utcnow
 from domain.participants.contributions import MonthlyPrice, NoPrice, monthly_price
@@ -28,9 +29,9 @@ from domain.participants.models import (
     FundingSource,
     Participant,
     ParticipantProgram,
-    ParticipantStatus,
 )
 from domain.participants.rules import Program, funding_problems
+from domain.participants.status import status_sql
 from domain.regions.models import Region
 from domain.regions.rules import InvalidRegionCode, RegionCode
 from domain.text import clean_text
@@ -108,11 +109,11 @@ async def recompute_participant_figures(
     correction made on an older read is a conflict. Objects of these participants in the session are reloaded.
     """
     ids = sorted(set(participant_ids))
-    current = month_number(today or dt.date.today())
+    today = today or clock.today()
+    current = month_number(today)
     lo = current - RECENT_WINDOW + 1
     c = Contribution
     mine = c.participant_id == Participant.id
-    last_paid = select(func.max(c.last_month)).where(mine).scalar_subquery()
     overlap = case(
         (c.last_month < lo, 0),
         (c.first_month > current, 0),
@@ -120,16 +121,13 @@ async def recompute_participant_figures(
         - case((c.first_month < lo, lo), else_=c.first_month)
         + 1,
     )
-    lapsing = Participant.status.in_((ParticipantStatus.ACTIVE, ParticipantStatus.INACTIVE))
+    paid_through = select(func.max(c.period_to)).where(mine).scalar_subquery()
     values = {
-        "paid_through": select(func.max(c.period_to)).where(mine).scalar_subquery(),
+        "paid_through": paid_through,
         "contribution_months": select(func.coalesce(func.sum(c.months), 0)).where(mine).scalar_subquery(),
         "recent_contribution_months": select(func.coalesce(func.sum(overlap), 0)).where(mine).scalar_subquery(),
-        "status": case(
-            (and_(lapsing, func.coalesce(last_paid, -1) >= current), ParticipantStatus.ACTIVE.value),
-            (lapsing, ParticipantStatus.INACTIVE.value),
-            else_=Participant.status,
-        ),
+        # Stored as of the recount (reads derive it again for their own day: domain.participants.status).
+        "status": status_sql(Participant.status, paid_through, today),
         "version": Participant.version + 1,
     }
     for start in range(0, len(ids), _IDS_PER_STATEMENT):

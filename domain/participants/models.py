@@ -75,7 +75,9 @@ class Participant(PlacedMixin, Base):
     birth_date: Mapped[dt.date] = mapped_column(Date)
     sex: Mapped[Sex] = mapped_column(_enum(Sex, 1))
     segment: Mapped[Segment] = mapped_column(_enum(Segment), index=True)
-    status: Mapped[ParticipantStatus] = mapped_column(_enum(ParticipantStatus), index=True)
+    #: The lifecycle: DECEASED, RETIRED, or a member (ACTIVE or INACTIVE as of the last recount, which means
+    #: nothing more). The status every read shows is derived (domain.participants.status).
+    status: Mapped[ParticipantStatus] = mapped_column(_enum(ParticipantStatus))
     funding_source: Mapped[FundingSource] = mapped_column(_enum(FundingSource), index=True)
     employer_id: Mapped[int | None] = mapped_column(ForeignKey("employers.id"), index=True)
     monthly_wage: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
@@ -110,6 +112,8 @@ class Participant(PlacedMixin, Base):
         ).ddl_if(dialect="postgresql"),
         # Target of the beneficiary match, so a beneficiary is only ever linked to the participant with its NIK.
         UniqueConstraint("id", "nik", name="uq_participants_id_nik"),
+        # The status filter (domain.participants.status.status_is): the lifecycle, then a paid_through range.
+        Index("ix_participants_status_paid_through", "status", "paid_through"),
         Index("ix_participants_registered_at_id", "registered_at", "id"),
         Index("ix_participants_full_name_id", "full_name", "id"),
     )

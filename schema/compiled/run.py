@@ -47,8 +47,10 @@ from auth.policy import (
 )
 from auth.principal import Principal
 from auth.scopes import Scope
+from domain import clock
 from domain.claims.models import Claim
 from domain.participants.models import Participant, ParticipantProgram
+from domain.participants.status import derived_status, paid_through_needed
 from domain.regions.models import Region
 from schema.claims import SUBMITTED_SORT, claim_pages_subquery
 from schema.compiled.cache import BoundedCache
@@ -152,7 +154,11 @@ class _Run:
         self.variables = variables
         self.pii = pii_visible(self.principal)
         #: The principal as a statement-cache key: everything the policy may look at, not the token's id.
-        self.shape = dataclasses.replace(self.principal, token_id=None)
+        #: The day a participant's status is derived for (domain.participants.status).
+        self.today = clock.today()
+        #: The principal as a statement-cache key: everything the policy may look at, not the token's id; and
+        #: the month, since a kept JSON statement derives the status for a month.
+        self.shape = (dataclasses.replace(self.principal, token_id=None), paid_through_needed(self.today))
         #: Whether root fields are answered by one JSON statement each (PostgreSQL, plan covered, switch on).
         self.json_statements = False
         #: (entity type, id, field) of unmasked personal data returned; handed to the access log on success.
@@ -225,7 +231,7 @@ class _Run:
             lookup: BindParameter[Any] = bindparam("key", value)
 
             def build_json() -> Any:
-                builder = JsonBuilder(self.schema._schema, self.principal, pages.pages)
+                builder = JsonBuilder(self.schema._schema, self.principal, pages.pages, self.today)
                 document = cast(builder.object(plan, _P), Text)
                 return select(document).where(_P.c[column] == lookup, visible(self.principal, Participant))
 
@@ -287,7 +293,7 @@ class _Run:
     ) -> dict[str, Any]:
         """A page of participants as one JSON statement (schema.compiled.sql_json)."""
         pages = self.nested_pages(plan.node)
-        builder = JsonBuilder(self.schema._schema, self.principal, pages.pages)
+        builder = JsonBuilder(self.schema._schema, self.principal, pages.pages, self.today)
         columns = select(*_P.c).where(*conditions)
         ranked = func.row_number().over(
             order_by=(sort.column.desc(), _P.c.id.desc()) if descending else (sort.column.asc(), _P.c.id.asc())
@@ -419,7 +425,9 @@ class _Run:
         number_array: BindParameter[Any] = bindparam("numbers", numbers, type_=ARRAY(Text))
 
         def build_json() -> Any:
-            return JsonBuilder(self.schema._schema, self.principal, pages.pages).entities(plan, id_array, number_array)
+            return JsonBuilder(self.schema._schema, self.principal, pages.pages, self.today).entities(
+                plan, id_array, number_array
+            )
 
         key = ("entities_json", id(plan), self.shape, pages.key)
         varying, values = [id_array, number_array, *pages.binds], [ids, numbers, *pages.values]
@@ -569,6 +577,9 @@ class _Run:
         if leaf.name == "id":
             return lambda row: serialize(to_base64(typename, row[at]))
         model = _MODELS[typename]
+        if model is Participant and leaf.column == "status":
+            paid_at, today = index["paid_through"], self.today
+            return lambda row: serialize(derived_status(row[at], row[paid_at], today))
         if personal_columns(model, wage_based=True).get(leaf.column) is None:
             return lambda row: None if row[at] is None else serialize(row[at])
         principal, column = self.principal, leaf.column

@@ -67,6 +67,7 @@ from auth.policy import Treatment, personal_columns, pii_visible, shown_sql, vis
 from auth.principal import Principal
 from domain.claims.models import Claim
 from domain.participants.models import Participant, ParticipantProgram
+from domain.participants.status import status_sql
 from domain.regions.models import Region
 from schema.claims import SUBMITTED_SORT
 from schema.compiled.plan import ConnectionPlan, Leaf, ObjectPlan, OperationPlan, Relation, Typename
@@ -155,9 +156,13 @@ ROW_ID = "#id"
 class JsonBuilder:
     """Builds the JSON expressions of a plan for one principal shape (the statement is cached per shape)."""
 
-    def __init__(self, schema: GraphQLSchema, principal: Principal, pages: dict[int, NestedPage]) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, principal: Principal, pages: dict[int, NestedPage], today: dt.date
+    ) -> None:
         self.schema = schema
         self.principal = principal
+        #: The day a participant's status is derived for (domain.participants.status); part of the cache key.
+        self.today = today
         #: Each nested connection's page, by ``id(relation)`` (checked by the caller, as the resolvers do).
         self.pages = pages
         #: With pii:read, objects returning personal fields carry their row id (ROW_ID) for the access log.
@@ -212,6 +217,8 @@ class JsonBuilder:
         value: ColumnElement[Any] = column
         if leaf.column in personal_columns(model, wage_based=True):
             value = shown_sql(self.principal, model, leaf.column, column, program)
+        elif model is Participant and leaf.column == "status":
+            value = status_sql(column, row.c.paid_through, self.today)
         named = get_named_type(graphql_type.fields[leaf.name].type)
         if isinstance(named, GraphQLEnumType):
             return self.enum(named, value)
