@@ -84,9 +84,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # no uvicorn access lines, no uvicorn formatter over ours.
         access_log=False,
         log_config=None,
-        # "auto": uvloop, and httptools writing a response in one system call (both are dependencies).
+        # "auto": uvloop and httptools, both dependencies, as uvicorn picks them.
         loop=settings.server_loop,
-        http="api.http_protocol:OneWriteHttpToolsProtocol" if settings.server_http == "auto" else settings.server_http,
+        http=settings.server_http,
     )
     return 0
 

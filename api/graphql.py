@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from api.middleware import principal_of
@@ -109,6 +109,9 @@ class JamsosGraphQL(GraphQL[Context, None]):
 
     async def execute_operation(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         request_data = kwargs.get("request_data")
+        context = kwargs.get("context")
+        if isinstance(request_data, GraphQLRequestData) and isinstance(context, Context):
+            context.request_operation = (request_data.operation_name,)
         note_graphql_operation(request, getattr(request_data, "operation_name", None))
         return await super().execute_operation(request, *args, **kwargs)
 

@@ -84,9 +84,8 @@ class Settings(BaseSettings):
     #: Largest registry list a caller with beneficiaries:write may upload to importBeneficiaries (api.uploads).
     import_max_upload_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     # -- read performance (schema.compiled, domain.db, auth.verifier) --
-    #: uvicorn's event loop and HTTP protocol for `jamsos serve`; "auto" = uvloop, and httptools writing each
-    #: response of known length in one socket write (api.http_protocol); "httptools" = uvicorn's own, which
-    #: writes headers and body apart. Settable to measure them.
+    #: uvicorn's event loop and HTTP protocol for `jamsos serve`; "auto" = what uvicorn picks (uvloop and
+    #: httptools, both dependencies). Settable to measure them.
     server_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     server_http: Literal["auto", "h11", "httptools"] = "auto"
     #: Verified access tokens remembered (each until it expires; revocation is still checked). 0 = off.

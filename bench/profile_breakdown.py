@@ -18,7 +18,7 @@ from pathlib import Path
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("asyncpg: send the statement, read its answer", ("asyncpg/",)),
     ("SQLAlchemy: pool checkout and return, connection wrapper", ("sqlalchemy/", "greenlet")),
-    ("uvicorn: HTTP parsing and socket writes", ("uvicorn/", "httptools", "api/http_protocol.py")),
+    ("uvicorn: HTTP parsing and socket writes", ("uvicorn/", "httptools")),
     ("token check, revocation list, cost budget", ("auth/", "joserfc/", "cryptography/")),
     ("request log line and metrics", ("api/observe.py", "logging/", "prometheus")),
     ("GraphQL variable coercion (graphql-core)", ("graphql/",)),

@@ -428,7 +428,6 @@ def steps(args: argparse.Namespace, url: str, key_path: Path, token: str, keys: 
         ("JAMSOS_SERVER_LOOP", "auto", "+ uvloop event loop under uvicorn"),
         ("JAMSOS_SERVER_HTTP", "httptools", "+ httptools HTTP parser under uvicorn"),
         ("JAMSOS_FAST_READS", "true", "+ fast lane (a repeated compiled read answered before Strawberry's view)"),
-        ("JAMSOS_SERVER_HTTP", "auto", "+ one socket write per response (headers with the body, api.http_protocol)"),
     ]
     env = {
         "JAMSOS_DOCUMENT_CACHE": "false",

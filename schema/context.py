@@ -243,6 +243,9 @@ class Context:
     access_log: AccessLogWriter | None = None
     #: The document's cost as the limits measured and charged it (schema.limits), for the fast lane's entry.
     cost: int | None = None
+    #: The operation name as the HTTP request gave it, in a 1-tuple (None inside: not given); None when no
+    #: HTTP view recorded it. The fast lane's entries are keyed by it (schema.compiled.extension).
+    request_operation: tuple[str | None] | None = None
     #: Where the compiled path records operations it answered, for the fast lane (schema.compiled.fast).
     ready: Any = None
     #: The app's compiled plans and its read counters (a context made outside an app keeps its own).

@@ -51,11 +51,10 @@ async def text_rows(connection: AsyncConnection, sql: str, parameters: tuple[Any
     if sync is None or adapted is None or not adapted.autocommit:
         DRIVER_SQL.sqlalchemy += 1
         return (await connection.exec_driver_sql(sql, parameters)).all()
-    events = sync._has_events or sync.engine._has_events
-    if events:
-        for listener in sync.dispatch.before_cursor_execute:
-            # Listeners without retval=True are wrapped by SQLAlchemy to return the statement unchanged.
-            sql, parameters = listener(sync, None, sql, parameters, None, False)
+    # The connection's listeners of the event, the engine's included (empty without any: nothing to skip).
+    for listener in sync.dispatch.before_cursor_execute:
+        # Listeners without retval=True are wrapped by SQLAlchemy to return the statement unchanged.
+        sql, parameters = listener(sync, None, sql, parameters, None, False)
     driver = adapted.driver_connection
     DRIVER_SQL.driver += 1
     try:
@@ -65,7 +64,6 @@ async def text_rows(connection: AsyncConnection, sql: str, parameters: tuple[Any
         if driver.is_closed() or not isinstance(exc, Exception):
             await connection.invalidate(exc if isinstance(exc, Exception) else None)
         raise
-    if events:
-        for listener in sync.dispatch.after_cursor_execute:
-            listener(sync, None, sql, parameters, None, False)
+    for listener in sync.dispatch.after_cursor_execute:
+        listener(sync, None, sql, parameters, None, False)
     return rows

@@ -102,10 +102,11 @@ class CompiledReads(SchemaExtension):
                 else:
                     context.counters.compiled += 1
                     ec.result = ExecutionResult(data=data)
-                    if context.ready is not None and context.cost is not None:
-                        # The name as the request gave it (None for a one-operation document), which
-                        # is what the fast lane sees; ``operation_name`` falls back to the document's.
-                        given = getattr(ec, "_provided_operation_name", ec.operation_name)
-                        key = ready_key(ec.query, given, context.principal, ec.variables)
+                    # Under the name as the request gave it (None for a one-operation document), which
+                    # is what the fast lane sees (``ec.operation_name`` falls back to the document's);
+                    # only when the HTTP view recorded it (api.graphql).
+                    given = context.request_operation
+                    if context.ready is not None and context.cost is not None and given is not None:
+                        key = ready_key(ec.query, given[0], context.principal, ec.variables)
                         context.ready.put(key, Ready(plan, context.cost))
         yield

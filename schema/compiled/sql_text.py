@@ -57,13 +57,16 @@ def compile_text(statement: Any, dialect: Dialect, varying: Sequence[BindParamet
     if not compiled.positional or compiled.positiontup is None:
         return None
     at = {id(bind): i for i, bind in enumerate(varying)}
-    processors = compiled._bind_processors
-    constants = compiled.construct_params(_check=False)
+    try:
+        constants = compiled.construct_params()
+    except Exception:
+        return None  # a parameter without a value: nothing to keep
     slots: list[tuple[int, Any]] = []
     found: set[int] = set()
     for name in compiled.positiontup:
         bind = compiled.binds.get(name)
-        processor = processors.get(name)
+        # What SQLAlchemy applies to the value on the way to the driver: the type's processor for this dialect.
+        processor = None if bind is None else bind.type.dialect_impl(dialect).bind_processor(dialect)
         if bind is not None and id(bind) in at:
             slots.append((at[id(bind)], processor))
             found.add(at[id(bind)])
