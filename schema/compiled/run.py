@@ -24,6 +24,7 @@ from sqlalchemy import (
     BindParameter,
     Integer,
     Row,
+    SelectBase,
     Text,
     and_,
     bindparam,
@@ -143,6 +144,20 @@ async def run_operation(plan: OperationPlan, schema: Any, context: Context, vari
     for entity_type, entity_id, field_name in run.pii_notes:
         context.note_pii_read(entity_type, entity_id, field_name)
     return data
+
+
+def page_structure(page: SelectBase) -> tuple[Any, Sequence[BindParameter[Any]]]:
+    """The structure of `page` as a hashable key, and its bind parameters (whose values vary per request).
+
+    The one private library API the read path keeps: SQLAlchemy's ``HasCacheKey._generate_cache_key()``,
+    the structural key SQLAlchemy computes for its own compiled cache. Through public API only, the
+    statement would be built and executed as Core on every request (3.3 times the CPU of S1 per request,
+    ``bench/private_api.py``), or the page compiled per request to learn its structure (also measured
+    there). ``tests/schema/test_private_api.py`` pins the SQLAlchemy versions it holds for.
+    """
+    found = page._generate_cache_key()
+    assert found is not None, "a select of table columns has a cache key"
+    return found.key, found.bindparams
 
 
 class _Run:
@@ -318,19 +333,10 @@ class _Run:
             return selected.select_from(page) if plan.wants_rows else selected
 
         # The page's own parameters (filter values, keyset, limit) vary; its structure is part of the key.
-        page_key = page.element._generate_cache_key()
-        assert page_key is not None, "a select of table columns has a cache key"
-        key = (
-            "participants_json",
-            id(plan),
-            self.shape,
-            pages.key,
-            limit,
-            after is not None,
-            page_key.key,
-        )
-        binds = [*page_key.bindparams, *pages.binds]
-        values = [*(b.effective_value for b in page_key.bindparams), *pages.values]
+        structure, page_binds = page_structure(page.element)
+        key = ("participants_json", id(plan), self.shape, pages.key, limit, after is not None, structure)
+        binds = [*page_binds, *pages.binds]
+        values = [*(b.effective_value for b in page_binds), *pages.values]
         found = await self.json_rows(key, plan, build_json, binds, values, None)
         result: dict[str, Any] = orjson.loads(found[0][0])
         Finish(self.pii_notes).connection(plan, result, sort, descending)
