@@ -121,10 +121,15 @@ class AccessLogWriter:
         if self._closed:
             self.refused += 1
             raise AccessLogUnavailable("the access log is closed (the server is shutting down)")
+        loop = asyncio.get_running_loop()
+        if self._flusher is not None and self._flusher.get_loop() is not loop:
+            # The loop the last commit ran on is gone (a test's loop, a restarted worker): what waited there
+            # can no longer be answered, and must not hold this loop's requests back.
+            self._waiting = [w for w in self._waiting if w.done.get_loop() is loop]
+            self._flusher = None
         if len(self._waiting) >= self.max_waiting:
             self.refused += 1
             raise AccessLogUnavailable(f"{self.max_waiting} requests already wait for the access log")
-        loop = asyncio.get_running_loop()
         entry = _Waiting(access_rows(actor, meta, reads), loop.create_future())
         self._waiting.append(entry)
         if self._flusher is None or self._flusher.done():
