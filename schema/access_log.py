@@ -3,9 +3,9 @@
 Resolvers of personal fields (and the compiled read path) note (entity type, id, field) in the request
 context when they return a value unmasked; after execution the request's rows (one ``DataAccessEvent`` per
 entity type) go to the app's :class:`~domain.audit.access.AccessLogWriter`, which commits the rows of all
-requests waiting at that moment together (group commit, docs/adr/0012). The response leaves only once its
-own rows are committed; if they cannot be, it carries no data, only :data:`ACCESS_LOG_MESSAGE`: personal
-data never leaves unlogged.
+requests waiting at that moment together (group commit, docs/adr/0012-access-log-group-commit.md). The
+response leaves only once its own rows are committed; if they cannot be, it carries no data, only
+:data:`ACCESS_LOG_MESSAGE`: personal data never leaves unlogged.
 
 Strawberry (0.341) returns the result its executor produced even when an ``on_execute`` hook replaces
 ``execution_context.result`` afterwards, so the extension does not replace the result: it raises

@@ -96,7 +96,10 @@ class ParticipantNode(relay.Node):
     birth_date_shown: strawberry.Private[dt.date | None]
     sex: SexEnum = strawberry.field(description="Sex.")
     segment: SegmentEnum = strawberry.field(description="Segment (PU, BPU, JAKON, PMI).")
-    status: ParticipantStatusEnum = strawberry.field(description="Membership status.")
+    status: ParticipantStatusEnum = strawberry.field(
+        description="Membership status as of today: ACTIVE when contributions are paid through the current "
+        "month, INACTIVE otherwise (derived from the ledger on every read), or DECEASED or RETIRED."
+    )
     funding_source: FundingSourceEnum = strawberry.field(description="Who pays the contributions.")
     monthly_wage_shown: strawberry.Private[Decimal | None]
     paid_through: dt.date | None = strawberry.field(description="Contributions are paid through this date.")
@@ -260,7 +263,9 @@ class ParticipantFilter:
         default=None, description="This region and everything below it, e.g. '52.03' for Lombok Timur."
     )
     segment: SegmentEnum | None = strawberry.field(default=None, description="Only this segment.")
-    status: ParticipantStatusEnum | None = strawberry.field(default=None, description="Only this status.")
+    status: ParticipantStatusEnum | None = strawberry.field(
+        default=None, description="Only this status, as of today (as the status field gives it)."
+    )
     program: ProgramEnum | None = strawberry.field(default=None, description="Only holders of this programme.")
     funding_source: FundingSourceEnum | None = strawberry.field(default=None, description="Only this funding.")
     name_contains: str | None = strawberry.field(

@@ -1,4 +1,4 @@
-"""Group commit of the personal-data access log (domain.audit.access.AccessLogWriter, docs/adr/0012).
+"""Group commit of the personal-data access log (domain.audit.access.AccessLogWriter, ADR 0012).
 
 While one transaction of access-log rows is being committed, the rows of requests that arrive meanwhile
 wait and go together in the next one. The tests hold the first commit back at a gate (the real insert
