@@ -1,7 +1,7 @@
 """derived status: the status filter's index on (status, paid_through)
 
 Revision ID: 20261207_0008
-Revises: 20261201_0006
+Revises: 20261207_0007
 Create Date: 2026-12-07 09:00:00
 
 ACTIVE and INACTIVE are derived on every read from ``paid_through`` and today's date
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "20261207_0008"
-down_revision: str | None = "20261201_0006"
+down_revision: str | None = "20261207_0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
