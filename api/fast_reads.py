@@ -8,10 +8,12 @@ on the variables, variable coercion (graphql-core's own ``get_variable_values``)
 plan, the personal-data access log, the operation metrics, and the bytes out (orjson).
 
 Any doubt means the request goes to the full pipeline unchanged, with its body replayed: a body that is not
-a plain JSON object, ``extensions`` or an ``Accept`` asking for a stream, no entry, variables that do not
-coerce or hold a control character, a plan that meets something the resolvers would refuse
-(``Fallback``), a refused charge (the pipeline gives the same ``RATE_LIMITED`` error without charging
-again), or a database error before anything was sent. So errors keep the pipeline's shapes and codes.
+a plain JSON object, ``extensions``, an ``Accept`` asking for a stream or satisfied by neither response
+media type (the pipeline answers 406), no entry, variables that do not coerce or hold a control character,
+a plan that meets something the resolvers would refuse (``Fallback``), a refused charge (the pipeline gives
+the same ``RATE_LIMITED`` error without charging again), or a database error before anything was sent. So
+errors keep the pipeline's shapes, codes and statuses; what it answers is sent as the media type the
+``Accept`` header chose (api.media), through the same view methods as the pipeline's.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.graphql import PREPAID, JamsosGraphQL
+from api.media import negotiate
 from api.middleware import principal_of
 from api.observe import note_graphql_operation
 from schema.access_log import withheld, write_access_log
@@ -63,6 +66,7 @@ class FastReads:
             not headers.get("content-type", "").startswith("application/json")
             or "stream" in accept
             or ("multipart" in accept)
+            or negotiate(accept or None) is None  # the pipeline answers 406
         ):
             await self.app(scope, receive, send)
             return

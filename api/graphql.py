@@ -6,15 +6,18 @@ import logging
 from typing import Any
 
 import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import ExecutionResult as GraphQLExecutionResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
+from api.media import CONTENT_TYPES, GRAPHQL_RESPONSE_JSON, JSON, negotiate, unacceptable_message
 from api.middleware import principal_of
 from api.observe import note_graphql_operation, note_graphql_outcome
 from auth.principal import Principal
@@ -118,9 +121,52 @@ class JamsosGraphQL(GraphQL[Context, None]):
     async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().run(request, *args, **kwargs)
+        except HTTPException as exc:
+            if isinstance(request, Request):
+                return self.refusal(request, exc)
+            raise
         finally:
             if isinstance(request, Request):
                 await request.close()  # uploaded files (multipart) are closed even when no resolver read them
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        # After the GraphiQL check (a browser asking for the page gets it) and before anything is read: an
+        # Accept that neither response media type satisfies is refused (api.media).
+        accept = request.headers.get("accept")
+        if negotiate(accept) is None:
+            raise HTTPException(406, unacceptable_message(accept or ""))
+        return await super().parse_http_body(request)
+
+    def refusal(self, request: Request, exc: HTTPException) -> Response:
+        """The response to a request refused before GraphQL ran (Strawberry's HTTPException).
+
+        A mutation over GET is 405 with ``Allow: POST`` (the GraphQL-over-HTTP spec's MUST). For a client
+        that asked for ``application/graphql-response+json`` the body is a GraphQL response holding one
+        error (``BAD_USER_INPUT``), as that media type promises; otherwise it is the plain text it always was.
+        """
+        status, headers = exc.status_code, {"Vary": "Accept"}
+        if isinstance(exc.__cause__, InvalidOperationTypeError) and request.method == "GET":
+            status, headers["Allow"] = 405, "POST"
+        media_type = negotiate(request.headers.get("accept"))
+        if status == 406 or media_type != GRAPHQL_RESPONSE_JSON:
+            return PlainTextResponse(exc.reason, status_code=status, headers=headers)
+        body = {"errors": [{"message": exc.reason, "extensions": {"code": ErrorCode.BAD_USER_INPUT.value}}]}
+        return Response(self.encode_json(body), status, headers=headers, media_type=CONTENT_TYPES[media_type])
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        # The negotiated media type rides on the sub-response: process_result sets the status by it and
+        # create_response the Content-Type (the fast lane calls the same three methods).
+        sub_response.media_type = negotiate(request.headers.get("accept")) or JSON
+        return sub_response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = CONTENT_TYPES.get(sub_response.media_type or JSON, JSON)
+        response.headers.add_vary_header("Accept")
+        return response
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         principal = principal_of(request)
@@ -171,15 +217,45 @@ class JamsosGraphQL(GraphQL[Context, None]):
         data: GraphQLHTTPResponse = {"data": result.data}
         request_id = getattr(request.state, "request_id", None)
         codes: list[str] = []
+        response = getattr(request.state, "sub_response", None)
+        spec_media_type = isinstance(response, Response) and response.media_type == GRAPHQL_RESPONSE_JSON
         if result.errors:
             errors = format_errors(list(result.errors), request_id)
             data["errors"] = [e.formatted for e in errors]
             codes = [str((e.extensions or {}).get("code")) for e in errors]
-            self._set_status(request, errors, codes)
+            if spec_media_type and is_request_error(result):
+                del data["data"]  # a request error: the document never ran, so there is no `data` at all
+                self._set_request_error_status(request, errors, codes)
+            elif not spec_media_type:
+                self._set_status(request, errors, codes)
+            else:
+                self._set_retry_after(request, errors, codes)  # executed: 200, as the spec's type requires
         if result.extensions:
             data["extensions"] = result.extensions
         note_graphql_outcome(request, codes)
         return data
+
+    @classmethod
+    def _set_request_error_status(cls, request: Request | WebSocket, errors: list[Any], codes: list[str]) -> None:
+        """``application/graphql-response+json``: 400 for a document that did not parse, validate or coerce
+        its variables, or was over a limit; 429 and 503 as on the legacy type; 500 for our own failure."""
+        response = getattr(request.state, "sub_response", None)
+        if not isinstance(response, Response):
+            return
+        cls._set_status(request, errors, codes)
+        if response.status_code is None:
+            internal = ErrorCode.INTERNAL_SERVER_ERROR.value in codes
+            response.status_code = 500 if internal else 400
+
+    @classmethod
+    def _set_retry_after(cls, request: Request | WebSocket, errors: list[Any], codes: list[str]) -> None:
+        """An executed document under the spec's type stays 200; a retry hint (429/503 codes) keeps its header."""
+        response = getattr(request.state, "sub_response", None)
+        if not isinstance(response, Response):
+            return
+        status = response.status_code
+        cls._set_status(request, errors, codes)
+        response.status_code = status  # None: create_response's 200
 
     @staticmethod
     def _set_status(request: Request | WebSocket, errors: list[Any], codes: list[str]) -> None:
@@ -193,3 +269,12 @@ class JamsosGraphQL(GraphQL[Context, None]):
             retry = next((e.extensions.get("retryAfter") for e in errors if (e.extensions or {}).get("retryAfter")), 60)
             response.status_code = 429
             response.headers["Retry-After"] = str(retry)
+
+
+def is_request_error(result: ExecutionResult | GraphQLExecutionResult) -> bool:
+    """The document never executed: it did not parse or validate, a variable did not coerce, a limit or the
+    budget refused it, or the access log could not be written for it. Then there is no ``data`` and every
+    error is the request's, not a field's: graphql-core gives every error met while executing a ``path``.
+    """
+    errors = result.errors or []
+    return result.data is None and bool(errors) and all(e.path is None for e in errors)

@@ -18,6 +18,8 @@ from schema.limits import (
     COST_BUDGET_PER_MINUTE,
     MAX_ALIASES,
     MAX_COST,
+    MAX_DIRECTIVES,
+    MAX_DIRECTIVES_PER_LOCATION,
     MAX_ENTITY_REPRESENTATIONS,
     MAX_FRAGMENT_NESTING,
     MAX_QUERY_DEPTH,
@@ -118,6 +120,8 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=MAX_ALIASES, ge=0, le=1000)
     max_tokens: int = Field(default=MAX_TOKENS, gt=0, le=100_000)
     max_fragment_nesting: int = Field(default=MAX_FRAGMENT_NESTING, gt=0, le=100)
+    max_directives: int = Field(default=MAX_DIRECTIVES, ge=0, le=10_000)
+    max_directives_per_location: int = Field(default=MAX_DIRECTIVES_PER_LOCATION, ge=0, le=100)
     max_cost: int = Field(default=MAX_COST, gt=0)
     cost_budget_per_minute: int = Field(default=COST_BUDGET_PER_MINUTE, gt=0)
     anonymous_requests_per_minute: int = Field(default=ANONYMOUS_REQUESTS_PER_MINUTE, gt=0)
@@ -144,6 +148,8 @@ class Settings(BaseSettings):
             max_aliases=self.max_aliases,
             max_tokens=self.max_tokens,
             max_fragment_nesting=self.max_fragment_nesting,
+            max_directives=self.max_directives,
+            max_directives_per_location=self.max_directives_per_location,
             max_cost=self.max_cost,
             cost_budget_per_minute=self.cost_budget_per_minute,
             anonymous_requests_per_minute=self.anonymous_requests_per_minute,

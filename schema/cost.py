@@ -314,6 +314,43 @@ def written_depth(document: DocumentNode) -> int:
     return deepest
 
 
+@dataclass(frozen=True)
+class DirectiveCount:
+    """Directives written in a document: in all, and the most on any one place that takes them."""
+
+    total: int
+    most_in_one_place: int
+
+
+def count_directives(document: DocumentNode) -> DirectiveCount:
+    """Directives as written (fragments not expanded), on every place the grammar allows them: operations,
+    their variables, fragment definitions, fields, fragment spreads and inline fragments. Iterative."""
+    total = most = 0
+
+    def note(directives: Any) -> None:
+        nonlocal total, most
+        n = len(directives or ())
+        total += n
+        most = max(most, n)
+
+    stack: list[SelectionSetNode] = []
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+            note(definition.directives)
+            for variable in definition.variable_definitions or ():
+                note(variable.directives)
+            stack.append(definition.selection_set)
+        else:
+            note(getattr(definition, "directives", None))  # type system definitions: validation refuses them
+    while stack:
+        current = stack.pop()
+        for selection in current.selections:
+            note(selection.directives)
+            if (inner := getattr(selection, "selection_set", None)) is not None:
+                stack.append(inner)
+    return DirectiveCount(total, most)
+
+
 def _aliases(document: DocumentNode) -> int:
     """Aliased fields written in the document (in operations and fragments alike)."""
     count = 0
@@ -328,4 +365,14 @@ def _aliases(document: DocumentNode) -> int:
     return count
 
 
-__all__ = ["FieldPrice", "FragmentProblem", "Measure", "fragment_nesting", "measure", "price_table", "written_depth"]
+__all__ = [
+    "DirectiveCount",
+    "FieldPrice",
+    "FragmentProblem",
+    "Measure",
+    "count_directives",
+    "fragment_nesting",
+    "measure",
+    "price_table",
+    "written_depth",
+]

@@ -8,8 +8,8 @@ with the measured figure and the limit in the message and in ``extensions``, bef
 
 :class:`QueryLimits` is one Strawberry extension, built per request from a factory made once per schema
 (:func:`limits_extension`). It adds no validation rule, so it never changes the key of a validation cache:
-the token limit is the parser's, and depth, aliases, fragment nesting and cost are measured right after
-parsing, before validation (schema.cost walks the document iteratively where graphql-core would recurse).
+the token limit is the parser's, and directives, depth, aliases, fragment nesting and cost are measured
+right after parsing, before validation (schema.cost walks the document iteratively where graphql-core would recurse).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from prometheus_client import Counter
 from strawberry.extensions import SchemaExtension
 
 from domain.monev.suppression import DEFAULT_THRESHOLD
-from schema.cost import FieldPrice, FragmentProblem, measure, price_table
+from schema.cost import FieldPrice, FragmentProblem, count_directives, measure, price_table
 from schema.errors import QueryTooComplex, RateLimited
 
 # --- Pages -------------------------------------------------------------------------------------------
@@ -43,6 +43,13 @@ MAX_ALIASES: Final = 30
 MAX_TOKENS: Final = 5000
 #: Fragments spreading fragments spreading ... (JAMSOS_MAX_FRAGMENT_NESTING).
 MAX_FRAGMENT_NESTING: Final = 10
+#: Directives written in one document (JAMSOS_MAX_DIRECTIVES). The schema's executable directives are
+#: ``@include`` and ``@skip``; a screen's documents use a handful. Thousands fit under the token limit, and
+#: validation visits each one (directive overloading), so they are counted and refused before it.
+MAX_DIRECTIVES: Final = 50
+#: Directives on any one field, fragment spread, inline fragment, operation, fragment definition or variable
+#: (JAMSOS_MAX_DIRECTIVES_PER_LOCATION): ``@include`` and ``@skip`` together are two.
+MAX_DIRECTIVES_PER_LOCATION: Final = 4
 
 # --- Federation ---------------------------------------------------------------------------------------
 #: Representations one ``_entities`` call may carry. A router batches the keys of a whole plan level
@@ -108,6 +115,8 @@ class Limits:
     max_aliases: int = MAX_ALIASES
     max_tokens: int = MAX_TOKENS
     max_fragment_nesting: int = MAX_FRAGMENT_NESTING
+    max_directives: int = MAX_DIRECTIVES
+    max_directives_per_location: int = MAX_DIRECTIVES_PER_LOCATION
     max_cost: int = MAX_COST
     cost_budget_per_minute: int = COST_BUDGET_PER_MINUTE
     anonymous_requests_per_minute: int = ANONYMOUS_REQUESTS_PER_MINUTE
@@ -184,6 +193,23 @@ class QueryLimits(SchemaExtension):
             if any(_is_token_limit(e) for e in context.pre_execution_errors or ()):
                 raise self._too_many_tokens()
             return
+        directives = count_directives(context.graphql_document)
+        if directives.most_in_one_place > limits.max_directives_per_location:
+            raise _refuse(
+                "directivesPerLocation",
+                "The number of directives on one field (or fragment, operation or variable)",
+                directives.most_in_one_place,
+                limits.max_directives_per_location,
+                "Write each directive once where it applies.",
+            )
+        if directives.total > limits.max_directives:
+            raise _refuse(
+                "directives",
+                "The number of directives in this document",
+                directives.total,
+                limits.max_directives,
+                "Send fewer @include/@skip directives (one on a fragment covers all of its fields).",
+            )
         try:
             figures = measure(
                 context.schema._schema,
@@ -259,6 +285,8 @@ __all__ = [
     "FUNDING_SOURCES_SIZE",
     "MAX_ALIASES",
     "MAX_COST",
+    "MAX_DIRECTIVES",
+    "MAX_DIRECTIVES_PER_LOCATION",
     "MAX_ENTITY_REPRESENTATIONS",
     "MAX_FRAGMENT_NESTING",
     "MAX_PAGE_SIZE",

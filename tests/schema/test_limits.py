@@ -14,9 +14,18 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schema.app import schema
-from schema.cost import FragmentProblem, fragment_nesting, measure, price_table
+from schema.cost import DirectiveCount, FragmentProblem, count_directives, fragment_nesting, measure, price_table
 from schema.errors import format_errors
-from schema.limits import MAX_ALIASES, MAX_COST, MAX_FRAGMENT_NESTING, MAX_PAGE_SIZE, MAX_QUERY_DEPTH, MAX_TOKENS
+from schema.limits import (
+    MAX_ALIASES,
+    MAX_COST,
+    MAX_DIRECTIVES,
+    MAX_DIRECTIVES_PER_LOCATION,
+    MAX_FRAGMENT_NESTING,
+    MAX_PAGE_SIZE,
+    MAX_QUERY_DEPTH,
+    MAX_TOKENS,
+)
 from tests.conftest import GQL, Caller
 
 REGION_TREE = (
@@ -98,8 +107,35 @@ async def test_an_ordinary_page_passes(gql: GQL, callers: dict[str, Caller]) -> 
         ("{ " + " ".join(f"a{i}: me {{ subject }}" for i in range(MAX_ALIASES + 1)) + " }", "aliases", MAX_ALIASES),
         ("{ " + 'region(code: "52") { parent { ' * 7 + "code" + " } }" * 7 + " }", "depth", MAX_QUERY_DEPTH),
         ("{ me { " + "subject " * (MAX_TOKENS + 10) + "} }", "tokens", MAX_TOKENS),
+        ("{ me { " + "subject @skip(if: false) " * (MAX_DIRECTIVES + 1) + "} }", "directives", MAX_DIRECTIVES),
+        # Directives nobody defined: refused by the count, before validation would visit each one.
+        ("{ me { " + "subject @x " * (MAX_DIRECTIVES + 1) + "} }", "directives", MAX_DIRECTIVES),
+        (
+            "{ me { subject " + "@skip(if: false) " * (MAX_DIRECTIVES_PER_LOCATION + 1) + "} }",
+            "directivesPerLocation",
+            MAX_DIRECTIVES_PER_LOCATION,
+        ),
+        (
+            "query Q" + " @x" * (MAX_DIRECTIVES_PER_LOCATION + 1) + " { me { subject } }",
+            "directivesPerLocation",
+            MAX_DIRECTIVES_PER_LOCATION,
+        ),
+        (
+            "{ me { ...F" + " @x" * (MAX_DIRECTIVES_PER_LOCATION + 1) + " } } fragment F on Me { subject }",
+            "directivesPerLocation",
+            MAX_DIRECTIVES_PER_LOCATION,
+        ),
     ],
-    ids=["aliases", "depth", "tokens"],
+    ids=[
+        "aliases",
+        "depth",
+        "tokens",
+        "directives",
+        "unknown-directives",
+        "on-a-field",
+        "on-an-operation",
+        "on-a-spread",
+    ],
 )
 async def test_shape_limits_are_query_too_complex(
     gql: GQL, callers: dict[str, Caller], query: str, limit: str, maximum: int
@@ -112,6 +148,22 @@ async def test_shape_limits_are_query_too_complex(
     assert error["extensions"]["maximum"] == maximum
     assert error["extensions"]["measured"] > maximum
     assert str(maximum) in error["message"].replace(",", "")
+
+
+def test_directives_are_counted_wherever_they_are_written() -> None:
+    document = parse(
+        "query Q($a: Boolean! @x) @y { me { subject @include(if: $a) @skip(if: false) ... on Me @z { subject } "
+        "...F @w } } fragment F on Me @v { subject @include(if: $a) }"
+    )
+    assert count_directives(document) == DirectiveCount(total=8, most_in_one_place=2)
+    assert count_directives(parse("{ me { subject } }")) == DirectiveCount(0, 0)
+
+
+async def test_directives_within_the_limits_pass(gql: GQL, callers: dict[str, Caller]) -> None:
+    fields = "subject @include(if: $a) @skip(if: false) " * (MAX_DIRECTIVES // 2)
+    body = await gql(f"query($a: Boolean!) {{ me {{ {fields} }} }}", {"a": True}, caller=callers["admin"])
+    assert "errors" not in body, body
+    assert body["data"]["me"]["subject"]
 
 
 async def test_depth_counts_through_fragments(gql: GQL, callers: dict[str, Caller]) -> None:
