@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from strawberry.relay import to_base64
 
@@ -12,12 +14,22 @@ from domain.audit.models import AuditEvent
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.participants.models import Participant
 from domain.participants.rules import working_age_problems
+from tests.conftest import AppFactory, WriteEnv, suite_settings
+from tests.databases import Databases
 
 ENROL = """mutation($id: ID!, $allow: Boolean! = false, $funding: FundingSource) {
   enrollBeneficiary(beneficiaryId: $id, allowNonExtremePoor: $allow, funding: $funding) {
     created monthlyContribution errors { field code message }
     participant { id membershipNumber segment fundingSource status programs { program } }
     beneficiary { enrolled participant { id } } } }"""
+
+
+@pytest.fixture(scope="session")
+def writes(backend: str, databases: Databases, key_path: Path, app_factory: AppFactory) -> WriteEnv:
+    """A seeded database of these tests' own: the shared one's working-age extreme-poor beneficiaries of a
+    regency are used up by whichever other tests enrol first (random order), so these take none of theirs."""
+    served = app_factory(suite_settings(databases.seeded(backend, "enrolment"), key_path))
+    return WriteEnv(gql=served.gql, engine=served.engine, client=served.client)
 
 
 async def _unlinked(writes: Any, *, extreme: bool, regency: str = "52.03") -> PovertyBeneficiary:
