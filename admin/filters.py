@@ -8,6 +8,7 @@ chosen.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -86,45 +87,51 @@ def _parse(raw: str | None) -> RegionCode | None:
         return None
 
 
-class StatusFilter:
+class _EnumFilter:
+    """A lookup filter over the members of one enum (SQLAdmin's filter protocol); subclasses say what a member
+    selects. An unknown value selects nothing."""
+
+    has_operator = False
+    default_value: Any = _UNSET  # SQLAdmin's protocol: no default selection
+    template = _LOOKUP_TEMPLATE
+    title: str
+    parameter_name: str
+    members: type[enum.Enum]
+
+    async def lookups(self, request: Request, model: Any, run_query: Callable[[Any], Any]) -> list[Any]:
+        return [_ALL, *((m.value, m.value) for m in self.members)]
+
+    async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
+        if value in (None, "", "__all"):
+            return query
+        if value not in self.members.__members__:
+            return query.where(false())
+        return query.where(self.selects(model, self.members(value)))
+
+    def selects(self, model: Any, member: Any) -> ColumnElement[bool]:
+        raise NotImplementedError
+
+
+class StatusFilter(_EnumFilter):
     """Participants by status as every read shows it: derived from the ledger today (domain.participants.status)."""
 
-    has_operator = False
-    default_value: Any = _UNSET  # SQLAdmin's protocol: no default selection
-    template = _LOOKUP_TEMPLATE
     title = "Status"
     parameter_name = "status"
+    members = ParticipantStatus
 
-    async def lookups(self, request: Request, model: Any, run_query: Callable[[Any], Any]) -> list[Any]:
-        return [_ALL, *((s.value, s.value) for s in ParticipantStatus)]
-
-    async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
-        if value in (None, "", "__all"):
-            return query
-        if value not in ParticipantStatus.__members__:
-            return query.where(false())
-        return query.where(status_is(ParticipantStatus(value), clock.today()))
+    def selects(self, model: Any, member: Any) -> ColumnElement[bool]:
+        return status_is(member, clock.today())
 
 
-class ProgramFilter:
+class ProgramFilter(_EnumFilter):
     """Participants who hold a programme (through the enrolment table)."""
 
-    has_operator = False
-    default_value: Any = _UNSET  # SQLAdmin's protocol: no default selection
-    template = _LOOKUP_TEMPLATE
     title = "Programme"
     parameter_name = "program"
+    members = Program
 
-    async def lookups(self, request: Request, model: Any, run_query: Callable[[Any], Any]) -> list[Any]:
-        return [_ALL, *((p.value, p.value) for p in Program)]
-
-    async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
-        if value in (None, "", "__all"):
-            return query
-        if value not in Program.__members__:
-            return query.where(false())
-        held = exists().where(ParticipantProgram.participant_id == model.id, ParticipantProgram.program == value)
-        return query.where(held)
+    def selects(self, model: Any, member: Any) -> ColumnElement[bool]:
+        return exists().where(ParticipantProgram.participant_id == model.id, ParticipantProgram.program == member)
 
 
 class ValuesFilter:

@@ -223,52 +223,48 @@ class JamsosGraphQL(GraphQL[Context, None]):
             errors = format_errors(list(result.errors), request_id)
             data["errors"] = [e.formatted for e in errors]
             codes = [str((e.extensions or {}).get("code")) for e in errors]
-            if spec_media_type and is_request_error(result):
+            request_error = spec_media_type and is_request_error(result)
+            if request_error:
                 del data["data"]  # a request error: the document never ran, so there is no `data` at all
-                self._set_request_error_status(request, errors, codes)
-            elif not spec_media_type:
-                self._set_status(request, errors, codes)
-            else:
-                self._set_retry_after(request, errors, codes)  # executed: 200, as the spec's type requires
+            self._set_status(request, errors, codes, spec_media_type=spec_media_type, request_error=request_error)
         if result.extensions:
             data["extensions"] = result.extensions
         note_graphql_outcome(request, codes)
         return data
 
-    @classmethod
-    def _set_request_error_status(cls, request: Request | WebSocket, errors: list[Any], codes: list[str]) -> None:
-        """``application/graphql-response+json``: 400 for a document that did not parse, validate or coerce
-        its variables, or was over a limit; 429 and 503 as on the legacy type; 500 for our own failure."""
-        response = getattr(request.state, "sub_response", None)
-        if not isinstance(response, Response):
-            return
-        cls._set_status(request, errors, codes)
-        if response.status_code is None:
-            internal = ErrorCode.INTERNAL_SERVER_ERROR.value in codes
-            response.status_code = 500 if internal else 400
-
-    @classmethod
-    def _set_retry_after(cls, request: Request | WebSocket, errors: list[Any], codes: list[str]) -> None:
-        """An executed document under the spec's type stays 200; a retry hint (429/503 codes) keeps its header."""
-        response = getattr(request.state, "sub_response", None)
-        if not isinstance(response, Response):
-            return
-        status = response.status_code
-        cls._set_status(request, errors, codes)
-        response.status_code = status  # None: create_response's 200
-
     @staticmethod
-    def _set_status(request: Request | WebSocket, errors: list[Any], codes: list[str]) -> None:
+    def _set_status(
+        request: Request | WebSocket,
+        errors: list[Any],
+        codes: list[str],
+        *,
+        spec_media_type: bool = False,
+        request_error: bool = False,
+    ) -> None:
+        """The HTTP status and ``Retry-After`` of a response with errors.
+
+        ``application/json`` (legacy): 503 or 429 for those codes, 200 otherwise.
+        ``application/graphql-response+json``: a document that ran stays 200 (a 503/429 code keeps its
+        ``Retry-After``); a request error (it did not parse, validate or coerce its variables, or was over a
+        limit) is 503/429 as on the legacy type, 500 for our own failure, 400 otherwise.
+        """
         response = getattr(request.state, "sub_response", None)
         if not isinstance(response, Response):
             return
+        status: int | None = None
         if ErrorCode.SERVICE_UNAVAILABLE.value in codes:
-            response.status_code = 503
+            status = 503
             response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
         elif ErrorCode.RATE_LIMITED.value in codes:
             retry = next((e.extensions.get("retryAfter") for e in errors if (e.extensions or {}).get("retryAfter")), 60)
-            response.status_code = 429
+            status = 429
             response.headers["Retry-After"] = str(retry)
+        if spec_media_type and not request_error:
+            return  # executed: 200, as the spec's media type requires
+        if status is None and request_error:
+            status = 500 if ErrorCode.INTERNAL_SERVER_ERROR.value in codes else 400
+        if status is not None:
+            response.status_code = status
 
 
 def is_request_error(result: ExecutionResult | GraphQLExecutionResult) -> bool:

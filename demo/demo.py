@@ -38,15 +38,9 @@ from demo.regions import ntb_structure
 from domain.claims.benefits import JP_START
 from domain.nik import Sex
 from domain.participants.contributions import RATES, MonthlyPrice, NoPrice, monthly_price
-from domain.participants.ledger import (
-    MAX_MONTHS_PER_PAYMENT,
-    RECENT_WINDOW,
-    month_end,
-    month_number,
-    month_start,
-    months_within,
-)
+from domain.participants.ledger import MAX_MONTHS_PER_PAYMENT, RECENT_WINDOW, months_within
 from domain.participants.models import FundingSource, ParticipantStatus
+from domain.participants.months import month_end, month_number, month_start
 from domain.participants.rules import Program, Segment
 
 Row = tuple[Any, ...]

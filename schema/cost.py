@@ -18,7 +18,7 @@ recursion (graphql-core's own cycle check recurses, which is why this runs befor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -296,9 +296,9 @@ def measure(
     return result
 
 
-def written_depth(document: DocumentNode) -> int:
-    """The deepest nesting of fields as written in any one definition (fragments not expanded), iteratively."""
-    deepest = 0
+def _written(document: DocumentNode) -> Iterator[tuple[Any, int]]:
+    """Every selection as written in the document's operations and fragments (fragments not expanded), with
+    the depth of fields it sits at; iteratively, so that no nesting can exhaust the stack."""
     stack: list[tuple[SelectionSetNode, int]] = [
         (d.selection_set, 0) for d in document.definitions if hasattr(d, "selection_set") and d.selection_set
     ]
@@ -306,12 +306,17 @@ def written_depth(document: DocumentNode) -> int:
         current, depth = stack.pop()
         for selection in current.selections:
             level = depth + (1 if isinstance(selection, FieldNode) else 0)
-            inner = getattr(selection, "selection_set", None)
-            if inner is None:
-                deepest = max(deepest, level)
-            else:
+            yield selection, level
+            if (inner := getattr(selection, "selection_set", None)) is not None:
                 stack.append((inner, level))
-    return deepest
+
+
+def written_depth(document: DocumentNode) -> int:
+    """The deepest nesting of fields as written in any one definition (fragments not expanded)."""
+    return max(
+        (level for selection, level in _written(document) if getattr(selection, "selection_set", None) is None),
+        default=0,
+    )
 
 
 @dataclass(frozen=True)
@@ -333,36 +338,19 @@ def count_directives(document: DocumentNode) -> DirectiveCount:
         total += n
         most = max(most, n)
 
-    stack: list[SelectionSetNode] = []
     for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
-            note(definition.directives)
-            for variable in definition.variable_definitions or ():
-                note(variable.directives)
-            stack.append(definition.selection_set)
-        else:
-            note(getattr(definition, "directives", None))  # type system definitions: validation refuses them
-    while stack:
-        current = stack.pop()
-        for selection in current.selections:
-            note(selection.directives)
-            if (inner := getattr(selection, "selection_set", None)) is not None:
-                stack.append(inner)
+        note(getattr(definition, "directives", None))  # type system definitions too: validation refuses them
+        for variable in getattr(definition, "variable_definitions", None) or ():
+            note(variable.directives)
+    for selection, _ in _written(document):
+        note(selection.directives)
     return DirectiveCount(total, most)
 
 
 def _aliases(document: DocumentNode) -> int:
     """Aliased fields written in the document (in operations and fragments alike)."""
-    count = 0
-    stack = [d.selection_set for d in document.definitions if hasattr(d, "selection_set") and d.selection_set]
-    while stack:
-        current = stack.pop()
-        for selection in current.selections:
-            if isinstance(selection, FieldNode) and selection.alias is not None:
-                count += 1
-            if getattr(selection, "selection_set", None) is not None:
-                stack.append(selection.selection_set)
-    return count
+    written = _written(document)
+    return sum(1 for selection, _ in written if isinstance(selection, FieldNode) and selection.alias is not None)
 
 
 __all__ = [

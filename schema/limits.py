@@ -136,6 +136,12 @@ def _refuse(limit: str, what: str, measured: int, maximum: int, hint: str) -> Qu
     )
 
 
+def _within(limit: str, what: str, measured: int, maximum: int, hint: str) -> None:
+    """Refuse the document (QUERY_TOO_COMPLEX, counted) when `measured` is above `maximum`."""
+    if measured > maximum:
+        raise _refuse(limit, what, measured, maximum, hint)
+
+
 def _is_token_limit(error: GraphQLError) -> bool:
     return "tokens" in error.message and "Parsing aborted" in error.message
 
@@ -194,22 +200,20 @@ class QueryLimits(SchemaExtension):
                 raise self._too_many_tokens()
             return
         directives = count_directives(context.graphql_document)
-        if directives.most_in_one_place > limits.max_directives_per_location:
-            raise _refuse(
-                "directivesPerLocation",
-                "The number of directives on one field (or fragment, operation or variable)",
-                directives.most_in_one_place,
-                limits.max_directives_per_location,
-                "Write each directive once where it applies.",
-            )
-        if directives.total > limits.max_directives:
-            raise _refuse(
-                "directives",
-                "The number of directives in this document",
-                directives.total,
-                limits.max_directives,
-                "Send fewer @include/@skip directives (one on a fragment covers all of its fields).",
-            )
+        _within(
+            "directivesPerLocation",
+            "The number of directives on one field (or fragment, operation or variable)",
+            directives.most_in_one_place,
+            limits.max_directives_per_location,
+            "Write each directive once where it applies.",
+        )
+        _within(
+            "directives",
+            "The number of directives in this document",
+            directives.total,
+            limits.max_directives,
+            "Send fewer @include/@skip directives (one on a fragment covers all of its fields).",
+        )
         try:
             figures = measure(
                 context.schema._schema,
@@ -226,27 +230,22 @@ class QueryLimits(SchemaExtension):
             raise QueryTooComplex(
                 f"{exc}.", limit="fragments", measured=exc.nesting, maximum=limits.max_fragment_nesting
             ) from None
-        if figures.depth > limits.max_depth:
-            raise _refuse(
-                "depth",
-                "The depth of this document (fields within fields, fragments expanded)",
-                figures.depth,
-                limits.max_depth,
-                "Ask for fewer levels at once.",
-            )
-        if figures.aliases > limits.max_aliases:
-            raise _refuse(
-                "aliases", "The number of aliases", figures.aliases, limits.max_aliases, "Send fewer aliased fields."
-            )
-        if figures.cost > limits.max_cost:
-            raise _refuse(
-                "cost",
-                "The cost of this document (@cost/@listSize, as a router computes it)",
-                figures.cost,
-                limits.max_cost,
-                "Lists multiply what they contain (their `first`, else their @listSize): ask for smaller pages "
-                "or fewer nested lists.",
-            )
+        _within(
+            "depth",
+            "The depth of this document (fields within fields, fragments expanded)",
+            figures.depth,
+            limits.max_depth,
+            "Ask for fewer levels at once.",
+        )
+        _within("aliases", "The number of aliases", figures.aliases, limits.max_aliases, "Send fewer aliased fields.")
+        _within(
+            "cost",
+            "The cost of this document (@cost/@listSize, as a router computes it)",
+            figures.cost,
+            limits.max_cost,
+            "Lists multiply what they contain (their `first`, else their @listSize): ask for smaller pages "
+            "or fewer nested lists.",
+        )
         self.cost = figures.cost
 
     async def on_execute(self) -> Any:  # an async generator hook

@@ -43,6 +43,9 @@ _PP82 = "PP 82/2019"
 _PP82_FROM = dt.date(2019, 12, 2)
 _M = Decimal(1_000_000)
 
+#: JP began on this day (PP 45/2015): no month before it is a JP contribution month.
+JP_START = dt.date(2015, 7, 1)
+
 RULES: tuple[BenefitRule, ...] = (
     # JKM, non-work death: Rp42M = 20M lump sum + 12M periodic (24 months paid at once) + 10M funeral.
     BenefitRule("JKM-LUMP-2019", Program.JKM, BenefitKind.LUMP_SUM, _PP82, _PP82_FROM, amount=20 * _M),
@@ -101,8 +104,8 @@ RULES: tuple[BenefitRule, ...] = (
     # participant's JP enrolment), counted up to and including the month of the incident; with fewer the
     # contributions and their returns are paid as a lump sum (PP 45/2015 art. 15, 17). Amounts come from the
     # pension account, so the claim states them.
-    BenefitRule("JP-PENSION-2015", Program.JP, BenefitKind.PENSION, "PP 45/2015", dt.date(2015, 7, 1), min_months=180),
-    BenefitRule("JP-LUMP-SUM-2015", Program.JP, BenefitKind.LUMP_SUM, "PP 45/2015", dt.date(2015, 7, 1)),
+    BenefitRule("JP-PENSION-2015", Program.JP, BenefitKind.PENSION, "PP 45/2015", JP_START, min_months=180),
+    BenefitRule("JP-LUMP-SUM-2015", Program.JP, BenefitKind.LUMP_SUM, "PP 45/2015", JP_START),
     # Scholarships, per child per year, with JKK death/total disability and with JKM after 36 months. PP 82/2019
     # (art. 25, 34A): "taman kanak-kanak sampai dengan sekolah dasar" Rp1.5M a year for at most 8 years -- one
     # band for TK and SD together (docs/domain.md, open questions) -- SMP Rp2M for 3, SMA Rp3M for 3, university
@@ -133,9 +136,6 @@ RULES: tuple[BenefitRule, ...] = (
 #: Benefits computed from the wage, and the programmes that pay them: their amounts reveal the wage, so they
 #: are personal data like the wage itself.
 WAGE_BASED_PROGRAMS = frozenset(r.program for r in RULES if r.wage_multiple is not None or r.tiers)
-
-#: JP began on this day (PP 45/2015): no month before it is a JP contribution month.
-JP_START = dt.date(2015, 7, 1)
 
 
 @dataclass(frozen=True, slots=True)

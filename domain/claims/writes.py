@@ -43,8 +43,9 @@ from domain.claims.rules import (
     scholarship_history_problems,
 )
 from domain.db import utcnow
-from domain.participants.ledger import month_number, month_start, months_within, paid_ranges
+from domain.participants.ledger import months_within, paid_ranges
 from domain.participants.models import Contribution, Participant, ParticipantProgram, ParticipantStatus
+from domain.participants.months import month_number, month_start
 from domain.participants.rules import Program
 from domain.participants.writes import load_visible_participant
 from domain.text import MAX_NOTE_LENGTH, clean_text

@@ -30,6 +30,7 @@ from domain.participants.models import (
     Participant,
     ParticipantProgram,
 )
+from domain.participants.months import month_end, month_number, month_start
 from domain.participants.rules import Program, funding_problems
 from domain.participants.status import status_sql
 from domain.regions.models import Region
@@ -49,18 +50,6 @@ MAX_AMOUNT = Decimal("100000000000")
 #: The window of the "recent months" figure, and of JKP eligibility.
 RECENT_WINDOW = 24
 _IDS_PER_STATEMENT = 1000
-
-
-def month_number(day: dt.date) -> int:
-    return day.year * 12 + day.month - 1
-
-
-def month_start(month: int) -> dt.date:
-    return dt.date(month // 12, month % 12 + 1, 1)
-
-
-def month_end(month: int) -> dt.date:
-    return month_start(month + 1) - dt.timedelta(days=1)
 
 
 def months_within(ranges: Iterable[tuple[int, int]], lo: int, hi: int) -> int:

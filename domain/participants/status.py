@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, and_, case, literal, or_
 from sqlalchemy.orm import QueryableAttribute
 
 from domain.participants.models import Participant, ParticipantStatus
+from domain.participants.months import month_end, month_number
 
 #: A column of a query, or a mapped attribute standing for one.
 Column = ColumnElement[Any] | QueryableAttribute[Any]
@@ -33,8 +34,7 @@ MEMBER = (ParticipantStatus.ACTIVE, ParticipantStatus.INACTIVE)
 
 def paid_through_needed(today: dt.date) -> dt.date:
     """The last day of `today`'s month: a member paid through it (or later) is ACTIVE."""
-    following = dt.date(today.year + today.month // 12, today.month % 12 + 1, 1)
-    return following - dt.timedelta(days=1)
+    return month_end(month_number(today))
 
 
 def derived_status(stored: ParticipantStatus, paid_through: dt.date | None, today: dt.date) -> ParticipantStatus:

@@ -168,7 +168,6 @@ class _Run:
         self.reader = context.reader
         self.variables = variables
         self.pii = pii_visible(self.principal)
-        #: The principal as a statement-cache key: everything the policy may look at, not the token's id.
         #: The day a participant's status is derived for (domain.participants.status).
         self.today = clock.today()
         #: The principal as a statement-cache key: everything the policy may look at, not the token's id; and

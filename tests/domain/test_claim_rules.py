@@ -13,8 +13,9 @@ from domain.claims.benefits import retirement_age
 from domain.claims.models import BenefitKind, ClaimCause
 from domain.claims.rules import ClaimSubmission, LedgerFacts, benefit_lines, school_year
 from domain.nik import Sex
-from domain.participants.ledger import month_end, month_number, month_start, months_within
+from domain.participants.ledger import months_within
 from domain.participants.models import FundingSource, Participant, ParticipantStatus
+from domain.participants.months import month_end, month_number, month_start
 from domain.participants.rules import MIN_WORKING_AGE, Program, Segment, working_age_problems
 
 

@@ -373,7 +373,7 @@ async def test_later_inserts_get_fresh_ids(seeded: Seeded) -> None:
 
 def test_the_demo_ledger_recounts_to_every_participants_figures() -> None:
     """The demo writes the payments behind each participant's figures, at the rule table's price."""
-    from domain.participants.ledger import month_number
+    from domain.participants.months import month_number
 
     data = generated()
     p_cols, c_cols = COLUMNS["participants"], COLUMNS["contributions"]
@@ -408,7 +408,7 @@ def test_the_demo_ledger_costs_what_the_rule_table_says(seed_value: int) -> None
     first rule, JAKON per project, PMI per placement), recorded as opening balances of 0."""
     from demo.demo import held_in
     from domain.participants.contributions import NoPrice, monthly_price
-    from domain.participants.ledger import month_start
+    from domain.participants.months import month_start
 
     data = generated(seed_value)
     people = {r[0]: dict(zip(COLUMNS["participants"], r, strict=True)) for r in data["participants"]}

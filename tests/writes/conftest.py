@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.relay import from_base64
 
+from domain.beneficiaries.models import PovertyBeneficiary
 from domain.nik import Sex, build_nik
+from domain.participants.models import Participant
+from domain.participants.rules import working_age_problems
 from tests.rollup_check import rollup_drift
 
 _serials = itertools.count(9001)
@@ -155,3 +159,27 @@ def pay(writes: Any, staff: dict[str, Any]) -> Callable[..., Any]:
         return payload
 
     return run
+
+
+async def unlinked_beneficiary(
+    engine: AsyncEngine, *, extreme: bool, regency: str = "52.03", newest_first: bool = False
+) -> Any:
+    """A beneficiary of `regency` not yet a participant (by link or by NIK) and of working age (the rule
+    enrolment applies), first by id (or last: two tests of one database then take different people).
+    Which ones are left depends on what other tests enrolled."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(PovertyBeneficiary)
+                .where(
+                    PovertyBeneficiary.participant_id.is_(None),
+                    PovertyBeneficiary.extreme_poor.is_(extreme),
+                    PovertyBeneficiary.regency_code == regency,
+                    PovertyBeneficiary.nik.not_in(select(Participant.nik)),
+                )
+                .order_by(PovertyBeneficiary.id.desc() if newest_first else PovertyBeneficiary.id)
+            )
+        ).all()
+    row = next((b for b in rows if not working_age_problems(b.birth_date, dt.date.today())), None)
+    assert row is not None, "tiny data should hold such a beneficiary"
+    return row

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +11,9 @@ from strawberry.relay import to_base64
 
 from domain.audit.models import AuditEvent
 from domain.beneficiaries.models import PovertyBeneficiary
-from domain.participants.models import Participant
-from domain.participants.rules import working_age_problems
 from tests.conftest import AppFactory, WriteEnv, suite_settings
 from tests.databases import Databases
+from tests.writes.conftest import unlinked_beneficiary
 
 ENROL = """mutation($id: ID!, $allow: Boolean! = false, $funding: FundingSource) {
   enrollBeneficiary(beneficiaryId: $id, allowNonExtremePoor: $allow, funding: $funding) {
@@ -33,24 +31,8 @@ def writes(backend: str, databases: Databases, key_path: Path, app_factory: AppF
 
 
 async def _unlinked(writes: Any, *, extreme: bool, regency: str = "52.03") -> PovertyBeneficiary:
-    async with writes.engine.connect() as conn:
-        holders = select(Participant.nik)
-        rows = (
-            await conn.execute(
-                select(PovertyBeneficiary)
-                .where(
-                    PovertyBeneficiary.participant_id.is_(None),
-                    PovertyBeneficiary.extreme_poor.is_(extreme),
-                    PovertyBeneficiary.regency_code == regency,
-                    PovertyBeneficiary.nik.not_in(holders),
-                )
-                .order_by(PovertyBeneficiary.id)
-            )
-        ).all()
-        # Of working age (the rule enrolment applies): which ones are left depends on what other tests enrolled.
-        row = next((b for b in rows if not working_age_problems(b.birth_date, dt.date.today())), None)
-    assert row is not None, "tiny data should hold such a beneficiary"
-    return row  # type: ignore[return-value]  # a Core row with the table's columns
+    row: PovertyBeneficiary = await unlinked_beneficiary(writes.engine, extreme=extreme, regency=regency)
+    return row
 
 
 async def _audits(writes: Any) -> int:

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.relay import to_base64
 
 from domain.beneficiaries.models import PovertyBeneficiary
-from domain.participants.ledger import month_number
 from domain.participants.models import Contribution, Participant
+from domain.participants.months import month_number
 from tests.writes.conftest import RECORD, backdate_registration, first_of_month
 
 TODAY = dt.date.today()

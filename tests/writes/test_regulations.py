@@ -23,10 +23,10 @@ from strawberry.relay import from_base64, to_base64
 
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.monev.periods import Month, today
-from domain.participants.ledger import month_end, month_number, month_start
 from domain.participants.models import Contribution, Employer, Participant, ParticipantProgram
-from domain.participants.rules import Program, Segment, working_age_problems
-from tests.writes.conftest import RECORD, backdate_registration, first_of_month, price_of
+from domain.participants.months import month_end, month_number, month_start
+from domain.participants.rules import Program, Segment
+from tests.writes.conftest import RECORD, backdate_registration, first_of_month, price_of, unlinked_beneficiary
 from tests.writes.test_claims import child, heir, move, participant, submit
 
 TODAY = dt.date.today()
@@ -253,6 +253,20 @@ async def _active(writes: Any, staff: dict[str, Any], code: str) -> int:
     return int(coverage["activeParticipants"])
 
 
+async def _pay_jkm_death(writes: Any, staff: dict[str, Any], global_id: str, heir: dict[str, Any]) -> None:
+    """A JKM death today, through the whole workflow: submitted and verified by one officer, approved by
+    another, paid."""
+    claim = (
+        await submit(
+            writes, staff["verifier"], participantId=global_id, program="JKM", cause="DEATH",
+            incidentDate=TODAY.isoformat(), recipients=[heir],
+        )
+    )["claim"]  # fmt: skip
+    claim = (await move(writes, staff["verifier"], "verify", claim))["data"]["r"]["claim"]
+    claim = (await move(writes, staff["supervisor"], "approve", claim))["data"]["r"]["claim"]
+    assert (await move(writes, staff["verifier"], "pay", claim))["data"]["r"]["errors"] == []
+
+
 async def test_the_dead_and_the_retired_are_not_active_in_monev(
     writes: Any, register: Any, staff: dict[str, Any], new_nik: Callable[..., str]
 ) -> None:
@@ -267,15 +281,7 @@ async def test_the_dead_and_the_retired_are_not_active_in_monev(
         people.append(p)
     assert {code: await _active(writes, staff, code) for code in before} == {c: n + 2 for c, n in before.items()}
     dead, retired = people
-    claim = (
-        await submit(
-            writes, staff["verifier"], participantId=dead["id"], program="JKM", cause="DEATH",
-            incidentDate=TODAY.isoformat(), recipients=[heir(8231)],
-        )
-    )["claim"]  # fmt: skip
-    claim = (await move(writes, staff["verifier"], "verify", claim))["data"]["r"]["claim"]
-    claim = (await move(writes, staff["supervisor"], "approve", claim))["data"]["r"]["claim"]
-    assert (await move(writes, staff["verifier"], "pay", claim))["data"]["r"]["errors"] == []
+    await _pay_jkm_death(writes, staff, dead["id"], heir(8231))
     assert (await participant(writes, staff["verifier"], dead["id"]))["status"] == "DECEASED"
     version = (await participant(writes, staff["verifier"], retired["id"]))["version"]
     body = await writes.gql(
@@ -306,20 +312,7 @@ async def test_enrolment_with_jht_is_priced_and_covered_from_the_first_month(
     writes: Any, staff: dict[str, Any]
 ) -> None:
     """Permenaker 5/2021: JKK 1 % + JKM Rp6,800 + JHT 2 % of the declared Rp1,000,000 = Rp36,800 a month."""
-    async with writes.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(PovertyBeneficiary)
-                .where(
-                    PovertyBeneficiary.participant_id.is_(None),
-                    PovertyBeneficiary.extreme_poor.is_(True),
-                    PovertyBeneficiary.regency_code == "52.03",
-                    PovertyBeneficiary.nik.not_in(select(Participant.nik)),
-                )
-                .order_by(PovertyBeneficiary.id.desc())
-            )
-        ).all()
-    b = next(b for b in rows if not working_age_problems(b.birth_date, TODAY))
+    b = await unlinked_beneficiary(writes.engine, extreme=True, newest_first=True)
     body = await writes.gql(
         ENROL, {"id": to_base64("PovertyBeneficiary", b.id), "programs": ["JKK", "JKM", "JHT"]}, staff["officer_5203"]
     )
@@ -440,15 +433,7 @@ async def test_months_paid_beyond_a_paid_death_are_flagged_for_refund_not_covera
     p = (await register(new_nik()))["participant"]
     await _pay(writes, staff, p["id"], first_of_month(0), 3, payer="SELF")
     price = await price_of(writes, p["id"])
-    claim = (
-        await submit(
-            writes, staff["verifier"], participantId=p["id"], program="JKM", cause="DEATH",
-            incidentDate=TODAY.isoformat(), recipients=[heir(8261)],
-        )
-    )["claim"]  # fmt: skip
-    claim = (await move(writes, staff["verifier"], "verify", claim))["data"]["r"]["claim"]
-    claim = (await move(writes, staff["supervisor"], "approve", claim))["data"]["r"]["claim"]
-    assert (await move(writes, staff["verifier"], "pay", claim))["data"]["r"]["errors"] == []
+    await _pay_jkm_death(writes, staff, p["id"], heir(8261))
     async with writes.engine.connect() as conn:
         changes = (
             await conn.execute(
