@@ -27,7 +27,7 @@ from domain.audit.access import AccessLogWriter
 from schema.compiled.cache import BoundedCache
 from schema.compiled.counters import ReadCounters
 from schema.compiled.fast import Ready, ReadyKey, ready_cache
-from schema.compiled.plan import plan_cache
+from schema.compiled.plan import plan_cache, statement_cache
 from schema.context import Context, Reader
 from schema.errors import UNAVAILABLE_RETRY_AFTER, ErrorCode, format_errors
 from schema.limits import Limits
@@ -80,6 +80,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
         self.ready: BoundedCache[ReadyKey, Ready] = ready_cache()
         #: This application's compiled plans and what its read path did (schema.compiled.counters).
         self.plans = plan_cache()
+        self.statements = statement_cache()
         self.counters = ReadCounters()
         #: The personal-data access log's group commit for this app's responses (closed at shutdown).
         self.access_log = AccessLogWriter(sessions)
@@ -189,6 +190,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
             json_statements=self.json_statements,
             document_cache=self.document_cache,
             plans=self.plans,
+            statements=self.statements,
             counters=self.counters,
             **extra,
         )

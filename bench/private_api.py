@@ -15,7 +15,7 @@ CPU per request (``time.process_time``) and the wall time:
 The database must hold the bench data (``bench/seed_bench.py``; a copy of ``jamsos_bench_ntb`` will do:
 ``CREATE DATABASE <db> TEMPLATE jamsos_bench_ntb``). The token is national without ``pii:read`` (masked), so
 nothing is written to the access log. "Core each time" is the path the compiled path takes when it keeps no
-text (``STATEMENTS.put`` made a no-op); "page compiled" swaps ``schema.compiled.run.page_structure``.
+text (the app's statement cache ``put`` made a no-op); "page compiled" swaps ``schema.compiled.run.page_structure``.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ async def measure(url: str, requests: int, rounds: int, directory: Path) -> None
         region=None,
     )
     headers = {"Authorization": f"Bearer {token}"}
-    kept_put, kept_structure = run.STATEMENTS.put, run.page_structure
+    statements = app.state.graphql.statements
+    kept_put, kept_structure = statements.put, run.page_structure
     dialect = app.state.engine.dialect
     results: dict[str, list[tuple[float, float]]] = {
         "with the kept text": [],
@@ -96,15 +97,15 @@ async def measure(url: str, requests: int, rounds: int, directory: Path) -> None
         counters = app.state.graphql.counters
         for _ in range(rounds):
             for label in results:
-                run.STATEMENTS.clear()
-                run.STATEMENTS.put = no_put if "Core" in label else kept_put  # type: ignore[method-assign]
+                statements.clear()
+                statements.put = no_put if "Core" in label else kept_put  # type: ignore[method-assign]
                 run.page_structure = by_compiling if "compiled" in label else kept_structure
                 await _round(client, headers, 20)  # warm-up: plan, statement, SQLAlchemy's compiled cache
                 texts = counters.json_texts
                 results[label].append(await _round(client, headers, requests))
                 used = counters.json_texts - texts
                 print(f"{label}: {results[label][-1][0]:.2f} ms CPU, {results[label][-1][1]:.2f} ms wall; texts {used}")
-    run.STATEMENTS.put, run.page_structure = kept_put, kept_structure  # type: ignore[method-assign]
+    statements.put, run.page_structure = kept_put, kept_structure  # type: ignore[method-assign]
     await app.state.engine.dispose()
     print()
     base = statistics.median(c for c, _ in results["with the kept text"])

@@ -18,7 +18,7 @@ from domain.audit.access import AccessLogWriter, PersonalDataReads
 from domain.writes.caller import Caller
 from schema import driver_sql
 from schema.compiled.counters import ReadCounters
-from schema.compiled.plan import Plans, plan_cache
+from schema.compiled.plan import Plans, Statements, plan_cache, statement_cache
 from schema.limits import Limits
 
 if TYPE_CHECKING:
@@ -248,8 +248,10 @@ class Context:
     request_operation: tuple[str | None] | None = None
     #: Where the compiled path records operations it answered, for the fast lane (schema.compiled.fast).
     ready: Any = None
-    #: The app's compiled plans and its read counters (a context made outside an app keeps its own).
+    #: The app's compiled plans, the statements it keeps and its read counters (a context made outside an app
+    #: keeps its own).
     plans: Plans = field(default_factory=plan_cache)
+    statements: Statements = field(default_factory=statement_cache)
     counters: ReadCounters = field(default_factory=ReadCounters)
     _loaders: Loaders | None = field(default=None, repr=False)
 

@@ -45,6 +45,20 @@ def plan_cache(size: int = PLAN_CACHE_SIZE) -> Plans:
     return BoundedCache(size)
 
 
+#: Statements each app keeps, built once per (statement kind, plan, principal without its token id, …) and
+#: reused with new bound values: building a windowed subquery is most of a lookup's Python time. Bounded;
+#: least recently used out. Per app, beside its plans: a key holds ``id(plan)``, and a plan of the same
+#: app is alive while its statements are wanted.
+STATEMENT_CACHE_SIZE = 4096
+
+Statements = BoundedCache[tuple[Any, ...], Any]
+
+
+def statement_cache(size: int = STATEMENT_CACHE_SIZE) -> Statements:
+    """An app's own statement cache (schema.compiled.run)."""
+    return BoundedCache(size)
+
+
 #: The leaf fields the compiler serves, per GraphQL type: the GraphQL field name and the row's column.
 LEAVES: dict[str, dict[str, str]] = {
     "Participant": {

@@ -85,19 +85,6 @@ _CLAIM_COLUMNS = tuple(dict.fromkeys([*LEAVES["Claim"].values(), "participant_id
 _REFUSALS = (BadInput, QueryTooComplex, NotAuthenticated, MissingScope, GraphQLError)
 
 
-#: Statements built once per (statement kind, principal without its token id, …) and reused with new bound
-#: values: building a windowed subquery is most of a lookup's Python time. Bounded; least recently used out.
-STATEMENTS: BoundedCache[tuple[Any, ...], Any] = BoundedCache(4096)
-
-
-def _statement(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
-    cached = STATEMENTS.get(key)
-    if BoundedCache.missing(cached):
-        cached = build()
-        STATEMENTS.put(key, cached)
-    return cached
-
-
 _FIELDS: dict[tuple[int, str, str], Any] = {}
 
 #: Converted literal arguments per (schema, parent type, selection node); the node is kept to check identity.
@@ -263,7 +250,7 @@ class _Run:
             stmt, _ = self.participant_select(plan)
             return stmt.where(_P.c[column] == bindparam("key"), visible(self.principal, Participant))
 
-        stmt = _statement(("participant", column, with_region, self.shape), build)
+        stmt = self._statement(("participant", column, with_region, self.shape), build)
         index = self.participant_index(plan)
         rows = await self.reader.rows(stmt, {"key": value})
         objects = await self.participant_objects(plan, rows, index)
@@ -341,6 +328,15 @@ class _Run:
         Finish(self.pii_notes).connection(plan, result, sort, descending)
         return result
 
+    def _statement(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        """The statement the app keeps under `key`, built on first use."""
+        statements = self.context.statements
+        cached = statements.get(key)
+        if BoundedCache.missing(cached):
+            cached = build()
+            statements.put(key, cached)
+        return cached
+
     async def json_rows(
         self,
         key: tuple[Any, ...],
@@ -356,7 +352,8 @@ class _Run:
         them by name when the statement runs as Core).
         """
         self.context.counters.json_roots += 1
-        cached = STATEMENTS.get(key)
+        statements = self.context.statements
+        cached = statements.get(key)
         if not BoundedCache.missing(cached) and cached[0] is plan:  # type: ignore[index]
             text = cached[1]  # type: ignore[index]
             if text is not None:
@@ -365,7 +362,7 @@ class _Run:
             return await self.reader.rows(build(), params)
         statement = build()
         rows = await self.reader.rows(statement, params)
-        STATEMENTS.put(key, (plan, compile_text(statement, self.reader.sql_dialect, varying)))
+        statements.put(key, (plan, compile_text(statement, self.reader.sql_dialect, varying)))
         return rows
 
     def nested_pages(self, plan: ObjectPlan) -> _NestedPages:
@@ -495,7 +492,7 @@ class _Run:
         return region
 
     async def programs(self, plan: ObjectPlan, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-        stmt = _statement(
+        stmt = self._statement(
             ("programs",),
             lambda: (
                 select(_PP.c.participant_id, _PP.c.program, _PP.c.since)
@@ -527,7 +524,7 @@ class _Run:
 
         params: dict[str, Any] = {"rank_limit": limit + 1}
         if after is None:  # the common case: one statement per principal, reused
-            stmt = _statement(("claim_pages", self.shape), lambda: build(bindparam("ids", expanding=True)))
+            stmt = self._statement(("claim_pages", self.shape), lambda: build(bindparam("ids", expanding=True)))
             params["ids"] = ids
         else:
             stmt = build(ids)
