@@ -336,13 +336,17 @@ async def test_json_statements_rebind_every_value_of_their_compiled_text(
         (ENTITIES_BY_NUMBER, {"representations": [{"__typename": "Participant", "membershipNumber": east}]}),
         (ENTITIES_BY_NUMBER, {"representations": [{"__typename": "Participant", "membershipNumber": city}] * 3}),
     ]
-    texts = counters(app).json_texts
-    for caller in (national, callers["analyst_5203"]):
-        for query, variables in runs:
-            resolved, compiled, answered = await _both(gql, resolvers, app, query, variables, caller)
-            assert compiled == resolved, (caller.name, variables)
-            assert answered == 1
-    assert counters(app).json_texts - texts >= 16, "repeated structures should run as compiled text"
+    # Twice: the first round builds each structure the app has not kept yet (how many that is depends on what
+    # ran before in this process), the second must find them kept and run them as compiled text.
+    for repeat in (False, True):
+        texts = counters(app).json_texts
+        for caller in (national, callers["analyst_5203"]):
+            for query, variables in runs:
+                resolved, compiled, answered = await _both(gql, resolvers, app, query, variables, caller)
+                assert compiled == resolved, (caller.name, variables)
+                assert answered == 1
+        if repeat:
+            assert counters(app).json_texts - texts >= 16, "repeated structures should run as compiled text"
 
 
 @pytest.mark.parametrize("caller_name", ["admin", "national_without_pii"])
