@@ -36,7 +36,9 @@ class UnknownCode(ValueError):
         super().__init__(f"{value[:60]!r} is not a user error code of the catalogue (domain/error_catalogue.py)")
 
 
-def _gather(families: tuple[type[UserErrorCode], ...]) -> dict[str, UserErrorCode]:
+def gather(families: tuple[type[UserErrorCode], ...]) -> dict[str, UserErrorCode]:
+    """Every code of `families` by its string; refuses a member not named as its string, one without a
+    description, and a string declared twice."""
     codes: dict[str, UserErrorCode] = {}
     for family in families:
         for member in family:
@@ -54,7 +56,7 @@ def _gather(families: tuple[type[UserErrorCode], ...]) -> dict[str, UserErrorCod
     return codes
 
 
-_CODES = _gather(FAMILIES)
+_CODES = gather(FAMILIES)
 
 
 def user_error_codes() -> list[UserErrorCode]:

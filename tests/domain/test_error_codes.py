@@ -1,7 +1,8 @@
 """Every error code the service raises is a member of a catalogue (ADR 0014).
 
 mypy refuses a free string where a code is typed; these tests close the rest: the catalogue's own rules, a scan
-of the source for literals where a code goes (as a call's code argument, as an ``extensions`` code), and the
+of the source for literals where a code goes (as a call's code argument, as an ``extensions`` code, compared with
+a ``.code``), and the
 runtime refusal of a string where a code is stored.
 """
 
@@ -11,6 +12,7 @@ import ast
 import importlib
 import inspect
 import pkgutil
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ import domain
 from domain.beneficiaries.batch_enrolment import Refusal
 from domain.beneficiaries.imports import _RowChecker
 from domain.codes import Code, ErrorCode, UserErrorCode
-from domain.error_catalogue import FAMILIES, UnknownCode, _gather, user_error_code, user_error_codes
+from domain.error_catalogue import FAMILIES, UnknownCode, gather, user_error_code, user_error_codes
 from domain.imports.cells import CellProblem, identifier
 from domain.imports.codes import ImportCode
 from domain.imports.reading import FileRefused
@@ -57,6 +59,7 @@ def _code_position(taker: Callable[..., Any]) -> int:
     return names.index("code")
 
 
+_CODE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
 CODE_SLOTS = {t.__name__: _code_position(t) for t in CODE_TAKERS}
 
 
@@ -66,6 +69,12 @@ def _literal_in(node: ast.AST) -> bool:
         isinstance(n, ast.JoinedStr) or (isinstance(n, ast.Constant) and isinstance(n.value, str))
         for n in ast.walk(node)
     )
+
+
+def _code_like(node: ast.AST) -> bool:
+    """A literal that reads like a code (``"REQUIRED"``, or a tuple of such), unlike a region code ``"52.71"``."""
+    items = node.elts if isinstance(node, ast.Tuple | ast.List | ast.Set) else [node]
+    return any(isinstance(i, ast.Constant) and isinstance(i.value, str) and _CODE.match(i.value) for i in items)
 
 
 def _callee(call: ast.Call) -> str | None:
@@ -111,6 +120,11 @@ def free_codes(source: str, filename: str = "<source>") -> list[str]:
             slot = next((k.value for k in node.keywords if k.arg == "code"), slot)
             if slot is not None and _literal_in(slot):
                 found.append(f"{filename}:{node.lineno} {name}(…) gets the code {ast.unparse(slot)}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if any(isinstance(x, ast.Attribute) and x.attr == "code" for x in sides) and any(map(_code_like, sides)):
+                found.append(f"{filename}:{node.lineno} compares a code with a string: {ast.unparse(node)}")
     for value in _extensions(tree):
         code = _code_of_dict(value)
         if code is not None and _literal_in(code):
@@ -147,6 +161,8 @@ def test_no_code_is_written_as_a_string_anywhere() -> None:
         'self.extensions: dict[str, Any] = {"code": "BAD_USER_INPUT"}',
         'GraphQLError("m", extensions={"code": "QUERY_TOO_COMPLEX", "limit": "tokens"})',
         'body = {"errors": [{"message": m, "extensions": {"code": "UNAUTHENTICATED"}}]}',
+        'kept = [p for p in problems if p.code != "REQUIRED"]',
+        'if exc.code in ("EMPTY_FILE", "NO_ROWS"): pass',
     ],
 )
 def test_the_scan_finds_a_string_code(snippet: str) -> None:
@@ -160,6 +176,8 @@ def test_the_scan_finds_a_string_code(snippet: str) -> None:
         "RowError(exc.row, None, None, exc.code, str(exc))",
         'extensions = {"code": ErrorCode.FORBIDDEN.value, "limit": "tokens"}',
         '{"Region": {"id": "code", "code": "code"}}',  # a column map, not an error
+        "kept = [p for p in problems if p.code is not WriteCode.REQUIRED]",
+        'inside = region.code == "52.71"',  # a region's code, not an error code
     ],
 )
 def test_the_scan_passes_members_and_other_dicts(snippet: str) -> None:
@@ -190,7 +208,7 @@ def test_a_code_declared_by_two_families_is_refused() -> None:
         REQUIRED = "REQUIRED", "Declared a second time."
 
     with pytest.raises(ValueError, match="REQUIRED is declared by WriteCode and Again"):
-        _gather((WriteCode, Again))
+        gather((WriteCode, Again))
 
 
 def test_a_member_whose_string_is_not_its_name_is_refused() -> None:
@@ -198,7 +216,7 @@ def test_a_member_whose_string_is_not_its_name_is_refused() -> None:
         NEW_NAME = "OLD_NAME", "The string clients know, under another name."
 
     with pytest.raises(ValueError, match="a code is its own name"):
-        _gather((Renamed,))
+        gather((Renamed,))
 
 
 def test_strings_from_outside_are_looked_up_in_the_catalogue() -> None:
