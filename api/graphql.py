@@ -24,12 +24,13 @@ from auth.principal import Principal
 from auth.ratelimit import Buckets, MemoryBuckets, Rate
 from auth.server import client_ip
 from domain.audit.access import AccessLogWriter
+from domain.codes import ErrorCode
 from schema.compiled.cache import BoundedCache
 from schema.compiled.counters import ReadCounters
 from schema.compiled.fast import Ready, ReadyKey, ready_cache
 from schema.compiled.plan import plan_cache, statement_cache
 from schema.context import Context, Reader
-from schema.errors import UNAVAILABLE_RETRY_AFTER, ErrorCode, format_errors
+from schema.errors import UNAVAILABLE_RETRY_AFTER, format_errors
 from schema.limits import Limits
 
 log = logging.getLogger("jamsos.graphql")

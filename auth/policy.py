@@ -24,6 +24,7 @@ from auth.scopes import Scope
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.benefits import WAGE_BASED_PROGRAMS
 from domain.claims.models import Claim, ClaimBenefit
+from domain.codes import ErrorCode
 from domain.monev.suppression import DEFAULT_THRESHOLD, Family
 from domain.monev.tables import Viewer
 from domain.nik import mask_identifier, mask_identifier_sql
@@ -37,7 +38,7 @@ M = TypeVar("M")
 class NotAuthenticated(Exception):
     """No (valid) credentials were presented for something that needs them."""
 
-    extensions = {"code": "UNAUTHENTICATED"}
+    extensions = {"code": ErrorCode.UNAUTHENTICATED.value}
 
     def __init__(self) -> None:
         super().__init__("authentication required: send an access token as 'Authorization: Bearer <token>'")
@@ -46,7 +47,7 @@ class NotAuthenticated(Exception):
 class MissingScope(Exception):
     """The caller is known but lacks the scope a field needs."""
 
-    extensions = {"code": "FORBIDDEN"}
+    extensions = {"code": ErrorCode.FORBIDDEN.value}
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope

@@ -26,7 +26,7 @@ from domain.imports.report import KEPT_ERRORS, ImportResult
 from domain.participants.models import FundingSource
 from schema import demand
 from schema.context import Info
-from schema.enums import BeneficiarySourceEnum, FundingSourceEnum, ProgramEnum, domain_value
+from schema.enums import BeneficiarySourceEnum, FundingSourceEnum, ProgramEnum, UserErrorCodeEnum, domain_value
 from schema.errors import BadInput
 from schema.filters import region_filter
 from schema.permissions import needs
@@ -42,7 +42,9 @@ class ImportRowError:
     row: int = strawberry.field(description="Row in the file as a spreadsheet numbers it (header = 1; 0 = file).")
     column: str | None = strawberry.field(description="The column as the file names it, if one is at fault.")
     value: str | None = strawberry.field(description="The value found (NIKs masked without pii:read).")
-    code: str = strawberry.field(description="Stable code, e.g. INVALID_NIK, DUPLICATE_ROW, OUT_OF_REGION.")
+    code: UserErrorCodeEnum = strawberry.field(
+        description="Stable code, e.g. INVALID_NIK, DUPLICATE_ROW, OUT_OF_REGION."
+    )
     message: str = strawberry.field(description="What is wrong and how to fix it in the file.")
 
 
@@ -103,13 +105,13 @@ class EnrollBeneficiariesFilter:
 @strawberry.type(description="One beneficiary the batch could not enrol, and why.")
 class EnrolmentRefusal:
     beneficiary_id: strawberry.ID = strawberry.field(description="Global id of the beneficiary.")
-    code: str = strawberry.field(description="Why, e.g. NOT_EXTREME_POOR, FUNDING_NOT_ALLOWED.")
+    code: UserErrorCodeEnum = strawberry.field(description="Why, e.g. NOT_EXTREME_POOR, FUNDING_NOT_ALLOWED.")
     message: str = strawberry.field(description="The reason in words.")
 
 
 @strawberry.type(description="A count of refusals with one reason.")
 class RefusalReason:
-    code: str = strawberry.field(description="The refusal code.")
+    code: UserErrorCodeEnum = strawberry.field(description="The refusal code.")
     count: int = strawberry.field(description="How many beneficiaries were refused for it.")
 
 

@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.beneficiaries.enrolment import enroll_beneficiary
 from domain.beneficiaries.models import PovertyBeneficiary
+from domain.codes import UserErrorCode
 from domain.participants.models import FundingSource, Participant
 from domain.participants.rules import Program
 from domain.writes.caller import Caller
+from domain.writes.codes import WriteCode
 from domain.writes.errors import Conflict, Invalid, NotFound, Problem
 from domain.writes.transactions import open_write_transaction
 
@@ -29,7 +31,7 @@ from domain.writes.transactions import open_write_transaction
 @dataclass(frozen=True, slots=True)
 class Refusal:
     beneficiary_id: int
-    code: str
+    code: UserErrorCode
     message: str
 
 
@@ -45,7 +47,7 @@ class BatchEnrolment:
     #: What the funder pays per month for everyone this call enrolled or adopted (package price each).
     monthly_cost: Decimal = Decimal(0)
     refusals: list[Refusal] = field(default_factory=list)
-    reasons: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[UserErrorCode] = field(default_factory=Counter)
 
 
 async def enroll_beneficiaries(
@@ -78,10 +80,10 @@ async def enroll_beneficiaries(
             refuse(bid, exc.problems[0])
             continue
         except NotFound as exc:
-            refuse(bid, Problem("beneficiaryId", "NOT_FOUND", str(exc)))
+            refuse(bid, Problem("beneficiaryId", WriteCode.NOT_FOUND, str(exc)))
             continue
         except Conflict as exc:
-            refuse(bid, Problem("beneficiaryId", "CONFLICT", str(exc)))
+            refuse(bid, Problem("beneficiaryId", WriteCode.CONFLICT, str(exc)))
             continue
         changed = result.created or before is None or before != (result.participant.id, result.participant.version)
         if result.created:

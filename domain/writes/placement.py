@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.regions.codes import RegionErrorCode
 from domain.regions.models import Region
 from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel, placement
 from domain.writes.caller import Caller
@@ -26,13 +27,19 @@ async def visible_village(
     try:
         code = RegionCode.parse(raw)
     except InvalidRegionCode as exc:
-        return raw, [Problem(field_name, "INVALID_REGION", str(exc))]
+        return raw, [Problem(field_name, RegionErrorCode.INVALID_REGION, str(exc))]
     region = await session.get(Region, code.code)
     if region is None:
-        return raw, [Problem(field_name, "UNKNOWN_REGION", f"region {code.code} is not in the Kemendagri list")]
+        return raw, [
+            Problem(field_name, RegionErrorCode.UNKNOWN_REGION, f"region {code.code} is not in the Kemendagri list")
+        ]
     if region.level is not RegionLevel.VILLAGE:
         return raw, [
-            Problem(field_name, "NOT_A_VILLAGE", f"{code.code} is a {region.level.value.lower()}; give the village")
+            Problem(
+                field_name,
+                RegionErrorCode.NOT_A_VILLAGE,
+                f"{code.code} is a {region.level.value.lower()}; give the village",
+            )
         ]
     if not caller.sees(code.code):
         raise OutOfRegion(code.code)
