@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -17,6 +19,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
+from api.documents import DocumentRefused, Documents
 from api.media import CONTENT_TYPES, GRAPHQL_RESPONSE_JSON, JSON, negotiate, unacceptable_message
 from api.middleware import principal_of
 from api.observe import note_graphql_operation, note_graphql_outcome
@@ -59,10 +62,13 @@ class JamsosGraphQL(GraphQL[Context, None]):
         fast_reads: bool = True,
         read_autocommit: bool = True,
         document_cache: bool = True,
+        documents: Documents | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
         self.sessions = sessions
+        #: Trusted documents and APQ: which text a request runs (api.documents).
+        self.documents = documents or Documents(sessions)
         #: Sessions on the read replica (JAMSOS_DATABASE_READ_URL), or None: queries read on the primary.
         self.read_sessions = read_sessions
         self.limits = limits or Limits()
@@ -114,10 +120,53 @@ class JamsosGraphQL(GraphQL[Context, None]):
     async def execute_operation(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         request_data = kwargs.get("request_data")
         context = kwargs.get("context")
-        if isinstance(request_data, GraphQLRequestData) and isinstance(context, Context):
-            context.request_operation = (request_data.operation_name,)
         note_graphql_operation(request, getattr(request_data, "operation_name", None))
+        if isinstance(request_data, GraphQLRequestData) and isinstance(context, Context):
+            # The one place the pipeline reads which document a request runs (api.documents): its text, or
+            # the registered or APQ document its id names.
+            try:
+                resolved = await self.documents.resolve(
+                    context.principal,
+                    requested_id=await self.requested_document_id(request),
+                    extensions=request_data.extensions,
+                    query=request_data.query,
+                )
+            except DocumentRefused as exc:
+                error = GraphQLError(str(exc), extensions={"code": exc.code.value})
+                return ExecutionResult(data=None, errors=[error])
+            if resolved.query is not request_data.query:
+                request_data = dataclasses.replace(request_data, query=resolved.query)
+                kwargs["request_data"] = request_data
+            context.request_operation = (request_data.operation_name,)
         return await super().execute_operation(request, *args, **kwargs)
+
+    async def requested_document_id(self, request: Any) -> object:
+        """The request's ``documentId`` (GET: the query parameter; POST: the JSON body's member), else None.
+
+        Strawberry's request data has no place for it, so it is read here: the body Starlette already holds
+        is decoded a second time, a small price beside executing the document (hot reads by id take the fast
+        lane, which decodes the body once). A multipart request (an upload) names no document by id.
+        """
+        if not isinstance(request, Request):
+            return None
+        if request.method == "GET":
+            return request.query_params.get("documentId")
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return None
+        try:
+            data = self.decode_json(await request.body())
+        except orjson.JSONDecodeError:
+            return None  # Strawberry already refused such a body; not reached
+        return data.get("documentId") if isinstance(data, dict) else None
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A browser's GET by document id wants the document's result, not GraphiQL.
+        params = request.query_params
+        return (
+            super().should_render_graphql_ide(request)
+            and params.get("documentId") is None
+            and (params.get("extensions") is None)
+        )
 
     async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         try:

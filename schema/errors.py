@@ -16,6 +16,8 @@ from graphql import GraphQLError
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.relay.types import GlobalIDValueError
 
+from schema.document_codes import DOCUMENT_ERROR_CODES
+
 log = logging.getLogger("jamsos.errors")
 
 
@@ -138,7 +140,7 @@ def format_errors(errors: list[GraphQLError], request_id: str | None = None) -> 
     formatted = []
     for error in errors:
         code = (error.extensions or {}).get("code")
-        if code in ErrorCode.__members__:
+        if code in ErrorCode.__members__ or code in DOCUMENT_ERROR_CODES:
             formatted.append(error)
         elif error.original_error is None and (limit := _TOKEN_LIMIT.search(error.message)):
             # The parser's token limit, when it fired where schema.limits could not restate it (a parser cache).
