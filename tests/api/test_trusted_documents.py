@@ -300,3 +300,51 @@ async def test_anonymous_callers_get_no_apq(client: httpx.AsyncClient, partners:
     apollo = {"persistedQuery": {"version": 1, "sha256Hash": _id(text).removeprefix("sha256:")}}
     await _post(client, {"extensions": apollo, "query": text}, {})
     assert _code(await _post(client, {"extensions": apollo}, {})) == "PERSISTED_QUERY_NOT_FOUND"
+
+
+TRUSTED_DOCUMENTS = """query Registry($first: Int, $after: String) {
+  trustedDocuments(first: $first, after: $after) {
+    totalCount
+    edges { node { id documentId operationName text registeredBy clients { clientId registeredBy } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+async def test_national_administrators_page_through_the_registry(
+    client: httpx.AsyncClient, partners: Partners, mint: Callable[..., str]
+) -> None:
+    admin = {"Authorization": f"Bearer {mint(Role.ADMIN)}"}
+    seen: list[dict[str, Any]] = []
+    after = None
+    while True:
+        body = {"query": TRUSTED_DOCUMENTS, "variables": {"first": 2, "after": after}}
+        page = (await _post(client, body, admin)).json()
+        assert "errors" not in page, page
+        connection = page["data"]["trustedDocuments"]
+        seen += [edge["node"] for edge in connection["edges"]]
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+    assert len(seen) == connection["totalCount"] >= 4
+    by_id = {node["documentId"]: node for node in seen}
+    assert [n["documentId"] for n in seen] == sorted(by_id)
+    assert by_id[_id(REGION)]["text"] == REGION
+    assert {c["clientId"] for c in by_id[_id(REGION)]["clients"]} == {partners.mataram_client, partners.lotim_client}
+    assert by_id[_id(FOREIGN)]["registeredBy"] == "cli:test"
+    node = await _post(
+        client, {"query": "query N($id: ID!) { node(id: $id) { id } }", "variables": {"id": seen[0]["id"]}}, admin
+    )
+    assert node.json() == {"data": {"node": {"id": seen[0]["id"]}}}
+
+
+@pytest.mark.parametrize(
+    ("role", "region"), [(Role.ADMIN, "52.71"), (Role.AUDITOR, None), (Role.ANALYST, "52.03"), (None, None)]
+)
+async def test_the_registry_is_refused_to_everyone_else(
+    client: httpx.AsyncClient, mint: Callable[..., str], role: Role | None, region: str | None
+) -> None:
+    headers = {"Authorization": f"Bearer {mint(role, region)}"} if role else {}
+    body = (await _post(client, {"query": TRUSTED_DOCUMENTS, "variables": {"first": 5}}, headers)).json()
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == ("FORBIDDEN" if role else "UNAUTHENTICATED")
