@@ -174,7 +174,9 @@ class Documents:
         #: Seconds a registry answer is trusted before it is read again.
         self.ttl = ttl
         self.apq = ApqStore(apq or ApqBounds())
-        self._texts: BoundedCache[tuple[str, str], tuple[float, str | None]] = BoundedCache(_REGISTRY_ENTRIES)
+        self._texts: BoundedCache[tuple[str, str], tuple[float, str]] = BoundedCache(_REGISTRY_ENTRIES)
+        #: Ids looked up and not registered, apart: a flood of unknown ids evicts only other unknown ids.
+        self._unknown: BoundedCache[tuple[str, str], float] = BoundedCache(_REGISTRY_ENTRIES)
         self._flags: BoundedCache[str, tuple[float, bool]] = BoundedCache(_REGISTRY_ENTRIES)
 
     async def trusted_only(self, client_id: str | None) -> bool:
@@ -196,26 +198,27 @@ class Documents:
         """The text of `doc_id` when it is registered for `client_id`, else None (foreign ids included)."""
         if client_id is None:
             return None
-        key = (client_id, doc_id)
+        key, now = (client_id, doc_id), time.monotonic()
         cached = self._texts.get(key)
-        if isinstance(cached, tuple) and cached[0] > time.monotonic():
-            known: str | None = cached[1]
+        if isinstance(cached, tuple) and cached[0] > now:
+            known: str = cached[1]
             return known
+        unknown_until = self._unknown.get(key)
+        if isinstance(unknown_until, float) and unknown_until > now:
+            return None
         async with self.sessions() as session:
             text = await session.scalar(
                 select(TrustedDocument.text)
                 .join(TrustedDocumentClient, TrustedDocumentClient.document_id == TrustedDocument.id)
                 .where(TrustedDocument.id == doc_id, TrustedDocumentClient.client_id == client_id)
             )
-        # A miss is kept too, but only briefly: a document pushed a moment ago must soon be found.
-        expires = time.monotonic() + (self.ttl if text is not None else min(self.ttl, 1.0))
-        self._texts.put(key, (expires, text))
+        if text is None:
+            # A miss is kept too (an APQ hit would read the registry first every time), but only briefly: a
+            # document pushed a moment ago must soon be found.
+            self._unknown.put(key, time.monotonic() + min(self.ttl, 1.0))
+        else:
+            self._texts.put(key, (time.monotonic() + self.ttl, text))
         return text
-
-    def forget(self) -> None:
-        """Drop what this process remembers of the registry (the console calls it after a change)."""
-        self._texts.clear()
-        self._flags.clear()
 
     async def resolve(
         self, principal: Principal, *, requested_id: object = None, extensions: Any = None, query: Any = None
