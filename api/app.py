@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         fast_reads=settings.fast_reads,
         document_cache=settings.document_cache,
         read_autocommit=settings.read_autocommit,
+        http_cache_seconds=settings.http_cache_seconds,
         documents=Documents(
             sessions,
             ttl=settings.documents_cache_seconds,

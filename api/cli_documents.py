@@ -89,7 +89,9 @@ def cmd_documents_push(args: argparse.Namespace) -> int:
     try:
         documents = read_documents(args.files)
         report = in_transaction(
-            lambda s: push_documents(s, client_id=args.client_id, documents=documents, actor=cli_actor())
+            lambda s: push_documents(
+                s, client_id=args.client_id, documents=documents, actor=cli_actor(), public_cache=args.public_cache
+            )
         )
     except DocumentError as exc:
         return refused(exc)
@@ -110,6 +112,7 @@ async def _listing(session: AsyncSession, client_id: str | None) -> list[dict[st
             "id": d.id,
             "operation_name": d.operation_name,
             "clients": [c.client_id for c in d.clients],
+            "public_cache": [c.client_id for c in d.clients if c.public_cache],
             "registered_by": d.registered_by,
             "registered_at": d.registered_at.isoformat(),
         }
@@ -145,6 +148,12 @@ def add_document_commands(sub: Any) -> None:
     push = documents.add_parser("push", help="register documents for a client (manifest .json, .graphql files)")
     push.add_argument("--client-id", required=True)
     push.add_argument("files", nargs="+", metavar="FILE")
+    push.add_argument(
+        "--public-cache",
+        action="store_true",
+        help="these documents return only suppressed Monev aggregates: a shared cache may keep their GET responses "
+        "when the client reads statistics only (stats:read alone)",
+    )
     push.add_argument("--json", action="store_true", help='print {"added": [...], "already": [...]}')
     push.set_defaults(func=cmd_documents_push)
     listing = documents.add_parser("list", help="list registered documents and their clients")

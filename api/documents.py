@@ -78,6 +78,16 @@ class Resolved:
     document_id: str | None = None
     #: True when it is a document registered for the caller's client.
     registered: bool = False
+    #: Registered with ``--public-cache`` for the caller's client (api.http_cache).
+    public_cache: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """A document registered for a client: its text, and whether it was pushed with ``--public-cache``."""
+
+    text: str
+    public_cache: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +184,7 @@ class Documents:
         #: Seconds a registry answer is trusted before it is read again.
         self.ttl = ttl
         self.apq = ApqStore(apq or ApqBounds())
-        self._texts: BoundedCache[tuple[str, str], tuple[float, str]] = BoundedCache(_REGISTRY_ENTRIES)
+        self._texts: BoundedCache[tuple[str, str], tuple[float, Registered]] = BoundedCache(_REGISTRY_ENTRIES)
         #: Ids looked up and not registered, apart: a flood of unknown ids evicts only other unknown ids.
         self._unknown: BoundedCache[tuple[str, str], float] = BoundedCache(_REGISTRY_ENTRIES)
         self._flags: BoundedCache[str, tuple[float, bool]] = BoundedCache(_REGISTRY_ENTRIES)
@@ -194,31 +204,34 @@ class Documents:
         self._flags.put(client_id, (time.monotonic() + self.ttl, value))
         return value
 
-    async def registered_text(self, client_id: str | None, doc_id: str) -> str | None:
-        """The text of `doc_id` when it is registered for `client_id`, else None (foreign ids included)."""
+    async def registered(self, client_id: str | None, doc_id: str) -> Registered | None:
+        """`doc_id` as registered for `client_id`, else None (foreign ids included)."""
         if client_id is None:
             return None
         key, now = (client_id, doc_id), time.monotonic()
         cached = self._texts.get(key)
         if isinstance(cached, tuple) and cached[0] > now:
-            known: str = cached[1]
+            known: Registered = cached[1]
             return known
         unknown_until = self._unknown.get(key)
         if isinstance(unknown_until, float) and unknown_until > now:
             return None
         async with self.sessions() as session:
-            text = await session.scalar(
-                select(TrustedDocument.text)
-                .join(TrustedDocumentClient, TrustedDocumentClient.document_id == TrustedDocument.id)
-                .where(TrustedDocument.id == doc_id, TrustedDocumentClient.client_id == client_id)
-            )
-        if text is None:
+            row = (
+                await session.execute(
+                    select(TrustedDocument.text, TrustedDocumentClient.public_cache)
+                    .join(TrustedDocumentClient, TrustedDocumentClient.document_id == TrustedDocument.id)
+                    .where(TrustedDocument.id == doc_id, TrustedDocumentClient.client_id == client_id)
+                )
+            ).first()
+        if row is None:
             # A miss is kept too (an APQ hit would read the registry first every time), but only briefly: a
             # document pushed a moment ago must soon be found.
             self._unknown.put(key, time.monotonic() + min(self.ttl, 1.0))
-        else:
-            self._texts.put(key, (time.monotonic() + self.ttl, text))
-        return text
+            return None
+        found = Registered(row.text, bool(row.public_cache))
+        self._texts.put(key, (time.monotonic() + self.ttl, found))
+        return found
 
     async def resolve(
         self, principal: Principal, *, requested_id: object = None, extensions: Any = None, query: Any = None
@@ -245,9 +258,9 @@ class Documents:
                 f"The text sent is not the document {named}: its SHA-256 differs. Send the id alone, or the text "
                 "that the id was computed from.",
             )
-        registered = await self.registered_text(principal.client_id, named)
+        registered = await self.registered(principal.client_id, named)
         if registered is not None:
-            return Resolved(registered, named, registered=True)
+            return Resolved(registered.text, named, registered=True, public_cache=registered.public_cache)
         key = None if trusted_only else apq_key(principal)
         if key is not None:
             remembered = self.apq.get(key, named)

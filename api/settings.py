@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     apq_documents_per_client: int = Field(default=256, gt=0, le=100_000)
     apq_bytes_per_client: int = Field(default=1024 * 1024, gt=0, le=256 * 1024 * 1024)
     apq_clients: int = Field(default=256, gt=0, le=100_000)
+    #: ``max-age`` of a cacheable ``GET /graphql`` by document id (api.http_cache); 0: every GET is no-store.
+    http_cache_seconds: int = Field(default=60, ge=0, le=86_400)
 
     # -- read performance (schema.compiled, domain.db, auth.verifier) --
     #: uvicorn's event loop and HTTP protocol for `jamsos serve`; "auto" = what uvicorn picks (uvloop and

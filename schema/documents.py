@@ -43,6 +43,10 @@ class TrustedDocumentClientEntry:
     client_id: str = strawberry.field(description="The OAuth client's id.")
     registered_by: str = strawberry.field(description="Who registered the document for this client.")
     registered_at: dt.datetime = strawberry.field(description="When.")
+    public_cache: bool = strawberry.field(
+        description="Pushed with --public-cache: a shared HTTP cache may keep its GET responses to this client "
+        "when the client reads statistics only."
+    )
 
 
 @strawberry.type(
@@ -72,7 +76,10 @@ class TrustedDocumentNode(relay.Node):
             registered_at=row.registered_at,
             clients=[
                 TrustedDocumentClientEntry(
-                    client_id=c.client_id, registered_by=c.registered_by, registered_at=c.registered_at
+                    client_id=c.client_id,
+                    registered_by=c.registered_by,
+                    registered_at=c.registered_at,
+                    public_cache=c.public_cache,
                 )
                 for c in row.clients
             ],

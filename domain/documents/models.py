@@ -14,7 +14,7 @@ import hashlib
 import re
 from typing import Final
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from domain.db import Base, UTCDateTime, utcnow
@@ -82,4 +82,7 @@ class TrustedDocumentClient(Base):
     )
     registered_by: Mapped[str] = mapped_column(String(200))
     registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The pusher's word that the document returns only suppressed Monev aggregates: a shared HTTP cache may
+    #: keep its GET responses to this client when the client reads statistics only (api.http_cache).
+    public_cache: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     document: Mapped[TrustedDocument] = relationship(back_populates="clients", lazy="raise")

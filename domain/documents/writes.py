@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,9 +72,14 @@ async def push_documents(
     client_id: str,
     documents: Sequence[NewDocument],
     actor: Actor,
+    public_cache: bool = False,
     meta: RequestMeta | None = None,
 ) -> PushReport:
-    """Register every document of `documents` for `client_id`, or none (a bad id refuses the whole push)."""
+    """Register every document of `documents` for `client_id`, or none (a bad id refuses the whole push).
+
+    `public_cache` is set on every pushed document's link for this client, new or not: pushing a manifest
+    again without it takes the promise back.
+    """
     if not documents:
         raise DocumentError("nothing to push: give a persisted-documents manifest (.json) or .graphql files")
     await _client(session, client_id)
@@ -81,15 +87,17 @@ async def push_documents(
     stored = {
         d.id: d for d in await session.scalars(select(TrustedDocument).where(TrustedDocument.id.in_(list(checked))))
     }
-    linked = set(
-        await session.scalars(
-            select(TrustedDocumentClient.document_id).where(
+    linked = {
+        link.document_id: link
+        for link in await session.scalars(
+            select(TrustedDocumentClient).where(
                 TrustedDocumentClient.client_id == client_id, TrustedDocumentClient.document_id.in_(list(checked))
             )
         )
-    )
+    }
     now = utcnow()
     added: list[str] = []
+    flagged: list[str] = []
     for doc_id, new in checked.items():
         if doc_id not in stored:
             session.add(
@@ -101,26 +109,38 @@ async def push_documents(
                     registered_at=now,
                 )
             )
-        if doc_id not in linked:
+        link = linked.get(doc_id)
+        if link is None:
             session.add(
                 TrustedDocumentClient(
-                    document_id=doc_id, client_id=client_id, registered_by=actor.subject, registered_at=now
+                    document_id=doc_id,
+                    client_id=client_id,
+                    registered_by=actor.subject,
+                    registered_at=now,
+                    public_cache=public_cache,
                 )
             )
             added.append(doc_id)
+        elif link.public_cache != public_cache:
+            link.public_cache = public_cache
+            flagged.append(doc_id)
     await session.flush()
-    already = sorted(linked)
+    changes: dict[str, Any] = {}
     if added:
+        changes["documents"] = {"before": None, "after": sorted(added)}
+    if flagged:
+        changes["public_cache"] = {"before": not public_cache, "after": public_cache, "documents": sorted(flagged)}
+    if changes:
         await record(
             session,
             actor=actor,
             action="documents.push",
             entity_type="oauth_client",
             entity_id=client_id,
-            changes={"documents": {"before": None, "after": sorted(added)}},
+            changes=changes,
             meta=meta,
         )
-    return PushReport(added=sorted(added), already=already)
+    return PushReport(added=sorted(added), already=sorted(linked))
 
 
 async def remove_document(

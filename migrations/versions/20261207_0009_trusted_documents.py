@@ -6,7 +6,8 @@ Create Date: 2026-12-07 12:45:00
 
 ``trusted_documents`` holds each registered operation's exact text under its id (``sha256:<hex>``), with who
 registered it first and when; ``trusted_document_clients`` links a document to each OAuth client that may run
-it by id (deleting a client or a document deletes its links). ``oauth_clients.trusted_documents_only``: the
+it by id (deleting a client or a document deletes its links), and whether a shared HTTP cache may keep its
+GET responses to that client (``public_cache``, set at push time). ``oauth_clients.trusted_documents_only``: the
 client's tokens run only its registered documents; existing clients keep running text (false).
 """
 
@@ -39,6 +40,7 @@ def upgrade() -> None:
         sa.Column("client_id", sa.String(length=64), nullable=False),
         sa.Column("registered_by", sa.String(length=200), nullable=False),
         sa.Column("registered_at", domain.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("public_cache", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.ForeignKeyConstraint(
             ["client_id"],
             ["oauth_clients.client_id"],

@@ -150,3 +150,22 @@ def test_trusted_documents_only_defaults_on_for_partner_clients_in_production(
     events = _rows(cli_url, AuditEvent, AuditEvent.action == "client.trusted_documents_only")
     assert [e.entity_id for e in events] == [dev]
     assert cli("clients", "set", "--client-id", "nobody-0000", "--no-trusted-documents-only")[0] == 2
+
+
+def test_public_cache_is_set_at_push_and_taken_back_by_pushing_without_it(
+    cli: Cli, cli_url: str, tmp_path: Path
+) -> None:
+    client = _client(cli, "Kementerian PPN statistik")
+    manifest = tmp_path / "stats.json"
+    manifest.write_text(json.dumps({_id(REGIONS): REGIONS}))
+
+    def public() -> list[str]:
+        rows = json.loads(cli("documents", "list", "--client-id", client, "--json")[1])
+        return [c for row in rows for c in row["public_cache"]]
+
+    assert cli("documents", "push", "--client-id", client, "--public-cache", str(manifest))[0] == 0
+    assert public() == [client]
+    assert cli("documents", "push", "--client-id", client, str(manifest))[0] == 0
+    assert public() == []
+    events = _rows(cli_url, AuditEvent, AuditEvent.action == "documents.push", AuditEvent.entity_id == client)
+    assert [e.changes.get("public_cache", {}).get("after") for e in events] == [None, False]
