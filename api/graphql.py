@@ -163,17 +163,14 @@ class JamsosGraphQL(GraphQL[Context, None]):
         try:
             data = self.decode_json(await request.body())
         except orjson.JSONDecodeError:
-            return None  # Strawberry already refused such a body; not reached
+            return None  # Strawberry refuses such a body before this runs
         return data.get("documentId") if isinstance(data, dict) else None
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A browser's GET by document id wants the document's result, not GraphiQL.
         params = request.query_params
-        return (
-            super().should_render_graphql_ide(request)
-            and params.get("documentId") is None
-            and (params.get("extensions") is None)
-        )
+        named = params.get("documentId") is not None or params.get("extensions") is not None
+        return not named and super().should_render_graphql_ide(request)
 
     async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         try:
