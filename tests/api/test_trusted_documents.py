@@ -27,11 +27,12 @@ from domain.audit.writes import Actor
 from domain.db import make_engine, make_sessionmaker
 from domain.documents.models import document_id
 from domain.documents.writes import NewDocument, push_documents, remove_document
-from tests.conftest import AppFactory, suite_settings
+from tests.conftest import AppFactory, Served, suite_settings
 
 REGION = "query Region($code: String!) { region(code: $code) { code name } }"
 REGIONS = "query Regions { regions(level: PROVINCE, first: 1) { edges { node { code } } } }"
 FOREIGN = 'query Foreign { region(code: "52.04") { code } }'
+LOOKUP = "query Lookup($m: String!) { participant(membershipNumber: $m) { membershipNumber fullName } }"
 MUTATION = "mutation Verify($id: ID!) { verifyClaim(id: $id, expectedVersion: 1) { errors { code } } }"
 ACTOR = Actor(subject="cli:test", kind="system")
 SPEC = {"Accept": "application/graphql-response+json"}
@@ -75,7 +76,11 @@ def partners(backend: str, seeded_database: Callable[[str, str], str], mint: Cal
                     )
                     ids.append(created.client.client_id)
                 mataram, lotim, sumbawa = ids
-                for client, texts in ((mataram, [REGION, REGIONS, MUTATION]), (lotim, [REGION]), (sumbawa, [FOREIGN])):
+                for client, texts in (
+                    (mataram, [REGION, REGIONS, MUTATION]),
+                    (lotim, [REGION, LOOKUP]),
+                    (sumbawa, [FOREIGN]),
+                ):
                     docs = [NewDocument(document_id(t), t, None) for t in texts]
                     await push_documents(session, client_id=client, documents=docs, actor=ACTOR)
                 await session.commit()
@@ -93,7 +98,7 @@ def partners(backend: str, seeded_database: Callable[[str, str], str], mint: Cal
 
 
 @pytest.fixture
-def client(partners: Partners, key_path: Path, app_factory: AppFactory) -> httpx.AsyncClient:
+def served(partners: Partners, key_path: Path, app_factory: AppFactory) -> Served:
     settings = suite_settings(
         partners.url,
         key_path,
@@ -102,7 +107,12 @@ def client(partners: Partners, key_path: Path, app_factory: AppFactory) -> httpx
         apq_bytes_per_client=64 * 1024,
         apq_clients=8,
     )
-    return app_factory(settings).client
+    return app_factory(settings)
+
+
+@pytest.fixture
+def client(served: Served) -> httpx.AsyncClient:
+    return served.client
 
 
 async def _post(client: httpx.AsyncClient, body: dict[str, Any], headers: dict[str, str], **extra: str) -> Any:
@@ -141,6 +151,23 @@ async def test_a_registered_document_runs_by_id_by_post_and_by_get(
     # The document id with its exact text is the same document: it runs.
     both = await _post(client, {"documentId": _id(REGION), "query": REGION, "variables": variables}, partners.mataram)
     assert both.json() == by_id.json()
+
+
+async def test_a_repeated_read_by_id_takes_the_fast_lane(
+    client: httpx.AsyncClient, partners: Partners, served: Served
+) -> None:
+    page = await _post(
+        client, {"query": "{ participants(first: 1) { edges { node { membershipNumber } } } }"}, partners.lotim
+    )
+    number = page.json()["data"]["participants"]["edges"][0]["node"]["membershipNumber"]
+    counters = served.app.state.graphql.counters
+    body = {"documentId": _id(LOOKUP), "variables": {"m": number}}
+    first = await _post(client, body, partners.lotim)
+    assert first.json()["data"]["participant"]["membershipNumber"] == number
+    answered = counters.fast_answered
+    again = await _post(client, body, partners.lotim)
+    assert again.content == first.content
+    assert counters.fast_answered == answered + 1
 
 
 @pytest.mark.parametrize("spec", [False, True])
@@ -224,18 +251,9 @@ async def test_apq_registers_on_a_miss_and_is_per_client(client: httpx.AsyncClie
 
 
 async def test_an_apq_flood_of_unique_hashes_stays_bounded_and_counts_evictions(
-    client: httpx.AsyncClient, partners: Partners, app_factory: AppFactory, key_path: Path
+    client: httpx.AsyncClient, partners: Partners, served: Served
 ) -> None:
-    store = app_factory(
-        suite_settings(
-            partners.url,
-            key_path,
-            documents_cache_seconds=0.0,
-            apq_documents_per_client=3,
-            apq_bytes_per_client=64 * 1024,
-            apq_clients=8,
-        )
-    ).app.state.graphql.documents.apq
+    store = served.app.state.graphql.documents.apq
     evictions_before, counted_before = store.evictions, _evictions_counted()
     texts = [f'query Flood{n} {{ region(code: "52.03") {{ code }} }}' for n in range(20)]
     for text in texts:
