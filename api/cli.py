@@ -239,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_identity_commands(sub)  # users, clients, keys
 
+    from api.cli_documents import add_document_commands
+
+    add_document_commands(sub)  # documents push|list|remove
+
     from api.cli_import import add_import_commands
 
     add_import_commands(sub)  # import beneficiaries|participants|contributions

@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import ColumnElement, Select, case, exists, null, or_, select
 from sqlalchemy import cast as sql_cast
 
-from auth.principal import Principal
+from auth.principal import Principal, PrincipalKind
 from auth.scopes import Scope
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.benefits import WAGE_BASED_PROGRAMS
@@ -454,6 +454,16 @@ def suppressed_families(principal: Principal) -> frozenset[Family]:
     able to single people out of them, so its counts below the threshold are withheld.
     """
     return frozenset(f for f, scope in _ROW_SCOPES.items() if not principal.has_scope(scope))
+
+
+def statistics_only(principal: Principal) -> bool:
+    """A partner client that reads aggregates and nothing else (``stats:read`` alone).
+
+    Every Monev count it gets is suppressed (:func:`suppressed_families`) and it can read no row, so a response
+    to it says nothing about a person: a shared HTTP cache may keep one when the document promises that it
+    returns aggregates only (api.http_cache).
+    """
+    return principal.kind is PrincipalKind.CLIENT and principal.scopes == frozenset({Scope.STATS_READ})
 
 
 def monev_viewer(principal: Principal, threshold: int = DEFAULT_THRESHOLD) -> Viewer:

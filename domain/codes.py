@@ -83,6 +83,24 @@ class ErrorCode(Code):
         "The database cannot be reached or is read-only, or the personal-data access log could not be written so "
         "the whole response is withheld (data: null); HTTP 503 with Retry-After.",
     )
+    PERSISTED_QUERY_NOT_FOUND = (
+        "PERSISTED_QUERY_NOT_FOUND",
+        "The document id names no document this client may run: never registered for it, registered for another "
+        "client only, removed, or not (any more) in its APQ cache. Apollo's name: its clients resend the text.",
+    )
+    PERSISTED_QUERY_REQUIRED = (
+        "PERSISTED_QUERY_REQUIRED",
+        "The client is marked trusted_documents_only and sent document text instead of a registered document id.",
+    )
+    PERSISTED_QUERY_MISMATCH = (
+        "PERSISTED_QUERY_MISMATCH",
+        "A document id sent with a text that is not the text the id names (its SHA-256 differs).",
+    )
+    PERSISTED_QUERY_INVALID = (
+        "PERSISTED_QUERY_INVALID",
+        "A malformed document id (not sha256: and 64 lowercase hex digits, not a string, too long), a "
+        "persistedQuery extension that is not {version: 1, sha256Hash}, or two different ids in one request.",
+    )
     INTERNAL_SERVER_ERROR = (
         "INTERNAL_SERVER_ERROR",
         "Anything unexpected; the message carries no internals, extensions.requestId identifies it in the logs.",

@@ -142,7 +142,16 @@ class ClientView(ConsoleView, model=OAuthClient):
     create_form_class = ClientCreateForm
     can_edit = False
 
-    column_list = [K.client_id, K.name, K.scopes, K.region_code, K.grant_types, K.active, K.secret_rotated_at]
+    column_list = [
+        K.client_id,
+        K.name,
+        K.scopes,
+        K.region_code,
+        K.grant_types,
+        K.active,
+        K.trusted_documents_only,
+        K.secret_rotated_at,
+    ]
     column_details_list = [
         K.id,
         K.client_id,
@@ -153,10 +162,16 @@ class ClientView(ConsoleView, model=OAuthClient):
         K.redirect_uris,
         K.token_lifetime_seconds,
         K.active,
+        K.trusted_documents_only,
         K.created_at,
         K.secret_rotated_at,
     ]
-    column_labels = {K.client_id: "Client id", K.region_code: "Region", K.secret_rotated_at: "Secret rotated"}
+    column_labels = {
+        K.client_id: "Client id",
+        K.region_code: "Region",
+        K.secret_rotated_at: "Secret rotated",
+        K.trusted_documents_only: "Registered documents only",
+    }
     column_formatters = {K.secret_rotated_at: as_plain, K.grant_types: as_plain}
     column_formatters_detail = {K.secret_rotated_at: as_plain, K.created_at: as_plain}
     column_sortable_list = [K.name, K.client_id]
