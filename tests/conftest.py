@@ -143,9 +143,10 @@ class StatementCounter:
     def __init__(self) -> None:
         self.count = 0
 
-    #: Tables each process re-reads on its own clock (revoked tokens every few seconds, signing keys): a
-    #: refresh that happens to fall inside a counted request is not a statement of that request.
-    BACKGROUND = ("oauth_revoked_tokens", "signing_keys")
+    #: Tables each process re-reads on its own clock (revoked tokens every few seconds, signing keys, a
+    #: client's trusted-documents flag every ``documents_cache_seconds``): a refresh that happens to fall
+    #: inside a counted request is not a statement of that request.
+    BACKGROUND = ("oauth_revoked_tokens", "signing_keys", "oauth_clients")
 
     def __call__(self, *args: Any) -> None:
         statement = str(args[2]) if len(args) > 2 else ""
