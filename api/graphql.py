@@ -40,7 +40,7 @@ from schema.compiled.plan import plan_cache, statement_cache
 from schema.context import Context, Reader
 from schema.errors import UNAVAILABLE_RETRY_AFTER, ErrorCode, format_errors
 from schema.limits import Limits
-from schema.subscriptions import Connection, Seats
+from schema.subscriptions import Seats, SubscriberConnection
 
 log = logging.getLogger("jamsos.graphql")
 
@@ -227,12 +227,12 @@ class JamsosGraphQL(GraphQL[Context, None]):
             context.connection = self.connection(request)
         return context
 
-    def connection(self, request: Request | WebSocket) -> Connection | None:
+    def connection(self, request: Request | WebSocket) -> SubscriberConnection | None:
         """A subscriber connection's settings, with the bearer token of its handshake or request (if any)."""
         if self.events is None or self.verifier is None:
             return None
         header = request.headers.get("authorization")
-        return Connection(
+        return SubscriberConnection(
             events=self.events,
             seats=self.seats,
             verify=self.verifier.verify,

@@ -74,12 +74,16 @@ async def publish(session: AsyncSession, channel: Channel, payload: Mapping[str,
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     pending: list[tuple[str, str]] = session.info.pop(_PENDING, [])
-    if pending:
-        bind = session.get_bind()
-        url = bind.engine.url  # an Engine or a Connection: both know their engine
+    if not pending:
+        return
+    try:
+        url = session.get_bind().engine.url  # an Engine or a Connection: both know their engine
         for bus in list(_LOCAL_BUSES.get(_database_key(str(url)), ())):
             for channel, text in pending:
                 bus.deliver(channel, text)
+    except Exception:
+        # The write has committed: a failure to tell subscribers must not make it look failed.
+        log.exception("could not hand committed events to this process's subscribers")
 
 
 @event.listens_for(Session, "after_rollback")
@@ -205,7 +209,8 @@ class EventBus:
         """Hand one notification to the channel's subscribers (from any thread or event loop)."""
         running = _running_loop()
         if self._loop is not None and running is not self._loop:
-            self._loop.call_soon_threadsafe(self.deliver, channel, text)
+            if not self._loop.is_closed():  # a bus whose loop has ended has no subscribers left
+                self._loop.call_soon_threadsafe(self.deliver, channel, text)
             return
         try:
             payload = json.loads(text)

@@ -23,7 +23,7 @@ from schema.limits import Limits
 
 if TYPE_CHECKING:
     from schema.loaders import Loaders
-    from schema.subscriptions import Connection
+    from schema.subscriptions import SubscriberConnection
 
 T = TypeVar("T")
 
@@ -255,7 +255,7 @@ class Context:
     statements: Statements = field(default_factory=statement_cache)
     counters: ReadCounters = field(default_factory=ReadCounters)
     #: A subscriber's connection (graphql-transport-ws or SSE; schema.subscriptions); None on plain HTTP.
-    connection: Connection | None = None
+    connection: SubscriberConnection | None = None
     #: The graphql-transport-ws ``connection_init`` payload (Strawberry sets it; api.graphql reads the token).
     connection_params: dict[str, object] | None = None
     _loaders: Loaders | None = field(default=None, repr=False)

@@ -73,7 +73,7 @@ class Seats:
 
 
 @dataclass
-class Connection:
+class SubscriberConnection:
     """What a subscriber's connection (one WebSocket, or one SSE request) runs with."""
 
     events: EventBus
@@ -242,4 +242,4 @@ class Subscription:
                             yield ClaimChange(status=change.status, version=change.version, claim=node)
 
 
-__all__ = ["ClaimChange", "ClaimChangeFilter", "Connection", "Seats", "Subscription", "SubscriptionEvents"]
+__all__ = ["ClaimChange", "ClaimChangeFilter", "Seats", "SubscriberConnection", "Subscription", "SubscriptionEvents"]
