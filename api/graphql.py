@@ -56,9 +56,9 @@ EVENT_STREAM = "text/event-stream"
 ACK = UnsetType()
 
 
-def wants_event_stream(request: Request | WebSocket) -> bool:
+def accepts_event_stream(accept: str | None) -> bool:
     """An SSE subscription request (Strawberry streams it when ``graphql-sse`` is among the protocols)."""
-    return EVENT_STREAM in request.headers.get("accept", "").lower()
+    return EVENT_STREAM in (accept or "").lower()
 
 
 def budget_key(principal: Principal) -> str:
@@ -182,7 +182,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
         # After the GraphiQL check (a browser asking for the page gets it) and before anything is read: an
         # Accept that neither response media type satisfies is refused (api.media).
         accept = request.headers.get("accept")
-        if negotiate(accept) is None and EVENT_STREAM not in (accept or "").lower():
+        if negotiate(accept) is None and not accepts_event_stream(accept):
             raise HTTPException(406, unacceptable_message(accept or ""))
         return await super().parse_http_body(request)
 
@@ -223,7 +223,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
         request.state.reader = reader  # closed (after its statement in flight) before the session is
         request.state.sub_response = response
         context = self.context(request, principal, reader, charge=self.charger(request, principal), ready=self.ready)
-        if self.is_websocket_request(request) or wants_event_stream(request):
+        if self.is_websocket_request(request) or accepts_event_stream(request.headers.get("accept")):
             context.connection = self.connection(request)
         return context
 
