@@ -397,6 +397,16 @@ async def test_a_revoked_token_ends_the_subscription(
         assert len(await doomed.results(wait=1.0)) == 1
 
 
+async def test_an_expired_token_ends_the_subscription(mint: Callable[..., str], service: Service) -> None:
+    # Issued 60 s ago for 33 s: with the verifier's 30 s leeway for clock skew it expires 3 s from now.
+    token = person(mint, "officer.brief@52.71", "52.71", lifetime_seconds=33, now=int(time.time()) - 60).token
+    async with subscribe(service.base, token, (CLAIM_CHANGED, {})) as brief:
+        ended = await brief.wait_for(lambda line: line["event"] == "next", within=WAIT)
+        assert ended["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert "expired" in ended["payload"]["errors"][0]["message"]
+        await brief.wait_for(lambda line: line["event"] == "complete")
+
+
 async def _sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, Any]]:
     event = None
     async for line in response.aiter_lines():
