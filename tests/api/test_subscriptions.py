@@ -30,6 +30,7 @@ import uvicorn
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import domain.audit.access
 from api.app import create_app
 from auth.revocation import Revoked, record_revocations
 from auth.scopes import ROLE_SCOPES, Role, Scope
@@ -512,6 +513,33 @@ async def test_a_subscriber_that_never_reads_is_dropped(slow_db: str, key_path: 
             assert bus.dropped == 1
             assert bus.active == 1
         stuck.transport.abort()
+
+
+async def test_an_event_is_withheld_when_the_access_log_cannot_be_written(
+    slow_db: str, key_path: Path, mint: Callable[..., str], node_modules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(suite_settings(slow_db, key_path))
+    async with serving(app) as address:
+        service = Service(f"http://{address}", app.state.engine)
+        claim_id = await service.claim_in("52.71")
+        async with subscribe(
+            service.base, person(mint, "officer.watch@52.71", "52.71").token, (CLAIM_CHANGED, {})
+        ) as s:
+
+            async def broken(*_: Any) -> None:
+                raise OSError("the database went away")
+
+            monkeypatch.setattr(domain.audit.access, "write_rows", broken)
+            await service.verify(claim_id, person(mint, "officer.rina@52.71", "52.71"))
+            withheld = (await s.wait_for(lambda line: line["event"] == "next"))["payload"]
+            monkeypatch.undo()
+            await service.verify(claim_id, person(mint, "officer.rina@52.71", "52.71"))
+            shown = (await s.wait_for(lambda line: len(_nexts(s)) == 2))["payload"]
+    assert withheld["data"] is None
+    assert [e["extensions"]["code"] for e in withheld["errors"]] == ["SERVICE_UNAVAILABLE"]
+    niks = [b["recipientNik"] for b in shown["data"]["claimChanged"]["claim"]["benefits"]]
+    assert niks
+    assert not any(nik in json.dumps(withheld) for nik in niks)  # the subscription went on; nothing leaked
 
 
 def _nexts(subscriber: Subscriber) -> list[dict[str, Any]]:
