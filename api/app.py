@@ -10,7 +10,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from admin.console import mount_console
 from api.console import console_config
@@ -27,6 +27,7 @@ from api.tracing import tracing_middleware
 from api.uploads import UploadLimit
 from auth.ratelimit import make_buckets
 from domain.db import make_engine, make_sessionmaker
+from domain.events import EventBus
 from schema.app import get_schema
 
 
@@ -53,6 +54,8 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
     buckets = make_buckets(settings.redis_url or None, settings.redis_prefix)
     identity = build_identity(settings, sessions, buckets)
     development = settings.env == "development"
+    # What committed writes announce, for this process's subscribers (domain.events; ADR 0016).
+    events = EventBus(settings.resolved_database_url, queue_size=settings.subscription_queue_size)
 
     graphql_app = JamsosGraphQL(
         get_schema(security_directives=settings.federation_security_directives),
@@ -75,6 +78,12 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
             ttl=settings.documents_cache_seconds,
             apq=ApqBounds(settings.apq_documents_per_client, settings.apq_bytes_per_client, settings.apq_clients),
         ),
+        events=events,
+        verifier=identity.verifier,
+        max_subscriptions_per_connection=settings.subscriptions_per_connection,
+        subscriptions_per_client=settings.subscriptions_per_client,
+        subscription_token_check_seconds=settings.subscription_token_check_seconds,
+        subscription_init_timeout_seconds=settings.subscription_init_timeout_seconds,
     )
 
     # Repeated compiled reads are answered before Strawberry's view (api.fast_reads) while the GraphQL app's
@@ -88,7 +97,9 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         # those walks were most of the read benchmark's p99: bench/README.md "Figures behind the code").
         gc.collect()
         gc.freeze()
+        await events.start()
         yield
+        await events.close()  # open subscriptions end (their clients reconnect to another process)
         # Requests still in flight get their access-log rows committed (or their responses withheld).
         await graphql_app.access_log.close()
         await buckets.close()
@@ -99,6 +110,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
     app = Starlette(
         routes=[
             Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_app),  # graphql-transport-ws subscriptions
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint(engine)),
@@ -128,4 +140,5 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
     app.state.sessions = sessions
     app.state.identity = identity
     app.state.buckets = buckets
+    app.state.events = events
     return app

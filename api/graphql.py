@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -13,23 +15,30 @@ from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UnsetType
 
 from api import http_cache
 from api.documents import DocumentRefused, Documents, Resolved
 from api.media import CONTENT_TYPES, GRAPHQL_RESPONSE_JSON, JSON, negotiate, unacceptable_message
-from api.middleware import principal_of
+from api.middleware import BEARER_FORMAT, bearer_token, principal_of
 from api.observe import note_graphql_operation, note_graphql_outcome
 from auth.policy import statistics_only
 from auth.principal import Principal
 from auth.ratelimit import Buckets, MemoryBuckets, Rate
 from auth.server import client_ip
+from auth.tokens import InvalidToken
+from auth.verifier import TokenVerifier
 from domain.audit.access import AccessLogWriter
 from domain.codes import ErrorCode
+from domain.events import EventBus
 from schema.compiled.cache import BoundedCache
 from schema.compiled.counters import ReadCounters
 from schema.compiled.fast import Ready, ReadyKey, ready_cache
@@ -37,6 +46,7 @@ from schema.compiled.plan import plan_cache, statement_cache
 from schema.context import Context, Reader
 from schema.errors import UNAVAILABLE_RETRY_AFTER, format_errors
 from schema.limits import Limits
+from schema.subscriptions import Seats, SubscriberConnection
 
 log = logging.getLogger("jamsos.graphql")
 
@@ -44,13 +54,38 @@ log = logging.getLogger("jamsos.graphql")
 #: to this view, as (cost, its answer), so that the caller is charged once.
 PREPAID = "jamsos_prepaid_cost"
 
+#: Subscriptions over graphql-transport-ws (WebSocket) and SSE (``Accept: text/event-stream``); not the
+#: legacy ``graphql-ws`` protocol of subscriptions-transport-ws, unmaintained since 2018.
+SUBSCRIPTION_PROTOCOLS = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL)
+EVENT_STREAM = "text/event-stream"
+#: What ``on_ws_connect`` returns for a plain ``connection_ack`` (no payload): Strawberry's UNSET.
+ACK = UnsetType()
+
+
+def accepts_event_stream(accept: str | None) -> bool:
+    """An SSE subscription request (Strawberry streams it when ``graphql-sse`` is among the protocols)."""
+    return EVENT_STREAM in (accept or "").lower()
+
 
 def budget_key(principal: Principal) -> str:
     """One budget per client and user: a partner's machine client, or a person signed in through a client."""
     return f"{principal.client_id or '-'}|{principal.subject}"
 
 
+class TextFrames(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages as text frames, as the protocol requires: our ``encode_json`` gives
+    bytes (orjson), which Strawberry's adapter would send as binary frames that clients refuse."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(self.view.encode_json_string(message))
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class JamsosGraphQL(GraphQL[Context, None]):
+    websocket_adapter_class = TextFrames
+
     def __init__(
         self,
         schema: Any,
@@ -67,9 +102,22 @@ class JamsosGraphQL(GraphQL[Context, None]):
         document_cache: bool = True,
         documents: Documents | None = None,
         http_cache_seconds: int = 60,
+        events: EventBus | None = None,
+        verifier: TokenVerifier | None = None,
+        subscriptions_per_client: int = 50,
+        subscription_token_check_seconds: float = 5.0,
+        subscription_init_timeout_seconds: float = 10.0,
         **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("subscription_protocols", SUBSCRIPTION_PROTOCOLS)
+        kwargs.setdefault("connection_init_wait_timeout", timedelta(seconds=subscription_init_timeout_seconds))
         super().__init__(schema, **kwargs)
+        #: This process's event bus (domain.events) and the token verifier subscriptions re-check with;
+        #: without both, subscriptions are refused (a context made for tests of queries only).
+        self.events = events
+        self.verifier = verifier
+        self.seats = Seats(subscriptions_per_client)
+        self.subscription_token_check_seconds = subscription_token_check_seconds
         self.sessions = sessions
         #: Trusted documents and APQ: which text a request runs (api.documents).
         self.documents = documents or Documents(sessions)
@@ -210,7 +258,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
         # After the GraphiQL check (a browser asking for the page gets it) and before anything is read: an
         # Accept that neither response media type satisfies is refused (api.media).
         accept = request.headers.get("accept")
-        if negotiate(accept) is None:
+        if negotiate(accept) is None and not accepts_event_stream(accept):
             raise HTTPException(406, unacceptable_message(accept or ""))
         return await super().parse_http_body(request)
 
@@ -252,7 +300,47 @@ class JamsosGraphQL(GraphQL[Context, None]):
         request.state.sub_response = response
         context = self.context(request, principal, reader, charge=self.charger(request, principal), ready=self.ready)
         request.state.context = context  # api.http_cache asks whether the response held personal data
+        if self.is_websocket_request(request) or accepts_event_stream(request.headers.get("accept")):
+            context.connection = self.connection(request)
         return context
+
+    def connection(self, request: Request | WebSocket) -> SubscriberConnection | None:
+        """A subscriber connection's settings, with the bearer token of its handshake or request (if any)."""
+        if self.events is None or self.verifier is None:
+            return None
+        header = request.headers.get("authorization")
+        return SubscriberConnection(
+            events=self.events,
+            seats=self.seats,
+            verify=self.verifier.verify,
+            seat_key=budget_key,
+            check_seconds=self.subscription_token_check_seconds,
+            token=bearer_token(header) if header else None,
+        )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """graphql-transport-ws ``connection_init``: its payload's ``{"Authorization": "Bearer …"}`` (a browser
+        cannot set WebSocket headers), or a bearer token the handshake already carried. No token, a malformed
+        one or one that does not verify: the socket closes with 4403."""
+        connection = context.connection
+        if connection is None:
+            raise ConnectionRejectionError({"message": "subscriptions are not available on this server"})
+        params = context.connection_params or {}
+        header = params.get("Authorization", params.get("authorization"))
+        if header is None and connection.token is not None:
+            return ACK  # a plain connection_ack; authenticated by the handshake's header (api.middleware)
+        token = bearer_token(header) if isinstance(header, str) else None
+        if token is None:
+            raise ConnectionRejectionError({"message": f"connection_init: {BEARER_FORMAT}"})
+        try:
+            principal = await connection.verify(token)
+        except InvalidToken as exc:
+            raise ConnectionRejectionError({"message": str(exc)}) from None
+        connection.token = token
+        context.principal = principal
+        # The budget is charged to whom connection_init named, not to the anonymous handshake.
+        context.charge = self.charger(context.request, principal)
+        return ACK
 
     def context(self, request: Request | WebSocket, principal: Principal, reader: Any, **extra: Any) -> Context:
         """A request's context with this server's settings (the pipeline's and the fast lane's alike)."""

@@ -59,6 +59,16 @@ _SECURITY_HEADERS = [
 ]
 
 
+BEARER_FORMAT = "the Authorization header must be 'Bearer <access token>'"
+
+
+def bearer_token(header: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` value (HTTP header or WebSocket
+    ``connection_init`` payload), or None when the value is not that."""
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 class PrincipalUser(BaseUser):
     """Starlette's view of our Principal (``request.user``)."""
 
@@ -85,12 +95,12 @@ class BearerTokenBackend(AuthenticationBackend):
         if header is None or conn.url.path.startswith("/oauth/"):
             # The OAuth endpoints authenticate clients themselves (HTTP Basic), not with bearer tokens.
             return AuthCredentials([]), PrincipalUser(ANONYMOUS)
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(header)
+        if token is None:
             TOKEN_FAILURES.inc()
-            raise AuthenticationError("the Authorization header must be 'Bearer <access token>'")
+            raise AuthenticationError(BEARER_FORMAT)
         try:
-            principal = await self.verifier.verify(token.strip())
+            principal = await self.verifier.verify(token)
         except InvalidToken as exc:
             TOKEN_FAILURES.inc()
             raise AuthenticationError(str(exc)) from None

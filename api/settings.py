@@ -145,6 +145,17 @@ class Settings(BaseSettings):
     #: Apollo Router with authorization). Off: the SDL loads in any Federation 2 gateway. Either way the
     #: service enforces scopes and regions itself.
     federation_security_directives: bool = False
+    # -- subscriptions (schema.subscriptions, domain.events; docs/adr/0016-subscriptions.md) --
+    #: Operations one WebSocket may have running at once (Strawberry's bound); one more gets an error.
+    subscriptions_per_connection: int = Field(default=10, gt=0, le=1000)
+    #: Subscriptions one client and user may have open at once in one web process, over any connections.
+    subscriptions_per_client: int = Field(default=50, gt=0, le=10_000)
+    #: Events a subscriber may fall behind by; one more and it is dropped (its memory is bounded by this).
+    subscription_queue_size: int = Field(default=100, gt=0, le=10_000)
+    #: How often an idle subscription checks that its token is still valid (expired or revoked: it ends).
+    subscription_token_check_seconds: float = Field(default=5.0, gt=0, le=300)
+    #: Seconds a WebSocket may stay open without ``connection_init`` (graphql-transport-ws).
+    subscription_init_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     #: Monev counts below this are withheld from callers who may read aggregates but not rows (schema.limits).
     suppression_threshold: int = Field(default=SUPPRESSION_THRESHOLD, ge=1, le=1000)
 

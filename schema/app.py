@@ -31,6 +31,7 @@ from schema.permissions import apply_security_directives
 from schema.read_replica import QueriesOnReplica
 from schema.regions import RegionNode, RegionQuery
 from schema.stats import StatsQuery
+from schema.subscriptions import Subscription, SubscriptionEvents
 
 #: The lowest federation version that has everything the SDL uses (@cost/@listSize came with 2.9), so
 #: composers that stop at 2.9 (The Guild's, under Hive Gateway) accept it as well as Apollo's.
@@ -80,7 +81,7 @@ def _reachable_definitions(roots: list[type]) -> list[StrawberryObjectDefinition
     return list(seen.values())
 
 
-_ROOT_TYPES: list[type] = [Query, Mutation, RegionNode, ParticipantNode, BeneficiaryNode, ClaimNode]
+_ROOT_TYPES: list[type] = [Query, Mutation, Subscription, RegionNode, ParticipantNode, BeneficiaryNode, ClaimNode]
 _built: dict[bool, EntitySchema] = {}
 
 
@@ -94,6 +95,8 @@ def build_schema(*, extra_extensions: list[Any] | None = None, security_directiv
     apply_security_directives(_reachable_definitions(_ROOT_TYPES), enabled=security_directives)
     built: list[EntitySchema] = []
     extensions: list[Any] = [
+        # First: an operation on a subscriber connection gets a context of its own before anything reads it.
+        SubscriptionEvents,
         RefuseControlCharacters,
         # Parse and validate each distinct document once (schema.document_cache).
         DocumentParseCache,
@@ -111,6 +114,7 @@ def build_schema(*, extra_extensions: list[Any] | None = None, security_directiv
         EntitySchema(
             query=Query,
             mutation=Mutation,
+            subscription=Subscription,
             types=[RegionNode, ParticipantNode, BeneficiaryNode, ClaimNode],
             federation_version=FEDERATION_VERSION,
             config=StrawberryConfig(disable_field_suggestions=True, relay_max_results=MAX_PAGE_SIZE),

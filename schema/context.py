@@ -23,6 +23,7 @@ from schema.limits import Limits
 
 if TYPE_CHECKING:
     from schema.loaders import Loaders
+    from schema.subscriptions import SubscriberConnection
 
 T = TypeVar("T")
 
@@ -253,6 +254,10 @@ class Context:
     plans: Plans = field(default_factory=plan_cache)
     statements: Statements = field(default_factory=statement_cache)
     counters: ReadCounters = field(default_factory=ReadCounters)
+    #: A subscriber's connection (graphql-transport-ws or SSE; schema.subscriptions); None on plain HTTP.
+    connection: SubscriberConnection | None = None
+    #: The graphql-transport-ws ``connection_init`` payload (Strawberry sets it; api.graphql reads the token).
+    connection_params: dict[str, object] | None = None
     _loaders: Loaders | None = field(default=None, repr=False)
 
     @property
@@ -263,6 +268,13 @@ class Context:
 
             self._loaders = Loaders(self.reader, self.principal)
         return self._loaders
+
+    def read_afresh(self, reader: Reader) -> None:
+        """Read with `reader` from now on, with new loaders and nothing noted yet: one subscription event's
+        reads see the database as it is now, and its personal-data reads are logged with that event."""
+        self.reader = reader
+        self._loaders = None
+        self.pii_reads = PersonalDataReads()
 
     @property
     def caller(self) -> Caller:

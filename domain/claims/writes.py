@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from domain.audit import writes as audit
 from domain.claims.benefits import JP_START
 from domain.claims.codes import ClaimCode
+from domain.claims.events import announce
 from domain.claims.models import (
     PROGRAM_CAUSES,
     Claim,
@@ -207,6 +208,7 @@ async def submit_claim(session: AsyncSession, caller: Caller, s: ClaimSubmission
         },
         meta=caller.meta,
     )
+    await announce(session, claim)
     return claim, True
 
 
@@ -256,6 +258,7 @@ async def _move(
         reason=note,
         meta=caller.meta,
     )
+    await announce(session, claim)
     return claim
 
 
