@@ -38,6 +38,7 @@ from auth.tokens import InvalidToken
 from auth.verifier import TokenVerifier
 from domain.audit.access import AccessLogWriter
 from domain.codes import ErrorCode
+from domain.documents.models import document_id
 from domain.events import EventBus
 from schema.compiled.cache import BoundedCache
 from schema.compiled.counters import ReadCounters
@@ -314,9 +315,23 @@ class JamsosGraphQL(GraphQL[Context, None]):
             seats=self.seats,
             verify=self.verifier.verify,
             seat_key=budget_key,
+            admit=self.admit_subscription,
             check_seconds=self.subscription_token_check_seconds,
             token=bearer_token(header) if header else None,
         )
+
+    async def admit_subscription(self, principal: Principal, text: str) -> None:
+        """The trusted-documents rule on a subscriber connection, where no ``documentId`` travels: a client
+        marked ``trusted_documents_only`` subscribes only with the exact text of a document registered for it
+        (identified by its SHA-256, as a request by id would be); any other client with any valid document."""
+        if not await self.documents.trusted_only(principal.client_id):
+            return
+        if await self.documents.registered(principal.client_id, document_id(text)) is None:
+            raise GraphQLError(
+                "This client runs only its registered documents: subscribe with the exact text of one registered "
+                "for it (an administrator registers them with jamsos documents push).",
+                extensions={"code": ErrorCode.PERSISTED_QUERY_REQUIRED.value},
+            )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """graphql-transport-ws ``connection_init``: its payload's ``{"Authorization": "Bearer …"}`` (a browser

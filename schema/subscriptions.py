@@ -83,6 +83,9 @@ class SubscriberConnection:
     verify: Callable[[str], Awaitable[Principal]]
     #: The seat a principal takes (api.graphql.budget_key).
     seat_key: Callable[[Principal], str]
+    #: Refuses (raises a GraphQLError) a document the principal's client may not run: a trusted-documents-only
+    #: client subscribes only with the text of a document registered for it (api.documents).
+    admit: Callable[[Principal, str], Awaitable[None]]
     #: Seconds between checks of the token while no event comes.
     check_seconds: float = 5.0
     #: The bearer token the connection authenticated with (None: anonymous, and nothing to subscribe to).
@@ -114,14 +117,16 @@ class SubscriptionEvents(SchemaExtension):
             ec.context = dataclasses.replace(ec.context, pii_reads=PersonalDataReads(), _loaders=None)
         yield
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
         ec = self.execution_context
-        on_connection = isinstance(ec.context, Context) and ec.context.connection is not None
-        if on_connection and ec.operation_type is not OperationType.SUBSCRIPTION:
-            raise _error(
-                "only subscriptions run over graphql-transport-ws and SSE; send queries and mutations by HTTP",
-                ErrorCode.BAD_USER_INPUT,
-            )
+        context = ec.context
+        if isinstance(context, Context) and context.connection is not None:
+            if ec.operation_type is not OperationType.SUBSCRIPTION:
+                raise _error(
+                    "only subscriptions run over graphql-transport-ws and SSE; send queries and mutations by HTTP",
+                    ErrorCode.BAD_USER_INPUT,
+                )
+            await context.connection.admit(context.principal, ec.query or "")
         yield
 
     async def on_stream_result(self, result: Any) -> AsyncIterator[None]:

@@ -32,11 +32,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import domain.audit.access
 from api.app import create_app
+from auth import accounts
 from auth.revocation import Revoked, record_revocations
 from auth.scopes import ROLE_SCOPES, Role, Scope
 from domain.audit.models import DataAccessEvent
+from domain.audit.writes import Actor
 from domain.claims.models import Claim, ClaimStatus
 from domain.db import make_engine, make_sessionmaker
+from domain.documents.models import document_id
+from domain.documents.writes import NewDocument, push_documents
 from tests.conftest import AUDIENCE, ISSUER, Caller, suite_settings
 from tests.databases import POSTGRES_URL, Databases
 from tests.live import free_port, live_server, service_env
@@ -605,3 +609,40 @@ async def test_across_two_processes_within_a_second(
     worst = max(latencies)
     print(f"\ncross-process claimChanged latency, mutation sent -> event received, ms: {sorted(latencies)}")
     assert worst < 1000
+
+
+async def test_a_trusted_documents_only_client_subscribes_only_with_a_registered_text(
+    mint: Callable[..., str], service: Service, node_modules: Path
+) -> None:
+    """No documentId travels over graphql-transport-ws: a trusted-documents-only client's subscription must be
+    the exact text of a document registered for it (SSE goes by HTTP, where the documentId rule applies)."""
+    registered = CLAIM_CHANGED
+    other = CLAIM_CHANGED.replace("status version", "version status")
+    actor = Actor(subject="cli:test", kind="system")
+    async with make_sessionmaker(service.engine)() as session:
+        created = await accounts.create_client(
+            session,
+            name="Monev app (trusted documents only)",
+            scopes=ROLE_SCOPES[Role.ANALYST],
+            region="52.71",
+            trusted_documents_only=True,
+            actor=actor,
+        )
+        client_id = created.client.client_id
+        new = [NewDocument(document_id(registered), registered, None)]
+        await push_documents(session, client_id=client_id, documents=new, actor=actor)
+        await session.commit()
+    token = mint(Role.ANALYST, "52.71", client_id=client_id, subject=client_id)
+    async with subscribe(service.base, token, (other, {})) as refused:
+        result = await refused.wait_for(lambda line: line["event"] in ("next", "error"))
+    errors = result["payload"]["errors"] if result["event"] == "next" else result["errors"]
+    assert errors[0]["extensions"]["code"] == "PERSISTED_QUERY_REQUIRED"
+    assert result["event"] == "error" or result["payload"].get("data") is None
+
+    claim_id = await service.claim_in("52.71", 6)
+    gid = base64.b64encode(f"Claim:{claim_id}".encode()).decode()
+    async with subscribe(service.base, token, (registered, {})) as admitted:
+        await service.verify(claim_id, person(mint, "officer.trusted@52.71", "52.71"))
+        change = await admitted.wait_for(lambda line: line["event"] in ("next", "error"))
+    assert change["event"] == "next", change
+    assert change["payload"]["data"]["claimChanged"]["claim"]["id"] == gid
