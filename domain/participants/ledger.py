@@ -89,14 +89,15 @@ async def paid_ranges(session: AsyncSession, participant_id: int) -> list[tuple[
 
 
 async def recompute_participant_figures(
-    session: AsyncSession, participant_ids: Iterable[int], *, today: dt.date | None = None
+    session: AsyncSession, participant_ids: Iterable[int], *, today: dt.date | None = None, reload: bool = True
 ) -> None:
     """Recount the derived figures of these participants from the ledger, set-based (one UPDATE per thousand).
 
     ``paid_through`` = the end of the last month paid; ``contribution_months`` = the months paid;
     ``recent_contribution_months`` = those among the 24 months ending with the current month; status ACTIVE
     when the current month is paid, INACTIVE otherwise (DECEASED and RETIRED stay). The version moves, so a
-    correction made on an older read is a conflict. Objects of these participants in the session are reloaded.
+    correction made on an older read is a conflict. Objects of these participants in the session are reloaded
+    (``reload=False``: not — for the set-based writes, which hold no participant objects).
     """
     ids = sorted(set(participant_ids))
     today = today or clock.today()
@@ -128,9 +129,10 @@ async def recompute_participant_figures(
             .values(values)
             .execution_options(synchronize_session=False)
         )
-        await session.execute(
-            select(Participant).where(Participant.id.in_(chunk)).execution_options(populate_existing=True)
-        )
+        if reload:
+            await session.execute(
+                select(Participant).where(Participant.id.in_(chunk)).execution_options(populate_existing=True)
+            )
 
 
 async def price_of_month(session: AsyncSession, participant: Participant, month: dt.date) -> MonthlyPrice:
@@ -280,7 +282,7 @@ async def load_state(session: AsyncSession, items: Sequence[ContributionItem]) -
     employer_ids = sorted({p.employer_id for p in state.payees.values() if p.employer_id is not None})
     for ids in _chunks(employer_ids):
         state.risk.update(
-            (await session.execute(select(Employer.id, Employer.jkk_risk_class).where(Employer.id.in_(ids)))).tuples()
+            (await session.execute(select(Employer.id, Employer.jkk_risk_class).where(Employer.id.in_(ids)))).all()
         )
     payer_regions = sorted({item.payer_region_code for item in items if item.payer_region_code})
     for codes in _chunks(payer_regions):

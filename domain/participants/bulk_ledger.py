@@ -1,0 +1,190 @@
+"""Recording a list of payments of any length, set-based, with the rules of ``recordContributions``.
+
+:func:`domain.participants.ledger.record_contributions` takes at most a thousand payments and refuses the
+whole call when one is wrong. A social affairs office's monthly list, a branch's import or the APBD run
+(:mod:`domain.participants.apbd`) is longer, and its good rows should go in while the bad ones are reported.
+This module runs the same rule functions over the list in chunks:
+
+1. **Each item on its own** and references repeated within the list (:func:`ledger.list_problems`, over the
+   whole list at once, so a repeat in a later chunk is refused as it is in one call).
+2. **Per chunk, the state in sets**: participants, earlier payments by reference, paid months, programmes,
+   employers and payer regions (:func:`ledger.load_state`, a thousand keys per statement); a participant
+   outside the caller's region is refused ``NOT_FOUND`` (it does not exist for them). Then every item in list
+   order through :func:`ledger.decide` (an accepted payment's months count for the next payment of the same
+   participant, a refused one's do not — as in the single path, where the refused rows are left out).
+3. **Write the chunk**: one bulk INSERT of the new ledger rows, the derived figures recounted with the
+   ledger's one UPDATE per thousand (:func:`ledger.recompute_participant_figures`), and one
+   ``contribution.record`` event per participant changed, hash-chained in order and appended in bulk
+   (:func:`domain.audit.writes.record_many`). The Monev rollups follow through their triggers, as for every
+   write.
+
+Everything happens in the caller's transaction, and ``written`` tells the caller whether to commit: with
+``all_or_nothing`` one refusal anywhere means nothing is to be committed, a dry run never is (both do the
+same work first, so their counts and cost are exactly what a real run gives at that moment). Otherwise a
+refused item is left out and the rest go in.
+
+For jobs: ``progress(done, refused_by_code)`` is called after each chunk, and ``checkpoint(cursor)`` is
+awaited after each chunk written in earnest (not in a dry run or with ``all_or_nothing``), where a job runner
+may commit and remember the cursor — the index of the next item. ``start=cursor`` resumes there. A chunk that
+ran again after a crash writes nothing twice: its references are already recorded, so its items come back
+unchanged (the ledger's idempotency by reference).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.audit import writes as audit
+from domain.participants.ledger import (
+    ContributionItem,
+    LedgerState,
+    decide,
+    list_problems,
+    load_state,
+    payment_changes,
+    recompute_participant_figures,
+)
+from domain.participants.models import Contribution, Participant
+from domain.participants.months import month_number
+from domain.writes.caller import Caller
+from domain.writes.errors import NotFound, Problem
+from domain.writes.transactions import open_write_transaction
+
+#: Items per chunk: the unit of a statement set, of a progress report and of a checkpoint.
+CHUNK = 5000
+
+Progress = Callable[[int, dict[str, int]], None]
+Checkpoint = Callable[[int], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A problem of the item at `index` (its position in the list), as the single path reports it."""
+
+    index: int
+    field: str | None
+    code: str
+    message: str
+
+
+@dataclass
+class BulkRecorded:
+    """What recording a list did (or, when not ``written``, would do)."""
+
+    created: int = 0
+    #: Items whose reference is already recorded for the same payment (nothing to do).
+    unchanged: int = 0
+    #: Items refused; each has at least one entry in ``refusals``.
+    refused: int = 0
+    #: Rupiah of the payments created.
+    amount: Decimal = Decimal(0)
+    #: Refused items by the code of their first problem.
+    reasons: Counter[str] = field(default_factory=Counter)
+    refusals: list[Refusal] = field(default_factory=list)
+    written: bool = False
+    #: The index of the next item not yet done (the list's length at the end).
+    cursor: int = 0
+
+    def refuse(self, index: int, problems: Sequence[Problem]) -> None:
+        self.refused += 1
+        self.reasons[problems[0].code] += 1
+        self.refusals.extend(Refusal(index, p.field, p.code, p.message) for p in problems)
+
+
+async def record_contributions_bulk(
+    session: AsyncSession,
+    caller: Caller,
+    items: Sequence[ContributionItem],
+    *,
+    all_or_nothing: bool = False,
+    dry_run: bool = False,
+    start: int = 0,
+    chunk_size: int = CHUNK,
+    progress: Progress | None = None,
+    checkpoint: Checkpoint | None = None,
+    today: dt.date | None = None,
+) -> BulkRecorded:
+    """Record `items` from index `start` on (see the module docstring); the caller commits when ``written``."""
+    today = today or dt.date.today()
+    current = month_number(today)
+    outcome = BulkRecorded(cursor=start)
+    if not items[start:]:
+        outcome.written = not dry_run
+        return outcome
+    await open_write_transaction(session)
+    alone = list_problems(items)
+    earnest = not dry_run and not all_or_nothing
+    for begin in range(start, len(items), chunk_size):
+        end = min(begin + chunk_size, len(items))
+        good: list[int] = []
+        for i in range(begin, end):
+            if i in alone:
+                outcome.refuse(i, alone[i])
+            else:
+                good.append(i)
+        state = await load_state(session, [items[i] for i in good])
+        new_rows: list[dict[str, Any]] = []
+        for i in good:
+            item = items[i]
+            payee = state.payees.get(item.participant_id)
+            if payee is None or not caller.sees(payee.region_code):
+                outcome.refuse(
+                    i,
+                    [
+                        Problem(
+                            f"input[{i}].participantId", "NOT_FOUND", str(NotFound("participant", item.participant_id))
+                        )
+                    ],
+                )
+                continue
+            values, problems = decide(i, item, state, caller, current)
+            if problems:
+                outcome.refuse(i, problems)
+            elif isinstance(values, dict):
+                new_rows.append(values)
+                outcome.created += 1
+                outcome.amount += values["amount"]
+            else:
+                outcome.unchanged += 1
+        if new_rows:
+            await _write(session, caller, new_rows, state, today)
+        outcome.cursor = end
+        if progress is not None:
+            progress(end, dict(outcome.reasons))
+        if earnest and checkpoint is not None:
+            await checkpoint(end)
+    outcome.written = not dry_run and not (all_or_nothing and outcome.refused)
+    return outcome
+
+
+async def _write(
+    session: AsyncSession, caller: Caller, rows: list[dict[str, Any]], state: LedgerState, today: dt.date
+) -> None:
+    await session.execute(insert(Contribution), rows)
+    touched = sorted({row["participant_id"] for row in rows})
+    await recompute_participant_figures(session, touched, today=today, reload=False)
+    after: dict[int, tuple[Any, Any]] = {}
+    for begin in range(0, len(touched), 1000):
+        ids = touched[begin : begin + 1000]
+        figures = select(Participant.id, Participant.paid_through, Participant.contribution_months)
+        for pid, paid_through, months in await session.execute(figures.where(Participant.id.in_(ids))):
+            after[pid] = (paid_through, months)
+    mine: dict[int, list[dict[str, Any]]] = {pid: [] for pid in touched}
+    for row in rows:
+        mine[row["participant_id"]].append(row)
+    # One event per participant changed, in participant order, as the single path appends them.
+    events = [
+        audit.NewEvent(
+            "contribution.record", "Participant", pid, payment_changes(mine[pid], state.payees[pid], after[pid])
+        )
+        for pid in touched
+    ]
+    await audit.record_many(session, actor=caller.actor, events=events, meta=caller.meta)
