@@ -36,7 +36,8 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, String, cast, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.participants.bulk_ledger import Progress, record_contributions_bulk
+from domain.participants.bulk import Progress
+from domain.participants.bulk_ledger import record_contributions_bulk
 from domain.participants.contributions import MonthlyPrice, NoPrice, monthly_price
 from domain.participants.ledger import MAX_PREPAID_MONTHS, ContributionItem
 from domain.participants.models import (

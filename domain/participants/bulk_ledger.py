@@ -33,9 +33,8 @@ unchanged (the ledger's idempotency by reference).
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +42,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
+from domain.participants.bulk import CHUNK, Checkpoint, Progress, Refusals
 from domain.participants.ledger import (
     ContributionItem,
     LedgerState,
@@ -58,45 +58,19 @@ from domain.writes.caller import Caller
 from domain.writes.errors import NotFound, Problem
 from domain.writes.transactions import open_write_transaction
 
-#: Items per chunk: the unit of a statement set, of a progress report and of a checkpoint.
-CHUNK = 5000
-
-Progress = Callable[[int, dict[str, int]], None]
-Checkpoint = Callable[[int], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """A problem of the item at `index` (its position in the list), as the single path reports it."""
-
-    index: int
-    field: str | None
-    code: str
-    message: str
-
 
 @dataclass
-class BulkRecorded:
+class BulkRecorded(Refusals):
     """What recording a list did (or, when not ``written``, would do)."""
 
     created: int = 0
     #: Items whose reference is already recorded for the same payment (nothing to do).
     unchanged: int = 0
-    #: Items refused; each has at least one entry in ``refusals``.
-    refused: int = 0
     #: Rupiah of the payments created.
     amount: Decimal = Decimal(0)
-    #: Refused items by the code of their first problem.
-    reasons: Counter[str] = field(default_factory=Counter)
-    refusals: list[Refusal] = field(default_factory=list)
     written: bool = False
     #: The index of the next item not yet done (the list's length at the end).
     cursor: int = 0
-
-    def refuse(self, index: int, problems: Sequence[Problem]) -> None:
-        self.refused += 1
-        self.reasons[problems[0].code] += 1
-        self.refusals.extend(Refusal(index, p.field, p.code, p.message) for p in problems)
 
 
 async def record_contributions_bulk(
