@@ -33,6 +33,7 @@ unchanged (the ledger's idempotency by reference).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -94,32 +95,28 @@ async def record_contributions_bulk(
         outcome.written = not dry_run
         return outcome
     await open_write_transaction(session)
-    alone = list_problems(items)
+    hidden = await _not_visible(session, caller, items)
+    shown = [i for i in range(len(items)) if i not in hidden]
+    alone = {shown[j]: problems for j, problems in list_problems([items[i] for i in shown]).items()}
     earnest = not dry_run and not all_or_nothing
     for begin in range(start, len(items), chunk_size):
         end = min(begin + chunk_size, len(items))
         good: list[int] = []
         for i in range(begin, end):
-            if i in alone:
-                outcome.refuse(i, alone[i])
+            if i in hidden:
+                outcome.refuse(i, [Problem(f"input[{i}].participantId", "NOT_FOUND", hidden[i])])
+            elif i in alone:
+                outcome.refuse(i, [_renumbered(p, shown) for p in alone[i]])
             else:
                 good.append(i)
         state = await load_state(session, [items[i] for i in good])
         new_rows: list[dict[str, Any]] = []
         for i in good:
-            item = items[i]
-            payee = state.payees.get(item.participant_id)
-            if payee is None or not caller.sees(payee.region_code):
-                outcome.refuse(
-                    i,
-                    [
-                        Problem(
-                            f"input[{i}].participantId", "NOT_FOUND", str(NotFound("participant", item.participant_id))
-                        )
-                    ],
-                )
+            payee = state.payees.get(items[i].participant_id)
+            if payee is None or not caller.sees(payee.region_code):  # moved away since the run began
+                outcome.refuse(i, [Problem(f"input[{i}].participantId", "NOT_FOUND", hidden_message(items[i]))])
                 continue
-            values, problems = decide(i, item, state, caller, current)
+            values, problems = decide(i, items[i], state, caller, current)
             if problems:
                 outcome.refuse(i, problems)
             elif isinstance(values, dict):
@@ -137,6 +134,36 @@ async def record_contributions_bulk(
             await checkpoint(end)
     outcome.written = not dry_run and not (all_or_nothing and outcome.refused)
     return outcome
+
+
+async def _not_visible(session: AsyncSession, caller: Caller, items: Sequence[ContributionItem]) -> dict[int, str]:
+    """Items for a participant that does not exist for the caller, with the message of the single path's
+    NotFound: refused first, they take no further part (their references count for nothing, so a hidden
+    participant cannot change what happens to the caller's own items)."""
+    ids = sorted({item.participant_id for item in items})
+    seen: set[int] = set()
+    for begin in range(0, len(ids), 1000):
+        rows = await session.execute(
+            select(Participant.id, Participant.region_code).where(Participant.id.in_(ids[begin : begin + 1000]))
+        )
+        seen.update(pid for pid, region in rows if caller.sees(region))
+    return {i: hidden_message(item) for i, item in enumerate(items) if item.participant_id not in seen}
+
+
+def hidden_message(item: ContributionItem) -> str:
+    return str(NotFound("participant", item.participant_id))
+
+
+def _renumbered(problem: Problem, shown: list[int]) -> Problem:
+    """A problem found among the visible items, with the items it names by their index in the whole list."""
+
+    def index(m: re.Match[str]) -> str:
+        return f"input[{shown[int(m.group(1))]}]"
+
+    return Problem(_INPUT.sub(index, problem.field or "") or None, problem.code, _INPUT.sub(index, problem.message))
+
+
+_INPUT = re.compile(r"input\[(\d+)\]")
 
 
 async def _write(
