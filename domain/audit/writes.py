@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit.models import AuditChainHead, AuditEvent
-from domain.db import utcnow
+from domain.db import insert_rows, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,24 +65,21 @@ def normalise(value: Any) -> Any:
     return json.loads(json.dumps(value, default=_jsonable))
 
 
-def _canonical(e: AuditEvent) -> bytes:
-    fields = {
-        "seq": e.seq,
-        "occurred_at": e.occurred_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
-        "actor_subject": e.actor_subject,
-        "actor_kind": e.actor_kind,
-        "client_id": e.client_id,
-        "action": e.action,
-        "entity_type": e.entity_type,
-        "entity_id": e.entity_id,
-        "changes": e.changes,
-        "reason_code": e.reason_code,
-        "reason": e.reason,
-        "request_id": e.request_id,
-        "source_ip": e.source_ip,
-        "prev_hash": e.prev_hash,
-    }
+#: The columns an event's hash covers (all but its id and the hash itself).
+_HASHED = (
+    "seq", "occurred_at", "actor_subject", "actor_kind", "client_id", "action", "entity_type", "entity_id",
+    "changes", "reason_code", "reason", "request_id", "source_ip", "prev_hash",
+)  # fmt: skip
+
+
+def _canonical_values(values: dict[str, Any]) -> bytes:
+    fields = {name: values[name] for name in _HASHED}
+    fields["occurred_at"] = values["occurred_at"].astimezone(dt.UTC).isoformat(timespec="microseconds")
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _canonical(e: AuditEvent) -> bytes:
+    return _canonical_values({name: getattr(e, name) for name in _HASHED})
 
 
 def compute_hash(e: AuditEvent) -> str:
@@ -123,28 +120,29 @@ async def _locked_head(session: AsyncSession) -> AuditChainHead:
     ).scalar_one()
 
 
-def _chained(head: AuditChainHead, actor: Actor, meta: RequestMeta, event: NewEvent) -> AuditEvent:
-    """The next event after `head`, hashed, and `head` moved on to it (the one place an event is made)."""
-    entry = AuditEvent(
-        seq=head.seq + 1,
-        occurred_at=utcnow(),
-        actor_subject=actor.subject,
-        actor_kind=actor.kind,
-        client_id=actor.client_id,
-        action=event.action,
-        entity_type=event.entity_type,
-        entity_id=None if event.entity_id is None else str(event.entity_id),
-        changes=normalise(event.changes) if event.changes is not None else None,
-        reason_code=event.reason_code,
-        reason=event.reason,
-        request_id=meta.request_id,
-        source_ip=meta.source_ip,
-        prev_hash=head.last_hash,
-    )
-    entry.hash = compute_hash(entry)
-    head.seq = entry.seq
-    head.last_hash = entry.hash
-    return entry
+def _chained(head: AuditChainHead, actor: Actor, meta: RequestMeta, event: NewEvent) -> dict[str, Any]:
+    """The column values of the next event after `head`, hashed, and `head` moved on to it (the one place an
+    event is made: :func:`record` makes an object of them, :func:`record_many` inserts them as they are)."""
+    values: dict[str, Any] = {
+        "seq": head.seq + 1,
+        "occurred_at": utcnow(),
+        "actor_subject": actor.subject,
+        "actor_kind": actor.kind,
+        "client_id": actor.client_id,
+        "action": event.action,
+        "entity_type": event.entity_type,
+        "entity_id": None if event.entity_id is None else str(event.entity_id),
+        "changes": normalise(event.changes) if event.changes is not None else None,
+        "reason_code": event.reason_code,
+        "reason": event.reason,
+        "request_id": meta.request_id,
+        "source_ip": meta.source_ip,
+        "prev_hash": head.last_hash,
+    }
+    values["hash"] = hashlib.sha256(_canonical_values(values)).hexdigest()
+    head.seq = values["seq"]
+    head.last_hash = values["hash"]
+    return values
 
 
 async def record(
@@ -161,8 +159,10 @@ async def record(
 ) -> AuditEvent:
     """Append one event to the chain, inside the caller's transaction (it commits or rolls back with it)."""
     head = await _locked_head(session)
-    entry = _chained(
-        head, actor, meta or RequestMeta(), NewEvent(action, entity_type, entity_id, changes, reason, reason_code)
+    entry = AuditEvent(
+        **_chained(
+            head, actor, meta or RequestMeta(), NewEvent(action, entity_type, entity_id, changes, reason, reason_code)
+        )
     )
     session.add(entry)
     await session.flush()
@@ -171,7 +171,6 @@ async def record(
 
 #: Events per INSERT of :func:`record_many` (an executemany; the driver batches it further).
 _EVENTS_PER_STATEMENT = 5000
-_EVENT_COLUMNS = tuple(c.key for c in AuditEvent.__table__.columns if c.key != "id")
 
 
 async def record_many(
@@ -185,11 +184,8 @@ async def record_many(
         return head.seq
     meta = meta or RequestMeta()
     for start in range(0, len(events), _EVENTS_PER_STATEMENT):
-        rows = []
-        for event in events[start : start + _EVENTS_PER_STATEMENT]:
-            entry = _chained(head, actor, meta, event)
-            rows.append({name: getattr(entry, name) for name in _EVENT_COLUMNS})
-        await session.execute(insert(AuditEvent), rows)
+        rows = [_chained(head, actor, meta, event) for event in events[start : start + _EVENTS_PER_STATEMENT]]
+        await insert_rows(session, AuditEvent, rows)
     await session.flush()  # the head row's new seq and hash
     return head.seq
 

@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, String, cast, exists, func, literal, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.participants.bulk import Progress
@@ -120,32 +120,44 @@ def check_payer(caller: Caller, raw: str) -> RegionCode:
     return payer
 
 
-def _funded_by(payer: RegionCode, month: dt.date) -> list[ColumnElement[bool]]:
-    """The conditions of a worker `payer` funds for `month` (see the module docstring)."""
-    p, c = Participant, Contribution
-    latest_payer = (
-        select(c.payer_region_code)
-        .where(c.participant_id == p.id, c.payer == FundingSource.APBD)
-        .order_by(c.last_month.desc(), c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+def _members(payer: RegionCode, month: dt.date) -> list[ColumnElement[bool]]:
+    """APBD-funded members living in the payer's region, registered by the end of `month`: the candidates,
+    read a page at a time by indexed conditions (whose budget each is, is decided from its payments)."""
+    p = Participant
     next_month = month_start(month_number(month) + 1)
     return [
         placed_within(p, payer),
         p.funding_source == FundingSource.APBD,
         p.status.not_in([ParticipantStatus.DECEASED, ParticipantStatus.RETIRED]),
         p.registered_at < dt.datetime.combine(next_month, dt.time(), dt.UTC),
-        func.coalesce(latest_payer, p.regency_code, p.province_code) == payer.code,
     ]
 
 
-def _paid_elsewhere(payer: RegionCode, month: dt.date) -> ColumnElement[bool]:
-    """The month is covered by a payment that is not this run's booking."""
-    p, c = Participant, Contribution
+@dataclass
+class _Payments:
+    """What a page of candidates' payments say: the payer of each one's latest APBD payment, and who has the
+    month paid by a payment that is not this run's booking."""
+
+    latest_payer: dict[int, str]
+    paid_elsewhere: set[int]
+
+
+async def _payments(session: AsyncSession, ids: list[int], payer: str, month: dt.date) -> _Payments:
     n = month_number(month)
-    ours = literal(apbd_reference(payer.code, month, 0)[:-1]) + cast(p.id, String)
-    return exists().where(c.participant_id == p.id, c.first_month <= n, c.last_month >= n, c.reference != ours)
+    c = Contribution
+    latest: dict[int, tuple[int, int, str]] = {}
+    elsewhere: set[int] = set()
+    rows = await session.execute(
+        select(c.participant_id, c.id, c.first_month, c.last_month, c.payer, c.payer_region_code, c.reference).where(
+            c.participant_id.in_(ids)
+        )
+    )
+    for pid, cid, first, last, paid_by, region, reference in rows:
+        if paid_by is FundingSource.APBD and region is not None and (last, cid) > latest.get(pid, (-1, -1, ""))[:2]:
+            latest[pid] = (last, cid, region)
+        if first <= n <= last and reference != apbd_reference(payer, month, pid):
+            elsewhere.add(pid)
+    return _Payments({pid: region for pid, (_, _, region) in latest.items()}, elsewhere)
 
 
 async def book_apbd_month(
@@ -185,29 +197,36 @@ async def book_apbd_month(
             [Problem("payerRegionCode", "UNKNOWN_REGION", f"region {payer.code} is not in the Kemendagri list")]
         )
     outcome = ApbdMonth(payer.code, month, cursor=after_id)
-    funded = _funded_by(payer, month)
-    outcome.already_paid = int(
-        await session.scalar(
-            select(func.count())
-            .select_from(Participant)
-            .where(*funded, _paid_elsewhere(payer, month), Participant.id > after_id)
-        )
-        or 0
-    )
+    members = _members(payer, month)
     prices: dict[tuple[Segment, frozenset[Program], Decimal | None, int | None], MonthlyPrice | NoPrice] = {}
     done = 0
     while True:
-        workers = (
+        candidates = (
             await session.execute(
-                select(Participant.id, Participant.segment, Participant.monthly_wage, Employer.jkk_risk_class)
+                select(
+                    Participant.id,
+                    Participant.segment,
+                    Participant.monthly_wage,
+                    Participant.regency_code,
+                    Participant.province_code,
+                    Employer.jkk_risk_class,
+                )
                 .outerjoin(Employer, Employer.id == Participant.employer_id)
-                .where(*funded, ~_paid_elsewhere(payer, month), Participant.id > outcome.cursor)
+                .where(*members, Participant.id > outcome.cursor)
                 .order_by(Participant.id)
                 .limit(page)
             )
         ).all()
-        if not workers:
+        if not candidates:
             break
+        outcome.cursor = candidates[-1].id
+        paid = await _payments(session, [w.id for w in candidates], payer.code, month)
+        # The payer of the latest APBD payment funds the worker; before any, the regency (enrolment's default).
+        workers = [
+            w for w in candidates if paid.latest_payer.get(w.id, w.regency_code or w.province_code) == payer.code
+        ]
+        outcome.already_paid += sum(1 for w in workers if w.id in paid.paid_elsewhere)
+        workers = [w for w in workers if w.id not in paid.paid_elsewhere]
         held: dict[int, set[Program]] = {w.id: set() for w in workers}
         for pid, program in await session.execute(
             select(ParticipantProgram.participant_id, ParticipantProgram.program).where(
@@ -245,19 +264,17 @@ async def book_apbd_month(
         recorded = await record_contributions_bulk(
             session, caller, items, dry_run=dry_run, chunk_size=len(items) or 1, today=today
         )
-        outcome.workers += len(workers)
         outcome.booked += recorded.created
         outcome.already_booked += recorded.unchanged
         outcome.refused += recorded.refused
         outcome.amount += recorded.amount
         outcome.reasons.update(recorded.reasons)
         outcome.refusals += [WorkerRefusal(items[r.index].participant_id, r.code, r.message) for r in recorded.refusals]
-        outcome.cursor = workers[-1].id
-        done += len(workers)
+        done += len(candidates)
         if progress is not None:
             progress(done, dict(outcome.reasons))
         if not dry_run and checkpoint is not None:
             await checkpoint(outcome.cursor)
-    outcome.workers += outcome.already_paid
+    outcome.workers = outcome.booked + outcome.already_booked + outcome.already_paid + outcome.refused
     outcome.written = not dry_run
     return outcome

@@ -39,10 +39,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
+from domain.db import insert_rows
 from domain.participants.bulk import CHUNK, Checkpoint, Progress, Refusals
 from domain.participants.ledger import (
     ContributionItem,
@@ -169,7 +170,7 @@ _INPUT = re.compile(r"input\[(\d+)\]")
 async def _write(
     session: AsyncSession, caller: Caller, rows: list[dict[str, Any]], state: LedgerState, today: dt.date
 ) -> None:
-    await session.execute(insert(Contribution), rows)
+    await insert_rows(session, Contribution, rows)
     touched = sorted({row["participant_id"] for row in rows})
     await recompute_participant_figures(session, touched, today=today, reload=False)
     after: dict[int, tuple[Any, Any]] = {}

@@ -29,11 +29,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
-from domain.db import utcnow
+from domain.db import insert_rows, utcnow
 from domain.nik import InvalidNIK, parse_nik
 from domain.participants.bulk import CHUNK, Checkpoint, Progress, Refusals
 from domain.participants.models import Employer, Participant, ParticipantProgram, ParticipantStatus
@@ -210,15 +210,14 @@ async def _write(
 ) -> None:
     numbers = await _free_membership_numbers(session, len(accepted), today)
     rows = [{**values, "membership_number": number} for (_, values), number in zip(accepted, numbers, strict=True)]
-    ids = (
-        await session.execute(insert(Participant).returning(Participant.id, sort_by_parameter_order=True), rows)
-    ).scalars().all()  # fmt: skip
+    by_nik = dict(await insert_rows(session, Participant, rows, Participant.nik, Participant.id))
+    ids = [by_nik[row["nik"]] for row in rows]
     programs = [
         {"participant_id": pid, "program": p, "segment": data.segment, "since": today}
         for pid, (data, _) in zip(ids, accepted, strict=True)
         for p in sorted(data.programs)
     ]
-    await session.execute(insert(ParticipantProgram), programs)
+    await insert_rows(session, ParticipantProgram, programs)
     await link_beneficiaries_by_nik(session, [row["nik"] for row in rows])
     events = [
         audit.NewEvent(

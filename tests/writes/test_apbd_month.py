@@ -177,9 +177,8 @@ async def test_book_the_month_dry_run_then_twice_same_rows_and_the_monev_amount(
         events = (
             await conn.execute(select(AuditEvent).where(AuditEvent.seq > events_before).order_by(AuditEvent.seq))
         ).all()
-        paid = dict(
-            await conn.execute(select(Participant.id, Participant.paid_through).where(Participant.id.in_(expected)))
-        )
+        figures = select(Participant.id, Participant.paid_through).where(Participant.id.in_(expected))
+        paid = dict((await conn.execute(figures)).all())
     # One event per worker booked, in participant order, each naming its payment.
     assert [(e.action, int(e.entity_id)) for e in events] == [("contribution.record", pid) for pid in sorted(expected)]
     assert all(e.changes["payments"]["after"][0]["reference"].startswith("APBD-52.03-") for e in events)
