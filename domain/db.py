@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event, insert
+from sqlalchemy import JSON, DateTime, MetaData, Table, TypeDecorator, event, insert
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -134,5 +134,6 @@ async def insert_rows(
     """
     if not rows:
         return []
-    columns = returning or tuple(model.__table__.primary_key)
-    return list((await session.execute(insert(model).returning(*columns), rows)).all())
+    table = cast(Table, model.__table__)  # the Core table: no ORM bookkeeping per row
+    columns = returning or tuple(table.primary_key)
+    return list((await session.execute(insert(table).returning(*columns), rows)).all())

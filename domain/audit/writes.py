@@ -60,8 +60,14 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable for the audit trail")
 
 
+#: Types a JSON column gives back as they are (exactly these types: a str enum comes back as a str).
+_JSON_SCALARS = (str, int, bool, type(None))
+
+
 def normalise(value: Any) -> Any:
     """What a JSON column gives back for `value`: the form that is stored and hashed."""
+    if type(value) in _JSON_SCALARS:
+        return value
     return json.loads(json.dumps(value, default=_jsonable))
 
 
@@ -88,11 +94,12 @@ def compute_hash(e: AuditEvent) -> str:
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``{"field": {"before": …, "after": …}}`` for the fields whose values differ."""
-    return {
-        k: {"before": normalise(before.get(k)), "after": normalise(after.get(k))}
-        for k in sorted(set(before) | set(after))
-        if normalise(before.get(k)) != normalise(after.get(k))
-    }
+    changed = {}
+    for k in sorted(set(before) | set(after)):
+        was, now = normalise(before.get(k)), normalise(after.get(k))
+        if was != now:
+            changed[k] = {"before": was, "after": now}
+    return changed
 
 
 @dataclass(frozen=True, slots=True)
