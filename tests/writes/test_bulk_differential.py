@@ -509,3 +509,45 @@ async def test_participants_single_and_bulk_give_the_same_rows_refusals_and_trai
     assert outcome.created == len(b[3]) - before > 0
     assert outcome.created + outcome.unchanged + outcome.refused == len(rows)
     assert sum(1 for _, holder, _ in b[2] if holder is not None) > linked_before  # registry records linked by NIK
+
+
+async def test_registrations_stopped_after_a_chunk_resume_to_the_single_paths_rows(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    single, bulk = engines
+    rng = random.Random(21)
+    async with single.connect() as conn:
+        taken = list((await conn.execute(select(Participant.nik).limit(5))).scalars())
+    rows = _registration_mix(rng, 60, taken, [], [])
+    caller = officer("52.71")
+    heads = [await _head(e) for e in engines]
+    expected = await _single_registrations(single, caller, rows)
+
+    class Stop(Exception):
+        pass
+
+    async with AsyncSession(bulk) as session:
+
+        async def checkpoint(cursor: int) -> None:
+            await session.commit()  # a job runner's checkpoint; then the worker dies
+            raise Stop(cursor)
+
+        with pytest.raises(Stop) as stopped:
+            await register_participants_bulk(session, caller, rows, chunk_size=25, checkpoint=checkpoint)
+    cursor = int(stopped.value.args[0])
+    assert cursor == 25
+    async with AsyncSession(bulk) as session:
+        resumed = await register_participants_bulk(session, caller, rows, start=cursor, chunk_size=25)
+        await session.commit()
+    assert sorted((r.index, r.field or "", r.code, r.message) for r in resumed.refusals) == [
+        e for e in expected if e[0] >= cursor
+    ]
+    a, b = await _registered(single), await _registered(bulk)
+    assert a[:3] == b[:3]
+    assert await _trail(single, heads[0], a[3].get) == await _trail(bulk, heads[1], b[3].get)
+    # From the start once more (a lost cursor): every NIK is registered, nobody twice.
+    async with AsyncSession(bulk) as session:
+        again = await register_participants_bulk(session, caller, rows)
+        await session.commit()
+    assert again.created == 0
+    assert (await _registered(bulk))[:3] == b[:3]
