@@ -1,7 +1,8 @@
 """The set-based writes at scale: book one APBD month for N workers, and import N participant rows.
 
     .venv/bin/python bench/bulk_writes.py --workers 100000 --participants 100000
-    # options: --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/jamsos_bulk_bench  --keep
+    # options: --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/jamsos_bulk_bench
+    #          (or sqlite+aiosqlite:////tmp/bulk_bench.db: the file is deleted and made again)
 
 Makes its own data: the database in ``--database-url`` is dropped, created, migrated and given the regions
 (the ``tiny`` demo), then N APBD-funded BPU workers of Lombok Timur (52.03) are generated straight into the
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import io
 import json
@@ -89,13 +91,19 @@ async def setup(url: str, workers: int) -> None:
     from domain.participants.writes import membership_number_candidate
     from domain.regions.rules import placement
 
-    base, _, name = url.rpartition("/")
-    admin = await asyncpg.connect(base.replace("postgresql+asyncpg://", "postgresql://") + "/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    if url.startswith("sqlite+aiosqlite:///"):
+        path = url.removeprefix("sqlite+aiosqlite:///")
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(f"{path}{suffix}")
+    else:
+        base, _, name = url.rpartition("/")
+        admin = await asyncpg.connect(base.replace("postgresql+asyncpg://", "postgresql://") + "/postgres")
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
     await asyncio.to_thread(upgrade, url)
     engine = make_engine(url, null_pool=True)
     try:
@@ -135,6 +143,7 @@ async def setup(url: str, workers: int) -> None:
                     ],
                 )
             await conn.run_sync(rollups.rebuild)
+        async with engine.connect() as conn:
             await conn.exec_driver_sql("ANALYZE")
     finally:
         await engine.dispose()
@@ -192,9 +201,8 @@ async def phase_import(url: str, participants: int) -> dict[str, Any]:
             # Past the set-up's NIKs: every row a new worker.
             for nik, birth, sex in _niks(districts, participants, 5_000_000):
                 village = by_district[nik_district(nik)][0]
-                f.write(
-                    f"{nik},Pekerja Baru,{birth.isoformat()},{'L' if sex.value == 'M' else 'P'},BPU,SELF,{village},JKK JKM,\n"
-                )
+                sex_cell = "L" if sex.value == "M" else "P"
+                f.write(f"{nik},Pekerja Baru,{birth.isoformat()},{sex_cell},BPU,SELF,{village},JKK JKM,\n")
         started = time.perf_counter()
         async with make_sessionmaker(engine)() as session:
             with path.open("rb") as stream:
@@ -236,8 +244,8 @@ def main() -> int:
     parser.add_argument("--participants", type=int, default=100_000)
     parser.add_argument("--phase", choices=("setup", "apbd", "import"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if not args.database_url.startswith("postgresql+asyncpg://"):
-        raise SystemExit("measures PostgreSQL: pass a postgresql+asyncpg:// URL")
+    if not args.database_url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite:///")):
+        raise SystemExit("pass a postgresql+asyncpg:// (the goals' database) or sqlite+aiosqlite:/// URL")
     if args.phase:
         return _phase(args)
     common = ["--database-url", args.database_url, "--workers", str(args.workers)]

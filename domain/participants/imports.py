@@ -90,6 +90,7 @@ _FIELDS = {
 }
 _SEX = {"l": Sex.M, "m": Sex.M, "laki-laki": Sex.M, "p": Sex.F, "f": Sex.F, "perempuan": Sex.F}
 _INPUT = re.compile(r"^input\[(\d+)\]\.?(.*)$")
+_INPUT_REF = re.compile(r"input\[(\d+)\]")
 
 
 class _Rows:
@@ -277,7 +278,9 @@ class _Payments:
         for refusal in sorted(outcome.refusals, key=lambda r: r.index):
             m = _INPUT.match(refusal.field or "")
             field = m.group(2) if m else refusal.field
-            sink.add(RowError(self.numbers[refusal.index], rows.column(field), None, refusal.code, refusal.message))
+            # Another item named in the message ("also used by input[k]") is named by its row in the file.
+            message = _INPUT_REF.sub(lambda ref: f"row {self.numbers[int(ref.group(1))]}", refusal.message)
+            sink.add(RowError(self.numbers[refusal.index], rows.column(field), None, refusal.code, message))
         counts.rejected += outcome.refused
         counts.imported += outcome.created
         counts.unchanged += outcome.unchanged
