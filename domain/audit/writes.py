@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit.models import AuditChainHead, AuditEvent
@@ -114,12 +115,17 @@ class NewEvent:
     reason_code: str | None = None
 
 
-async def _locked_head(session: AsyncSession) -> AuditChainHead:
+async def lock_chain(session: AsyncSession) -> AuditChainHead:
+    """Take the chain's lock for this transaction (making the head row on a database's first write) and
+    return the head: appends, and the set-based writes' reads, then follow the transactions before."""
     # Take the chain lock first: UPDATE locks the head row (PostgreSQL) / takes the write lock (SQLite).
-    result = await session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(seq=AuditChainHead.seq))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        session.add(AuditChainHead(id=1, seq=0, last_hash=None))
-        await session.flush()
+    lock = update(AuditChainHead).where(AuditChainHead.id == 1).values(seq=AuditChainHead.seq)
+    if (await session.execute(lock)).rowcount == 0:  # type: ignore[attr-defined]
+        try:
+            async with session.begin_nested():
+                session.add(AuditChainHead(id=1, seq=0, last_hash=None))
+        except IntegrityError:  # a concurrent first write made it (we waited for its commit): lock that one
+            await session.execute(lock)
     return (
         await session.execute(
             select(AuditChainHead).where(AuditChainHead.id == 1).execution_options(populate_existing=True)
@@ -165,7 +171,7 @@ async def record(
     meta: RequestMeta | None = None,
 ) -> AuditEvent:
     """Append one event to the chain, inside the caller's transaction (it commits or rolls back with it)."""
-    head = await _locked_head(session)
+    head = await lock_chain(session)
     entry = AuditEvent(
         **_chained(
             head, actor, meta or RequestMeta(), NewEvent(action, entity_type, entity_id, changes, reason, reason_code)
@@ -186,7 +192,7 @@ async def record_many(
     """Append `events` in order, as :func:`record` would one after the other, with one lock of the chain and
     a bulk INSERT (for the set-based writes: thousands of events without an ORM object each). Returns the
     last sequence number."""
-    head = await _locked_head(session)
+    head = await lock_chain(session)
     if not events:
         return head.seq
     meta = meta or RequestMeta()

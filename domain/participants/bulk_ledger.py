@@ -102,6 +102,9 @@ async def record_contributions_bulk(
     earnest = not dry_run and not all_or_nothing
     for begin in range(start, len(items), chunk_size):
         end = min(begin + chunk_size, len(items))
+        # The chain's lock before the chunk's reads (again after a checkpoint's commit): a concurrent run over
+        # the same list then finds this one's payments recorded instead of colliding with them.
+        await open_write_transaction(session)
         good: list[int] = []
         for i in range(begin, end):
             if i in hidden:

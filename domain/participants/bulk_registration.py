@@ -149,10 +149,11 @@ async def register_participants_bulk(
     today = dt.date.today()
     outcome = BulkRegistered(cursor=start)
     earnest = not dry_run and not all_or_nothing
-    if registrations[start:]:
-        await open_write_transaction(session)
     for begin in range(start, len(registrations), chunk_size):
         end = min(begin + chunk_size, len(registrations))
+        # The chain's lock before the chunk's reads (again after a checkpoint's commit): a concurrent run over
+        # the same list then finds this one's participants registered instead of colliding with them.
+        await open_write_transaction(session)
         chunk = registrations[begin:end]
         lookups = await _lookups(session, chunk)
         taken = await _registered(session, [r.nik for r in chunk])

@@ -9,6 +9,7 @@ items taken out and the rest sent again, a participant outside the caller's regi
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 import re
@@ -551,3 +552,32 @@ async def test_registrations_stopped_after_a_chunk_resume_to_the_single_paths_ro
         await session.commit()
     assert again.created == 0
     assert (await _registered(bulk))[:3] == b[:3]
+
+
+async def test_two_runs_over_the_same_list_at_once_record_each_payment_once(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    single, bulk = engines
+    caller = officer("52.71")
+    people = await _people(bulk)
+    items = [i for i in _contribution_mix(people, "52.71", random.Random(31), 40) if i.participant_id < 10_000_000]
+
+    async def run() -> Any:
+        async with AsyncSession(bulk) as session:
+            outcome = await record_contributions_bulk(session, caller, items, chunk_size=10)
+            await session.commit()
+            return outcome
+
+    first, second = await asyncio.gather(run(), run())
+    assert first.created + second.created == (await _single_outcome(single, caller, items))
+    assert first.created * second.created == 0  # one of them found every payment of the other recorded
+    await _single_contributions(single, caller, items)
+    assert await _ledger_rows(single, versions=False) == await _ledger_rows(bulk, versions=False)
+
+
+async def _single_outcome(engine: AsyncEngine, caller: Caller, items: list[ContributionItem]) -> int:
+    """How many payments the list creates (a bulk dry run on the other copy, which holds the same rows)."""
+    async with AsyncSession(engine) as session:
+        outcome = await record_contributions_bulk(session, caller, items, dry_run=True)
+        await session.rollback()
+    return outcome.created
