@@ -5,18 +5,21 @@ whole call when one is wrong. A social affairs office's monthly list, a branch's
 (:mod:`domain.participants.apbd`) is longer, and its good rows should go in while the bad ones are reported.
 This module runs the same rule functions over the list in chunks:
 
-1. **Each item on its own** and references repeated within the list (:func:`ledger.list_problems`, over the
-   whole list at once, so a repeat in a later chunk is refused as it is in one call).
-2. **Per chunk, the state in sets**: participants, earlier payments by reference, paid months, programmes,
-   employers and payer regions (:func:`ledger.load_state`, a thousand keys per statement); a participant
-   outside the caller's region is refused ``NOT_FOUND`` (it does not exist for them). Then every item in list
-   order through :func:`ledger.decide` (an accepted payment's months count for the next payment of the same
+1. **Whose participants**: an item for a participant that does not exist for the caller (absent, or outside
+   their region) is refused ``NOT_FOUND`` first and takes no further part — its reference counts for
+   nothing, so a hidden participant cannot change what happens to the caller's own items (as the single
+   path never sees it: the import leaves it out, a call naming it is refused whole).
+2. **Each item on its own** and references repeated within the list (:func:`ledger.list_problems`, over the
+   whole list at once, so a repeat in a later chunk is refused as it is in one call). Then, **per chunk, the
+   state in sets**: participants, earlier payments by reference, paid months, programmes, employers and
+   payer regions (:func:`ledger.load_state`, a thousand keys per statement), and every item in list order
+   through :func:`ledger.decide` (an accepted payment's months count for the next payment of the same
    participant, a refused one's do not — as in the single path, where the refused rows are left out).
-3. **Write the chunk**: one bulk INSERT of the new ledger rows, the derived figures recounted with the
-   ledger's one UPDATE per thousand (:func:`ledger.recompute_participant_figures`), and one
-   ``contribution.record`` event per participant changed, hash-chained in order and appended in bulk
-   (:func:`domain.audit.writes.record_many`). The Monev rollups follow through their triggers, as for every
-   write.
+3. **Write the chunk**: the new ledger rows in multi-row INSERTs (:func:`domain.db.insert_rows`), the
+   derived figures recounted with the ledger's one UPDATE per thousand
+   (:func:`ledger.recompute_participant_figures`), and one ``contribution.record`` event per participant
+   changed, hash-chained in order and appended in bulk (:func:`domain.audit.writes.record_many`). The Monev
+   rollups follow through their triggers, as for every write.
 
 Everything happens in the caller's transaction, and ``written`` tells the caller whether to commit: with
 ``all_or_nothing`` one refusal anywhere means nothing is to be committed, a dry run never is (both do the

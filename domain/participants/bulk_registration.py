@@ -11,7 +11,7 @@ read and how the rows are written:
    counted unchanged — a correction is ``updateParticipant``'s, with a reason — as the row-by-row import
    always did; otherwise the row's problems, or ``OUT_OF_REGION`` for a village outside the caller's region.
 3. **Write the chunk**: membership numbers drawn as the single write draws them and checked free in sets,
-   one bulk INSERT of the participants (ids returned in row order), one of their programmes, the registry
+   the participants and their programmes in multi-row INSERTs (ids matched back by NIK), the registry
    records with the same NIK linked in one UPDATE per thousand, and one ``participant.register`` audit
    event per participant with the same changes the single write records, hash-chained in row order and
    appended in bulk. The Monev rollups follow through their triggers.
