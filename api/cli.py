@@ -251,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_commands(sub)  # the Inpres reports
 
+    from api.cli_contributions import add_contributions_commands
+
+    add_contributions_commands(sub)  # contributions apbd-month
+
     audit_cmd = sub.add_parser("audit", help="the audit trail")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="check the hash chain; name the first broken link").set_defaults(

@@ -23,14 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    select,
-    update,
-)
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit.models import AuditChainHead, AuditEvent
-from domain.db import utcnow
+from domain.db import insert_rows, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,29 +61,32 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable for the audit trail")
 
 
+#: Types a JSON column gives back as they are (exactly these types: a str enum comes back as a str).
+_JSON_SCALARS = (str, int, bool, type(None))
+
+
 def normalise(value: Any) -> Any:
     """What a JSON column gives back for `value`: the form that is stored and hashed."""
+    if type(value) in _JSON_SCALARS:
+        return value
     return json.loads(json.dumps(value, default=_jsonable))
 
 
-def _canonical(e: AuditEvent) -> bytes:
-    fields = {
-        "seq": e.seq,
-        "occurred_at": e.occurred_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
-        "actor_subject": e.actor_subject,
-        "actor_kind": e.actor_kind,
-        "client_id": e.client_id,
-        "action": e.action,
-        "entity_type": e.entity_type,
-        "entity_id": e.entity_id,
-        "changes": e.changes,
-        "reason_code": e.reason_code,
-        "reason": e.reason,
-        "request_id": e.request_id,
-        "source_ip": e.source_ip,
-        "prev_hash": e.prev_hash,
-    }
+#: The columns an event's hash covers (all but its id and the hash itself).
+_HASHED = (
+    "seq", "occurred_at", "actor_subject", "actor_kind", "client_id", "action", "entity_type", "entity_id",
+    "changes", "reason_code", "reason", "request_id", "source_ip", "prev_hash",
+)  # fmt: skip
+
+
+def _canonical_values(values: dict[str, Any]) -> bytes:
+    fields = {name: values[name] for name in _HASHED}
+    fields["occurred_at"] = values["occurred_at"].astimezone(dt.UTC).isoformat(timespec="microseconds")
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _canonical(e: AuditEvent) -> bytes:
+    return _canonical_values({name: getattr(e, name) for name in _HASHED})
 
 
 def compute_hash(e: AuditEvent) -> str:
@@ -94,11 +95,67 @@ def compute_hash(e: AuditEvent) -> str:
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``{"field": {"before": …, "after": …}}`` for the fields whose values differ."""
-    return {
-        k: {"before": normalise(before.get(k)), "after": normalise(after.get(k))}
-        for k in sorted(set(before) | set(after))
-        if normalise(before.get(k)) != normalise(after.get(k))
+    changed = {}
+    for k in sorted(set(before) | set(after)):
+        was, now = normalise(before.get(k)), normalise(after.get(k))
+        if was != now:
+            changed[k] = {"before": was, "after": now}
+    return changed
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """One event to append with :func:`record_many` (the actor and request are the batch's)."""
+
+    action: str
+    entity_type: str
+    entity_id: str | int | None
+    changes: dict[str, Any] | None = None
+    reason: str | None = None
+    reason_code: str | None = None
+
+
+async def lock_chain(session: AsyncSession) -> AuditChainHead:
+    """Take the chain's lock for this transaction (making the head row on a database's first write) and
+    return the head: appends, and the set-based writes' reads, then follow the transactions before."""
+    # Take the chain lock first: UPDATE locks the head row (PostgreSQL) / takes the write lock (SQLite).
+    lock = update(AuditChainHead).where(AuditChainHead.id == 1).values(seq=AuditChainHead.seq)
+    if (await session.execute(lock)).rowcount == 0:  # type: ignore[attr-defined]
+        try:
+            async with session.begin_nested():
+                session.add(AuditChainHead(id=1, seq=0, last_hash=None))
+        except IntegrityError:  # a concurrent first write made it (we waited for its commit): lock that one
+            await session.execute(lock)
+    return (
+        await session.execute(
+            select(AuditChainHead).where(AuditChainHead.id == 1).execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+
+
+def _chained(head: AuditChainHead, actor: Actor, meta: RequestMeta, event: NewEvent) -> dict[str, Any]:
+    """The column values of the next event after `head`, hashed, and `head` moved on to it (the one place an
+    event is made: :func:`record` makes an object of them, :func:`record_many` inserts them as they are)."""
+    values: dict[str, Any] = {
+        "seq": head.seq + 1,
+        "occurred_at": utcnow(),
+        "actor_subject": actor.subject,
+        "actor_kind": actor.kind,
+        "client_id": actor.client_id,
+        "action": event.action,
+        "entity_type": event.entity_type,
+        "entity_id": None if event.entity_id is None else str(event.entity_id),
+        "changes": normalise(event.changes) if event.changes is not None else None,
+        "reason_code": event.reason_code,
+        "reason": event.reason,
+        "request_id": meta.request_id,
+        "source_ip": meta.source_ip,
+        "prev_hash": head.last_hash,
     }
+    values["hash"] = hashlib.sha256(_canonical_values(values)).hexdigest()
+    head.seq = values["seq"]
+    head.last_hash = values["hash"]
+    return values
 
 
 async def record(
@@ -114,39 +171,36 @@ async def record(
     meta: RequestMeta | None = None,
 ) -> AuditEvent:
     """Append one event to the chain, inside the caller's transaction (it commits or rolls back with it)."""
-    # Take the chain lock first: UPDATE locks the head row (PostgreSQL) / takes the write lock (SQLite).
-    result = await session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(seq=AuditChainHead.seq))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        session.add(AuditChainHead(id=1, seq=0, last_hash=None))
-        await session.flush()
-    head = (
-        await session.execute(
-            select(AuditChainHead).where(AuditChainHead.id == 1).execution_options(populate_existing=True)
-        )
-    ).scalar_one()
-    meta = meta or RequestMeta()
+    head = await lock_chain(session)
     entry = AuditEvent(
-        seq=head.seq + 1,
-        occurred_at=utcnow(),
-        actor_subject=actor.subject,
-        actor_kind=actor.kind,
-        client_id=actor.client_id,
-        action=action,
-        entity_type=entity_type,
-        entity_id=None if entity_id is None else str(entity_id),
-        changes=normalise(changes) if changes is not None else None,
-        reason_code=reason_code,
-        reason=reason,
-        request_id=meta.request_id,
-        source_ip=meta.source_ip,
-        prev_hash=head.last_hash,
+        **_chained(
+            head, actor, meta or RequestMeta(), NewEvent(action, entity_type, entity_id, changes, reason, reason_code)
+        )
     )
-    entry.hash = compute_hash(entry)
-    head.seq = entry.seq
-    head.last_hash = entry.hash
     session.add(entry)
     await session.flush()
     return entry
+
+
+#: Events per INSERT of :func:`record_many` (an executemany; the driver batches it further).
+_EVENTS_PER_STATEMENT = 5000
+
+
+async def record_many(
+    session: AsyncSession, *, actor: Actor, events: Sequence[NewEvent], meta: RequestMeta | None = None
+) -> int:
+    """Append `events` in order, as :func:`record` would one after the other, with one lock of the chain and
+    a bulk INSERT (for the set-based writes: thousands of events without an ORM object each). Returns the
+    last sequence number."""
+    head = await lock_chain(session)
+    if not events:
+        return head.seq
+    meta = meta or RequestMeta()
+    for start in range(0, len(events), _EVENTS_PER_STATEMENT):
+        rows = [_chained(head, actor, meta, event) for event in events[start : start + _EVENTS_PER_STATEMENT]]
+        await insert_rows(session, AuditEvent, rows)
+    await session.flush()  # the head row's new seq and hash
+    return head.seq
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,10 @@ class ContributionCode(UserErrorCode):
         "PAYER_OUT_OF_REGION",
         "The paying region is not one the caller may record payments for.",
     )
+    NOT_A_BUDGET = (
+        "NOT_A_BUDGET",
+        "The APBD payer named is not a province or a regency/city: only those hold a regional budget (APBD).",
+    )
     PAYER_NOT_RESPONSIBLE = (
         "PAYER_NOT_RESPONSIBLE",
         "The participant lives outside the paying region; its budget does not pay for them.",

@@ -1,13 +1,14 @@
-"""Importing participants and contribution payments from a file, through the same write functions as the API.
+"""Importing participants and contribution payments from a file, with the same rules as the API, set-based.
 
-Unlike the beneficiary list (a registry snapshot, written set-based), these rows are writes with rules of
-their own that the domain already enforces one write at a time: a participant row goes through
-:func:`domain.participants.writes.register_participant` (NIK, village in the importer's region, segment and
-programmes, funder, wage, employer) and payments through the ledger's
-:func:`domain.participants.ledger.record_contributions` (so ``paid_through``, the contribution months and
-ACTIVE/INACTIVE stay derived from the ledger). Each row or chunk runs in a savepoint; every problem is
-reported with its row and column. All-or-nothing, ``skip_invalid`` and ``dry_run`` work as for beneficiaries:
-the work is done in the caller's transaction and ``result.written`` tells the caller whether to commit.
+These rows are writes with rules of their own, the rules of the single writes: participant rows go through
+:func:`domain.participants.bulk_registration.register_participants_bulk` (the rules of
+``registerParticipant``: NIK, village in the importer's region, segment and programmes, funder, wage,
+employer), a chunk of rows at a time, and payments through
+:func:`domain.participants.bulk_ledger.record_contributions_bulk` (the ledger's rules, so ``paid_through``,
+the contribution months and ACTIVE/INACTIVE stay derived from the ledger), the whole file in one call. Every
+problem is reported with its row (the header is row 1) and column. All-or-nothing, ``skip_invalid`` and
+``dry_run`` work as for beneficiaries: the work is done in the caller's transaction and ``result.written``
+tells the caller whether to commit.
 
 Idempotency: a participant whose NIK is already registered is counted unchanged (corrections go through
 ``updateParticipant`` with a reason, not an import); a payment whose reference is already recorded for the
@@ -33,15 +34,16 @@ from domain.imports.headers import Column, HeaderMatch, match_header
 from domain.imports.reading import FileRefused, open_table
 from domain.imports.report import ErrorSink, ImportCounts, ImportResult, RowError, result_of
 from domain.nik import Sex
-from domain.participants.ledger import MAX_BATCH, ContributionItem, record_contributions
+from domain.participants.bulk import CHUNK
+from domain.participants.bulk_ledger import record_contributions_bulk
+from domain.participants.bulk_registration import register_participants_bulk
+from domain.participants.ledger import ContributionItem
 from domain.participants.models import FundingSource, Participant
 from domain.participants.rules import Program, Segment
-from domain.participants.writes import Registration, register_participant
+from domain.participants.writes import Registration
 from domain.regions.codes import RegionErrorCode
 from domain.writes.caller import Caller
 from domain.writes.codes import WriteCode
-from domain.writes.errors import Conflict, Invalid, NotFound, Problem
-from domain.writes.placement import OutOfRegion
 from domain.writes.transactions import open_write_transaction
 
 
@@ -92,6 +94,7 @@ _FIELDS = {
 }
 _SEX = {"l": Sex.M, "m": Sex.M, "laki-laki": Sex.M, "p": Sex.F, "f": Sex.F, "perempuan": Sex.F}
 _INPUT = re.compile(r"^input\[(\d+)\]\.?(.*)$")
+_INPUT_REF = re.compile(r"input\[(\d+)\]")
 
 
 class _Rows:
@@ -187,27 +190,14 @@ async def _write_participants(
     sink: ErrorSink,
     counts: ImportCounts,
 ) -> None:
-    niks = [r.nik for _, r in chunk]
-    existing = set((await session.scalars(select(Participant.nik).where(Participant.nik.in_(niks)))).all())
-    for number, registration in chunk:
-        if registration.nik in existing:
-            counts.unchanged += 1  # already registered: a correction is updateParticipant's, with a reason
-            continue
-        try:
-            async with session.begin_nested():
-                await register_participant(session, caller, registration)
-        except Invalid as exc:
-            counts.rejected += 1
-            for p in exc.problems:
-                sink.add(RowError(number, rows.column(p.field), None, p.code, p.message))
-            continue
-        except (OutOfRegion, NotFound, Conflict) as exc:
-            counts.rejected += 1
-            code = RegionErrorCode.OUT_OF_REGION if isinstance(exc, OutOfRegion) else WriteCode.CONFLICT
-            sink.add(RowError(number, rows.column("region_code"), registration.region_code, code, str(exc)))
-            continue
-        existing.add(registration.nik)
-        counts.imported += 1
+    outcome = await register_participants_bulk(session, caller, [r for _, r in chunk], chunk_size=len(chunk))
+    for refusal in outcome.refusals:
+        number, registration = chunk[refusal.index]
+        value = registration.region_code if refusal.code is RegionErrorCode.OUT_OF_REGION else None
+        sink.add(RowError(number, rows.column(refusal.field), value, refusal.code, refusal.message))
+    counts.rejected += outcome.refused
+    counts.imported += outcome.created
+    counts.unchanged += outcome.unchanged
 
 
 def _contribution_row(rows: _Rows, number: int, values: tuple[Any, ...], problems: list[RowError]) -> Any:
@@ -239,80 +229,80 @@ def _contribution_row(rows: _Rows, number: int, values: tuple[Any, ...], problem
     return None if problems else data
 
 
-async def _write_contributions(
-    session: AsyncSession,
-    caller: Caller,
-    chunk: list[tuple[int, Any]],
-    rows: _Rows,
-    sink: ErrorSink,
-    counts: ImportCounts,
-) -> None:
-    kpjs = [d["who"][0] for _, d in chunk if d["who"][0]]
-    niks = [d["who"][1] for _, d in chunk if d["who"][1]]
-    found = (
-        await session.execute(
-            select(Participant.id, Participant.membership_number, Participant.nik, Participant.region_code).where(
-                or_(Participant.membership_number.in_(kpjs), Participant.nik.in_(niks))
-            )
-        )
-    ).all()
-    by_kpj = {r.membership_number: r for r in found if caller.sees(r.region_code)}
-    by_nik = {r.nik: r for r in found if caller.sees(r.region_code)}
-    items: list[tuple[int, ContributionItem]] = []
-    for number, d in chunk:
-        kpj, nik = d["who"]
-        holder = by_kpj.get(kpj) if kpj else by_nik.get(nik)
-        if holder is None:
-            counts.rejected += 1
-            column = rows.column("membership_number" if kpj else "nik")
-            sink.add(
-                RowError(
-                    number, column, kpj or nik, WriteCode.NOT_FOUND, "no participant with this KPJ/NIK in your region"
+class _Payments:
+    """The contribution import's writer: each chunk's rows are matched to participants of the caller's region
+    by KPJ or NIK; the payments of the whole file are then recorded in one set-based call, so a reference
+    repeated anywhere in the file is refused as it is within one ``recordContributions`` call."""
+
+    def __init__(self) -> None:
+        self.items: list[ContributionItem] = []
+        self.numbers: list[int] = []
+
+    async def __call__(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        chunk: list[tuple[int, Any]],
+        rows: _Rows,
+        sink: ErrorSink,
+        counts: ImportCounts,
+    ) -> None:
+        kpjs = [d["who"][0] for _, d in chunk if d["who"][0]]
+        niks = [d["who"][1] for _, d in chunk if d["who"][1]]
+        found = (
+            await session.execute(
+                select(Participant.id, Participant.membership_number, Participant.nik, Participant.region_code).where(
+                    or_(Participant.membership_number.in_(kpjs), Participant.nik.in_(niks))
                 )
             )
-            continue
-        item = ContributionItem(
-            participant_id=holder.id,
-            months=d["months"],
-            amount=d["amount"],
-            payer=d["payer"],
-            reference=d["reference"],
-            payer_region_code=d["payer_region_code"],
-            from_month=d["from_month"],
-        )
-        items.append((number, item))
-    while items:
-        try:
-            async with session.begin_nested():
-                recorded = await record_contributions(session, caller, [item for _, item in items])
-        except Invalid as exc:
-            bad = _rows_of(exc.problems, items, rows, sink)
-            counts.rejected += len(bad)
-            items = [(n, item) for n, item in items if n not in bad]
-            continue  # again without the refused rows, so the others' problems are found too
-        except NotFound as exc:
-            counts.rejected += len(items)
-            for number, _ in items:
-                sink.add(RowError(number, None, None, WriteCode.NOT_FOUND, str(exc)))
-            return
-        counts.imported += sum(1 for r in recorded if r.created)
-        counts.unchanged += sum(1 for r in recorded if not r.created)
-        return
+        ).all()
+        by_kpj = {r.membership_number: r for r in found if caller.sees(r.region_code)}
+        by_nik = {r.nik: r for r in found if caller.sees(r.region_code)}
+        for number, d in chunk:
+            kpj, nik = d["who"]
+            holder = by_kpj.get(kpj) if kpj else by_nik.get(nik)
+            if holder is None:
+                counts.rejected += 1
+                column = rows.column("membership_number" if kpj else "nik")
+                sink.add(
+                    RowError(
+                        number,
+                        column,
+                        kpj or nik,
+                        WriteCode.NOT_FOUND,
+                        "no participant with this KPJ/NIK in your region",
+                    )
+                )
+                continue
+            self.numbers.append(number)
+            self.items.append(
+                ContributionItem(
+                    participant_id=holder.id,
+                    months=d["months"],
+                    amount=d["amount"],
+                    payer=d["payer"],
+                    reference=d["reference"],
+                    payer_region_code=d["payer_region_code"],
+                    from_month=d["from_month"],
+                )
+            )
+
+    async def finish(
+        self, session: AsyncSession, caller: Caller, rows: _Rows, sink: ErrorSink, counts: ImportCounts
+    ) -> None:
+        outcome = await record_contributions_bulk(session, caller, self.items)
+        for refusal in sorted(outcome.refusals, key=lambda r: r.index):
+            m = _INPUT.match(refusal.field or "")
+            field = m.group(2) if m else refusal.field
+            # Another item named in the message ("also used by input[k]") is named by its row in the file.
+            message = _INPUT_REF.sub(lambda ref: f"row {self.numbers[int(ref.group(1))]}", refusal.message)
+            sink.add(RowError(self.numbers[refusal.index], rows.column(field), None, refusal.code, message))
+        counts.rejected += outcome.refused
+        counts.imported += outcome.created
+        counts.unchanged += outcome.unchanged
 
 
-def _rows_of(
-    problems: list[Problem], items: list[tuple[int, ContributionItem]], rows: _Rows, sink: ErrorSink
-) -> set[int]:
-    bad: set[int] = set()
-    for p in problems:
-        m = _INPUT.match(p.field or "")
-        number = items[int(m.group(1))][0] if m and int(m.group(1)) < len(items) else 0
-        field = m.group(2) if m else p.field
-        bad.add(number)
-        sink.add(RowError(number, rows.column(field), None, p.code, p.message))
-    if 0 in bad:  # a problem of the call as a whole: nothing of the chunk can be written
-        bad |= {n for n, _ in items}
-    return bad
+Finish = Callable[[AsyncSession, Caller, _Rows, ErrorSink, ImportCounts], Awaitable[None]]
 
 
 async def _run(
@@ -326,6 +316,7 @@ async def _run(
     write: Writer,
     chunk_size: int,
     report: TextIO | None,
+    finish: Finish | None = None,
 ) -> ImportResult:
     sink, counts = ErrorSink(report), ImportCounts()
     sha256, notes = "", []
@@ -352,6 +343,8 @@ async def _run(
                 chunk = []
         if chunk:
             await write(session, caller, chunk, rows, sink, counts)
+        if finish is not None:
+            await finish(session, caller, rows, sink, counts)
     except FileRefused as exc:
         sink.add(RowError(exc.row, None, None, exc.code, str(exc)))
         return result_of(counts, sink, options, sha256, notes, written=False)
@@ -383,7 +376,7 @@ async def import_participants(
     """Register each row's participant (see the module docstring); the caller commits when ``written``."""
     return await _run(
         session, caller, stream, filename, options or RowImportOptions(), PARTICIPANT_COLUMNS,
-        _participant_row, _write_participants, 500, report,
+        _participant_row, _write_participants, CHUNK, report,
     )  # fmt: skip
 
 
@@ -397,7 +390,8 @@ async def import_contributions(
     report: TextIO | None = None,
 ) -> ImportResult:
     """Record each row's payment in the ledger (see the module docstring); the caller commits when ``written``."""
+    payments = _Payments()
     return await _run(
         session, caller, stream, filename, options or RowImportOptions(), CONTRIBUTION_COLUMNS,
-        _contribution_row, _write_contributions, MAX_BATCH, report,
+        _contribution_row, payments, CHUNK, report, payments.finish,
     )  # fmt: skip

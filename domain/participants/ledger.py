@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,7 @@ from domain.participants.models import (
     ParticipantProgram,
 )
 from domain.participants.months import month_end, month_number, month_start
-from domain.participants.rules import Program, funding_problems
+from domain.participants.rules import Program, Segment, funding_problems
 from domain.participants.status import status_sql
 from domain.regions.codes import RegionErrorCode
 from domain.regions.models import Region
@@ -91,14 +92,15 @@ async def paid_ranges(session: AsyncSession, participant_id: int) -> list[tuple[
 
 
 async def recompute_participant_figures(
-    session: AsyncSession, participant_ids: Iterable[int], *, today: dt.date | None = None
+    session: AsyncSession, participant_ids: Iterable[int], *, today: dt.date | None = None, reload: bool = True
 ) -> None:
     """Recount the derived figures of these participants from the ledger, set-based (one UPDATE per thousand).
 
     ``paid_through`` = the end of the last month paid; ``contribution_months`` = the months paid;
     ``recent_contribution_months`` = those among the 24 months ending with the current month; status ACTIVE
     when the current month is paid, INACTIVE otherwise (DECEASED and RETIRED stay). The version moves, so a
-    correction made on an older read is a conflict. Objects of these participants in the session are reloaded.
+    correction made on an older read is a conflict. Objects of these participants in the session are reloaded
+    (``reload=False``: not — for the set-based writes, which hold no participant objects).
     """
     ids = sorted(set(participant_ids))
     today = today or clock.today()
@@ -130,9 +132,10 @@ async def recompute_participant_figures(
             .values(values)
             .execution_options(synchronize_session=False)
         )
-        await session.execute(
-            select(Participant).where(Participant.id.in_(chunk)).execution_options(populate_existing=True)
-        )
+        if reload:
+            await session.execute(
+                select(Participant).where(Participant.id.in_(chunk)).execution_options(populate_existing=True)
+            )
 
 
 async def price_of_month(session: AsyncSession, participant: Participant, month: dt.date) -> MonthlyPrice:
@@ -190,6 +193,169 @@ def _item_problems(i: int, item: ContributionItem) -> list[Problem]:
     return problems
 
 
+@dataclass(frozen=True, slots=True)
+class Payee:
+    """What the ledger's rules read of a participant (a loaded row or a column set of many)."""
+
+    id: int
+    region_code: str
+    segment: Segment
+    monthly_wage: Decimal | None
+    employer_id: int | None
+    registered_at: dt.datetime
+    died_on: dt.date | None
+    paid_through: dt.date | None
+    contribution_months: int
+
+
+#: The columns of :class:`Payee`, in its order.
+PAYEE_COLUMNS = (
+    Participant.id,
+    Participant.region_code,
+    Participant.segment,
+    Participant.monthly_wage,
+    Participant.employer_id,
+    Participant.registered_at,
+    Participant.died_on,
+    Participant.paid_through,
+    Participant.contribution_months,
+)
+
+
+def list_problems(items: Sequence[ContributionItem]) -> dict[int, list[Problem]]:
+    """The problems each item has on its own, and a reference used again by a later item (refused there).
+    Keyed by the item's index; the items without problems are absent."""
+    problems: dict[int, list[Problem]] = {}
+    references: dict[str, int] = {}
+    for i, item in enumerate(items):
+        mine = _item_problems(i, item)
+        if item.reference in references:
+            mine.append(
+                Problem(
+                    f"input[{i}].reference",
+                    ContributionCode.DUPLICATE_REFERENCE,
+                    f"reference {item.reference[:64]!r} is also used by input[{references[item.reference]}]; "
+                    "each payment has its own reference",
+                )
+            )
+        references.setdefault(item.reference, i)
+        if mine:
+            problems[i] = mine
+    return problems
+
+
+@dataclass
+class LedgerState:
+    """What the rules of a set of payments read from the database, loaded in sets (see :func:`load_state`)."""
+
+    payees: dict[int, Payee]
+    earlier: dict[str, Contribution]
+    ranges: dict[int, list[tuple[int, int]]]
+    held: dict[int, set[Program]]
+    risk: dict[int, int]
+    known_regions: set[str]
+
+
+def _chunks(values: Sequence[Any], size: int = _IDS_PER_STATEMENT) -> Iterable[Sequence[Any]]:
+    return (values[start : start + size] for start in range(0, len(values), size))
+
+
+async def load_state(session: AsyncSession, items: Sequence[ContributionItem]) -> LedgerState:
+    """Load the participants, earlier payments by reference, paid months, programmes, employers' risk classes
+    and payer regions that `items` need, a thousand keys per statement."""
+    participant_ids = sorted({item.participant_id for item in items})
+    references = sorted({item.reference for item in items})
+    state = LedgerState(
+        {}, {}, {pid: [] for pid in participant_ids}, {pid: set() for pid in participant_ids}, {}, set()
+    )
+    for ids in _chunks(participant_ids):
+        for row in await session.execute(select(*PAYEE_COLUMNS).where(Participant.id.in_(ids))):
+            state.payees[row.id] = Payee(*row)
+        for pid, first, last in await session.execute(
+            select(Contribution.participant_id, Contribution.first_month, Contribution.last_month).where(
+                Contribution.participant_id.in_(ids)
+            )
+        ):
+            state.ranges[pid].append((first, last))
+        for pid, program in await session.execute(
+            select(ParticipantProgram.participant_id, ParticipantProgram.program).where(
+                ParticipantProgram.participant_id.in_(ids)
+            )
+        ):
+            state.held[pid].add(program)
+    for refs in _chunks(references):
+        for payment in (await session.scalars(select(Contribution).where(Contribution.reference.in_(refs)))).all():
+            state.earlier[payment.reference] = payment
+    employer_ids = sorted({p.employer_id for p in state.payees.values() if p.employer_id is not None})
+    for ids in _chunks(employer_ids):
+        state.risk.update(
+            (await session.execute(select(Employer.id, Employer.jkk_risk_class).where(Employer.id.in_(ids)))).all()
+        )
+    payer_regions = sorted({item.payer_region_code for item in items if item.payer_region_code})
+    for codes in _chunks(payer_regions):
+        state.known_regions.update((await session.scalars(select(Region.code).where(Region.code.in_(codes)))).all())
+    return state
+
+
+def decide(
+    i: int, item: ContributionItem, state: LedgerState, caller: Caller, current: int
+) -> tuple[Contribution | dict[str, Any] | None, list[Problem]]:
+    """One item against the state: the earlier payment it repeats (a :class:`Contribution`), or the values
+    of the new ledger row, or None with its problems. A new row's months are added to the state's ranges, so
+    the next item of the same participant sees them."""
+    where = f"input[{i}]"
+    payee = state.payees[item.participant_id]
+    previous = state.earlier.get(item.reference)
+    if previous is not None:
+        if (previous.participant_id, previous.months, previous.amount) == (
+            item.participant_id,
+            item.months,
+            item.amount,
+        ):
+            return previous, []
+        return None, [
+            Problem(
+                f"{where}.reference",
+                ContributionCode.REFERENCE_REUSED,
+                f"reference {item.reference!r} was recorded for another payment "
+                f"({previous.months} months, Rp{previous.amount:,}) on {previous.recorded_at.date()}; "
+                "a reference names one payment",
+            )
+        ]
+    values, problems = _new_row(
+        where, item, payee, state.held[payee.id], state.risk, state.ranges[payee.id], caller, current,
+        state.known_regions,
+    )  # fmt: skip
+    if values is not None:
+        state.ranges[payee.id].append((values["first_month"], values["last_month"]))
+    return values, problems
+
+
+def payment_changes(rows: Sequence[dict[str, Any]], before: Payee, after: tuple[Any, Any]) -> dict[str, Any]:
+    """The changes of a participant's ``contribution.record`` event: the payments, and the figures they moved."""
+    return {
+        "payments": {
+            "before": None,
+            "after": [
+                {
+                    "reference": row["reference"],
+                    "from": row["period_from"].isoformat(),
+                    "to": row["period_to"].isoformat(),
+                    "months": row["months"],
+                    "amount": str(row["amount"]),
+                    "payer": FundingSource(row["payer"]).value,
+                    "payer_region_code": row["payer_region_code"],
+                }
+                for row in rows
+            ],
+        },
+        **audit.diff(
+            {"paid_through": before.paid_through, "contribution_months": before.contribution_months},
+            {"paid_through": after[0], "contribution_months": after[1]},
+        ),
+    }
+
+
 async def record_contributions(
     session: AsyncSession, caller: Caller, items: Sequence[ContributionItem], *, today: dt.date | None = None
 ) -> list[Recorded]:
@@ -198,6 +364,7 @@ async def record_contributions(
     Idempotent by reference: a payment already recorded with the same reference, participant, months and
     amount is returned as it is (``created`` False); the same reference for anything else is refused. Every
     problem of every item is reported at once, with the item's index, and nothing is written.
+    (:mod:`domain.participants.bulk_ledger` is the set-based form for lists of any length.)
     """
     if not items:
         raise Invalid([Problem("input", ContributionCode.EMPTY, "give at least one payment")])
@@ -213,22 +380,9 @@ async def record_contributions(
         )
     today = today or dt.date.today()
     current = month_number(today)
-    problems: list[Problem] = []
-    references: dict[str, int] = {}
-    for i, item in enumerate(items):
-        problems += _item_problems(i, item)
-        if item.reference in references:
-            problems.append(
-                Problem(
-                    f"input[{i}].reference",
-                    ContributionCode.DUPLICATE_REFERENCE,
-                    f"reference {item.reference[:64]!r} is also used by input[{references[item.reference]}]; "
-                    "each payment has its own reference",
-                )
-            )
-        references.setdefault(item.reference, i)
-    if problems:
-        raise Invalid(problems)
+    found = list_problems(items)
+    if found:
+        raise Invalid([p for i in sorted(found) for p in found[i]])
 
     participant_ids = sorted({item.participant_id for item in items})
     participants = {
@@ -240,70 +394,24 @@ async def record_contributions(
         ).all()
     }
     for pid in participant_ids:
-        found = participants.get(pid)
-        if found is None or not caller.sees(found.region_code):
+        participant = participants.get(pid)
+        if participant is None or not caller.sees(participant.region_code):
             raise NotFound("participant", pid)
+    state = await load_state(session, items)
 
-    earlier = {
-        row.reference: row
-        for row in (
-            await session.scalars(select(Contribution).where(Contribution.reference.in_(list(references))))
-        ).all()
-    }
-    ranges: dict[int, list[tuple[int, int]]] = {pid: [] for pid in participant_ids}
-    for pid, first, last in await session.execute(
-        select(Contribution.participant_id, Contribution.first_month, Contribution.last_month).where(
-            Contribution.participant_id.in_(participant_ids)
-        )
-    ):
-        ranges[pid].append((first, last))
-    held: dict[int, set[Program]] = {pid: set() for pid in participant_ids}
-    for pid, program in await session.execute(
-        select(ParticipantProgram.participant_id, ParticipantProgram.program).where(
-            ParticipantProgram.participant_id.in_(participant_ids)
-        )
-    ):
-        held[pid].add(program)
-    employer_ids = {p.employer_id for p in participants.values() if p.employer_id is not None}
-    risk = dict(
-        (await session.execute(select(Employer.id, Employer.jkk_risk_class).where(Employer.id.in_(employer_ids)))).all()
-    )
-    payer_regions = {item.payer_region_code for item in items if item.payer_region_code}
-    known_regions = set((await session.scalars(select(Region.code).where(Region.code.in_(payer_regions)))).all())
-
+    problems: list[Problem] = []
     results: list[Recorded | None] = []
     new_rows: list[tuple[int, Contribution]] = []
     for i, item in enumerate(items):
-        where = f"input[{i}]"
-        participant = participants[item.participant_id]
-        previous = earlier.get(item.reference)
-        if previous is not None:
-            same = (previous.participant_id, previous.months, previous.amount) == (
-                item.participant_id,
-                item.months,
-                item.amount,
-            )
-            if not same:
-                problems.append(
-                    Problem(
-                        f"{where}.reference",
-                        ContributionCode.REFERENCE_REUSED,
-                        f"reference {item.reference!r} was recorded for another payment "
-                        f"({previous.months} months, Rp{previous.amount:,}) on {previous.recorded_at.date()}; "
-                        "a reference names one payment",
-                    )
-                )
-            results.append(Recorded(previous, created=False) if same else None)
-            continue
-        row, item_problems = _new_row(
-            where, item, participant, held[participant.id], risk, ranges[participant.id], caller, current,
-            known_regions,
-        )  # fmt: skip
+        outcome, item_problems = decide(i, item, state, caller, current)
         problems += item_problems
-        if row is not None and not item_problems:
-            ranges[participant.id].append((row.first_month, row.last_month))
-            new_rows.append((i, row))
-        results.append(None)
+        if isinstance(outcome, Contribution):
+            results.append(Recorded(outcome, created=False))
+        elif outcome is not None and not item_problems:
+            new_rows.append((i, Contribution(**outcome)))
+            results.append(None)
+        else:
+            results.append(None)
     if problems:
         raise Invalid(problems)
     for i, row in new_rows:
@@ -312,11 +420,10 @@ async def record_contributions(
     if new_rows:
         await session.flush()
         touched = sorted({row.participant_id for _, row in new_rows})
-        before = {pid: (participants[pid].paid_through, participants[pid].contribution_months) for pid in touched}
         await recompute_participant_figures(session, touched, today=today)
         # One event per participant, on the participant: its trail shows each payment and what it changed.
         for pid in touched:
-            mine = [row for _, row in new_rows if row.participant_id == pid]
+            mine = [_values(row) for _, row in new_rows if row.participant_id == pid]
             after = participants[pid]
             await audit.record(
                 session,
@@ -324,43 +431,28 @@ async def record_contributions(
                 action="contribution.record",
                 entity_type="Participant",
                 entity_id=pid,
-                changes={
-                    "payments": {
-                        "before": None,
-                        "after": [
-                            {
-                                "reference": row.reference,
-                                "from": row.period_from.isoformat(),
-                                "to": row.period_to.isoformat(),
-                                "months": row.months,
-                                "amount": str(row.amount),
-                                "payer": row.payer.value,
-                                "payer_region_code": row.payer_region_code,
-                            }
-                            for row in mine
-                        ],
-                    },
-                    **audit.diff(
-                        {"paid_through": before[pid][0], "contribution_months": before[pid][1]},
-                        {"paid_through": after.paid_through, "contribution_months": after.contribution_months},
-                    ),
-                },
+                changes=payment_changes(mine, state.payees[pid], (after.paid_through, after.contribution_months)),
                 meta=caller.meta,
             )
     return [r for r in results if r is not None]
 
 
+def _values(row: Contribution) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in Contribution.__table__.columns}
+
+
 def _new_row(
     where: str,
     item: ContributionItem,
-    participant: Participant,
+    participant: Payee,
     programs: set[Program],
     risk: dict[int, int],
     ranges: list[tuple[int, int]],
     caller: Caller,
     current: int,
     known_regions: set[str],
-) -> tuple[Contribution | None, list[Problem]]:
+) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The values of the new ledger row for `item`, or None and why not (the rules of one payment)."""
     problems: list[Problem] = []
     if item.from_month is not None:
         first = month_number(item.from_month)
@@ -434,29 +526,29 @@ def _new_row(
         return None, problems
     assert price is not None
     reference, _ = clean_text(item.reference, "reference", max_length=64)
-    return Contribution(
-        participant_id=participant.id,
-        first_month=first,
-        last_month=last,
-        months=item.months,
-        period_from=month_start(first),
-        period_to=month_end(last),
-        amount=item.amount,
-        programs=" ".join(sorted(p.value for p in programs)),
-        payer=item.payer,
-        payer_region_code=payer_region,
-        reference=reference,
-        received_at=item.received_at or utcnow(),
-        recorded_at=utcnow(),
-        recorded_by=caller.actor.subject[:200],
-        price_rule=price.rule_id,
-    ), []
+    return {
+        "participant_id": participant.id,
+        "first_month": first,
+        "last_month": last,
+        "months": item.months,
+        "period_from": month_start(first),
+        "period_to": month_end(last),
+        "amount": item.amount,
+        "programs": " ".join(sorted(p.value for p in programs)),
+        "payer": item.payer,
+        "payer_region_code": payer_region,
+        "reference": reference,
+        "received_at": item.received_at or utcnow(),
+        "recorded_at": utcnow(),
+        "recorded_by": caller.actor.subject[:200],
+        "price_rule": price.rule_id,
+    }, []
 
 
 def _payer_region(
     where: str,
     item: ContributionItem,
-    participant: Participant,
+    participant: Payee,
     caller: Caller,
     known_regions: set[str],
     problems: list[Problem],

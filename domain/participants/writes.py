@@ -7,8 +7,10 @@ not at all.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -18,20 +20,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
 from domain.beneficiaries.models import PovertyBeneficiary
-from domain.nik import InvalidNIK, Sex, mask_identifier
+from domain.nik import InvalidNIK, Sex, mask_identifier, parse_nik
 from domain.participants.codes import ParticipantCode
 from domain.participants.ledger import recompute_participant_figures
 from domain.participants.models import Employer, FundingSource, Participant, ParticipantProgram, ParticipantStatus
 from domain.participants.rules import Program, Segment, funding_problems, program_problems, working_age_problems
-from domain.regions.rules import placement
+from domain.regions.codes import RegionErrorCode
+from domain.regions.models import Region
+from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel, placement
 from domain.text import clean_text
 from domain.writes.caller import Caller
 from domain.writes.codes import WriteCode
 from domain.writes.corrections import check_version, require_change, save_correction
 from domain.writes.errors import Invalid, Problem
-from domain.writes.placement import visible_placement, visible_village
+from domain.writes.placement import village_problems, visible_placement
 from domain.writes.reasons import check_reason
-from domain.writes.validation import validate_nik
+from domain.writes.validation import check_parsed_nik, nik_district_exists, validate_nik
 from domain.writes.visible import load_visible
 
 MAX_WAGE = Decimal("1000000000")  # Rp1 billion a month: above this a figure is a typo, not a wage
@@ -95,7 +99,12 @@ async def snapshot(session: AsyncSession, p: Participant) -> dict[str, Any]:
     programs = (
         await session.scalars(select(ParticipantProgram.program).where(ParticipantProgram.participant_id == p.id))
     ).all()
-    values = {name: getattr(p, name) for name in AUDITED if name != "programs"}
+    return snapshot_of({name: getattr(p, name) for name in AUDITED if name != "programs"}, programs)
+
+
+def snapshot_of(columns: Mapping[str, Any], programs: Iterable[Program]) -> dict[str, Any]:
+    """The audited values of a participant from its columns and programmes (absent columns are None)."""
+    values = {name: columns.get(name) for name in AUDITED if name != "programs"}
     values["programs"] = sorted(str(x) for x in programs)
     return values
 
@@ -143,24 +152,78 @@ async def _duplicate_problems(
     return [Problem("nik", ParticipantCode.DUPLICATE_NIK, f"NIK {mask_identifier(nik)} is already registered to {who}")]
 
 
+def membership_number_candidate(today: dt.date) -> str:
+    """A KPJ as the branch issues them: two-digit year + nine random digits (whether it is free is checked)."""
+    return f"{today.year % 100:02d}{secrets.randbelow(10**9):09d}"
+
+
 async def _new_membership_number(session: AsyncSession, today: dt.date) -> str:
-    """A KPJ not yet taken: two-digit year + nine random digits (unique index guards the rare race)."""
+    """A KPJ not yet taken (unique index guards the rare race)."""
     for _ in range(20):
-        candidate = f"{today.year % 100:02d}{secrets.randbelow(10**9):09d}"
+        candidate = membership_number_candidate(today)
         taken = await session.scalar(select(Participant.id).where(Participant.membership_number == candidate))
         if taken is None:
             return candidate
     raise RuntimeError("could not find a free membership number")
 
 
-async def register_participant(session: AsyncSession, caller: Caller, data: Registration) -> Participant:
+@dataclass(frozen=True, slots=True)
+class Lookups:
+    """What the rules of a registration read from the database, looked up beforehand (one key for a single
+    registration, a list's keys at once for the set-based import)."""
+
+    #: Level of each region code named (absent: no such region).
+    regions: Mapping[str, RegionLevel]
+    #: District codes that exist (the NIK's first six digits must name one).
+    districts: Container[str]
+    #: Employers by registration number: (id, region code).
+    employers: Mapping[str, tuple[int, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A registration's values as stored, once its rules passed."""
+
+    nik: str
+    full_name: str
+    region_code: str
+    employer_id: int | None
+
+
+def registration_problems(
+    caller: Caller, data: Registration, lookups: Lookups, today: dt.date
+) -> tuple[Checked, list[Problem]]:
+    """Every rule of a registration but the duplicate NIK (checked last, see :func:`_duplicate_problems`).
+    Raises :class:`OutOfRegion` for a village outside the caller's region."""
     problems: list[Problem] = []
     full_name, name_problems = clean_text(data.full_name, "fullName", max_length=200)
     problems += name_problems
-    region_code, region_problems = await visible_village(session, caller, data.region_code, "regionCode")
+    try:
+        parsed = RegionCode.parse(data.region_code)
+    except InvalidRegionCode as exc:
+        region_code, region_problems = (
+            data.region_code,
+            [Problem("regionCode", RegionErrorCode.INVALID_REGION, str(exc))],
+        )
+    else:
+        region_code, region_problems = village_problems(caller, parsed, lookups.regions.get(parsed.code), "regionCode")
     problems += region_problems
-    nik, nik_problems = await _nik_problems(session, caller, data.nik, data.sex, data.birth_date)
-    problems += nik_problems
+    nik = data.nik
+    try:
+        found = parse_nik(data.nik)
+        nik = check_parsed_nik(
+            found,
+            district_exists=found.district_code in lookups.districts,
+            sex=data.sex,
+            birth_date=data.birth_date,
+            reveal=caller.sees_personal_data,
+        ).value
+    except InvalidNIK as exc:
+        problems.append(Problem("nik", WriteCode.INVALID_NIK, str(exc)))
+    problems += [
+        Problem("programs", ParticipantCode.PROGRAM_NOT_ALLOWED, m)
+        for m in program_problems(data.segment, data.programs)
+    ]
     problems += [
         Problem("programs", ParticipantCode.PROGRAM_NOT_ALLOWED, m)
         for m in program_problems(data.segment, data.programs)
@@ -171,17 +234,12 @@ async def register_participant(session: AsyncSession, caller: Caller, data: Regi
     ]
     problems += _wage_problems(data.monthly_wage, data.segment)
     problems += [
-        Problem("birthDate", ParticipantCode.BELOW_WORKING_AGE, m)
-        for m in working_age_problems(data.birth_date, dt.date.today())
+        Problem("birthDate", ParticipantCode.BELOW_WORKING_AGE, m) for m in working_age_problems(data.birth_date, today)
     ]
     employer_id: int | None = None
     if data.segment is Segment.PU:
-        employer = None
-        if data.employer_registration_number:
-            employer = await session.scalar(
-                select(Employer).where(Employer.registration_number == data.employer_registration_number)
-            )
-        if employer is None or not caller.sees(employer.region_code):
+        employer = lookups.employers.get(data.employer_registration_number or "")
+        if employer is None or not caller.sees(employer[1]):
             problems.append(
                 Problem(
                     "employerRegistrationNumber",
@@ -190,7 +248,39 @@ async def register_participant(session: AsyncSession, caller: Caller, data: Regi
                 )
             )
         else:
-            employer_id = employer.id
+            employer_id = employer[0]
+    return Checked(nik, full_name, region_code, employer_id), problems
+
+
+async def _lookups(session: AsyncSession, data: Registration) -> Lookups:
+    regions: dict[str, RegionLevel] = {}
+    with contextlib.suppress(InvalidRegionCode):
+        code = RegionCode.parse(data.region_code).code
+        level = await session.scalar(select(Region.level).where(Region.code == code))
+        if level is not None:
+            regions[code] = level
+    districts: set[str] = set()
+    with contextlib.suppress(InvalidNIK):
+        nik = parse_nik(data.nik)
+        if await nik_district_exists(session, nik):
+            districts.add(nik.district_code)
+    employers: dict[str, tuple[int, str]] = {}
+    if data.segment is Segment.PU and data.employer_registration_number:
+        row = (
+            await session.execute(
+                select(Employer.id, Employer.region_code).where(
+                    Employer.registration_number == data.employer_registration_number
+                )
+            )
+        ).first()
+        if row is not None:
+            employers[data.employer_registration_number] = (row[0], row[1])
+    return Lookups(regions, districts, employers)
+
+
+async def register_participant(session: AsyncSession, caller: Caller, data: Registration) -> Participant:
+    checked, problems = registration_problems(caller, data, await _lookups(session, data), dt.date.today())
+    nik, full_name, region_code, employer_id = checked.nik, checked.full_name, checked.region_code, checked.employer_id
     if problems:
         raise Invalid(problems)
     problems = await _duplicate_problems(session, caller, nik)
@@ -240,6 +330,19 @@ async def _link_beneficiaries(session: AsyncSession, participant: Participant) -
         .where(PovertyBeneficiary.nik == participant.nik, PovertyBeneficiary.participant_id.is_(None))
         .values(participant_id=participant.id, version=PovertyBeneficiary.version + 1)
     )
+
+
+async def link_beneficiaries_by_nik(session: AsyncSession, niks: Sequence[str]) -> None:
+    """:func:`_link_beneficiaries` for many participants: one UPDATE per thousand NIKs."""
+    b = PovertyBeneficiary
+    holder = select(Participant.id).where(Participant.nik == b.nik).scalar_subquery()
+    for start in range(0, len(niks), 1000):
+        await session.execute(
+            update(b)
+            .where(b.nik.in_(niks[start : start + 1000]), b.participant_id.is_(None))
+            .values(participant_id=holder, version=b.version + 1)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def load_visible_participant(session: AsyncSession, caller: Caller, participant_id: int) -> Participant:

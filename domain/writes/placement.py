@@ -29,16 +29,22 @@ async def visible_village(
     except InvalidRegionCode as exc:
         return raw, [Problem(field_name, RegionErrorCode.INVALID_REGION, str(exc))]
     region = await session.get(Region, code.code)
-    if region is None:
-        return raw, [
+    return village_problems(caller, code, region.level if region else None, field_name)
+
+
+def village_problems(
+    caller: Caller, code: RegionCode, level: RegionLevel | None, field_name: str
+) -> tuple[str, list[Problem]]:
+    """The rest of :func:`visible_village` once the code is parsed and its level looked up (None: no such
+    region); raises :class:`OutOfRegion` for a village outside the caller's region."""
+    if level is None:
+        return code.code, [
             Problem(field_name, RegionErrorCode.UNKNOWN_REGION, f"region {code.code} is not in the Kemendagri list")
         ]
-    if region.level is not RegionLevel.VILLAGE:
-        return raw, [
+    if level is not RegionLevel.VILLAGE:
+        return code.code, [
             Problem(
-                field_name,
-                RegionErrorCode.NOT_A_VILLAGE,
-                f"{code.code} is a {region.level.value.lower()}; give the village",
+                field_name, RegionErrorCode.NOT_A_VILLAGE, f"{code.code} is a {level.value.lower()}; give the village"
             )
         ]
     if not caller.sees(code.code):

@@ -8,11 +8,11 @@ every audited write makes anyway, opens the real transaction on both databases.
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.audit.models import AuditChainHead
+from domain.audit.writes import lock_chain
 
 
 async def open_write_transaction(session: AsyncSession) -> None:
-    await session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(seq=AuditChainHead.seq))
+    # The head row is made on a database's first write: without it the UPDATE would lock nothing.
+    await lock_chain(session)

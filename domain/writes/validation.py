@@ -32,7 +32,17 @@ async def validate_nik(
     caller without pii:read cannot learn them by guessing.
     """
     nik = parse_nik(raw)
-    if not await nik_district_exists(session, nik):
+    return check_parsed_nik(
+        nik, district_exists=await nik_district_exists(session, nik), sex=sex, birth_date=birth_date, reveal=reveal
+    )
+
+
+def check_parsed_nik(
+    nik: NIK, *, district_exists: bool, sex: Sex | None, birth_date: dt.date | None, reveal: bool
+) -> NIK:
+    """The rest of :func:`validate_nik` once the NIK is parsed and its district looked up (the set-based
+    writes look up the districts of a whole list at once)."""
+    if not district_exists:
         raise InvalidNIK(
             f"NIK {mask_identifier(nik.value)} was issued in district {nik.district_code}, "
             "which is not in the Kemendagri list; check the first six digits"

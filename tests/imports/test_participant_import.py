@@ -137,3 +137,18 @@ async def test_contributions_go_through_the_ledger(imports_db: ImportDB) -> None
     )
     assert [e.code for e in reused.errors] == ["REFERENCE_REUSED"]
     assert events > 0
+
+
+async def test_a_reference_repeated_in_a_contribution_file_is_refused_at_its_second_row(imports_db: ImportDB) -> None:
+    people = [worker(), worker()]
+    registered, _, _ = await run(imports_db, "participants", table(P_HEADER, people))
+    assert registered.counts.imported == 2
+    ref = f"APBD-TWICE-{people[0]['nik'][-4:]}"
+    pay = {"jumlah_bulan": 1, "jumlah": "16800", "pembayar": "APBD", "referensi": ref, "kode_wilayah_pembayar": "52.03"}
+    rows = [{**pay, "nik": people[0]["nik"]}, {**pay, "nik": people[1]["nik"]}]
+    refused, _, before = await run(imports_db, "contributions", table(C_HEADER, rows))
+    assert [(e.row, e.column, e.code) for e in refused.errors] == [(3, "referensi", "DUPLICATE_REFERENCE")]
+    assert "also used by row 2" in refused.errors[0].message
+    assert not refused.written
+    skipped, _, after = await run(imports_db, "contributions", table(C_HEADER, rows), skip_invalid=True)
+    assert (skipped.counts.imported, skipped.counts.rejected, after) == (1, 1, before + 1)

@@ -1,0 +1,102 @@
+"""``jamsos contributions apbd-month --payer 52.03 --month 2027-01 [--dry-run]``: the monthly APBD run.
+
+The work is the domain's (:func:`domain.participants.apbd.book_apbd_month`); this module parses the options,
+opens the database, prints a line per page to standard error, and prints what was booked and what it cost.
+``--dry-run`` prices the month and writes nothing. ``--region`` is the region the operator acts for (a payer
+outside it is refused, as for any caller); without it the operator is national. Exit status 0 when every
+worker was booked (or already was), 1 when some were refused, 2 for a usage error or a refused payer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import sys
+import time
+from typing import Any
+
+from api.cli_import import SHOWN_ERRORS, operator_actor
+from api.settings import get_settings
+from domain.participants.apbd import ApbdMonth, book_apbd_month
+from domain.regions.rules import InvalidRegionCode, RegionCode
+from domain.writes.caller import Caller
+from domain.writes.errors import Invalid
+
+
+def _month(raw: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(raw, "%Y-%m").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a month as YYYY-MM") from None
+
+
+def print_month(outcome: ApbdMonth, elapsed: float) -> None:
+    o = outcome
+    verdict = "booked" if o.written else "dry run: nothing written"
+    print(f"APBD {o.payer_region_code} {o.month:%Y-%m}: {verdict}")
+    print(
+        f"  workers {o.workers:,} · booked {o.booked:,} · already booked {o.already_booked:,} · "
+        f"already paid {o.already_paid:,} · refused {o.refused:,}  ({elapsed:.1f} s)"
+    )
+    print(f"  cost of the month: Rp{o.amount:,}")
+    if o.reasons:
+        print("  refused by reason: " + ", ".join(f"{code} {n:,}" for code, n in o.reasons.most_common()))
+    for r in o.refusals[:SHOWN_ERRORS]:
+        print(f"    participant {r.participant_id}: {r.code}: {r.message}")
+
+
+def cmd_apbd_month(args: argparse.Namespace) -> int:
+    try:
+        within = RegionCode.parse(args.region) if args.region else None
+    except InvalidRegionCode as exc:
+        print(f"bad option: {exc}", file=sys.stderr)
+        return 2
+    caller = Caller(actor=operator_actor(), within=within, sees_personal_data=True)
+    settings = get_settings()
+    started = time.perf_counter()
+
+    def progress(done: int, refused: dict[str, int]) -> None:
+        print(f"{done:,} workers done, {sum(refused.values()):,} refused", file=sys.stderr, flush=True)
+
+    async def run() -> ApbdMonth:
+        from domain.db import make_engine, make_sessionmaker
+
+        engine = make_engine(settings.resolved_database_url, null_pool=True)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                outcome = await book_apbd_month(
+                    session, caller, args.payer, args.month, dry_run=args.dry_run, progress=progress
+                )
+                if outcome.written:
+                    await session.commit()
+                else:
+                    await session.rollback()
+                return outcome
+        finally:
+            await engine.dispose()
+
+    try:
+        outcome = asyncio.run(run())
+    except Invalid as exc:
+        for p in exc.problems:
+            print(f"refused: {p.field}: {p.code}: {p.message}", file=sys.stderr)
+        return 2
+    print_month(outcome, time.perf_counter() - started)
+    return 1 if outcome.refused else 0
+
+
+def add_contributions_commands(sub: Any) -> None:
+    contributions = sub.add_parser("contributions", help="the contribution ledger")
+    commands = contributions.add_subparsers(dest="contributions_command", required=True)
+    apbd = commands.add_parser(
+        "apbd-month",
+        help="book one month for every worker a regional budget (APBD) funds",
+        description="Books the month for every APBD-funded worker of the payer, priced from the contribution "
+        "rules; running it again books nothing twice. --dry-run gives the month's cost.",
+    )
+    apbd.add_argument("--payer", required=True, help="the province or regency/city whose APBD pays, e.g. 52.03")
+    apbd.add_argument("--month", required=True, type=_month, help="the month to book, YYYY-MM")
+    apbd.add_argument("--dry-run", action="store_true", help="count and price; write nothing")
+    apbd.add_argument("--region", help="the region the operator acts for (Kemendagri code); default national")
+    apbd.set_defaults(func=cmd_apbd_month)

@@ -1,0 +1,199 @@
+"""Recording a list of payments of any length, set-based, with the rules of ``recordContributions``.
+
+:func:`domain.participants.ledger.record_contributions` takes at most a thousand payments and refuses the
+whole call when one is wrong. A social affairs office's monthly list, a branch's import or the APBD run
+(:mod:`domain.participants.apbd`) is longer, and its good rows should go in while the bad ones are reported.
+This module runs the same rule functions over the list in chunks:
+
+1. **Whose participants**: an item for a participant that does not exist for the caller (absent, or outside
+   their region) is refused ``NOT_FOUND`` first and takes no further part — its reference counts for
+   nothing, so a hidden participant cannot change what happens to the caller's own items (as the single
+   path never sees it: the import leaves it out, a call naming it is refused whole).
+2. **Each item on its own** and references repeated within the list (:func:`ledger.list_problems`, over the
+   whole list at once, so a repeat in a later chunk is refused as it is in one call). Then, **per chunk, the
+   state in sets**: participants, earlier payments by reference, paid months, programmes, employers and
+   payer regions (:func:`ledger.load_state`, a thousand keys per statement), and every item in list order
+   through :func:`ledger.decide` (an accepted payment's months count for the next payment of the same
+   participant, a refused one's do not — as in the single path, where the refused rows are left out).
+3. **Write the chunk**: the new ledger rows in multi-row INSERTs (:func:`domain.db.insert_rows`), the
+   derived figures recounted with the ledger's one UPDATE per thousand
+   (:func:`ledger.recompute_participant_figures`), and one ``contribution.record`` event per participant
+   changed, hash-chained in order and appended in bulk (:func:`domain.audit.writes.record_many`). The Monev
+   rollups follow through their triggers, as for every write.
+
+Everything happens in the caller's transaction, and ``written`` tells the caller whether to commit: with
+``all_or_nothing`` one refusal anywhere means nothing is to be committed, a dry run never is (both do the
+same work first, so their counts and cost are exactly what a real run gives at that moment). Otherwise a
+refused item is left out and the rest go in.
+
+For jobs: ``progress(done, refused_by_code)`` is called after each chunk, and ``checkpoint(cursor)`` is
+awaited after each chunk written in earnest (not in a dry run or with ``all_or_nothing``), where a job runner
+may commit and remember the cursor — the index of the next item. ``start=cursor`` resumes there. A chunk that
+ran again after a crash writes nothing twice: its references are already recorded, so its items come back
+unchanged (the ledger's idempotency by reference).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.audit import writes as audit
+from domain.db import insert_rows
+from domain.participants.bulk import CHUNK, Checkpoint, Progress, Refusals
+from domain.participants.ledger import (
+    ContributionItem,
+    LedgerState,
+    decide,
+    list_problems,
+    load_state,
+    payment_changes,
+    recompute_participant_figures,
+)
+from domain.participants.models import Contribution, Participant
+from domain.participants.months import month_number
+from domain.writes.caller import Caller
+from domain.writes.codes import WriteCode
+from domain.writes.errors import NotFound, Problem
+from domain.writes.transactions import open_write_transaction
+
+
+@dataclass
+class BulkRecorded(Refusals):
+    """What recording a list did (or, when not ``written``, would do)."""
+
+    created: int = 0
+    #: Items whose reference is already recorded for the same payment (nothing to do).
+    unchanged: int = 0
+    #: Rupiah of the payments created.
+    amount: Decimal = Decimal(0)
+    written: bool = False
+    #: The index of the next item not yet done (the list's length at the end).
+    cursor: int = 0
+
+
+async def record_contributions_bulk(
+    session: AsyncSession,
+    caller: Caller,
+    items: Sequence[ContributionItem],
+    *,
+    all_or_nothing: bool = False,
+    dry_run: bool = False,
+    start: int = 0,
+    chunk_size: int = CHUNK,
+    progress: Progress | None = None,
+    checkpoint: Checkpoint | None = None,
+    today: dt.date | None = None,
+) -> BulkRecorded:
+    """Record `items` from index `start` on (see the module docstring); the caller commits when ``written``."""
+    today = today or dt.date.today()
+    current = month_number(today)
+    outcome = BulkRecorded(cursor=start)
+    if not items[start:]:
+        outcome.written = not dry_run
+        return outcome
+    await open_write_transaction(session)
+    hidden = await _not_visible(session, caller, items)
+    shown = [i for i in range(len(items)) if i not in hidden]
+    alone = {shown[j]: problems for j, problems in list_problems([items[i] for i in shown]).items()}
+    earnest = not dry_run and not all_or_nothing
+    for begin in range(start, len(items), chunk_size):
+        end = min(begin + chunk_size, len(items))
+        # The chain's lock before the chunk's reads (again after a checkpoint's commit): a concurrent run over
+        # the same list then finds this one's payments recorded instead of colliding with them.
+        await open_write_transaction(session)
+        good: list[int] = []
+        for i in range(begin, end):
+            if i in hidden:
+                outcome.refuse(i, [Problem(f"input[{i}].participantId", WriteCode.NOT_FOUND, hidden[i])])
+            elif i in alone:
+                outcome.refuse(i, [_renumbered(p, shown) for p in alone[i]])
+            else:
+                good.append(i)
+        state = await load_state(session, [items[i] for i in good])
+        new_rows: list[dict[str, Any]] = []
+        for i in good:
+            payee = state.payees.get(items[i].participant_id)
+            if payee is None or not caller.sees(payee.region_code):  # moved away since the run began
+                outcome.refuse(i, [Problem(f"input[{i}].participantId", WriteCode.NOT_FOUND, hidden_message(items[i]))])
+                continue
+            values, problems = decide(i, items[i], state, caller, current)
+            if problems:
+                outcome.refuse(i, problems)
+            elif isinstance(values, dict):
+                new_rows.append(values)
+                outcome.created += 1
+                outcome.amount += values["amount"]
+            else:
+                outcome.unchanged += 1
+        if new_rows:
+            await _write(session, caller, new_rows, state, today)
+        outcome.cursor = end
+        if progress is not None:
+            progress(end, dict(outcome.reasons))
+        if earnest and checkpoint is not None:
+            await checkpoint(end)
+    outcome.written = not dry_run and not (all_or_nothing and outcome.refused)
+    return outcome
+
+
+async def _not_visible(session: AsyncSession, caller: Caller, items: Sequence[ContributionItem]) -> dict[int, str]:
+    """Items for a participant that does not exist for the caller, with the message of the single path's
+    NotFound: refused first, they take no further part (their references count for nothing, so a hidden
+    participant cannot change what happens to the caller's own items)."""
+    ids = sorted({item.participant_id for item in items})
+    seen: set[int] = set()
+    for begin in range(0, len(ids), 1000):
+        rows = await session.execute(
+            select(Participant.id, Participant.region_code).where(Participant.id.in_(ids[begin : begin + 1000]))
+        )
+        seen.update(pid for pid, region in rows if caller.sees(region))
+    return {i: hidden_message(item) for i, item in enumerate(items) if item.participant_id not in seen}
+
+
+def hidden_message(item: ContributionItem) -> str:
+    return str(NotFound("participant", item.participant_id))
+
+
+def _renumbered(problem: Problem, shown: list[int]) -> Problem:
+    """A problem found among the visible items, with the items it names by their index in the whole list."""
+
+    def index(m: re.Match[str]) -> str:
+        return f"input[{shown[int(m.group(1))]}]"
+
+    return Problem(_INPUT.sub(index, problem.field or "") or None, problem.code, _INPUT.sub(index, problem.message))
+
+
+_INPUT = re.compile(r"input\[(\d+)\]")
+
+
+async def _write(
+    session: AsyncSession, caller: Caller, rows: list[dict[str, Any]], state: LedgerState, today: dt.date
+) -> None:
+    await insert_rows(session, Contribution, rows)
+    touched = sorted({row["participant_id"] for row in rows})
+    await recompute_participant_figures(session, touched, today=today, reload=False)
+    after: dict[int, tuple[Any, Any]] = {}
+    for begin in range(0, len(touched), 1000):
+        ids = touched[begin : begin + 1000]
+        figures = select(Participant.id, Participant.paid_through, Participant.contribution_months)
+        for pid, paid_through, months in await session.execute(figures.where(Participant.id.in_(ids))):
+            after[pid] = (paid_through, months)
+    mine: dict[int, list[dict[str, Any]]] = {pid: [] for pid in touched}
+    for row in rows:
+        mine[row["participant_id"]].append(row)
+    # One event per participant changed, in participant order, as the single path appends them.
+    events = [
+        audit.NewEvent(
+            "contribution.record", "Participant", pid, payment_changes(mine[pid], state.payees[pid], after[pid])
+        )
+        for pid in touched
+    ]
+    await audit.record_many(session, actor=caller.actor, events=events, meta=caller.meta)
