@@ -107,6 +107,7 @@ class ParticipantNode(relay.Node):
     nik: str = column_field(Participant.nik)
     birth_date: dt.date | None = column_field(Participant.birth_date)
     monthly_wage: Decimal | None = column_field(Participant.monthly_wage)
+    phone_number: str | None = column_field(Participant.phone_number)
     pii_shown: strawberry.Private[bool]
     region_code: strawberry.Private[str]
     employer_id: strawberry.Private[int | None]

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.db import Base, UTCDateTime, utcnow
 from domain.nik import Sex
+from domain.participants.phone import PHONE_NUMBER
 from domain.participants.rules import Program, Segment, segment_program_check_sql
 from domain.read_fields import IDENTIFIER, read_field
 from domain.regions.models import PlacedMixin
@@ -124,6 +125,16 @@ class Participant(PlacedMixin, Base):
             withheld=True,
         ),
     )
+    #: E.164 (+628…), parsed by domain.participants.phone; personal data (UU PDP), masked like an identifier.
+    phone_number: Mapped[str | None] = mapped_column(
+        String(16),
+        info=read_field(
+            "phoneNumber",
+            "Mobile number in E.164 (+628…); masked as '+62812******89' without pii:read. "
+            "Every response with unmasked phone numbers is recorded in the personal-data access log.",
+            masked=PHONE_NUMBER,
+        ),
+    )
     #: Derived from the contribution ledger (domain.participants.ledger), never typed in: the last day of the
     #: last month paid, the number of months paid, and those among the 24 months up to the last recount.
     paid_through: Mapped[dt.date | None] = mapped_column(
@@ -159,6 +170,7 @@ class Participant(PlacedMixin, Base):
     __table_args__ = (
         CheckConstraint("monthly_wage IS NULL OR monthly_wage >= 0", name="wage_non_negative"),
         CheckConstraint("contribution_months >= 0", name="months_non_negative"),
+        CheckConstraint("phone_number IS NULL OR phone_number LIKE '+628%'", name="phone_number_e164"),
         CheckConstraint("length(nik) = 16", name="nik_length"),
         CheckConstraint("segment <> 'PU' OR employer_id IS NOT NULL", name="pu_has_employer"),
         # Target of the enrolment table's composite key, so an enrolment always knows its segment.
