@@ -31,6 +31,7 @@ from domain.beneficiaries.models import MAX_DECILE, MIN_DECILE
 from domain.claims.models import ClaimStatus
 from domain.nik import Sex
 from domain.participants.models import FundingSource, ParticipantStatus
+from domain.participants.phone import MAX_INPUT_LENGTH
 from domain.participants.rules import JKK_RISK_CLASS_MAX, JKK_RISK_CLASS_MIN, Program, Segment
 from domain.text import MAX_NOTE_LENGTH
 from domain.writes.reasons import REASON_LABELS
@@ -87,6 +88,16 @@ def _with_reason(name: str, fields: type[Form]) -> type[Form]:
 
 
 # -- participants ------------------------------------------------------------------------------------------
+def _phone_number_field(*, removable: bool) -> StringField:
+    how = "08…, +628… or 628…, spaces and dashes allowed; stored as +628…"
+    return _text(
+        "Mobile number",
+        required=False,
+        max_length=MAX_INPUT_LENGTH,
+        description=how + ("; empty the field to remove the number." if removable else "."),
+    )
+
+
 class _ParticipantFields(ConsoleForm):
     full_name = _text("Full name")
     nik = _text("NIK", max_length=32, description="16 digits: district, birth date (day + 40 for women), serial.")
@@ -96,6 +107,7 @@ class _ParticipantFields(ConsoleForm):
     funding_source = _select("Funding", _choices(FundingSource))
     region_code = _text("Village code", max_length=20, description="Kemendagri village code, e.g. 52.71.01.1001.")
     monthly_wage = DecimalField("Monthly wage (Rp)", validators=[Optional()], places=2, render_kw=dict(_INPUT))
+    phone_number = _phone_number_field(removable=True)
     programs = SelectMultipleField(
         "Programmes", choices=_choices(Program), render_kw={"class": "form-select", "size": 5}
     )
@@ -117,6 +129,7 @@ class ParticipantCreateForm(ConsoleForm):
     )
     employer_registration_number = _text("Employer registration number", required=False, max_length=20)
     monthly_wage = DecimalField("Monthly wage (Rp)", validators=[Optional()], places=2, render_kw=dict(_INPUT))
+    phone_number = _phone_number_field(removable=False)
 
 
 # -- employers ---------------------------------------------------------------------------------------------

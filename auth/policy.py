@@ -27,8 +27,9 @@ from domain.claims.models import Claim, ClaimBenefit
 from domain.codes import ErrorCode
 from domain.monev.suppression import DEFAULT_THRESHOLD, Family
 from domain.monev.tables import Viewer
-from domain.nik import mask_identifier, mask_identifier_sql
 from domain.participants.models import Contribution, Participant
+from domain.read_fields import IDENTIFIER, Mask, read_fields
+from domain.read_fields import Treatment as Treatment  # part of the policy's vocabulary: re-exported
 from domain.regions.models import PlacedMixin, PlacedModel, Region, is_placed, placed_within
 from domain.regions.rules import RegionCode, within
 
@@ -213,18 +214,17 @@ def pii_visible(principal: Principal) -> bool:
     return pii_decision(principal).allowed
 
 
-class Treatment(enum.StrEnum):
-    """What happens to a personal value without ``pii:read``."""
-
-    MASKED = "MASKED"  # identity numbers: '5271**********01' (domain.nik.mask_identifier)
-    WITHHELD = "WITHHELD"  # birth dates, wages, wage-derived amounts: null in the API, "(hidden)" in the console
+def _declared(model: type[Any]) -> dict[str, Treatment]:
+    """The personal columns `model` declares beside them (``info=read_field(..., masked=/withheld=)``)."""
+    return {key: f.treatment for key, f in read_fields(model).items() if f.treatment is not None}
 
 
 #: Personal data, by table and column: the one rule set. GraphQL, the console (lists, details, exports),
 #: ``explainAccess`` and readers of the audit trail all apply it through :func:`treatment` / :func:`shown`;
-#: the tables below for GraphQL fields and audit-trail columns are derived from it.
+#: the tables below for GraphQL fields and audit-trail columns are derived from it. A participant's
+#: personal columns are declared beside them (domain.read_fields); the other tables' are listed here.
 PERSONAL_DATA: dict[type[Any], dict[str, Treatment]] = {
-    Participant: {"nik": Treatment.MASKED, "birth_date": Treatment.WITHHELD, "monthly_wage": Treatment.WITHHELD},
+    Participant: _declared(Participant),
     PovertyBeneficiary: {
         "nik": Treatment.MASKED,
         "family_card_number": Treatment.MASKED,
@@ -256,6 +256,23 @@ _GRAPHQL_PLACE: dict[type[Any], tuple[str, str]] = {
 _LOGGED_UNDER: dict[type[Any], str] = {ClaimBenefit: "claim_id"}
 
 
+def field_name(model: type[Any], column: str) -> str:
+    """The API's name of `column`: as declared beside it (domain.read_fields), else its camelCase."""
+    declared = read_fields(model).get(column)
+    return declared.name if declared is not None else _camel(column)
+
+
+def logged_as(model: type[Any], column: str) -> tuple[str, str]:
+    """(entity type, field) under which a read of `column` of `model` in full is logged in the access log."""
+    return _GRAPHQL_PLACE[model][0], field_name(model, column)
+
+
+def mask_of(model: type[Any], column: str) -> Mask:
+    """How a masked `column` of `model` is shown: as declared beside it, else as an identity number."""
+    declared = read_fields(model).get(column)
+    return declared.mask if declared is not None and declared.mask is not None else IDENTIFIER
+
+
 def access_log_entry(principal: Principal, row: Any, column: str) -> tuple[str, object, str] | None:
     """(entity type, id, field) for the personal-data access log when `column` of `row` reaches `principal`
     in full; None when it is not personal data, is empty, or is masked or withheld (nothing to log).
@@ -265,7 +282,8 @@ def access_log_entry(principal: Principal, row: Any, column: str) -> tuple[str, 
     model = type(row)
     if column not in PERSONAL_DATA.get(model, {}) or getattr(row, column, None) is None or not pii_visible(principal):
         return None
-    return _GRAPHQL_PLACE[model][0], getattr(row, _LOGGED_UNDER.get(model, "id")), _camel(column)
+    typename, name = logged_as(model, column)
+    return typename, getattr(row, _LOGGED_UNDER.get(model, "id")), name
 
 
 def _camel(column: str) -> str:
@@ -278,7 +296,7 @@ def _as_graphql_fields(data: dict[type[Any], dict[str, Treatment]]) -> dict[str,
     for model, columns in data.items():
         typename, prefix = _GRAPHQL_PLACE[model]
         for column, how in columns.items():
-            fields.setdefault(typename, {})[prefix + _camel(column)] = how
+            fields.setdefault(typename, {})[prefix + field_name(model, column)] = how
     return fields
 
 
@@ -291,6 +309,14 @@ WAGE_DERIVED_FIELDS: dict[str, dict[str, Treatment]] = _as_graphql_fields(WAGE_D
 
 #: Personal columns as the audit trail names them in ``changes`` (domain column names, not GraphQL fields).
 PERSONAL_COLUMNS: dict[str, Treatment] = {c: how for columns in PERSONAL_DATA.values() for c, how in columns.items()}
+
+#: How each masked column is masked in the audit trail, by column name as the trail names them.
+_MASKS_BY_COLUMN: dict[str, Mask] = {
+    c: mask_of(model, c)
+    for model, columns in PERSONAL_DATA.items()
+    for c, how in columns.items()
+    if how is Treatment.MASKED
+}
 
 #: Amounts that may reveal a wage, as the audit trail names them. An event's ``changes`` does not always say
 #: the claim's programme or the contribution's payer, so the trail withholds them all without ``pii:read``.
@@ -341,7 +367,7 @@ def shown(
     how = treatment(principal, model, column, program, wage_based=wage_based)
     if how is None or value is None:
         return value
-    return mask_identifier(str(value)) if how is Treatment.MASKED else None
+    return mask_of(model, column).python(str(value)) if how is Treatment.MASKED else None
 
 
 def shown_sql(
@@ -353,8 +379,8 @@ def shown_sql(
 ) -> ColumnElement[Any]:
     """:func:`shown` as a SQL column expression: the same rules (:func:`treatment`), applied by the database.
 
-    For reads whose JSON the database builds (schema.compiled.sql_json). Masking is
-    :func:`domain.nik.mask_identifier_sql`, the SQL twin of :func:`mask_identifier`; a wage-derived column
+    For reads whose JSON the database builds (schema.compiled.sql_json). Masking is the column's
+    :class:`~domain.read_fields.Mask` in SQL (``domain.nik.mask_identifier_sql`` for identifiers); a wage-derived column
     (a claim's amount) is withheld only on rows whose `program` pays wage-based amounts.
     """
     always = treatment(principal, model, column, wage_based=False)
@@ -363,7 +389,7 @@ def shown_sql(
     def apply(how: Treatment | None) -> ColumnElement[Any]:
         if how is None:
             return value
-        return mask_identifier_sql(value) if how is Treatment.MASKED else sql_cast(null(), value.type)
+        return mask_of(model, column).sql(value) if how is Treatment.MASKED else sql_cast(null(), value.type)
 
     if always == if_wage_based:
         return apply(always)
@@ -384,12 +410,12 @@ def masked_changes(principal: Principal, changes: Any) -> tuple[Any, set[str]]:
     revealed: set[str] = set()
     full = pii_visible(principal)
 
-    def treat(treatment: Treatment, value: Any) -> Any:
+    def treat(column: str, treatment: Treatment, value: Any) -> Any:
         if isinstance(value, dict) and set(value) <= {"before", "after"}:
-            return {k: treat(treatment, v) for k, v in value.items()}
+            return {k: treat(column, treatment, v) for k, v in value.items()}
         if value is None or full:
             return value
-        return mask_identifier(str(value)) if treatment is Treatment.MASKED else None
+        return _MASKS_BY_COLUMN[column].python(str(value)) if treatment is Treatment.MASKED else None
 
     def walk(value: Any) -> Any:
         if isinstance(value, list):
@@ -404,7 +430,7 @@ def masked_changes(principal: Principal, changes: Any) -> tuple[Any, set[str]]:
             else:
                 if full and item is not None and key in PERSONAL_COLUMNS:
                     revealed.add(key)
-                result[key] = treat(treatment, item)
+                result[key] = treat(key, treatment, item)
         return result
 
     return walk(changes), revealed

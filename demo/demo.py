@@ -52,7 +52,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "employers": ("id", "registration_number", "name", "jkk_risk_class", "version", *_PLACE),
     "participants": (
         "id", "membership_number", "nik", "full_name", "birth_date", "sex", "segment", "status",
-        "funding_source", "employer_id", "monthly_wage", "paid_through", "contribution_months",
+        "funding_source", "employer_id", "monthly_wage", "phone_number", "paid_through", "contribution_months",
         "recent_contribution_months", "died_on", "retired_on", "registered_at", "version", *_PLACE,
     ),
     "participant_programs": ("participant_id", "program", "segment", "since"),
@@ -129,6 +129,8 @@ _SECTORS = Weighted(
     [(("Niaga", 1), 30), (("Jasa", 1), 25), (("Pariwisata", 2), 5), (("Agro", 3), 15), (("Industri", 3), 10),
      (("Konstruksi", 4), 12), (("Tambang", 5), 3)]
 )  # fmt: skip
+#: Mobile operators' prefixes after +62 (Telkomsel, Indosat, XL, Tri, Smartfren).
+_MOBILE_PREFIXES = ("812", "813", "821", "852", "857", "878", "896", "881")
 _COMPANY_WORDS = ("Rinjani", "Sasak", "Samawa", "Mbojo", "Gili", "Senggigi", "Mandalika", "Tambora", "Abadi", "Mandiri",
                   "Sejahtera", "Nusa", "Karya", "Jaya", "Lestari", "Makmur")  # fmt: skip
 
@@ -304,6 +306,14 @@ class _Generator:
             progs.append(Program.JHT)
         return progs
 
+    def _phone_number(self, pid: int) -> str | None:
+        """Two participants in three have a mobile number (E.164). Computed from the id, not drawn from the
+        generator's stream, so that every other value of the data set is what it was before numbers existed."""
+        if pid % 3 == 0:
+            return None
+        prefix = _MOBILE_PREFIXES[pid % len(_MOBILE_PREFIXES)]
+        return f"+62{prefix}{(pid * 2_654_435_761 + self.kpj_offset) % 10**8:08d}"
+
     def _participant(self, pid: int, plan: ClaimPlan | None, poor: Poverty | None, batch: Batch) -> None:
         rng, as_of = self.rng, self.as_of
         seg = self._segment(plan, poor)
@@ -354,7 +364,8 @@ class _Generator:
         retired_on = end if status is _S.RETIRED else None
         batch["participants"].append(
             (pid, kpj, nik, name, birth, sex.value, seg.value, status.value, funding.value, employer_id, wage,
-             paid_through, months, recent, died_on, retired_on, office_time(rng, registered), 1, *place)
+             self._phone_number(pid), paid_through, months, recent, died_on, retired_on,
+             office_time(rng, registered), 1, *place)
         )  # fmt: skip
         held: dict[Program, dt.date] = {}
         for prog in self._programs(seg, funding, plan):

@@ -37,6 +37,11 @@ class RegisterParticipantInput:
         default=None, description="The employer, required for wage earners (PU)."
     )
     monthly_wage: Decimal | None = strawberry.field(default=None, description="Monthly wage in rupiah (PU: required).")
+    phone_number: str | None = strawberry.field(
+        default=None,
+        description="Indonesian mobile number: 0812-3456-7890, +62 812 3456 7890 or 6281234567890; stored as "
+        "+6281234567890. A bad one is INVALID_PHONE_NUMBER.",
+    )
 
 
 @strawberry.input(description="A correction of a participant. Only the fields given change.")
@@ -54,6 +59,9 @@ class UpdateParticipantInput:
     funding_source: FundingSourceEnum | None = strawberry.field(default=None, description="New funding source.")
     region_code: str | None = strawberry.field(default=None, description="New village of registration.")
     monthly_wage: Decimal | None = strawberry.field(default=None, description="New monthly wage.")
+    phone_number: str | None = strawberry.field(
+        default=None, description="Corrected mobile number (as for registration); the empty string removes it."
+    )
     paid_through: dt.date | None = strawberry.field(
         default=None,
         description="Not correctable: paid-through is counted from the recorded contributions "
@@ -131,6 +139,7 @@ class ParticipantMutation:
             programs=_programs(input.programs) or set(),
             employer_registration_number=input.employer_registration_number,
             monthly_wage=input.monthly_wage,
+            phone_number=input.phone_number,
         )
         row, errors = await run_write(info, lambda s, c: register_participant(s, c, data))
         return ParticipantPayload(
@@ -158,6 +167,7 @@ class ParticipantMutation:
             funding_source=domain_value(input.funding_source),
             region_code=input.region_code,
             monthly_wage=input.monthly_wage,
+            phone_number=input.phone_number,
             paid_through=input.paid_through,
             programs=_programs(input.programs),
         )

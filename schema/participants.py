@@ -12,7 +12,7 @@ import strawberry
 from sqlalchemy import ColumnElement, exists, select
 from strawberry import relay
 
-from auth.policy import pii_visible, require_scope, shown, visible
+from auth.policy import pii_visible, require_scope, visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain import clock
@@ -36,6 +36,7 @@ from schema.ids import db_id, local_id
 from schema.limits import PAGE_SIZE_TEXT, PROGRAMS_SIZE
 from schema.pagination import CountedConnection, OrderDirection, SortKey, paginate
 from schema.permissions import needs
+from schema.read_fields import column_field, shown_columns
 from schema.references import CompanyReference
 from schema.regions import RegionNode
 
@@ -88,79 +89,40 @@ class ProgramEnrolment:
     description="A worker insured by BPJS Ketenagakerjaan. Personal fields are masked without pii:read.",
 )
 class ParticipantNode(relay.Node):
+    # Each column field's name, description, masking and access-log note come from its declaration beside
+    # the column (domain.participants.models, domain.read_fields); the compiled path reads the same ones.
     id: relay.NodeID[int]
-    membership_number: str = strawberry.field(description="Membership number (KPJ).")
-    nik_shown: strawberry.Private[str]
+    membership_number: str = column_field(Participant.membership_number)
+    full_name: str = column_field(Participant.full_name)
+    sex: SexEnum = column_field(Participant.sex)
+    segment: SegmentEnum = column_field(Participant.segment)
+    status: ParticipantStatusEnum = column_field(Participant.status)
+    funding_source: FundingSourceEnum = column_field(Participant.funding_source)
+    paid_through: dt.date | None = column_field(Participant.paid_through)
+    contribution_months: int = column_field(Participant.contribution_months)
+    recent_contribution_months: int = column_field(Participant.recent_contribution_months)
+    died_on: dt.date | None = column_field(Participant.died_on)
+    registered_at: dt.datetime = column_field(Participant.registered_at)
+    version: int = column_field(Participant.version)
+    nik: str = column_field(Participant.nik)
+    birth_date: dt.date | None = column_field(Participant.birth_date)
+    monthly_wage: Decimal | None = column_field(Participant.monthly_wage)
+    phone_number: str | None = column_field(Participant.phone_number)
     pii_shown: strawberry.Private[bool]
-    full_name: str = strawberry.field(description="Full name as in the civil registry.")
-    birth_date_shown: strawberry.Private[dt.date | None]
-    sex: SexEnum = strawberry.field(description="Sex.")
-    segment: SegmentEnum = strawberry.field(description="Segment (PU, BPU, JAKON, PMI).")
-    status: ParticipantStatusEnum = strawberry.field(
-        description="Membership status as of today: ACTIVE when contributions are paid through the current "
-        "month, INACTIVE otherwise (derived from the ledger on every read), or DECEASED or RETIRED."
-    )
-    funding_source: FundingSourceEnum = strawberry.field(description="Who pays the contributions.")
-    monthly_wage_shown: strawberry.Private[Decimal | None]
-    paid_through: dt.date | None = strawberry.field(description="Contributions are paid through this date.")
-    contribution_months: int = strawberry.field(description="Number of months with contributions paid.")
-    recent_contribution_months: int = strawberry.field(
-        description="Months paid among the 24 months up to the last recount (JKP needs 12 in the 24 before a "
-        "dismissal)."
-    )
-    died_on: dt.date | None = strawberry.field(description="Date of death, once a death claim has been paid.")
-    registered_at: dt.datetime = strawberry.field(description="When the participant was registered.")
-    version: int = strawberry.field(description="Row version, for optimistic locking (expectedVersion).")
     region_code: strawberry.Private[str]
     employer_id: strawberry.Private[int | None]
 
     @classmethod
     def from_row(cls, row: Participant, principal: Principal) -> ParticipantNode:
         return cls(
-            id=row.id,
-            membership_number=row.membership_number,
-            nik_shown=shown(principal, Participant, "nik", row.nik) or "",
+            **{
+                **shown_columns(principal, row),
+                "status": derived_status(row.status, row.paid_through, clock.today()),
+            },
             pii_shown=pii_visible(principal),
-            full_name=row.full_name,
-            birth_date_shown=shown(principal, Participant, "birth_date", row.birth_date),
-            sex=row.sex,
-            segment=row.segment,
-            status=derived_status(row.status, row.paid_through, clock.today()),
-            funding_source=row.funding_source,
-            monthly_wage_shown=shown(principal, Participant, "monthly_wage", row.monthly_wage),
-            paid_through=row.paid_through,
-            contribution_months=row.contribution_months,
-            recent_contribution_months=row.recent_contribution_months,
-            died_on=row.died_on,
-            registered_at=row.registered_at,
-            version=row.version,
             region_code=row.region_code,
             employer_id=row.employer_id,
         )
-
-    @strawberry.field(
-        description="National ID (NIK), 16 digits; masked as '5271**********01' without pii:read. "
-        "Every response with unmasked NIKs is recorded in the personal-data access log."
-    )
-    def nik(self, info: Info) -> str:
-        if self.pii_shown:
-            info.context.note_pii_read("Participant", self.id, "nik")
-        return self.nik_shown
-
-    @strawberry.field(description="Birth date; null without pii:read. Reading it is recorded in the access log.")
-    def birth_date(self, info: Info) -> dt.date | None:
-        if self.birth_date_shown is not None:
-            info.context.note_pii_read("Participant", self.id, "birthDate")
-        return self.birth_date_shown
-
-    @strawberry.field(
-        description="Reported monthly wage (or declared income) in rupiah; null without pii:read. "
-        "Reading it is recorded in the access log."
-    )
-    def monthly_wage(self, info: Info) -> Decimal | None:
-        if self.monthly_wage_shown is not None:
-            info.context.note_pii_read("Participant", self.id, "monthlyWage")
-        return self.monthly_wage_shown
 
     @strawberry.federation.field(
         description="Where the participant is registered (a village).", **needs(Scope.REGIONS_READ)

@@ -43,6 +43,7 @@ class ParticipantView(ConsoleView, model=Participant):
     column_list = [
         P.membership_number,
         P.nik,
+        P.phone_number,
         P.full_name,
         P.segment,
         P.status,
@@ -62,6 +63,7 @@ class ParticipantView(ConsoleView, model=Participant):
         P.funding_source,
         P.employer_id,
         P.monthly_wage,
+        P.phone_number,
         P.paid_through,
         P.contribution_months,
         P.region_code,
@@ -82,6 +84,7 @@ class ParticipantView(ConsoleView, model=Participant):
         P.paid_through: "Paid through",
         P.birth_date: "Birth date",
         P.monthly_wage: "Monthly wage",
+        P.phone_number: "Mobile number",
         P.employer_id: "Employer id",
         P.registered_at: "Registered",
     }
@@ -141,6 +144,7 @@ class ParticipantView(ConsoleView, model=Participant):
             ),
             region_code=if_changed(form.region_code.data.strip(), row.region_code),
             monthly_wage=if_changed(form.monthly_wage.data, row.monthly_wage),
+            phone_number=if_changed((form.phone_number.data or "").strip(), row.phone_number or ""),
             programs={Program(p) for p in wanted} if wanted != held else None,
         )
         version, reason, code = form_version(form), form.reason.data, form.reason_code.data
@@ -164,6 +168,7 @@ class ParticipantView(ConsoleView, model=Participant):
             programs={Program(p) for p in form.programs.data or []},
             employer_registration_number=(form.employer_registration_number.data or "").strip() or None,
             monthly_wage=form.monthly_wage.data,
+            phone_number=form.phone_number.data,
         )
         return await self.correct(request, "Participant", lambda s, c: register_participant(s, c, data))
 

@@ -186,6 +186,7 @@ async def register_participants_bulk(
                         "funding_source": data.funding_source,
                         "employer_id": checked.employer_id,
                         "monthly_wage": data.monthly_wage,
+                        "phone_number": checked.phone_number,
                         "paid_through": None,
                         "contribution_months": 0,
                         "recent_contribution_months": 0,

@@ -38,6 +38,11 @@ class ParticipantCode(UserErrorCode):
         "The participant has died: no contribution is due after that month, and only the death benefit and the "
         "heirs' scholarships remain to claim.",
     )
+    INVALID_PHONE_NUMBER = (
+        "INVALID_PHONE_NUMBER",
+        "The phone number is not an Indonesian mobile number: 08…, +628… or 628… with 10-13 digits after +62 "
+        "(the message says what is wrong).",
+    )
     INVALID_REGISTRATION_NUMBER = (
         "INVALID_REGISTRATION_NUMBER",
         "An employer registration number (NPP) has 5-20 capital letters and digits, e.g. NPP52710000001.",

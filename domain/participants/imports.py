@@ -37,8 +37,10 @@ from domain.nik import Sex
 from domain.participants.bulk import CHUNK
 from domain.participants.bulk_ledger import record_contributions_bulk
 from domain.participants.bulk_registration import register_participants_bulk
+from domain.participants.codes import ParticipantCode
 from domain.participants.ledger import ContributionItem
 from domain.participants.models import FundingSource, Participant
+from domain.participants.phone import InvalidPhoneNumber, parse_phone_number
 from domain.participants.rules import Program, Segment
 from domain.participants.writes import Registration
 from domain.regions.codes import RegionErrorCode
@@ -70,6 +72,7 @@ PARTICIPANT_COLUMNS: tuple[Column, ...] = (
     Column("programs", ("program", "programs")),
     Column("employer_registration_number", ("npp", "nomor_pendaftaran_perusahaan", "employer"), required=False),
     Column("monthly_wage", ("upah", "upah_bulanan", "wage"), required=False),
+    Column("phone_number", ("no_hp", "phone"), required=False),
 )
 CONTRIBUTION_COLUMNS: tuple[Column, ...] = (
     Column("membership_number", ("kpj", "no_kpj", "nomor_kpj"), required=False),
@@ -89,6 +92,7 @@ _FIELDS = {
     "fundingSource": "funding_source",
     "employerRegistrationNumber": "employer_registration_number",
     "monthlyWage": "monthly_wage",
+    "phoneNumber": "phone_number",
     "payerRegionCode": "payer_region_code",
     "fromMonth": "from_month",
 }
@@ -132,6 +136,18 @@ def _decimal(value: Any, label: str) -> Decimal:
         ) from None
 
 
+def _phone_number(value: Any) -> str:
+    if not isinstance(value, str):
+        raise CellProblem(
+            ParticipantCode.INVALID_PHONE_NUMBER,
+            "the phone number is stored as a number, which loses its leading 0; format the column as text",
+        )
+    try:
+        return parse_phone_number(value)
+    except InvalidPhoneNumber as exc:
+        raise CellProblem(ParticipantCode.INVALID_PHONE_NUMBER, str(exc)) from None
+
+
 Converter = Callable[[_Rows, int, tuple[Any, ...], list[RowError]], Any]
 Writer = Callable[[AsyncSession, Caller, list[tuple[int, Any]], _Rows, ErrorSink, ImportCounts], Awaitable[None]]
 
@@ -140,7 +156,7 @@ def _participant_row(rows: _Rows, number: int, values: tuple[Any, ...], problems
     def cell(field: str, convert: Callable[[Any], Any]) -> Any:
         value = rows.get(values, field)
         if cells.is_blank(value):
-            if field in ("employer_registration_number", "monthly_wage"):
+            if field in ("employer_registration_number", "monthly_wage", "phone_number"):
                 return None
             problems.append(RowError(number, rows.column(field), "", WriteCode.REQUIRED, f"{field} is empty"))
             return None
@@ -176,6 +192,7 @@ def _participant_row(rows: _Rows, number: int, values: tuple[Any, ...], problems
         "programs": cell("programs", programs),
         "employer_registration_number": cell("employer_registration_number", cells.text),
         "monthly_wage": cell("monthly_wage", lambda v: _decimal(v, "monthly_wage")),
+        "phone_number": cell("phone_number", _phone_number),
     }
     if problems:
         return None

@@ -25,7 +25,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.db import Base, UTCDateTime, utcnow
 from domain.nik import Sex
+from domain.participants.phone import PHONE_NUMBER
 from domain.participants.rules import Program, Segment, segment_program_check_sql
+from domain.read_fields import IDENTIFIER, read_field
 from domain.regions.models import PlacedMixin
 
 
@@ -64,40 +66,111 @@ class Employer(PlacedMixin, Base):
 
 
 class Participant(PlacedMixin, Base):
-    """An insured worker. Region columns hold where the participant is registered (not the NIK's district)."""
+    """An insured worker. Region columns hold where the participant is registered (not the NIK's district).
+
+    A column the API serves says so beside it (``info=read_field(...)``, domain.read_fields): its GraphQL
+    name, description and, for personal data, its treatment; the schema, the policy and the compiled reads
+    derive from that one declaration.
+    """
 
     __tablename__ = "participants"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    membership_number: Mapped[str] = mapped_column(String(11), unique=True)  # KPJ
-    nik: Mapped[str] = mapped_column(String(16), unique=True)
-    full_name: Mapped[str] = mapped_column(String(200))
-    birth_date: Mapped[dt.date] = mapped_column(Date)
-    sex: Mapped[Sex] = mapped_column(_enum(Sex, 1))
-    segment: Mapped[Segment] = mapped_column(_enum(Segment), index=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, info=read_field("id", "The global id."))
+    membership_number: Mapped[str] = mapped_column(
+        String(11), unique=True, info=read_field("membershipNumber", "Membership number (KPJ).")
+    )
+    nik: Mapped[str] = mapped_column(
+        String(16),
+        unique=True,
+        info=read_field(
+            "nik",
+            "National ID (NIK), 16 digits; masked as '5271**********01' without pii:read. "
+            "Every response with unmasked NIKs is recorded in the personal-data access log.",
+            masked=IDENTIFIER,
+        ),
+    )
+    full_name: Mapped[str] = mapped_column(
+        String(200), info=read_field("fullName", "Full name as in the civil registry.")
+    )
+    birth_date: Mapped[dt.date] = mapped_column(
+        Date,
+        info=read_field(
+            "birthDate", "Birth date; null without pii:read. Reading it is recorded in the access log.", withheld=True
+        ),
+    )
+    sex: Mapped[Sex] = mapped_column(_enum(Sex, 1), info=read_field("sex", "Sex."))
+    segment: Mapped[Segment] = mapped_column(
+        _enum(Segment), index=True, info=read_field("segment", "Segment (PU, BPU, JAKON, PMI).")
+    )
     #: The lifecycle: DECEASED, RETIRED, or a member (ACTIVE or INACTIVE as of the last recount, which means
     #: nothing more). The status every read shows is derived (domain.participants.status).
-    status: Mapped[ParticipantStatus] = mapped_column(_enum(ParticipantStatus))
-    funding_source: Mapped[FundingSource] = mapped_column(_enum(FundingSource), index=True)
+    status: Mapped[ParticipantStatus] = mapped_column(
+        _enum(ParticipantStatus),
+        info=read_field(
+            "status",
+            "Membership status as of today: ACTIVE when contributions are paid through the current "
+            "month, INACTIVE otherwise (derived from the ledger on every read), or DECEASED or RETIRED.",
+        ),
+    )
+    funding_source: Mapped[FundingSource] = mapped_column(
+        _enum(FundingSource), index=True, info=read_field("fundingSource", "Who pays the contributions.")
+    )
     employer_id: Mapped[int | None] = mapped_column(ForeignKey("employers.id"), index=True)
-    monthly_wage: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    monthly_wage: Mapped[Decimal | None] = mapped_column(
+        Numeric(14, 2),
+        info=read_field(
+            "monthlyWage",
+            "Reported monthly wage (or declared income) in rupiah; null without pii:read. "
+            "Reading it is recorded in the access log.",
+            withheld=True,
+        ),
+    )
+    #: E.164 (+628…), parsed by domain.participants.phone; personal data (UU PDP), masked like an identifier.
+    phone_number: Mapped[str | None] = mapped_column(
+        String(16),
+        info=read_field(
+            "phoneNumber",
+            "Mobile number in E.164 (+628…); masked as '+62812******89' without pii:read. "
+            "Every response with unmasked phone numbers is recorded in the personal-data access log.",
+            masked=PHONE_NUMBER,
+        ),
+    )
     #: Derived from the contribution ledger (domain.participants.ledger), never typed in: the last day of the
     #: last month paid, the number of months paid, and those among the 24 months up to the last recount.
-    paid_through: Mapped[dt.date | None] = mapped_column(Date)
-    contribution_months: Mapped[int] = mapped_column(Integer, default=0)
-    recent_contribution_months: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paid_through: Mapped[dt.date | None] = mapped_column(
+        Date, info=read_field("paidThrough", "Contributions are paid through this date.")
+    )
+    contribution_months: Mapped[int] = mapped_column(
+        Integer, default=0, info=read_field("contributionMonths", "Number of months with contributions paid.")
+    )
+    recent_contribution_months: Mapped[int] = mapped_column(
+        Integer,
+        default=0,
+        server_default="0",
+        info=read_field(
+            "recentContributionMonths",
+            "Months paid among the 24 months up to the last recount (JKP needs 12 in the 24 before a dismissal).",
+        ),
+    )
     #: The date of death, set when a death claim (JKK or JKM) is paid; the status is then DECEASED.
-    died_on: Mapped[dt.date | None] = mapped_column(Date)
+    died_on: Mapped[dt.date | None] = mapped_column(
+        Date, info=read_field("diedOn", "Date of death, once a death claim has been paid.")
+    )
     #: The date the participant retired (status RETIRED); cleared when the status is undone. From the end of
     #: its month the participant is no longer counted as covered, like one who died
     #: (docs/adr/0011-regulations-exactly.md §1).
     retired_on: Mapped[dt.date | None] = mapped_column(Date)
-    registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    registered_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime, default=utcnow, info=read_field("registeredAt", "When the participant was registered.")
+    )
+    version: Mapped[int] = mapped_column(
+        Integer, default=1, info=read_field("version", "Row version, for optimistic locking (expectedVersion).")
+    )
 
     __table_args__ = (
         CheckConstraint("monthly_wage IS NULL OR monthly_wage >= 0", name="wage_non_negative"),
         CheckConstraint("contribution_months >= 0", name="months_non_negative"),
+        CheckConstraint("phone_number IS NULL OR phone_number LIKE '+628%'", name="phone_number_e164"),
         CheckConstraint("length(nik) = 16", name="nik_length"),
         CheckConstraint("segment <> 'PU' OR employer_id IS NOT NULL", name="pu_has_employer"),
         # Target of the enrolment table's composite key, so an enrolment always knows its segment.

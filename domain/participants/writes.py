@@ -24,6 +24,7 @@ from domain.nik import InvalidNIK, Sex, mask_identifier, parse_nik
 from domain.participants.codes import ParticipantCode
 from domain.participants.ledger import recompute_participant_figures
 from domain.participants.models import Employer, FundingSource, Participant, ParticipantProgram, ParticipantStatus
+from domain.participants.phone import InvalidPhoneNumber, parse_phone_number
 from domain.participants.rules import Program, Segment, funding_problems, program_problems, working_age_problems
 from domain.regions.codes import RegionErrorCode
 from domain.regions.models import Region
@@ -52,6 +53,7 @@ AUDITED = (
     "region_code",
     "employer_id",
     "monthly_wage",
+    "phone_number",
     "paid_through",
     "contribution_months",
     "died_on",
@@ -75,6 +77,8 @@ class Registration:
     programs: set[Program]
     employer_registration_number: str | None = None
     monthly_wage: Decimal | None = None
+    #: As typed (08…, +628…, 628…); stored as E.164. None or empty: no number.
+    phone_number: str | None = None
 
 
 @dataclass
@@ -89,6 +93,8 @@ class ParticipantChanges:
     funding_source: FundingSource | None = None
     region_code: str | None = None
     monthly_wage: Decimal | None = None
+    #: A new number as typed; the empty string removes the number.
+    phone_number: str | None = None
     #: Refused when given: paid-through is derived from the contribution ledger (kept so that a caller who
     #: still sends it gets a clear error instead of a silent no-op).
     paid_through: dt.date | None = None
@@ -125,6 +131,16 @@ def _wage_problems(wage: Decimal | None, segment: Segment) -> list[Problem]:
             )
         ]
     return []
+
+
+def _phone_problems(raw: str | None) -> tuple[str | None, list[Problem]]:
+    """The number in E.164, or None when none is given (None or blank), and what is wrong with it."""
+    if raw is None or not raw.strip():
+        return None, []
+    try:
+        return parse_phone_number(raw), []
+    except InvalidPhoneNumber as exc:
+        return None, [Problem("phoneNumber", ParticipantCode.INVALID_PHONE_NUMBER, str(exc))]
 
 
 async def _nik_problems(
@@ -188,6 +204,8 @@ class Checked:
     full_name: str
     region_code: str
     employer_id: int | None
+    #: E.164 (domain.participants.phone), or None when none was given.
+    phone_number: str | None
 
 
 def registration_problems(
@@ -225,14 +243,12 @@ def registration_problems(
         for m in program_problems(data.segment, data.programs)
     ]
     problems += [
-        Problem("programs", ParticipantCode.PROGRAM_NOT_ALLOWED, m)
-        for m in program_problems(data.segment, data.programs)
-    ]
-    problems += [
         Problem("fundingSource", ParticipantCode.FUNDING_NOT_ALLOWED, m)
         for m in funding_problems(data.segment, data.funding_source)
     ]
     problems += _wage_problems(data.monthly_wage, data.segment)
+    phone_number, phone_problems = _phone_problems(data.phone_number)
+    problems += phone_problems
     problems += [
         Problem("birthDate", ParticipantCode.BELOW_WORKING_AGE, m) for m in working_age_problems(data.birth_date, today)
     ]
@@ -249,7 +265,7 @@ def registration_problems(
             )
         else:
             employer_id = employer[0]
-    return Checked(nik, full_name, region_code, employer_id), problems
+    return Checked(nik, full_name, region_code, employer_id, phone_number), problems
 
 
 async def _lookups(session: AsyncSession, data: Registration) -> Lookups:
@@ -299,6 +315,7 @@ async def register_participant(session: AsyncSession, caller: Caller, data: Regi
         funding_source=data.funding_source,
         employer_id=employer_id,
         monthly_wage=data.monthly_wage,
+        phone_number=checked.phone_number,
         paid_through=None,
         contribution_months=0,
         **placement(region_code),
@@ -390,6 +407,11 @@ async def update_participant(
     if changes.monthly_wage is not None:
         problems += _wage_problems(changes.monthly_wage, participant.segment)
         participant.monthly_wage = changes.monthly_wage
+    if changes.phone_number is not None:
+        phone_number, phone_problems = _phone_problems(changes.phone_number)
+        problems += phone_problems
+        if not phone_problems:
+            participant.phone_number = phone_number
     rederive = False
     if changes.status is not None and changes.status != participant.status:
         if changes.status in _DERIVED_STATUSES and participant.status in _DERIVED_STATUSES:

@@ -31,6 +31,8 @@ from graphql import (
     VariableDefinitionNode,
 )
 
+from domain.participants.models import Participant
+from domain.read_fields import read_fields
 from schema.compiled.cache import BoundedCache
 
 #: Distinct (document, operation) pairs whose plan (or "not compilable") each app keeps. Bounded: unique
@@ -59,26 +61,10 @@ def statement_cache(size: int = STATEMENT_CACHE_SIZE) -> Statements:
     return BoundedCache(size)
 
 
-#: The leaf fields the compiler serves, per GraphQL type: the GraphQL field name and the row's column.
+#: The leaf fields the compiler serves, per GraphQL type: the GraphQL field name and the row's column. A
+#: participant's are its served columns as declared beside them (domain.read_fields).
 LEAVES: dict[str, dict[str, str]] = {
-    "Participant": {
-        "id": "id",
-        "membershipNumber": "membership_number",
-        "nik": "nik",
-        "fullName": "full_name",
-        "birthDate": "birth_date",
-        "sex": "sex",
-        "segment": "segment",
-        "status": "status",
-        "fundingSource": "funding_source",
-        "monthlyWage": "monthly_wage",
-        "paidThrough": "paid_through",
-        "contributionMonths": "contribution_months",
-        "recentContributionMonths": "recent_contribution_months",
-        "diedOn": "died_on",
-        "registeredAt": "registered_at",
-        "version": "version",
-    },
+    "Participant": {declared.name: column for column, declared in read_fields(Participant).items()},
     "Region": {"id": "code", "code": "code", "name": "name", "level": "level", "isCity": "is_city"},
     "ProgramEnrolment": {"program": "program", "since": "since"},
     "Claim": {

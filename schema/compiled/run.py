@@ -40,7 +40,6 @@ from strawberry.types.arguments import convert_arguments
 from auth.policy import (
     MissingScope,
     NotAuthenticated,
-    Treatment,
     personal_columns,
     pii_visible,
     shown,
@@ -597,26 +596,20 @@ class _Run:
         return self.personal(typename, model, leaf, at, index)
 
     def personal(self, typename: str, model: type[Any], leaf: Leaf, at: int, index: dict[str, int]) -> Getter:
-        """A personal field as ``auth.policy.shown`` gives it; values shown in full are noted for the access log."""
+        """A personal field as ``auth.policy.shown`` gives it; a value shown in full is noted for the access log
+        (with ``pii:read``, when not null: the rule of the resolvers' ``schema.read_fields.NotesPersonalRead``)."""
         principal, notes, serialize, id_at = self.principal, self.pii_notes, leaf.serialize, index["id"]
-        name, column = leaf.name, leaf.column
-        if personal_columns(model).get(column) is Treatment.MASKED:
+        name, column, pii = leaf.name, leaf.column, self.pii
 
-            def masked(row: Any) -> Any:
-                if self.pii:
-                    notes.append((typename, row[id_at], name))
-                return serialize(shown(principal, model, column, row[at]) or "")
-
-            return masked
-
-        def withheld(row: Any) -> Any:
+        def personal(row: Any) -> Any:
             value = shown(principal, model, column, row[at])
             if value is None:
                 return None
-            notes.append((typename, row[id_at], name))
+            if pii:
+                notes.append((typename, row[id_at], name))
             return serialize(value)
 
-        return withheld
+        return personal
 
 
 @dataclasses.dataclass

@@ -63,7 +63,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
-from auth.policy import Treatment, personal_columns, pii_visible, shown_sql, visible
+from auth.policy import personal_columns, pii_visible, shown_sql, visible
 from auth.principal import Principal
 from domain.claims.models import Claim
 from domain.participants.models import Participant, ParticipantProgram
@@ -366,8 +366,7 @@ class Finish:
 
     Cursors are encoded from the sort keys the statement returned (``schema.pagination``'s encoding), and
     with ``pii:read`` each object's row id (:data:`ROW_ID`) is taken out and the personal fields it returned
-    are noted for the access log exactly as the row path notes them: a masked field always, a withheld
-    field when it has a value.
+    are noted for the access log exactly as the row path notes them: every personal field that is not null.
     """
 
     def __init__(self, pii_notes: list[tuple[str, object, str]]) -> None:
@@ -400,8 +399,8 @@ class Finish:
                     assert isinstance(item.plan, ConnectionPlan)
                     self.connection(item.plan, value[item.key], SUBMITTED_SORT, False)
             elif isinstance(item, Leaf) and row_id is not None:
-                how = personal_columns(_MODELS[plan.typename]).get(item.column)
-                if how is Treatment.MASKED or (how is Treatment.WITHHELD and value[item.key] is not None):
+                personal = item.column in personal_columns(_MODELS[plan.typename])
+                if personal and value[item.key] is not None:
                     self.notes.append((plan.typename, row_id, item.name))
 
     def objects(self, plan: ObjectPlan, values: list[Any]) -> None:

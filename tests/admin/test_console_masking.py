@@ -92,7 +92,12 @@ def test_audit_changes_in_the_console_are_masked_like_the_api() -> None:
 
 def test_the_graphql_and_audit_tables_are_derived_from_one_rule_set() -> None:
     assert PERSONAL_FIELDS == {
-        "Participant": {"nik": Treatment.MASKED, "birthDate": Treatment.WITHHELD, "monthlyWage": Treatment.WITHHELD},
+        "Participant": {
+            "nik": Treatment.MASKED,
+            "birthDate": Treatment.WITHHELD,
+            "monthlyWage": Treatment.WITHHELD,
+            "phoneNumber": Treatment.MASKED,
+        },
         "PovertyBeneficiary": {
             "nik": Treatment.MASKED,
             "familyCardNumber": Treatment.MASKED,
@@ -104,4 +109,11 @@ def test_the_graphql_and_audit_tables_are_derived_from_one_rule_set() -> None:
         "Claim": {"amountApproved": Treatment.WITHHELD, "benefits.amount": Treatment.WITHHELD},
         "Contribution": {"amount": Treatment.WITHHELD},
     }
-    assert set(PERSONAL_COLUMNS) == {"nik", "family_card_number", "recipient_nik", "birth_date", "monthly_wage"}
+    assert set(PERSONAL_COLUMNS) == {
+        "nik",
+        "family_card_number",
+        "recipient_nik",
+        "birth_date",
+        "monthly_wage",
+        "phone_number",
+    }

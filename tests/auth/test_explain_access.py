@@ -85,7 +85,11 @@ async def test_personal_fields_listed_are_exactly_the_masked_ones(
 ) -> None:
     async with sessions() as session:
         participant = (
-            await session.scalars(select(Participant.id).where(Participant.monthly_wage.is_not(None)))
+            await session.scalars(
+                select(Participant.id).where(
+                    Participant.monthly_wage.is_not(None), Participant.phone_number.is_not(None)
+                )
+            )
         ).first()
         beneficiary = (
             await session.scalars(
@@ -143,7 +147,7 @@ async def test_personal_fields_listed_are_exactly_the_masked_ones(
 
 def _selection(typename: str) -> str:
     scalars = {
-        "Participant": "id nik fullName birthDate monthlyWage membershipNumber sex segment",
+        "Participant": "id nik fullName birthDate monthlyWage phoneNumber membershipNumber sex segment",
         "PovertyBeneficiary": "id nik familyCardNumber fullName birthDate decile",
         "Claim": "id claimNumber program status amountApproved benefits { kind recipientName recipientNik amount }",
     }

@@ -21,6 +21,7 @@ from auth.scopes import Scope
 from domain.claims.models import Claim
 from domain.nik import mask_identifier, mask_identifier_sql
 from domain.participants.models import Participant
+from domain.participants.phone import mask_phone_number, mask_phone_number_sql
 from domain.regions.rules import RegionCode
 
 WITH_PII = Principal("a", PrincipalKind.USER, frozenset({Scope.PARTICIPANTS_READ, Scope.PII_READ}))
@@ -48,11 +49,22 @@ async def test_mask_identifier_sql_keeps_null(postgres: AsyncEngine) -> None:
     assert await _evaluate(postgres, mask_identifier_sql(literal(None, String))) is None
 
 
+@pytest.mark.parametrize("value", ["", "+62", "+6281234", "+62812345", "+628123456789", "+6281234567889"])
+async def test_mask_phone_number_sql_masks_like_mask_phone_number(postgres: AsyncEngine, value: str) -> None:
+    assert await _evaluate(postgres, mask_phone_number_sql(literal(value, String))) == mask_phone_number(value)
+
+
+async def test_mask_phone_number_sql_keeps_null(postgres: AsyncEngine) -> None:
+    assert await _evaluate(postgres, mask_phone_number_sql(literal(None, String))) is None
+
+
 CASES: list[tuple[type[Any], str, Any, Any, str | None]] = [
     (Participant, "nik", String, "5271011203900001", None),
     (Participant, "birth_date", Date, dt.date(1990, 3, 12), None),
     (Participant, "monthly_wage", Numeric(14, 2), Decimal("4500000.00"), None),
     (Participant, "full_name", String, "Baiq Nurul", None),
+    (Participant, "phone_number", String, "+6281234567889", None),
+    (Participant, "phone_number", String, None, None),
     (Claim, "amount_approved", Numeric(16, 2), Decimal("12500000.00"), "JKK"),  # wage-based programme
     (Claim, "amount_approved", Numeric(16, 2), Decimal("12500000.00"), "JKP"),
     (Claim, "amount_approved", Numeric(16, 2), Decimal("3000000.00"), "JHT"),  # not wage-based

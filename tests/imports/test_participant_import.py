@@ -152,3 +152,38 @@ async def test_a_reference_repeated_in_a_contribution_file_is_refused_at_its_sec
     assert not refused.written
     skipped, _, after = await run(imports_db, "contributions", table(C_HEADER, rows), skip_invalid=True)
     assert (skipped.counts.imported, skipped.counts.rejected, after) == (1, 1, before + 1)
+
+
+async def test_the_phone_number_column_is_read_normalised_and_checked(imports_db: ImportDB) -> None:
+    """``no_hp`` (or ``phone``) is optional: a number in any usual form is stored as E.164, an empty cell as no
+    number, and a bad one is refused on its row and column like any other cell."""
+    with_phone = f"{P_HEADER},no_hp"
+    ok = [worker(no_hp="0812-3456-7890"), worker(no_hp="+62 857 1111 2222"), worker(no_hp="")]
+    bad = [worker(no_hp="021 555 1234"), worker(no_hp="0812"), worker(no_hp="9" * 500)]
+    refused, before, _ = await run(imports_db, "participants", table(with_phone, ok + bad))
+    assert not refused.written
+    assert [(e.row, e.column, e.code) for e in refused.errors] == [
+        (5, "no_hp", "INVALID_PHONE_NUMBER"),
+        (6, "no_hp", "INVALID_PHONE_NUMBER"),
+        (7, "no_hp", "INVALID_PHONE_NUMBER"),
+    ]
+    written, after, _ = await run(imports_db, "participants", table(with_phone, ok))
+    assert written.written
+    assert after == before + 3
+    engine = imports_db.engine()
+    try:
+        async with engine.connect() as conn:
+            stored = dict(
+                (
+                    await conn.execute(
+                        select(Participant.nik, Participant.phone_number).where(
+                            Participant.nik.in_([r["nik"] for r in ok])
+                        )
+                    )
+                ).all()
+            )
+    finally:
+        await engine.dispose()
+    assert [stored[r["nik"]] for r in ok] == ["+6281234567890", "+6285711112222", None]
+    english = table(f"{P_HEADER},phone", [worker(phone="628123456789")])
+    assert (await run(imports_db, "participants", english))[0].written

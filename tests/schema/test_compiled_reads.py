@@ -22,6 +22,7 @@ from auth.scopes import Role, Scope
 from domain.audit.models import DataAccessEvent
 from domain.claims.models import Claim
 from domain.participants.models import Participant
+from domain.participants.phone import mask_phone_number
 from schema.claims import SUBMITTED_SORT
 from schema.compiled.cache import BoundedCache
 from schema.compiled.counters import ReadCounters
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.usefixtures("compiled_path_on")
 
 CLAIM_FIELDS = "id claimNumber program status incidentDate submittedAt paidAt amountApproved version __typename"
 PARTICIPANT_FIELDS = (
-    "id membershipNumber nik fullName birthDate sex segment status fundingSource monthlyWage paidThrough "
+    "id membershipNumber nik fullName birthDate sex segment status fundingSource monthlyWage phoneNumber paidThrough "
     "contributionMonths recentContributionMonths diedOn registeredAt version __typename"
 )
 
@@ -74,7 +75,7 @@ fragment Who on Participant { id fullName birthDate monthlyWage ... on Participa
 ENTITIES = """query Ent($representations: [_Any!]!) {
   _entities(representations: $representations) {
     __typename
-    ... on Participant { id membershipNumber nik claims(first: 2) { totalCount edges { node { id } } } }
+    ... on Participant { id membershipNumber nik phoneNumber claims(first: 2) { totalCount edges { node { id } } } }
   }
 }"""
 
@@ -97,7 +98,7 @@ JSON_PAGE = """query J1($region: String, $first: Int, $claims: Int) {
     totalCount
     __typename
     pageInfo { hasPreviousPage hasNextPage }
-    edges { node { id membershipNumber fullName nik monthlyWage registeredAt region { name code }
+    edges { node { id membershipNumber fullName nik monthlyWage phoneNumber registeredAt region { name code }
       programs { program }
       claims(first: $claims) { totalCount edges { node { claimNumber program status amountApproved paidAt } } }
     } }
@@ -501,7 +502,7 @@ async def test_missing_scopes_and_anonymous_callers_get_the_resolvers_errors(
 
 
 LOGGED = {
-    "page": (S1.replace("nik region", "nik birthDate monthlyWage region"), {"region": "52.71", "first": 5}),
+    "page": (S1.replace("nik region", "nik birthDate monthlyWage phoneNumber region"), {"region": "52.71", "first": 5}),
     "lookup": (JSON_LOOKUP, None),
     "entities": (ENTITIES.replace("nik", "nik birthDate"), None),
     "aliases": (
@@ -551,6 +552,8 @@ async def test_unmasked_reads_are_logged_alike(
     assert by_compiled[:3] == by_resolvers[:3]
     assert by_compiled[3] == by_resolvers[3] + 1
     assert by_compiled[1], "the reads should have returned participants"
+    if shape == "page":  # the seeded data gives two participants in three a number
+        assert "phoneNumber" in by_compiled[2], by_compiled
     # Masked output (no pii:read) is not personal data read: nothing is logged.
     await gql(S2, {"m": samples["52.03"].membership_number}, callers["analyst_5203"])
     assert (await last_event())[3] == by_compiled[3]
@@ -757,3 +760,57 @@ async def test_a_scalar_the_json_statement_cannot_render_takes_the_row_path(
     assert "errors" not in compiled
     assert answered == 1, "the compiled row path answers it"
     assert counters(app).json_roots == roots, "no JSON statement for a plan with Date and Decimal leaves"
+
+
+PHONE = """query($m: String!, $representations: [_Any!]!) {
+  participant(membershipNumber: $m) { phoneNumber }
+  participants(first: 30) { edges { node { membershipNumber phoneNumber } } }
+  _entities(representations: $representations) { ... on Participant { membershipNumber phoneNumber } }
+}"""
+
+
+@pytest.mark.parametrize("caller_name", ["admin", "national_without_pii"])
+async def test_phone_numbers_are_masked_without_pii_read_and_logged_with_it(
+    gql: Any,
+    resolvers: Served,
+    app: Starlette,
+    engine: AsyncEngine,
+    callers: dict[str, Any],
+    mint: Any,
+    caller_name: str,
+) -> None:
+    """phoneNumber on every compiled root, on both paths: as stored with pii:read (and logged), masked
+    as '+62812******89' without it (and not logged); participants without a number read null."""
+    async with engine.connect() as conn:
+        stored = dict((await conn.execute(select(Participant.membership_number, Participant.phone_number))).all())
+        logged_before = (await conn.execute(select(func.count()).select_from(DataAccessEvent))).scalar_one()
+    with_number = sorted(m for m, phone in stored.items() if phone is not None)
+    without_number = sorted(m for m, phone in stored.items() if phone is None)
+    assert with_number, "the demo data should have participants with a number"
+    assert without_number, "the demo data should have participants without one"
+    reps = [{"__typename": "Participant", "membershipNumber": m} for m in (with_number[0], without_number[0])]
+    caller = _caller(callers, mint, caller_name)
+    pii = caller_name == "admin"
+    expected = {m: phone if pii or phone is None else mask_phone_number(phone) for m, phone in stored.items()}
+    resolved, compiled, answered = await _both(
+        gql, resolvers, app, PHONE, {"m": with_number[0], "representations": reps}, caller
+    )
+    assert answered == 1
+    assert json.dumps(compiled) == json.dumps(resolved)
+    data = compiled["data"]
+    assert data["participant"]["phoneNumber"] == expected[with_number[0]]
+    nodes = [e["node"] for e in data["participants"]["edges"]] + data["_entities"]
+    assert any(n["phoneNumber"] is None for n in nodes)
+    assert any(n["phoneNumber"] for n in nodes)
+    for node in nodes:
+        assert node["phoneNumber"] == expected[node["membershipNumber"]], node
+    if not pii:
+        assert all("******" in n["phoneNumber"] for n in nodes if n["phoneNumber"] is not None)
+    async with engine.connect() as conn:
+        events = (
+            (await conn.execute(select(DataAccessEvent.fields).order_by(DataAccessEvent.id).offset(logged_before)))
+            .scalars()
+            .all()
+        )
+    # Two requests (the resolvers' and the compiled path's), each logging its participants once.
+    assert [sorted(f) for f in events] == ([["phoneNumber"], ["phoneNumber"]] if pii else [])

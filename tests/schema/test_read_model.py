@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from graphql import GraphQLObjectType
 
+from auth.policy import PERSONAL_DATA, PERSONAL_FIELDS
+from domain.participants.models import Participant
+from domain.read_fields import read_fields
 from schema.app import schema
 from schema.compiled.plan import LEAVES, RELATIONS, RESOLVER_ONLY
 
@@ -40,3 +43,18 @@ def test_the_lists_name_only_fields_that_exist_and_each_once() -> None:
         assert not set(leaves) & listed, typename
         assert not relations & listed, typename
     assert set(RESOLVER_ONLY) == set(LEAVES)
+
+
+def test_participant_fields_follow_the_declarations_beside_their_columns() -> None:
+    """The compiled leaves, the personal-data rules and the GraphQL fields of Participant are all one source."""
+    declared = read_fields(Participant)
+    graphql_type = schema._schema.get_type("Participant")
+    assert isinstance(graphql_type, GraphQLObjectType)
+    assert LEAVES["Participant"] == {f.name: column for column, f in declared.items()}
+    for column, f in declared.items():
+        assert f.name in graphql_type.fields, column
+        if f.name != "id":  # the Relay id keeps the Node interface's description
+            assert graphql_type.fields[f.name].description == f.description, column
+        assert PERSONAL_DATA[Participant].get(column) == f.treatment, column
+        assert PERSONAL_FIELDS["Participant"].get(f.name) == f.treatment, column
+    assert set(PERSONAL_DATA[Participant]) <= set(declared)
