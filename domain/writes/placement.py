@@ -28,11 +28,20 @@ async def visible_village(
     except InvalidRegionCode as exc:
         return raw, [Problem(field_name, "INVALID_REGION", str(exc))]
     region = await session.get(Region, code.code)
-    if region is None:
-        return raw, [Problem(field_name, "UNKNOWN_REGION", f"region {code.code} is not in the Kemendagri list")]
-    if region.level is not RegionLevel.VILLAGE:
-        return raw, [
-            Problem(field_name, "NOT_A_VILLAGE", f"{code.code} is a {region.level.value.lower()}; give the village")
+    checked, problems = check_village(caller, code, region.level if region is not None else None, field_name)
+    return (raw if problems else checked), problems
+
+
+def check_village(
+    caller: Caller, code: RegionCode, level: RegionLevel | None, field_name: str
+) -> tuple[str, list[Problem]]:
+    """The checks of :func:`visible_village` after parsing, given the level the register has for the code
+    (None: not in it): what a set-based write applies to each row after one lookup of all their villages."""
+    if level is None:
+        return code.code, [Problem(field_name, "UNKNOWN_REGION", f"region {code.code} is not in the Kemendagri list")]
+    if level is not RegionLevel.VILLAGE:
+        return code.code, [
+            Problem(field_name, "NOT_A_VILLAGE", f"{code.code} is a {level.value.lower()}; give the village")
         ]
     if not caller.sees(code.code):
         raise OutOfRegion(code.code)

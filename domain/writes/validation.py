@@ -32,7 +32,16 @@ async def validate_nik(
     caller without pii:read cannot learn them by guessing.
     """
     nik = parse_nik(raw)
-    if not await nik_district_exists(session, nik):
+    return check_nik(nik, district_exists=await nik_district_exists(session, nik), sex=sex, birth_date=birth_date,
+                     reveal=reveal)  # fmt: skip
+
+
+def check_nik(
+    nik: NIK, *, district_exists: bool, sex: Sex | None = None, birth_date: dt.date | None = None, reveal: bool = True
+) -> NIK:
+    """The checks of :func:`validate_nik` after parsing, given whether the NIK's district exists: what a
+    set-based write applies to each row after looking up all the rows' districts in one query."""
+    if not district_exists:
         raise InvalidNIK(
             f"NIK {mask_identifier(nik.value)} was issued in district {nik.district_code}, "
             "which is not in the Kemendagri list; check the first six digits"
