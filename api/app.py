@@ -18,6 +18,7 @@ from api.fast_reads import FastReads
 from api.graphql import JamsosGraphQL
 from api.health import healthz, readyz
 from api.identity import build_identity
+from api.jobs import close_jobs, job_queue, open_jobs
 from api.logs import configure_logging
 from api.middleware import BearerTokenBackend, RequestId, authentication_error, unexpected_error
 from api.observe import RequestLog, metrics_endpoint
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
     identity = build_identity(settings, sessions, buckets)
     development = settings.env == "development"
 
+    jobs = job_queue(settings, sessions)
     graphql_app = JamsosGraphQL(
         get_schema(security_directives=settings.federation_security_directives),
         sessions,
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         fast_reads=settings.fast_reads,
         document_cache=settings.document_cache,
         read_autocommit=settings.read_autocommit,
+        jobs=jobs,
     )
 
     # Repeated compiled reads are answered before Strawberry's view (api.fast_reads) while the GraphQL app's
@@ -81,7 +84,9 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         # those walks were most of the read benchmark's p99: bench/README.md "Figures behind the code").
         gc.collect()
         gc.freeze()
+        await open_jobs(jobs)
         yield
+        await close_jobs(jobs)
         # Requests still in flight get their access-log rows committed (or their responses withheld).
         await graphql_app.access_log.close()
         await buckets.close()
@@ -121,4 +126,5 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
     app.state.sessions = sessions
     app.state.identity = identity
     app.state.buckets = buckets
+    app.state.jobs = jobs
     return app

@@ -32,7 +32,7 @@ from domain.writes.caller import Caller
 SHOWN_ERRORS = 20
 
 
-def _actor() -> Actor:
+def operator_actor() -> Actor:
     try:
         who = getpass.getuser()
     except (KeyError, OSError):
@@ -142,7 +142,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"bad option: {exc}", file=sys.stderr)
         return 2
     options = ImportOptions(dry_run=args.dry_run, skip_invalid=args.skip_invalid, source=source, snapshot_date=snapshot)
-    caller = Caller(actor=_actor(), within=within, sees_personal_data=True)
+    caller = Caller(actor=operator_actor(), within=within, sees_personal_data=True)
     report = report_path(path)
     settings = get_settings()
     started = time.perf_counter()

@@ -24,6 +24,7 @@ from auth.principal import Principal
 from auth.ratelimit import Buckets, MemoryBuckets, Rate
 from auth.server import client_ip
 from domain.audit.access import AccessLogWriter
+from domain.jobs.queue import JobQueue
 from schema.compiled.cache import BoundedCache
 from schema.compiled.counters import ReadCounters
 from schema.compiled.fast import Ready, ReadyKey, ready_cache
@@ -59,10 +60,13 @@ class JamsosGraphQL(GraphQL[Context, None]):
         fast_reads: bool = True,
         read_autocommit: bool = True,
         document_cache: bool = True,
+        jobs: JobQueue | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
         self.sessions = sessions
+        #: Where bulk writes hand their jobs (domain.jobs.queue): the worker's queue, or this process.
+        self.jobs = jobs
         #: Sessions on the read replica (JAMSOS_DATABASE_READ_URL), or None: queries read on the primary.
         self.read_sessions = read_sessions
         self.limits = limits or Limits()
@@ -184,6 +188,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
             request=request,
             limits=self.limits,
             sessions=self.sessions,
+            jobs=self.jobs,
             access_log=self.access_log,
             introspection=self.introspection,
             compiled_reads=self.compiled_reads,

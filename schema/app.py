@@ -22,6 +22,7 @@ from schema.document_cache import DocumentParseCache, DocumentValidationCache
 from schema.entities import EntitySchema
 from schema.input_text import RefuseControlCharacters
 from schema.introspection import IntrospectionGate
+from schema.jobs import JobMutation, JobNode, JobQuery
 from schema.limits import MAX_PAGE_SIZE, limits_extension
 from schema.me import MeQuery
 from schema.participant_mutations import ParticipantMutation
@@ -38,14 +39,16 @@ FEDERATION_VERSION: Final = "2.9"
 
 
 @strawberry.type(description="Read access to participants, regions, poverty beneficiaries and claims.")
-class Query(RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, StatsQuery, MeQuery, AuditQuery, AccessQuery):
+class Query(
+    RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, StatsQuery, MeQuery, AuditQuery, AccessQuery, JobQuery
+):
     node: relay.Node | None = relay.node(
         description="Any object by its global id; null when there is none you may see."
     )
 
 
 @strawberry.type(description="Writes: registration, corrections, enrolment and the claim workflow, all audited.")
-class Mutation(ParticipantMutation, ClaimMutation, ContributionMutation, BeneficiaryMutation):
+class Mutation(ParticipantMutation, ClaimMutation, ContributionMutation, BeneficiaryMutation, JobMutation):
     pass
 
 
@@ -69,7 +72,7 @@ def _reachable_definitions(roots: list[type]) -> list[StrawberryObjectDefinition
     return list(seen.values())
 
 
-_ROOT_TYPES: list[type] = [Query, Mutation, RegionNode, ParticipantNode, BeneficiaryNode, ClaimNode]
+_ROOT_TYPES: list[type] = [Query, Mutation, RegionNode, ParticipantNode, BeneficiaryNode, ClaimNode, JobNode]
 _built: dict[bool, EntitySchema] = {}
 
 
@@ -100,7 +103,7 @@ def build_schema(*, extra_extensions: list[Any] | None = None, security_directiv
         EntitySchema(
             query=Query,
             mutation=Mutation,
-            types=[RegionNode, ParticipantNode, BeneficiaryNode, ClaimNode],
+            types=[RegionNode, ParticipantNode, BeneficiaryNode, ClaimNode, JobNode],
             federation_version=FEDERATION_VERSION,
             config=StrawberryConfig(disable_field_suggestions=True, relay_max_results=MAX_PAGE_SIZE),
             extensions=extensions,

@@ -564,9 +564,17 @@ def list_condition(caller: Caller, wanted: ListFilter) -> ColumnElement[bool]:
 
 
 def enrolment_params(
-    wanted: ListFilter, *, programs: set[Program] | None, funding: FundingSource, payer: str | None, dry_run: bool
+    wanted: ListFilter,
+    *,
+    programs: set[Program] | None,
+    funding: FundingSource,
+    payer: str | None,
+    dry_run: bool,
+    chunk_size: int = CHUNK_SIZE,
 ) -> dict[str, Any]:
+    """A list enrolment job's parameters; `chunk_size` rows per transaction (smaller: finer progress)."""
     return {
+        "chunk_size": chunk_size,
         "filter": wanted.as_params(),
         "programs": sorted(p.value for p in programs) if programs else None,
         "funding": funding.value,
@@ -587,7 +595,8 @@ async def enrolment_chunk(session: AsyncSession, caller: Caller, job: Job, param
     after = int(job.cursor) if job.cursor else 0
     B = PovertyBeneficiary
     stmt = select(B.id).where(list_condition(caller, ListFilter.from_params(params["filter"])), B.id > after)
-    ids = list(await session.scalars(stmt.order_by(B.id).limit(CHUNK_SIZE)))
+    size = int(params.get("chunk_size") or CHUNK_SIZE)
+    ids = list(await session.scalars(stmt.order_by(B.id).limit(size)))
     if not ids:
         return Chunk(processed=0, cursor=job.cursor, done=True)
     programs = {Program(p) for p in params["programs"]} if params.get("programs") else None
@@ -608,7 +617,7 @@ async def enrolment_chunk(session: AsyncSession, caller: Caller, job: Job, param
     return Chunk(
         processed=len(ids),
         cursor=str(ids[-1]),
-        done=len(ids) < CHUNK_SIZE,
+        done=len(ids) < size,
         counts=counts,
         refusals=outcome.reasons,
         costs=outcome.costs,

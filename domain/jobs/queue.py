@@ -81,6 +81,12 @@ class ProcrastinateQueue:
     def __init__(self, app: procrastinate.App) -> None:
         self._app = app
 
+    async def open(self) -> None:
+        await self._app.open_async()
+
+    async def close(self) -> None:
+        await self._app.close_async()
+
     async def enqueue(self, job_id: int) -> None:
         # The queueing lock: one pending delivery per job; a second enqueue while one waits changes nothing.
         with contextlib.suppress(procrastinate.exceptions.AlreadyEnqueued):

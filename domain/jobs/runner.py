@@ -31,6 +31,7 @@ from domain.regions.rules import RegionCode
 from domain.writes.caller import Caller
 from domain.writes.errors import Invalid, NotFound, Problem
 from domain.writes.runner import is_concurrency_failure
+from domain.writes.transactions import open_write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +169,10 @@ async def _begin(sessions: async_sessionmaker[AsyncSession], job_id: int) -> Job
 async def _one_chunk(sessions: async_sessionmaker[AsyncSession], job_id: int) -> JobState:
     """Run the next chunk and commit it with the job's progress; the job's state afterwards."""
     async with sessions() as session, session.begin():
-        # The job row locked first: a second runner of the same job (a stalled-job retry racing a slow
-        # worker) waits here and then finds the cursor moved or the job finished.
+        # The write lock, then the job row: a second runner of the same job (a stalled-job retry racing a
+        # slow worker, two web processes resuming on SQLite) waits here, then finds the cursor moved or the
+        # job finished, so no chunk is done (or counted) twice.
+        await open_write_transaction(session)
         locked = select(Job).where(Job.id == job_id).with_for_update().execution_options(populate_existing=True)
         job = (await session.execute(locked)).scalar_one()
         if job.state is not JobState.RUNNING:
