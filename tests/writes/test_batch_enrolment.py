@@ -208,7 +208,7 @@ async def state(engine: AsyncEngine, since_seq: int) -> dict[str, Any]:
         )
         ledger = sorted(
             (nik_of[r.participant_id], r.first_month, r.months, str(r.amount), r.payer, r.payer_region_code,
-             r.programs, r.price_rule, r.reference.replace(str(r.participant_id), nik_of[r.participant_id]))
+             r.programs, r.price_rule, _reference(r.reference, nik_of))
             for r in await conn.execute(select(Contribution))
         )  # fmt: skip
         links = sorted(
@@ -246,10 +246,17 @@ def _by_nik(value: Any, nik_of: dict[int, str]) -> Any:
         return out
     if isinstance(value, list):
         return [_by_nik(v, nik_of) for v in value]
-    if isinstance(value, str) and value.startswith("INPRES4-"):
-        _, pid, month = value.split("-")
-        return f"INPRES4-{nik_of[int(pid)]}-{month}"
+    if isinstance(value, str):
+        return _reference(value, nik_of)
     return value
+
+
+def _reference(reference: str, nik_of: dict[int, str]) -> str:
+    """An enrolment's payment reference with the person's NIK for the participant id in it."""
+    if not reference.startswith("INPRES4-"):
+        return reference
+    _, pid, month = reference.split("-")
+    return f"INPRES4-{nik_of[int(pid)]}-{month}"
 
 
 async def _head(engine: AsyncEngine) -> int:
