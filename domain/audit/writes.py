@@ -65,6 +65,8 @@ def _jsonable(value: Any) -> Any:
 
 def normalise(value: Any) -> Any:
     """What a JSON column gives back for `value`: the form that is stored and hashed."""
+    if value is None or type(value) in (str, int, bool):
+        return value  # JSON gives these back as they are (the round trip below would too, slowly)
     return json.loads(json.dumps(value, default=_jsonable))
 
 
@@ -94,11 +96,12 @@ def compute_hash(e: AuditEvent) -> str:
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``{"field": {"before": …, "after": …}}`` for the fields whose values differ."""
-    return {
-        k: {"before": normalise(before.get(k)), "after": normalise(after.get(k))}
-        for k in sorted(set(before) | set(after))
-        if normalise(before.get(k)) != normalise(after.get(k))
-    }
+    changed: dict[str, dict[str, Any]] = {}
+    for k in sorted(set(before) | set(after)):
+        was, now = normalise(before.get(k)), normalise(after.get(k))
+        if was != now:
+            changed[k] = {"before": was, "after": now}
+    return changed
 
 
 async def record(

@@ -354,18 +354,15 @@ async def _write_creations(
         ],
     )
     # Every registry record of these people points at their participant (as the single registration links).
-    niks = [c.nik for c in creates]
-    for start in range(0, len(niks), _IDS_PER_STATEMENT):
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
         await session.execute(
             update(PovertyBeneficiary)
-            .where(PovertyBeneficiary.nik.in_(niks[start : start + _IDS_PER_STATEMENT]))
-            .where(PovertyBeneficiary.participant_id.is_(None))
-            .values(
-                participant_id=select(Participant.id)
-                .where(Participant.nik == PovertyBeneficiary.nik)
-                .scalar_subquery(),
-                version=PovertyBeneficiary.version + 1,
+            .where(
+                Participant.id.in_(ids[start : start + _IDS_PER_STATEMENT]),
+                PovertyBeneficiary.nik == Participant.nik,
+                PovertyBeneficiary.participant_id.is_(None),
             )
+            .values(participant_id=Participant.id, version=PovertyBeneficiary.version + 1)
             .execution_options(synchronize_session=False)
         )
     month = today.replace(day=1)
