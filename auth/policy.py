@@ -128,6 +128,14 @@ def visible_jobs(principal: Principal) -> ColumnElement[bool]:
     return clause
 
 
+def job_row_visible(principal: Principal, job: Job) -> bool:
+    """:func:`visible_jobs` for a job in hand."""
+    scope = JOB_KIND_SCOPES.get(job.kind)
+    if scope is None or not principal.has_scope(scope):
+        return False
+    return principal.region is None or (job.region_code is not None and within(principal.region, job.region_code))
+
+
 def readable(principal: Principal, model: type[M]) -> Select[M]:
     """``SELECT model WHERE visible(principal, model)``: where a read of a placed table starts."""
     return select(model).where(visible(principal, cast(PlacedModel, model)))
