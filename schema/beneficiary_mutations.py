@@ -44,7 +44,7 @@ from schema.enums import BeneficiarySourceEnum, FundingSourceEnum, ProgramEnum, 
 from schema.errors import BadInput, ErrorCode
 from schema.filters import region_filter
 from schema.jobs import JobNode, PayerCost
-from schema.limits import MAX_PAGE_SIZE
+from schema.limits import JOB_COSTS_SIZE, MAX_PAGE_SIZE
 from schema.permissions import needs
 from schema.writes import WriteError
 
@@ -150,7 +150,7 @@ class EnrollBeneficiariesPayload:
     costs: list[PayerCost] = strawberry.field(
         default_factory=list,
         description="The monthly cost per paying budget (one payer; per regency for a national dry run without one).",
-        directives=demand.bounded(100),
+        directives=demand.bounded(JOB_COSTS_SIZE),
     )
     more: bool = strawberry.field(
         default=False, description="Always false: a list longer than a page runs as one job (see job)."

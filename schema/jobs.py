@@ -23,7 +23,7 @@ from schema import demand
 from schema.context import Info
 from schema.enums import graphql_enum
 from schema.ids import NO_ROW, db_id, local_id
-from schema.limits import PAGE_SIZE_TEXT
+from schema.limits import JOB_COSTS_SIZE, JOB_COUNTS_SIZE, PAGE_SIZE_TEXT, PAYLOAD_ERRORS_SIZE
 from schema.pagination import CountedConnection, SortKey, paginate
 from schema.permissions import needs_authentication
 from schema.writes import UserError, require_local_id, run_write
@@ -64,9 +64,15 @@ class JobNode(relay.Node):
     state: JobStateEnum = strawberry.field(description="Where the job is in its life.")
     total: int = strawberry.field(description="Rows the job will go through (counted when it was created).")
     processed: int = strawberry.field(description="Rows gone through so far (committed).")
-    counts: list[JobCount] = strawberry.field(description="Outcomes so far by name.")
-    refusals: list[JobCount] = strawberry.field(description="Refusals so far by reason code.")
-    costs: list[PayerCost] = strawberry.field(description="What the job commits per month, per paying budget.")
+    counts: list[JobCount] = strawberry.field(
+        description="Outcomes so far by name.", directives=demand.bounded(JOB_COUNTS_SIZE)
+    )
+    refusals: list[JobCount] = strawberry.field(
+        description="Refusals so far by reason code.", directives=demand.bounded(JOB_COUNTS_SIZE)
+    )
+    costs: list[PayerCost] = strawberry.field(
+        description="What the job commits per month, per paying budget.", directives=demand.bounded(JOB_COSTS_SIZE)
+    )
     created_by: str = strawberry.field(description="Who created the job (it runs as them).")
     region: str | None = strawberry.field(description="The region the job runs as (its creator's); null: national.")
     payer: str | None = strawberry.field(description="Whose budget (APBD) the job commits: a region code.")
@@ -128,7 +134,9 @@ class JobConnection(CountedConnection[JobNode]):
 @strawberry.type(description="What cancelling a job did.")
 class CancelJobPayload:
     job: JobNode | None = strawberry.field(description="The job as it is now (stops before its next chunk).")
-    errors: list[UserError] = strawberry.field(description="Why it could not be cancelled (e.g. JOB_FINISHED).")
+    errors: list[UserError] = strawberry.field(
+        description="Why it could not be cancelled (e.g. JOB_FINISHED).", directives=demand.bounded(PAYLOAD_ERRORS_SIZE)
+    )
 
 
 JOB_SORT = SortKey("ID", Job.id)
