@@ -38,6 +38,7 @@ async def _running_job(sessions: async_sessionmaker[AsyncSession]) -> int:
                 cursor="120",
                 counts={"created": 49, "refused": 1},
                 refusals={"BELOW_WORKING_AGE": 1},
+                costs={"52.03": "823200.00"},
                 report=f'{line.row},{line.column},{line.value},{line.code},"{line.message}"\r\n',
             )
         )
@@ -57,6 +58,7 @@ async def test_a_running_job_shows_its_progress_and_can_be_cancelled(
     assert page.status_code == 200
     assert 'data-job-progress="25"' in page.text
     assert "BELOW_WORKING_AGE" in page.text  # the report's lines
+    assert "52.03 Rp823,200.00" in page.text
     assert "Cancel job" in page.text
     report = await dewi.post(f"/admin/job/report/{job_id}", {})
     assert report.status_code == 200

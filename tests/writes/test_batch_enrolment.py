@@ -96,6 +96,9 @@ async def _holder(session: AsyncSession, bid: int) -> tuple[int, int] | None:
 async def make_mix(engine: AsyncEngine, seed: int, size: int) -> list[int]:
     """`size` beneficiaries of every kind the enrolment must tell apart, added to the database, and their ids
     (with some that exist already and one that does not), in id order."""
+    # Each mix has NIK serials of its own, below those of tests.writes.conftest.new_nik (9001+).
+    assert 1 <= seed <= 31
+    assert size <= 240
     rng = random.Random(seed)
     sessions = make_sessionmaker(engine)
     async with sessions() as session, session.begin():
@@ -124,7 +127,7 @@ async def make_mix(engine: AsyncEngine, seed: int, size: int) -> list[int]:
                 .limit(3)
             )
         )
-        serial = 7000 + seed * 100
+        serial = 1000 + seed * 250  # NIK serials of their own per seed (seeds 1-31, at most 240 people)
         today = dt.date.today()
         made: list[PovertyBeneficiary] = []
         niks: list[str] = []
