@@ -120,7 +120,7 @@ class JobNode(relay.Node):
     async def resolve_nodes(  # type: ignore[override]  # relay.Node declares overloads per `required`
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[JobNode | None]:
-        wanted = [db_id(i, big=True) for i in node_ids]
+        wanted = [db_id(i) for i in node_ids]
         stmt = select(Job).where(Job.id.in_(wanted), visible_jobs(info.context.principal))
         rows = {r.id: r for r in await info.context.reader.all(stmt)}
         return [cls.from_row(rows[i]) if i in rows else None for i in wanted]

@@ -36,7 +36,7 @@ def progress_bar(row: Any, name: str, request: Request) -> Markup:
     percent = round(share * 100)
     label = escape(f"{row.processed:,} / {row.total:,}")
     return Markup(  # noqa: S704 - numbers and escaped text only
-        f'<div class="progress" style="min-width: 8rem" role="progressbar" aria-valuenow="{percent}" '
+        f'<div class="progress" style="min-width: 8rem; height: 1.1rem" role="progressbar" aria-valuenow="{percent}" '
         f'aria-valuemin="0" aria-valuemax="100" aria-label="{label}" data-job-progress="{percent}">'
         f'<div class="progress-bar" style="width: {percent}%">{percent}%</div></div>'
         f'<small class="text-muted">{label}</small>'

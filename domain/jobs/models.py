@@ -10,19 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Enum, Index, Integer, String, Text
+from sqlalchemy import Boolean, Enum, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.db import Base, PortableJSON, UTCDateTime, utcnow
 from domain.jobs.rules import JobState
 
-_ID = BigInteger().with_variant(Integer, "sqlite")
-
 
 class Job(Base):
     __tablename__ = "jobs"
 
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: What the job does: a key of the kind registry (domain.jobs.registry), e.g. ``beneficiaries.enrol``.
     kind: Mapped[str] = mapped_column(String(60))
     state: Mapped[JobState] = mapped_column(

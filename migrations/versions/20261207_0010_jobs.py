@@ -25,7 +25,7 @@ _JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgre
 def upgrade() -> None:
     op.create_table(
         "jobs",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=60), nullable=False),
         sa.Column(
             "state",

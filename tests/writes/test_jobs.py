@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from strawberry.relay import from_base64
+from strawberry.relay import from_base64, to_base64
 
 from auth.scopes import ROLE_SCOPES, Role
 from domain.audit.models import AuditEvent
@@ -219,3 +219,16 @@ async def test_two_jobs_over_the_same_list_enrol_each_person_once(writes: WriteE
     assert all(n == 1 for _, n in per_person)
     assert all(n == 1 for _, n in niks)
     assert created == sum(1 for _ in per_person) - sum(j.counts.get("linked", 0) for j in jobs if j is not None)
+
+
+async def test_bad_job_ids_and_pages(writes: WriteEnv, staff: dict[str, Caller]) -> None:
+    officer = staff["officer_5203"]
+    for bogus in ("", "garbage", to_base64("Job", "x"), to_base64("Job", 10**30), to_base64("Participant", 1)):
+        assert (await writes.gql(JOB, {"id": bogus}, officer))["data"]["job"] is None
+        refused = await writes.gql(CANCEL, {"id": bogus}, officer)
+        assert refused["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    for args in ("first: 101", 'after: "not-a-cursor"', "first: -1"):
+        body = await writes.gql(f"{{ jobs({args}) {{ edges {{ node {{ id }} }} }} }}", None, officer)
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+    anonymous = await writes.gql(JOBS, None, None)
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
