@@ -18,7 +18,7 @@ from api.cli_import import operator_actor
 from api.settings import get_settings
 from domain.db import make_engine, make_sessionmaker
 from domain.jobs.models import Job
-from domain.jobs.queue import STALLED_AFTER, ensure_queue_schema, queue_app, retry_stalled
+from domain.jobs.queue import STALLED_AFTER, ensure_queue_schema, queue_app, resume_orphans, retry_stalled
 from domain.jobs.registry import known_kinds
 from domain.jobs.rules import JobState
 from domain.jobs.runner import cancel_job, report_csv
@@ -115,18 +115,23 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         engine = make_engine(url, pool_size=max(2, args.concurrency + 1))
-        app = queue_app(url)
+        sessions = make_sessionmaker(engine)
+        app = queue_app(url, pool_size=args.concurrency + 2)
         try:
             async with app.open_async():
                 await ensure_queue_schema(app)
                 # Jobs of a worker that died (kill -9, a lost machine) go back to the queue at once; the
                 # periodic task repeats this every minute for workers that die later.
                 await retry_stalled(app, seconds_since_heartbeat=args.stalled_after)
+                await resume_orphans(app, sessions)
                 await app.run_worker_async(
                     concurrency=args.concurrency,
-                    additional_context={"sessions": make_sessionmaker(engine)},
+                    additional_context={"sessions": sessions},
                     update_heartbeat_interval=args.stalled_after / 3,
                     stalled_worker_timeout=args.stalled_after,
+                    # SIGTERM (a deploy): a running job stops within this many seconds, losing only its
+                    # current chunk; the next worker to start resumes it (resume_orphans).
+                    shutdown_graceful_timeout=args.shutdown_after,
                     delete_jobs="successful",
                 )
         finally:
@@ -167,5 +172,11 @@ def add_job_commands(sub: Any) -> None:
         type=float,
         default=STALLED_AFTER,
         help="seconds without a heartbeat after which a worker counts as dead and its jobs are run again",
+    )
+    worker.add_argument(
+        "--shutdown-after",
+        type=float,
+        default=30.0,
+        help="seconds a stop signal waits for running jobs before aborting them (they resume on the next start)",
     )
     worker.set_defaults(func=cmd_worker)

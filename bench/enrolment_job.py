@@ -68,15 +68,16 @@ async def main() -> None:
                 chunk_size=args.chunk,
             )  # fmt: skip
             job = await create_job(session, caller, ENROL_KIND, params, total=total or 0, payer_region_code=args.payer)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         state = await run_job(sessions, job.id)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         async with sessions() as session:
             done = await session.get(Job, job.id)
             assert done is not None
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"job {done.id}: {state}; {done.processed:,} beneficiaries in {seconds:.1f} s "
-              f"({done.processed / seconds:,.0f}/s), peak RSS {rss_mb:.0f} MB")  # fmt: skip
+              f"({done.processed / seconds:,.0f}/s), {cpu:.1f} s CPU in this process, "
+              f"peak RSS {rss_mb:.0f} MB")  # fmt: skip
         print(f"counts {done.counts}; refusals {done.refusals}; monthly cost {done.costs}")
         if args.statements:
             print(f"SQL {sum(t for _, t in spent.values()):.1f} s of {seconds:.1f} s; the slowest statements:")

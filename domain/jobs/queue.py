@@ -89,8 +89,11 @@ class ProcrastinateQueue:
 
     async def enqueue(self, job_id: int) -> None:
         # The queueing lock: one pending delivery per job; a second enqueue while one waits changes nothing.
+        # `lock`: never two deliveries of one job running at once (the runner's row locks would keep them
+        # correct, but one would only wait for the other).
+        key = f"job-{job_id}"
         with contextlib.suppress(procrastinate.exceptions.AlreadyEnqueued):
-            await self._app.configure_task(RUN_JOB, queueing_lock=f"job-{job_id}").defer_async(job_id=job_id)
+            await self._app.configure_task(RUN_JOB, lock=key, queueing_lock=key).defer_async(job_id=job_id)
 
 
 async def _run_job_task(context: procrastinate.JobContext, job_id: int) -> None:
@@ -114,13 +117,35 @@ async def retry_stalled(app: procrastinate.App, seconds_since_heartbeat: float =
     return len(stalled)
 
 
-def queue_app(database_url: str) -> procrastinate.App:
-    """The Procrastinate app on this service's PostgreSQL database (its own tables, beside ours)."""
+async def resume_orphans(app: procrastinate.App, sessions: async_sessionmaker[AsyncSession]) -> list[int]:
+    """Deliver again the jobs of ours that are queued or running but have no delivery waiting or running
+    (a worker stopped by its graceful-shutdown timeout aborts its job; its chunk rolled back). Their ids."""
+    pending: set[int] = set()
+    for status in ("todo", "doing"):
+        for delivery in await app.job_manager.list_jobs_async(task=RUN_JOB, status=status):
+            pending.add(int(str(delivery.task_kwargs["job_id"])))
+    async with sessions() as session:
+        unfinished = await session.scalars(select(Job.id).where(Job.state.in_([JobState.QUEUED, JobState.RUNNING])))
+        orphans = sorted(set(unfinished) - pending)
+    queue = ProcrastinateQueue(app)
+    for job_id in orphans:
+        log.warning("job %s has no delivery: queued again", job_id)
+        await queue.enqueue(job_id)
+    return orphans
+
+
+def queue_app(database_url: str, *, pool_size: int = 2) -> procrastinate.App:
+    """The Procrastinate app on this service's PostgreSQL database (its own tables, beside ours).
+
+    `pool_size` connections at most: a web process only defers (one is plenty); a worker needs one to
+    listen for new jobs and one per job it runs.
+    """
     url = make_url(database_url)
     if url.get_backend_name() != "postgresql":
         raise ValueError("the job queue needs PostgreSQL; on SQLite jobs run in the web process")
     conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
+    connector = procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=pool_size)
+    app = procrastinate.App(connector=connector)
     # Registered on each app (not a shared Blueprint, which Procrastinate renames in place when it is added).
     app.task(name=RUN_JOB, pass_context=True)(_run_job_task)
     retry = app.task(name=RETRY_STALLED, queueing_lock=RETRY_STALLED, pass_context=True)(_retry_stalled_task)
