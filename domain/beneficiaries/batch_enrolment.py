@@ -28,7 +28,7 @@ import contextlib
 import datetime as dt
 import secrets
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -469,7 +469,7 @@ async def _enrol_one_by_one(
     funding: FundingSource,
     payer: str | None,
     outcome: BatchEnrolment,
-    refuse: Any,
+    refuse: Callable[[int, Problem], None],
 ) -> None:
     """The people who hold a membership already: through the single enrolment, each in a savepoint."""
     # The registry rows as the creations left them (their participant link was set by one UPDATE).
