@@ -23,6 +23,7 @@ from domain.audit.models import AuditEvent
 from domain.identity.models import InvalidUsername
 from domain.regions.rules import InvalidRegionCode
 from domain.writes.caller import Caller
+from domain.writes.codes import WriteCode
 from domain.writes.errors import Problem
 from domain.writes.runner import OutcomeKind
 from domain.writes.runner import run_write as domain_run_write
@@ -74,7 +75,7 @@ async def run_write(
         case OutcomeKind.CONFLICT:
             return Outcome(conflict=outcome.message)
         case OutcomeKind.FORBIDDEN:
-            return Outcome(problems=[Problem(None, "REFUSED", outcome.message)])
+            return Outcome(problems=[Problem(None, WriteCode.REFUSED, outcome.message)])
     return Outcome(value=outcome.value)
 
 

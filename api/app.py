@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from admin.console import mount_console
 from api.console import console_config
+from api.documents import ApqBounds, Documents
 from api.fast_reads import FastReads
 from api.graphql import JamsosGraphQL
 from api.health import healthz, readyz
@@ -71,6 +72,12 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         document_cache=settings.document_cache,
         read_autocommit=settings.read_autocommit,
         jobs=jobs,
+        http_cache_seconds=settings.http_cache_seconds,
+        documents=Documents(
+            sessions,
+            ttl=settings.documents_cache_seconds,
+            apq=ApqBounds(settings.apq_documents_per_client, settings.apq_bytes_per_client, settings.apq_clients),
+        ),
     )
 
     # Repeated compiled reads are answered before Strawberry's view (api.fast_reads) while the GraphQL app's

@@ -1,4 +1,4 @@
-"""The ``jamsos`` command line: serve, migrate, seed, token, import, report, audit, monev, schema."""
+"""The ``jamsos`` command line: serve, migrate, seed, token, import, report, audit, monev, schema (SDL, codes)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from api.settings import Settings, get_settings
 
@@ -197,6 +198,22 @@ def cmd_schema_print(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema_codes(args: argparse.Namespace) -> int:
+    from api.error_docs import NoSection, section, with_section
+
+    if args.write is None:
+        sys.stdout.write(section())
+        return 0
+    try:
+        text = args.write.read_text(encoding="utf-8")
+        args.write.write_text(with_section(text), encoding="utf-8")
+    except (OSError, NoSection) as exc:
+        print(f"jamsos schema codes: {exc}", file=sys.stderr)
+        return 1
+    print(f"error codes written to {args.write}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jamsos", description="Jamsos Graph: the service and its tools.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -227,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_identity_commands(sub)  # users, clients, keys
 
+    from api.cli_documents import add_document_commands
+
+    add_document_commands(sub)  # documents push|list|remove
+
     from api.cli_import import add_import_commands
 
     add_import_commands(sub)  # import beneficiaries|participants|contributions
@@ -254,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     schema_cmd = sub.add_parser("schema", help="the GraphQL schema")
     schema_sub = schema_cmd.add_subparsers(dest="schema_command", required=True)
     schema_sub.add_parser("print", help="print the subgraph SDL").set_defaults(func=cmd_schema_print)
+    codes = schema_sub.add_parser("codes", help="print the error-code catalogue as docs/api.md shows it")
+    codes.add_argument("--write", type=Path, metavar="FILE", help="replace the section between FILE's markers")
+    codes.set_defaults(func=cmd_schema_codes)
     return parser
 
 

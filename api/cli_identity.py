@@ -33,13 +33,13 @@ T = TypeVar("T")
 REFUSALS = (accounts.AccountError, WeakPassword, InvalidUsername, UnknownScope, InvalidRegionCode)
 
 
-def _settings() -> Settings:
+def cli_settings() -> Settings:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return settings
 
 
-def _actor() -> Actor:
+def cli_actor() -> Actor:
     try:
         who = getpass.getuser()
     except (KeyError, OSError):
@@ -47,11 +47,11 @@ def _actor() -> Actor:
     return Actor(subject=f"cli:{who}", kind="system")
 
 
-def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one committed transaction against the configured database."""
 
     async def run() -> T:
-        engine = make_engine(_settings().resolved_database_url, null_pool=True)
+        engine = make_engine(cli_settings().resolved_database_url, null_pool=True)
         try:
             async with make_sessionmaker(engine)() as session:
                 result = await work(session)
@@ -66,7 +66,7 @@ def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         raise SystemExit(f"database error: {exc.orig}; is the database migrated (jamsos migrate)?") from None
 
 
-def _refused(exc: Exception) -> int:
+def refused(exc: Exception) -> int:
     print(f"refused: {exc}", file=sys.stderr)
     return 2
 
@@ -86,11 +86,11 @@ def active_signing_key(settings: Settings) -> ECKey:
     async def work(session: AsyncSession) -> str:
         return (await keys.ensure_active_key(session, settings.resolved_signing_key_path)).private_pem
 
-    pem = _in_transaction(work)
+    pem = in_transaction(work)
     return keys.import_pem(pem)
 
 
-def _print_json(value: Any) -> None:
+def print_json(value: Any) -> None:
     print(json.dumps(value, ensure_ascii=False, indent=None))
 
 
@@ -98,19 +98,24 @@ def _print_json(value: Any) -> None:
 def cmd_users_create(args: argparse.Namespace) -> int:
     try:
         password = read_password()
-        user = _in_transaction(
+        user = in_transaction(
             lambda s: accounts.create_user(
-                s, username=args.username, password=password, role=Role(args.role), region=args.region, actor=_actor()
+                s,
+                username=args.username,
+                password=password,
+                role=Role(args.role),
+                region=args.region,
+                actor=cli_actor(),
             )
         )
     except REFUSALS as exc:
-        return _refused(exc)
+        return refused(exc)
     print(f"user {user.username} created ({user.role}, {user.region_code or 'national'})", file=sys.stderr)
     return 0
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
-    users = _in_transaction(accounts.list_users)
+    users = in_transaction(accounts.list_users)
     rows = [
         {
             "username": u.username,
@@ -123,7 +128,7 @@ def cmd_users_list(args: argparse.Namespace) -> int:
         for u in users
     ]
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     for r in [] if args.json else rows:
         state = "active" if r["active"] else "disabled"
         locked = f", locked until {r['locked_until']}" if r["locked_until"] else ""
@@ -133,9 +138,9 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
 def cmd_users_disable(args: argparse.Namespace) -> int:
     try:
-        _in_transaction(lambda s: accounts.disable_user(s, username=args.username, actor=_actor()))
+        in_transaction(lambda s: accounts.disable_user(s, username=args.username, actor=cli_actor()))
     except REFUSALS as exc:
-        return _refused(exc)
+        return refused(exc)
     print(f"user {args.username} disabled; their tokens stop working within seconds", file=sys.stderr)
     return 0
 
@@ -143,9 +148,9 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
 def cmd_users_set_password(args: argparse.Namespace) -> int:
     try:
         password = read_password("New password: ")
-        _in_transaction(lambda s: accounts.set_password(s, username=args.username, password=password, actor=_actor()))
+        in_transaction(lambda s: accounts.set_password(s, username=args.username, password=password, actor=cli_actor()))
     except REFUSALS as exc:
-        return _refused(exc)
+        return refused(exc)
     print(f"password of {args.username} set; lockout cleared, sessions ended", file=sys.stderr)
     return 0
 
@@ -153,7 +158,7 @@ def cmd_users_set_password(args: argparse.Namespace) -> int:
 # -- clients -----------------------------------------------------------------------------------------------
 def _show_secret(args: argparse.Namespace, client_id: str, secret: str | None) -> None:
     if args.json:
-        _print_json({"client_id": client_id, "client_secret": secret})
+        print_json({"client_id": client_id, "client_secret": secret})
         return
     print(f"client_id:     {client_id}")
     print(f"client_secret: {secret if secret else '(none: a public client)'}")
@@ -161,30 +166,40 @@ def _show_secret(args: argparse.Namespace, client_id: str, secret: str | None) -
         print("The secret is shown only now; store it in the partner's secret store.", file=sys.stderr)
 
 
+def default_trusted_documents_only(settings: Settings, grant_types: frozenset[str]) -> bool:
+    """A new partner (client-credentials) client runs only registered documents in production, unless told."""
+    return settings.env == "production" and "client_credentials" in grant_types
+
+
 def cmd_clients_create(args: argparse.Namespace) -> int:
+    grant_types = frozenset(args.grant_types.split())
+    trusted_only = args.trusted_documents_only
+    if trusted_only is None:
+        trusted_only = default_trusted_documents_only(cli_settings(), grant_types)
     try:
         scopes = parse_scopes(args.scopes)
-        created = _in_transaction(
+        created = in_transaction(
             lambda s: accounts.create_client(
                 s,
                 name=args.name,
                 scopes=scopes,
                 region=args.region,
-                grant_types=frozenset(args.grant_types.split()),
+                grant_types=grant_types,
                 redirect_uris=args.redirect_uri or [],
                 public=args.public,
                 token_lifetime_seconds=args.token_lifetime,
-                actor=_actor(),
+                trusted_documents_only=trusted_only,
+                actor=cli_actor(),
             )
         )
     except REFUSALS as exc:
-        return _refused(exc)
+        return refused(exc)
     _show_secret(args, created.client.client_id, created.secret)
     return 0
 
 
 def cmd_clients_list(args: argparse.Namespace) -> int:
-    clients = _in_transaction(accounts.list_clients)
+    clients = in_transaction(accounts.list_clients)
     rows = [
         {
             "client_id": c.client_id,
@@ -195,45 +210,61 @@ def cmd_clients_list(args: argparse.Namespace) -> int:
             "redirect_uris": c.redirect_uris,
             "public": c.is_public,
             "active": c.active,
+            "trusted_documents_only": c.trusted_documents_only,
         }
         for c in clients
     ]
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     for r in [] if args.json else rows:
         state = "active" if r["active"] else "disabled"
-        print(f"{r['client_id']:<50} {r['region'] or 'national':<14} {state:<9} {r['name']}  [{r['scopes']}]")
+        trusted = " documents-only" if r["trusted_documents_only"] else ""
+        print(f"{r['client_id']:<50} {r['region'] or 'national':<14} {state:<9} {r['name']}  [{r['scopes']}]{trusted}")
     return 0
 
 
 def cmd_clients_rotate_secret(args: argparse.Namespace) -> int:
     try:
-        secret = _in_transaction(lambda s: accounts.rotate_client_secret(s, client_id=args.client_id, actor=_actor()))
+        secret = in_transaction(lambda s: accounts.rotate_client_secret(s, client_id=args.client_id, actor=cli_actor()))
     except REFUSALS as exc:
-        return _refused(exc)
+        return refused(exc)
     _show_secret(args, args.client_id, secret)
+    return 0
+
+
+def cmd_clients_set(args: argparse.Namespace) -> int:
+    value = args.trusted_documents_only
+    try:
+        changed = in_transaction(
+            lambda s: accounts.set_trusted_documents_only(s, client_id=args.client_id, value=value, actor=cli_actor())
+        )
+    except REFUSALS as exc:
+        return refused(exc)
+    what = "runs only its registered documents" if value else "may send document text"
+    note = "" if changed else " (it already did)"
+    print(f"client {args.client_id} {what}{note}; running servers follow within seconds", file=sys.stderr)
     return 0
 
 
 def cmd_clients_disable(args: argparse.Namespace) -> int:
     try:
-        _in_transaction(lambda s: accounts.disable_client(s, client_id=args.client_id, actor=_actor()))
+        in_transaction(lambda s: accounts.disable_client(s, client_id=args.client_id, actor=cli_actor()))
     except REFUSALS as exc:
-        return _refused(exc)
+        return refused(exc)
     print(f"client {args.client_id} disabled; its tokens stop working within seconds", file=sys.stderr)
     return 0
 
 
 # -- keys --------------------------------------------------------------------------------------------------
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = cli_settings()
 
     async def work(session: AsyncSession) -> tuple[str, list[tuple[str, str]]]:
         await keys.ensure_active_key(session, settings.resolved_signing_key_path)
         fresh, retired = await keys.rotate(session, default_lifetime_seconds=settings.token_lifetime_seconds)
         await record(
             session,
-            actor=_actor(),
+            actor=cli_actor(),
             action="signing_key.rotate",
             entity_type="signing_key",
             entity_id=fresh.kid,
@@ -241,7 +272,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
         )
         return fresh.kid, [(r.kid, r.expires_at.isoformat() if r.expires_at else "") for r in retired]
 
-    kid, retired = _in_transaction(work)
+    kid, retired = in_transaction(work)
     print(f"new active key {kid}")
     for old, until in retired:
         print(f"retired {old}; published and trusted until {until}")
@@ -257,10 +288,10 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
             "retired_at": k.retired_at.isoformat() if k.retired_at else None,
             "expires_at": k.expires_at.isoformat() if k.expires_at else None,
         }
-        for k in _in_transaction(keys.all_keys)
+        for k in in_transaction(keys.all_keys)
     ]
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     for r in [] if args.json else rows:
         state = "active" if not r["retired_at"] else f"retired, trusted until {r['expires_at']}"
         print(f"{r['kid']}  {r['algorithm']}  since {r['activated_at']}  {state}")
@@ -295,6 +326,13 @@ def add_identity_commands(sub: Any) -> None:
     create.add_argument("--redirect-uri", action="append", help="for authorization_code; repeat for several")
     create.add_argument("--public", action="store_true", help="a browser app without a secret (PKCE only)")
     create.add_argument("--token-lifetime", type=int, help="access-token seconds (60-3600)")
+    create.add_argument(
+        "--trusted-documents-only",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="its tokens run only documents registered with jamsos documents push "
+        "(default: on for client_credentials clients when JAMSOS_ENV=production, off otherwise)",
+    )
     create.add_argument("--json", action="store_true", help='print {"client_id": ..., "client_secret": ...}')
     create.set_defaults(func=cmd_clients_create)
     listing = clients.add_parser("list", help="list clients")
@@ -304,6 +342,15 @@ def add_identity_commands(sub: Any) -> None:
     rotate.add_argument("--client-id", required=True)
     rotate.add_argument("--json", action="store_true")
     rotate.set_defaults(func=cmd_clients_rotate_secret)
+    setting = clients.add_parser("set", help="change a client's settings")
+    setting.add_argument("--client-id", required=True)
+    setting.add_argument(
+        "--trusted-documents-only",
+        action=argparse.BooleanOptionalAction,
+        required=True,
+        help="run only its registered documents (--no-trusted-documents-only: may send text)",
+    )
+    setting.set_defaults(func=cmd_clients_set)
     disable = clients.add_parser("disable", help="disable a client and revoke its tokens")
     disable.add_argument("--client-id", required=True)
     disable.set_defaults(func=cmd_clients_disable)

@@ -7,13 +7,16 @@ compiled path (``schema.compiled.fast``), this module does only what is left: th
 on the variables, variable coercion (graphql-core's own ``get_variable_values``), the cost charge, the
 plan, the personal-data access log, the operation metrics, and the bytes out (orjson).
 
+A document named by id (``documentId``) is looked up first, as the pipeline does (api.documents).
+
 Any doubt means the request goes to the full pipeline unchanged, with its body replayed: a body that is not
-a plain JSON object, ``extensions``, an ``Accept`` asking for a stream or satisfied by neither response
-media type (the pipeline answers 406), no entry, variables that do not coerce or hold a control character,
-a plan that meets something the resolvers would refuse (``Fallback``), a refused charge (the pipeline gives
-the same ``RATE_LIMITED`` error without charging again), or a database error before anything was sent. So
-errors keep the pipeline's shapes, codes and statuses; what it answers is sent as the media type the
-``Accept`` header chose (api.media), through the same view methods as the pipeline's.
+a plain JSON object, ``extensions`` (Apollo's APQ among them), a document the rules refuse, an ``Accept``
+asking for a stream or satisfied by neither response media type (the pipeline answers 406), no entry,
+variables that do not coerce or hold a control character, a plan that meets something the resolvers would
+refuse (``Fallback``), a refused charge (the pipeline gives the same ``RATE_LIMITED`` error without charging
+again), or a database error before anything was sent. So errors keep the pipeline's shapes, codes and
+statuses; what it answers is sent as the media type the ``Accept`` header chose (api.media), through the
+same view methods as the pipeline's.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.documents import DocumentRefused
 from api.graphql import PREPAID, JamsosGraphQL
 from api.media import negotiate
 from api.middleware import principal_of
@@ -86,14 +90,23 @@ class FastReads:
             return None
         if not isinstance(data, dict) or data.get("extensions") is not None:
             return None
-        query, operation_name, variables = data.get("query"), data.get("operationName"), data.get("variables")
-        if (
-            not isinstance(query, str)
-            or not (operation_name is None or isinstance(operation_name, str))
-            or not (variables is None or isinstance(variables, dict))
+        operation_name, variables = data.get("operationName"), data.get("variables")
+        if not (operation_name is None or isinstance(operation_name, str)) or not (
+            variables is None or isinstance(variables, dict)
         ):
             return None
         principal = principal_of(Request(scope))
+        try:
+            # The document's text by the same rules as the pipeline's (api.documents): a document id, or the
+            # text itself where the client may send text.
+            resolved = await self.graphql.documents.resolve(
+                principal, requested_id=data.get("documentId"), query=data.get("query")
+            )
+        except DocumentRefused:
+            return None  # the pipeline refuses it, in its shape
+        query = resolved.query
+        if not isinstance(query, str):
+            return None
         entry = self.graphql.ready.get(ready_key(query, operation_name, principal, variables))
         if not isinstance(entry, Ready):
             return None

@@ -2,35 +2,41 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
+from api import http_cache
+from api.documents import DocumentRefused, Documents, Resolved
 from api.media import CONTENT_TYPES, GRAPHQL_RESPONSE_JSON, JSON, negotiate, unacceptable_message
 from api.middleware import principal_of
 from api.observe import note_graphql_operation, note_graphql_outcome
+from auth.policy import statistics_only
 from auth.principal import Principal
 from auth.ratelimit import Buckets, MemoryBuckets, Rate
 from auth.server import client_ip
 from domain.audit.access import AccessLogWriter
+from domain.codes import ErrorCode
 from domain.jobs.queue import JobQueue
 from schema.compiled.cache import BoundedCache
 from schema.compiled.counters import ReadCounters
 from schema.compiled.fast import Ready, ReadyKey, ready_cache
 from schema.compiled.plan import plan_cache, statement_cache
 from schema.context import Context, Reader
-from schema.errors import UNAVAILABLE_RETRY_AFTER, ErrorCode, format_errors
+from schema.errors import UNAVAILABLE_RETRY_AFTER, format_errors
 from schema.limits import Limits
 
 log = logging.getLogger("jamsos.graphql")
@@ -61,12 +67,18 @@ class JamsosGraphQL(GraphQL[Context, None]):
         read_autocommit: bool = True,
         document_cache: bool = True,
         jobs: JobQueue | None = None,
+        documents: Documents | None = None,
+        http_cache_seconds: int = 60,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
         self.sessions = sessions
         #: Where bulk writes hand their jobs (domain.jobs.queue): the worker's queue, or this process.
         self.jobs = jobs
+        #: Trusted documents and APQ: which text a request runs (api.documents).
+        self.documents = documents or Documents(sessions)
+        #: ``max-age`` of a cacheable GET by document id (api.http_cache); 0: nothing is cacheable.
+        self.http_cache_seconds = http_cache_seconds
         #: Sessions on the read replica (JAMSOS_DATABASE_READ_URL), or None: queries read on the primary.
         self.read_sessions = read_sessions
         self.limits = limits or Limits()
@@ -118,21 +130,85 @@ class JamsosGraphQL(GraphQL[Context, None]):
     async def execute_operation(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         request_data = kwargs.get("request_data")
         context = kwargs.get("context")
-        if isinstance(request_data, GraphQLRequestData) and isinstance(context, Context):
-            context.request_operation = (request_data.operation_name,)
         note_graphql_operation(request, getattr(request_data, "operation_name", None))
+        if isinstance(request_data, GraphQLRequestData) and isinstance(context, Context):
+            # The one place the pipeline reads which document a request runs (api.documents): its text, or
+            # the registered or APQ document its id names.
+            try:
+                resolved = await self.documents.resolve(
+                    context.principal,
+                    requested_id=await self.requested_document_id(request),
+                    extensions=request_data.extensions,
+                    query=request_data.query,
+                )
+            except DocumentRefused as exc:
+                error = GraphQLError(str(exc), extensions={"code": exc.code.value})
+                return ExecutionResult(data=None, errors=[error])
+            if isinstance(request, Request):
+                request.state.document = resolved  # api.http_cache reads how the document was named
+            if resolved.query is not request_data.query:
+                request_data = dataclasses.replace(request_data, query=resolved.query)
+                kwargs["request_data"] = request_data
+            context.request_operation = (request_data.operation_name,)
         return await super().execute_operation(request, *args, **kwargs)
+
+    async def requested_document_id(self, request: Any) -> object:
+        """The request's ``documentId`` (GET: the query parameter; POST: the JSON body's member), else None.
+
+        Strawberry's request data has no place for it, so it is read here: the body Starlette already holds
+        is decoded a second time, a small price beside executing the document (hot reads by id take the fast
+        lane, which decodes the body once). A multipart request (an upload) names no document by id.
+        """
+        if not isinstance(request, Request):
+            return None
+        if request.method == "GET":
+            return request.query_params.get("documentId")
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return None
+        try:
+            data = self.decode_json(await request.body())
+        except orjson.JSONDecodeError:
+            return None  # Strawberry refuses such a body before this runs
+        return data.get("documentId") if isinstance(data, dict) else None
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A browser's GET by document id wants the document's result, not GraphiQL.
+        params = request.query_params
+        named = params.get("documentId") is not None or params.get("extensions") is not None
+        return not named and super().should_render_graphql_ide(request)
 
     async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return await super().run(request, *args, **kwargs)
+            response = await super().run(request, *args, **kwargs)
         except HTTPException as exc:
-            if isinstance(request, Request):
-                return self.refusal(request, exc)
-            raise
+            if not isinstance(request, Request):
+                raise
+            response = self.refusal(request, exc)
         finally:
             if isinstance(request, Request):
                 await request.close()  # uploaded files (multipart) are closed even when no resolver read them
+        if isinstance(request, Request) and request.method == "GET" and isinstance(response, Response):
+            return http_cache.answer(request, response, self.cache_facts(request, response), self.http_cache_seconds)
+        return response
+
+    @staticmethod
+    def cache_facts(request: Request, response: Response) -> http_cache.CacheFacts:
+        """What api.http_cache decides a GET response's caching by, from what this request did."""
+        document = getattr(request.state, "document", None)
+        context = getattr(request.state, "context", None)
+        by_id = isinstance(document, Resolved) and document.document_id is not None
+        return http_cache.CacheFacts(
+            by_id=by_id,
+            clean=response.status_code == 200
+            and not isinstance(response, StreamingResponse)  # a stream has no body to tag
+            and getattr(request.state, "graphql_outcome", None) == "ok",
+            # Unknown (no context: the request never ran) counts as personal, so as not cacheable.
+            personal=not isinstance(context, Context) or bool(context.pii_reads),
+            public=isinstance(document, Resolved)
+            and document.public_cache
+            and isinstance(context, Context)
+            and statistics_only(context.principal),
+        )
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         # After the GraphiQL check (a browser asking for the page gets it) and before anything is read: an
@@ -178,7 +254,9 @@ class JamsosGraphQL(GraphQL[Context, None]):
         reader = Reader(request.state.db, autocommit=self.read_autocommit, replica=self.read_sessions)
         request.state.reader = reader  # closed (after its statement in flight) before the session is
         request.state.sub_response = response
-        return self.context(request, principal, reader, charge=self.charger(request, principal), ready=self.ready)
+        context = self.context(request, principal, reader, charge=self.charger(request, principal), ready=self.ready)
+        request.state.context = context  # api.http_cache asks whether the response held personal data
+        return context
 
     def context(self, request: Request | WebSocket, principal: Principal, reader: Any, **extra: Any) -> Context:
         """A request's context with this server's settings (the pipeline's and the fast lane's alike)."""

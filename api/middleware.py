@@ -15,6 +15,7 @@ from api.logs import request_id_var
 from auth.principal import ANONYMOUS, Principal
 from auth.tokens import InvalidToken
 from auth.verifier import TokenVerifier
+from domain.codes import ErrorCode
 from schema.errors import INTERNAL_MESSAGE, UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER, is_outage
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -100,7 +101,7 @@ def authentication_error(conn: HTTPConnection, exc: Exception) -> Response:
     """A refused token: 401 with a GraphQL-shaped body and an RFC 6750 challenge."""
     message = str(exc)
     return JSONResponse(
-        {"data": None, "errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        {"data": None, "errors": [{"message": message, "extensions": {"code": ErrorCode.UNAUTHENTICATED.value}}]},
         status_code=401,
         headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{message}"'},
     )
@@ -115,12 +116,12 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
     request_id = getattr(request.state, "request_id", None) or ""
     outage = is_outage(exc)
     code, message, status = (
-        ("SERVICE_UNAVAILABLE", UNAVAILABLE_MESSAGE, 503)
+        (ErrorCode.SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE, 503)
         if outage
-        else ("INTERNAL_SERVER_ERROR", INTERNAL_MESSAGE, 500)
+        else (ErrorCode.INTERNAL_SERVER_ERROR, INTERNAL_MESSAGE, 500)
     )
     headers = {"X-Request-ID": request_id, **({"Retry-After": str(UNAVAILABLE_RETRY_AFTER)} if outage else {})}
-    extensions = {"code": code, "requestId": request_id}
+    extensions = {"code": code.value, "requestId": request_id}
     return JSONResponse({"data": None, "errors": [{"message": message, "extensions": extensions}]}, status, headers)
 
 

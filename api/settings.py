@@ -85,6 +85,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2 * 1024 * 1024
     #: Largest registry list a caller with beneficiaries:write may upload to importBeneficiaries (api.uploads).
     import_max_upload_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    # -- trusted documents and APQ (api.documents) --
+    #: Seconds a process trusts what it read of the registry (a document's text, a client's
+    #: ``trusted_documents_only``): a removal or a changed flag takes effect everywhere within this.
+    documents_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
+    #: Automatic persisted queries kept per client (least recently used go first), in documents and bytes,
+    #: and how many clients' caches a process keeps.
+    apq_documents_per_client: int = Field(default=256, gt=0, le=100_000)
+    apq_bytes_per_client: int = Field(default=1024 * 1024, gt=0, le=256 * 1024 * 1024)
+    apq_clients: int = Field(default=256, gt=0, le=100_000)
+    #: ``max-age`` of a cacheable ``GET /graphql`` by document id (api.http_cache); 0: every GET is no-store.
+    http_cache_seconds: int = Field(default=60, ge=0, le=86_400)
+
     # -- read performance (schema.compiled, domain.db, auth.verifier) --
     #: uvicorn's event loop and HTTP protocol for `jamsos serve`; "auto" = what uvicorn picks (uvloop and
     #: httptools, both dependencies). Settable to measure them.

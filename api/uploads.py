@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.middleware import principal_of
 from auth.scopes import Scope as ApiScope
+from domain.codes import ErrorCode
 
 
 class UploadLimit:
@@ -49,7 +50,9 @@ async def _refuse(send: Send, size: int, limit: int) -> None:
         f"the upload has {size:,} bytes; at most {limit:,} are accepted over the API. "
         "Split the list, or load it with `jamsos import` on the server"
     )
-    body = json.dumps({"data": None, "errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]})
+    body = json.dumps(
+        {"data": None, "errors": [{"message": message, "extensions": {"code": ErrorCode.BAD_USER_INPUT.value}}]}
+    )
     await send(
         {
             "type": "http.response.start",

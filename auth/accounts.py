@@ -240,6 +240,7 @@ async def create_client(
     redirect_uris: Sequence[str] = (),
     public: bool = False,
     token_lifetime_seconds: int | None = None,
+    trusted_documents_only: bool = False,
     meta: RequestMeta | None = None,
 ) -> NewClient:
     name = name.strip()
@@ -269,6 +270,7 @@ async def create_client(
         scopes=format_scopes(scopes),
         region_code=region_code,
         token_lifetime_seconds=token_lifetime_seconds,
+        trusted_documents_only=trusted_documents_only,
         active=True,
     )
     session.add(client)
@@ -280,6 +282,7 @@ async def create_client(
         "grant_types": client.grant_types,
         "redirect_uris": uris,
         "public": public,
+        "trusted_documents_only": trusted_documents_only,
     }
     await record(
         session,
@@ -320,6 +323,29 @@ async def rotate_client_secret(
         meta=meta,
     )
     return secret
+
+
+async def set_trusted_documents_only(
+    session: AsyncSession, *, client_id: str, value: bool, actor: Actor, meta: RequestMeta | None = None
+) -> bool:
+    """Bind a client's tokens to its registered documents (True) or let them send text (False).
+
+    Returns whether anything changed; running processes follow within ``documents_cache_seconds``.
+    """
+    client = await _client(session, client_id)
+    if client.trusted_documents_only == value:
+        return False
+    before, client.trusted_documents_only = client.trusted_documents_only, value
+    await record(
+        session,
+        actor=actor,
+        action="client.trusted_documents_only",
+        entity_type="oauth_client",
+        entity_id=client_id,
+        changes={"trusted_documents_only": {"before": before, "after": value}},
+        meta=meta,
+    )
+    return True
 
 
 async def disable_client(

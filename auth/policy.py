@@ -19,12 +19,13 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import ColumnElement, Select, case, exists, null, or_, select
 from sqlalchemy import cast as sql_cast
 
-from auth.principal import Principal
+from auth.principal import Principal, PrincipalKind
 from auth.scopes import Scope
 from domain.beneficiaries.batch_enrolment import ENROL_KIND
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.benefits import WAGE_BASED_PROGRAMS
 from domain.claims.models import Claim, ClaimBenefit
+from domain.codes import ErrorCode
 from domain.jobs.models import Job
 from domain.monev.suppression import DEFAULT_THRESHOLD, Family
 from domain.monev.tables import Viewer
@@ -39,7 +40,7 @@ M = TypeVar("M")
 class NotAuthenticated(Exception):
     """No (valid) credentials were presented for something that needs them."""
 
-    extensions = {"code": "UNAUTHENTICATED"}
+    extensions = {"code": ErrorCode.UNAUTHENTICATED.value}
 
     def __init__(self) -> None:
         super().__init__("authentication required: send an access token as 'Authorization: Bearer <token>'")
@@ -48,7 +49,7 @@ class NotAuthenticated(Exception):
 class MissingScope(Exception):
     """The caller is known but lacks the scope a field needs."""
 
-    extensions = {"code": "FORBIDDEN"}
+    extensions = {"code": ErrorCode.FORBIDDEN.value}
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
@@ -480,6 +481,16 @@ def suppressed_families(principal: Principal) -> frozenset[Family]:
     able to single people out of them, so its counts below the threshold are withheld.
     """
     return frozenset(f for f, scope in _ROW_SCOPES.items() if not principal.has_scope(scope))
+
+
+def statistics_only(principal: Principal) -> bool:
+    """A partner client that reads aggregates and nothing else (``stats:read`` alone).
+
+    Every Monev count it gets is suppressed (:func:`suppressed_families`) and it can read no row, so a response
+    to it says nothing about a person: a shared HTTP cache may keep one when the document promises that it
+    returns aggregates only (api.http_cache).
+    """
+    return principal.kind is PrincipalKind.CLIENT and principal.scopes == frozenset({Scope.STATS_READ})
 
 
 def monev_viewer(principal: Principal, threshold: int = DEFAULT_THRESHOLD) -> Viewer:

@@ -22,6 +22,7 @@ from joserfc.util import urlsafe_b64decode
 
 from auth.principal import Principal, PrincipalKind
 from auth.scopes import Role, Scope, UnknownScope, format_scopes, parse_scopes
+from domain.codes import ErrorCode
 from domain.regions.rules import InvalidRegionCode, RegionCode
 
 ALGORITHM = "ES256"
@@ -32,7 +33,7 @@ LEEWAY_SECONDS = 30
 class InvalidToken(Exception):
     """A bearer token we cannot accept. The message is safe to show to the caller."""
 
-    extensions = {"code": "UNAUTHENTICATED"}
+    extensions = {"code": ErrorCode.UNAUTHENTICATED.value}
 
 
 @dataclass(frozen=True)

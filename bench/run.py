@@ -52,9 +52,14 @@ PORTS = {"jamsos": 5100, "postgraphile": 5101, "baseline": 5102, "postgraphile5"
 PEERS = ("jamsos", "postgraphile", "postgraphile5", "baseline")
 #: S1n is S1 without the programmes relation: PostGraphile 5 exposes no backward relation through the composite
 #: foreign key participant_programs(participant_id, segment), so S1 itself has no PostGraphile 5 twin.
-SCENARIOS = ("S1", "S1n", "S2", "S3", "S4")
-#: What each peer cannot answer: S4 is a write only this service has; PostGraphile 5 has no S1 (above).
-UNSUPPORTED = {"postgraphile": {"S4"}, "postgraphile5": {"S1", "S4"}, "baseline": {"S4"}}
+#: S2id is S2 sent by its trusted-document id (``{"documentId": "sha256:…"}``), registered for the bench
+#: token's client: S2 by id against S2 by text.
+SCENARIOS = ("S1", "S1n", "S2", "S2id", "S3", "S4")
+#: What each peer cannot answer: S4 is a write and S2id a document id only this service has; PostGraphile 5
+#: has no S1 (above).
+UNSUPPORTED = {"postgraphile": {"S4", "S2id"}, "postgraphile5": {"S1", "S4", "S2id"}, "baseline": {"S4", "S2id"}}
+#: The client id of the bench's tokens, and the OAuth client S2id's document is registered for.
+BENCH_CLIENT = "bench"
 #: The tokens this service is measured with: a national one with every read scope but pii:read, and the same
 #: with pii:read (the token a branch officer holds: NIKs unmasked, each response writes an access-log row).
 TOKENS = ("masked", "pii")
@@ -139,11 +144,55 @@ def mint_token(url: str, key_path: Path, pii: bool = False) -> str:
         key,
         config,
         subject="bench-admin",
-        client_id="bench",
+        client_id=BENCH_CLIENT,
         scopes=ROLE_SCOPES[Role.ADMIN] if pii else ROLE_SCOPES[Role.ADMIN] - {Scope.PII_READ},
         roles=frozenset({Role.ADMIN}),
         region=None,
     )
+
+
+def register_s2(url: str) -> str:
+    """Register S2 as a trusted document of the bench's client (made if missing); its id."""
+    import asyncio
+
+    from sqlalchemy import select
+
+    from domain.audit.writes import Actor
+    from domain.db import make_engine, make_sessionmaker
+    from domain.documents.models import document_id
+    from domain.documents.writes import NewDocument, push_documents
+    from domain.identity.models import OAuthClient
+
+    text = (BENCH / "queries" / "S2.graphql").read_text()
+
+    async def push() -> None:
+        engine = make_engine(url, null_pool=True)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                if await session.scalar(select(OAuthClient.id).where(OAuthClient.client_id == BENCH_CLIENT)) is None:
+                    # The bench's tokens are minted, not issued: this client never authenticates (no secret).
+                    session.add(
+                        OAuthClient(
+                            client_id=BENCH_CLIENT,
+                            secret_hash=None,
+                            name="Benchmark harness",
+                            grant_types=[],
+                            redirect_uris=[],
+                            scopes="",
+                            region_code=None,
+                            active=True,
+                        )
+                    )
+                    await session.flush()
+                new = [NewDocument(document_id(text), text, "S2", "bench/queries/S2.graphql")]
+                actor = Actor(subject="cli:bench", kind="system")
+                await push_documents(session, client_id=BENCH_CLIENT, documents=new, actor=actor)
+                await session.commit()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(push())
+    return document_id(text)
 
 
 def sample(url: str) -> dict[str, list[Any]]:
@@ -182,8 +231,11 @@ def request_lines(peer: str, scenario: str, keys: dict[str, list[Any]], count: i
             return _gql("/graphql", theirs[name], {"region": S1_REGION})
         return _gql("/graphql", ours[name], {"region": S1_REGION})
 
-    def s2() -> str:
+    def s2(by_id: bool = False) -> str:
         number = rng.choice(keys["numbers"])
+        if by_id:
+            body = {"documentId": keys["s2_document_id"][0], "variables": {"m": number}}
+            return "POST\t/graphql\t" + json.dumps(body, separators=(",", ":"))
         if peer == "baseline":
             return f"GET\t/s2?m={number}\t"
         if graphql_peer:
@@ -228,6 +280,8 @@ def request_lines(peer: str, scenario: str, keys: dict[str, list[Any]], count: i
         return [s1(scenario) for _ in range(50)]
     if scenario == "S2":
         return [s2() for _ in range(count)]
+    if scenario == "S2id":
+        return [s2(by_id=True) for _ in range(count)]
     if scenario == "S3":
         return [s3() for _ in range(200)]
     mix = []
@@ -378,7 +432,7 @@ def compare(
     }
     scenarios = [s for s in args.scenarios if s in SCENARIOS]
     peers = [p for p in PEERS if p in args.peers]
-    files = {(p, s): write_lines(p, s, keys) for p in peers for s in scenarios}
+    files = {(p, s): write_lines(p, s, keys) for p in peers for s in scenarios if s not in UNSUPPORTED.get(p, ())}
     for round_number in range(args.rounds):
         order = peers if round_number % 2 == 0 else list(reversed(peers))
         for peer in order:
@@ -579,6 +633,8 @@ def main() -> None:
         scale(args, url, key_path)
         return
     keys = sample(url)
+    if "S2id" in args.scenarios:
+        keys["s2_document_id"] = [register_s2(url)]
     if args.steps or args.flame or args.profile:
         token = mint_token(url, key_path, pii=args.pii)
         if args.steps:

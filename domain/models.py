@@ -4,6 +4,7 @@ from domain.audit.models import AuditChainHead, AuditEvent, DataAccessEvent
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim, ClaimBenefit, ClaimEvent
 from domain.db import Base
+from domain.documents.models import TrustedDocument, TrustedDocumentClient
 from domain.identity.models import AuthorizationCode, OAuthClient, RefreshToken, RevokedToken, SigningKey, User
 from domain.jobs.models import Job
 from domain.monev.rollup_tables import BudgetMonth, ParticipantMonth, PoorMonth, ProgramMonth, RollupState
@@ -37,6 +38,8 @@ __all__ = [
     "RevokedToken",
     "RollupState",
     "SigningKey",
+    "TrustedDocument",
+    "TrustedDocumentClient",
     "User",
     "install_triggers",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from domain.writes.codes import WriteCode
 from domain.writes.errors import Problem
 
 #: The longest free text a person writes into a record: a correction's reason, a workflow note.
@@ -19,13 +20,17 @@ def clean_text(value: str, field: str, *, max_length: int, required: bool = True
     text = unicodedata.normalize("NFC", value).strip()
     problems: list[Problem] = []
     if len(text) > max_length:
-        problems.append(Problem(field, "TOO_LONG", f"{field} is {len(text):,} characters; at most {max_length}"))
+        problems.append(
+            Problem(field, WriteCode.TOO_LONG, f"{field} is {len(text):,} characters; at most {max_length}")
+        )
         return text[:max_length], problems
     bad = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co")})
     if bad:
         problems.append(
-            Problem(field, "CONTROL_CHARACTERS", f"{field} contains invisible control characters ({', '.join(bad)})")
+            Problem(
+                field, WriteCode.CONTROL_CHARACTERS, f"{field} contains invisible control characters ({', '.join(bad)})"
+            )
         )
     if required and not text:
-        problems.append(Problem(field, "REQUIRED", f"{field} is required"))
+        problems.append(Problem(field, WriteCode.REQUIRED, f"{field} is required"))
     return text, problems

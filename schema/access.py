@@ -22,6 +22,7 @@ from auth.principal import Principal
 from auth.scopes import Role, Scope
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim
+from domain.codes import ErrorCode
 from domain.identity.models import USER_SUBJECT_PREFIX, OAuthClient, User
 from domain.participants.models import Participant
 from domain.regions.models import Region
@@ -38,7 +39,7 @@ EXPLAINED_FIELDS_SIZE = 40
 
 
 class NotAdmin(Exception):
-    extensions = {"code": "FORBIDDEN"}
+    extensions = {"code": ErrorCode.FORBIDDEN.value}
 
     def __init__(self) -> None:
         super().__init__("only administrators may ask about another subject's access; leave out 'subject'")

@@ -22,8 +22,9 @@ from graphql import ExecutionResult, GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from domain.audit.access import AccessLogUnavailable, AccessLogWriter
+from domain.codes import ErrorCode
 from schema.context import Context
-from schema.errors import UNAVAILABLE_RETRY_AFTER, ErrorCode
+from schema.errors import UNAVAILABLE_RETRY_AFTER
 
 log = logging.getLogger("jamsos.access_log")
 

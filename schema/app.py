@@ -19,6 +19,7 @@ from schema.claims import ClaimNode, ClaimQuery
 from schema.compiled.extension import CompiledReads
 from schema.contributions import ContributionMutation
 from schema.document_cache import DocumentParseCache, DocumentValidationCache
+from schema.documents import DocumentQuery
 from schema.entities import EntitySchema
 from schema.input_text import RefuseControlCharacters
 from schema.introspection import IntrospectionGate
@@ -40,7 +41,16 @@ FEDERATION_VERSION: Final = "2.9"
 
 @strawberry.type(description="Read access to participants, regions, poverty beneficiaries and claims.")
 class Query(
-    RegionQuery, ParticipantQuery, BeneficiaryQuery, ClaimQuery, StatsQuery, MeQuery, AuditQuery, AccessQuery, JobQuery
+    RegionQuery,
+    ParticipantQuery,
+    BeneficiaryQuery,
+    ClaimQuery,
+    StatsQuery,
+    MeQuery,
+    AuditQuery,
+    AccessQuery,
+    DocumentQuery,
+    JobQuery,
 ):
     node: relay.Node | None = relay.node(
         description="Any object by its global id; null when there is none you may see."

@@ -19,9 +19,10 @@ from auth.policy import audit_trail_decision, masked_changes, require_scope
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.audit.models import AuditEvent, DataAccessEvent
+from domain.codes import ErrorCode
 from schema import demand
 from schema.context import Info
-from schema.errors import BadInput, ErrorCode
+from schema.errors import BadInput
 from schema.filters import apply
 from schema.ids import db_id
 from schema.limits import PAGE_SIZE_TEXT

@@ -29,10 +29,12 @@ from domain.beneficiaries.batch_enrolment import (
 )
 from domain.beneficiaries.imports import ImportOptions, import_beneficiaries
 from domain.beneficiaries.models import PovertyBeneficiary
+from domain.codes import ErrorCode
 from domain.imports.report import KEPT_ERRORS, ImportResult
 from domain.jobs.models import Job
 from domain.jobs.runner import create_job
 from domain.participants.budget_payer import check_payer
+from domain.participants.codes import ContributionCode
 from domain.participants.models import FundingSource
 from domain.participants.rules import Program
 from domain.regions.rules import RegionCode
@@ -40,8 +42,8 @@ from domain.writes.caller import Caller
 from domain.writes.errors import Invalid
 from schema import demand
 from schema.context import Info
-from schema.enums import BeneficiarySourceEnum, FundingSourceEnum, ProgramEnum, domain_value
-from schema.errors import BadInput, ErrorCode
+from schema.enums import BeneficiarySourceEnum, FundingSourceEnum, ProgramEnum, UserErrorCodeEnum, domain_value
+from schema.errors import BadInput
 from schema.filters import region_filter
 from schema.jobs import JobNode, PayerCost
 from schema.limits import JOB_COSTS_SIZE, MAX_PAGE_SIZE
@@ -59,7 +61,9 @@ class ImportRowError:
     row: int = strawberry.field(description="Row in the file as a spreadsheet numbers it (header = 1; 0 = file).")
     column: str | None = strawberry.field(description="The column as the file names it, if one is at fault.")
     value: str | None = strawberry.field(description="The value found (NIKs masked without pii:read).")
-    code: str = strawberry.field(description="Stable code, e.g. INVALID_NIK, DUPLICATE_ROW, OUT_OF_REGION.")
+    code: UserErrorCodeEnum = strawberry.field(
+        description="Stable code, e.g. INVALID_NIK, DUPLICATE_ROW, OUT_OF_REGION."
+    )
     message: str = strawberry.field(description="What is wrong and how to fix it in the file.")
 
 
@@ -120,13 +124,13 @@ class EnrollBeneficiariesFilter:
 @strawberry.type(description="One beneficiary the batch could not enrol, and why.")
 class EnrolmentRefusal:
     beneficiary_id: strawberry.ID = strawberry.field(description="Global id of the beneficiary.")
-    code: str = strawberry.field(description="Why, e.g. NOT_EXTREME_POOR, FUNDING_NOT_ALLOWED.")
+    code: UserErrorCodeEnum = strawberry.field(description="Why, e.g. NOT_EXTREME_POOR, FUNDING_NOT_ALLOWED.")
     message: str = strawberry.field(description="The reason in words.")
 
 
 @strawberry.type(description="A count of refusals with one reason.")
 class RefusalReason:
-    code: str = strawberry.field(description="The refusal code.")
+    code: UserErrorCodeEnum = strawberry.field(description="The refusal code.")
     count: int = strawberry.field(description="How many beneficiaries were refused for it.")
 
 
@@ -323,7 +327,7 @@ async def _checked_payer(
             return await check_payer(session, caller, raw)
         except Invalid as exc:
             problem = exc.problems[0]
-            if problem.code == "PAYER_OUT_OF_REGION":
+            if problem.code is ContributionCode.PAYER_OUT_OF_REGION:
                 raise WriteError(problem.message, ErrorCode.FORBIDDEN) from None
             raise BadInput(problem.message, field="payer") from None
 

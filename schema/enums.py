@@ -13,6 +13,8 @@ import strawberry
 
 from domain.beneficiaries.models import MIN_DECILE, SOURCE_MAX_DECILE, BeneficiarySource
 from domain.claims.models import BenefitKind, ClaimCause, ClaimStatus, EducationLevel, Relationship, ScholarshipEnd
+from domain.codes import UserErrorCode
+from domain.error_catalogue import user_error_codes
 from domain.nik import Sex
 from domain.participants.models import FundingSource, ParticipantStatus
 from domain.participants.rules import Program, Segment
@@ -27,6 +29,17 @@ def graphql_enum(domain: type[E], description: str, values: dict[E, str], name: 
         raise ValueError(f"{domain.__name__}: no description for {sorted(m.name for m in missing)}")
     members = {m.name: strawberry.enum_value(m, description=values[m]) for m in domain}
     built = enum.Enum(name or domain.__name__, members)  # type: ignore[misc]
+    return strawberry.enum(built, description=description)
+
+
+def catalogue_enum(name: str, description: str) -> Any:
+    """The GraphQL enum of every user error code of the catalogue (domain/error_catalogue.py), each described.
+
+    Its values are the families' members (``ClaimCode.HEIR_REQUIRED``…), so a ``Problem.code`` is returned as it
+    is and serialises as its string.
+    """
+    members = {c.name: strawberry.enum_value(c, description=c.description) for c in user_error_codes()}
+    built = enum.Enum(name, members)  # type: ignore[misc]
     return strawberry.enum(built, description=description)
 
 
@@ -49,7 +62,13 @@ if TYPE_CHECKING:  # to mypy the GraphQL enums are the domain enums whose member
     EducationLevelEnum = EducationLevel
     ClaimCauseEnum = ClaimCause
     ScholarshipEndEnum = ScholarshipEnd
+    UserErrorCodeEnum = UserErrorCode
 else:
+    UserErrorCodeEnum = catalogue_enum(
+        "UserErrorCode",
+        "Why an input was refused: the code of a UserError, an import row's error or an enrolment refusal. Stable: "
+        "a code is never renamed; new codes are added (handle an unknown one as a generic error).",
+    )
     RegionLevelEnum = graphql_enum(
         RegionLevel,
         "Level of a region in the Kemendagri hierarchy.",

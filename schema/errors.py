@@ -1,13 +1,12 @@
-"""Error codes of the API and how every error leaves the server.
+"""How every error leaves the server, with a code of the catalogue :class:`domain.codes.ErrorCode`.
 
-Resolvers raise exceptions that carry ``extensions = {"code": ...}``; graphql-core copies those onto the
-GraphQL error. :func:`format_errors` gives every remaining error a code and hides internals: an exception
+Resolvers raise exceptions that carry ``extensions = {"code": ErrorCode....value}``; graphql-core copies those
+onto the GraphQL error. :func:`format_errors` gives every remaining error a code and hides internals: an exception
 we did not raise on purpose becomes ``INTERNAL_SERVER_ERROR`` with a generic message (and is logged).
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 import re
 from typing import Any
@@ -16,19 +15,9 @@ from graphql import GraphQLError
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.relay.types import GlobalIDValueError
 
+from domain.codes import ErrorCode
+
 log = logging.getLogger("jamsos.errors")
-
-
-class ErrorCode(enum.StrEnum):
-    UNAUTHENTICATED = "UNAUTHENTICATED"
-    FORBIDDEN = "FORBIDDEN"
-    NOT_FOUND = "NOT_FOUND"
-    BAD_USER_INPUT = "BAD_USER_INPUT"
-    CONFLICT = "CONFLICT"
-    RATE_LIMITED = "RATE_LIMITED"
-    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
-    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
-    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
 class BadInput(Exception):
@@ -146,7 +135,7 @@ def format_errors(errors: list[GraphQLError], request_id: str | None = None) -> 
             formatted.append(
                 GraphQLError(
                     f"The document has more than {maximum:,} tokens, the limit. Send a smaller document.",
-                    extensions={"code": "QUERY_TOO_COMPLEX", "limit": "tokens", "maximum": maximum},
+                    extensions={"code": ErrorCode.QUERY_TOO_COMPLEX.value, "limit": "tokens", "maximum": maximum},
                 )
             )
         elif error.original_error is None or _is_input_coercion(error):

@@ -13,12 +13,13 @@ from typing import TypeVar
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.codes import ErrorCode
 from domain.writes.caller import Caller
 from domain.writes.errors import NotFound
 from domain.writes.runner import OutcomeKind
 from domain.writes.runner import run_write as domain_run_write
 from schema.context import Info
-from schema.errors import ErrorCode
+from schema.enums import UserErrorCodeEnum
 from schema.ids import NO_ROW, local_id
 
 T = TypeVar("T")
@@ -27,7 +28,9 @@ T = TypeVar("T")
 @strawberry.type(description="A problem with the input that the caller can fix; nothing was written.")
 class UserError:
     field: str | None = strawberry.field(description="The input field at fault (camelCase path), if one is.")
-    code: str = strawberry.field(description="Stable machine-readable code, e.g. INVALID_NIK, DUPLICATE_NIK.")
+    code: UserErrorCodeEnum = strawberry.field(
+        description="Stable machine-readable code (the UserErrorCode catalogue)."
+    )
     message: str = strawberry.field(description="What is wrong and how to fix it.")
 
 

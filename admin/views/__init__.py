@@ -7,6 +7,7 @@ from admin.views.base import ConsoleView
 from admin.views.beneficiaries import BeneficiaryView
 from admin.views.claims import ClaimView
 from admin.views.contributions import ContributionView
+from admin.views.documents import TrustedDocumentView
 from admin.views.identity import ClientView, UserView
 from admin.views.jobs import JobView
 from admin.views.participants import EmployerView, ParticipantView
@@ -23,6 +24,7 @@ VIEWS: list[type[ConsoleView]] = [
     RegionFigureView,
     UserView,
     ClientView,
+    TrustedDocumentView,
     AuditEventView,
 ]
 

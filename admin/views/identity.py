@@ -25,9 +25,11 @@ from auth.accounts import AccountError, create_client, create_user, disable_clie
 from auth.passwords import WeakPassword
 from auth.principal import Principal
 from auth.scopes import Role, Scope
+from domain.identity.codes import IdentityCode
 from domain.identity.models import InvalidUsername, OAuthClient, User
 from domain.regions.rules import InvalidRegionCode
 from domain.writes.caller import Caller
+from domain.writes.codes import WriteCode
 from domain.writes.errors import Problem, invalid
 
 U = User
@@ -95,11 +97,11 @@ class UserView(ConsoleView, model=User):
                     meta=caller.meta,
                 )
             except WeakPassword as exc:
-                raise invalid("password", "WEAK_PASSWORD", str(exc)) from None
+                raise invalid("password", IdentityCode.WEAK_PASSWORD, str(exc)) from None
             except InvalidUsername as exc:
-                raise invalid("username", "INVALID_USERNAME", str(exc)) from None
+                raise invalid("username", IdentityCode.INVALID_USERNAME, str(exc)) from None
             except (AccountError, InvalidRegionCode) as exc:
-                raise invalid("regionCode" if "region" in str(exc) else None, "REFUSED", str(exc)) from None
+                raise invalid("regionCode" if "region" in str(exc) else None, WriteCode.REFUSED, str(exc)) from None
 
         return await self.correct(request, "user", work, done=lambda user: f"User {user.username} created.")
 
@@ -117,7 +119,9 @@ class UserView(ConsoleView, model=User):
             return self.after_action(
                 request,
                 row,
-                Outcome(problems=[Problem(None, "REFUSED", "you cannot disable the account you are signed in with")]),
+                Outcome(
+                    problems=[Problem(None, WriteCode.REFUSED, "you cannot disable the account you are signed in with")]
+                ),
                 "",
             )
 
@@ -138,7 +142,16 @@ class ClientView(ConsoleView, model=OAuthClient):
     create_form_class = ClientCreateForm
     can_edit = False
 
-    column_list = [K.client_id, K.name, K.scopes, K.region_code, K.grant_types, K.active, K.secret_rotated_at]
+    column_list = [
+        K.client_id,
+        K.name,
+        K.scopes,
+        K.region_code,
+        K.grant_types,
+        K.active,
+        K.trusted_documents_only,
+        K.secret_rotated_at,
+    ]
     column_details_list = [
         K.id,
         K.client_id,
@@ -149,10 +162,16 @@ class ClientView(ConsoleView, model=OAuthClient):
         K.redirect_uris,
         K.token_lifetime_seconds,
         K.active,
+        K.trusted_documents_only,
         K.created_at,
         K.secret_rotated_at,
     ]
-    column_labels = {K.client_id: "Client id", K.region_code: "Region", K.secret_rotated_at: "Secret rotated"}
+    column_labels = {
+        K.client_id: "Client id",
+        K.region_code: "Region",
+        K.secret_rotated_at: "Secret rotated",
+        K.trusted_documents_only: "Registered documents only",
+    }
     column_formatters = {K.secret_rotated_at: as_plain, K.grant_types: as_plain}
     column_formatters_detail = {K.secret_rotated_at: as_plain, K.created_at: as_plain}
     column_sortable_list = [K.name, K.client_id]
@@ -185,7 +204,7 @@ class ClientView(ConsoleView, model=OAuthClient):
                     session, name=name, scopes=scopes, region=region, actor=caller.actor, meta=caller.meta
                 )
             except (AccountError, InvalidRegionCode) as exc:
-                raise invalid("regionCode" if "region" in str(exc) else None, "REFUSED", str(exc)) from None
+                raise invalid("regionCode" if "region" in str(exc) else None, WriteCode.REFUSED, str(exc)) from None
             return made.client, made.secret
 
         outcome = await run_write(self.write_sessions, request, work)
@@ -219,7 +238,7 @@ class ClientView(ConsoleView, model=OAuthClient):
                     session, client_id=row.client_id, actor=caller.actor, meta=caller.meta
                 )
             except AccountError as exc:
-                raise invalid(None, "REFUSED", str(exc)) from None
+                raise invalid(None, WriteCode.REFUSED, str(exc)) from None
 
         outcome = await run_write(self.write_sessions, request, work)
         if not outcome.ok or outcome.value is None:

@@ -23,6 +23,7 @@ from admin.writes import Gone, Outcome
 from auth.policy import can_see_region, can_see_region_row, visible
 from auth.principal import Principal
 from auth.scopes import Scope
+from domain.regions.codes import RegionErrorCode
 from domain.regions.models import Region, RegionYearFigure
 from domain.regions.rules import RegionLevel
 from domain.regions.writes import RegionFigures, figure_key, record_region_figures
@@ -147,4 +148,4 @@ class RegionFigureView(ConsoleView, model=RegionYearFigure):
             )
         except Gone:
             message = f"there is no region {data.region_code} (or it is outside your region)"
-            return Outcome(problems=[Problem("regionCode", "UNKNOWN_REGION", message)])
+            return Outcome(problems=[Problem("regionCode", RegionErrorCode.UNKNOWN_REGION, message)])

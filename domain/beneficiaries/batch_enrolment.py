@@ -46,11 +46,13 @@ from domain.beneficiaries.enrolment import (
     first_payment_reference,
 )
 from domain.beneficiaries.models import BeneficiarySource, PovertyBeneficiary
+from domain.codes import UserErrorCode
 from domain.db import utcnow
 from domain.jobs.models import Job
 from domain.jobs.registry import Chunk, ReportLine, job_kind
 from domain.nik import NIK, InvalidNIK, parse_nik
 from domain.participants.budget_payer import default_payer
+from domain.participants.codes import ParticipantCode
 from domain.participants.contributions import MonthlyPrice, NoPrice, monthly_price
 from domain.participants.ledger import recompute_participant_figures
 from domain.participants.models import (
@@ -62,10 +64,12 @@ from domain.participants.models import (
 )
 from domain.participants.months import month_end, month_number, month_start
 from domain.participants.rules import Program, Segment, working_age_problems
+from domain.regions.codes import RegionErrorCode
 from domain.regions.models import Region, placed_within
 from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel, placement
 from domain.text import clean_text
 from domain.writes.caller import Caller
+from domain.writes.codes import WriteCode
 from domain.writes.errors import Conflict, Invalid, NotFound, Problem
 from domain.writes.placement import check_village
 from domain.writes.transactions import open_write_transaction
@@ -82,7 +86,7 @@ _IDS_PER_STATEMENT = 1000
 @dataclass(frozen=True, slots=True)
 class Refusal:
     beneficiary_id: int
-    code: str
+    code: UserErrorCode
     message: str
 
 
@@ -100,7 +104,7 @@ class BatchEnrolment:
     #: The same, per paying budget (a region code for APBD; the funding source's name otherwise).
     costs: dict[str, Decimal] = field(default_factory=dict)
     refusals: list[Refusal] = field(default_factory=list)
-    reasons: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[UserErrorCode] = field(default_factory=Counter)
     #: Per beneficiary: created, linked, unchanged or the refusal code.
     outcomes: dict[int, str] = field(default_factory=dict)
 
@@ -152,7 +156,7 @@ async def enroll_beneficiaries(
     for bid in beneficiary_ids:
         b = rows.get(bid)
         if b is None or not caller.sees(b.region_code):
-            refuse(bid, Problem("beneficiaryId", "NOT_FOUND", str(NotFound("beneficiary", bid))))
+            refuse(bid, Problem("beneficiaryId", WriteCode.NOT_FOUND, str(NotFound("beneficiary", bid))))
             continue
         problems = enrolment_problems(b, terms, funding, payer=payer)
         if problems:
@@ -237,7 +241,7 @@ class _RegistrationChecks:
         try:
             code = RegionCode.parse(b.region_code)
         except InvalidRegionCode as exc:
-            problems.append(Problem("regionCode", "INVALID_REGION", str(exc)))
+            problems.append(Problem("regionCode", RegionErrorCode.INVALID_REGION, str(exc)))
         else:
             region_code, village_problems = check_village(
                 caller, code, self.village_levels.get(code.code), "regionCode"
@@ -254,8 +258,11 @@ class _RegistrationChecks:
                 reveal=caller.sees_personal_data,
             )
         except InvalidNIK as exc:
-            problems.append(Problem("nik", "INVALID_NIK", str(exc)))
-        problems += [Problem("birthDate", "BELOW_WORKING_AGE", m) for m in working_age_problems(b.birth_date, today)]
+            problems.append(Problem("nik", WriteCode.INVALID_NIK, str(exc)))
+        problems += [
+            Problem("birthDate", ParticipantCode.BELOW_WORKING_AGE, m)
+            for m in working_age_problems(b.birth_date, today)
+        ]
         if problems or nik is None:
             return None, problems
         return _Create(b, nik.value, full_name, region_code), []
@@ -485,10 +492,10 @@ async def _enrol_one_by_one(
             refuse(bid, exc.problems[0])
             continue
         except NotFound as exc:
-            refuse(bid, Problem("beneficiaryId", "NOT_FOUND", str(exc)))
+            refuse(bid, Problem("beneficiaryId", WriteCode.NOT_FOUND, str(exc)))
             continue
         except Conflict as exc:
-            refuse(bid, Problem("beneficiaryId", "CONFLICT", str(exc)))
+            refuse(bid, Problem("beneficiaryId", WriteCode.CONFLICT, str(exc)))
             continue
         changed = result.created or before is None or before != (result.participant.id, result.participant.version)
         if result.created:
@@ -616,7 +623,7 @@ async def enrolment_chunk(session: AsyncSession, caller: Caller, job: Job, param
         cursor=str(ids[-1]),
         done=len(ids) < size,
         counts=counts,
-        refusals=outcome.reasons,
+        refusals=Counter({code.value: count for code, count in outcome.reasons.items()}),
         costs=outcome.costs,
         report=[
             ReportLine(r.beneficiary_id, "beneficiaryId", str(r.beneficiary_id), r.code, r.message)

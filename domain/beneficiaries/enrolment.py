@@ -13,8 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
+from domain.beneficiaries.codes import BeneficiaryCode
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.participants.budget_payer import default_payer, payer_problems
+from domain.participants.codes import ContributionCode, ParticipantCode
 from domain.participants.contributions import NoPrice, PackageRule, bpu_package, package_price
 from domain.participants.ledger import ContributionItem, price_of_month, record_contributions
 from domain.participants.models import FundingSource, Participant
@@ -67,7 +69,7 @@ def enrolment_problems(
         problems.append(
             Problem(
                 "programs",
-                "NO_PRICE",
+                ContributionCode.NO_PRICE,
                 f"no BPU package of {' + '.join(sorted(p.value for p in wanted))} is priced by the contribution "
                 "rules; enrol JKK + JKM, or JKK + JKM + JHT",
             )
@@ -76,13 +78,17 @@ def enrolment_problems(
         problems.append(
             Problem(
                 "beneficiaryId",
-                "NOT_EXTREME_POOR",
+                BeneficiaryCode.NOT_EXTREME_POOR,
                 f"this beneficiary is not flagged extreme-poor by {beneficiary.source.value} (decile "
                 f"{beneficiary.decile}); pass allowNonExtremePoor: true to enrol them anyway",
             )
         )
-    problems += [Problem("programs", "PROGRAM_NOT_ALLOWED", m) for m in program_problems(Segment.BPU, wanted)]
-    problems += [Problem("funding", "FUNDING_NOT_ALLOWED", m) for m in funding_problems(Segment.BPU, funding)]
+    problems += [
+        Problem("programs", ParticipantCode.PROGRAM_NOT_ALLOWED, m) for m in program_problems(Segment.BPU, wanted)
+    ]
+    problems += [
+        Problem("funding", ParticipantCode.FUNDING_NOT_ALLOWED, m) for m in funding_problems(Segment.BPU, funding)
+    ]
     if payer is not None and funding is FundingSource.APBD:
         problems += payer_problems(payer, beneficiary.region_code)
     return problems

@@ -53,19 +53,24 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.audit import writes as audit
+from domain.beneficiaries.codes import BeneficiaryCode
 from domain.beneficiaries.models import MIN_DECILE, SOURCE_MAX_DECILE, BeneficiarySource, PovertyBeneficiary
+from domain.codes import UserErrorCode
 from domain.imports import cells
 from domain.imports.cells import CellProblem
+from domain.imports.codes import ImportCode
 from domain.imports.headers import Column as FileColumn
 from domain.imports.headers import HeaderMatch, match_header
 from domain.imports.reading import FileRefused, open_table
 from domain.imports.report import ErrorSink, ImportCounts, ImportResult, RowError, result_of
 from domain.nik import InvalidNIK, Sex, check_consistency, mask_identifier, parse_nik
 from domain.participants.models import Participant
+from domain.regions.codes import RegionErrorCode
 from domain.regions.models import Region, placed_within
 from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel
 from domain.text import clean_text
 from domain.writes.caller import Caller
+from domain.writes.codes import WriteCode
 
 #: The columns of a beneficiary list, by every name an office may give them (docs/import/beneficiaries.md).
 COLUMNS: tuple[FileColumn, ...] = (
@@ -185,7 +190,7 @@ class _RowChecker:
         i = self.pos.get(field)
         return cells_[i] if i is not None and i < len(cells_) else None
 
-    def _problem(self, row: int, field: str, value: Any, code: str, message: str) -> RowError:
+    def _problem(self, row: int, field: str, value: Any, code: UserErrorCode, message: str) -> RowError:
         shown = cells.shown(value)
         if field in ("nik", "family_card_number") and not self.reveal and len(shown) == 16 and shown.isdigit():
             shown = mask_identifier(shown)
@@ -197,7 +202,7 @@ class _RowChecker:
         def need(field: str) -> Any:
             value = self._cell(values, field)
             if cells.is_blank(value):
-                problems.append(self._problem(row, field, value, "REQUIRED", f"{field} is empty"))
+                problems.append(self._problem(row, field, value, WriteCode.REQUIRED, f"{field} is empty"))
                 return None
             return value
 
@@ -206,7 +211,7 @@ class _RowChecker:
         raw_nik = need("nik")
         if raw_nik is not None:
             try:
-                nik = parse_nik(cells.identifier(raw_nik, "NIK", 16), today=self.today)
+                nik = parse_nik(cells.nik(raw_nik), today=self.today)
                 if nik.district_code not in self.places.districts:
                     raise InvalidNIK(
                         f"the NIK was issued in district {nik.district_code}, which is not in the Kemendagri "
@@ -216,7 +221,7 @@ class _RowChecker:
                 problems.append(self._problem(row, "nik", raw_nik, exc.code, str(exc)))
                 nik = None
             except InvalidNIK as exc:
-                problems.append(self._problem(row, "nik", raw_nik, "INVALID_NIK", str(exc)))
+                problems.append(self._problem(row, "nik", raw_nik, WriteCode.INVALID_NIK, str(exc)))
                 nik = None
         # name
         name = ""
@@ -230,7 +235,11 @@ class _RowChecker:
             if name.startswith(_FORMULA_START):
                 problems.append(
                     self._problem(
-                        row, "full_name", raw_name, "FORMULA_LIKE", "a name cannot start with =, + or @ (a formula)"
+                        row,
+                        "full_name",
+                        raw_name,
+                        BeneficiaryCode.FORMULA_LIKE,
+                        "a name cannot start with =, + or @ (a formula)",
                     )
                 )
         # village
@@ -243,7 +252,9 @@ class _RowChecker:
         snapshot = self._date(row, "snapshot_date", self.options.snapshot_date, problems)
         if snapshot is not None and snapshot > self.today:
             problems.append(
-                self._problem(row, "snapshot_date", snapshot, "IN_FUTURE", f"snapshot date {snapshot} is in the future")
+                self._problem(
+                    row, "snapshot_date", snapshot, WriteCode.IN_FUTURE, f"snapshot date {snapshot} is in the future"
+                )
             )
         # decile and flag
         decile = None
@@ -262,7 +273,7 @@ class _RowChecker:
                             row,
                             "decile",
                             raw_decile,
-                            "OUT_OF_RANGE",
+                            WriteCode.OUT_OF_RANGE,
                             f"{label} publishes deciles 1 to {highest}; {decile} is not one",
                         )
                     )
@@ -281,7 +292,9 @@ class _RowChecker:
                 field = "sex" if message.startswith("the NIK encodes sex") else "birth_date"
                 if not self.reveal:
                     message = "the NIK does not agree with the sex and birth date given; check them against the card"
-                problems.append(self._problem(row, field, self._cell(values, field), "DISAGREES_WITH_NIK", message))
+                problems.append(
+                    self._problem(row, field, self._cell(values, field), BeneficiaryCode.DISAGREES_WITH_NIK, message)
+                )
         kk = self._family_card(row, problems)
         if problems or nik is None or source is None or snapshot is None or decile is None or extreme is None:
             return problems
@@ -311,7 +324,7 @@ class _RowChecker:
         try:
             code = RegionCode.parse(text)
         except InvalidRegionCode as exc:
-            problems.append(self._problem(row, "region_code", raw, "INVALID_REGION", str(exc)))
+            problems.append(self._problem(row, "region_code", raw, RegionErrorCode.INVALID_REGION, str(exc)))
             return {}
         if not self.caller.sees(code.code):
             bound = self.caller.within.code if self.caller.within else ""
@@ -320,7 +333,7 @@ class _RowChecker:
                     row,
                     "region_code",
                     raw,
-                    "OUT_OF_REGION",
+                    RegionErrorCode.OUT_OF_REGION,
                     f"region {code.code} is outside the region you are bound to ({bound}); its rows are not yours "
                     "to import",
                 )
@@ -333,7 +346,7 @@ class _RowChecker:
                     row,
                     "region_code",
                     raw,
-                    "NOT_A_VILLAGE" if known else "UNKNOWN_REGION",
+                    RegionErrorCode.NOT_A_VILLAGE if known else RegionErrorCode.UNKNOWN_REGION,
                     f"{code.code} is a {code.level.value.lower()}; give the village (desa/kelurahan) code"
                     if known
                     else f"region {code.code} is not in the Kemendagri list",
@@ -352,12 +365,16 @@ class _RowChecker:
         if cells.is_blank(raw):
             if self.options.source is not None:
                 return self.options.source
-            problems.append(self._problem(row, "source", raw, "REQUIRED", "source is empty (P3KE, DTKS or DTSEN)"))
+            problems.append(
+                self._problem(row, "source", raw, WriteCode.REQUIRED, "source is empty (P3KE, DTKS or DTSEN)")
+            )
             return None
         source = _SOURCES.get(cells.text(raw).upper())
         if source is None:
             problems.append(
-                self._problem(row, "source", raw, "INVALID_SOURCE", f"source {raw!r} is not P3KE, DTKS or DTSEN")
+                self._problem(
+                    row, "source", raw, BeneficiaryCode.INVALID_SOURCE, f"source {raw!r} is not P3KE, DTKS or DTSEN"
+                )
             )
         return source
 
@@ -367,7 +384,7 @@ class _RowChecker:
         raw = self._cell(self._values, field)
         if cells.is_blank(raw):
             if default is None and required:
-                problems.append(self._problem(row, field, raw, "REQUIRED", f"{field} is empty"))
+                problems.append(self._problem(row, field, raw, WriteCode.REQUIRED, f"{field} is empty"))
             return default
         try:
             value = cells.date(raw, field)
@@ -375,7 +392,7 @@ class _RowChecker:
             problems.append(self._problem(row, field, raw, exc.code, str(exc)))
             return None
         if value.year < 1900:
-            problems.append(self._problem(row, field, raw, "OUT_OF_RANGE", f"{field} {value} is before 1900"))
+            problems.append(self._problem(row, field, raw, WriteCode.OUT_OF_RANGE, f"{field} {value} is before 1900"))
             return None
         return value
 
@@ -385,7 +402,7 @@ class _RowChecker:
             return None
         sex = _SEX.get(cells.text(raw).lower())
         if sex is None:
-            problems.append(self._problem(row, "sex", raw, "INVALID_SEX", f"sex {raw!r} is not L/P (or M/F)"))
+            problems.append(self._problem(row, "sex", raw, ImportCode.INVALID_SEX, f"sex {raw!r} is not L/P (or M/F)"))
         return sex
 
     def _family_card(self, row: int, problems: list[RowError]) -> str | None:
@@ -393,13 +410,17 @@ class _RowChecker:
         if cells.is_blank(raw):
             return None
         try:
-            value = cells.identifier(raw, "KK", 16)
+            value = cells.identifier(
+                raw, "KK", 16, invalid=BeneficiaryCode.INVALID_KK, as_number=ImportCode.KK_STORED_AS_NUMBER
+            )
         except CellProblem as exc:
             problems.append(self._problem(row, "family_card_number", raw, exc.code, str(exc)))
             return None
         if not (len(value) == 16 and value.isdigit() and value.isascii()):
             problems.append(
-                self._problem(row, "family_card_number", raw, "INVALID_KK", "a family-card number has 16 digits")
+                self._problem(
+                    row, "family_card_number", raw, BeneficiaryCode.INVALID_KK, "a family-card number has 16 digits"
+                )
             )
             return None
         return value
@@ -456,7 +477,7 @@ async def _duplicates(conn: AsyncConnection, sink: ErrorSink, reveal: bool, colu
                     row_no,
                     column,
                     nik if reveal else mask_identifier(nik),
-                    "DUPLICATE_ROW",
+                    BeneficiaryCode.DUPLICATE_ROW,
                     f"row {first_row} already has this NIK for {source} {snapshot}; each person appears once per "
                     "source and snapshot",
                 )
@@ -486,7 +507,7 @@ async def _outside_region(conn: AsyncConnection, caller: Caller, sink: ErrorSink
                 row_no,
                 column_name,
                 nik if caller.sees_personal_data else mask_identifier(nik),
-                "NOT_YOURS",
+                BeneficiaryCode.NOT_YOURS,
                 "this person's record for this source and snapshot belongs to a region outside yours; "
                 "it cannot be changed from here",
             )
@@ -561,7 +582,9 @@ def _batches(
         counts.read += 1
         if limit is not None and counts.read > limit:
             raise FileRefused(
-                "TOO_MANY_ROWS", f"the file has more than {limit:,} rows; split it or use the command line", number
+                ImportCode.TOO_MANY_ROWS,
+                f"the file has more than {limit:,} rows; split it or use the command line",
+                number,
             )
         outcome = check(number, values)
         if isinstance(outcome, list):
@@ -678,7 +701,7 @@ async def _import(
         sink.add(RowError(exc.row, None, None, exc.code, str(exc)))
         return result_of(counts, sink, options, sha256, notes, written=False)
     if counts.read == 0:
-        sink.add(RowError(0, None, None, "NO_ROWS", f"{filename!r} has a header but no data rows"))
+        sink.add(RowError(0, None, None, ImportCode.NO_ROWS, f"{filename!r} has a header but no data rows"))
         return result_of(counts, sink, options, sha256, notes, written=False)
     lap("read_check_stage")
     # A column the file does not have leaves the stored value alone (birth date and sex come from the NIK).

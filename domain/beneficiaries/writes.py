@@ -15,10 +15,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
+from domain.beneficiaries.codes import BeneficiaryCode
 from domain.beneficiaries.models import MIN_DECILE, SOURCE_MAX_DECILE, PovertyBeneficiary
 from domain.nik import InvalidNIK, Sex, check_consistency, parse_nik
 from domain.text import clean_text
 from domain.writes.caller import Caller
+from domain.writes.codes import WriteCode
 from domain.writes.corrections import check_version, save_correction
 from domain.writes.errors import Invalid, Problem
 from domain.writes.placement import visible_placement
@@ -52,7 +54,11 @@ def _family_card(raw: str) -> tuple[str | None, list[Problem]]:
         return None, []
     if not _KK_RE.match(value):
         return value, [
-            Problem("familyCardNumber", "INVALID_KK", f"a family-card number has 16 digits; this one has {len(value)}")
+            Problem(
+                "familyCardNumber",
+                BeneficiaryCode.INVALID_KK,
+                f"a family-card number has 16 digits; this one has {len(value)}",
+            )
         ]
     return value, []
 
@@ -61,7 +67,11 @@ def _decile_problems(decile: int, b: PovertyBeneficiary) -> list[Problem]:
     highest = SOURCE_MAX_DECILE[b.source]
     if not MIN_DECILE <= decile <= highest:
         return [
-            Problem("decile", "OUT_OF_RANGE", f"{b.source.value} publishes deciles 1 to {highest}; {decile} is not one")
+            Problem(
+                "decile",
+                WriteCode.OUT_OF_RANGE,
+                f"{b.source.value} publishes deciles 1 to {highest}; {decile} is not one",
+            )
         ]
     return []
 
@@ -73,8 +83,11 @@ def _nik_agreement(b: PovertyBeneficiary, sex: Sex, birth: dt.date) -> list[Prob
     except InvalidNIK:
         return []  # a registry row with a malformed NIK: nothing to check against
     return [
-        *(Problem("sex", "DISAGREES_WITH_NIK", p) for p in check_consistency(nik, sex=sex)),
-        *(Problem("birthDate", "DISAGREES_WITH_NIK", p) for p in check_consistency(nik, birth_date=birth)),
+        *(Problem("sex", BeneficiaryCode.DISAGREES_WITH_NIK, p) for p in check_consistency(nik, sex=sex)),
+        *(
+            Problem("birthDate", BeneficiaryCode.DISAGREES_WITH_NIK, p)
+            for p in check_consistency(nik, birth_date=birth)
+        ),
     ]
 
 

@@ -28,6 +28,7 @@ from domain.claims.benefits import (
     scholarship_band,
     scholarship_years,
 )
+from domain.claims.codes import ClaimCode
 from domain.claims.models import (
     PROGRAM_CAUSES,
     BenefitKind,
@@ -40,10 +41,12 @@ from domain.claims.models import (
     ScholarshipEnd,
 )
 from domain.nik import InvalidNIK, parse_nik
+from domain.participants.codes import ParticipantCode
 from domain.participants.contributions import BPU_MIN_DECLARED_INCOME
 from domain.participants.models import Participant, ParticipantStatus
 from domain.participants.rules import Program, Segment
 from domain.text import clean_text
+from domain.writes.codes import WriteCode
 from domain.writes.errors import Problem
 from domain.writes.validation import validate_nik
 
@@ -136,11 +139,13 @@ async def people_problems(
         try:
             nik = await validate_nik(session, person.nik)
         except InvalidNIK as exc:
-            problems.append(Problem(f"{where}.nik", "INVALID_NIK", str(exc)))
+            problems.append(Problem(f"{where}.nik", WriteCode.INVALID_NIK, str(exc)))
             continue
         if nik.value == participant.nik:
             problems.append(
-                Problem(f"{where}.nik", "SAME_AS_PARTICIPANT", "a recipient's NIK cannot be the participant's own")
+                Problem(
+                    f"{where}.nik", ClaimCode.SAME_AS_PARTICIPANT, "a recipient's NIK cannot be the participant's own"
+                )
             )
     return problems
 
@@ -152,13 +157,15 @@ def coverage_problems(
     if s.program not in held:
         have = ", ".join(sorted(held)) or "none"
         problems.append(
-            Problem("program", "NOT_ENROLLED", f"the participant does not hold {s.program.value} (holds {have})")
+            Problem(
+                "program", ClaimCode.NOT_ENROLLED, f"the participant does not hold {s.program.value} (holds {have})"
+            )
         )
     elif held[s.program] > s.incident_date:
         problems.append(
             Problem(
                 "incidentDate",
-                "NOT_COVERED",
+                ClaimCode.NOT_COVERED,
                 f"{s.program.value} coverage started {held[s.program].isoformat()}, after the incident",
             )
         )
@@ -167,7 +174,7 @@ def coverage_problems(
         problems.append(
             Problem(
                 "incidentDate",
-                "NOT_COVERED",
+                ClaimCode.NOT_COVERED,
                 f"no contribution is recorded for {s.incident_date:%Y-%m}, the month of the incident "
                 f"(paid through: {paid})",
             )
@@ -205,7 +212,7 @@ def benefit_lines(
     death = s.cause is ClaimCause.DEATH
     to = heirs[0] if death and heirs else None
     if death and not heirs:
-        problems.append(Problem("recipients", "HEIR_REQUIRED", "a death claim needs at least one heir"))
+        problems.append(Problem("recipients", ClaimCode.HEIR_REQUIRED, "a death claim needs at least one heir"))
     try:
         if s.program is Program.JKK and s.cause is ClaimCause.WORK_ACCIDENT:
             lines += work_accident_lines(s, wage, problems)
@@ -213,12 +220,16 @@ def benefit_lines(
             lines += pension_lines(s, to, ledger, problems)
         elif (s.program, s.cause) in _STATED_AMOUNT:
             if s.amount_claimed is None:
-                problems.append(Problem("amountClaimed", "REQUIRED", f"give the amount for a {s.program.value} claim"))
+                problems.append(
+                    Problem("amountClaimed", WriteCode.REQUIRED, f"give the amount for a {s.program.value} claim")
+                )
             else:
                 lines.append(BenefitLine(_STATED_AMOUNT[(s.program, s.cause)], s.amount_claimed, None, to))
         elif s.program is Program.JKM or (s.program is Program.JKK and death):
             if s.program is Program.JKK and wage is None:
-                problems.append(Problem("program", "WAGE_UNKNOWN", "JKK death benefit is 48 x wage; no wage recorded"))
+                problems.append(
+                    Problem("program", ClaimCode.WAGE_UNKNOWN, "JKK death benefit is 48 x wage; no wage recorded")
+                )
             else:
                 lines += [
                     BenefitLine(rule.kind, amount, rule, to)
@@ -227,7 +238,9 @@ def benefit_lines(
         elif s.program is Program.JKK and s.cause is ClaimCause.TOTAL_DISABILITY:
             rule = rule_for(Program.JKK, BenefitKind.DISABILITY, s.incident_date)
             if wage is None:
-                problems.append(Problem("program", "WAGE_UNKNOWN", "JKK disability is 56 x wage; no wage recorded"))
+                problems.append(
+                    Problem("program", ClaimCode.WAGE_UNKNOWN, "JKK disability is 56 x wage; no wage recorded")
+                )
             else:
                 lines.append(BenefitLine(rule.kind, amount_of(rule, wage), rule))
         elif s.program is Program.JKP:
@@ -236,7 +249,7 @@ def benefit_lines(
             if wage is not None:
                 lines.append(BenefitLine(rule.kind, amount_of(rule, wage), rule))
     except NoRule as exc:
-        problems.append(Problem("incidentDate", "NO_RULE", str(exc)))
+        problems.append(Problem("incidentDate", ClaimCode.NO_RULE, str(exc)))
     problems += scholarship_problems(s, today, ledger)
     if not problems:
         lines += scholarship_lines(s)
@@ -252,18 +265,20 @@ def work_accident_lines(s: ClaimSubmission, wage: Decimal | None, problems: list
     if s.inability_months is not None:
         if not 1 <= s.inability_months <= 120:
             problems.append(
-                Problem("inabilityMonths", "OUT_OF_RANGE", "temporary inability is counted in 1 to 120 months")
+                Problem("inabilityMonths", WriteCode.OUT_OF_RANGE, "temporary inability is counted in 1 to 120 months")
             )
         elif wage is None:
             problems.append(
-                Problem("program", "WAGE_UNKNOWN", "temporary inability is paid from the wage; none recorded")
+                Problem("program", ClaimCode.WAGE_UNKNOWN, "temporary inability is paid from the wage; none recorded")
             )
         else:
             rule = rule_for(Program.JKK, BenefitKind.TEMPORARY_INABILITY, s.incident_date)
             lines.append(BenefitLine(rule.kind, amount_of(rule, wage, s.inability_months), rule))
     if s.amount_claimed is None and s.inability_months is None:
         problems.append(
-            Problem("amountClaimed", "REQUIRED", "give the medical bills (amountClaimed) or the months off work")
+            Problem(
+                "amountClaimed", WriteCode.REQUIRED, "give the medical bills (amountClaimed) or the months off work"
+            )
         )
     return lines
 
@@ -274,7 +289,7 @@ def pension_lines(
     """JP: a monthly pension after 180 JP contribution months up to the incident; otherwise the JP balance as a
     lump sum."""
     if s.amount_claimed is None:
-        problems.append(Problem("amountClaimed", "REQUIRED", "give the amount from the pension account"))
+        problems.append(Problem("amountClaimed", WriteCode.REQUIRED, "give the amount from the pension account"))
         return []
     monthly = ledger.jp_months_to_incident >= JP_PENSION_MIN_MONTHS
     kind = BenefitKind.PENSION if monthly else BenefitKind.LUMP_SUM
@@ -298,12 +313,12 @@ def scholarship_lines(s: ClaimSubmission) -> list[BenefitLine]:
 def jkp_problems(participant: Participant, s: ClaimSubmission, today: dt.date, ledger: LedgerFacts) -> list[Problem]:
     problems = []
     if participant.monthly_wage is None:
-        problems.append(Problem("program", "WAGE_UNKNOWN", "JKP pays a share of the wage; no wage recorded"))
+        problems.append(Problem("program", ClaimCode.WAGE_UNKNOWN, "JKP pays a share of the wage; no wage recorded"))
     if ledger.months_before_incident < JKP_MIN_MONTHS:
         problems.append(
             Problem(
                 "program",
-                "NOT_ELIGIBLE",
+                ClaimCode.NOT_ELIGIBLE,
                 f"JKP needs {JKP_MIN_MONTHS} contribution months in the {JKP_WINDOW_MONTHS} months up to the "
                 f"dismissal; the ledger has {ledger.months_before_incident}",
             )
@@ -314,7 +329,7 @@ def jkp_problems(participant: Participant, s: ClaimSubmission, today: dt.date, l
         problems.append(
             Problem(
                 "incidentDate",
-                "TOO_LATE",
+                ClaimCode.TOO_LATE,
                 f"a JKP claim must be made within {window} months of the dismissal ({rule.regulation}); "
                 f"this one was due by {add_months(s.incident_date, window).isoformat()}",
             )
@@ -338,7 +353,7 @@ def child_problems(s: ClaimSubmission, today: dt.date) -> list[Problem]:
             problems.append(
                 Problem(
                     f"children[{i}]",
-                    "CHILD_TOO_OLD",
+                    ClaimCode.CHILD_TOO_OLD,
                     f"a scholarship ends at age {SCHOLARSHIP_END_AGE}; this child is {age}",
                 )
             )
@@ -346,7 +361,7 @@ def child_problems(s: ClaimSubmission, today: dt.date) -> list[Problem]:
             problems.append(
                 Problem(
                     f"children[{i}].ended",
-                    "SCHOLARSHIP_ENDED",
+                    ClaimCode.SCHOLARSHIP_ENDED,
                     f"a scholarship ends when the child is {child.ended.value.lower()}",
                 )
             )
@@ -360,13 +375,13 @@ def scholarship_problems(s: ClaimSubmission, today: dt.date, ledger: LedgerFacts
         return [
             Problem(
                 "children",
-                "TOO_MANY_CHILDREN",
+                ClaimCode.TOO_MANY_CHILDREN,
                 f"a scholarship covers at most {SCHOLARSHIP_MAX_CHILDREN} children; {len(s.children)} were given",
             )
         ]
     with_death_or_disability = s.cause in (ClaimCause.DEATH, ClaimCause.TOTAL_DISABILITY)
     if not (s.program in (Program.JKK, Program.JKM) and with_death_or_disability):
-        return [Problem("children", "NO_SCHOLARSHIP", "scholarships come with JKK death or disability, or JKM")]
+        return [Problem("children", ClaimCode.NO_SCHOLARSHIP, "scholarships come with JKK death or disability, or JKM")]
     too_old = child_problems(s, today)
     if too_old:
         return too_old
@@ -374,7 +389,7 @@ def scholarship_problems(s: ClaimSubmission, today: dt.date, ledger: LedgerFacts
         return [
             Problem(
                 "children",
-                "NOT_ELIGIBLE",
+                ClaimCode.NOT_ELIGIBLE,
                 f"a JKM scholarship needs {JKM_SCHOLARSHIP_MIN_MONTHS} contribution months up to the month of the "
                 f"death; the ledger has {ledger.months_to_incident} (months paid in advance beyond it do not count)",
             )
@@ -404,7 +419,7 @@ def life_event_problems(participant: Participant, s: ClaimSubmission, today: dt.
             problems.append(
                 Problem(
                     "cause",
-                    "NOT_ELIGIBLE",
+                    ClaimCode.NOT_ELIGIBLE,
                     f"too early: {s.program.value} old-age benefits start at age {rule.age} on "
                     f"{s.incident_date.isoformat()} ({rule.regulation}); the participant was {age}",
                 )
@@ -413,7 +428,7 @@ def life_event_problems(participant: Participant, s: ClaimSubmission, today: dt.
         problems.append(
             Problem(
                 "incidentDate",
-                "TOO_EARLY",
+                ClaimCode.TOO_EARLY,
                 f"JHT after leaving a job is paid after a one-month wait ({RESIGNATION_WAIT_DAYS} days)",
             )
         )
@@ -422,7 +437,7 @@ def life_event_problems(participant: Participant, s: ClaimSubmission, today: dt.
         problems.append(
             Problem(
                 "cause",
-                "PARTICIPANT_DECEASED",
+                ParticipantCode.PARTICIPANT_DECEASED,
                 f"the participant died{died}; only the death benefit and the heirs' scholarships remain",
             )
         )
@@ -430,7 +445,7 @@ def life_event_problems(participant: Participant, s: ClaimSubmission, today: dt.
         problems.append(
             Problem(
                 "incidentDate",
-                "AFTER_DEATH",
+                ClaimCode.AFTER_DEATH,
                 f"the participant died on {participant.died_on.isoformat()}, before this incident",
             )
         )
@@ -466,7 +481,7 @@ async def death_history_problems(
         return [
             Problem(
                 "program",
-                "DEATH_ALREADY_CLAIMED",
+                ClaimCode.DEATH_ALREADY_CLAIMED,
                 f"claim {earlier} already covers this death under {program}; a person dies once, so the "
                 f"{s.program.value} death benefit is not paid as well (the heirs' yearly scholarships continue "
                 f"under {program})",
@@ -475,7 +490,7 @@ async def death_history_problems(
     return [
         Problem(
             "program",
-            "DUPLICATE_DEATH_CLAIM",
+            ClaimCode.DUPLICATE_DEATH_CLAIM,
             f"claim {earlier} already covers this death under {s.program.value}; for a further year's "
             "scholarship, claim with the children only",
         )
@@ -512,7 +527,7 @@ async def scholarship_history_problems(
         problems.append(
             Problem(
                 "children",
-                "TOO_MANY_CHILDREN",
+                ClaimCode.TOO_MANY_CHILDREN,
                 f"scholarships have already been claimed for other children; at most {SCHOLARSHIP_MAX_CHILDREN} in all",
             )
         )
@@ -532,7 +547,7 @@ async def scholarship_history_problems(
             problems.append(
                 Problem(
                     f"children[{i}]",
-                    "YEARS_EXHAUSTED",
+                    ClaimCode.YEARS_EXHAUSTED,
                     f"this child has had {years} years of the {level} scholarship; the rule pays {line.rule.max_years}",
                 )
             )
@@ -545,7 +560,7 @@ async def scholarship_history_problems(
             problems.append(
                 Problem(
                     f"children[{i}]",
-                    "ALREADY_CLAIMED_THIS_YEAR",
+                    ClaimCode.ALREADY_CLAIMED_THIS_YEAR,
                     f"this child's scholarship for school year {this_year}/{this_year + 1} is already claimed; "
                     "it is paid once a school year",
                 )
@@ -555,7 +570,7 @@ async def scholarship_history_problems(
             problems.append(
                 Problem(
                     f"children[{i}].educationLevel",
-                    "LEVEL_BACKWARDS",
+                    ClaimCode.LEVEL_BACKWARDS,
                     f"this child already had a scholarship at level {list(EducationLevel)[highest].value}; "
                     f"the level cannot go back to {line.education_level.value}",
                 )
@@ -565,7 +580,7 @@ async def scholarship_history_problems(
         problems.append(
             Problem(
                 "children",
-                "CAP_EXCEEDED",
+                ClaimCode.CAP_EXCEEDED,
                 f"scholarships would total Rp{total:,}; the cap is Rp{SCHOLARSHIP_TOTAL_CAP:,} per participant",
             )
         )

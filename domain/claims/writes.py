@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from domain.audit import writes as audit
 from domain.claims.benefits import JP_START
+from domain.claims.codes import ClaimCode
 from domain.claims.models import (
     PROGRAM_CAUSES,
     Claim,
@@ -50,6 +51,7 @@ from domain.participants.rules import Program
 from domain.participants.writes import load_visible_participant
 from domain.text import MAX_NOTE_LENGTH, clean_text
 from domain.writes.caller import Caller
+from domain.writes.codes import WriteCode
 from domain.writes.corrections import check_version, flush_versioned
 from domain.writes.errors import Conflict, Invalid, Problem, Refused, invalid
 from domain.writes.visible import load_visible
@@ -94,7 +96,7 @@ async def submit_claim(session: AsyncSession, caller: Caller, s: ClaimSubmission
             if (earlier.participant_id, earlier.program) != (s.participant_id, s.program):
                 raise invalid(
                     "idempotencyKey",
-                    "KEY_REUSED",
+                    ClaimCode.KEY_REUSED,
                     f"you used this idempotency key for claim {earlier.claim_number}, a different submission; "
                     "use a new key for a new claim",
                 )
@@ -103,14 +105,16 @@ async def submit_claim(session: AsyncSession, caller: Caller, s: ClaimSubmission
     today = dt.date.today()
     problems: list[Problem] = []
     if s.incident_date > today:
-        problems.append(Problem("incidentDate", "IN_FUTURE", "the incident date is in the future"))
+        problems.append(Problem("incidentDate", WriteCode.IN_FUTURE, "the incident date is in the future"))
     if s.cause not in PROGRAM_CAUSES[s.program]:
         causes = ", ".join(sorted(PROGRAM_CAUSES[s.program]))
         problems.append(
-            Problem("cause", "CAUSE_NOT_COVERED", f"{s.program.value} pays for {causes}, not {s.cause.value}")
+            Problem("cause", ClaimCode.CAUSE_NOT_COVERED, f"{s.program.value} pays for {causes}, not {s.cause.value}")
         )
     if s.amount_claimed is not None and not Decimal(0) <= s.amount_claimed <= MAX_CLAIMED:
-        problems.append(Problem("amountClaimed", "OUT_OF_RANGE", f"the amount must be between 0 and Rp{MAX_CLAIMED:,}"))
+        problems.append(
+            Problem("amountClaimed", WriteCode.OUT_OF_RANGE, f"the amount must be between 0 and Rp{MAX_CLAIMED:,}")
+        )
     note, note_problems = clean_text(s.note or "", "note", max_length=MAX_NOTE_LENGTH, required=False)
     problems += note_problems
     rows = await session.execute(
@@ -224,7 +228,7 @@ async def _move(
     try:
         check_transition(claim.status, target)
     except InvalidTransition as exc:
-        raise invalid("id", "INVALID_TRANSITION", str(exc)) from None
+        raise invalid("id", ClaimCode.INVALID_TRANSITION, str(exc)) from None
     before = {"status": claim.status, **{k: getattr(claim, k) for k in updates}}
     if target is ClaimStatus.APPROVED:
         if claim.verified_by == caller.actor.subject:

@@ -15,7 +15,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.db import Base, PortableJSON, UTCDateTime, utcnow
@@ -111,6 +111,8 @@ class OAuthClient(Base):
     region_code: Mapped[str | None] = mapped_column(String(20))
     token_lifetime_seconds: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Its tokens run only the documents registered for it (domain.documents), never text sent with a request.
+    trusted_documents_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     secret_rotated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

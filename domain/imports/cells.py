@@ -11,6 +11,10 @@ import datetime as dt
 import re
 from typing import Any
 
+from domain.codes import UserErrorCode
+from domain.imports.codes import ImportCode
+from domain.writes.codes import WriteCode
+
 _SCIENTIFIC = re.compile(r"^\s*\d+([.,]\d+)?[eE][+-]?\d+\s*$")
 _DIGITS = re.compile(r"^\d+$", re.ASCII)
 _DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$", re.ASCII)
@@ -19,7 +23,7 @@ _FALSE = frozenset({"tidak", "no", "n", "false", "0", "bukan", "tdk"})
 
 
 class CellProblem(ValueError):
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: UserErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
 
@@ -41,15 +45,18 @@ def text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def identifier(value: Any, label: str, digits: int) -> str:
-    """A digit string such as a NIK or KK number, refused when a spreadsheet stored it as a number."""
+def identifier(value: Any, label: str, digits: int, *, invalid: UserErrorCode, as_number: UserErrorCode) -> str:
+    """A digit string such as a NIK or KK number, refused when a spreadsheet stored it as a number.
+
+    `invalid` is the code of a value too short or not text, `as_number` that of one a spreadsheet made a number.
+    """
     if isinstance(value, str) and len(value) == digits and value.isdigit() and value.isascii():
         return value  # the common case, as text and complete
     if isinstance(value, bool):
-        raise CellProblem("INVALID_" + label, f"{label} must be {digits} digits; a true/false cell was given")
+        raise CellProblem(invalid, f"{label} must be {digits} digits; a true/false cell was given")
     if isinstance(value, (int, float)):
         raise CellProblem(
-            label + "_STORED_AS_NUMBER",
+            as_number,
             f"the {label} cell holds a number ({shown(value)}), not text: a spreadsheet keeps 15 significant "
             f"digits, so a {digits}-digit {label} may have lost its last digit. Format the column as Text, "
             f"re-enter or re-export the {label}s, and import again (numbers are never padded or guessed)",
@@ -57,17 +64,22 @@ def identifier(value: Any, label: str, digits: int) -> str:
     raw = text(value)
     if _SCIENTIFIC.match(raw):
         raise CellProblem(
-            label + "_STORED_AS_NUMBER",
+            as_number,
             f"{label} {raw!r} is in scientific notation: a spreadsheet turned it into a number and dropped "
             f"digits. Format the column as Text and re-export from the source (it is never reconstructed)",
         )
     if _DIGITS.match(raw) and len(raw) < digits:
         raise CellProblem(
-            "INVALID_" + label,
+            invalid,
             f"{label} has {len(raw)} digits; a {label} has {digits}. If a spreadsheet dropped leading digits, "
             "re-export the column as Text (it is never padded)",
         )
     return raw
+
+
+def nik(value: Any) -> str:
+    """A NIK cell: 16 digits, as text."""
+    return identifier(value, "NIK", 16, invalid=WriteCode.INVALID_NIK, as_number=ImportCode.NIK_STORED_AS_NUMBER)
 
 
 def date(value: Any, label: str) -> dt.date:
@@ -78,7 +90,7 @@ def date(value: Any, label: str) -> dt.date:
         return value
     raw = text(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        raise CellProblem("INVALID_DATE", f"{label} {raw!r} is a number; format the column as a date")
+        raise CellProblem(ImportCode.INVALID_DATE, f"{label} {raw!r} is a number; format the column as a date")
     try:
         return dt.date.fromisoformat(raw)
     except ValueError:
@@ -89,12 +101,12 @@ def date(value: Any, label: str) -> dt.date:
             return dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
         except ValueError:
             pass
-    raise CellProblem("INVALID_DATE", f"{label} {raw!r} is not a date; write it as YYYY-MM-DD or DD/MM/YYYY")
+    raise CellProblem(ImportCode.INVALID_DATE, f"{label} {raw!r} is not a date; write it as YYYY-MM-DD or DD/MM/YYYY")
 
 
 def integer(value: Any, label: str) -> int:
     if isinstance(value, bool):
-        raise CellProblem("INVALID_NUMBER", f"{label} must be a whole number; a true/false cell was given")
+        raise CellProblem(ImportCode.INVALID_NUMBER, f"{label} must be a whole number; a true/false cell was given")
     if isinstance(value, int):
         return value
     if isinstance(value, str) and value.isdigit() and value.isascii():
@@ -104,7 +116,7 @@ def integer(value: Any, label: str) -> int:
     raw = text(value)
     if _DIGITS.match(raw):
         return int(raw)
-    raise CellProblem("INVALID_NUMBER", f"{label} {shown(value)!r} is not a whole number")
+    raise CellProblem(ImportCode.INVALID_NUMBER, f"{label} {shown(value)!r} is not a whole number")
 
 
 def boolean(value: Any, label: str) -> bool:
@@ -118,4 +130,4 @@ def boolean(value: Any, label: str) -> bool:
         return True
     if raw in _FALSE:
         return False
-    raise CellProblem("INVALID_BOOLEAN", f"{label} {shown(value)!r} is not yes or no; write ya or tidak")
+    raise CellProblem(ImportCode.INVALID_BOOLEAN, f"{label} {shown(value)!r} is not yes or no; write ya or tidak")

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from domain.imports.codes import ImportCode
 from domain.imports.report import RowError
 
 _SEPARATORS = re.compile(r"[\s\-./]+")
@@ -73,7 +74,7 @@ def match_header(
                     1,
                     raw,
                     raw,
-                    "DUPLICATE_COLUMN",
+                    ImportCode.DUPLICATE_COLUMN,
                     f"columns {headers[positions[field]]!r} and {raw!r} both mean {field}; keep one of them",
                 )
             )
@@ -89,7 +90,7 @@ def match_header(
                     1,
                     None,
                     None,
-                    "MISSING_COLUMN",
+                    ImportCode.MISSING_COLUMN,
                     f"the header has no column for {col.field} (name it {names}); the header row has {found}",
                 )
             )

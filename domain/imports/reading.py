@@ -25,6 +25,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from domain.codes import UserErrorCode
+from domain.imports.codes import ImportCode
+
 #: The longest CSV line accepted (characters); a longer one is not a registry row.
 MAX_LINE_CHARS = 1 << 20
 _SAMPLE_BYTES = 64 * 1024
@@ -38,7 +41,7 @@ _ZIP_MAGIC = b"PK\x03\x04"
 class FileRefused(Exception):
     """The file as a whole cannot be imported; nothing of it is written. The message says how to fix it."""
 
-    def __init__(self, code: str, message: str, row: int = 0) -> None:
+    def __init__(self, code: UserErrorCode, message: str, row: int = 0) -> None:
         super().__init__(message)
         self.code = code
         self.row = row
@@ -79,40 +82,40 @@ def open_table(stream: IO[bytes], filename: str, *, max_bytes: int | None = None
     suffix = _suffix(filename)
     if suffix not in _TEXT_SUFFIXES + _XLSX_SUFFIXES + (".xls",):
         raise FileRefused(
-            "UNSUPPORTED_FILE_TYPE",
+            ImportCode.UNSUPPORTED_FILE_TYPE,
             f"{filename!r} is not a CSV or XLSX file; save the list as .csv (UTF-8) or .xlsx",
         )
     sha256, size = _digest_and_size(stream)
     if max_bytes is not None and size > max_bytes:
-        raise FileRefused("FILE_TOO_LARGE", f"the file has {size:,} bytes; at most {max_bytes:,} are accepted")
+        raise FileRefused(ImportCode.FILE_TOO_LARGE, f"the file has {size:,} bytes; at most {max_bytes:,} are accepted")
     head = stream.read(_SAMPLE_BYTES)
     stream.seek(0)
     if not head:
-        raise FileRefused("EMPTY_FILE", f"{filename!r} is empty; export the list again with its header row")
+        raise FileRefused(ImportCode.EMPTY_FILE, f"{filename!r} is empty; export the list again with its header row")
     if head.startswith(_OLE_MAGIC):
         raise FileRefused(
-            "UNSUPPORTED_FILE_TYPE",
+            ImportCode.UNSUPPORTED_FILE_TYPE,
             f"{filename!r} is an old Excel 97-2003 workbook (.xls); open it and save it as .xlsx or .csv (UTF-8)",
         )
     if head.startswith(_ZIP_MAGIC):
         if suffix not in _XLSX_SUFFIXES:
             raise FileRefused(
-                "WRONG_FILE_TYPE",
+                ImportCode.WRONG_FILE_TYPE,
                 f"{filename!r} is named as a text file but is a zip archive (an Excel workbook?); "
                 "name it .xlsx or export it as CSV",
             )
         return _open_xlsx(stream, filename, sha256, size)
     if suffix in _XLSX_SUFFIXES or suffix == ".xls":
         raise FileRefused(
-            "WRONG_FILE_TYPE",
+            ImportCode.WRONG_FILE_TYPE,
             f"{filename!r} is named as an Excel workbook but is not one (no XLSX content); "
             "if it is a CSV export, name it .csv",
         )
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise FileRefused("UNSUPPORTED_ENCODING", "the file is UTF-16 text; save it as CSV UTF-8")
+        raise FileRefused(ImportCode.UNSUPPORTED_ENCODING, "the file is UTF-16 text; save it as CSV UTF-8")
     if b"\x00" in head:
         raise FileRefused(
-            "WRONG_FILE_TYPE",
+            ImportCode.WRONG_FILE_TYPE,
             f"{filename!r} is not a text file (it contains NUL bytes); export the list as CSV (UTF-8) or XLSX",
         )
     return _open_csv(stream, filename, head, sha256, size)
@@ -123,7 +126,7 @@ def _encoding(head: bytes) -> tuple[str, list[str]]:
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig", []
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise FileRefused("UNSUPPORTED_ENCODING", "the file is UTF-16 text; save it as CSV UTF-8")
+        raise FileRefused(ImportCode.UNSUPPORTED_ENCODING, "the file is UTF-16 text; save it as CSV UTF-8")
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
@@ -154,7 +157,7 @@ def _bounded_lines(text: io.TextIOWrapper) -> Iterator[str]:
             line = text.readline(MAX_LINE_CHARS + 1)
         except UnicodeDecodeError as exc:
             raise FileRefused(
-                "UNSUPPORTED_ENCODING",
+                ImportCode.UNSUPPORTED_ENCODING,
                 f"the file stops being UTF-8 near line {line_no + 1} (byte 0x{exc.object[exc.start]:02x}); "
                 "save the whole file as 'CSV UTF-8'",
                 line_no + 1,
@@ -164,7 +167,7 @@ def _bounded_lines(text: io.TextIOWrapper) -> Iterator[str]:
         line_no += 1
         if len(line) > MAX_LINE_CHARS:
             raise FileRefused(
-                "LINE_TOO_LONG",
+                ImportCode.LINE_TOO_LONG,
                 f"line {line_no} is longer than {MAX_LINE_CHARS:,} characters; this is not a registry list "
                 "(check the delimiter and quotes)",
                 line_no,
@@ -178,7 +181,9 @@ def _open_csv(stream: IO[bytes], filename: str, head: bytes, sha256: str, size: 
     lines = _bounded_lines(text)
     first = next(lines, None)
     if first is None or not first.strip():
-        raise FileRefused("EMPTY_FILE", f"{filename!r} has no header row; the first line must name the columns")
+        raise FileRefused(
+            ImportCode.EMPTY_FILE, f"{filename!r} has no header row; the first line must name the columns"
+        )
     delimiter = _delimiter(first)
     if delimiter != ",":
         notes.append(f"columns are separated by {'tab' if delimiter == chr(9) else repr(delimiter)}")
@@ -198,7 +203,9 @@ def _open_csv(stream: IO[bytes], filename: str, head: bytes, sha256: str, size: 
                 if cells and any(c.strip() for c in cells):
                     yield number, tuple(cells)
         except csv.Error as exc:
-            raise FileRefused("MALFORMED_CSV", f"row {number + 1} cannot be read as CSV: {exc}", number + 1) from None
+            raise FileRefused(
+                ImportCode.MALFORMED_CSV, f"row {number + 1} cannot be read as CSV: {exc}", number + 1
+            ) from None
         finally:
             # The stream is the caller's: leave it open. A generator dropped unfinished may be finalised
             # after the caller closed the stream, when there is nothing left to detach from.
@@ -219,18 +226,18 @@ def _open_xlsx(stream: IO[bytes], filename: str, sha256: str, size: int) -> Tabl
         book = openpyxl.load_workbook(stream, read_only=True, data_only=True, keep_links=False)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise FileRefused(
-            "WRONG_FILE_TYPE",
+            ImportCode.WRONG_FILE_TYPE,
             f"{filename!r} is a zip archive but not a readable Excel workbook ({type(exc).__name__}); "
             "open it in a spreadsheet and save it as .xlsx again",
         ) from None
     sheet = book.worksheets[0] if book.worksheets else None
     if sheet is None:
-        raise FileRefused("EMPTY_FILE", f"{filename!r} has no worksheet")
+        raise FileRefused(ImportCode.EMPTY_FILE, f"{filename!r} has no worksheet")
     cells = sheet.iter_rows(values_only=True)
     header = next(cells, None)
     if header is None or not any(c is not None and str(c).strip() for c in header):
         book.close()
-        raise FileRefused("EMPTY_FILE", f"the first sheet of {filename!r} has no header row in row 1")
+        raise FileRefused(ImportCode.EMPTY_FILE, f"the first sheet of {filename!r} has no header row in row 1")
 
     def rows() -> Iterator[tuple[int, tuple[Any, ...]]]:
         try:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TextIO
 
+from domain.codes import UserErrorCode, require_code
+
 #: How many problems an import keeps in memory to show (the report CSV has them all).
 KEPT_ERRORS = 100
 _FORMULA_START = re.compile(r"^[=+\-@\t\r]")
@@ -27,8 +29,12 @@ class RowError:
     row: int
     column: str | None
     value: str | None
-    code: str
+    #: A member of a family's catalogue (domain/error_catalogue.py); the report writes its string.
+    code: UserErrorCode
     message: str
+
+    def __post_init__(self) -> None:
+        require_code(self.code)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.audit.writes import Actor, RequestMeta
 from domain.db import utcnow
 from domain.imports.report import REPORT_COLUMNS, formula_safe
+from domain.jobs.codes import JobCode
 from domain.jobs.models import Job
 from domain.jobs.registry import Chunk, ReportLine, chunk_function
 from domain.jobs.rules import FINISHED, JobState, check_transition
@@ -103,7 +104,9 @@ async def cancel_job(session: AsyncSession, caller: Caller, job_id: int) -> Job:
     """Ask a job to stop. A queued job is cancelled at once; a running one stops before its next chunk."""
     job = await load_visible_job(session, caller, job_id)
     if job.state in FINISHED:
-        raise Invalid([Problem("id", "JOB_FINISHED", f"job {job_id} is already {job.state.value}; nothing to cancel")])
+        raise Invalid(
+            [Problem("id", JobCode.JOB_FINISHED, f"job {job_id} is already {job.state.value}; nothing to cancel")]
+        )
     job.cancel_requested = True
     if job.state is JobState.QUEUED:
         _stop(job, JobState.CANCELLED, f"cancelled by {caller.actor.subject} before it started")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.participants.codes import ContributionCode
+from domain.regions.codes import RegionErrorCode
 from domain.regions.models import Region
 from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel
 from domain.writes.caller import Caller
@@ -33,24 +35,26 @@ async def check_payer(session: AsyncSession, caller: Caller, raw: str | None, *,
     if code is None:
         raise invalid(
             field,
-            "PAYER_REQUIRED",
+            ContributionCode.PAYER_REQUIRED,
             "name the province or regency whose budget (APBD) pays; a national administrator commits one "
             "region's budget per call",
         )
     try:
         parsed = RegionCode.parse(code)
     except InvalidRegionCode as exc:
-        raise invalid(field, "INVALID_REGION", str(exc)) from None
+        raise invalid(field, RegionErrorCode.INVALID_REGION, str(exc)) from None
     if parsed.level not in BUDGET_LEVELS:
         raise invalid(
             field,
-            "NOT_A_BUDGET",
+            ContributionCode.NOT_A_BUDGET,
             f"{parsed.code} is a {parsed.level.value.lower()}; only a province or a regency/city has a budget (APBD)",
         )
     if not caller.sees(parsed.code):
-        raise invalid(field, "PAYER_OUT_OF_REGION", f"region {parsed.code} is not one whose budget you may commit")
+        raise invalid(
+            field, ContributionCode.PAYER_OUT_OF_REGION, f"region {parsed.code} is not one whose budget you may commit"
+        )
     if await session.scalar(select(Region.code).where(Region.code == parsed.code)) is None:
-        raise invalid(field, "UNKNOWN_REGION", f"region {parsed.code} is not in the Kemendagri list")
+        raise invalid(field, RegionErrorCode.UNKNOWN_REGION, f"region {parsed.code} is not in the Kemendagri list")
     return parsed.code
 
 
@@ -59,5 +63,9 @@ def payer_problems(payer: str, region_code: str, field: str = "payer") -> list[P
     if RegionCode.parse(payer).contains(region_code):
         return []
     return [
-        Problem(field, "PAYER_NOT_RESPONSIBLE", f"the person lives outside {payer}; its budget does not pay for them")
+        Problem(
+            field,
+            ContributionCode.PAYER_NOT_RESPONSIBLE,
+            f"the person lives outside {payer}; its budget does not pay for them",
+        )
     ]

@@ -14,11 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
+from domain.participants.codes import ParticipantCode
 from domain.participants.models import Employer
 from domain.participants.rules import JKK_RISK_CLASS_MAX, JKK_RISK_CLASS_MIN, JKK_RISK_RATES
 from domain.regions.rules import placement
 from domain.text import clean_text
 from domain.writes.caller import Caller
+from domain.writes.codes import WriteCode
 from domain.writes.corrections import check_version, save_correction
 from domain.writes.errors import Invalid, Problem
 from domain.writes.placement import visible_placement, visible_village
@@ -57,7 +59,7 @@ def _risk_problems(value: int) -> list[Problem]:
         return [
             Problem(
                 "jkkRiskClass",
-                "OUT_OF_RANGE",
+                WriteCode.OUT_OF_RANGE,
                 f"the JKK risk class is {JKK_RISK_CLASS_MIN} to {JKK_RISK_CLASS_MAX}, not {value}",
             )
         ]
@@ -72,14 +74,16 @@ async def _registration_problems(
         return number, [
             Problem(
                 "registrationNumber",
-                "INVALID_REGISTRATION_NUMBER",
+                ParticipantCode.INVALID_REGISTRATION_NUMBER,
                 "a registration number (NPP) has 5-20 capital letters and digits, e.g. NPP52710000001",
             )
         ]
     taken = await session.scalar(select(Employer.id).where(Employer.registration_number == number))
     if taken is not None and taken != own_id:
         return number, [
-            Problem("registrationNumber", "DUPLICATE_REGISTRATION_NUMBER", f"{number} is already registered")
+            Problem(
+                "registrationNumber", ParticipantCode.DUPLICATE_REGISTRATION_NUMBER, f"{number} is already registered"
+            )
         ]
     return number, []
 

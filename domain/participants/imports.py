@@ -25,8 +25,10 @@ from typing import IO, Any, TextIO
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.codes import UserErrorCode
 from domain.imports import cells
 from domain.imports.cells import CellProblem
+from domain.imports.codes import ImportCode
 from domain.imports.headers import Column, HeaderMatch, match_header
 from domain.imports.reading import FileRefused, open_table
 from domain.imports.report import ErrorSink, ImportCounts, ImportResult, RowError, result_of
@@ -35,7 +37,9 @@ from domain.participants.ledger import MAX_BATCH, ContributionItem, record_contr
 from domain.participants.models import FundingSource, Participant
 from domain.participants.rules import Program, Segment
 from domain.participants.writes import Registration, register_participant
+from domain.regions.codes import RegionErrorCode
 from domain.writes.caller import Caller
+from domain.writes.codes import WriteCode
 from domain.writes.errors import Conflict, Invalid, NotFound, Problem
 from domain.writes.placement import OutOfRegion
 from domain.writes.transactions import open_write_transaction
@@ -105,14 +109,12 @@ class _Rows:
         return values[i] if i is not None and i < len(values) else None
 
 
-def _enum(value: Any, kind: type[Any], label: str) -> Any:
+def _enum(value: Any, kind: type[Any], label: str, code: UserErrorCode) -> Any:
     try:
         return kind(cells.text(value).upper())
     except ValueError:
         allowed = ", ".join(m.value for m in kind)
-        raise CellProblem(
-            "INVALID_" + label.upper(), f"{label} {cells.shown(value)!r} is not one of {allowed}"
-        ) from None
+        raise CellProblem(code, f"{label} {cells.shown(value)!r} is not one of {allowed}") from None
 
 
 def _decimal(value: Any, label: str) -> Decimal:
@@ -122,7 +124,9 @@ def _decimal(value: Any, label: str) -> Decimal:
     try:
         return Decimal(raw)
     except InvalidOperation:
-        raise CellProblem("INVALID_NUMBER", f"{label} {cells.shown(value)!r} is not an amount in rupiah") from None
+        raise CellProblem(
+            ImportCode.INVALID_NUMBER, f"{label} {cells.shown(value)!r} is not an amount in rupiah"
+        ) from None
 
 
 Converter = Callable[[_Rows, int, tuple[Any, ...], list[RowError]], Any]
@@ -135,7 +139,7 @@ def _participant_row(rows: _Rows, number: int, values: tuple[Any, ...], problems
         if cells.is_blank(value):
             if field in ("employer_registration_number", "monthly_wage"):
                 return None
-            problems.append(RowError(number, rows.column(field), "", "REQUIRED", f"{field} is empty"))
+            problems.append(RowError(number, rows.column(field), "", WriteCode.REQUIRED, f"{field} is empty"))
             return None
         try:
             return convert(value)
@@ -146,19 +150,25 @@ def _participant_row(rows: _Rows, number: int, values: tuple[Any, ...], problems
     def sex(v: Any) -> Sex:
         found = _SEX.get(cells.text(v).lower())
         if found is None:
-            raise CellProblem("INVALID_SEX", f"sex {cells.shown(v)!r} is not L/P (or M/F)")
+            raise CellProblem(ImportCode.INVALID_SEX, f"sex {cells.shown(v)!r} is not L/P (or M/F)")
         return found
 
     def programs(v: Any) -> set[Program]:
-        return {_enum(p, Program, "programme") for p in re.split(r"[,;+ ]+", cells.text(v)) if p}
+        return {
+            _enum(p, Program, "programme", ImportCode.INVALID_PROGRAMME)
+            for p in re.split(r"[,;+ ]+", cells.text(v))
+            if p
+        }
 
     data = {
-        "nik": cell("nik", lambda v: cells.identifier(v, "NIK", 16)),
+        "nik": cell("nik", lambda v: cells.nik(v)),
         "full_name": cell("full_name", cells.text),
         "birth_date": cell("birth_date", lambda v: cells.date(v, "birth_date")),
         "sex": cell("sex", sex),
-        "segment": cell("segment", lambda v: _enum(v, Segment, "segment")),
-        "funding_source": cell("funding_source", lambda v: _enum(v, FundingSource, "funding_source")),
+        "segment": cell("segment", lambda v: _enum(v, Segment, "segment", ImportCode.INVALID_SEGMENT)),
+        "funding_source": cell(
+            "funding_source", lambda v: _enum(v, FundingSource, "funding_source", ImportCode.INVALID_FUNDING_SOURCE)
+        ),
         "region_code": cell("region_code", cells.text),
         "programs": cell("programs", programs),
         "employer_registration_number": cell("employer_registration_number", cells.text),
@@ -193,7 +203,7 @@ async def _write_participants(
             continue
         except (OutOfRegion, NotFound, Conflict) as exc:
             counts.rejected += 1
-            code = "OUT_OF_REGION" if isinstance(exc, OutOfRegion) else "CONFLICT"
+            code = RegionErrorCode.OUT_OF_REGION if isinstance(exc, OutOfRegion) else WriteCode.CONFLICT
             sink.add(RowError(number, rows.column("region_code"), registration.region_code, code, str(exc)))
             continue
         existing.add(registration.nik)
@@ -205,7 +215,7 @@ def _contribution_row(rows: _Rows, number: int, values: tuple[Any, ...], problem
         value = rows.get(values, field)
         if cells.is_blank(value):
             if required:
-                problems.append(RowError(number, rows.column(field), "", "REQUIRED", f"{field} is empty"))
+                problems.append(RowError(number, rows.column(field), "", WriteCode.REQUIRED, f"{field} is empty"))
             return None
         try:
             return convert(value)
@@ -214,14 +224,14 @@ def _contribution_row(rows: _Rows, number: int, values: tuple[Any, ...], problem
             return None
 
     kpj = cell("membership_number", cells.text, required=False)
-    nik = cell("nik", lambda v: cells.identifier(v, "NIK", 16), required=False)
+    nik = cell("nik", lambda v: cells.nik(v), required=False)
     if kpj is None and nik is None and not problems:
-        problems.append(RowError(number, None, None, "REQUIRED", "give the participant's KPJ or NIK"))
+        problems.append(RowError(number, None, None, WriteCode.REQUIRED, "give the participant's KPJ or NIK"))
     data = {
         "who": (kpj, nik),
         "months": cell("months", lambda v: cells.integer(v, "months")),
         "amount": cell("amount", lambda v: _decimal(v, "amount")),
-        "payer": cell("payer", lambda v: _enum(v, FundingSource, "payer")),
+        "payer": cell("payer", lambda v: _enum(v, FundingSource, "payer", ImportCode.INVALID_PAYER)),
         "reference": cell("reference", cells.text),
         "from_month": cell("from_month", lambda v: cells.date(v, "from_month"), required=False),
         "payer_region_code": cell("payer_region_code", cells.text, required=False),
@@ -256,7 +266,9 @@ async def _write_contributions(
             counts.rejected += 1
             column = rows.column("membership_number" if kpj else "nik")
             sink.add(
-                RowError(number, column, kpj or nik, "NOT_FOUND", "no participant with this KPJ/NIK in your region")
+                RowError(
+                    number, column, kpj or nik, WriteCode.NOT_FOUND, "no participant with this KPJ/NIK in your region"
+                )
             )
             continue
         item = ContributionItem(
@@ -281,7 +293,7 @@ async def _write_contributions(
         except NotFound as exc:
             counts.rejected += len(items)
             for number, _ in items:
-                sink.add(RowError(number, None, None, "NOT_FOUND", str(exc)))
+                sink.add(RowError(number, None, None, WriteCode.NOT_FOUND, str(exc)))
             return
         counts.imported += sum(1 for r in recorded if r.created)
         counts.unchanged += sum(1 for r in recorded if not r.created)
@@ -344,7 +356,7 @@ async def _run(
         sink.add(RowError(exc.row, None, None, exc.code, str(exc)))
         return result_of(counts, sink, options, sha256, notes, written=False)
     if counts.read == 0:
-        sink.add(RowError(0, None, None, "NO_ROWS", f"{filename!r} has a header but no data rows"))
+        sink.add(RowError(0, None, None, ImportCode.NO_ROWS, f"{filename!r} has a header but no data rows"))
     written = counts.read > 0 and not options.dry_run and (options.skip_invalid or sink.total == 0)
     return result_of(counts, sink, options, sha256, notes, written=written)
 
@@ -355,7 +367,7 @@ def _limited(
     for number, values in rows:
         counts.read += 1
         if limit is not None and counts.read > limit:
-            raise FileRefused("TOO_MANY_ROWS", f"the file has more than {limit:,} rows", number)
+            raise FileRefused(ImportCode.TOO_MANY_ROWS, f"the file has more than {limit:,} rows", number)
         yield number, values
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import clock
 from domain.audit import writes as audit
 from domain.db import utcnow
+from domain.participants.codes import ContributionCode, ParticipantCode
 from domain.participants.contributions import MonthlyPrice, NoPrice, monthly_price
 from domain.participants.models import (
     Contribution,
@@ -33,10 +34,12 @@ from domain.participants.models import (
 from domain.participants.months import month_end, month_number, month_start
 from domain.participants.rules import Program, funding_problems
 from domain.participants.status import status_sql
+from domain.regions.codes import RegionErrorCode
 from domain.regions.models import Region
 from domain.regions.rules import InvalidRegionCode, RegionCode
 from domain.text import clean_text
 from domain.writes.caller import Caller
+from domain.writes.codes import WriteCode
 from domain.writes.errors import Invalid, NotFound, Problem
 
 #: At most this many payments in one call: a social affairs office posts its whole enrolled list at once.
@@ -158,7 +161,7 @@ def _item_problems(i: int, item: ContributionItem) -> list[Problem]:
         problems.append(
             Problem(
                 f"{where}.months",
-                "INVALID_MONTHS",
+                ContributionCode.INVALID_MONTHS,
                 f"a payment covers 1 to {MAX_MONTHS_PER_PAYMENT} months; {item.months} were given",
             )
         )
@@ -166,7 +169,7 @@ def _item_problems(i: int, item: ContributionItem) -> list[Problem]:
         problems.append(
             Problem(
                 f"{where}.amount",
-                "INVALID_AMOUNT",
+                ContributionCode.INVALID_AMOUNT,
                 f"the amount must be a positive rupiah figure up to Rp{MAX_AMOUNT:,}; {item.amount} was given",
             )
         )
@@ -175,11 +178,15 @@ def _item_problems(i: int, item: ContributionItem) -> list[Problem]:
     if item.received_at is not None and item.received_at.tzinfo is None:
         problems.append(
             Problem(
-                f"{where}.receivedAt", "NO_TIME_ZONE", "give the time with its offset, e.g. 2026-12-01T09:00:00+08:00"
+                f"{where}.receivedAt",
+                ContributionCode.NO_TIME_ZONE,
+                "give the time with its offset, e.g. 2026-12-01T09:00:00+08:00",
             )
         )
     elif item.received_at is not None and item.received_at > utcnow():
-        problems.append(Problem(f"{where}.receivedAt", "IN_FUTURE", "a payment cannot be received in the future"))
+        problems.append(
+            Problem(f"{where}.receivedAt", WriteCode.IN_FUTURE, "a payment cannot be received in the future")
+        )
     return problems
 
 
@@ -193,9 +200,17 @@ async def record_contributions(
     problem of every item is reported at once, with the item's index, and nothing is written.
     """
     if not items:
-        raise Invalid([Problem("input", "EMPTY", "give at least one payment")])
+        raise Invalid([Problem("input", ContributionCode.EMPTY, "give at least one payment")])
     if len(items) > MAX_BATCH:
-        raise Invalid([Problem("input", "TOO_MANY", f"at most {MAX_BATCH} payments per call; {len(items)} were given")])
+        raise Invalid(
+            [
+                Problem(
+                    "input",
+                    ContributionCode.TOO_MANY,
+                    f"at most {MAX_BATCH} payments per call; {len(items)} were given",
+                )
+            ]
+        )
     today = today or dt.date.today()
     current = month_number(today)
     problems: list[Problem] = []
@@ -206,7 +221,7 @@ async def record_contributions(
             problems.append(
                 Problem(
                     f"input[{i}].reference",
-                    "DUPLICATE_REFERENCE",
+                    ContributionCode.DUPLICATE_REFERENCE,
                     f"reference {item.reference[:64]!r} is also used by input[{references[item.reference]}]; "
                     "each payment has its own reference",
                 )
@@ -272,7 +287,7 @@ async def record_contributions(
                 problems.append(
                     Problem(
                         f"{where}.reference",
-                        "REFERENCE_REUSED",
+                        ContributionCode.REFERENCE_REUSED,
                         f"reference {item.reference!r} was recorded for another payment "
                         f"({previous.months} months, Rp{previous.amount:,}) on {previous.recorded_at.date()}; "
                         "a reference names one payment",
@@ -357,7 +372,7 @@ def _new_row(
         problems.append(
             Problem(
                 f"{where}.fromMonth",
-                "BEFORE_REGISTRATION",
+                ContributionCode.BEFORE_REGISTRATION,
                 f"the participant was registered in {month_start(registered):%Y-%m}; "
                 f"no contribution is due for {month_start(first):%Y-%m}",
             )
@@ -366,7 +381,7 @@ def _new_row(
         problems.append(
             Problem(
                 f"{where}.months",
-                "TOO_FAR_AHEAD",
+                ContributionCode.TOO_FAR_AHEAD,
                 f"months up to {month_start(current + MAX_PREPAID_MONTHS):%Y-%m} may be paid in advance; "
                 f"this payment would reach {month_start(last):%Y-%m}",
             )
@@ -377,7 +392,7 @@ def _new_row(
         problems.append(
             Problem(
                 f"{where}.fromMonth",
-                "MONTHS_ALREADY_PAID",
+                ContributionCode.MONTHS_ALREADY_PAID,
                 f"{month_start(max(a, first)):%Y-%m} to {month_start(min(b, last)):%Y-%m} are already paid",
             )
         )
@@ -385,12 +400,12 @@ def _new_row(
         problems.append(
             Problem(
                 f"{where}.months",
-                "PARTICIPANT_DECEASED",
+                ParticipantCode.PARTICIPANT_DECEASED,
                 f"the participant died on {participant.died_on.isoformat()}; no contribution is due after that month",
             )
         )
     problems += [
-        Problem(f"{where}.payer", "PAYER_NOT_ALLOWED", m)
+        Problem(f"{where}.payer", ContributionCode.PAYER_NOT_ALLOWED, m)
         for m in funding_problems(participant.segment, item.payer.value)
     ]
     payer_region = _payer_region(where, item, participant, caller, known_regions, problems)
@@ -404,12 +419,12 @@ def _new_row(
             risk_class=risk.get(participant.employer_id) if participant.employer_id is not None else None,
         )
     except NoPrice as exc:
-        problems.append(Problem(f"{where}.amount", "NO_PRICE", str(exc)))
+        problems.append(Problem(f"{where}.amount", ContributionCode.NO_PRICE, str(exc)))
     if price is not None and price.amount * item.months != item.amount:
         problems.append(
             Problem(
                 f"{where}.amount",
-                "AMOUNT_MISMATCH",
+                ContributionCode.AMOUNT_MISMATCH,
                 f"{item.months} months of {' + '.join(sorted(p.value for p in programs))} cost "
                 f"Rp{price.amount * item.months:,} (Rp{price.amount:,} a month, rules {', '.join(price.rules)}); "
                 f"Rp{item.amount:,} was given",
@@ -451,27 +466,33 @@ def _payer_region(
     field = f"{where}.payerRegionCode"
     if item.payer is not FundingSource.APBD:
         if item.payer_region_code is not None:
-            problems.append(Problem(field, "NOT_APPLICABLE", "only an APBD (regional budget) payer has a region"))
+            problems.append(
+                Problem(field, ContributionCode.NOT_APPLICABLE, "only an APBD (regional budget) payer has a region")
+            )
         return None
     code = item.payer_region_code or (caller.within.code if caller.within is not None else None)
     if code is None:
-        problems.append(Problem(field, "REQUIRED", "name the province or regency whose budget (APBD) paid"))
+        problems.append(Problem(field, WriteCode.REQUIRED, "name the province or regency whose budget (APBD) paid"))
         return None
     try:
         parsed = RegionCode.parse(code)
     except InvalidRegionCode as exc:
-        problems.append(Problem(field, "INVALID_REGION", str(exc)))
+        problems.append(Problem(field, RegionErrorCode.INVALID_REGION, str(exc)))
         return None
     if item.payer_region_code is not None and (not caller.sees(parsed.code) or parsed.code not in known_regions):
         problems.append(
-            Problem(field, "PAYER_OUT_OF_REGION", f"region {parsed.code} is not one you may record payments for")
+            Problem(
+                field,
+                ContributionCode.PAYER_OUT_OF_REGION,
+                f"region {parsed.code} is not one you may record payments for",
+            )
         )
         return None
     if not parsed.contains(participant.region_code):
         problems.append(
             Problem(
                 field,
-                "PAYER_NOT_RESPONSIBLE",
+                ContributionCode.PAYER_NOT_RESPONSIBLE,
                 f"the participant lives outside {parsed.code}; its budget does not pay for them",
             )
         )

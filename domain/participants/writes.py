@@ -19,12 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.audit import writes as audit
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.nik import InvalidNIK, Sex, mask_identifier
+from domain.participants.codes import ParticipantCode
 from domain.participants.ledger import recompute_participant_figures
 from domain.participants.models import Employer, FundingSource, Participant, ParticipantProgram, ParticipantStatus
 from domain.participants.rules import Program, Segment, funding_problems, program_problems, working_age_problems
 from domain.regions.rules import placement
 from domain.text import clean_text
 from domain.writes.caller import Caller
+from domain.writes.codes import WriteCode
 from domain.writes.corrections import check_version, require_change, save_correction
 from domain.writes.errors import Invalid, Problem
 from domain.writes.placement import visible_placement, visible_village
@@ -101,12 +103,18 @@ async def snapshot(session: AsyncSession, p: Participant) -> dict[str, Any]:
 def _wage_problems(wage: Decimal | None, segment: Segment) -> list[Problem]:
     if wage is None:
         if segment is Segment.PU:
-            return [Problem("monthlyWage", "REQUIRED", "a wage earner (PU) needs the monthly wage")]
+            return [Problem("monthlyWage", WriteCode.REQUIRED, "a wage earner (PU) needs the monthly wage")]
         return []
     if wage < 0:
-        return [Problem("monthlyWage", "NEGATIVE", "the monthly wage cannot be negative")]
+        return [Problem("monthlyWage", ParticipantCode.NEGATIVE, "the monthly wage cannot be negative")]
     if wage > MAX_WAGE:
-        return [Problem("monthlyWage", "ABSURD", f"a monthly wage of Rp{wage:,} is not plausible; check the figure")]
+        return [
+            Problem(
+                "monthlyWage",
+                ParticipantCode.ABSURD,
+                f"a monthly wage of Rp{wage:,} is not plausible; check the figure",
+            )
+        ]
     return []
 
 
@@ -116,7 +124,7 @@ async def _nik_problems(
     try:
         nik = (await validate_nik(session, raw, sex=sex, birth_date=birth, reveal=caller.sees_personal_data)).value
     except InvalidNIK as exc:
-        return raw, [Problem("nik", "INVALID_NIK", str(exc))]
+        return raw, [Problem("nik", WriteCode.INVALID_NIK, str(exc))]
     return nik, []
 
 
@@ -132,7 +140,7 @@ async def _duplicate_problems(
         if caller.sees(existing.region_code)
         else "a participant outside your region"
     )
-    return [Problem("nik", "DUPLICATE_NIK", f"NIK {mask_identifier(nik)} is already registered to {who}")]
+    return [Problem("nik", ParticipantCode.DUPLICATE_NIK, f"NIK {mask_identifier(nik)} is already registered to {who}")]
 
 
 async def _new_membership_number(session: AsyncSession, today: dt.date) -> str:
@@ -153,13 +161,18 @@ async def register_participant(session: AsyncSession, caller: Caller, data: Regi
     problems += region_problems
     nik, nik_problems = await _nik_problems(session, caller, data.nik, data.sex, data.birth_date)
     problems += nik_problems
-    problems += [Problem("programs", "PROGRAM_NOT_ALLOWED", m) for m in program_problems(data.segment, data.programs)]
     problems += [
-        Problem("fundingSource", "FUNDING_NOT_ALLOWED", m) for m in funding_problems(data.segment, data.funding_source)
+        Problem("programs", ParticipantCode.PROGRAM_NOT_ALLOWED, m)
+        for m in program_problems(data.segment, data.programs)
+    ]
+    problems += [
+        Problem("fundingSource", ParticipantCode.FUNDING_NOT_ALLOWED, m)
+        for m in funding_problems(data.segment, data.funding_source)
     ]
     problems += _wage_problems(data.monthly_wage, data.segment)
     problems += [
-        Problem("birthDate", "BELOW_WORKING_AGE", m) for m in working_age_problems(data.birth_date, dt.date.today())
+        Problem("birthDate", ParticipantCode.BELOW_WORKING_AGE, m)
+        for m in working_age_problems(data.birth_date, dt.date.today())
     ]
     employer_id: int | None = None
     if data.segment is Segment.PU:
@@ -170,7 +183,11 @@ async def register_participant(session: AsyncSession, caller: Caller, data: Regi
             )
         if employer is None or not caller.sees(employer.region_code):
             problems.append(
-                Problem("employerRegistrationNumber", "UNKNOWN_EMPLOYER", "a wage earner needs a registered employer")
+                Problem(
+                    "employerRegistrationNumber",
+                    ParticipantCode.UNKNOWN_EMPLOYER,
+                    "a wage earner needs a registered employer",
+                )
             )
         else:
             employer_id = employer.id
@@ -263,7 +280,7 @@ async def update_participant(
             setattr(participant, column, value)
     if changes.funding_source is not None:
         problems += [
-            Problem("fundingSource", "FUNDING_NOT_ALLOWED", m)
+            Problem("fundingSource", ParticipantCode.FUNDING_NOT_ALLOWED, m)
             for m in funding_problems(participant.segment, changes.funding_source)
         ]
         participant.funding_source = changes.funding_source
@@ -276,7 +293,7 @@ async def update_participant(
             problems.append(
                 Problem(
                     "status",
-                    "DERIVED_FIELD",
+                    ParticipantCode.DERIVED_FIELD,
                     "ACTIVE and INACTIVE follow the contribution ledger (paid for the current month or not); "
                     "record the payment with recordContributions",
                 )
@@ -291,14 +308,14 @@ async def update_participant(
         problems.append(
             Problem(
                 "paidThrough",
-                "DERIVED_FIELD",
+                ParticipantCode.DERIVED_FIELD,
                 "paid-through is counted from the recorded contributions, never typed in; "
                 "record the payment with recordContributions",
             )
         )
     if changes.programs is not None:
         problems += [
-            Problem("programs", "PROGRAM_NOT_ALLOWED", m)
+            Problem("programs", ParticipantCode.PROGRAM_NOT_ALLOWED, m)
             for m in program_problems(participant.segment, changes.programs)
         ]
     if problems:

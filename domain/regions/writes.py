@@ -16,9 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
+from domain.regions.codes import RegionErrorCode
 from domain.regions.models import Region, RegionYearFigure
 from domain.regions.rules import InvalidRegionCode, RegionCode
 from domain.writes.caller import Caller
+from domain.writes.codes import WriteCode
 from domain.writes.errors import Conflict, Invalid, NotFound, Problem, invalid
 from domain.writes.reasons import check_reason
 from domain.writes.visible import load_visible
@@ -46,21 +48,23 @@ def figure_key(region_code: str, year: int) -> str:
 def _value_problems(data: RegionFigures) -> tuple[Decimal | None, list[Problem]]:
     problems: list[Problem] = []
     if not MIN_YEAR <= data.year <= MAX_YEAR:
-        problems.append(Problem("year", "OUT_OF_RANGE", f"the year is between {MIN_YEAR} and {MAX_YEAR}"))
+        problems.append(Problem("year", WriteCode.OUT_OF_RANGE, f"the year is between {MIN_YEAR} and {MAX_YEAR}"))
     population = data.employed_population
     if population is not None and not 0 <= population <= MAX_EMPLOYED:
         problems.append(
-            Problem("employedPopulation", "OUT_OF_RANGE", f"{population:,} employed people is not plausible")
+            Problem("employedPopulation", WriteCode.OUT_OF_RANGE, f"{population:,} employed people is not plausible")
         )
     target = data.ucj_target
     if target is not None:
         try:
             target = Decimal(target).quantize(Decimal("0.0001"))
         except InvalidOperation:
-            return None, [*problems, Problem("ucjTarget", "INVALID", "the UCJ target is a number")]
+            return None, [*problems, Problem("ucjTarget", WriteCode.INVALID, "the UCJ target is a number")]
         if not Decimal(0) <= target <= Decimal(1):
             problems.append(
-                Problem("ucjTarget", "OUT_OF_RANGE", "the UCJ target is a share between 0 and 1 (0.62 for 62 %)")
+                Problem(
+                    "ucjTarget", WriteCode.OUT_OF_RANGE, "the UCJ target is a share between 0 and 1 (0.62 for 62 %)"
+                )
             )
     return target, problems
 
@@ -69,7 +73,7 @@ async def _visible_region(session: AsyncSession, caller: Caller, raw: str) -> st
     try:
         code = RegionCode.parse(raw).code
     except InvalidRegionCode as exc:
-        raise invalid("regionCode", "INVALID_REGION", str(exc)) from None
+        raise invalid("regionCode", RegionErrorCode.INVALID_REGION, str(exc)) from None
     await load_visible(session, caller, Region, code, "region")
     return code
 
@@ -94,7 +98,7 @@ async def record_region_figures(
     if expected_version is not None:
         problems += reason_problems
     else:  # a first entry may go without a reason; one that is given must still be clean
-        problems += [p for p in reason_problems if p.code != "REQUIRED"]
+        problems += [p for p in reason_problems if p.code is not WriteCode.REQUIRED]
     if problems:
         raise Invalid(problems)
     key = figure_key(code, data.year)
@@ -119,7 +123,7 @@ async def record_region_figures(
             raise Conflict("figures", key, expected_version, current.version)
         changed = audit.diff(_snapshot(current), after)
         if not changed:
-            raise invalid(None, "NO_CHANGE", "nothing to change: every given value equals the current one")
+            raise invalid(None, WriteCode.NO_CHANGE, "nothing to change: every given value equals the current one")
         result = await session.execute(
             update(RegionYearFigure)
             .where(

@@ -9,6 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from domain.audit import writes as audit
 from domain.writes.caller import Caller
+from domain.writes.codes import WriteCode
 from domain.writes.errors import Conflict, Invalid, invalid
 from domain.writes.reasons import check_reason
 
@@ -20,7 +21,7 @@ def check_version(entity: str, key: object, expected: int, actual: int) -> None:
 
 def require_change(changed: dict[str, Any]) -> None:
     if not changed:
-        raise invalid(None, "NO_CHANGE", "nothing to change: every given value equals the current one")
+        raise invalid(None, WriteCode.NO_CHANGE, "nothing to change: every given value equals the current one")
 
 
 async def flush_versioned(session: AsyncSession, entity: str, key: object) -> None:

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from domain.codes import UserErrorCode, require_code
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
     field: str | None
-    code: str
+    #: A member of a family's catalogue (domain/error_catalogue.py), never a free string.
+    code: UserErrorCode
     message: str
+
+    def __post_init__(self) -> None:
+        require_code(self.code)
 
 
 class DomainError(Exception):
@@ -29,7 +35,7 @@ class Invalid(DomainError):
         self.problems = problems
 
 
-def invalid(field: str | None, code: str, message: str) -> Invalid:
+def invalid(field: str | None, code: UserErrorCode, message: str) -> Invalid:
     return Invalid([Problem(field, code, message)])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.regions.codes import RegionErrorCode
 from domain.regions.models import Region
 from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel, placement
 from domain.writes.caller import Caller
@@ -26,7 +27,7 @@ async def visible_village(
     try:
         code = RegionCode.parse(raw)
     except InvalidRegionCode as exc:
-        return raw, [Problem(field_name, "INVALID_REGION", str(exc))]
+        return raw, [Problem(field_name, RegionErrorCode.INVALID_REGION, str(exc))]
     region = await session.get(Region, code.code)
     checked, problems = check_village(caller, code, region.level if region is not None else None, field_name)
     return (raw if problems else checked), problems
@@ -38,10 +39,14 @@ def check_village(
     """The checks of :func:`visible_village` after parsing, given the level the register has for the code
     (None: not in it): what a set-based write applies to each row after one lookup of all their villages."""
     if level is None:
-        return code.code, [Problem(field_name, "UNKNOWN_REGION", f"region {code.code} is not in the Kemendagri list")]
+        return code.code, [
+            Problem(field_name, RegionErrorCode.UNKNOWN_REGION, f"region {code.code} is not in the Kemendagri list")
+        ]
     if level is not RegionLevel.VILLAGE:
         return code.code, [
-            Problem(field_name, "NOT_A_VILLAGE", f"{code.code} is a {level.value.lower()}; give the village")
+            Problem(
+                field_name, RegionErrorCode.NOT_A_VILLAGE, f"{code.code} is a {level.value.lower()}; give the village"
+            )
         ]
     if not caller.sees(code.code):
         raise OutOfRegion(code.code)

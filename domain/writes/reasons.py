@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 
 from domain.text import MAX_NOTE_LENGTH, clean_text
+from domain.writes.codes import WriteCode
 from domain.writes.errors import Problem
 
 MAX_REASON_LENGTH = MAX_NOTE_LENGTH
@@ -38,11 +39,13 @@ def check_reason(reason: str | None, reason_code: str | None) -> tuple[str, Reas
     text, problems = clean_text(reason or "", "reason", max_length=MAX_REASON_LENGTH)
     code: ReasonCode | None = None
     if not reason_code:
-        problems.append(Problem("reasonCode", "REQUIRED", "choose the kind of correction (reason code)"))
+        problems.append(Problem("reasonCode", WriteCode.REQUIRED, "choose the kind of correction (reason code)"))
     else:
         try:
             code = ReasonCode(reason_code)
         except ValueError:
             known = ", ".join(c.value for c in ReasonCode)
-            problems.append(Problem("reasonCode", "UNKNOWN_REASON", f"{reason_code[:40]!r} is not one of {known}"))
+            problems.append(
+                Problem("reasonCode", WriteCode.UNKNOWN_REASON, f"{reason_code[:40]!r} is not one of {known}")
+            )
     return text, code, problems

@@ -1,5 +1,7 @@
 """The TypeScript client in clients/typescript builds against the committed SDL, and every operation of its
-persisted-documents manifest runs against a real server (uvicorn, migrated and seeded database).
+persisted-documents manifest runs by id against a real server (uvicorn, migrated and seeded database): the
+manifest is registered with ``jamsos documents push`` for a client marked ``trusted_documents_only``, whose
+tokens then run each operation by ``documentId`` and nothing sent as text.
 
 ``npm ci`` from the lockfile, GraphQL Code Generator's client preset over ``schema.graphql`` and
 ``tsc --noEmit`` (strict): a change of the SDL that breaks a frontend's operations fails here.
@@ -23,7 +25,7 @@ import pytest
 from auth.scopes import Role
 from domain.nik import Sex, build_nik
 from tests.conftest import AUDIENCE, ISSUER
-from tests.live import ROOT, free_port, live_server, service_env
+from tests.live import ROOT, free_port, jamsos, live_server, service_env
 
 pytestmark = pytest.mark.whole_machine  # npm ci, codegen and tsc, then a server of its own
 
@@ -64,6 +66,10 @@ def manifest() -> dict[str, str]:
     return documents
 
 
+def _document_id(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
 def _by_name(manifest: dict[str, str]) -> dict[str, str]:
     named = {}
     for text in manifest.values():
@@ -79,34 +85,61 @@ def test_the_client_builds_and_its_manifest_names_each_document_by_its_sha256(ma
         assert document_id == "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def test_every_operation_runs_against_a_running_server(
+def test_every_operation_runs_by_id_against_a_running_server(
     manifest: dict[str, str], backend: str, seeded_database: Any, key_path: Path, mint: Any, tmp_path: Path
 ) -> None:
     database = seeded_database(backend, "typescript_client")
     documents = _by_name(manifest)
-    officer = {"Authorization": f"Bearer {mint(Role.OFFICER, '52.71', subject='officer.ts@52.71')}"}
-    supervisor = {"Authorization": f"Bearer {mint(Role.OFFICER, '52.71', subject='supervisor.ts@52.71')}"}
     env = service_env(database, tmp_path, signing_key_path=str(key_path), issuer=ISSUER, audience=AUDIENCE)
+    created = jamsos(
+        env,
+        "clients",
+        "create",
+        "--name",
+        "Kantor Cabang Mataram app",
+        "--scopes",
+        "participants:read",
+        "--trusted-documents-only",
+        "--json",
+    )
+    assert created.returncode == 0, created.stderr
+    app = json.loads(created.stdout)["client_id"]
+    pushed = jamsos(
+        env, "documents", "push", "--client-id", app, str(CLIENT / "src" / "gql" / "persisted-documents.json"), "--json"
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    assert sorted(json.loads(pushed.stdout)["added"]) == sorted(manifest)
+    # People signed in through the app: its client id, so the app's documents and nothing else.
+    officer = {"Authorization": f"Bearer {mint(Role.OFFICER, '52.71', subject='officer.ts@52.71', client_id=app)}"}
+    supervisor = {
+        "Authorization": f"Bearer {mint(Role.OFFICER, '52.71', subject='supervisor.ts@52.71', client_id=app)}"
+    }
+    # The set-up below is not in the manifest: it runs as text with a token of another client.
+    setup = {"Authorization": f"Bearer {mint(Role.OFFICER, '52.71', subject='setup.ts@52.71')}"}
     with live_server(env, free_port()) as base:
 
         def run(name: str, variables: dict[str, Any], headers: dict[str, str] = officer) -> dict[str, Any]:
-            response = httpx.post(
-                f"{base}/graphql", json={"query": documents[name], "variables": variables}, headers=headers, timeout=30
-            )
+            body = {"documentId": _document_id(documents[name]), "variables": variables}
+            response = httpx.post(f"{base}/graphql", json=body, headers=headers, timeout=30)
             assert response.status_code == 200, response.text
-            body: dict[str, Any] = response.json()
-            assert "errors" not in body, (name, body["errors"])
-            data: dict[str, Any] = body["data"]
+            result: dict[str, Any] = response.json()
+            assert "errors" not in result, (name, result["errors"])
+            data: dict[str, Any] = result["data"]
             return data
 
-        # A living participant of the officer's region, covered by JKM this month (set-up, not in the manifest).
+        # The app's token may not send text, not even the text of one of its documents.
+        text = {"query": documents["ClaimQueue"], "variables": {"regionCode": "52.71", "first": 1}}
+        refused = httpx.post(f"{base}/graphql", json=text, headers=officer, timeout=30).json()
+        assert refused["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_REQUIRED"
+
+        # A living participant of the officer's region, covered by JKM this month.
         page = httpx.post(
             f"{base}/graphql",
             json={
                 "query": '{ participants(first: 100, filter: {regionCode: "52.71", status: ACTIVE}) '
                 "{ edges { node { membershipNumber programs { program } } } } }"
             },
-            headers=officer,
+            headers=setup,
             timeout=30,
         ).json()["data"]["participants"]["edges"]
         number = next(e["node"]["membershipNumber"] for e in page if {"program": "JKM"} in e["node"]["programs"])

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from domain.audit.writes import Actor
 from domain.writes.caller import Caller
+from domain.writes.codes import WriteCode
 from domain.writes.errors import Conflict, NotFound, Refused, invalid
 from domain.writes.placement import OutOfRegion
 from domain.writes.runner import CONCURRENT_CHANGE, DATABASE_BUSY, OutcomeKind, run_write
@@ -53,7 +54,7 @@ async def test_a_write_that_returns_commits(sessions: async_sessionmaker[AsyncSe
 @pytest.mark.parametrize(
     ("error", "kind"),
     [
-        (invalid("name", "REQUIRED", "give a name"), OutcomeKind.INVALID),
+        (invalid("name", WriteCode.REQUIRED, "give a name"), OutcomeKind.INVALID),
         (NotFound("thing", 7), OutcomeKind.NOT_FOUND),
         (Conflict("thing", 7, 1, 2), OutcomeKind.CONFLICT),
         (Refused("the verifier may not approve"), OutcomeKind.FORBIDDEN),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 from pathlib import Path
@@ -11,6 +12,7 @@ import openpyxl
 from sqlalchemy import select
 
 from domain.audit.models import AuditEvent
+from domain.error_catalogue import user_error_code
 from domain.nik import Sex
 from domain.participants.models import Participant
 from tests.imports.conftest import HEADER, ImportDB, csv_text, importer, person
@@ -381,3 +383,11 @@ async def test_the_documented_samples(imports_db: ImportDB) -> None:
         "DUPLICATE_ROW",
     }
     assert messy.result.counts.rejected == 8
+
+
+async def test_the_report_csv_carries_catalogue_codes_as_the_plain_strings(imports_db: ImportDB) -> None:
+    """Read back as text, every code of the report is a catalogue code, the same string the row error carries."""
+    messy = await imports_db.run(SAMPLES["beneficiaries-messy.csv"], dry_run=True)
+    written = [row["code"] for row in csv.DictReader(io.StringIO(messy.report))]
+    assert written == [e.code.value for e in messy.result.errors]
+    assert [user_error_code(code) for code in written] == [e.code for e in messy.result.errors]
