@@ -1,7 +1,7 @@
 """jobs: bulk writes as jobs with state, progress, a report and a cursor (ADR 0015)
 
 Revision ID: 20261207_0010_jobs
-Revises: 20261207_0008
+Revises: 20261207_0009
 Create Date: 2026-12-07 13:00:00
 
 One table, ``jobs``. The queue library's own tables (Procrastinate, on PostgreSQL) are not Alembic's:
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "20261207_0010_jobs"
-down_revision: str | None = "20261207_0008"
+down_revision: str | None = "20261207_0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
