@@ -157,7 +157,9 @@ class EnrollBeneficiariesPayload:
         directives=demand.bounded(JOB_COSTS_SIZE),
     )
     more: bool = strawberry.field(
-        default=False, description="Always false: a list longer than a page runs as one job (see job)."
+        default=False,
+        description="Always false: a list longer than a page runs as one job (see job).",
+        deprecation_reason="A list longer than a page runs as one job; follow `job`.",
     )
     reasons: list[RefusalReason] = strawberry.field(
         default_factory=list, description="Refusals counted by reason.", directives=demand.bounded(20)

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
 from auth.policy import visible_jobs
 from domain.jobs.models import Job
 from domain.jobs.rules import JobState
 from domain.jobs.runner import cancel_job, report_csv
+from domain.writes.caller import Caller
 from schema import demand
 from schema.context import Info
 from schema.enums import graphql_enum
@@ -189,7 +191,7 @@ class JobMutation:
         job_id = require_local_id(id, "Job")
         principal = info.context.principal
 
-        async def cancel(session: Any, caller: Any) -> Job:
+        async def cancel(session: AsyncSession, caller: Caller) -> Job:
             # The job must exist for this principal by the read rule (its kind's scope, its region) first.
             visible = await session.scalar(select(Job.id).where(Job.id == job_id, visible_jobs(principal)))
             return await cancel_job(session, caller, visible if visible is not None else NO_ROW)
