@@ -19,6 +19,7 @@ from api.fast_reads import FastReads
 from api.graphql import JamsosGraphQL
 from api.health import healthz, readyz
 from api.identity import build_identity
+from api.jobs import close_jobs, job_queue, open_jobs
 from api.logs import configure_logging
 from api.middleware import BearerTokenBackend, RequestId, authentication_error, unexpected_error
 from api.observe import RequestLog, metrics_endpoint
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
     # What committed writes announce, for this process's subscribers (domain.events; ADR 0016).
     events = EventBus(settings.resolved_database_url, queue_size=settings.subscription_queue_size)
 
+    jobs = job_queue(settings, sessions)
     graphql_app = JamsosGraphQL(
         get_schema(security_directives=settings.federation_security_directives),
         sessions,
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         fast_reads=settings.fast_reads,
         document_cache=settings.document_cache,
         read_autocommit=settings.read_autocommit,
+        jobs=jobs,
         http_cache_seconds=settings.http_cache_seconds,
         documents=Documents(
             sessions,
@@ -98,7 +101,9 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         gc.collect()
         gc.freeze()
         await events.start()
+        await open_jobs(jobs)
         yield
+        await close_jobs(jobs)
         await events.close()  # open subscriptions end (their clients reconnect to another process)
         # Requests still in flight get their access-log rows committed (or their responses withheld).
         await graphql_app.access_log.close()
@@ -141,4 +146,5 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
     app.state.identity = identity
     app.state.buckets = buckets
     app.state.events = events
+    app.state.jobs = jobs
     return app

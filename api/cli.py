@@ -25,6 +25,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     settings = _settings()
     upgrade(settings.resolved_database_url)
     print("database at migration head", file=sys.stderr)
+    if settings.resolved_database_url.startswith("postgresql"):
+        from api.cli_jobs import apply_queue_schema
+
+        if asyncio.run(apply_queue_schema(settings.resolved_database_url)):
+            print("job queue tables created", file=sys.stderr)
     return 0
 
 
@@ -246,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     from api.cli_import import add_import_commands
 
     add_import_commands(sub)  # import beneficiaries|participants|contributions
+
+    from api.cli_jobs import add_job_commands
+
+    add_job_commands(sub)  # jobs list|show|cancel, worker
 
     from api.cli_report import add_report_commands
 

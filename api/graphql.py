@@ -40,6 +40,7 @@ from domain.audit.access import AccessLogWriter
 from domain.codes import ErrorCode
 from domain.documents.models import document_id
 from domain.events import EventBus
+from domain.jobs.queue import JobQueue
 from schema.compiled.cache import BoundedCache
 from schema.compiled.counters import ReadCounters
 from schema.compiled.fast import Ready, ReadyKey, ready_cache
@@ -101,6 +102,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
         fast_reads: bool = True,
         read_autocommit: bool = True,
         document_cache: bool = True,
+        jobs: JobQueue | None = None,
         documents: Documents | None = None,
         http_cache_seconds: int = 60,
         events: EventBus | None = None,
@@ -120,6 +122,8 @@ class JamsosGraphQL(GraphQL[Context, None]):
         self.seats = Seats(subscriptions_per_client)
         self.subscription_token_check_seconds = subscription_token_check_seconds
         self.sessions = sessions
+        #: Where bulk writes hand their jobs (domain.jobs.queue): the worker's queue, or this process.
+        self.jobs = jobs
         #: Trusted documents and APQ: which text a request runs (api.documents).
         self.documents = documents or Documents(sessions)
         #: ``max-age`` of a cacheable GET by document id (api.http_cache); 0: nothing is cacheable.
@@ -365,6 +369,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
             request=request,
             limits=self.limits,
             sessions=self.sessions,
+            jobs=self.jobs,
             access_log=self.access_log,
             introspection=self.introspection,
             compiled_reads=self.compiled_reads,

@@ -156,12 +156,22 @@ class Settings(BaseSettings):
     subscription_token_check_seconds: float = Field(default=5.0, gt=0, le=300)
     #: Seconds a WebSocket may stay open without ``connection_init`` (graphql-transport-ws).
     subscription_init_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    #: Where bulk writes run as jobs (ADR 0015): "worker" hands them to Procrastinate on PostgreSQL, run by
+    #: ``jamsos worker`` (the Procfile's worker line); "web" runs them as tasks of the web process (the
+    #: embedded SQLite default, so ``make run`` needs nothing else). Empty: web on SQLite, worker on PostgreSQL.
+    jobs_runner: Literal["", "web", "worker"] = ""
     #: Monev counts below this are withheld from callers who may read aggregates but not rows (schema.limits).
     suppression_threshold: int = Field(default=SUPPRESSION_THRESHOLD, ge=1, le=1000)
 
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'jamsos.db'}"
+
+    @property
+    def resolved_jobs_runner(self) -> Literal["web", "worker"]:
+        if self.jobs_runner:
+            return self.jobs_runner
+        return "worker" if self.resolved_database_url.startswith("postgresql") else "web"
 
     @property
     def limits(self) -> Limits:

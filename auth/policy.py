@@ -21,10 +21,12 @@ from sqlalchemy import cast as sql_cast
 
 from auth.principal import Principal, PrincipalKind
 from auth.scopes import Scope
+from domain.beneficiaries.batch_enrolment import ENROL_KIND
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.benefits import WAGE_BASED_PROGRAMS
 from domain.claims.models import Claim, ClaimBenefit
 from domain.codes import ErrorCode
+from domain.jobs.models import Job
 from domain.monev.suppression import DEFAULT_THRESHOLD, Family
 from domain.monev.tables import Viewer
 from domain.participants.models import Contribution, Participant
@@ -109,6 +111,31 @@ def visible(principal: Principal, model: PlacedModel) -> ColumnElement[bool]:
     if model is Region and principal.region is not None and principal.region.ancestors:
         clause = or_(clause, Region.code.in_(principal.region.ancestors))
     return clause
+
+
+#: The scope that reads and cancels a job of each kind: the scope of the write the job runs. A kind missing
+#: here is visible to nobody (deny by default).
+JOB_KIND_SCOPES: dict[str, Scope] = {ENROL_KIND: Scope.BENEFICIARIES_WRITE}
+
+
+def visible_jobs(principal: Principal) -> ColumnElement[bool]:
+    """The jobs that exist for `principal`: of a kind whose write they may make, run as their region or a
+    region below it (a national job exists for national callers only) — the SQL twin of
+    :func:`domain.jobs.runner.job_visible`."""
+    kinds = sorted(kind for kind, scope in JOB_KIND_SCOPES.items() if principal.has_scope(scope))
+    clause: ColumnElement[bool] = Job.kind.in_(kinds)
+    if principal.region is not None:
+        code = principal.region.code
+        clause = clause & or_(Job.region_code == code, Job.region_code.startswith(code + ".", autoescape=True))
+    return clause
+
+
+def job_row_visible(principal: Principal, job: Job) -> bool:
+    """:func:`visible_jobs` for a job in hand."""
+    scope = JOB_KIND_SCOPES.get(job.kind)
+    if scope is None or not principal.has_scope(scope):
+        return False
+    return principal.region is None or (job.region_code is not None and within(principal.region, job.region_code))
 
 
 def readable(principal: Principal, model: type[M]) -> Select[M]:

@@ -12,6 +12,7 @@ from domain.claims.codes import ClaimCode
 from domain.codes import UserErrorCode
 from domain.identity.codes import IdentityCode
 from domain.imports.codes import ImportCode
+from domain.jobs.codes import JobCode
 from domain.participants.codes import ContributionCode, ParticipantCode
 from domain.regions.codes import RegionErrorCode
 from domain.writes.codes import WriteCode
@@ -26,6 +27,7 @@ FAMILIES: tuple[type[UserErrorCode], ...] = (
     BeneficiaryCode,
     ImportCode,
     IdentityCode,
+    JobCode,
 )
 
 

@@ -23,6 +23,7 @@ from schema.documents import DocumentQuery
 from schema.entities import EntitySchema
 from schema.input_text import RefuseControlCharacters
 from schema.introspection import IntrospectionGate
+from schema.jobs import JobMutation, JobNode, JobQuery
 from schema.limits import MAX_PAGE_SIZE, limits_extension
 from schema.me import MeQuery
 from schema.participant_mutations import ParticipantMutation
@@ -50,6 +51,7 @@ class Query(
     AuditQuery,
     AccessQuery,
     DocumentQuery,
+    JobQuery,
 ):
     node: relay.Node | None = relay.node(
         description="Any object by its global id; null when there is none you may see."
@@ -57,7 +59,7 @@ class Query(
 
 
 @strawberry.type(description="Writes: registration, corrections, enrolment and the claim workflow, all audited.")
-class Mutation(ParticipantMutation, ClaimMutation, ContributionMutation, BeneficiaryMutation):
+class Mutation(ParticipantMutation, ClaimMutation, ContributionMutation, BeneficiaryMutation, JobMutation):
     pass
 
 
@@ -81,7 +83,16 @@ def _reachable_definitions(roots: list[type]) -> list[StrawberryObjectDefinition
     return list(seen.values())
 
 
-_ROOT_TYPES: list[type] = [Query, Mutation, Subscription, RegionNode, ParticipantNode, BeneficiaryNode, ClaimNode]
+_ROOT_TYPES: list[type] = [
+    Query,
+    Mutation,
+    Subscription,
+    RegionNode,
+    ParticipantNode,
+    BeneficiaryNode,
+    ClaimNode,
+    JobNode,
+]
 _built: dict[bool, EntitySchema] = {}
 
 
@@ -115,7 +126,7 @@ def build_schema(*, extra_extensions: list[Any] | None = None, security_directiv
             query=Query,
             mutation=Mutation,
             subscription=Subscription,
-            types=[RegionNode, ParticipantNode, BeneficiaryNode, ClaimNode],
+            types=[RegionNode, ParticipantNode, BeneficiaryNode, ClaimNode, JobNode],
             federation_version=FEDERATION_VERSION,
             config=StrawberryConfig(disable_field_suggestions=True, relay_max_results=MAX_PAGE_SIZE),
             extensions=extensions,

@@ -13,28 +13,47 @@ from decimal import Decimal
 from typing import IO, Annotated, Any, cast
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.file_uploads import Upload
 from strawberry.relay import to_base64
 
-from auth.policy import visible
+from auth.policy import narrow_region_filter, visible
 from auth.scopes import Scope
-from domain.beneficiaries.batch_enrolment import enroll_beneficiaries
+from domain.beneficiaries.batch_enrolment import (
+    ENROL_KIND,
+    ListFilter,
+    enroll_beneficiaries,
+    enrolment_params,
+    list_condition,
+)
 from domain.beneficiaries.imports import ImportOptions, import_beneficiaries
 from domain.beneficiaries.models import PovertyBeneficiary
+from domain.codes import ErrorCode
 from domain.imports.report import KEPT_ERRORS, ImportResult
+from domain.jobs.models import Job
+from domain.jobs.runner import create_job
+from domain.participants.budget_payer import check_payer
+from domain.participants.codes import ContributionCode
 from domain.participants.models import FundingSource
+from domain.participants.rules import Program
+from domain.regions.rules import RegionCode
+from domain.writes.caller import Caller
+from domain.writes.errors import Invalid
 from schema import demand
 from schema.context import Info
 from schema.enums import BeneficiarySourceEnum, FundingSourceEnum, ProgramEnum, UserErrorCodeEnum, domain_value
 from schema.errors import BadInput
 from schema.filters import region_filter
+from schema.jobs import JobNode, PayerCost
+from schema.limits import JOB_COSTS_SIZE, MAX_PAGE_SIZE
 from schema.permissions import needs
+from schema.writes import WriteError
 
 #: Rows one upload may hold; larger lists go through ``jamsos import`` (same code, no request to time out).
 MAX_UPLOAD_ROWS = 200_000
-#: Beneficiaries one enrollBeneficiaries call works through (each is a savepoint and an audit event).
-MAX_ENROLMENT_BATCH = 5_000
+#: Up to this many matched beneficiaries (a page) enrollBeneficiaries answers in the request; over it, a job.
+SYNCHRONOUS_ROWS = MAX_PAGE_SIZE
 
 
 @strawberry.type(description="A problem with one row (or, with row 0, the whole file) of an imported list.")
@@ -115,23 +134,41 @@ class RefusalReason:
     count: int = strawberry.field(description="How many beneficiaries were refused for it.")
 
 
-@strawberry.type(description="What enrolling a list did (or, in a dry run, would do).")
+@strawberry.type(
+    description="What enrolling a list did (or, in a dry run, would do). Over a page of matched beneficiaries "
+    "the counts are the job's: the payload carries the job, and its counts grow as it runs."
+)
 class EnrollBeneficiariesPayload:
-    matched: int = strawberry.field(description="Beneficiaries the filter selected (at most 5,000 a call).")
-    created: int = strawberry.field(description="New BPU participants created.")
-    linked: int = strawberry.field(description="Beneficiaries linked to, or funding taken over for, a participant.")
-    unchanged: int = strawberry.field(description="Already enrolled: nothing to do.")
-    refused: int = strawberry.field(description="Beneficiaries the enrolment rules refused.")
-    monthly_cost: Decimal = strawberry.field(
-        description="What the funder pays per month, in rupiah, for everyone this call enrolled (package price each)."
+    matched: int = strawberry.field(description="Beneficiaries the filter selected.")
+    dry_run: bool = strawberry.field(description="True when nothing was (or will be) written.")
+    created: int = strawberry.field(default=0, description="New BPU participants created.")
+    linked: int = strawberry.field(
+        default=0, description="Beneficiaries linked to, or funding taken over for, a participant."
     )
-    more: bool = strawberry.field(description="True when more beneficiaries match than one call takes: call again.")
-    dry_run: bool = strawberry.field(description="True when nothing was written.")
+    unchanged: int = strawberry.field(default=0, description="Already enrolled: nothing to do.")
+    refused: int = strawberry.field(default=0, description="Beneficiaries the enrolment rules refused.")
+    monthly_cost: Decimal = strawberry.field(
+        default=Decimal(0),
+        description="What the funder pays per month, in rupiah, for everyone this call enrolled (package price each).",
+    )
+    costs: list[PayerCost] = strawberry.field(
+        default_factory=list,
+        description="The monthly cost per paying budget (one payer; per regency for a national dry run without one).",
+        directives=demand.bounded(JOB_COSTS_SIZE),
+    )
+    more: bool = strawberry.field(
+        default=False,
+        description="Always false: a list longer than a page runs as one job (see job).",
+        deprecation_reason="A list longer than a page runs as one job; follow `job`.",
+    )
     reasons: list[RefusalReason] = strawberry.field(
-        description="Refusals counted by reason.", directives=demand.bounded(20)
+        default_factory=list, description="Refusals counted by reason.", directives=demand.bounded(20)
     )
     errors: list[EnrolmentRefusal] = strawberry.field(
-        description="The first 100 refusals.", directives=demand.bounded(100)
+        default_factory=list, description="The first 100 refusals.", directives=demand.bounded(100)
+    )
+    job: JobNode | None = strawberry.field(
+        default=None, description="The job enrolling the list when it is longer than a page (null: done here)."
     )
 
 
@@ -185,8 +222,10 @@ class BeneficiaryMutation:
         return ImportBeneficiariesPayload.from_result(result)
 
     @strawberry.federation.field(
-        description="Enrol a filtered list of your region's beneficiaries (Inpres 4/2022) through the same rules "
-        "as enrollBeneficiary, one audit event per person. Idempotent; dryRun writes nothing.",
+        description="Enrol a filtered list of your region's beneficiaries (Inpres 4/2022), set-based, with the rules "
+        "of enrollBeneficiary and one audit event per person changed. Up to a page (100) of matched rows it answers "
+        "at once; over that it runs as a job and returns it at once (follow it with job(id)). Idempotent; dryRun "
+        "writes nothing. The payer is checked before any row is read.",
         **needs(Scope.BENEFICIARIES_WRITE),
     )
     async def enroll_beneficiaries(
@@ -200,24 +239,50 @@ class BeneficiaryMutation:
             list[ProgramEnum] | None, strawberry.argument(description="Programmes (default JKK and JKM).")
         ] = None,
         dry_run: Annotated[bool | None, strawberry.argument(description="Count only; write nothing.")] = False,
+        payer: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Whose budget (APBD) pays: a province or regency code of your own region. Default: "
+                "your own region's, when you are bound to a province or regency; a national administrator names "
+                "one (a dry run without one gives the cost per regency)."
+            ),
+        ] = None,
     ) -> EnrollBeneficiariesPayload:
-        principal, reader = info.context.principal, info.context.reader
-        B = PovertyBeneficiary
-        stmt = select(B.id).where(visible(principal, B), B.extreme_poor.is_(filter.extreme_poor))
-        stmt = stmt.where(B.participant_id.is_not(None) if filter.enrolled else B.participant_id.is_(None))
-        if filter.region_code is not None:
-            stmt = stmt.where(await region_filter(reader, principal, B, filter.region_code))
-        if filter.source is not None:
-            stmt = stmt.where(B.source == domain_value(filter.source))
-        ids = list(await reader.all(stmt.order_by(B.id).limit(MAX_ENROLMENT_BATCH + 1)))
-        more = len(ids) > MAX_ENROLMENT_BATCH
-        ids = ids[:MAX_ENROLMENT_BATCH]
-        payer: FundingSource = domain_value(funding) or FundingSource.APBD
-        wanted = None if programs is None else {domain_value(p) for p in programs}
+        principal, reader, caller = info.context.principal, info.context.reader, info.context.caller
+        paying: FundingSource = domain_value(funding) or FundingSource.APBD
         sessions = info.context.sessions
         assert sessions is not None
+        payer_code = await _checked_payer(sessions, caller, paying, payer, dry_run=bool(dry_run))
+        B = PovertyBeneficiary
+        narrowed: str | None = None
+        region_clause = None
+        if filter.region_code is not None:
+            region_clause = await region_filter(reader, principal, B, filter.region_code)  # checks the code
+            within = narrow_region_filter(principal, RegionCode.parse(filter.region_code))
+            if within is None:  # a region outside the caller's own: nothing of it exists for them
+                return EnrollBeneficiariesPayload(matched=0, dry_run=bool(dry_run))
+            narrowed = within.code
+        elif payer_code is not None:
+            narrowed = payer_code  # a regency's budget enrols the regency's list
+        wanted_filter = ListFilter(
+            region_code=narrowed,
+            extreme_poor=filter.extreme_poor,
+            enrolled=filter.enrolled,
+            source=domain_value(filter.source),
+        )
+        stmt = select(B.id).where(visible(principal, B), list_condition(caller, wanted_filter))
+        if region_clause is not None:
+            stmt = stmt.where(region_clause)
+        ids = list(await reader.all(stmt.order_by(B.id).limit(SYNCHRONOUS_ROWS + 1)))
+        wanted = None if programs is None else {domain_value(p) for p in programs}
+        if len(ids) > SYNCHRONOUS_ROWS:
+            total = await reader.one(select(func.count()).select_from(stmt.subquery()))
+            job = await _start_job(info, wanted_filter, wanted, paying, payer_code, bool(dry_run), int(total))
+            return EnrollBeneficiariesPayload(matched=int(total), dry_run=bool(dry_run), job=JobNode.from_row(job))
         async with sessions() as session:
-            outcome = await enroll_beneficiaries(session, info.context.caller, ids, programs=wanted, funding=payer)
+            outcome = await enroll_beneficiaries(
+                session, caller, ids, programs=wanted, funding=paying, payer=payer_code
+            )
             if dry_run:
                 await session.rollback()
             else:
@@ -229,7 +294,7 @@ class BeneficiaryMutation:
             unchanged=outcome.unchanged,
             refused=outcome.refused,
             monthly_cost=outcome.monthly_cost,
-            more=more,
+            costs=[PayerCost(payer=k, monthly_cost=v) for k, v in sorted(outcome.costs.items())],
             dry_run=bool(dry_run),
             reasons=[RefusalReason(code=k, count=v) for k, v in outcome.reasons.most_common(20)],
             errors=[
@@ -241,3 +306,52 @@ class BeneficiaryMutation:
                 for r in outcome.refusals
             ],
         )
+
+
+async def _checked_payer(
+    sessions: async_sessionmaker[AsyncSession],
+    caller: Caller,
+    funding: FundingSource,
+    raw: str | None,
+    *,
+    dry_run: bool,
+) -> str | None:
+    """The budget the call commits, checked before any beneficiary is read; None for a non-APBD funder, or a
+    national dry run that names none (its cost is then given per regency)."""
+    if funding is not FundingSource.APBD:
+        if raw is not None:
+            raise BadInput("only an APBD (regional budget) enrolment names a payer", field="payer")
+        return None
+    if raw is None and dry_run and caller.within is None:
+        return None
+    async with sessions() as session:
+        try:
+            return await check_payer(session, caller, raw)
+        except Invalid as exc:
+            problem = exc.problems[0]
+            if problem.code is ContributionCode.PAYER_OUT_OF_REGION:
+                raise WriteError(problem.message, ErrorCode.FORBIDDEN) from None
+            raise BadInput(problem.message, field="payer") from None
+
+
+async def _start_job(
+    info: Info,
+    wanted: ListFilter,
+    programs: set[Program] | None,
+    funding: FundingSource,
+    payer: str | None,
+    dry_run: bool,
+    total: int,
+) -> Job:
+    """Create the enrolment job, commit it, and hand it to the queue (the worker, or this process)."""
+    queue, sessions = info.context.jobs, info.context.sessions
+    if queue is None or sessions is None:
+        raise WriteError(
+            f"more than {SYNCHRONOUS_ROWS} beneficiaries match and this server runs no jobs; narrow the filter",
+            ErrorCode.SERVICE_UNAVAILABLE,
+        )
+    params = enrolment_params(wanted, programs=programs, funding=funding, payer=payer, dry_run=dry_run)
+    async with sessions() as session, session.begin():
+        job = await create_job(session, info.context.caller, ENROL_KIND, params, total=total, payer_region_code=payer)
+    await queue.enqueue(job.id)
+    return job

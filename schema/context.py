@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from auth.principal import Principal
 from auth.requests import caller_for, request_meta
 from domain.audit.access import AccessLogWriter, PersonalDataReads
+from domain.jobs.queue import JobQueue
 from domain.writes.caller import Caller
 from schema import driver_sql
 from schema.compiled.counters import ReadCounters
@@ -228,6 +229,8 @@ class Context:
     limits: Limits = field(default_factory=Limits)
     #: Opens the session a mutation writes in (one transaction per mutation, apart from the read session).
     sessions: async_sessionmaker[AsyncSession] | None = None
+    #: Where a bulk write hands its job (domain.jobs.queue): the worker's queue or this process; None: no jobs.
+    jobs: JobQueue | None = None
     #: Whether parsed and validated documents are cached (schema.document_cache); off only to measure it.
     document_cache: bool = True
     #: Whether covered reads may be answered by the compiled read path (schema.compiled).

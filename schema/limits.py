@@ -84,6 +84,11 @@ CLAIM_STATS_SIZE: Final = TREND_MONTHS_SIZE * PROGRAMS_SIZE
 
 #: Problems one mutation payload reports: at most one per input field, and no input has 20 fields.
 PAYLOAD_ERRORS_SIZE: Final = 20
+#: A job's counts (outcomes) and refusals (codes): a kind has a handful of outcomes and of refusal codes.
+JOB_COUNTS_SIZE: Final = 20
+#: A job's monthly cost per payer: one payer; a national dry run without one, per regency or city (514 in
+#: the Kemendagri list).
+JOB_COSTS_SIZE: Final = 520
 
 #: ``totalCount`` runs a COUNT over every matching row, not just the page: price it like a page of ten.
 TOTAL_COUNT_COST: Final = 10
@@ -285,6 +290,8 @@ __all__ = [
     "COST_REFUSALS",
     "DEFAULT_PAGE_SIZE",
     "FUNDING_SOURCES_SIZE",
+    "JOB_COSTS_SIZE",
+    "JOB_COUNTS_SIZE",
     "MAX_ALIASES",
     "MAX_COST",
     "MAX_DIRECTIVES",

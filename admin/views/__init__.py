@@ -9,6 +9,7 @@ from admin.views.claims import ClaimView
 from admin.views.contributions import ContributionView
 from admin.views.documents import TrustedDocumentView
 from admin.views.identity import ClientView, UserView
+from admin.views.jobs import JobView
 from admin.views.participants import EmployerView, ParticipantView
 from admin.views.regions import RegionFigureView, RegionView
 
@@ -18,6 +19,7 @@ VIEWS: list[type[ConsoleView]] = [
     ContributionView,
     BeneficiaryView,
     ClaimView,
+    JobView,
     RegionView,
     RegionFigureView,
     UserView,

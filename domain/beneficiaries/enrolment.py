@@ -15,20 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.audit import writes as audit
 from domain.beneficiaries.codes import BeneficiaryCode
 from domain.beneficiaries.models import PovertyBeneficiary
+from domain.participants.budget_payer import default_payer, payer_problems
 from domain.participants.codes import ContributionCode, ParticipantCode
-from domain.participants.contributions import NoPrice, bpu_package, package_price
+from domain.participants.contributions import NoPrice, PackageRule, bpu_package, package_price
 from domain.participants.ledger import ContributionItem, price_of_month, record_contributions
 from domain.participants.models import FundingSource, Participant
 from domain.participants.rules import Program, Segment, funding_problems, program_problems
 from domain.participants.writes import Registration, register_participant, replace_programs, snapshot
-from domain.regions.rules import RegionLevel
 from domain.writes.caller import Caller
 from domain.writes.corrections import flush_versioned
 from domain.writes.errors import Conflict, Invalid, Problem
 from domain.writes.visible import load_visible
-
-#: Governments with a budget (APBD): provinces and regencies/cities.
-_BUDGET_LEVELS = (RegionLevel.PROVINCE, RegionLevel.REGENCY)
 
 
 @dataclass(frozen=True)
@@ -38,23 +35,36 @@ class Enrolment:
     monthly_contribution: Decimal | None
 
 
-async def enroll_beneficiary(
-    session: AsyncSession,
-    caller: Caller,
-    beneficiary_id: int,
+@dataclass(frozen=True)
+class Terms:
+    """What an enrolment in `programs` means on a day: the programmes, their BPU package and its price."""
+
+    programs: frozenset[Program]
+    package: PackageRule | None
+    price: Decimal | None
+
+
+def enrolment_terms(programs: set[Program] | None, today: dt.date) -> Terms:
+    wanted = frozenset(programs or {Program.JKK, Program.JKM})
+    package = bpu_package(wanted, today)
+    return Terms(wanted, package, package_price(package, today).amount if package else None)
+
+
+def enrolment_problems(
+    beneficiary: PovertyBeneficiary,
+    terms: Terms,
+    funding: FundingSource,
     *,
-    programs: set[Program] | None = None,
-    funding: FundingSource = FundingSource.APBD,
     allow_non_extreme_poor: bool = False,
-) -> Enrolment:
-    """Make an extreme-poor beneficiary a BPU participant (JKK + JKM, regionally funded), or link them to the
-    participant who already holds their NIK. Calling it again changes nothing and returns the same participant."""
-    beneficiary = await load_visible(session, caller, PovertyBeneficiary, beneficiary_id, "beneficiary")
-    wanted = programs or {Program.JKK, Program.JKM}
-    package = bpu_package(frozenset(wanted), dt.date.today())
-    price = package_price(package, dt.date.today()).amount if package else None
+    payer: str | None = None,
+) -> list[Problem]:
+    """Why `beneficiary` may not be enrolled on these terms (empty: they may), in the order they are reported.
+
+    The one statement of the enrolment rules: the single enrolment and the set-based one both call it.
+    """
     problems: list[Problem] = []
-    if package is None and not program_problems(Segment.BPU, wanted):
+    wanted = set(terms.programs)
+    if terms.package is None and not program_problems(Segment.BPU, wanted):
         # Never an uncovered worker: a package the rule table does not price is refused, not created unpaid.
         problems.append(
             Problem(
@@ -79,6 +89,33 @@ async def enroll_beneficiary(
     problems += [
         Problem("funding", ParticipantCode.FUNDING_NOT_ALLOWED, m) for m in funding_problems(Segment.BPU, funding)
     ]
+    if payer is not None and funding is FundingSource.APBD:
+        problems += payer_problems(payer, beneficiary.region_code)
+    return problems
+
+
+async def enroll_beneficiary(
+    session: AsyncSession,
+    caller: Caller,
+    beneficiary_id: int,
+    *,
+    programs: set[Program] | None = None,
+    funding: FundingSource = FundingSource.APBD,
+    allow_non_extreme_poor: bool = False,
+    payer: str | None = None,
+) -> Enrolment:
+    """Make an extreme-poor beneficiary a BPU participant (JKK + JKM, regionally funded), or link them to the
+    participant who already holds their NIK. Calling it again changes nothing and returns the same participant.
+
+    `payer` is the regional budget that pays (checked by :func:`domain.participants.budget_payer.check_payer`
+    before); None: the caller's own, or the person's regency for a national caller.
+    """
+    beneficiary = await load_visible(session, caller, PovertyBeneficiary, beneficiary_id, "beneficiary")
+    terms = enrolment_terms(programs, dt.date.today())
+    wanted, package, price = set(terms.programs), terms.package, terms.price
+    problems = enrolment_problems(
+        beneficiary, terms, funding, allow_non_extreme_poor=allow_non_extreme_poor, payer=payer
+    )
     if problems:
         raise Invalid(problems)
     holder_id = beneficiary.participant_id or await session.scalar(
@@ -87,7 +124,7 @@ async def enroll_beneficiary(
     if holder_id is not None:
         holder = await session.get(Participant, holder_id, populate_existing=True)
         assert holder is not None
-        return await _enrol_holder(session, caller, beneficiary, holder, wanted, funding, price)
+        return await _enrol_holder(session, caller, beneficiary, holder, wanted, funding, price, payer)
     registration = Registration(
         nik=beneficiary.nik,
         full_name=beneficiary.full_name,
@@ -107,7 +144,7 @@ async def enroll_beneficiary(
         # The package declares an income: the wage of a JKK death or disability benefit for its holder.
         participant.monthly_wage = package.declared_income
         await session.flush()
-    paid = await _pay_first_month(session, caller, participant, funding, price)
+    paid = await _pay_first_month(session, caller, participant, funding, price, payer)
     await session.refresh(beneficiary)
     await audit.record(
         session,
@@ -134,6 +171,7 @@ async def _enrol_holder(
     wanted: set[Program],
     funding: FundingSource,
     price: Decimal | None,
+    payer: str | None,
 ) -> Enrolment:
     """The person already holds a membership: link the registry record, and if they are an informal worker
     in the caller's region, let the government fund them (reactivating a lapsed membership, adding JKK/JKM).
@@ -159,7 +197,7 @@ async def _enrol_holder(
         paid_now = holder.paid_through is not None and holder.paid_through >= this_month
         if not paid_now and price is not None:
             await flush_versioned(session, "participant", holder.membership_number)
-            reference = await _pay_first_month(session, caller, holder, funding, price)
+            reference = await _pay_first_month(session, caller, holder, funding, price, payer)
             if reference is not None:
                 changes["first_payment"] = {"before": None, "after": reference}
     if not changes:
@@ -179,8 +217,18 @@ async def _enrol_holder(
     return Enrolment(holder, created=False, monthly_contribution=price if adopt else None)
 
 
+def first_payment_reference(participant_id: int, month: dt.date) -> str:
+    """The first month's payment of an enrolment: one per participant and month (its idempotency key)."""
+    return f"INPRES4-{participant_id}-{month:%Y%m}"
+
+
 async def _pay_first_month(
-    session: AsyncSession, caller: Caller, participant: Participant, funding: FundingSource, price: Decimal | None
+    session: AsyncSession,
+    caller: Caller,
+    participant: Participant,
+    funding: FundingSource,
+    price: Decimal | None,
+    payer: str | None,
 ) -> str | None:
     """Under Inpres 4/2022 the funding government pays from the enrolment month: record that month's payment
     (which makes the worker ACTIVE at once). A self-paying worker pays their own first month. Returns the
@@ -194,10 +242,8 @@ async def _pay_first_month(
         return None  # PMI and JAKON are not priced per month: nothing to record here
     payer_region = None
     if funding is FundingSource.APBD:
-        within = caller.within
-        agency = within.code if within is not None and within.level in _BUDGET_LEVELS else None
-        payer_region = agency or participant.regency_code or participant.province_code
-    reference = f"INPRES4-{participant.id}-{month:%Y%m}"
+        payer_region = payer or default_payer(caller) or participant.regency_code or participant.province_code
+    reference = first_payment_reference(participant.id, month)
     await record_contributions(
         session,
         caller,

@@ -37,6 +37,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.codes import UserErrorCode
+from domain.participants.budget_payer import check_payer
 from domain.participants.bulk import Progress
 from domain.participants.bulk_ledger import record_contributions_bulk
 from domain.participants.codes import ContributionCode
@@ -52,14 +53,12 @@ from domain.participants.models import (
 )
 from domain.participants.months import month_number, month_start
 from domain.participants.rules import Program, Segment
-from domain.regions.codes import RegionErrorCode
-from domain.regions.models import Region, placed_within
-from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel
+from domain.regions.models import placed_within
+from domain.regions.rules import RegionCode
 from domain.writes.caller import Caller
 from domain.writes.errors import Invalid, Problem
 
 #: Governments with a budget (APBD): provinces and regencies/cities.
-BUDGET_LEVELS = (RegionLevel.PROVINCE, RegionLevel.REGENCY)
 #: Workers per page: one bulk-ledger call, one progress report, one checkpoint.
 PAGE = 5000
 
@@ -97,36 +96,6 @@ class ApbdMonth:
 def apbd_reference(payer: str, month: dt.date, participant_id: int) -> str:
     """The booking's reference: one per payer, month and worker (what makes the run idempotent)."""
     return f"APBD-{payer}-{month:%Y%m}-{participant_id}"
-
-
-def check_payer(caller: Caller, raw: str) -> RegionCode:
-    """The payer as a budget-holding region the caller acts for; refused (Invalid) otherwise. Reads nothing."""
-    field_name = "payerRegionCode"
-    try:
-        payer = RegionCode.parse(raw)
-    except InvalidRegionCode as exc:
-        raise Invalid([Problem(field_name, RegionErrorCode.INVALID_REGION, str(exc))]) from None
-    if not caller.sees(payer.code):
-        raise Invalid(
-            [
-                Problem(
-                    field_name,
-                    ContributionCode.PAYER_OUT_OF_REGION,
-                    f"region {payer.code} is not one you may book payments for",
-                )
-            ]
-        )
-    if payer.level not in BUDGET_LEVELS:
-        raise Invalid(
-            [
-                Problem(
-                    field_name,
-                    ContributionCode.NOT_A_BUDGET,
-                    f"{payer.code} is a {payer.level.value.lower()}; an APBD belongs to a province or a regency/city",
-                )
-            ]
-        )
-    return payer
 
 
 def _members(payer: RegionCode, month: dt.date) -> list[ColumnElement[bool]]:
@@ -187,7 +156,7 @@ async def book_apbd_month(
     Raises :class:`Invalid` for a payer that is not a budget of the caller's region or not in the region list,
     and for a month past what may be paid in advance. The caller commits when ``written``.
     """
-    payer = check_payer(caller, payer_region_code)
+    payer = RegionCode.parse(await check_payer(session, caller, payer_region_code, field="payerRegionCode"))
     month = month.replace(day=1)
     today = today or dt.date.today()
     if month_number(month) > month_number(today) + MAX_PREPAID_MONTHS:
@@ -198,16 +167,6 @@ async def book_apbd_month(
                     ContributionCode.TOO_FAR_AHEAD,
                     f"months up to {month_start(month_number(today) + MAX_PREPAID_MONTHS):%Y-%m} may be paid "
                     f"in advance; {month:%Y-%m} was given",
-                )
-            ]
-        )
-    if await session.scalar(select(Region.code).where(Region.code == payer.code)) is None:
-        raise Invalid(
-            [
-                Problem(
-                    "payerRegionCode",
-                    RegionErrorCode.UNKNOWN_REGION,
-                    f"region {payer.code} is not in the Kemendagri list",
                 )
             ]
         )

@@ -95,3 +95,8 @@ class ContributionCode(UserErrorCode):
         "PAYER_NOT_RESPONSIBLE",
         "The participant lives outside the paying region; its budget does not pay for them.",
     )
+    PAYER_REQUIRED = (
+        "PAYER_REQUIRED",
+        "An APBD bulk write names no payer and the caller has no budget of its own (a national administrator, a "
+        "district office): name the province or regency whose budget pays.",
+    )

@@ -1,0 +1,1 @@
+"""Jobs: bulk writes that run in the background with state, progress, a report and cancellation (ADR 0015)."""
