@@ -46,6 +46,8 @@ class Channel(enum.StrEnum):
 
     #: A claim was submitted or moved (verified, approved, paid, rejected): ``{"id", "status", "version"}``.
     CLAIMS = "jamsos_claims"
+    #: A job started, committed a chunk, or finished (done, failed, cancelled): ``{"id", "state", "processed"}``.
+    JOBS = "jamsos_jobs"
 
 
 class Ended(Exception):

@@ -7,8 +7,8 @@ before the event leaves (:class:`SubscriptionEvents`). The token a subscription 
 each event and every ``check_seconds`` without one; once it has expired or been revoked the subscription
 ends with ``UNAUTHENTICATED``.
 
-``jobProgress(id)`` joins when domain.jobs does: one more :class:`~domain.events.Channel` member, its
-publisher, and a field here built like :meth:`Subscription.claim_changed`.
+``jobProgress(id)`` is built the same way on the jobs' channel: the runner announces each committed chunk
+and state change (domain.jobs.events), and the subscriber reloads the job through the jobs' visibility rule.
 """
 
 from __future__ import annotations
@@ -22,24 +22,30 @@ from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
+from sqlalchemy import select
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from auth.policy import narrow_region_filter, region_exists
+from auth.policy import narrow_region_filter, region_exists, visible_jobs
 from auth.principal import Principal
 from auth.scopes import Scope
 from auth.tokens import InvalidToken
 from domain.audit.access import PersonalDataReads
 from domain.claims.events import ClaimChanged
 from domain.codes import ErrorCode
-from domain.events import Channel, Ended, EventBus
+from domain.events import Channel, Ended, EventBus, Subscriber
+from domain.jobs.events import JobChanged
+from domain.jobs.models import Job
+from domain.jobs.rules import FINISHED
 from domain.regions.rules import RegionCode, within
 from schema.access_log import AccessLogWithheld, write_access_log
 from schema.claims import ClaimNode
 from schema.context import Context, Info, Reader
 from schema.enums import ClaimStatusEnum, ProgramEnum, domain_value
 from schema.errors import BadInput, format_errors
-from schema.permissions import needs
+from schema.ids import NO_ROW, local_id
+from schema.jobs import JobNode
+from schema.permissions import needs, needs_authentication
 from schema.regions import parse_region_code
 
 
@@ -246,6 +252,47 @@ class Subscription:
                             # The event's fields resolve while this session is open (graphql-core runs
                             # them before asking for the next event).
                             yield ClaimChange(status=change.status, version=change.version, claim=node)
+
+    @strawberry.subscription(
+        description="The job as it is now, then again each time it commits a chunk or changes state; ends when it "
+        "is DONE, FAILED or CANCELLED. A job you may not see is NOT_FOUND.",
+        **needs_authentication(),
+    )
+    async def job_progress(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Job id.")]
+    ) -> AsyncGenerator[JobNode, None]:
+        context = info.context
+        connection = context.connection
+        if connection is None:
+            raise BadInput("subscriptions run over graphql-transport-ws or SSE (Accept: text/event-stream)")
+        await connection.check_token()
+        job_id = local_id(str(id), "Job")
+        wanted = select(Job).where(Job.id == job_id, visible_jobs(context.principal))
+        with connection.seats.seat(connection.seat_key(context.principal)):
+            # Listen before the first read: a chunk committed in between is then an event, not a gap.
+            async with connection.events.subscribe(Channel.JOBS) as subscriber:
+                while True:
+                    async with event_reads(context):
+                        rows = [] if job_id == NO_ROW else await context.reader.all(wanted)
+                        if not rows:
+                            raise _error(f"job {id} does not exist or is not visible to you", ErrorCode.NOT_FOUND)
+                        yield JobNode.from_row(rows[0])
+                    if rows[0].state in FINISHED:
+                        return
+                    await _next_change_of(subscriber, connection, job_id)
+
+
+async def _next_change_of(subscriber: Subscriber, connection: SubscriberConnection, job_id: int) -> None:
+    """Wait for the next announcement about job `job_id`, checking the token while none comes."""
+    while True:
+        try:
+            payload = await subscriber.next(wait_seconds=connection.check_seconds)
+        except Ended as exc:
+            raise _error(str(exc), ErrorCode.SERVICE_UNAVAILABLE) from None
+        await connection.check_token()
+        change = JobChanged.from_payload(payload) if payload is not None else None
+        if change is not None and change.job_id == job_id:
+            return
 
 
 __all__ = ["ClaimChange", "ClaimChangeFilter", "Seats", "SubscriberConnection", "Subscription", "SubscriptionEvents"]

@@ -25,6 +25,7 @@ from domain.audit.writes import Actor, RequestMeta
 from domain.db import utcnow
 from domain.imports.report import REPORT_COLUMNS, formula_safe
 from domain.jobs.codes import JobCode
+from domain.jobs.events import announce
 from domain.jobs.models import Job
 from domain.jobs.registry import Chunk, ReportLine, chunk_function
 from domain.jobs.rules import FINISHED, JobState, check_transition
@@ -110,6 +111,7 @@ async def cancel_job(session: AsyncSession, caller: Caller, job_id: int) -> Job:
     job.cancel_requested = True
     if job.state is JobState.QUEUED:
         _stop(job, JobState.CANCELLED, f"cancelled by {caller.actor.subject} before it started")
+        await announce(session, job)
     await session.flush()
     return job
 
@@ -166,6 +168,7 @@ async def _begin(sessions: async_sessionmaker[AsyncSession], job_id: int) -> Job
         check_transition(job.id, job.state, JobState.RUNNING)
         job.state = JobState.RUNNING
         job.started_at = job.started_at or utcnow()
+        await announce(session, job)
         return job
 
 
@@ -182,6 +185,7 @@ async def _one_chunk(sessions: async_sessionmaker[AsyncSession], job_id: int) ->
             return job.state
         if job.cancel_requested:
             _stop(job, JobState.CANCELLED, "cancelled")
+            await announce(session, job)
             return job.state
         chunk: Chunk = await chunk_function(job.kind)(session, caller_of(job), job, job.params)
         job.processed += chunk.processed
@@ -193,6 +197,7 @@ async def _one_chunk(sessions: async_sessionmaker[AsyncSession], job_id: int) ->
             job.report += _csv_lines(chunk.report)
         if chunk.done:
             _stop(job, JobState.DONE, "done")
+        await announce(session, job)
         return job.state
 
 
@@ -202,6 +207,7 @@ async def _fail(sessions: async_sessionmaker[AsyncSession], job_id: int, message
         if job is not None and job.state is JobState.RUNNING:
             job.error = message[:2000]
             _stop(job, JobState.FAILED, f"failed: {message[:200]}")
+            await announce(session, job)
 
 
 async def run_job(sessions: async_sessionmaker[AsyncSession], job_id: int) -> JobState | None:

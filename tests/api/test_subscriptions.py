@@ -29,6 +29,7 @@ import pytest
 import uvicorn
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.relay import to_base64
 
 import domain.audit.access
 from api.app import create_app
@@ -37,13 +38,20 @@ from auth.revocation import Revoked, record_revocations
 from auth.scopes import ROLE_SCOPES, Role, Scope
 from domain.audit.models import DataAccessEvent
 from domain.audit.writes import Actor
+from domain.beneficiaries.batch_enrolment import ENROL_KIND, ListFilter, enrolment_params
 from domain.claims.models import Claim, ClaimStatus
 from domain.db import make_engine, make_sessionmaker
 from domain.documents.models import document_id
 from domain.documents.writes import NewDocument, push_documents
+from domain.jobs.rules import JobState
+from domain.jobs.runner import create_job, run_job
+from domain.participants.models import FundingSource
+from domain.regions.rules import RegionCode
+from domain.writes.caller import Caller as DomainCaller
 from tests.conftest import AUDIENCE, ISSUER, Caller, suite_settings
 from tests.databases import POSTGRES_URL, Databases
 from tests.live import free_port, live_server, service_env
+from tests.writes.test_batch_enrolment import make_mix
 
 HERE = Path(__file__).resolve().parent.parent / "subscriptions"
 SCRIPT = HERE / "subscribe.mjs"
@@ -646,3 +654,49 @@ async def test_a_trusted_documents_only_client_subscribes_only_with_a_registered
         change = await admitted.wait_for(lambda line: line["event"] in ("next", "error"))
     assert change["event"] == "next", change
     assert change["payload"]["data"]["claimChanged"]["claim"]["id"] == gid
+
+
+# -- jobProgress: a job's state and progress, as its chunks commit --
+
+JOB_PROGRESS = "subscription($id: ID!) { jobProgress(id: $id) { id state processed total progress } }"
+
+
+async def test_job_progress_follows_each_chunk_until_the_job_ends(
+    slow_db: str, key_path: Path, mint: Callable[..., str], node_modules: Path
+) -> None:
+    app = create_app(suite_settings(slow_db, key_path))
+    engine = app.state.engine
+    await make_mix(engine, 21, 30)
+    sessions = make_sessionmaker(engine)
+    officer = DomainCaller(Actor("officer.dewi@52.03", "user"), RegionCode.parse("52.03"), sees_personal_data=True)
+    params = enrolment_params(
+        ListFilter(region_code="52.03"), programs=None, funding=FundingSource.APBD, payer="52.03", dry_run=False,
+        chunk_size=10,
+    )  # fmt: skip
+    async with serving(app) as address:
+        async with sessions() as session, session.begin():
+            job = await create_job(session, officer, ENROL_KIND, params, total=30, payer_region_code="52.03")
+        gid = to_base64("Job", job.id)
+        lotim = person(mint, "officer.dewi@52.03", "52.03").token
+        other = person(mint, "officer.watch@52.71", "52.71").token  # another region: the job does not exist
+        async with (
+            subscribe(f"http://{address}", lotim, (JOB_PROGRESS, {"id": gid})) as watcher,
+            subscribe(f"http://{address}", other, (JOB_PROGRESS, {"id": gid})) as outsider,
+        ):
+            first = await watcher.wait_for(lambda line: line["event"] == "next")
+            assert first["payload"]["data"]["jobProgress"]["state"] == "QUEUED"
+            assert await run_job(sessions, job.id) is JobState.DONE
+            await watcher.wait_for(lambda line: line["event"] == "complete")
+            refused = await outsider.wait_for(lambda line: line["event"] in ("next", "error"))
+        seen = [line["payload"]["data"]["jobProgress"] for line in watcher.lines if line["event"] == "next"]
+    states = [s["state"] for s in seen]
+    assert states[0] == "QUEUED", states
+    assert states[-1] == "DONE", states
+    assert "RUNNING" in states
+    processed = [s["processed"] for s in seen]
+    assert processed == sorted(processed)  # every committed chunk, in order
+    assert processed[-1] == 30
+    assert len([s for s in seen if s["state"] == "RUNNING"]) >= 3  # one event per chunk of 10
+    assert seen[-1]["progress"] == 1.0
+    errors = refused["payload"]["errors"] if refused["event"] == "next" else refused["errors"]
+    assert errors[0]["extensions"]["code"] == "NOT_FOUND"
