@@ -53,7 +53,7 @@ from domain.nik import NIK, InvalidNIK, parse_nik
 from domain.participants.budget_payer import default_payer
 from domain.participants.codes import ParticipantCode
 from domain.participants.contributions import MonthlyPrice, NoPrice, monthly_price
-from domain.participants.ledger import recompute_participant_figures
+from domain.participants.ledger import NOTHING_PAID, payment_changes, recompute_participant_figures
 from domain.participants.models import (
     Contribution,
     FundingSource,
@@ -407,7 +407,9 @@ async def _write_creations(
         paid = payments.get(pid)
         if paid is not None:
             entries.append(
-                audit.NewEvent("contribution.record", "Participant", pid, _payment_changes(paid, figures[pid]))
+                audit.NewEvent(
+                    "contribution.record", "Participant", pid, payment_changes([paid], NOTHING_PAID, figures[pid])
+                )
             )
         entries.append(
             audit.NewEvent(
@@ -442,31 +444,6 @@ async def _figures(session: AsyncSession, ids: list[int]) -> dict[int, tuple[dt.
         )
         found.update((pid, (paid_through, months)) for pid, paid_through, months in rows)
     return found
-
-
-def _payment_changes(row: dict[str, Any], after: tuple[dt.date | None, int]) -> dict[str, Any]:
-    """The changes of a ``contribution.record`` event, as :func:`domain.participants.ledger.record_contributions`
-    writes them for one payment of a participant who had paid nothing before."""
-    return {
-        "payments": {
-            "before": None,
-            "after": [
-                {
-                    "reference": row["reference"],
-                    "from": row["period_from"].isoformat(),
-                    "to": row["period_to"].isoformat(),
-                    "months": row["months"],
-                    "amount": str(row["amount"]),
-                    "payer": row["payer"].value,
-                    "payer_region_code": row["payer_region_code"],
-                }
-            ],
-        },
-        **audit.diff(
-            {"paid_through": None, "contribution_months": 0},
-            {"paid_through": after[0], "contribution_months": after[1]},
-        ),
-    }
 
 
 async def _enrol_one_by_one(

@@ -331,8 +331,23 @@ def decide(
     return values, problems
 
 
-def payment_changes(rows: Sequence[dict[str, Any]], before: Payee, after: tuple[Any, Any]) -> dict[str, Any]:
-    """The changes of a participant's ``contribution.record`` event: the payments, and the figures they moved."""
+@dataclass(frozen=True, slots=True)
+class PaidFigures:
+    """A participant's figures before a payment, where no :class:`Payee` was read (a new participant)."""
+
+    paid_through: dt.date | None
+    contribution_months: int
+
+
+#: A participant who has paid nothing yet (enrolment's first payment).
+NOTHING_PAID = PaidFigures(None, 0)
+
+
+def payment_changes(
+    rows: Sequence[dict[str, Any]], before: Payee | PaidFigures, after: tuple[Any, Any]
+) -> dict[str, Any]:
+    """The changes of a participant's ``contribution.record`` event: the payments, and the figures they moved
+    (the one form of it: the single and the set-based recording, and enrolment's first payment)."""
     return {
         "payments": {
             "before": None,
