@@ -227,21 +227,14 @@ class Subscription:
         filter: Annotated[ClaimChangeFilter | None, strawberry.argument(description="Conditions.")] = None,
     ) -> AsyncGenerator[ClaimChange, None]:
         context = info.context
-        connection = context.connection
-        if connection is None:
-            raise BadInput("subscriptions run over graphql-transport-ws or SSE (Accept: text/event-stream)")
-        await connection.check_token()
+        connection = await _subscriber_connection(context)
         principal = context.principal
         async with event_reads(context):
             wanted = await _wanted(info, filter)
         with connection.seats.seat(connection.seat_key(principal)):
             async with connection.events.subscribe(Channel.CLAIMS) as subscriber:
                 while True:
-                    try:
-                        payload = await subscriber.next(wait_seconds=connection.check_seconds)
-                    except Ended as exc:
-                        raise _error(str(exc), ErrorCode.SERVICE_UNAVAILABLE) from None
-                    await connection.check_token()
+                    payload = await _next_payload(subscriber, connection)
                     change = ClaimChanged.from_payload(payload) if payload is not None else None
                     if change is None or not wanted.wants_change(change):
                         continue
@@ -262,10 +255,7 @@ class Subscription:
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Job id.")]
     ) -> AsyncGenerator[JobNode, None]:
         context = info.context
-        connection = context.connection
-        if connection is None:
-            raise BadInput("subscriptions run over graphql-transport-ws or SSE (Accept: text/event-stream)")
-        await connection.check_token()
+        connection = await _subscriber_connection(context)
         job_id = local_id(str(id), "Job")
         wanted = select(Job).where(Job.id == job_id, visible_jobs(context.principal))
         with connection.seats.seat(connection.seat_key(context.principal)):
@@ -282,14 +272,30 @@ class Subscription:
                     await _next_change_of(subscriber, connection, job_id)
 
 
+async def _subscriber_connection(context: Context) -> SubscriberConnection:
+    """The connection a subscription runs on, its token checked; subscriptions need one (not plain HTTP)."""
+    connection = context.connection
+    if connection is None:
+        raise BadInput("subscriptions run over graphql-transport-ws or SSE (Accept: text/event-stream)")
+    await connection.check_token()
+    return connection
+
+
+async def _next_payload(subscriber: Subscriber, connection: SubscriberConnection) -> dict[str, object] | None:
+    """The next event of `subscriber`'s channel, or None after ``check_seconds`` without one; the token is
+    checked again either way (expired or revoked: the subscription ends)."""
+    try:
+        payload = await subscriber.next(wait_seconds=connection.check_seconds)
+    except Ended as exc:
+        raise _error(str(exc), ErrorCode.SERVICE_UNAVAILABLE) from None
+    await connection.check_token()
+    return payload
+
+
 async def _next_change_of(subscriber: Subscriber, connection: SubscriberConnection, job_id: int) -> None:
-    """Wait for the next announcement about job `job_id`, checking the token while none comes."""
+    """Wait for the next announcement about job `job_id`."""
     while True:
-        try:
-            payload = await subscriber.next(wait_seconds=connection.check_seconds)
-        except Ended as exc:
-            raise _error(str(exc), ErrorCode.SERVICE_UNAVAILABLE) from None
-        await connection.check_token()
+        payload = await _next_payload(subscriber, connection)
         change = JobChanged.from_payload(payload) if payload is not None else None
         if change is not None and change.job_id == job_id:
             return
