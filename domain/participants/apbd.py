@@ -37,6 +37,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.codes import UserErrorCode
+from domain.db import one_of
 from domain.participants.bulk import Progress
 from domain.participants.bulk_ledger import record_contributions_bulk
 from domain.participants.codes import ContributionCode
@@ -158,7 +159,7 @@ async def _payments(session: AsyncSession, ids: list[int], payer: str, month: dt
     elsewhere: set[int] = set()
     rows = await session.execute(
         select(c.participant_id, c.id, c.first_month, c.last_month, c.payer, c.payer_region_code, c.reference).where(
-            c.participant_id.in_(ids)
+            one_of(session, c.participant_id, ids)
         )
     )
     for pid, cid, first, last, paid_by, region, reference in rows:
@@ -245,7 +246,7 @@ async def book_apbd_month(
         held: dict[int, set[Program]] = {w.id: set() for w in workers}
         for pid, program in await session.execute(
             select(ParticipantProgram.participant_id, ParticipantProgram.program).where(
-                ParticipantProgram.participant_id.in_(list(held))
+                one_of(session, ParticipantProgram.participant_id, list(held))
             )
         ):
             held[pid].add(program)
