@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, TypeVarTuple, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -17,6 +17,8 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     MetaData,
+    Row,
+    Select,
     Table,
     TypeDecorator,
     any_,
@@ -164,3 +166,18 @@ def one_of(
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(values)
+
+
+_Ts = TypeVarTuple("_Ts")
+
+
+async def read_rows(session: AsyncSession, statement: Select[*_Ts]) -> Sequence[Row[*_Ts]]:
+    """The rows of a SELECT of columns, in the session's transaction, as Core rows.
+
+    For the set-based writes' lookups (tens of thousands of rows a page): a column SELECT through
+    ``Session.execute`` still goes through the ORM's row loading, about 5 µs a row more. Pending ORM changes are
+    flushed first, as ``Session.execute`` would (autoflush), so the rows are the same.
+    """
+    await session.flush()
+    connection = await session.connection()
+    return (await connection.execute(statement)).all()

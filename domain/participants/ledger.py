@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import clock
 from domain.audit import writes as audit
-from domain.db import one_of, utcnow
+from domain.db import one_of, read_rows, utcnow
 from domain.participants.codes import ContributionCode, ParticipantCode
 from domain.participants.contributions import MonthlyPrice, NoPrice, monthly_price
 from domain.participants.models import (
@@ -271,18 +271,20 @@ async def load_state(session: AsyncSession, items: Sequence[ContributionItem]) -
         {}, {}, {pid: [] for pid in participant_ids}, {pid: set() for pid in participant_ids}, {}, set()
     )
     for ids in _chunks(participant_ids):
-        for row in await session.execute(select(*PAYEE_COLUMNS).where(one_of(session, Participant.id, ids))):
+        for row in await read_rows(session, select(*PAYEE_COLUMNS).where(one_of(session, Participant.id, ids))):
             state.payees[row.id] = Payee(*row)
-        for pid, first, last in await session.execute(
+        for pid, first, last in await read_rows(
+            session,
             select(Contribution.participant_id, Contribution.first_month, Contribution.last_month).where(
                 one_of(session, Contribution.participant_id, ids)
-            )
+            ),
         ):
             state.ranges[pid].append((first, last))
-        for pid, program in await session.execute(
+        for pid, program in await read_rows(
+            session,
             select(ParticipantProgram.participant_id, ParticipantProgram.program).where(
                 one_of(session, ParticipantProgram.participant_id, ids)
-            )
+            ),
         ):
             state.held[pid].add(program)
     for refs in _chunks(references):
