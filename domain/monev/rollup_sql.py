@@ -22,6 +22,7 @@ is false (bulk loads; see domain.monev.rollups).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 #: Columns of each base table the families read.
@@ -52,19 +53,20 @@ B_COLS = (
     "district_code",
 )
 
-#: The participant columns the figures depend on: an UPDATE that changes none of them changes no rollup.
-P_FIGURE_COLS = (
-    "region_code",
-    "province_code",
-    "regency_code",
-    "district_code",
-    "segment",
-    "funding_source",
-    "registered_at",
-    "paid_through",
-    "died_on",
-    "retired_on",
-)
+#: The participant columns each family reads, beside id and nik (a participant's NIK never changes while
+#: anything is linked to it): an UPDATE that changes none of a family's columns leaves that family's rollup as
+#: it was, so its trigger counts only the rows whose columns moved. The ledger's recount moves the paid-through
+#: month and never the area, so the budget family (placed by the area only) has nothing to do for it.
+_P_AREA = ("province_code", "regency_code", "district_code")
+_P_ACTIVE = ("registered_at", "paid_through", "died_on", "retired_on")
+P_FAMILY_COLS = {
+    "participants": (*_P_AREA, "segment", "funding_source", *_P_ACTIVE),
+    "programs": (*_P_AREA, *_P_ACTIVE),
+    "budget": _P_AREA,
+    "poor": _P_ACTIVE,
+}
+#: The participant columns any figure depends on: an UPDATE that changes none of them changes no rollup.
+P_FIGURE_COLS = tuple(dict.fromkeys(c for cols in P_FAMILY_COLS.values() for c in cols))
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class Dialect:
         """Month number (WITA) of a UTC timestamp: registered_at < month end <=> ts_month <= month."""
         if self.postgres:
             local = f"(({ts} AT TIME ZONE 'UTC') + INTERVAL '8 hours')"
-            return f"CAST(EXTRACT(YEAR FROM {local}) * 12 + EXTRACT(MONTH FROM {local}) - 1 AS INTEGER)"
+            return f"CAST(date_part('year', {local}) * 12 + date_part('month', {local}) - 1 AS INTEGER)"
         return (
             f"(CAST(strftime('%Y', {ts}, '+8 hours') AS INTEGER) * 12"
             f" + CAST(strftime('%m', {ts}, '+8 hours') AS INTEGER) - 1)"
@@ -88,13 +90,13 @@ class Dialect:
     def date_month(self, day: str) -> str:
         """Month number of a date: day <= last day of month <=> date_month <= month."""
         if self.postgres:
-            return f"CAST(EXTRACT(YEAR FROM {day}) * 12 + EXTRACT(MONTH FROM {day}) - 1 AS INTEGER)"
+            return f"CAST(date_part('year', {day}) * 12 + date_part('month', {day}) - 1 AS INTEGER)"
         return f"(CAST(strftime('%Y', {day}) AS INTEGER) * 12 + CAST(strftime('%m', {day}) AS INTEGER) - 1)"
 
     def paid_month(self, day: str) -> str:
         """The last month whose last day is on or before `day` (paid_through >= last day <=> month <= this)."""
         if self.postgres:
-            return f"CAST(EXTRACT(YEAR FROM {day} + 1) * 12 + EXTRACT(MONTH FROM {day} + 1) - 2 AS INTEGER)"
+            return f"CAST(date_part('year', {day} + 1) * 12 + date_part('month', {day} + 1) - 2 AS INTEGER)"
         return (
             f"(CAST(strftime('%Y', {day}, '+1 day') AS INTEGER) * 12"
             f" + CAST(strftime('%m', {day}, '+1 day') AS INTEGER) - 2)"
@@ -332,53 +334,102 @@ def _lock_participants(table: str, relations: list[str]) -> str:
     return f"SELECT 1 FROM participants WHERE {key} IN ({wanted}) ORDER BY id FOR SHARE"
 
 
-def statements(d: Dialect, table: str, event: str, old: str | None, new: str | None) -> list[str]:
+#: The rows a statement removed or wrote: one relation, or (a participants UPDATE) one per family — the rows
+#: whose columns that family reads changed (:data:`P_FAMILY_COLS`).
+Rows = str | dict[str, str]
+
+
+def _family(rows: Rows, family: str) -> str:
+    return rows if isinstance(rows, str) else rows[family]
+
+
+def statements(d: Dialect, table: str, event: str, old: Rows | None, new: Rows | None) -> list[str]:
     """What a statement on `table` does to the rollups, given the rows it removed (`old`) and wrote (`new`)."""
     out: list[str] = []
     changes = [(rel, sign) for rel, sign in ((old, -1), (new, 1)) if rel is not None]
     if d.postgres and table != "participants":
-        out.append(_lock_participants(table, [rel for rel, _ in changes]))
+        out.append(_lock_participants(table, [_family(rel, "") for rel, _ in changes]))
     if table == "participants":
-        out.append(add(PM, *((participants(d, rel), sign) for rel, sign in changes)))
+        out.append(add(PM, *((participants(d, _family(rel, "participants")), sign) for rel, sign in changes)))
         if event != "DELETE":  # a deleted participant's programmes: the BEFORE DELETE trigger
-            out.append(add(PRM, *((programs(d, rel, "participant_programs"), sign) for rel, sign in changes)))
-        out.append(add(BM, *((budget(d, rel, "contributions"), sign) for rel, sign in changes)))
+            out.append(
+                add(
+                    PRM,
+                    *((programs(d, _family(rel, "programs"), "participant_programs"), sign) for rel, sign in changes),
+                )
+            )
+        out.append(add(BM, *((budget(d, _family(rel, "budget"), "contributions"), sign) for rel, sign in changes)))
     elif table == "participant_programs":
-        out.append(add(PRM, *((programs(d, "participants", rel), sign) for rel, sign in changes)))
+        out.append(add(PRM, *((programs(d, "participants", _family(rel, "")), sign) for rel, sign in changes)))
     elif table == "contributions":
-        out.append(add(BM, *((budget(d, "participants", rel), sign) for rel, sign in changes)))
+        out.append(add(BM, *((budget(d, "participants", _family(rel, "")), sign) for rel, sign in changes)))
     if table == "poverty_beneficiaries" or (table == "participants" and event == "UPDATE"):
         # A participant's insert cannot change a NIK's figures (nothing is linked to it yet), nor can its delete
         # (the link's foreign key forbids deleting a linked participant).
         cols = _TABLE_COLS[table]
-        empty = f"(SELECT {_cols(cols)} FROM {old or new} x WHERE 1 = 0)"
-        out.extend(_poor_statements(d, table, old or empty, new or empty))
+        o, n = (None if rel is None else _family(rel, "poor") for rel in (old, new))
+        empty = f"(SELECT {_cols(cols)} FROM {o or n} x WHERE 1 = 0)"
+        out.extend(_poor_statements(d, table, o or empty, n or empty))
     return out
 
 
-def _sqlite_row(cols: tuple[str, ...], which: str) -> str:
-    return "(SELECT " + ", ".join(f"{which}.{c} AS {c}" for c in cols) + ")"
+def _sqlite_row(cols: tuple[str, ...], which: str, where: str = "") -> str:
+    return "(SELECT " + ", ".join(f"{which}.{c} AS {c}" for c in cols) + (f" WHERE {where}" if where else "") + ")"
 
 
-def _pg_rows(table: str, which: str) -> str:
-    cols = _TABLE_COLS[table]
-    if table != "participants":
-        return f"(SELECT {_cols(cols)} FROM {which})"
-    # Only the participants whose figures can change (a name correction changes no rollup).
-    changed = (
-        f"SELECT o.id FROM old_rows o JOIN new_rows n ON n.id = o.id"
-        f" WHERE ({_cols(P_FIGURE_COLS, 'o.')}) IS DISTINCT FROM ({_cols(P_FIGURE_COLS, 'n.')})"
-    )
-    return f"(SELECT {_cols(cols)} FROM {which} WHERE id IN ({changed}))"
+def _moved(cols: tuple[str, ...], o: str, n: str, *, postgres: bool) -> str:
+    """The condition that one of `cols` differs between the rows `o` and `n` (NULLs compare equal)."""
+    if postgres:
+        return f"({_cols(cols, o + '.')}) IS DISTINCT FROM ({_cols(cols, n + '.')})"
+    return "(" + " OR ".join(f"{o}.{c} IS NOT {n}.{c}" for c in cols) + ")"
+
+
+def _counted(family: str, o: str, n: str, *, postgres: bool) -> str:
+    """The condition on a participant's old row `o` and new row `n` under which an UPDATE changes what
+    `family` counts: a column it reads changed, and for the extreme-poor family a beneficiary row is linked
+    to the participant (an unlinked row of its NIK is counted the same before and after: the link, by
+    (participant_id, nik), is what places a participant in that family, and forbids changing a linked NIK)."""
+    moved = _moved(P_FAMILY_COLS[family], o, n, postgres=postgres)
+    if family == "poor":
+        moved += f" AND EXISTS (SELECT 1 FROM poverty_beneficiaries lb WHERE lb.participant_id = {n}.id)"
+    return moved
+
+
+def _pg_participant_updates() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """A participants UPDATE's rows per family (old, new), as named relations, and their definitions.
+
+    Only the participants whose figures in that family can change (a name correction changes no rollup, a
+    payment's recount no budget). Each is computed once per statement (a MATERIALIZED CTE): a family's SELECT
+    reads its relation up to eighteen times."""
+    cols = _TABLE_COLS["participants"]
+    old: dict[str, str] = {}
+    new: dict[str, str] = {}
+    defs: dict[str, str] = {}
+    for family in P_FAMILY_COLS:
+        counted = _counted(family, "o", "n", postgres=True)
+        ids = f"SELECT o.id FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {counted}"
+        for which, names in (("old", old), ("new", new)):
+            names[family] = f"{which}_{family}"
+            defs[names[family]] = f"SELECT {_cols(cols)} FROM {which}_rows WHERE id IN ({ids})"
+    return old, new, defs
+
+
+def _with(defs: dict[str, str], statement: str) -> str:
+    """`statement` with the named relations it reads defined before it, each evaluated once."""
+    used = [name for name in defs if re.search(rf"\b{name}\b", statement)]
+    if not used:
+        return statement
+    return "WITH " + ", ".join(f"{name} AS MATERIALIZED ({defs[name]})" for name in used) + statement
 
 
 def _pg_trigger(table: str, event: str) -> list[str]:
     """One statement-level trigger (and its function) over the transition tables of `event` on `table`."""
     d, cols, name = Dialect("postgresql"), _TABLE_COLS[table], f"monev_{table}_{event.lower()}"
-    old: str | None = None
-    new: str | None = None
+    old: Rows | None = None
+    new: Rows | None = None
+    defs: dict[str, str] = {}
     if table == "participants" and event == "UPDATE":
-        old, new = _pg_rows(table, "old_rows"), _pg_rows(table, "new_rows")
+        old, new, defs = _pg_participant_updates()
     else:
         old = f"(SELECT {_cols(cols)} FROM old_rows)" if event != "INSERT" else None
         new = f"(SELECT {_cols(cols)} FROM new_rows)" if event != "DELETE" else None
@@ -386,10 +437,9 @@ def _pg_trigger(table: str, event: str) -> list[str]:
         *(["OLD TABLE AS old_rows"] if event != "INSERT" else []),
         *(["NEW TABLE AS new_rows"] if event != "DELETE" else []),
     ]
+    body = [_with(defs, statement) for statement in statements(d, table, event, old, new)]
     return [
-        _pg_function(
-            name, statements(d, table, event, old, new), "NULL", rows="old_rows" if event == "DELETE" else "new_rows"
-        ),
+        _pg_function(name, body, "NULL", rows="old_rows" if event == "DELETE" else "new_rows"),
         f"CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {' '.join(transition)}"
         f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()",
     ]
@@ -398,13 +448,18 @@ def _pg_trigger(table: str, event: str) -> list[str]:
 def _sqlite_trigger(table: str, event: str) -> str:
     """One row-level trigger: the relations are the row itself, OLD and NEW."""
     d, cols, name = Dialect("sqlite"), _TABLE_COLS[table], f"monev_{table}_{event.lower()}"
-    old = _sqlite_row(cols, "OLD") if event != "INSERT" else None
-    new = _sqlite_row(cols, "NEW") if event != "DELETE" else None
+    old: Rows | None = _sqlite_row(cols, "OLD") if event != "INSERT" else None
+    new: Rows | None = _sqlite_row(cols, "NEW") if event != "DELETE" else None
     when, of = _MAINTAINED, ""
     if table == "participants" and event == "UPDATE":
-        # Only the columns the figures read (a name correction changes no rollup).
+        # Only the columns the figures read (a name correction changes no rollup), and per family the row only
+        # when a column it reads changed (empty otherwise: a payment's recount places no budget).
         of = f" OF {_cols(P_FIGURE_COLS)}"
-        when += " AND (" + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in P_FIGURE_COLS) + ")"
+        when += f" AND {_moved(P_FIGURE_COLS, 'OLD', 'NEW', postgres=False)}"
+        old, new = (
+            {f: _sqlite_row(cols, which, _counted(f, "OLD", "NEW", postgres=False)) for f in P_FAMILY_COLS}
+            for which in ("OLD", "NEW")
+        )
     body = "".join(f"{s};\n" for s in statements(d, table, event, old, new))
     return f"CREATE TRIGGER {name} AFTER {event}{of} ON {table} WHEN {when} BEGIN\n{body}END"
 

@@ -37,6 +37,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.codes import UserErrorCode
+from domain.db import one_of, read_rows
 from domain.participants.budget_payer import check_payer
 from domain.participants.bulk import Progress
 from domain.participants.bulk_ledger import record_contributions_bulk
@@ -125,10 +126,11 @@ async def _payments(session: AsyncSession, ids: list[int], payer: str, month: dt
     c = Contribution
     latest: dict[int, tuple[int, int, str]] = {}
     elsewhere: set[int] = set()
-    rows = await session.execute(
+    rows = await read_rows(
+        session,
         select(c.participant_id, c.id, c.first_month, c.last_month, c.payer, c.payer_region_code, c.reference).where(
-            c.participant_id.in_(ids)
-        )
+            one_of(session, c.participant_id, ids)
+        ),
     )
     for pid, cid, first, last, paid_by, region, reference in rows:
         if paid_by is FundingSource.APBD and region is not None and (last, cid) > latest.get(pid, (-1, -1, ""))[:2]:
@@ -175,22 +177,21 @@ async def book_apbd_month(
     prices: dict[tuple[Segment, frozenset[Program], Decimal | None, int | None], MonthlyPrice | NoPrice] = {}
     done = 0
     while True:
-        candidates = (
-            await session.execute(
-                select(
-                    Participant.id,
-                    Participant.segment,
-                    Participant.monthly_wage,
-                    Participant.regency_code,
-                    Participant.province_code,
-                    Employer.jkk_risk_class,
-                )
-                .outerjoin(Employer, Employer.id == Participant.employer_id)
-                .where(*members, Participant.id > outcome.cursor)
-                .order_by(Participant.id)
-                .limit(page)
+        candidates = await read_rows(
+            session,
+            select(
+                Participant.id,
+                Participant.segment,
+                Participant.monthly_wage,
+                Participant.regency_code,
+                Participant.province_code,
+                Employer.jkk_risk_class,
             )
-        ).all()
+            .outerjoin(Employer, Employer.id == Participant.employer_id)
+            .where(*members, Participant.id > outcome.cursor)
+            .order_by(Participant.id)
+            .limit(page),
+        )
         if not candidates:
             break
         outcome.cursor = candidates[-1].id
@@ -202,10 +203,11 @@ async def book_apbd_month(
         outcome.already_paid += sum(1 for w in workers if w.id in paid.paid_elsewhere)
         workers = [w for w in workers if w.id not in paid.paid_elsewhere]
         held: dict[int, set[Program]] = {w.id: set() for w in workers}
-        for pid, program in await session.execute(
+        for pid, program in await read_rows(
+            session,
             select(ParticipantProgram.participant_id, ParticipantProgram.program).where(
-                ParticipantProgram.participant_id.in_(list(held))
-            )
+                one_of(session, ParticipantProgram.participant_id, list(held))
+            ),
         ):
             held[pid].add(program)
         items: list[ContributionItem] = []

@@ -46,7 +46,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
-from domain.db import insert_rows
+from domain.db import insert_rows, one_of, read_rows
 from domain.participants.bulk import CHUNK, Checkpoint, Progress, Refusals
 from domain.participants.ledger import (
     ContributionItem,
@@ -151,8 +151,11 @@ async def _not_visible(session: AsyncSession, caller: Caller, items: Sequence[Co
     ids = sorted({item.participant_id for item in items})
     seen: set[int] = set()
     for begin in range(0, len(ids), 1000):
-        rows = await session.execute(
-            select(Participant.id, Participant.region_code).where(Participant.id.in_(ids[begin : begin + 1000]))
+        rows = await read_rows(
+            session,
+            select(Participant.id, Participant.region_code).where(
+                one_of(session, Participant.id, ids[begin : begin + 1000])
+            ),
         )
         seen.update(pid for pid, region in rows if caller.sees(region))
     return {i: hidden_message(item) for i, item in enumerate(items) if item.participant_id not in seen}
@@ -184,7 +187,7 @@ async def _write(
     for begin in range(0, len(touched), 1000):
         ids = touched[begin : begin + 1000]
         figures = select(Participant.id, Participant.paid_through, Participant.contribution_months)
-        for pid, paid_through, months in await session.execute(figures.where(Participant.id.in_(ids))):
+        for pid, paid_through, months in await read_rows(session, figures.where(one_of(session, Participant.id, ids))):
             after[pid] = (paid_through, months)
     mine: dict[int, list[dict[str, Any]]] = {pid: [] for pid in touched}
     for row in rows:

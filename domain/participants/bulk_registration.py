@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
-from domain.db import insert_rows, utcnow
+from domain.db import insert_rows, one_of, utcnow
 from domain.nik import InvalidNIK, parse_nik
 from domain.participants.bulk import CHUNK, Checkpoint, Progress, Refusals
 from domain.participants.models import Employer, Participant, ParticipantProgram, ParticipantStatus
@@ -110,7 +110,9 @@ async def _lookups(session: AsyncSession, rows: Sequence[Registration]) -> Looku
 async def _registered(session: AsyncSession, niks: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(sorted(set(niks))):
-        found.update((await session.scalars(select(Participant.nik).where(Participant.nik.in_(chunk)))).all())
+        found.update(
+            (await session.scalars(select(Participant.nik).where(one_of(session, Participant.nik, chunk)))).all()
+        )
     return found
 
 
@@ -124,7 +126,7 @@ async def _free_membership_numbers(session: AsyncSession, count: int, today: dt.
         fresh = {membership_number_candidate(today) for _ in range(wanted)} - chosen
         for chunk in _chunks(sorted(fresh)):
             taken = await session.scalars(
-                select(Participant.membership_number).where(Participant.membership_number.in_(chunk))
+                select(Participant.membership_number).where(one_of(session, Participant.membership_number, chunk))
             )
             fresh -= set(taken.all())
         chosen |= fresh

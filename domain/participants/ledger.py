@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import clock
 from domain.audit import writes as audit
-from domain.db import utcnow
+from domain.db import one_of, read_rows, utcnow
 from domain.participants.codes import ContributionCode, ParticipantCode
 from domain.participants.contributions import MonthlyPrice, NoPrice, monthly_price
 from domain.participants.models import (
@@ -128,13 +128,15 @@ async def recompute_participant_figures(
         chunk = ids[start : start + _IDS_PER_STATEMENT]
         await session.execute(
             update(Participant)
-            .where(Participant.id.in_(chunk))
+            .where(one_of(session, Participant.id, chunk))
             .values(values)
             .execution_options(synchronize_session=False)
         )
         if reload:
             await session.execute(
-                select(Participant).where(Participant.id.in_(chunk)).execution_options(populate_existing=True)
+                select(Participant)
+                .where(one_of(session, Participant.id, chunk))
+                .execution_options(populate_existing=True)
             )
 
 
@@ -269,22 +271,26 @@ async def load_state(session: AsyncSession, items: Sequence[ContributionItem]) -
         {}, {}, {pid: [] for pid in participant_ids}, {pid: set() for pid in participant_ids}, {}, set()
     )
     for ids in _chunks(participant_ids):
-        for row in await session.execute(select(*PAYEE_COLUMNS).where(Participant.id.in_(ids))):
+        for row in await read_rows(session, select(*PAYEE_COLUMNS).where(one_of(session, Participant.id, ids))):
             state.payees[row.id] = Payee(*row)
-        for pid, first, last in await session.execute(
+        for pid, first, last in await read_rows(
+            session,
             select(Contribution.participant_id, Contribution.first_month, Contribution.last_month).where(
-                Contribution.participant_id.in_(ids)
-            )
+                one_of(session, Contribution.participant_id, ids)
+            ),
         ):
             state.ranges[pid].append((first, last))
-        for pid, program in await session.execute(
+        for pid, program in await read_rows(
+            session,
             select(ParticipantProgram.participant_id, ParticipantProgram.program).where(
-                ParticipantProgram.participant_id.in_(ids)
-            )
+                one_of(session, ParticipantProgram.participant_id, ids)
+            ),
         ):
             state.held[pid].add(program)
     for refs in _chunks(references):
-        for payment in (await session.scalars(select(Contribution).where(Contribution.reference.in_(refs)))).all():
+        for payment in (
+            await session.scalars(select(Contribution).where(one_of(session, Contribution.reference, refs)))
+        ).all():
             state.earlier[payment.reference] = payment
     employer_ids = sorted({p.employer_id for p in state.payees.values() if p.employer_id is not None})
     for ids in _chunks(employer_ids):

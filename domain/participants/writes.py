@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
 from domain.beneficiaries.models import PovertyBeneficiary
+from domain.db import one_of
 from domain.nik import InvalidNIK, Sex, mask_identifier, parse_nik
 from domain.participants.codes import ParticipantCode
 from domain.participants.ledger import recompute_participant_figures
@@ -356,7 +357,7 @@ async def link_beneficiaries_by_nik(session: AsyncSession, niks: Sequence[str]) 
     for start in range(0, len(niks), 1000):
         await session.execute(
             update(b)
-            .where(b.nik.in_(niks[start : start + 1000]), b.participant_id.is_(None))
+            .where(one_of(session, b.nik, niks[start : start + 1000]), b.participant_id.is_(None))
             .values(participant_id=holder, version=b.version + 1)
             .execution_options(synchronize_session=False)
         )
