@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 UVICORN = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1"]
@@ -95,3 +98,36 @@ def live_server(env: dict[str, str], port: int) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def npm_installed(folder: Path, what: str) -> Path:
+    """`folder`'s node_modules, installed with ``npm ci`` from its lockfile when missing or stale.
+
+    Under a lock file beside it: both pytest-xdist workers ask for it, and a second ``npm ci`` would delete
+    the modules the first worker's Node processes are running from. Without node and npm the test is
+    skipped, and fails under CI (which must run `what`)."""
+    npm = shutil.which("npm")
+    if shutil.which("node") is None or npm is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"node and npm are needed for {what} (Node 20+); CI must run it", pytrace=False)
+        pytest.skip(f"node and npm are needed for {what} (Node 20+)")
+    modules = folder / "node_modules"
+    installed = modules / ".package-lock.json"
+    with (folder / ".npm-ci.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not installed.exists() or installed.stat().st_mtime < (folder / "package-lock.json").stat().st_mtime:
+                done = subprocess.run(  # noqa: S603 - fixed arguments
+                    [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+                    cwd=folder,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                if done.returncode != 0:
+                    pytest.fail(
+                        f"npm ci failed in {folder}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}", pytrace=False
+                    )
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return modules

@@ -14,8 +14,6 @@ import base64
 import contextlib
 import datetime as dt
 import json
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -50,7 +48,7 @@ from domain.regions.rules import RegionCode
 from domain.writes.caller import Caller as DomainCaller
 from tests.conftest import AUDIENCE, ISSUER, Caller, suite_settings
 from tests.databases import POSTGRES_URL, Databases
-from tests.live import free_port, live_server, service_env
+from tests.live import free_port, live_server, npm_installed, service_env
 from tests.writes.test_batch_enrolment import make_mix
 
 HERE = Path(__file__).resolve().parent.parent / "subscriptions"
@@ -80,22 +78,10 @@ SERVICE_SETTINGS = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def node_modules() -> Path:
-    """tests/subscriptions/node_modules, installed with ``npm ci`` from the lockfile when missing or stale."""
-    npm = shutil.which("npm")
-    if shutil.which("node") is None or npm is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("node and npm are needed for the subscription tests (Node 20+)")
-        pytest.skip("node and npm are needed for the subscription tests (Node 20+)")
-    modules = HERE / "node_modules"
-    installed = modules / ".package-lock.json"
-    if not installed.exists() or installed.stat().st_mtime < (HERE / "package-lock.json").stat().st_mtime:
-        done = subprocess.run(  # noqa: S603 - fixed arguments
-            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True, text=True
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-    return modules
+    """tests/subscriptions/node_modules (graphql-ws's client), for every test here: each starts Node clients."""
+    return npm_installed(HERE, "the subscription tests")
 
 
 @dataclass

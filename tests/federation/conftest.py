@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -31,37 +30,16 @@ from api.settings import Settings
 from domain.claims.models import Claim
 from domain.db import make_engine
 from domain.participants.models import Employer, Participant
+from tests.live import npm_installed
 
 HERE = Path(__file__).resolve().parent
 STARTUP_DEADLINE_SECONDS = 120  # a deadline to give up waiting, not a timing assertion
 
 
-def _fail_or_skip(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI must run the federation test", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def node_modules() -> Path:
     """tests/federation/node_modules, installed with `npm ci` from the lockfile when missing or stale."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        _fail_or_skip("node and npm are needed for the federation test (Node 20+)")
-    modules = HERE / "node_modules"
-    installed = modules / ".package-lock.json"
-    lockfile = HERE / "package-lock.json"
-    if not installed.exists() or installed.stat().st_mtime < lockfile.stat().st_mtime:
-        result = subprocess.run(  # noqa: S603  # fixed arguments
-            [str(npm), "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            pytest.fail(f"npm ci failed in {HERE}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}", pytrace=False)
-    return modules
+    return npm_installed(HERE, "the federation test")
 
 
 def _listening_socket() -> socket.socket:
