@@ -44,9 +44,19 @@ def apbd_month_params(payer: str, month: dt.date, *, dry_run: bool, chunk_size: 
     return {"payer": payer, "month": f"{month:%Y-%m}", "dry_run": dry_run, "chunk_size": chunk_size}
 
 
-def import_params(path: str, sha256: str, filename: str, *, dry_run: bool, chunk_size: int = CHUNK) -> dict[str, Any]:
-    """An import job's parameters: the staged file (its path and digest) and the name it was uploaded as."""
-    return {"path": path, "sha256": sha256, "filename": filename, "dry_run": dry_run, "chunk_size": chunk_size}
+def import_params(
+    kind: str, path: str, sha256: str, filename: str, *, dry_run: bool, chunk_size: int = CHUNK
+) -> dict[str, Any]:
+    """An import job's parameters (`kind` a key of :data:`IMPORT_KINDS`): the file's kind, the staged file (its
+    path and digest) and the name it was uploaded as."""
+    return {
+        "file_kind": IMPORT_KINDS[kind],
+        "path": path,
+        "sha256": sha256,
+        "filename": filename,
+        "dry_run": dry_run,
+        "chunk_size": chunk_size,
+    }
 
 
 @job_kind(APBD_MONTH_KIND)
@@ -98,7 +108,7 @@ async def apbd_month_chunk(session: AsyncSession, caller: Caller, job: Job, para
     )
 
 
-async def _import_chunk(session: AsyncSession, caller: Caller, job: Job, params: dict[str, Any]) -> Chunk:
+async def import_file_chunk(session: AsyncSession, caller: Caller, job: Job, params: dict[str, Any]) -> Chunk:
     """The next chunk of rows of the staged file after the job's cursor (a file row number)."""
     after = int(job.cursor) if job.cursor else 1  # row 1 is the header
     dry_run = bool(params.get("dry_run"))
@@ -109,7 +119,7 @@ async def _import_chunk(session: AsyncSession, caller: Caller, job: Job, params:
             caller,
             stream,
             params["filename"],
-            IMPORT_KINDS[job.kind],
+            params["file_kind"],
             after_row=after,
             rows=int(params.get("chunk_size") or CHUNK),
         )
@@ -136,5 +146,5 @@ def _first_codes(errors: list[RowError]) -> dict[int, str]:
     return first
 
 
-job_kind(PARTICIPANT_IMPORT_KIND)(_import_chunk)
-job_kind(CONTRIBUTION_IMPORT_KIND)(_import_chunk)
+job_kind(PARTICIPANT_IMPORT_KIND)(import_file_chunk)
+job_kind(CONTRIBUTION_IMPORT_KIND)(import_file_chunk)
