@@ -16,6 +16,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from strawberry.relay import from_base64
 
+from api.app import create_app
 from auth.scopes import Role, Scope
 from domain.audit.models import AuditEvent
 from domain.audit.writes import Actor, verify_chain
@@ -87,18 +88,15 @@ def csv_file(lines: list[str], header: str = HEADER) -> str:
 
 
 @pytest.fixture(scope="session")
-def served(
-    backend: str,
-    databases: Databases,
-    key_path: Path,
-    app_factory: AppFactory,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Served:
+def bulk_url(backend: str, databases: Databases) -> str:
+    return databases.seeded(backend, "bulk_jobs")
+
+
+@pytest.fixture(scope="session")
+def served(bulk_url: str, key_path: Path, app_factory: AppFactory, tmp_path_factory: pytest.TempPathFactory) -> Served:
     """A database of these tests' own, with an app that runs its jobs itself (as the SQLite default does)."""
     data = tmp_path_factory.mktemp("bulk-jobs-data")
-    return app_factory(
-        suite_settings(databases.seeded(backend, "bulk_jobs"), key_path, jobs_runner="web", data_dir=data)
-    )
+    return app_factory(suite_settings(bulk_url, key_path, jobs_runner="web", data_dir=data))
 
 
 @pytest.fixture(scope="session")
@@ -165,9 +163,8 @@ async def test_a_participant_file_over_a_page_is_a_job_that_writes_exactly_the_g
     before = await _scalar(writes.engine, select(func.count()).select_from(Participant))
     payload = (await upload(writes.client, PARTICIPANTS, csv_file(lines), officer))["data"]["importParticipants"]
     job = payload["job"]
-    assert job is not None and (job["state"], job["kind"], job["total"], job["region"]) == (
-        "QUEUED", PARTICIPANT_IMPORT_KIND, 150, "52.03"
-    )  # fmt: skip
+    assert job is not None
+    assert (job["state"], job["kind"], job["total"], job["region"]) == ("QUEUED", PARTICIPANT_IMPORT_KIND, 150, "52.03")
     assert (payload["read"], payload["written"]) == (150, False)
     await drain()
     seen = (await writes.gql(JOB, {"id": job["id"]}, officer))["data"]["job"]
@@ -279,13 +276,9 @@ async def test_bad_uploads(writes: WriteEnv, staff: dict[str, Caller]) -> None:
 
 
 async def test_an_upload_over_the_limit_is_refused_before_it_is_read(
-    backend: str, databases: Databases, key_path: Path, mint: Callable[..., str], tmp_path: Path
+    bulk_url: str, key_path: Path, mint: Callable[..., str], tmp_path: Path
 ) -> None:
-    from api.app import create_app
-
-    settings = suite_settings(
-        databases.seeded(backend, "bulk_jobs"), key_path, import_max_upload_bytes=4_000, data_dir=tmp_path
-    )
+    settings = suite_settings(bulk_url, key_path, import_max_upload_bytes=4_000, data_dir=tmp_path)
     app = create_app(settings)
     scopes = frozenset({Scope.PARTICIPANTS_READ, Scope.PARTICIPANTS_WRITE})  # no beneficiaries:write
     caller = Caller("registrar", mint(Role.OFFICER, "52.03", scopes, subject="registrar"), "52.03", scopes)
@@ -354,11 +347,13 @@ async def test_book_apbd_month_over_a_page_is_a_job_and_a_second_run_books_nothi
     month = first_of_month(-2)
     variables = {"payer": "52.03", "month": month.strftime("%Y-%m")}
     dry = (await writes.gql(APBD, {**variables, "dryRun": True}, officer))["data"]["bookApbdMonth"]
-    assert dry["job"] is not None and (dry["job"]["kind"], dry["job"]["payer"]) == ("contributions.apbd_month", "52.03")
+    assert dry["job"] is not None
+    assert (dry["job"]["kind"], dry["job"]["payer"]) == ("contributions.apbd_month", "52.03")
     await drain()
     priced = (await writes.gql(JOB, {"id": dry["job"]["id"]}, officer))["data"]["job"]
     counts = {c["name"]: c["count"] for c in priced["counts"]}
-    assert priced["state"] == "DONE" and counts["booked"] >= 108
+    assert priced["state"] == "DONE"
+    assert counts["booked"] >= 108
     booked = (
         select(func.count()).select_from(Contribution).where(Contribution.reference.like(f"APBD-52.03-{month:%Y%m}-%"))
     )
@@ -368,13 +363,15 @@ async def test_book_apbd_month_over_a_page_is_a_job_and_a_second_run_books_nothi
     await drain()
     done = (await writes.gql(JOB, {"id": real["job"]["id"]}, officer))["data"]["job"]
     assert {c["name"]: c["count"] for c in done["counts"]} == counts  # the dry run said what the run did
-    assert done["costs"] == priced["costs"] and done["costs"][0]["payer"] == "52.03"
+    assert done["costs"] == priced["costs"]
+    assert done["costs"][0]["payer"] == "52.03"
     assert await _scalar(writes.engine, booked) == counts["booked"]
     again = (await writes.gql(APBD, variables, officer))["data"]["bookApbdMonth"]
     await drain()
     second = (await writes.gql(JOB, {"id": again["job"]["id"]}, officer))["data"]["job"]
     second_counts = {c["name"]: c["count"] for c in second["counts"]}
-    assert second_counts.get("booked", 0) == 0 and second_counts["already_booked"] == counts["booked"]
+    assert second_counts.get("booked", 0) == 0
+    assert second_counts["already_booked"] == counts["booked"]
     assert await _scalar(writes.engine, booked) == counts["booked"]
     assert (await writes.gql(JOB, {"id": real["job"]["id"]}, staff["verifier"]))["data"]["job"] is None
     await _check_consistent(writes.engine)
@@ -409,13 +406,16 @@ async def _apbd_then_crash(session: AsyncSession, caller: DomainCaller, job: Job
 
 async def _crash_and_resume(engine: AsyncEngine, kind: str, params: dict[str, Any], total: int) -> Job:
     sessions = make_sessionmaker(engine)
+    _crashed.clear()  # job ids start again in each database
     async with sessions() as session, session.begin():
         job_id = (await create_job(session, OFFICER, kind, params, total=total)).id
     with pytest.raises(_Crash):
         await run_job(sessions, job_id)
     async with sessions() as session:
         stopped = await session.get(Job, job_id)
-        assert stopped is not None and stopped.state is JobState.RUNNING and stopped.cursor is not None
+        assert stopped is not None
+        assert stopped.state is JobState.RUNNING
+        assert stopped.cursor is not None
     assert await run_job(sessions, job_id) is JobState.DONE  # the next start resumes it at its cursor
     async with sessions() as session:
         job = await session.get(Job, job_id)
