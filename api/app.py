@@ -137,7 +137,13 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         max_body_size=settings.max_body_bytes,
     )
     app.state.console = mount_console(
-        app, engine=engine, sessions=sessions, config=console_config(settings), buckets=buckets
+        app,
+        engine=engine,
+        sessions=sessions,
+        config=console_config(settings),
+        buckets=buckets,
+        jobs=jobs,
+        job_files=settings.data_dir / "job-files",
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from pathlib import Path
 from typing import IO, Annotated, Any, cast
 
 import strawberry
@@ -25,7 +24,6 @@ from auth.scopes import Scope
 from domain.codes import ErrorCode
 from domain.error_catalogue import user_error_code
 from domain.imports.report import KEPT_ERRORS, ImportResult, RowError
-from domain.jobs import files
 from domain.jobs.models import Job
 from domain.jobs.runner import create_job
 from domain.participants.apbd import ApbdMonth, book_apbd_month, candidate_count
@@ -36,7 +34,7 @@ from domain.participants.bulk_jobs import (
     IMPORT_KINDS,
     PARTICIPANT_IMPORT_KIND,
     apbd_month_params,
-    import_params,
+    start_import,
 )
 from domain.participants.codes import ContributionCode
 from domain.participants.imports import RowImportOptions, Survey, import_contributions, import_participants, survey
@@ -267,16 +265,20 @@ async def _import(info: Info, file: Upload, kind: str, dry_run: bool) -> RowImpo
                     f"the file has more than {SYNCHRONOUS_ROWS} rows and this server runs no jobs",
                     ErrorCode.SERVICE_UNAVAILABLE,
                 )
-            path, sha256 = files.stage(cast(IO[bytes], stream), directory, filename)
-            params = import_params(kind, str(path), sha256, Path(filename).name[:200], dry_run=dry_run)
-            try:
-                job = await _start_job(info, kind, params, found.rows, None)
-            except BaseException:
-                files.discard(str(path))  # no job will read it
-                raise
+            queue = info.context.jobs
+            if queue is None:
+                raise WriteError(
+                    f"the file has more than {SYNCHRONOUS_ROWS} rows and this server runs no jobs",
+                    ErrorCode.SERVICE_UNAVAILABLE,
+                )
+            caller = info.context.caller
+            job = await start_import(
+                sessions, queue, caller, cast(IO[bytes], stream), filename, kind, directory, rows=found.rows,
+                dry_run=dry_run,
+            )  # fmt: skip
             return RowImportPayload(
                 read=found.rows, imported=0, unchanged=0, rejected=0, written=False, dry_run=dry_run,
-                sha256=sha256, error_count=0, errors=[], notes=found.notes[:10], job=JobNode.from_row(job),
+                sha256=found.sha256, error_count=0, errors=[], notes=found.notes[:10], job=JobNode.from_row(job),
             )  # fmt: skip
         run = import_participants if kind == PARTICIPANT_IMPORT_KIND else import_contributions
         options = RowImportOptions(dry_run=dry_run, skip_invalid=True, max_rows=SYNCHRONOUS_ROWS)

@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.imports.report import RowError
 from domain.jobs import files
 from domain.jobs.models import Job
+from domain.jobs.queue import JobQueue
 from domain.jobs.registry import Chunk, ReportLine, job_kind
+from domain.jobs.runner import create_job
 from domain.participants.apbd import book_apbd_month
 from domain.participants.bulk import CHUNK
 from domain.participants.imports import import_chunk
@@ -136,6 +139,32 @@ async def import_file_chunk(session: AsyncSession, caller: Caller, job: Job, par
         refusals=Counter(_first_codes(chunk.errors).values()),
         report=[ReportLine(e.row, e.column, e.value, str(e.code), e.message) for e in chunk.errors],
     )
+
+
+async def start_import(
+    sessions: async_sessionmaker[AsyncSession],
+    queue: JobQueue,
+    caller: Caller,
+    stream: IO[bytes],
+    filename: str,
+    kind: str,
+    directory: Path,
+    *,
+    rows: int,
+    dry_run: bool,
+) -> Job:
+    """Stage an uploaded file in `directory`, create its import job (`kind`: a key of :data:`IMPORT_KINDS`)
+    for `rows` data rows, commit it and hand it to `queue`: what the API and the console do over a page."""
+    path, sha256 = files.stage(stream, directory, filename)
+    params = import_params(kind, str(path), sha256, Path(filename).name[:200], dry_run=dry_run)
+    try:
+        async with sessions() as session, session.begin():
+            job = await create_job(session, caller, kind, params, total=rows)
+    except BaseException:
+        files.discard(str(path))  # no job will read it
+        raise
+    await queue.enqueue(job.id)
+    return job
 
 
 def _first_codes(errors: list[RowError]) -> dict[int, str]:
