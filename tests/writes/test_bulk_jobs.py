@@ -41,6 +41,7 @@ from domain.regions.rules import RegionCode
 from domain.writes.caller import Caller as DomainCaller
 from tests.conftest import AppFactory, Caller, Served, WriteEnv, suite_settings
 from tests.databases import Databases
+from tests.live import jamsos, service_env
 from tests.rollup_check import rollup_drift
 from tests.writes.conftest import first_of_month
 
@@ -460,3 +461,25 @@ async def test_an_apbd_job_killed_mid_chunk_resumes_and_books_nobody_twice(write
     assert len(rows) == booked == len({pid for pid, _ in rows})
     assert all(ref == apbd_reference("52.03", month, pid) for pid, ref in rows)
     await _check_consistent(writes.engine)
+
+
+def test_cli_apbd_month_as_a_job(backend: str, databases: Databases, tmp_path: Path) -> None:
+    env = service_env(databases.seeded(backend, "apbd_cli_job"), tmp_path, jobs_runner="web")
+    month = f"{first_of_month(-3):%Y-%m}"
+    args = ("contributions", "apbd-month", "--payer", "52.03", "--month", month, "--as-job")
+    done = jamsos(env, *args, "--region", "52.03")
+    assert done.returncode == 0, done.stdout + done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first.startswith("job ")
+    assert " DONE: " in first
+    assert "booked " in done.stdout
+    assert "cost of the month for 52.03: Rp" in done.stdout
+    shown = jamsos(env, "jobs", "show", first.split()[1])
+    assert shown.returncode == 0, shown.stderr
+    assert '"kind": "contributions.apbd_month"' in shown.stdout
+    again = jamsos(env, *args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "already_booked" in again.stdout
+    assert "booked " not in again.stdout.replace("already_booked", "")
+    refused = jamsos(env, *args, "--region", "52.71")
+    assert (refused.returncode, "PAYER_OUT_OF_REGION" in refused.stderr) == (2, True)
