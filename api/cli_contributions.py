@@ -29,7 +29,7 @@ from domain.jobs.rules import JobState
 from domain.jobs.runner import create_job, run_job
 from domain.participants.apbd import ApbdMonth, book_apbd_month, candidate_count
 from domain.participants.budget_payer import check_payer
-from domain.participants.bulk_jobs import APBD_MONTH_KIND, apbd_month_params
+from domain.participants.bulk_jobs import APBD_MONTH_KIND, apbd_month_params, check_apbd_month
 from domain.regions.rules import InvalidRegionCode, RegionCode
 from domain.writes.caller import Caller
 from domain.writes.errors import Invalid
@@ -108,6 +108,7 @@ def _as_job(args: argparse.Namespace, caller: Caller, settings: Settings) -> int
         try:
             async with sessions() as session, session.begin():
                 payer = RegionCode.parse(await check_payer(session, caller, args.payer))  # before any row is read
+                await check_apbd_month(session, caller, payer.code, args.month)
                 total = await candidate_count(session, payer, args.month)
                 params = apbd_month_params(payer.code, args.month, dry_run=args.dry_run)
                 job = await create_job(

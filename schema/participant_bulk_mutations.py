@@ -34,6 +34,7 @@ from domain.participants.bulk_jobs import (
     IMPORT_KINDS,
     PARTICIPANT_IMPORT_KIND,
     apbd_month_params,
+    check_apbd_month,
     start_import,
 )
 from domain.participants.codes import ContributionCode
@@ -205,6 +206,10 @@ class ParticipantBulkMutation:
         first = _parse_month(month)
         payer_code = await _checked_payer(sessions, caller, payer)  # before any participant row is read
         async with sessions() as session:
+            try:
+                await check_apbd_month(session, caller, payer_code, first)
+            except Invalid as exc:
+                raise BadInput(exc.problems[0].message, field="month") from None
             candidates = await candidate_count(session, RegionCode.parse(payer_code), first)
         if candidates > SYNCHRONOUS_ROWS:
             params = apbd_month_params(payer_code, first, dry_run=bool(dry_run))
@@ -213,10 +218,7 @@ class ParticipantBulkMutation:
                 payer=payer_code, month=f"{first:%Y-%m}", dry_run=bool(dry_run), job=JobNode.from_row(job)
             )
         async with sessions() as session:
-            try:
-                outcome = await book_apbd_month(session, caller, payer_code, first, dry_run=bool(dry_run))
-            except Invalid as exc:
-                raise BadInput(exc.problems[0].message, field="month") from None
+            outcome = await book_apbd_month(session, caller, payer_code, first, dry_run=bool(dry_run))
             if outcome.written:
                 await session.commit()
             else:
@@ -259,22 +261,15 @@ async def _import(info: Info, file: Upload, kind: str, dry_run: bool) -> RowImpo
         if found.errors:
             return _refused(found, dry_run)
         if found.rows > SYNCHRONOUS_ROWS:
-            directory = info.context.job_files
-            if directory is None:
+            directory, queue = info.context.job_files, info.context.jobs
+            if directory is None or queue is None:
                 raise WriteError(
                     f"the file has more than {SYNCHRONOUS_ROWS} rows and this server runs no jobs",
                     ErrorCode.SERVICE_UNAVAILABLE,
                 )
-            queue = info.context.jobs
-            if queue is None:
-                raise WriteError(
-                    f"the file has more than {SYNCHRONOUS_ROWS} rows and this server runs no jobs",
-                    ErrorCode.SERVICE_UNAVAILABLE,
-                )
-            caller = info.context.caller
             job = await start_import(
-                sessions, queue, caller, cast(IO[bytes], stream), filename, kind, directory, rows=found.rows,
-                dry_run=dry_run,
+                sessions, queue, info.context.caller, cast(IO[bytes], stream), filename, kind, directory,
+                rows=found.rows, dry_run=dry_run,
             )  # fmt: skip
             return RowImportPayload(
                 read=found.rows, imported=0, unchanged=0, rejected=0, written=False, dry_run=dry_run,

@@ -62,6 +62,13 @@ def import_params(
     }
 
 
+async def check_apbd_month(session: AsyncSession, caller: Caller, payer: str, month: dt.date) -> None:
+    """Raise :class:`~domain.writes.errors.Invalid` now for what the run's first chunk would refuse (a payer
+    that is not the caller's budget, a month past what may be paid in advance): ``book_apbd_month``'s own checks,
+    run over no page, so a job is never created to fail."""
+    await book_apbd_month(session, caller, payer, month, dry_run=True, max_pages=0)
+
+
 @job_kind(APBD_MONTH_KIND)
 async def apbd_month_chunk(session: AsyncSession, caller: Caller, job: Job, params: dict[str, Any]) -> Chunk:
     """The next page of the payer's workers after the job's cursor (a participant id), booked or priced."""

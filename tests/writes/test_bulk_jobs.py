@@ -347,6 +347,10 @@ async def test_book_apbd_month_over_a_page_is_a_job_and_a_second_run_books_nothi
     await drain()
     month = first_of_month(-2)
     variables = {"payer": "52.03", "month": month.strftime("%Y-%m")}
+    jobs_before = await _scalar(writes.engine, select(func.count()).select_from(Job))
+    ahead = await writes.gql(APBD, {**variables, "month": first_of_month(-14).strftime("%Y-%m")}, officer)
+    assert ahead["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"  # refused now, not by a failing job
+    assert await _scalar(writes.engine, select(func.count()).select_from(Job)) == jobs_before
     dry = (await writes.gql(APBD, {**variables, "dryRun": True}, officer))["data"]["bookApbdMonth"]
     assert dry["job"] is not None
     assert (dry["job"]["kind"], dry["job"]["payer"]) == ("contributions.apbd_month", "52.03")
