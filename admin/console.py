@@ -46,6 +46,7 @@ from admin.views import VIEWS
 from admin.views.base import ConsoleView
 from admin.writes import Gone
 from auth.ratelimit import Buckets, MemoryBuckets, Rate
+from domain.jobs.queue import JobQueue
 
 TEMPLATES = Path(__file__).parent / "templates"
 WRONG_CREDENTIALS = "The username or password is wrong, or the account is locked or disabled."
@@ -96,6 +97,8 @@ class ConsoleAdmin(Admin):
         config: ConsoleConfig,
         auth: ConsoleAuth | None = None,
         buckets: Buckets | None = None,
+        jobs: JobQueue | None = None,
+        job_files: Path | None = None,
     ) -> None:
         self.config = config
         self.backend = auth or ConsoleAuth(sessions, config)
@@ -133,7 +136,8 @@ class ConsoleAdmin(Admin):
         self._logout_by_post_only()
         for view in VIEWS:
             # A subclass per console: SQLAdmin sets the session factory on the view class itself.
-            self.add_view(type(view.__name__, (view,), {"write_sessions": sessions}))
+            attributes = {"write_sessions": sessions, "job_queue": jobs, "job_files": job_files}
+            self.add_view(type(view.__name__, (view,), attributes))
         self.add_view(type("MonevView", (MonevView,), {"engine": engine, "threshold": config.suppression_threshold}))
 
     def _logout_by_post_only(self) -> None:
@@ -276,6 +280,11 @@ def mount_console(
     sessions: async_sessionmaker[AsyncSession],
     config: ConsoleConfig,
     buckets: Buckets | None = None,
+    jobs: JobQueue | None = None,
+    job_files: Path | None = None,
 ) -> ConsoleAdmin:
-    """Mount the console at ``/admin`` on `app` (the application factory calls this)."""
-    return ConsoleAdmin(app, engine=engine, sessions=sessions, config=config, buckets=buckets)
+    """Mount the console at ``/admin`` on `app` (the application factory calls this); bulk writes over a page
+    hand their jobs to `jobs`, staging their files in `job_files`."""
+    return ConsoleAdmin(
+        app, engine=engine, sessions=sessions, config=config, buckets=buckets, jobs=jobs, job_files=job_files
+    )

@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         introspection=development,
         graphql_ide="graphiql" if development else None,
         allow_queries_via_get=True,
-        multipart_uploads_enabled=True,  # importBeneficiaries; bearer tokens only, so no cross-site form can call it
+        multipart_uploads_enabled=True,  # the imports; bearer tokens only, so no cross-site form can call it
         read_sessions=make_sessionmaker(read_engine) if read_engine is not None else None,
         compiled_reads=settings.compiled_reads,
         json_statements=settings.json_statements,
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         document_cache=settings.document_cache,
         read_autocommit=settings.read_autocommit,
         jobs=jobs,
+        job_files=settings.data_dir / "job-files",
         http_cache_seconds=settings.http_cache_seconds,
         documents=Documents(
             sessions,
@@ -136,7 +137,13 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         max_body_size=settings.max_body_bytes,
     )
     app.state.console = mount_console(
-        app, engine=engine, sessions=sessions, config=console_config(settings), buckets=buckets
+        app,
+        engine=engine,
+        sessions=sessions,
+        config=console_config(settings),
+        buckets=buckets,
+        jobs=jobs,
+        job_files=settings.data_dir / "job-files",
     )
     app.state.settings = settings
     app.state.engine = engine

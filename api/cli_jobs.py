@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-import domain.beneficiaries.batch_enrolment  # noqa: F401  # registers its job kind with the runner
+import domain.beneficiaries.batch_enrolment  # registers its job kind with the runner
+import domain.participants.bulk_jobs  # noqa: F401  # registers the APBD run's and the imports' job kinds
 from api.cli_import import operator_actor
 from api.settings import get_settings
 from domain.db import make_engine, make_sessionmaker

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -103,6 +104,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
         read_autocommit: bool = True,
         document_cache: bool = True,
         jobs: JobQueue | None = None,
+        job_files: Path | None = None,
         documents: Documents | None = None,
         http_cache_seconds: int = 60,
         events: EventBus | None = None,
@@ -124,6 +126,8 @@ class JamsosGraphQL(GraphQL[Context, None]):
         self.sessions = sessions
         #: Where bulk writes hand their jobs (domain.jobs.queue): the worker's queue, or this process.
         self.jobs = jobs
+        #: Where an import job's upload is staged for its chunks to read (domain.jobs.files).
+        self.job_files = job_files
         #: Trusted documents and APQ: which text a request runs (api.documents).
         self.documents = documents or Documents(sessions)
         #: ``max-age`` of a cacheable GET by document id (api.http_cache); 0: nothing is cacheable.
@@ -370,6 +374,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
             limits=self.limits,
             sessions=self.sessions,
             jobs=self.jobs,
+            job_files=self.job_files,
             access_log=self.access_log,
             introspection=self.introspection,
             compiled_reads=self.compiled_reads,

@@ -1,10 +1,11 @@
 """File uploads to ``/graphql`` (the GraphQL multipart request spec): who may send a large body, and how large.
 
-Every other request keeps the application's small body limit. A multipart request from a caller holding
-``beneficiaries:write`` may carry up to ``import_max_upload_bytes``; a larger one is refused from its
-``Content-Length`` before any of it is read (and, without one, as soon as the bytes read pass the limit).
-Anyone else's multipart request keeps the small limit: an anonymous caller cannot make the server read a
-large body.
+Every other request keeps the application's small body limit. A multipart request from a caller holding a
+scope that uploads a file (:data:`UPLOAD_SCOPES`: ``beneficiaries:write`` for importBeneficiaries,
+``participants:write`` for importParticipants and importContributions) may carry up to
+``import_max_upload_bytes``; a larger one is refused from its ``Content-Length`` before any of it is read
+(and, without one, as soon as the bytes read pass the limit). Anyone else's multipart request keeps the small
+limit: an anonymous caller cannot make the server read a large body.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.middleware import principal_of
 from auth.scopes import Scope as ApiScope
 from domain.codes import ErrorCode
+
+#: The scopes of the mutations that take a file.
+UPLOAD_SCOPES = frozenset({ApiScope.BENEFICIARIES_WRITE, ApiScope.PARTICIPANTS_WRITE})
 
 
 class UploadLimit:
@@ -35,7 +39,7 @@ class UploadLimit:
         if not headers.get("content-type", "").startswith("multipart/form-data"):
             await self.app(scope, receive, send)
             return
-        if ApiScope.BENEFICIARIES_WRITE not in principal_of(HTTPConnection(scope)).scopes:
+        if not UPLOAD_SCOPES & principal_of(HTTPConnection(scope)).scopes:
             await self.app(scope, receive, send)  # the application's ordinary limit applies
             return
         length = headers.get("content-length")

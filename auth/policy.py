@@ -29,6 +29,7 @@ from domain.codes import ErrorCode
 from domain.jobs.models import Job
 from domain.monev.suppression import DEFAULT_THRESHOLD, Family
 from domain.monev.tables import Viewer
+from domain.participants.bulk_jobs import APBD_MONTH_KIND, CONTRIBUTION_IMPORT_KIND, PARTICIPANT_IMPORT_KIND
 from domain.participants.models import Contribution, Participant
 from domain.read_fields import IDENTIFIER, Mask, read_fields
 from domain.read_fields import Treatment as Treatment  # part of the policy's vocabulary: re-exported
@@ -115,7 +116,12 @@ def visible(principal: Principal, model: PlacedModel) -> ColumnElement[bool]:
 
 #: The scope that reads and cancels a job of each kind: the scope of the write the job runs. A kind missing
 #: here is visible to nobody (deny by default).
-JOB_KIND_SCOPES: dict[str, Scope] = {ENROL_KIND: Scope.BENEFICIARIES_WRITE}
+JOB_KIND_SCOPES: dict[str, Scope] = {
+    ENROL_KIND: Scope.BENEFICIARIES_WRITE,
+    APBD_MONTH_KIND: Scope.PARTICIPANTS_WRITE,  # recordContributions' scope: the run books payments
+    PARTICIPANT_IMPORT_KIND: Scope.PARTICIPANTS_WRITE,
+    CONTRIBUTION_IMPORT_KIND: Scope.PARTICIPANTS_WRITE,
+}
 
 
 def visible_jobs(principal: Principal) -> ColumnElement[bool]:

@@ -26,6 +26,7 @@ from schema.introspection import IntrospectionGate
 from schema.jobs import JobMutation, JobNode, JobQuery
 from schema.limits import MAX_PAGE_SIZE, limits_extension
 from schema.me import MeQuery
+from schema.participant_bulk_mutations import ParticipantBulkMutation
 from schema.participant_mutations import ParticipantMutation
 from schema.participants import ParticipantNode, ParticipantQuery
 from schema.permissions import apply_security_directives
@@ -59,7 +60,9 @@ class Query(
 
 
 @strawberry.type(description="Writes: registration, corrections, enrolment and the claim workflow, all audited.")
-class Mutation(ParticipantMutation, ClaimMutation, ContributionMutation, BeneficiaryMutation, JobMutation):
+class Mutation(
+    ParticipantMutation, ClaimMutation, ContributionMutation, BeneficiaryMutation, ParticipantBulkMutation, JobMutation
+):
     pass
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
@@ -231,6 +232,8 @@ class Context:
     sessions: async_sessionmaker[AsyncSession] | None = None
     #: Where a bulk write hands its job (domain.jobs.queue): the worker's queue or this process; None: no jobs.
     jobs: JobQueue | None = None
+    #: Where an import job's upload is staged (domain.jobs.files); None: uploads over a page are refused.
+    job_files: Path | None = None
     #: Whether parsed and validated documents are cached (schema.document_cache); off only to measure it.
     document_cache: bool = True
     #: Whether covered reads may be answered by the compiled read path (schema.compiled).

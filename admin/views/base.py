@@ -14,6 +14,7 @@ import enum
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, cast
 
 from sqladmin import ModelView
@@ -38,6 +39,7 @@ from auth.policy import row_visible as policy_row_visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.audit.models import AuditEvent
+from domain.jobs.queue import JobQueue
 from domain.regions.models import is_placed
 from domain.writes.caller import Caller
 from domain.writes.errors import Problem
@@ -93,6 +95,10 @@ class ConsoleView(ModelView):
     access: ClassVar[Access] = Access(read=Scope.AUDIT_READ, writable=False, roles=frozenset())
     #: The session factory that writes go through (set per console by ``admin.console``; not SQLAdmin's).
     write_sessions: ClassVar[async_sessionmaker[AsyncSession]]
+    #: Where a bulk write over a page hands its job, and where an import job's file is staged (set per console
+    #: by ``admin.console``; None: this console starts no jobs).
+    job_queue: ClassVar[JobQueue | None] = None
+    job_files: ClassVar[Path | None] = None
     edit_form_class: ClassVar[type[Form] | None] = None
     create_form_class: ClassVar[type[Form] | None] = None
     #: The audit trail's entity type of this view's rows (its recent changes show on the details page).

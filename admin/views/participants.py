@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqladmin import expose
 from sqlalchemy import ColumnElement, or_, select
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 from wtforms import Form
 
 from admin.access import Access
 from admin.display import as_plain, participant_status
 from admin.filters import ProgramFilter, RegionFilter, StatusFilter, ValuesFilter
 from admin.forms import EmployerCreateForm, EmployerEditForm, ParticipantCreateForm, ParticipantEditForm
+from admin.row_imports import row_upload_page
 from admin.views.base import ConsoleView, form_version, if_changed, plain_form_value
 from admin.writes import Outcome
 from auth.policy import pii_visible
@@ -171,6 +175,17 @@ class ParticipantView(ConsoleView, model=Participant):
             phone_number=form.phone_number.data,
         )
         return await self.correct(request, "Participant", lambda s, c: register_participant(s, c, data))
+
+    def upload_url(self, request: Request) -> str | None:
+        """The participant and contribution upload page, for users who may write participants."""
+        return str(request.url_for(f"admin:view-{self.identity}-upload")) if self.may_write(request) else None
+
+    @expose("/upload", methods=["GET", "POST"])
+    async def upload(self, request: Request) -> Response:
+        """Upload a participant or contribution file: the same imports as importParticipants/importContributions."""
+        if not self.may_write(request):
+            raise HTTPException(status_code=403)
+        return await row_upload_page(request, self)
 
 
 E = Employer

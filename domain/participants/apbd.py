@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.codes import UserErrorCode
@@ -99,6 +99,13 @@ def apbd_reference(payer: str, month: dt.date, participant_id: int) -> str:
     return f"APBD-{payer}-{month:%Y%m}-{participant_id}"
 
 
+async def candidate_count(session: AsyncSession, payer: RegionCode, month: dt.date) -> int:
+    """How many participants a run of `month` for `payer` goes through (a job's 100 %; some turn out to be
+    another government's)."""
+    count = await session.scalar(select(func.count()).select_from(Participant).where(*_members(payer, month)))
+    return int(count or 0)
+
+
 def _members(payer: RegionCode, month: dt.date) -> list[ColumnElement[bool]]:
     """APBD-funded members living in the payer's region, registered by the end of `month`: the candidates,
     read a page at a time by indexed conditions (whose budget each is, is decided from its payments)."""
@@ -152,9 +159,11 @@ async def book_apbd_month(
     progress: Progress | None = None,
     checkpoint: Callable[[int], Awaitable[None]] | None = None,
     today: dt.date | None = None,
+    max_pages: int | None = None,
 ) -> ApbdMonth:
     """Book `month` (any day of it) for every worker `payer_region_code` funds (see the module docstring).
 
+    `max_pages` stops after that many pages (a job does one page per chunk; ``cursor`` says where it stopped).
     Raises :class:`Invalid` for a payer that is not a budget of the caller's region or not in the region list,
     and for a month past what may be paid in advance. The caller commits when ``written``.
     """
@@ -175,8 +184,9 @@ async def book_apbd_month(
     outcome = ApbdMonth(payer.code, month, cursor=after_id)
     members = _members(payer, month)
     prices: dict[tuple[Segment, frozenset[Program], Decimal | None, int | None], MonthlyPrice | NoPrice] = {}
-    done = 0
-    while True:
+    done = pages = 0
+    while max_pages is None or pages < max_pages:
+        pages += 1
         candidates = await read_rows(
             session,
             select(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any, TextIO
@@ -412,3 +413,138 @@ async def import_contributions(
         session, caller, stream, filename, options or RowImportOptions(), CONTRIBUTION_COLUMNS,
         _contribution_row, payments, CHUNK, report, payments.finish,
     )  # fmt: skip
+
+
+# --- an upload's first look, and one chunk of a file for a job ----------------------------------------------
+
+#: What a file of each kind is read with: its columns and its row converter.
+_KINDS: dict[str, tuple[tuple[Column, ...], Converter]] = {
+    "participants": (PARTICIPANT_COLUMNS, _participant_row),
+    "contributions": (CONTRIBUTION_COLUMNS, _contribution_row),
+}
+
+
+@dataclass
+class Survey:
+    """A first look at an uploaded file: how many data rows it has (counted up to the limit and one more),
+    and what is wrong with the file as a whole (unreadable, a header without the required columns, too many
+    rows), in which case nothing of it is imported."""
+
+    rows: int
+    sha256: str
+    notes: list[str]
+    errors: list[RowError]
+
+
+@contextmanager
+def closing(rows: Iterator[Any]) -> Iterator[None]:
+    """Finish a table's row iterator when left early, so it hands the caller's stream back at once."""
+    try:
+        yield
+    finally:
+        close = getattr(rows, "close", None)  # a generator's own close(): runs its clean-up now
+        if close is not None:
+            close()
+
+
+def survey(stream: IO[bytes], filename: str, kind: str, *, max_rows: int, max_bytes: int | None = None) -> Survey:
+    """Read `stream` as a participant or contribution file without converting a row (the stream is left at
+    its start): how an upload decides between importing at once and a job."""
+    columns, _ = _KINDS[kind]
+    sha256, notes, rows = "", [], 0
+    try:
+        table = open_table(stream, filename, max_bytes=max_bytes)
+        sha256, notes = table.sha256, table.notes
+        _, header_problems = match_header(table.header, columns)
+        if header_problems:
+            return Survey(0, sha256, notes, list(header_problems))
+        with closing(table.rows):
+            for number, _values in table.rows:
+                rows += 1
+                if rows > max_rows:
+                    problem = RowError(number, None, None, ImportCode.TOO_MANY_ROWS,
+                                       f"the file has more than {max_rows:,} rows")  # fmt: skip
+                    return Survey(rows, sha256, notes, [problem])
+    except FileRefused as exc:
+        return Survey(rows, sha256, notes, [RowError(exc.row, None, None, exc.code, str(exc))])
+    finally:
+        stream.seek(0)
+    if rows == 0:
+        return Survey(0, sha256, notes, [RowError(0, None, None, ImportCode.NO_ROWS,
+                                                  f"{filename!r} has a header but no data rows")])  # fmt: skip
+    return Survey(rows, sha256, notes, [])
+
+
+# --- one chunk of a file, for a job ------------------------------------------------------------------------
+
+
+@dataclass
+class RowChunk:
+    """What one chunk of a file did: its counts, every problem of its rows, the last file row it took
+    (where the next chunk starts after) and whether the file has no rows after it."""
+
+    counts: ImportCounts
+    errors: list[RowError]
+    last_row: int
+    done: bool
+    sha256: str
+
+
+async def import_chunk(
+    session: AsyncSession,
+    caller: Caller,
+    stream: IO[bytes],
+    filename: str,
+    kind: str,
+    *,
+    after_row: int,
+    rows: int = CHUNK,
+) -> RowChunk:
+    """Import the next `rows` data rows of a participant or contribution file after file row `after_row`, in
+    the caller's transaction, writing the good rows (the partial mode): what a job does per chunk.
+
+    The file is read from the start each time and the rows up to `after_row` are skipped unconverted, so only
+    one chunk of rows is held. A chunk done again after a crash writes nothing twice: its NIKs are
+    registered (unchanged), its references recorded (unchanged). Within a chunk the rules are one list's
+    (a reference repeated in the chunk is ``DUPLICATE_REFERENCE``); a reference of an earlier chunk is judged
+    against the recorded payment, as a later call's would be.
+    """
+    columns, convert = _KINDS[kind]
+    sink, counts = ErrorSink(keep=rows * len(columns) + 1), ImportCounts()
+    sha256, last, done = "", after_row, True
+    try:
+        table = open_table(stream, filename)
+        sha256 = table.sha256
+        header, header_problems = match_header(table.header, columns)
+        if header_problems:
+            sink.extend(header_problems)
+            return RowChunk(counts, list(sink.kept), last, True, sha256)
+        cells_of = _Rows(header)
+        await open_write_transaction(session)
+        chunk: list[tuple[int, Any]] = []
+        with closing(table.rows):
+            for number, values in table.rows:
+                if number <= after_row:
+                    continue
+                if counts.read >= rows:
+                    done = False
+                    break
+                counts.read += 1
+                last = number
+                problems: list[RowError] = []
+                item = convert(cells_of, number, values, problems)
+                if problems or item is None:
+                    counts.rejected += 1
+                    sink.extend(problems)
+                    continue
+                chunk.append((number, item))
+        if chunk and kind == "participants":
+            await _write_participants(session, caller, chunk, cells_of, sink, counts)
+        elif chunk:
+            payments = _Payments()
+            await payments(session, caller, chunk, cells_of, sink, counts)
+            await payments.finish(session, caller, cells_of, sink, counts)
+    except FileRefused as exc:
+        sink.add(RowError(exc.row, None, None, exc.code, str(exc)))
+        done = True
+    return RowChunk(counts, list(sink.kept), last, done, sha256)
