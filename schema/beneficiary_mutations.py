@@ -324,6 +324,13 @@ async def _checked_payer(
         return None
     if raw is None and dry_run and caller.within is None:
         return None
+    return await checked_budget(sessions, caller, raw)
+
+
+async def checked_budget(sessions: async_sessionmaker[AsyncSession], caller: Caller, raw: str | None) -> str:
+    """The APBD payer `raw` names (or the caller's own budget), by domain.participants.budget_payer, as GraphQL
+    errors: another region's budget is FORBIDDEN, a missing or malformed payer BAD_USER_INPUT. It reads the
+    region list only, so a caller learns nothing of another region's rows."""
     async with sessions() as session:
         try:
             return await check_payer(session, caller, raw)

@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import IO, Annotated, Any, cast
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.file_uploads import Upload
 from strawberry.relay import to_base64
 
@@ -27,7 +26,6 @@ from domain.imports.report import KEPT_ERRORS, ImportResult, RowError
 from domain.jobs.models import Job
 from domain.jobs.runner import create_job
 from domain.participants.apbd import ApbdMonth, book_apbd_month, candidate_count
-from domain.participants.budget_payer import check_payer
 from domain.participants.bulk_jobs import (
     APBD_MONTH_KIND,
     CONTRIBUTION_IMPORT_KIND,
@@ -37,13 +35,11 @@ from domain.participants.bulk_jobs import (
     check_apbd_month,
     start_import,
 )
-from domain.participants.codes import ContributionCode
 from domain.participants.imports import RowImportOptions, Survey, import_contributions, import_participants, survey
 from domain.regions.rules import RegionCode
-from domain.writes.caller import Caller
 from domain.writes.errors import Invalid
 from schema import demand
-from schema.beneficiary_mutations import MAX_UPLOAD_ROWS, ImportRowError, RefusalReason
+from schema.beneficiary_mutations import MAX_UPLOAD_ROWS, ImportRowError, RefusalReason, checked_budget
 from schema.context import Info
 from schema.enums import UserErrorCodeEnum
 from schema.errors import BadInput
@@ -204,7 +200,7 @@ class ParticipantBulkMutation:
         assert sessions is not None
         caller = info.context.caller
         first = _parse_month(month)
-        payer_code = await _checked_payer(sessions, caller, payer)  # before any participant row is read
+        payer_code = await checked_budget(sessions, caller, payer)  # before any participant row is read
         async with sessions() as session:
             try:
                 await check_apbd_month(session, caller, payer_code, first)
@@ -234,18 +230,6 @@ def _parse_month(raw: str) -> dt.date:
         return dt.date(int(match.group(1)), int(match.group(2)), 1)
     except ValueError:
         raise BadInput(f"month {raw[:20]!r} is not a month as YYYY-MM", field="month") from None
-
-
-async def _checked_payer(sessions: async_sessionmaker[AsyncSession], caller: Caller, raw: str) -> str:
-    """The payer, checked before any participant row is read: another region's budget is FORBIDDEN."""
-    async with sessions() as session:
-        try:
-            return await check_payer(session, caller, raw)
-        except Invalid as exc:
-            problem = exc.problems[0]
-            if problem.code is ContributionCode.PAYER_OUT_OF_REGION:
-                raise WriteError(problem.message, ErrorCode.FORBIDDEN) from None
-            raise BadInput(problem.message, field="payer") from None
 
 
 async def _import(info: Info, file: Upload, kind: str, dry_run: bool) -> RowImportPayload:
