@@ -32,6 +32,8 @@ REDIS_URL = os.environ.get("JAMSOS_TEST_REDIS_URL") or None
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 ISSUER = "http://jamsos.test"
 AUDIENCE = "jamsos-graph"
+#: Twelve hours: longer than any run of the suite (see ``mint``).
+SESSION_TOKEN_LIFETIME = 12 * 3600
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -297,7 +299,9 @@ class Caller:
 @pytest.fixture(scope="session")
 def mint(key_path: Path) -> Callable[..., str]:
     key = load_or_create_key(key_path)
-    config = TokenConfig(ISSUER, AUDIENCE)
+    # The suite's tokens are minted once per session and must outlive the slowest run (a loaded CI machine
+    # took 25 minutes; the production default of 15 minutes expired half-way): tests of expiry mint their own.
+    config = TokenConfig(ISSUER, AUDIENCE, lifetime_seconds=SESSION_TOKEN_LIFETIME)
 
     def _mint(role: Role, region: str | None = None, scopes: frozenset[Scope] | None = None, **kwargs: Any) -> str:
         return issue_access_token(

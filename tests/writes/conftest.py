@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ from domain.beneficiaries.models import PovertyBeneficiary
 from domain.nik import Sex, build_nik
 from domain.participants.models import Participant
 from domain.participants.rules import working_age_problems
+from tests.conftest import AppFactory, WriteEnv, suite_settings
+from tests.databases import Databases
 from tests.rollup_check import rollup_drift
 
 _serials = itertools.count(9001)
@@ -159,6 +162,21 @@ def pay(writes: Any, staff: dict[str, Any]) -> Callable[..., Any]:
         return payload
 
     return run
+
+
+@pytest.fixture(scope="session")
+def own_writes(
+    backend: str, databases: Databases, key_path: Path, app_factory: AppFactory
+) -> Callable[[str], WriteEnv]:
+    """A seeded database of a test's own, by purpose: for tests that take people the shared ``writes``
+    database runs out of (its working-age extreme-poor beneficiaries of a regency are used up by whichever
+    other tests enrol first, in random order)."""
+
+    def make(purpose: str) -> WriteEnv:
+        served = app_factory(suite_settings(databases.seeded(backend, purpose), key_path))
+        return WriteEnv(gql=served.gql, engine=served.engine, client=served.client)
+
+    return make
 
 
 async def unlinked_beneficiary(

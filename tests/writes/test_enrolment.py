@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,8 +11,7 @@ from strawberry.relay import to_base64
 
 from domain.audit.models import AuditEvent
 from domain.beneficiaries.models import PovertyBeneficiary
-from tests.conftest import AppFactory, WriteEnv, suite_settings
-from tests.databases import Databases
+from tests.conftest import WriteEnv
 from tests.writes.conftest import unlinked_beneficiary
 
 ENROL = """mutation($id: ID!, $allow: Boolean! = false, $funding: FundingSource) {
@@ -23,11 +22,9 @@ ENROL = """mutation($id: ID!, $allow: Boolean! = false, $funding: FundingSource)
 
 
 @pytest.fixture(scope="session")
-def writes(backend: str, databases: Databases, key_path: Path, app_factory: AppFactory) -> WriteEnv:
-    """A seeded database of these tests' own: the shared one's working-age extreme-poor beneficiaries of a
-    regency are used up by whichever other tests enrol first (random order), so these take none of theirs."""
-    served = app_factory(suite_settings(databases.seeded(backend, "enrolment"), key_path))
-    return WriteEnv(gql=served.gql, engine=served.engine, client=served.client)
+def writes(own_writes: Callable[[str], WriteEnv]) -> WriteEnv:
+    """These tests' own database: they take none of the shared one's beneficiaries (``own_writes``)."""
+    return own_writes("enrolment")
 
 
 async def _unlinked(writes: Any, *, extreme: bool, regency: str = "52.03") -> PovertyBeneficiary:

@@ -308,10 +308,17 @@ ENROL = """mutation($id: ID!, $programs: [Program!]) {
     participant { id status paidThrough programs { program } } } }"""
 
 
+@pytest.fixture(scope="session")
+def enrolment_writes(own_writes: Callable[[str], Any]) -> Any:
+    """A database of its own: the shared one may have no working-age extreme-poor people left (``own_writes``)."""
+    return own_writes("regulations_enrolment")
+
+
 async def test_enrolment_with_jht_is_priced_and_covered_from_the_first_month(
-    writes: Any, staff: dict[str, Any]
+    enrolment_writes: Any, staff: dict[str, Any]
 ) -> None:
     """Permenaker 5/2021: JKK 1 % + JKM Rp6,800 + JHT 2 % of the declared Rp1,000,000 = Rp36,800 a month."""
+    writes = enrolment_writes
     b = await unlinked_beneficiary(writes.engine, extreme=True, newest_first=True)
     body = await writes.gql(
         ENROL, {"id": to_base64("PovertyBeneficiary", b.id), "programs": ["JKK", "JKM", "JHT"]}, staff["officer_5203"]
