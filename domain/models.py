@@ -6,7 +6,7 @@ from domain.claims.models import Claim, ClaimBenefit, ClaimEvent
 from domain.db import Base
 from domain.documents.models import TrustedDocument, TrustedDocumentClient
 from domain.identity.models import AuthorizationCode, OAuthClient, RefreshToken, RevokedToken, SigningKey, User
-from domain.jobs.models import Job
+from domain.jobs.models import Job, JobKey
 from domain.monev.rollup_tables import BudgetMonth, ParticipantMonth, PoorMonth, ProgramMonth, RollupState
 from domain.monev.rollups import install_triggers
 from domain.participants.models import Contribution, Employer, Participant, ParticipantProgram
@@ -25,6 +25,7 @@ __all__ = [
     "DataAccessEvent",
     "Employer",
     "Job",
+    "JobKey",
     "OAuthClient",
     "Participant",
     "ParticipantMonth",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, Enum, Index, Integer, String, Text
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.db import Base, PortableJSON, UTCDateTime, utcnow
@@ -65,3 +65,18 @@ class Job(Base):
     def audit_request_id(self) -> str:
         """The request id the job's audit events carry: the trail of job N is ``request_id = 'job:N'``."""
         return f"job:{self.id}"
+
+
+class JobKey(Base):
+    """A key an earlier chunk of a job used, where a rule spans the job's whole input: a payment reference
+    used twice in one file is refused at its second use whichever chunks the two rows fall in
+    (:mod:`domain.jobs.keys`). Written in the chunk's transaction, so a chunk lost in a crash leaves none of its
+    keys; removed when the job is done."""
+
+    __tablename__ = "job_keys"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    #: The SHA-256 of the key, in hex: any length of key (a file's cell) fits, and the index stays small.
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: Where the key was first used: the kind's own position (a file row).
+    first_use: Mapped[int] = mapped_column(Integer)

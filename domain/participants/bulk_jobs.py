@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.imports.report import RowError
-from domain.jobs import files
+from domain.jobs import files, keys
 from domain.jobs.models import Job
 from domain.jobs.queue import JobQueue
 from domain.jobs.registry import Chunk, ReportLine, job_kind
@@ -122,6 +123,7 @@ async def import_file_chunk(session: AsyncSession, caller: Caller, job: Job, par
     """The next chunk of rows of the staged file after the job's cursor (a file row number)."""
     after = int(job.cursor) if job.cursor else 1  # row 1 is the header
     dry_run = bool(params.get("dry_run"))
+    references = _JobReferences(session, job.id)
     with files.open_staged(params["path"], params["sha256"]) as stream:
         savepoint = await session.begin_nested() if dry_run else None
         chunk = await import_chunk(
@@ -132,10 +134,14 @@ async def import_file_chunk(session: AsyncSession, caller: Caller, job: Job, par
             params["file_kind"],
             after_row=after,
             rows=int(params.get("chunk_size") or CHUNK),
+            references=references,
         )
         if savepoint is not None:
             await savepoint.rollback()
+    # After a dry run's rollback too: its later chunks refuse a repeated reference as the real run would.
+    await keys.remember(session, job.id, references.used)
     if chunk.done:
+        await keys.forget(session, job.id)
         files.discard(params["path"])  # the file's rows are all gone through: the job needs it no more
     c = chunk.counts
     return Chunk(
@@ -172,6 +178,21 @@ async def start_import(
         raise
     await queue.enqueue(job.id)
     return job
+
+
+class _JobReferences:
+    """The payment references an import job's earlier chunks used (:mod:`domain.jobs.keys`), for
+    ``import_chunk``; the ones this chunk used first are kept in ``used`` and stored after the chunk."""
+
+    def __init__(self, session: AsyncSession, job_id: int) -> None:
+        self.session, self.job_id = session, job_id
+        self.used: dict[str, int] = {}
+
+    async def first_rows(self, references: Sequence[str]) -> dict[str, int]:
+        return await keys.first_uses(self.session, self.job_id, references)
+
+    async def add(self, first_rows: dict[str, int]) -> None:
+        self.used.update(first_rows)
 
 
 def _first_codes(errors: list[RowError]) -> dict[int, str]:

@@ -10,7 +10,8 @@ This module runs the same rule functions over the list in chunks:
    nothing, so a hidden participant cannot change what happens to the caller's own items (as the single
    path never sees it: the import leaves it out, a call naming it is refused whole).
 2. **Each item on its own** and references repeated within the list (:func:`ledger.list_problems`, over the
-   whole list at once, so a repeat in a later chunk is refused as it is in one call). Then, **per chunk, the
+   whole list at once, so a repeat in a later chunk is refused as it is in one call; ``earlier`` names the
+   references an input used before this list, a job's earlier chunks of one file). Then, **per chunk, the
    state in sets**: participants, earlier payments by reference, paid months, programmes, employers and
    payer regions (:func:`ledger.load_state`, a thousand keys per statement), and every item in list order
    through :func:`ledger.decide` (an accepted payment's months count for the next payment of the same
@@ -37,8 +38,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -77,6 +78,9 @@ class BulkRecorded(Refusals):
     written: bool = False
     #: The index of the next item not yet done (the list's length at the end).
     cursor: int = 0
+    #: Each reference the list used (its visible items'), with the index of its first use: what the next list
+    #: of the same input (a job's next chunk of one file) passes as ``earlier``.
+    references: dict[str, int] = field(default_factory=dict)
 
 
 async def record_contributions_bulk(
@@ -91,8 +95,11 @@ async def record_contributions_bulk(
     progress: Progress | None = None,
     checkpoint: Checkpoint | None = None,
     today: dt.date | None = None,
+    earlier: Mapping[str, str] | None = None,
 ) -> BulkRecorded:
-    """Record `items` from index `start` on (see the module docstring); the caller commits when ``written``."""
+    """Record `items` from index `start` on (see the module docstring); the caller commits when ``written``.
+    `earlier`: references used before `items` in the same input, each with the name of its first use
+    (:func:`ledger.list_problems`)."""
     today = today or dt.date.today()
     current = month_number(today)
     outcome = BulkRecorded(cursor=start)
@@ -102,7 +109,9 @@ async def record_contributions_bulk(
     await open_write_transaction(session)
     hidden = await _not_visible(session, caller, items)
     shown = [i for i in range(len(items)) if i not in hidden]
-    alone = {shown[j]: problems for j, problems in list_problems([items[i] for i in shown]).items()}
+    alone = {shown[j]: problems for j, problems in list_problems([items[i] for i in shown], earlier).items()}
+    for i in reversed(shown):
+        outcome.references[items[i].reference] = i
     earnest = not dry_run and not all_or_nothing
     for begin in range(start, len(items), chunk_size):
         end = min(begin + chunk_size, len(items))

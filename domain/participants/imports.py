@@ -18,11 +18,11 @@ same participant, months and amount is unchanged (the ledger's own rule).
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import IO, Any, TextIO
+from typing import IO, Any, Protocol, TextIO
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -306,9 +306,22 @@ class _Payments:
             )
 
     async def finish(
-        self, session: AsyncSession, caller: Caller, rows: _Rows, sink: ErrorSink, counts: ImportCounts
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        rows: _Rows,
+        sink: ErrorSink,
+        counts: ImportCounts,
+        book: ReferenceBook | None = None,
     ) -> None:
-        outcome = await record_contributions_bulk(session, caller, self.items)
+        earlier: dict[str, int] = {}
+        if book is not None:
+            earlier = await book.first_rows([item.reference for item in self.items])
+        outcome = await record_contributions_bulk(
+            session, caller, self.items, earlier={ref: f"row {row}" for ref, row in earlier.items()}
+        )
+        if book is not None:
+            await book.add({ref: self.numbers[i] for ref, i in outcome.references.items() if ref not in earlier})
         for refusal in sorted(outcome.refusals, key=lambda r: r.index):
             m = _INPUT.match(refusal.field or "")
             field = m.group(2) if m else refusal.field
@@ -318,6 +331,15 @@ class _Payments:
         counts.rejected += outcome.refused
         counts.imported += outcome.created
         counts.unchanged += outcome.unchanged
+
+
+class ReferenceBook(Protocol):
+    """The payment references earlier chunks of the same file used (an import job's), by the file row of
+    their first use: a reference repeated in a later chunk is ``DUPLICATE_REFERENCE`` as within one chunk."""
+
+    async def first_rows(self, references: Sequence[str]) -> dict[str, int]: ...
+
+    async def add(self, first_rows: dict[str, int]) -> None: ...
 
 
 Finish = Callable[[AsyncSession, Caller, _Rows, ErrorSink, ImportCounts], Awaitable[None]]
@@ -499,15 +521,17 @@ async def import_chunk(
     *,
     after_row: int,
     rows: int = CHUNK,
+    references: ReferenceBook | None = None,
 ) -> RowChunk:
     """Import the next `rows` data rows of a participant or contribution file after file row `after_row`, in
     the caller's transaction, writing the good rows (the partial mode): what a job does per chunk.
 
     The file is read from the start each time and the rows up to `after_row` are skipped unconverted, so only
     one chunk of rows is held. A chunk done again after a crash writes nothing twice: its NIKs are
-    registered (unchanged), its references recorded (unchanged). Within a chunk the rules are one list's
-    (a reference repeated in the chunk is ``DUPLICATE_REFERENCE``); a reference of an earlier chunk is judged
-    against the recorded payment, as a later call's would be.
+    registered (unchanged), its references recorded (unchanged). The rules are one list's, as in the
+    synchronous import: a reference repeated in the chunk is ``DUPLICATE_REFERENCE``, and so is one that an
+    earlier chunk used, when `references` holds the earlier chunks' references (a job's, in the chunk's
+    transaction: a chunk done again after a crash finds only the references of the chunks committed before).
     """
     columns, convert = _KINDS[kind]
     sink, counts = ErrorSink(keep=rows * len(columns) + 1), ImportCounts()
@@ -543,7 +567,7 @@ async def import_chunk(
         elif chunk:
             payments = _Payments()
             await payments(session, caller, chunk, cells_of, sink, counts)
-            await payments.finish(session, caller, cells_of, sink, counts)
+            await payments.finish(session, caller, cells_of, sink, counts, references)
     except FileRefused as exc:
         sink.add(RowError(exc.row, None, None, exc.code, str(exc)))
         done = True

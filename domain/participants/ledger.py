@@ -12,7 +12,7 @@ Months are numbered ``year * 12 + month - 1`` (:func:`month_number`), so that wi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -224,11 +224,16 @@ PAYEE_COLUMNS = (
 )
 
 
-def list_problems(items: Sequence[ContributionItem]) -> dict[int, list[Problem]]:
+def list_problems(
+    items: Sequence[ContributionItem], earlier: Mapping[str, str] | None = None
+) -> dict[int, list[Problem]]:
     """The problems each item has on its own, and a reference used again by a later item (refused there).
-    Keyed by the item's index; the items without problems are absent."""
+    Keyed by the item's index; the items without problems are absent.
+
+    `earlier`: references the same list used before these items (a job's earlier chunks of one file), each
+    with the name of its first use ("row 17"); an item using one is refused as a later item would be."""
     problems: dict[int, list[Problem]] = {}
-    references: dict[str, int] = {}
+    references: dict[str, str] = dict(earlier or {})
     for i, item in enumerate(items):
         mine = _item_problems(i, item)
         if item.reference in references:
@@ -236,11 +241,11 @@ def list_problems(items: Sequence[ContributionItem]) -> dict[int, list[Problem]]
                 Problem(
                     f"input[{i}].reference",
                     ContributionCode.DUPLICATE_REFERENCE,
-                    f"reference {item.reference[:64]!r} is also used by input[{references[item.reference]}]; "
+                    f"reference {item.reference[:64]!r} is also used by {references[item.reference]}; "
                     "each payment has its own reference",
                 )
             )
-        references.setdefault(item.reference, i)
+        references.setdefault(item.reference, f"input[{i}]")
         if mine:
             problems[i] = mine
     return problems

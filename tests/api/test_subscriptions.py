@@ -2,9 +2,10 @@
 and SSE (httpx streaming), against the service under uvicorn.
 
 SQLite in one process; PostgreSQL across two web processes (a claim moved through one reaches a subscriber
-of the other: ``LISTEN/NOTIFY``). Bad input: no token, a malformed or foreign one, another region, past the
-per-connection and per-client bounds, a token revoked mid-subscription, a rolled-back write, a query over
-the socket, a subscriber that never reads.
+of the other: ``LISTEN/NOTIFY``), and ``jobProgress`` of a job run by a separate ``jamsos worker`` process.
+Bad input: no token, a malformed or foreign one, another region, past the per-connection and per-client
+bounds, a token revoked mid-subscription, a rolled-back write, a query over the socket, a subscriber that
+never reads.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import base64
 import contextlib
 import datetime as dt
 import json
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +34,7 @@ from strawberry.relay import to_base64
 
 import domain.audit.access
 from api.app import create_app
+from api.cli_jobs import apply_queue_schema
 from auth import accounts
 from auth.revocation import Revoked, record_revocations
 from auth.scopes import ROLE_SCOPES, Role, Scope
@@ -41,6 +45,8 @@ from domain.claims.models import Claim, ClaimStatus
 from domain.db import make_engine, make_sessionmaker
 from domain.documents.models import document_id
 from domain.documents.writes import NewDocument, push_documents
+from domain.jobs.models import Job
+from domain.jobs.queue import ProcrastinateQueue
 from domain.jobs.rules import JobState
 from domain.jobs.runner import create_job, run_job
 from domain.participants.models import FundingSource
@@ -686,3 +692,63 @@ async def test_job_progress_follows_each_chunk_until_the_job_ends(
     assert seen[-1]["progress"] == 1.0
     errors = refused["payload"]["errors"] if refused["event"] == "next" else refused["errors"]
     assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+
+
+@pytest.fixture
+def worker_db(databases: Databases) -> str:
+    if not POSTGRES_URL:
+        pytest.skip("the worker runs on PostgreSQL (JAMSOS_TEST_POSTGRES_URL)")
+    return databases.seeded("postgres", "job_progress_worker")  # outside the event loop: a first template migrates
+
+
+@pytest.mark.whole_machine
+async def test_job_progress_of_a_job_run_by_a_separate_worker_process(
+    worker_db: str, key_path: Path, tmp_path: Path, mint: Callable[..., str], node_modules: Path
+) -> None:
+    """The Procfile's deployment on PostgreSQL: the web process hands the job to the queue, a separate
+    ``jamsos worker`` process runs it, and a subscriber of the web process sees each committed chunk and the
+    final state (the worker's ``NOTIFY``, the web process's ``LISTEN``)."""
+    url = worker_db
+    await apply_queue_schema(url)
+    app = create_app(suite_settings(url, key_path, jobs_runner="worker"))
+    assert isinstance(app.state.jobs, ProcrastinateQueue)  # this process runs no job
+    engine = app.state.engine
+    await make_mix(engine, 22, 30)
+    sessions = make_sessionmaker(engine)
+    officer = DomainCaller(Actor("officer.dewi@52.03", "user"), RegionCode.parse("52.03"), sees_personal_data=True)
+    params = enrolment_params(
+        ListFilter(region_code="52.03"), programs=None, funding=FundingSource.APBD, payer="52.03", dry_run=False,
+        chunk_size=10,
+    )  # fmt: skip
+    log = tmp_path / "worker.log"
+    async with serving(app) as address:
+        async with sessions() as session, session.begin():
+            job = await create_job(session, officer, ENROL_KIND, params, total=30, payer_region_code="52.03")
+        token = person(mint, "officer.dewi@52.03", "52.03").token
+        async with subscribe(f"http://{address}", token, (JOB_PROGRESS, {"id": to_base64("Job", job.id)})) as watcher:
+            first = await watcher.wait_for(lambda line: line["event"] == "next")
+            assert first["payload"]["data"]["jobProgress"]["state"] == "QUEUED"
+            await app.state.jobs.enqueue(job.id)  # what enrollBeneficiaries does over a page
+            env = service_env(url, tmp_path, signing_key_path=str(key_path))
+            with log.open("ab") as out:
+                worker = subprocess.Popen(  # noqa: S603, ASYNC220 - our own command line, fixed arguments
+                    [str(Path(sys.executable).with_name("jamsos")), "worker"], env=env, stdout=out, stderr=out
+                )
+            try:
+                await watcher.wait_for(lambda line: line["event"] == "complete", within=60)
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                await asyncio.to_thread(worker.wait, 30)
+    seen = [line["payload"]["data"]["jobProgress"] for line in watcher.lines if line["event"] == "next"]
+    states = [s["state"] for s in seen]
+    assert (states[0], states[-1]) == ("QUEUED", "DONE"), (states, log.read_text())
+    assert "RUNNING" in states
+    processed = [s["processed"] for s in seen]
+    assert processed == sorted(processed)  # every committed chunk, in order
+    assert len([s for s in seen if s["state"] == "RUNNING"]) >= 3  # one event per chunk of 10
+    assert (processed[-1], seen[-1]["progress"]) == (30, 1.0)
+    async with sessions() as session:
+        done = await session.get(Job, job.id)
+        assert done is not None
+        assert (done.state, done.processed) == (JobState.DONE, 30)
+    await engine.dispose()

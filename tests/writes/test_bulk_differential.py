@@ -10,6 +10,7 @@ items taken out and the rest sent again, a participant outside the caller's regi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import random
 import re
@@ -330,6 +331,38 @@ async def test_contributions_all_or_nothing_dry_run_and_resume(engines: tuple[As
     again = await _bulk_contributions(bulk, caller, items)
     assert again.created == 0
     assert await _ledger_rows(single, versions=False) == await _ledger_rows(bulk, versions=False)
+
+
+async def test_a_repeated_reference_is_refused_the_same_whatever_the_chunks(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    """References repeated in a list are DUPLICATE_REFERENCE at their later use whether the two uses share a
+    chunk or not (chunks of 1, 3, 7 and the whole list), and a run resumed mid-list refuses the repeats of
+    items before its start; the references an input used before the list (``earlier``) count too."""
+    _, bulk = engines
+    caller = officer("52.71")
+    items = _contribution_mix(await _people(bulk), "52.71", random.Random(11), 40)
+
+    def refusals(outcome: Any) -> list[tuple[int, str | None, str, str]]:
+        return sorted((r.index, r.field, str(r.code), r.message) for r in outcome.refusals)
+
+    alone = refusals(await _bulk_contributions(bulk, caller, items, dry_run=True))
+    hidden = {r[0] for r in alone if r[2] == "NOT_FOUND"}
+    seen = [item for i, item in enumerate(items) if i not in hidden]
+    first = min(set(range(len(items))) - hidden)
+    items = [seen[0], *items, *(dataclasses.replace(item, amount=item.amount + 1) for item in seen[::5])]
+    whole = refusals(await _bulk_contributions(bulk, caller, items, dry_run=True))
+    duplicates = [r for r in whole if r[2] == "DUPLICATE_REFERENCE"]
+    assert {r[0] for r in duplicates} >= set(range(41, len(items)))  # the same payment again, and other ones
+    for size in (1, 3, 7):
+        assert refusals(await _bulk_contributions(bulk, caller, items, dry_run=True, chunk_size=size)) == whole
+    resumed = await _bulk_contributions(bulk, caller, items, dry_run=True, start=20, chunk_size=3)
+    assert [r for r in refusals(resumed) if r[2] == "DUPLICATE_REFERENCE"] == [r for r in duplicates if r[0] >= 20]
+    earlier = {items[0].reference: "row 2"}
+    told = refusals(await _bulk_contributions(bulk, caller, items[1:], dry_run=True, earlier=earlier))
+    assert [r[3] for r in told if r[0] == first and r[2] == "DUPLICATE_REFERENCE"] == [
+        f"reference {items[0].reference!r} is also used by row 2; each payment has its own reference"
+    ]
 
 
 async def test_a_huge_list_of_payments_is_chunked_and_every_bad_one_refused(

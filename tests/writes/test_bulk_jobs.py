@@ -3,7 +3,9 @@ that writes exactly the good rows, resumes after a crash doing nothing twice, an
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import itertools
 import json
 from collections.abc import Awaitable, Callable
@@ -22,7 +24,7 @@ from domain.audit.models import AuditEvent
 from domain.audit.writes import Actor, verify_chain
 from domain.db import make_sessionmaker
 from domain.jobs import files
-from domain.jobs.models import Job
+from domain.jobs.models import Job, JobKey
 from domain.jobs.queue import InProcessQueue
 from domain.jobs.registry import Chunk, job_kind
 from domain.jobs.rules import JobState
@@ -30,12 +32,14 @@ from domain.jobs.runner import create_job, run_job
 from domain.nik import Sex, build_nik
 from domain.participants.apbd import apbd_reference
 from domain.participants.bulk_jobs import (
+    CONTRIBUTION_IMPORT_KIND,
     PARTICIPANT_IMPORT_KIND,
     apbd_month_chunk,
     apbd_month_params,
     import_file_chunk,
     import_params,
 )
+from domain.participants.imports import RowImportOptions, import_contributions
 from domain.participants.models import Contribution, Participant
 from domain.regions.rules import RegionCode
 from domain.writes.caller import Caller as DomainCaller
@@ -464,6 +468,103 @@ async def test_an_apbd_job_killed_mid_chunk_resumes_and_books_nobody_twice(write
         rows = (await conn.execute(references)).all()
     assert len(rows) == booked == len({pid for pid, _ in rows})
     assert all(ref == apbd_reference("52.03", month, pid) for pid, ref in rows)
+    await _check_consistent(writes.engine)
+
+
+@job_kind("tests.import_then_crash_again")
+async def _import_then_crash_again(
+    session: AsyncSession, caller: DomainCaller, job: Job, params: dict[str, Any]
+) -> Chunk:
+    return await _crash_once_in_the_second_chunk(import_file_chunk, session, caller, job, params)
+
+
+def _report_lines(report: str) -> list[tuple[int, str, str]]:
+    """A job's report (with or without its header) as (row, code, message), in file order."""
+    lines = [line for line in csv.reader(io.StringIO(report)) if line and line[0] != "row"]
+    return sorted((int(row), code, message) for row, _column, _value, code, message in lines)
+
+
+async def _run_import_job(engine: AsyncEngine, kind: str, params: dict[str, Any], total: int) -> Job:
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        job_id = (await create_job(session, OFFICER, kind, params, total=total)).id
+    assert await run_job(sessions, job_id) is JobState.DONE
+    async with sessions() as session:
+        job = await session.get(Job, job_id)
+        assert job is not None
+        return job
+
+
+async def test_a_reference_repeated_in_another_chunk_is_a_duplicate_whatever_the_chunks(
+    writes: WriteEnv, staff: dict[str, Caller], tmp_path: Path
+) -> None:
+    """A file's repeated references are DUPLICATE_REFERENCE on the later row, naming the earlier one, as the
+    synchronous import says, however the job cuts the file into chunks, and when a job killed mid-chunk
+    resumes; nothing is booked twice, and a job's references are forgotten when it is done."""
+    lines, bad = participant_rows(14)
+    registered = (await upload(writes.client, PARTICIPANTS, csv_file(lines), staff["officer_5203"]))["data"]
+    assert registered["importParticipants"]["imported"] == 13
+    p = sorted(_niks(lines, set(range(2, 16)) - bad))
+    month = NEXT_MONTH.strftime("%Y-%m-%d")
+    tag = registered["importParticipants"]["sha256"][:8]
+    nobody = build_nik("52.71.01", dt.date(1990, 1, 1), Sex.M, 9100)  # nobody of the officer's region
+
+    def pay(nik: str, ref: str, amount: str = "16800") -> str:
+        return f"{nik},1,{amount},SELF,DUP-{tag}-{ref},{month}"
+
+    rows = [
+        pay(p[0], "A"),  # row 2
+        pay(p[1], "B"),  # row 3
+        pay(p[2], "C", amount="16000"),  # row 4: not the price (refused), its reference still used
+        pay(nobody, "D"),  # row 5: nobody the officer can see: its reference counts for nothing
+        pay(p[3], "E"),  # row 6
+        pay(p[0], "A"),  # row 7: row 2 again, the same payment
+        pay(p[4], "B"),  # row 8: row 3's reference, another payment
+        pay(p[5], "C"),  # row 9: the reference of the refused row 4
+        pay(p[6], "D"),  # row 10: recorded (row 5 does not count)
+        pay(p[7], "E"),  # row 11: right after row 6's reference
+        pay(p[8], "F"),  # row 12
+        pay(p[9], "A"),  # row 13: a third use of row 2's reference
+    ]
+    text = csv_file(rows, "nik,jumlah_bulan,jumlah,pembayar,referensi,bulan_mulai")
+    duplicates = {7: 2, 8: 3, 9: 4, 11: 6, 13: 2}
+
+    async with AsyncSession(writes.engine) as session:
+        options = RowImportOptions(dry_run=True, skip_invalid=True)
+        synchronous = await import_contributions(session, OFFICER, io.BytesIO(text.encode()), "pay.csv", options)
+        await session.rollback()
+    expected = sorted((e.row, str(e.code), e.message) for e in synchronous.errors)
+    assert {row: code for row, code, _ in expected} == {4: "AMOUNT_MISMATCH", 5: "NOT_FOUND"} | dict.fromkeys(
+        duplicates, "DUPLICATE_REFERENCE"
+    )
+    for row, code, message in expected:
+        if code == "DUPLICATE_REFERENCE":
+            assert f"also used by row {duplicates[row]};" in message, message
+
+    def staged() -> dict[str, Any]:
+        source = tmp_path / "pay.csv"
+        source.write_text(text)
+        with source.open("rb") as stream:
+            path, sha256 = files.stage(stream, tmp_path / "staged", "pay.csv")
+        return import_params(CONTRIBUTION_IMPORT_KIND, str(path), sha256, "pay.csv", dry_run=False, chunk_size=2)
+
+    recorded = select(func.count()).select_from(Contribution).where(Contribution.reference.like(f"DUP-{tag}-%"))
+    keys = select(func.count()).select_from(JobKey)
+    # Chunks of two rows, the second killed after its work and resumed: every duplicate is in another chunk.
+    crashed = await _crash_and_resume(writes.engine, "tests.import_then_crash_again", staged(), len(rows))
+    assert _report_lines(crashed.report) == expected
+    assert (crashed.processed, crashed.counts) == (12, {"imported": 5, "rejected": 7})
+    assert await _scalar(writes.engine, recorded) == 5  # A, B, D, E, F: once each
+    assert await _scalar(writes.engine, keys) == 0
+    for size in (1, 3, 5, 100):  # the same report however the file is cut; the second run books nothing
+        params = {**staged(), "chunk_size": size}
+        again = await _run_import_job(writes.engine, CONTRIBUTION_IMPORT_KIND, params, len(rows))
+        assert _report_lines(again.report) == expected, size
+        assert again.counts == {"unchanged": 5, "rejected": 7}, size
+    dry = await _run_import_job(writes.engine, CONTRIBUTION_IMPORT_KIND, {**staged(), "dry_run": True}, len(rows))
+    assert _report_lines(dry.report) == expected
+    assert await _scalar(writes.engine, recorded) == 5
+    assert await _scalar(writes.engine, keys) == 0
     await _check_consistent(writes.engine)
 
 
