@@ -37,7 +37,10 @@ def main() -> None:
     keys = run.sample(url)
     tokens = {name: run.mint_token(url, key_path, pii=name == "pii") for name in args.tokens}
     files = {s: run.write_lines("jamsos", s, keys) for s in args.scenarios}
-    checkouts = {"this": (run.ROOT, run.VENV_BIN), "other": (args.other.resolve(), args.other.resolve() / ".venv" / "bin")}
+    checkouts = {
+        "this": (run.ROOT, run.VENV_BIN),
+        "other": (args.other.resolve(), args.other.resolve() / ".venv" / "bin"),
+    }
     results: list[dict[str, object]] = []
     print(json.dumps(run.machine()), flush=True)
     for round_number in range(args.rounds):
@@ -48,7 +51,9 @@ def main() -> None:
                 for scenario in args.scenarios:
                     for token_name, token in tokens.items():
                         run.run_wrk("jamsos", files[scenario], args.concurrency, 2, token)
-                        row = run.run_wrk("jamsos", files[scenario], args.concurrency, args.duration, token, process.pid)
+                        row = run.run_wrk(
+                            "jamsos", files[scenario], args.concurrency, args.duration, token, process.pid
+                        )
                         row |= {"checkout": name, "token": token_name, "scenario": scenario, "round": round_number}
                         print(json.dumps(row), flush=True)
                         results.append(row)
@@ -58,7 +63,9 @@ def main() -> None:
     for name in checkouts:
         for scenario in args.scenarios:
             for token_name in tokens:
-                rows = [r for r in results if (r["checkout"], r["scenario"], r["token"]) == (name, scenario, token_name)]
+                rows = [
+                    r for r in results if (r["checkout"], r["scenario"], r["token"]) == (name, scenario, token_name)
+                ]
                 rps = statistics.median(float(r["rps"]) for r in rows)  # type: ignore[arg-type]
                 cpu = statistics.median(float(r["cpu_ms_per_request"]) for r in rows)  # type: ignore[arg-type]
                 p99 = statistics.median(float(r["p99_ms"]) for r in rows)  # type: ignore[arg-type]
