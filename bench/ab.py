@@ -3,10 +3,11 @@
     .venv/bin/python bench/ab.py --database-url postgresql+asyncpg://…/jamsos_bench_ntb \
         --other /path/to/a/worktree/at/another/commit --scenarios S1 S2 --rounds 3 --duration 8
 
-``--other`` is a checkout with its own ``.venv`` (``git worktree add … <ref>`` and ``make install`` there); each
-round starts this checkout's server and the other's in turn (the order reverses every round), and measures
-each scenario with both tokens at 8 clients, as ``bench/run.py`` does (its server, wrk and tokens). Prints one
-JSON line per measurement and the medians; writes nothing into ``bench/results``. A benchmark: nothing asserts.
+``--other`` is a checkout with its own ``.venv`` (``git worktree add … <ref>`` and ``make install`` there), or
+this one again when only ``--other-env`` settings differ (``--other-env JAMSOS_X=1``). Each round starts this
+checkout's server and the other's in turn (the order reverses every round) and measures each scenario with
+both tokens at 8 clients, as ``bench/run.py`` does (its server, wrk and tokens). Prints one JSON line per
+measurement and the medians; writes nothing into ``bench/results``. A benchmark: nothing asserts.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ import run  # bench/run.py: this file runs as a script from bench/
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=run.DEFAULT_URL)
-    parser.add_argument("--other", type=Path, required=True, help="another checkout, with its own .venv")
+    parser.add_argument("--other", type=Path, help="another checkout, with its own .venv (default: this one)")
+    parser.add_argument(
+        "--other-env", nargs="*", default=[], metavar="NAME=VALUE", help="settings of the other server only"
+    )
     parser.add_argument("--scenarios", nargs="+", default=["S1", "S2"])
     parser.add_argument("--tokens", nargs="+", choices=run.TOKENS, default=list(run.TOKENS))
     parser.add_argument("--rounds", type=int, default=3)
@@ -37,17 +41,16 @@ def main() -> None:
     keys = run.sample(url)
     tokens = {name: run.mint_token(url, key_path, pii=name == "pii") for name in args.tokens}
     files = {s: run.write_lines("jamsos", s, keys) for s in args.scenarios}
-    checkouts = {
-        "this": (run.ROOT, run.VENV_BIN),
-        "other": (args.other.resolve(), args.other.resolve() / ".venv" / "bin"),
-    }
+    other = (args.other or run.ROOT).resolve()
+    checkouts = {"this": (run.ROOT, run.VENV_BIN), "other": (other, other / ".venv" / "bin")}
+    envs = {"this": {}, "other": dict(item.split("=", 1) for item in args.other_env)}
     results: list[dict[str, object]] = []
     print(json.dumps(run.machine()), flush=True)
     for round_number in range(args.rounds):
         order = ["this", "other"] if round_number % 2 == 0 else ["other", "this"]
         for name in order:
             run.ROOT, run.VENV_BIN = checkouts[name]
-            with run.server("jamsos", url, key_path) as process:
+            with run.server("jamsos", url, key_path, envs[name]) as process:
                 for scenario in args.scenarios:
                     for token_name, token in tokens.items():
                         run.run_wrk("jamsos", files[scenario], args.concurrency, 2, token)
