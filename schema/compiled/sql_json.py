@@ -371,6 +371,9 @@ class Finish:
 
     def __init__(self, pii_notes: list[tuple[str, object, str]]) -> None:
         self.notes = pii_notes
+        #: Per object plan (by identity), its personal leaves as (JSON key, field name): worked out once per
+        #: page, not once per object and leaf.
+        self._personal: dict[int, list[tuple[str, str]]] = {}
 
     def connection(self, plan: ConnectionPlan, value: Any, sort: SortKey, descending: bool) -> None:
         if value is None:
@@ -394,14 +397,22 @@ class Finish:
             return
         row_id = value.pop(ROW_ID, None)
         for item in plan.items:
-            if isinstance(item, Relation):
-                if item.name == "claims":
-                    assert isinstance(item.plan, ConnectionPlan)
-                    self.connection(item.plan, value[item.key], SUBMITTED_SORT, False)
-            elif isinstance(item, Leaf) and row_id is not None:
-                personal = item.column in personal_columns(_MODELS[plan.typename])
-                if personal and value[item.key] is not None:
-                    self.notes.append((plan.typename, row_id, item.name))
+            if isinstance(item, Relation) and item.name == "claims":
+                assert isinstance(item.plan, ConnectionPlan)
+                self.connection(item.plan, value[item.key], SUBMITTED_SORT, False)
+        if row_id is not None:
+            for key, name in self.personal_leaves(plan):
+                if value[key] is not None:
+                    self.notes.append((plan.typename, row_id, name))
+
+    def personal_leaves(self, plan: ObjectPlan) -> list[tuple[str, str]]:
+        """The leaves of `plan` that are personal data (``auth.policy.personal_columns``), in plan order."""
+        found = self._personal.get(id(plan))
+        if found is None:
+            personal = personal_columns(_MODELS[plan.typename])
+            found = [(i.key, i.name) for i in plan.items if isinstance(i, Leaf) and i.column in personal]
+            self._personal[id(plan)] = found
+        return found
 
     def objects(self, plan: ObjectPlan, values: list[Any]) -> None:
         for value in values:
