@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
-from domain.db import insert_rows, one_of, utcnow
+from domain.db import copy_rows, insert_rows, new_ids, one_of, utcnow
 from domain.nik import InvalidNIK, parse_nik
 from domain.participants.bulk import CHUNK, Checkpoint, Progress, Refusals
 from domain.participants.models import Employer, Participant, ParticipantProgram, ParticipantStatus
@@ -215,14 +215,20 @@ async def _write(
 ) -> None:
     numbers = await _free_membership_numbers(session, len(accepted), today)
     rows = [{**values, "membership_number": number} for (_, values), number in zip(accepted, numbers, strict=True)]
-    by_nik = dict(await insert_rows(session, Participant, rows, Participant.nik, Participant.id))
-    ids = [by_nik[row["nik"]] for row in rows]
+    ids = await new_ids(session, Participant, len(rows))
+    if ids is not None:  # PostgreSQL: the ids drawn from the sequence, the rows COPYed
+        for row, pid in zip(rows, ids, strict=True):
+            row["id"] = pid
+        await copy_rows(session, Participant, rows)
+    else:
+        by_nik = dict(await insert_rows(session, Participant, rows, Participant.nik, Participant.id))
+        ids = [by_nik[row["nik"]] for row in rows]
     programs = [
         {"participant_id": pid, "program": p, "segment": data.segment, "since": today}
         for pid, (data, _) in zip(ids, accepted, strict=True)
         for p in sorted(data.programs)
     ]
-    await insert_rows(session, ParticipantProgram, programs)
+    await copy_rows(session, ParticipantProgram, programs)
     await link_beneficiaries_by_nik(session, [row["nik"] for row in rows])
     events = [
         audit.NewEvent(
