@@ -232,9 +232,9 @@ async def phase_import(url: str, participants: int) -> dict[str, Any]:
                 result = await import_participants(
                     session, caller(REGENCY), stream, path.name, RowImportOptions(), report=io.StringIO()
                 )
+            db_cpu = backend_cpu_seconds(backend)  # before the commit: the connection closes with it
             if result.written:
                 await session.commit()
-            db_cpu = backend_cpu_seconds(backend)
         return {
             "seconds": round(time.perf_counter() - started, 2),
             "cpu_seconds": round(process_cpu_seconds() - cpu, 2),

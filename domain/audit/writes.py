@@ -78,15 +78,20 @@ def normalise(value: Any) -> Any:
     direct = _DIRECT.get(kind)
     if direct is not None:
         return direct(value)
-    if isinstance(value, enum.Enum):
+    if isinstance(value, enum.Enum) and not isinstance(value, float):
         # The encoder writes a str or int enum as the str or int it is, and any other through _jsonable.
         if isinstance(value, str):
-            return str.__str__(value)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return int(value)
-        if not isinstance(value, float):
-            return normalise(value.value)
+            _DIRECT[kind] = str.__str__
+        elif isinstance(value, int):
+            _DIRECT[kind] = int
+        else:
+            _DIRECT[kind] = _enum_value
+        return _DIRECT[kind](value)
     return json.loads(json.dumps(value, default=_jsonable))
+
+
+def _enum_value(value: enum.Enum) -> Any:
+    return normalise(value.value)
 
 
 def _normalise_dict(value: dict[Any, Any]) -> Any:
@@ -190,7 +195,7 @@ async def lock_chain(session: AsyncSession) -> AuditChainHead:
 
 
 def _chained(
-    head: AuditChainHead, actor: Actor, meta: RequestMeta, event: NewEvent
+    head: AuditChainHead, actor: Actor, meta: RequestMeta, event: NewEvent, *, normalised: bool = False
 ) -> tuple[dict[str, Any], str]:
     """The column values of the next event after `head`, hashed, and `head` moved on to it, and the canonical
     text of its changes (the one place an event is made: :func:`record` makes an object of the values,
@@ -204,7 +209,7 @@ def _chained(
         "action": event.action,
         "entity_type": event.entity_type,
         "entity_id": None if event.entity_id is None else str(event.entity_id),
-        "changes": normalise(event.changes) if event.changes is not None else None,
+        "changes": event.changes if normalised or event.changes is None else normalise(event.changes),
         "reason_code": event.reason_code,
         "reason": event.reason,
         "request_id": meta.request_id,
@@ -246,11 +251,19 @@ _EVENTS_PER_STATEMENT = 20_000
 
 
 async def record_many(
-    session: AsyncSession, *, actor: Actor, events: Sequence[NewEvent], meta: RequestMeta | None = None
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    events: Sequence[NewEvent],
+    meta: RequestMeta | None = None,
+    normalised: bool = False,
 ) -> int:
     """Append `events` in order, as :func:`record` would one after the other, with one lock of the chain and
     a bulk append (for the set-based writes: thousands of events without an ORM object each; the changes are
-    stored as the canonical text the hash was computed over). Returns the last sequence number."""
+    stored as the canonical text the hash was computed over). Returns the last sequence number.
+
+    `normalised`: every event's changes are :func:`diff`'s output as it was returned (already what
+    :func:`normalise` gives), so they are not normalised again."""
     head = await lock_chain(session)
     if not events:
         return head.seq
@@ -258,7 +271,7 @@ async def record_many(
     for start in range(0, len(events), _EVENTS_PER_STATEMENT):
         rows = []
         for event in events[start : start + _EVENTS_PER_STATEMENT]:
-            values, text = _chained(head, actor, meta, event)
+            values, text = _chained(head, actor, meta, event, normalised=normalised)
             values["changes"] = text if event.changes is not None else None
             rows.append(values)
         await copy_rows(session, AuditEvent, rows, prepared=("changes",))

@@ -239,4 +239,4 @@ async def _write(
         )
         for pid, row, (data, _) in zip(ids, rows, accepted, strict=True)
     ]
-    await audit.record_many(session, actor=caller.actor, events=events, meta=caller.meta)
+    await audit.record_many(session, actor=caller.actor, events=events, meta=caller.meta, normalised=True)
