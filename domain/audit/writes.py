@@ -265,18 +265,36 @@ async def record_many(
     `normalised`: every event's changes are :func:`diff`'s output as it was returned (already what
     :func:`normalise` gives), so they are not normalised again."""
     head = await lock_chain(session)
-    if not events:
-        return head.seq
-    meta = meta or RequestMeta()
-    for start in range(0, len(events), _EVENTS_PER_STATEMENT):
-        rows = []
-        for event in events[start : start + _EVENTS_PER_STATEMENT]:
-            values, text = _chained(head, actor, meta, event, normalised=normalised)
-            values["changes"] = text if event.changes is not None else None
-            rows.append(values)
-        await copy_rows(session, AuditEvent, rows, prepared=("changes",))
-    await session.flush()  # the head row's new seq and hash
+    if events:
+        await append_rows(session, chained_rows(head, actor, events, meta, normalised=normalised))
     return head.seq
+
+
+def chained_rows(
+    head: AuditChainHead,
+    actor: Actor,
+    events: Sequence[NewEvent],
+    meta: RequestMeta | None = None,
+    *,
+    normalised: bool = False,
+) -> list[dict[str, Any]]:
+    """:func:`record_many`'s first half, for a set-based write that makes its events while its other
+    statements run: the rows of `events` after `head` (from :func:`lock_chain`, moved on to the last of
+    them), for :func:`append_rows`. Called again with the same head, it goes on where it stopped."""
+    meta = meta or RequestMeta()
+    rows = []
+    for event in events:
+        values, text = _chained(head, actor, meta, event, normalised=normalised)
+        values["changes"] = text if event.changes is not None else None
+        rows.append(values)
+    return rows
+
+
+async def append_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """:func:`record_many`'s second half: append the rows of :func:`chained_rows` in bulk, and the head."""
+    for start in range(0, len(rows), _EVENTS_PER_STATEMENT):
+        await copy_rows(session, AuditEvent, rows[start : start + _EVENTS_PER_STATEMENT], prepared=("changes",))
+    await session.flush()  # the head row's new seq and hash
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ registers nobody twice.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import Sequence
@@ -210,17 +211,18 @@ async def register_participants_bulk(
     return outcome
 
 
+#: Events made between two turns of the event loop while the chunk's tables are written (see _write).
+_EVENTS_PER_TURN = 500
+
+
 async def _write(
     session: AsyncSession, caller: Caller, accepted: list[tuple[Registration, dict[str, Any]]], today: dt.date
 ) -> None:
     numbers = await _free_membership_numbers(session, len(accepted), today)
     rows = [{**values, "membership_number": number} for (_, values), number in zip(accepted, numbers, strict=True)]
     ids = await new_ids(session, Participant, len(rows))
-    if ids is not None:  # PostgreSQL: the ids drawn from the sequence, the rows COPYed
-        for row, pid in zip(rows, ids, strict=True):
-            row["id"] = pid
-        await copy_rows(session, Participant, rows)
-    else:
+    drawn = ids is not None
+    if ids is None:  # SQLite: inserted with RETURNING (ids matched back by NIK)
         by_nik = dict(await insert_rows(session, Participant, rows, Participant.nik, Participant.id))
         ids = [by_nik[row["nik"]] for row in rows]
     programs = [
@@ -228,15 +230,36 @@ async def _write(
         for pid, (data, _) in zip(ids, accepted, strict=True)
         for p in sorted(data.programs)
     ]
-    await copy_rows(session, ParticipantProgram, programs)
-    await link_beneficiaries_by_nik(session, [row["nik"] for row in rows])
-    events = [
-        audit.NewEvent(
-            "participant.register",
-            "Participant",
-            pid,
-            audit.diff({}, snapshot_of({**row, "id": pid}, data.programs)),
-        )
-        for pid, row, (data, _) in zip(ids, rows, accepted, strict=True)
-    ]
-    await audit.record_many(session, actor=caller.actor, events=events, meta=caller.meta, normalised=True)
+    head = await audit.lock_chain(session)
+
+    async def tables() -> None:
+        if drawn:  # PostgreSQL: the ids drawn from the sequence, the rows COPYed
+            for row, pid in zip(rows, ids, strict=True):
+                row["id"] = pid
+            await copy_rows(session, Participant, rows)
+        await copy_rows(session, ParticipantProgram, programs)
+        await link_beneficiaries_by_nik(session, [row["nik"] for row in rows])
+
+    # The tables are written (the database working) while this process makes the events, a few hundred
+    # between two turns of the loop so the COPY's data goes on being sent; nothing else uses the session.
+    written = asyncio.create_task(tables())
+    events: list[dict[str, Any]] = []
+    try:
+        for start in range(0, len(rows), _EVENTS_PER_TURN):
+            batch = [
+                audit.NewEvent(
+                    "participant.register", "Participant", pid, audit.diff({}, snapshot_of(row, data.programs))
+                )
+                for pid, row, (data, _) in zip(
+                    ids[start : start + _EVENTS_PER_TURN],
+                    rows[start : start + _EVENTS_PER_TURN],
+                    accepted[start : start + _EVENTS_PER_TURN],
+                    strict=True,
+                )
+            ]
+            events += audit.chained_rows(head, caller.actor, batch, caller.meta, normalised=True)
+            await asyncio.sleep(0)
+    finally:
+        await asyncio.wait([written])
+    written.result()
+    await audit.append_rows(session, events)
