@@ -15,8 +15,8 @@ tables (set-up, not measured). Each measured phase runs in a process of its own,
    it: :func:`domain.participants.imports.import_participants`, committed).
 
 Prints seconds and peak RSS per phase, and for the import the CPU seconds (user + system) of the process and
-of its PostgreSQL backend (read from /proc: a server on this machine). Goals (issue 21): 100,000 workers booked under 30 s; 1,000,000
-participant rows imported under 120 s and 400 MB (measured here at 100,000 at most: the machine is shared).
+of its PostgreSQL backend (read from /proc: a server on this machine). Goals (issue 21): 100,000 workers
+booked under 30 s; 1,000,000 participant rows imported under 120 s and 400 MB.
 """
 
 from __future__ import annotations

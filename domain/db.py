@@ -175,8 +175,7 @@ async def copy_rows(
     dialect = conn.dialect
     names = list(rows[0])
     processors = [
-        None if name in prepared else table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        for name in names
+        None if name in prepared else table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
     ]
     if all(p is None for p in processors):
         records = [tuple(row[name] for name in names) for row in rows]
@@ -189,12 +188,13 @@ async def copy_rows(
                 record[i] = process(record[i])
             records.append(tuple(record))
     if dialect.name == "postgresql":
-        raw = await conn.get_raw_connection()
-        await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=names)
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None  # an open asyncpg connection
+        await driver.copy_records_to_table(table.name, records=records, columns=names)
         return
     placeholders = ", ".join("?" for _ in names)
     statement = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({placeholders})"  # noqa: S608 (model names)
-    await conn.exec_driver_sql(statement, records)  # type: ignore[arg-type]
+    await conn.exec_driver_sql(statement, records)
 
 
 async def new_ids(session: AsyncSession, model: type[Base], count: int) -> list[int] | None:

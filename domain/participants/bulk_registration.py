@@ -75,14 +75,18 @@ def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
 
 
 async def _lookups(session: AsyncSession, rows: Sequence[Registration]) -> Lookups:
-    codes, districts, numbers = set(), set(), set()
-    for r in rows:
+    codes: set[str] = set()
+    districts: set[str] = set()
+    # Each distinct value parsed once (a list names a few villages and districts, many times each).
+    for raw in {r.region_code for r in rows}:
         with contextlib.suppress(InvalidRegionCode):
-            codes.add(RegionCode.parse(r.region_code).code)
+            codes.add(RegionCode.parse(raw).code)
+    for nik in {r.nik for r in rows}:
         with contextlib.suppress(InvalidNIK):
-            districts.add(parse_nik(r.nik).district_code)
-        if r.segment is Segment.PU and r.employer_registration_number:
-            numbers.add(r.employer_registration_number)
+            districts.add(parse_nik(nik).district_code)
+    numbers = {
+        r.employer_registration_number for r in rows if r.segment is Segment.PU and r.employer_registration_number
+    }
     levels: dict[str, RegionLevel] = {}
     for chunk in _chunks(sorted(codes)):
         levels.update((code, level) for code, level in await session.execute(
