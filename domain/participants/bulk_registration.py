@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.audit import writes as audit
 from domain.db import copy_rows, insert_rows, new_ids, one_of, utcnow
 from domain.nik import InvalidNIK, parse_nik
-from domain.participants.bulk import CHUNK, Checkpoint, Progress, Refusals
+from domain.participants.bulk import CHUNK, Checkpoint, Progress, Refusals, collector_paused
 from domain.participants.models import Employer, Participant, ParticipantProgram, ParticipantStatus
 from domain.participants.rules import Segment
 from domain.participants.writes import (
@@ -158,61 +158,76 @@ async def register_participants_bulk(
     outcome = BulkRegistered(cursor=start)
     earnest = not dry_run and not all_or_nothing
     for begin in range(start, len(registrations), chunk_size):
-        end = min(begin + chunk_size, len(registrations))
-        # The chain's lock before the chunk's reads (again after a checkpoint's commit): a concurrent run over
-        # the same list then finds this one's participants registered instead of colliding with them.
-        await open_write_transaction(session)
-        chunk = registrations[begin:end]
-        lookups = await _lookups(session, chunk)
-        taken = await _registered(session, [r.nik for r in chunk])
-        accepted: list[tuple[Registration, dict[str, Any]]] = []
-        for i, data in enumerate(chunk, start=begin):
-            if data.nik in taken:
-                outcome.unchanged += 1
-                continue
-            try:
-                checked, problems = registration_problems(caller, data, lookups, today)
-            except OutOfRegion as exc:
-                outcome.refuse(i, [Problem("regionCode", RegionErrorCode.OUT_OF_REGION, str(exc))])
-                continue
-            if problems:
-                outcome.refuse(i, problems)
-                continue
-            taken.add(data.nik)
-            accepted.append(
-                (
-                    data,
-                    {
-                        "nik": checked.nik,
-                        "full_name": checked.full_name,
-                        "birth_date": data.birth_date,
-                        "sex": data.sex,
-                        "segment": data.segment,
-                        # Nothing is paid yet: status follows the ledger, as for a single registration.
-                        "status": ParticipantStatus.INACTIVE,
-                        "funding_source": data.funding_source,
-                        "employer_id": checked.employer_id,
-                        "monthly_wage": data.monthly_wage,
-                        "phone_number": checked.phone_number,
-                        "paid_through": None,
-                        "contribution_months": 0,
-                        "recent_contribution_months": 0,
-                        "registered_at": utcnow(),
-                        "version": 1,
-                        **placement(checked.region_code),
-                    },
-                )
-            )
-        if accepted:
-            await _write(session, caller, accepted, today)
-            outcome.created += len(accepted)
-        outcome.cursor = end
+        with collector_paused():
+            await _chunk(session, caller, registrations, begin, min(begin + chunk_size, len(registrations)),
+                         outcome, today)  # fmt: skip
+        end = outcome.cursor
         if progress is not None:
             progress(end, dict(outcome.reasons))
         if earnest and checkpoint is not None:
             await checkpoint(end)
     outcome.written = not dry_run and not (all_or_nothing and outcome.refused)
     return outcome
+
+
+async def _chunk(
+    session: AsyncSession,
+    caller: Caller,
+    registrations: Sequence[Registration],
+    begin: int,
+    end: int,
+    outcome: BulkRegistered,
+    today: dt.date,
+) -> None:
+    """Check and write the items from `begin` to `end` (see the module docstring)."""
+    # The chain's lock before the chunk's reads (again after a checkpoint's commit): a concurrent run over
+    # the same list then finds this one's participants registered instead of colliding with them.
+    await open_write_transaction(session)
+    chunk = registrations[begin:end]
+    lookups = await _lookups(session, chunk)
+    taken = await _registered(session, [r.nik for r in chunk])
+    accepted: list[tuple[Registration, dict[str, Any]]] = []
+    for i, data in enumerate(chunk, start=begin):
+        if data.nik in taken:
+            outcome.unchanged += 1
+            continue
+        try:
+            checked, problems = registration_problems(caller, data, lookups, today)
+        except OutOfRegion as exc:
+            outcome.refuse(i, [Problem("regionCode", RegionErrorCode.OUT_OF_REGION, str(exc))])
+            continue
+        if problems:
+            outcome.refuse(i, problems)
+            continue
+        taken.add(data.nik)
+        accepted.append(
+            (
+                data,
+                {
+                    "nik": checked.nik,
+                    "full_name": checked.full_name,
+                    "birth_date": data.birth_date,
+                    "sex": data.sex,
+                    "segment": data.segment,
+                    # Nothing is paid yet: status follows the ledger, as for a single registration.
+                    "status": ParticipantStatus.INACTIVE,
+                    "funding_source": data.funding_source,
+                    "employer_id": checked.employer_id,
+                    "monthly_wage": data.monthly_wage,
+                    "phone_number": checked.phone_number,
+                    "paid_through": None,
+                    "contribution_months": 0,
+                    "recent_contribution_months": 0,
+                    "registered_at": utcnow(),
+                    "version": 1,
+                    **placement(checked.region_code),
+                },
+            )
+        )
+    if accepted:
+        await _write(session, caller, accepted, today)
+        outcome.created += len(accepted)
+    outcome.cursor = end
 
 
 #: Events made between two turns of the event loop while the chunk's tables are written (see _write).
