@@ -195,7 +195,7 @@ async def lock_chain(session: AsyncSession) -> AuditChainHead:
 
 
 def _chained(
-    head: AuditChainHead, actor: Actor, meta: RequestMeta, event: NewEvent, *, normalised: bool = False
+    head: AuditChainHead | ChainPosition, actor: Actor, meta: RequestMeta, event: NewEvent, *, normalised: bool = False
 ) -> tuple[dict[str, Any], str]:
     """The column values of the next event after `head`, hashed, and `head` moved on to it, and the canonical
     text of its changes (the one place an event is made: :func:`record` makes an object of the values,
@@ -270,8 +270,17 @@ async def record_many(
     return head.seq
 
 
+@dataclass(slots=True)
+class ChainPosition:
+    """Where the chain stands (the head's sequence number and hash), for :func:`chained_rows` to move on
+    while the session is busy elsewhere: the head row itself is only changed once the rows are appended."""
+
+    seq: int
+    last_hash: str | None
+
+
 def chained_rows(
-    head: AuditChainHead,
+    head: AuditChainHead | ChainPosition,
     actor: Actor,
     events: Sequence[NewEvent],
     meta: RequestMeta | None = None,
@@ -290,8 +299,11 @@ def chained_rows(
     return rows
 
 
-async def append_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """:func:`record_many`'s second half: append the rows of :func:`chained_rows` in bulk, and the head."""
+async def append_rows(session: AsyncSession, rows: list[dict[str, Any]], head: AuditChainHead | None = None) -> None:
+    """:func:`record_many`'s second half: append the rows of :func:`chained_rows` in bulk, and the head
+    (`head` moved on to the last row when the rows were made from a :class:`ChainPosition`)."""
+    if head is not None and rows:
+        head.seq, head.last_hash = rows[-1]["seq"], rows[-1]["hash"]
     for start in range(0, len(rows), _EVENTS_PER_STATEMENT):
         await copy_rows(session, AuditEvent, rows[start : start + _EVENTS_PER_STATEMENT], prepared=("changes",))
     await session.flush()  # the head row's new seq and hash

@@ -250,6 +250,9 @@ async def _write(
         for p in sorted(data.programs)
     ]
     head = await audit.lock_chain(session)
+    # The events are chained from a copy of the head's position: the head row (an ORM object) must not
+    # change while the other statements flush the session.
+    position = audit.ChainPosition(head.seq, head.last_hash)
 
     async def tables() -> None:
         if drawn:  # PostgreSQL: the ids drawn from the sequence, the rows COPYed
@@ -276,9 +279,9 @@ async def _write(
                     strict=True,
                 )
             ]
-            events += audit.chained_rows(head, caller.actor, batch, caller.meta, normalised=True)
+            events += audit.chained_rows(position, caller.actor, batch, caller.meta, normalised=True)
             await asyncio.sleep(0)
     finally:
         await asyncio.wait([written])
     written.result()
-    await audit.append_rows(session, events)
+    await audit.append_rows(session, events, head)
