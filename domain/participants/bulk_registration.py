@@ -11,10 +11,13 @@ read and how the rows are written:
    counted unchanged — a correction is ``updateParticipant``'s, with a reason — as the row-by-row import
    always did; otherwise the row's problems, or ``OUT_OF_REGION`` for a village outside the caller's region.
 3. **Write the chunk**: membership numbers drawn as the single write draws them and checked free in sets,
-   the participants and their programmes in multi-row INSERTs (ids matched back by NIK), the registry
-   records with the same NIK linked in one UPDATE per thousand, and one ``participant.register`` audit
-   event per participant with the same changes the single write records, hash-chained in row order and
-   appended in bulk. The Monev rollups follow through their triggers.
+   the participants and their programmes appended in bulk (on PostgreSQL a ``COPY`` each, with ids drawn
+   from the sequence first; on SQLite a multi-row INSERT with RETURNING, ids matched back by NIK, and an
+   executemany), the registry records with the same NIK linked in one UPDATE per thousand, and one
+   ``participant.register`` audit event per participant with the same changes the single write records,
+   hash-chained in row order — made while the database writes the tables — and appended in bulk. The
+   Monev rollups follow through their triggers (on PostgreSQL once per ``COPY``). The cyclic garbage
+   collector is paused for each chunk (:func:`~domain.participants.bulk.collector_paused`).
 
 Transactions, ``written``, ``all_or_nothing``, ``dry_run``, ``start``, ``progress`` and ``checkpoint`` work
 as in :mod:`domain.participants.bulk_ledger`; a chunk run again after a crash finds its NIKs registered and
