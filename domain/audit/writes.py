@@ -70,7 +70,7 @@ def normalise(value: Any) -> Any:
 
     That is ``json.loads(json.dumps(value, default=_jsonable))``; the types the writes record (scalars, dates,
     decimals, enums, dicts with text keys, lists) are converted directly, as that round trip converts them
-    (a tenth of the time; tests/audit/test_normalise.py compares the two), anything else goes the round trip.
+    (tests/domain/test_audit_normalise.py compares the two), anything else goes the round trip.
     """
     kind = type(value)
     if kind in _JSON_SCALARS:
