@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
@@ -186,11 +186,6 @@ async def _chunk(
     # The chain's lock before the chunk's reads (again after a checkpoint's commit): a concurrent run over
     # the same list then finds this one's participants registered instead of colliding with them.
     await open_write_transaction(session)
-    if session.get_bind().dialect.name == "postgresql":
-        # The lookups are prepared statements; after five runs PostgreSQL may keep a generic plan made with
-        # the statistics of before the import, a scan of the whole table once it has grown in this
-        # transaction (the CPU then grows with the square of the rows: bench/README.md, "Set-based writes").
-        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     chunk = registrations[begin:end]
     lookups = await _lookups(session, chunk)
     taken = await _registered(session, [r.nik for r in chunk])
