@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit.models import AuditChainHead, AuditEvent
-from domain.db import insert_rows, utcnow
+from domain.db import copy_rows, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +66,53 @@ _JSON_SCALARS = (str, int, bool, type(None))
 
 
 def normalise(value: Any) -> Any:
-    """What a JSON column gives back for `value`: the form that is stored and hashed."""
-    if type(value) in _JSON_SCALARS:
+    """What a JSON column gives back for `value`: the form that is stored and hashed.
+
+    That is ``json.loads(json.dumps(value, default=_jsonable))``; the types the writes record (scalars, dates,
+    decimals, enums, dicts with text keys, lists) are converted directly, as that round trip converts them
+    (tests/domain/test_audit_normalise.py compares the two), anything else goes the round trip.
+    """
+    kind = type(value)
+    if kind in _JSON_SCALARS:
         return value
+    direct = _DIRECT.get(kind)
+    if direct is not None:
+        return direct(value)
+    if isinstance(value, enum.Enum) and not isinstance(value, float):
+        # The encoder writes a str or int enum as the str or int it is, and any other through _jsonable.
+        if isinstance(value, str):
+            _DIRECT[kind] = str.__str__
+        elif isinstance(value, int):
+            _DIRECT[kind] = int
+        else:
+            _DIRECT[kind] = _enum_value
+        return _DIRECT[kind](value)
     return json.loads(json.dumps(value, default=_jsonable))
+
+
+def _enum_value(value: enum.Enum) -> Any:
+    return normalise(value.value)
+
+
+def _normalise_dict(value: dict[Any, Any]) -> Any:
+    if all(type(k) is str for k in value):
+        return {k: v if type(v) in _JSON_SCALARS else normalise(v) for k, v in value.items()}
+    return json.loads(json.dumps(value, default=_jsonable))  # keys the encoder converts (and may merge)
+
+
+def _normalise_list(value: list[Any] | tuple[Any, ...]) -> list[Any]:
+    return [v if type(v) in _JSON_SCALARS else normalise(v) for v in value]
+
+
+_DIRECT: dict[type, Any] = {
+    float: float,  # a float comes back as itself (inf and nan too)
+    decimal.Decimal: str,
+    dt.datetime: lambda v: v.astimezone(dt.UTC).isoformat(),
+    dt.date: dt.date.isoformat,
+    dict: _normalise_dict,
+    list: _normalise_list,
+    tuple: _normalise_list,
+}
 
 
 #: The columns an event's hash covers (all but its id and the hash itself).
@@ -79,10 +122,28 @@ _HASHED = (
 )  # fmt: skip
 
 
-def _canonical_values(values: dict[str, Any]) -> bytes:
-    fields = {name: values[name] for name in _HASHED}
-    fields["occurred_at"] = values["occurred_at"].astimezone(dt.UTC).isoformat(timespec="microseconds")
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+#: The canonical serialisation: keys sorted, no spaces, UTF-8 as it is.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+#: The hashed columns sorted, on either side of "changes" (so the serialisation of the changes, the one large
+#: value, can be made once and spliced in: the set-based writes store that same text).
+_BEFORE_CHANGES = ("action", "actor_kind", "actor_subject")
+_AFTER_CHANGES = tuple(sorted(set(_HASHED) - {*_BEFORE_CHANGES, "changes"}))
+assert sorted(_HASHED) == [*_BEFORE_CHANGES, "changes", *_AFTER_CHANGES]
+
+
+def changes_json(changes: Any) -> str:
+    """The canonical serialisation of an event's (normalised) changes, as its hash covers them."""
+    return _CANONICAL.encode(changes)
+
+
+def _canonical_values(values: dict[str, Any], changes_text: str | None = None) -> bytes:
+    """``json.dumps`` of the hashed columns with sorted keys, with `changes_text` (the changes' own
+    :func:`changes_json`, when it was made already) in the place of the changes."""
+    before = {name: values[name] for name in _BEFORE_CHANGES}
+    after = {name: values[name] for name in _AFTER_CHANGES}
+    after["occurred_at"] = values["occurred_at"].astimezone(dt.UTC).isoformat(timespec="microseconds")
+    text = changes_json(values["changes"]) if changes_text is None else changes_text
+    return f'{_CANONICAL.encode(before)[:-1]},"changes":{text},{_CANONICAL.encode(after)[1:]}'.encode()
 
 
 def _canonical(e: AuditEvent) -> bytes:
@@ -133,9 +194,12 @@ async def lock_chain(session: AsyncSession) -> AuditChainHead:
     ).scalar_one()
 
 
-def _chained(head: AuditChainHead, actor: Actor, meta: RequestMeta, event: NewEvent) -> dict[str, Any]:
-    """The column values of the next event after `head`, hashed, and `head` moved on to it (the one place an
-    event is made: :func:`record` makes an object of them, :func:`record_many` inserts them as they are)."""
+def _chained(
+    head: AuditChainHead | ChainPosition, actor: Actor, meta: RequestMeta, event: NewEvent, *, normalised: bool = False
+) -> tuple[dict[str, Any], str]:
+    """The column values of the next event after `head`, hashed, and `head` moved on to it, and the canonical
+    text of its changes (the one place an event is made: :func:`record` makes an object of the values,
+    :func:`record_many` appends them as they are, with that text for the changes)."""
     values: dict[str, Any] = {
         "seq": head.seq + 1,
         "occurred_at": utcnow(),
@@ -145,17 +209,18 @@ def _chained(head: AuditChainHead, actor: Actor, meta: RequestMeta, event: NewEv
         "action": event.action,
         "entity_type": event.entity_type,
         "entity_id": None if event.entity_id is None else str(event.entity_id),
-        "changes": normalise(event.changes) if event.changes is not None else None,
+        "changes": event.changes if normalised or event.changes is None else normalise(event.changes),
         "reason_code": event.reason_code,
         "reason": event.reason,
         "request_id": meta.request_id,
         "source_ip": meta.source_ip,
         "prev_hash": head.last_hash,
     }
-    values["hash"] = hashlib.sha256(_canonical_values(values)).hexdigest()
+    text = changes_json(values["changes"])
+    values["hash"] = hashlib.sha256(_canonical_values(values, text)).hexdigest()
     head.seq = values["seq"]
     head.last_hash = values["hash"]
-    return values
+    return values, text
 
 
 async def record(
@@ -172,35 +237,76 @@ async def record(
 ) -> AuditEvent:
     """Append one event to the chain, inside the caller's transaction (it commits or rolls back with it)."""
     head = await lock_chain(session)
-    entry = AuditEvent(
-        **_chained(
-            head, actor, meta or RequestMeta(), NewEvent(action, entity_type, entity_id, changes, reason, reason_code)
-        )
+    values, _ = _chained(
+        head, actor, meta or RequestMeta(), NewEvent(action, entity_type, entity_id, changes, reason, reason_code)
     )
+    entry = AuditEvent(**values)
     session.add(entry)
     await session.flush()
     return entry
 
 
-#: Events per INSERT of :func:`record_many` (an executemany; the driver batches it further).
-_EVENTS_PER_STATEMENT = 5000
+#: Events per statement of :func:`record_many` (a COPY on PostgreSQL, an executemany on SQLite).
+_EVENTS_PER_STATEMENT = 20_000
 
 
 async def record_many(
-    session: AsyncSession, *, actor: Actor, events: Sequence[NewEvent], meta: RequestMeta | None = None
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    events: Sequence[NewEvent],
+    meta: RequestMeta | None = None,
+    normalised: bool = False,
 ) -> int:
     """Append `events` in order, as :func:`record` would one after the other, with one lock of the chain and
-    a bulk INSERT (for the set-based writes: thousands of events without an ORM object each). Returns the
-    last sequence number."""
+    a bulk append (for the set-based writes: thousands of events without an ORM object each; the changes are
+    stored as the canonical text the hash was computed over). Returns the last sequence number.
+
+    `normalised`: every event's changes are :func:`diff`'s output as it was returned (already what
+    :func:`normalise` gives), so they are not normalised again."""
     head = await lock_chain(session)
-    if not events:
-        return head.seq
-    meta = meta or RequestMeta()
-    for start in range(0, len(events), _EVENTS_PER_STATEMENT):
-        rows = [_chained(head, actor, meta, event) for event in events[start : start + _EVENTS_PER_STATEMENT]]
-        await insert_rows(session, AuditEvent, rows)
-    await session.flush()  # the head row's new seq and hash
+    if events:
+        await append_rows(session, chained_rows(head, actor, events, meta, normalised=normalised))
     return head.seq
+
+
+@dataclass(slots=True)
+class ChainPosition:
+    """Where the chain stands (the head's sequence number and hash), for :func:`chained_rows` to move on
+    while the session is busy elsewhere: the head row itself is only changed once the rows are appended."""
+
+    seq: int
+    last_hash: str | None
+
+
+def chained_rows(
+    head: AuditChainHead | ChainPosition,
+    actor: Actor,
+    events: Sequence[NewEvent],
+    meta: RequestMeta | None = None,
+    *,
+    normalised: bool = False,
+) -> list[dict[str, Any]]:
+    """:func:`record_many`'s first half, for a set-based write that makes its events while its other
+    statements run: the rows of `events` after `head` (from :func:`lock_chain`, moved on to the last of
+    them), for :func:`append_rows`. Called again with the same head, it goes on where it stopped."""
+    meta = meta or RequestMeta()
+    rows = []
+    for event in events:
+        values, text = _chained(head, actor, meta, event, normalised=normalised)
+        values["changes"] = text if event.changes is not None else None
+        rows.append(values)
+    return rows
+
+
+async def append_rows(session: AsyncSession, rows: list[dict[str, Any]], head: AuditChainHead | None = None) -> None:
+    """:func:`record_many`'s second half: append the rows of :func:`chained_rows` in bulk, and the head
+    (`head` moved on to the last row when the rows were made from a :class:`ChainPosition`)."""
+    if head is not None and rows:
+        head.seq, head.last_hash = rows[-1]["seq"], rows[-1]["hash"]
+    for start in range(0, len(rows), _EVENTS_PER_STATEMENT):
+        await copy_rows(session, AuditEvent, rows[start : start + _EVENTS_PER_STATEMENT], prepared=("changes",))
+    await session.flush()  # the head row's new seq and hash
 
 
 @dataclass(frozen=True, slots=True)

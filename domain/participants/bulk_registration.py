@@ -11,10 +11,13 @@ read and how the rows are written:
    counted unchanged — a correction is ``updateParticipant``'s, with a reason — as the row-by-row import
    always did; otherwise the row's problems, or ``OUT_OF_REGION`` for a village outside the caller's region.
 3. **Write the chunk**: membership numbers drawn as the single write draws them and checked free in sets,
-   the participants and their programmes in multi-row INSERTs (ids matched back by NIK), the registry
-   records with the same NIK linked in one UPDATE per thousand, and one ``participant.register`` audit
-   event per participant with the same changes the single write records, hash-chained in row order and
-   appended in bulk. The Monev rollups follow through their triggers.
+   the participants and their programmes appended in bulk (on PostgreSQL a ``COPY`` each, with ids drawn
+   from the sequence first; on SQLite a multi-row INSERT with RETURNING, ids matched back by NIK, and an
+   executemany), the registry records with the same NIK linked in one UPDATE per thousand, and one
+   ``participant.register`` audit event per participant with the same changes the single write records,
+   hash-chained in row order — made while the database writes the tables — and appended in bulk. The
+   Monev rollups follow through their triggers (on PostgreSQL once per ``COPY``). The cyclic garbage
+   collector is paused for each chunk (:func:`~domain.participants.bulk.collector_paused`).
 
 Transactions, ``written``, ``all_or_nothing``, ``dry_run``, ``start``, ``progress`` and ``checkpoint`` work
 as in :mod:`domain.participants.bulk_ledger`; a chunk run again after a crash finds its NIKs registered and
@@ -23,6 +26,7 @@ registers nobody twice.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import Sequence
@@ -33,9 +37,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
-from domain.db import insert_rows, one_of, utcnow
+from domain.db import copy_rows, insert_rows, new_ids, one_of, utcnow
 from domain.nik import InvalidNIK, parse_nik
-from domain.participants.bulk import CHUNK, Checkpoint, Progress, Refusals
+from domain.participants.bulk import CHUNK, Checkpoint, Progress, Refusals, collector_paused
 from domain.participants.models import Employer, Participant, ParticipantProgram, ParticipantStatus
 from domain.participants.rules import Segment
 from domain.participants.writes import (
@@ -74,14 +78,18 @@ def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
 
 
 async def _lookups(session: AsyncSession, rows: Sequence[Registration]) -> Lookups:
-    codes, districts, numbers = set(), set(), set()
-    for r in rows:
+    codes: set[str] = set()
+    districts: set[str] = set()
+    # Each distinct value parsed once (a list names a few villages and districts, many times each).
+    for raw in {r.region_code for r in rows}:
         with contextlib.suppress(InvalidRegionCode):
-            codes.add(RegionCode.parse(r.region_code).code)
+            codes.add(RegionCode.parse(raw).code)
+    for nik in {r.nik for r in rows}:
         with contextlib.suppress(InvalidNIK):
-            districts.add(parse_nik(r.nik).district_code)
-        if r.segment is Segment.PU and r.employer_registration_number:
-            numbers.add(r.employer_registration_number)
+            districts.add(parse_nik(nik).district_code)
+    numbers = {
+        r.employer_registration_number for r in rows if r.segment is Segment.PU and r.employer_registration_number
+    }
     levels: dict[str, RegionLevel] = {}
     for chunk in _chunks(sorted(codes)):
         levels.update((code, level) for code, level in await session.execute(
@@ -153,55 +161,10 @@ async def register_participants_bulk(
     outcome = BulkRegistered(cursor=start)
     earnest = not dry_run and not all_or_nothing
     for begin in range(start, len(registrations), chunk_size):
-        end = min(begin + chunk_size, len(registrations))
-        # The chain's lock before the chunk's reads (again after a checkpoint's commit): a concurrent run over
-        # the same list then finds this one's participants registered instead of colliding with them.
-        await open_write_transaction(session)
-        chunk = registrations[begin:end]
-        lookups = await _lookups(session, chunk)
-        taken = await _registered(session, [r.nik for r in chunk])
-        accepted: list[tuple[Registration, dict[str, Any]]] = []
-        for i, data in enumerate(chunk, start=begin):
-            if data.nik in taken:
-                outcome.unchanged += 1
-                continue
-            try:
-                checked, problems = registration_problems(caller, data, lookups, today)
-            except OutOfRegion as exc:
-                outcome.refuse(i, [Problem("regionCode", RegionErrorCode.OUT_OF_REGION, str(exc))])
-                continue
-            if problems:
-                outcome.refuse(i, problems)
-                continue
-            taken.add(data.nik)
-            accepted.append(
-                (
-                    data,
-                    {
-                        "nik": checked.nik,
-                        "full_name": checked.full_name,
-                        "birth_date": data.birth_date,
-                        "sex": data.sex,
-                        "segment": data.segment,
-                        # Nothing is paid yet: status follows the ledger, as for a single registration.
-                        "status": ParticipantStatus.INACTIVE,
-                        "funding_source": data.funding_source,
-                        "employer_id": checked.employer_id,
-                        "monthly_wage": data.monthly_wage,
-                        "phone_number": checked.phone_number,
-                        "paid_through": None,
-                        "contribution_months": 0,
-                        "recent_contribution_months": 0,
-                        "registered_at": utcnow(),
-                        "version": 1,
-                        **placement(checked.region_code),
-                    },
-                )
-            )
-        if accepted:
-            await _write(session, caller, accepted, today)
-            outcome.created += len(accepted)
-        outcome.cursor = end
+        with collector_paused():
+            await _chunk(session, caller, registrations, begin, min(begin + chunk_size, len(registrations)),
+                         outcome, today)  # fmt: skip
+        end = outcome.cursor
         if progress is not None:
             progress(end, dict(outcome.reasons))
         if earnest and checkpoint is not None:
@@ -210,27 +173,118 @@ async def register_participants_bulk(
     return outcome
 
 
+async def _chunk(
+    session: AsyncSession,
+    caller: Caller,
+    registrations: Sequence[Registration],
+    begin: int,
+    end: int,
+    outcome: BulkRegistered,
+    today: dt.date,
+) -> None:
+    """Check and write the items from `begin` to `end` (see the module docstring)."""
+    # The chain's lock before the chunk's reads (again after a checkpoint's commit): a concurrent run over
+    # the same list then finds this one's participants registered instead of colliding with them.
+    await open_write_transaction(session)
+    chunk = registrations[begin:end]
+    lookups = await _lookups(session, chunk)
+    taken = await _registered(session, [r.nik for r in chunk])
+    accepted: list[tuple[Registration, dict[str, Any]]] = []
+    for i, data in enumerate(chunk, start=begin):
+        if data.nik in taken:
+            outcome.unchanged += 1
+            continue
+        try:
+            checked, problems = registration_problems(caller, data, lookups, today)
+        except OutOfRegion as exc:
+            outcome.refuse(i, [Problem("regionCode", RegionErrorCode.OUT_OF_REGION, str(exc))])
+            continue
+        if problems:
+            outcome.refuse(i, problems)
+            continue
+        taken.add(data.nik)
+        accepted.append(
+            (
+                data,
+                {
+                    "nik": checked.nik,
+                    "full_name": checked.full_name,
+                    "birth_date": data.birth_date,
+                    "sex": data.sex,
+                    "segment": data.segment,
+                    # Nothing is paid yet: status follows the ledger, as for a single registration.
+                    "status": ParticipantStatus.INACTIVE,
+                    "funding_source": data.funding_source,
+                    "employer_id": checked.employer_id,
+                    "monthly_wage": data.monthly_wage,
+                    "phone_number": checked.phone_number,
+                    "paid_through": None,
+                    "contribution_months": 0,
+                    "recent_contribution_months": 0,
+                    "registered_at": utcnow(),
+                    "version": 1,
+                    **placement(checked.region_code),
+                },
+            )
+        )
+    if accepted:
+        await _write(session, caller, accepted, today)
+        outcome.created += len(accepted)
+    outcome.cursor = end
+
+
+#: Events made between two turns of the event loop while the chunk's tables are written (see _write).
+_EVENTS_PER_TURN = 500
+
+
 async def _write(
     session: AsyncSession, caller: Caller, accepted: list[tuple[Registration, dict[str, Any]]], today: dt.date
 ) -> None:
     numbers = await _free_membership_numbers(session, len(accepted), today)
     rows = [{**values, "membership_number": number} for (_, values), number in zip(accepted, numbers, strict=True)]
-    by_nik = dict(await insert_rows(session, Participant, rows, Participant.nik, Participant.id))
-    ids = [by_nik[row["nik"]] for row in rows]
+    ids = await new_ids(session, Participant, len(rows))
+    drawn = ids is not None
+    if ids is None:  # SQLite: inserted with RETURNING (ids matched back by NIK)
+        by_nik = dict(await insert_rows(session, Participant, rows, Participant.nik, Participant.id))
+        ids = [by_nik[row["nik"]] for row in rows]
     programs = [
         {"participant_id": pid, "program": p, "segment": data.segment, "since": today}
         for pid, (data, _) in zip(ids, accepted, strict=True)
         for p in sorted(data.programs)
     ]
-    await insert_rows(session, ParticipantProgram, programs)
-    await link_beneficiaries_by_nik(session, [row["nik"] for row in rows])
-    events = [
-        audit.NewEvent(
-            "participant.register",
-            "Participant",
-            pid,
-            audit.diff({}, snapshot_of({**row, "id": pid}, data.programs)),
-        )
-        for pid, row, (data, _) in zip(ids, rows, accepted, strict=True)
-    ]
-    await audit.record_many(session, actor=caller.actor, events=events, meta=caller.meta)
+    head = await audit.lock_chain(session)
+    # The events are chained from a copy of the head's position: the head row (an ORM object) must not
+    # change while the other statements flush the session.
+    position = audit.ChainPosition(head.seq, head.last_hash)
+
+    async def tables() -> None:
+        if drawn:  # PostgreSQL: the ids drawn from the sequence, the rows COPYed
+            for row, pid in zip(rows, ids, strict=True):
+                row["id"] = pid
+            await copy_rows(session, Participant, rows)
+        await copy_rows(session, ParticipantProgram, programs)
+        await link_beneficiaries_by_nik(session, [row["nik"] for row in rows])
+
+    # The tables are written (the database working) while this process makes the events, a few hundred
+    # between two turns of the loop so the COPY's data goes on being sent; nothing else uses the session.
+    written = asyncio.create_task(tables())
+    events: list[dict[str, Any]] = []
+    try:
+        for start in range(0, len(rows), _EVENTS_PER_TURN):
+            batch = [
+                audit.NewEvent(
+                    "participant.register", "Participant", pid, audit.diff({}, snapshot_of(row, data.programs))
+                )
+                for pid, row, (data, _) in zip(
+                    ids[start : start + _EVENTS_PER_TURN],
+                    rows[start : start + _EVENTS_PER_TURN],
+                    accepted[start : start + _EVENTS_PER_TURN],
+                    strict=True,
+                )
+            ]
+            events += audit.chained_rows(position, caller.actor, batch, caller.meta, normalised=True)
+            await asyncio.sleep(0)
+    finally:
+        await asyncio.wait([written])
+    written.result()
+    await audit.append_rows(session, events, head)

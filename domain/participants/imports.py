@@ -153,48 +153,49 @@ Converter = Callable[[_Rows, int, tuple[Any, ...], list[RowError]], Any]
 Writer = Callable[[AsyncSession, Caller, list[tuple[int, Any]], _Rows, ErrorSink, ImportCounts], Awaitable[None]]
 
 
+def _sex(v: Any) -> Sex:
+    found = _SEX.get(cells.text(v).lower())
+    if found is None:
+        raise CellProblem(ImportCode.INVALID_SEX, f"sex {cells.shown(v)!r} is not L/P (or M/F)")
+    return found
+
+
+def _programs(v: Any) -> set[Program]:
+    parts = re.split(r"[,;+ ]+", cells.text(v))
+    return {_enum(p, Program, "programme", ImportCode.INVALID_PROGRAMME) for p in parts if p}
+
+
+#: A participant row's fields: converter, and whether a blank cell is allowed (None).
+_PARTICIPANT_CELLS: tuple[tuple[str, Callable[[Any], Any], bool], ...] = (
+    ("nik", cells.nik, False),
+    ("full_name", cells.text, False),
+    ("birth_date", lambda v: cells.date(v, "birth_date"), False),
+    ("sex", _sex, False),
+    ("segment", lambda v: _enum(v, Segment, "segment", ImportCode.INVALID_SEGMENT), False),
+    ("funding_source",
+     lambda v: _enum(v, FundingSource, "funding_source", ImportCode.INVALID_FUNDING_SOURCE), False),
+    ("region_code", cells.text, False),
+    ("programs", _programs, False),
+    ("employer_registration_number", cells.text, True),
+    ("monthly_wage", lambda v: _decimal(v, "monthly_wage"), True),
+    ("phone_number", _phone_number, True),
+)  # fmt: skip
+
+
 def _participant_row(rows: _Rows, number: int, values: tuple[Any, ...], problems: list[RowError]) -> Any:
-    def cell(field: str, convert: Callable[[Any], Any]) -> Any:
+    data: dict[str, Any] = {}
+    for field, convert, optional in _PARTICIPANT_CELLS:
         value = rows.get(values, field)
         if cells.is_blank(value):
-            if field in ("employer_registration_number", "monthly_wage", "phone_number"):
-                return None
-            problems.append(RowError(number, rows.column(field), "", WriteCode.REQUIRED, f"{field} is empty"))
-            return None
+            if not optional:
+                problems.append(RowError(number, rows.column(field), "", WriteCode.REQUIRED, f"{field} is empty"))
+            data[field] = None
+            continue
         try:
-            return convert(value)
+            data[field] = convert(value)
         except CellProblem as exc:
             problems.append(RowError(number, rows.column(field), cells.shown(value), exc.code, str(exc)))
-            return None
-
-    def sex(v: Any) -> Sex:
-        found = _SEX.get(cells.text(v).lower())
-        if found is None:
-            raise CellProblem(ImportCode.INVALID_SEX, f"sex {cells.shown(v)!r} is not L/P (or M/F)")
-        return found
-
-    def programs(v: Any) -> set[Program]:
-        return {
-            _enum(p, Program, "programme", ImportCode.INVALID_PROGRAMME)
-            for p in re.split(r"[,;+ ]+", cells.text(v))
-            if p
-        }
-
-    data = {
-        "nik": cell("nik", lambda v: cells.nik(v)),
-        "full_name": cell("full_name", cells.text),
-        "birth_date": cell("birth_date", lambda v: cells.date(v, "birth_date")),
-        "sex": cell("sex", sex),
-        "segment": cell("segment", lambda v: _enum(v, Segment, "segment", ImportCode.INVALID_SEGMENT)),
-        "funding_source": cell(
-            "funding_source", lambda v: _enum(v, FundingSource, "funding_source", ImportCode.INVALID_FUNDING_SOURCE)
-        ),
-        "region_code": cell("region_code", cells.text),
-        "programs": cell("programs", programs),
-        "employer_registration_number": cell("employer_registration_number", cells.text),
-        "monthly_wage": cell("monthly_wage", lambda v: _decimal(v, "monthly_wage")),
-        "phone_number": cell("phone_number", _phone_number),
-    }
+            data[field] = None
     if problems:
         return None
     return Registration(**data)
