@@ -9,6 +9,11 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_WORKERS ?= auto
 PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS)
 
+# Let Python keep the bytecode it compiles (__pycache__, ignored by git). Some machines export
+# PYTHONDONTWRITEBYTECODE=1; then every `jamsos` and uvicorn process the suite starts compiles the project's
+# modules again, and each pytest worker rewrites every test module's asserts again.
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: install run test test-fast lint typecheck format seed-bench bench clean
 
 $(STAMP): pyproject.toml

@@ -30,7 +30,6 @@ from domain.documents.writes import (
     push_documents,
     remove_document,
 )
-from schema.app import get_schema
 
 #: The largest file read (a manifest of a few hundred operations is well under it).
 MAX_FILE_BYTES = 8 * 1024 * 1024
@@ -63,6 +62,10 @@ def read_documents(paths: list[str]) -> list[NewDocument]:
 
 def _named(new: NewDocument) -> NewDocument:
     """`new` checked (its id is its text's SHA-256, it is a valid operation here) and given its operation name."""
+    # Imported here: building the schema is most of what the command line's start-up would cost, and only
+    # ``documents push`` needs it (the other commands, ``jamsos --help`` included, start without it).
+    from schema.app import get_schema
+
     check_document(new)
     try:
         tree = parse(new.text)

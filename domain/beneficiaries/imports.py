@@ -56,6 +56,7 @@ from domain.audit import writes as audit
 from domain.beneficiaries.codes import BeneficiaryCode
 from domain.beneficiaries.models import MIN_DECILE, SOURCE_MAX_DECILE, BeneficiarySource, PovertyBeneficiary
 from domain.codes import UserErrorCode
+from domain.db import read_rows
 from domain.imports import cells
 from domain.imports.cells import CellProblem
 from domain.imports.codes import ImportCode
@@ -165,7 +166,7 @@ class _Places:
 
 
 async def _places(session: AsyncSession) -> _Places:
-    rows = await session.execute(select(Region.code, Region.level))
+    rows = await read_rows(session, select(Region.code, Region.level))  # the whole list: Core rows, not ORM
     villages: set[str] = set()
     districts: set[str] = set()
     other: set[str] = set()

@@ -1,8 +1,9 @@
-"""The CSV export streams: 100,000 rows go out batch by batch, never all in memory at once.
+"""The CSV export streams: twenty batches of rows go out batch by batch, never all in memory at once.
 
 The test counts ORM instances as SQLAlchemy loads them (the ``load`` event) against the CSV lines already
 sent: if the export read every row before writing (SQLAdmin's own export does), the first chunk would arrive
-after 100,000 loads. Here at most one batch is loaded ahead of what has been written.
+after every row was loaded. Here at most one batch is loaded ahead of what has been written, whatever the
+number of rows (twenty batches show it as well as 100,000 rows did, at a tenth of the time).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from domain.identity.models import User
 from domain.participants.models import Employer
 from tests.admin.conftest import console_settings, create_people
 
-ROWS = 100_000
+ROWS = 20 * BATCH
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ async def big_app(export_url: str, key_path: Path) -> AsyncIterator[Starlette]:
         "district_code": "52.71.01",
     }
     async with app.state.engine.begin() as conn:
-        for start in range(0, ROWS, 10_000):
+        for start in range(0, ROWS, 5_000):
             await conn.execute(
                 insert(Employer),
                 [
@@ -53,14 +54,14 @@ async def big_app(export_url: str, key_path: Path) -> AsyncIterator[Starlette]:
                         "version": 1,
                         **place,
                     }
-                    for i in range(start, start + 10_000)
+                    for i in range(start, min(start + 5_000, ROWS))
                 ],
             )
     yield app
     await app.state.engine.dispose()
 
 
-async def test_a_100k_row_export_streams_in_batches(big_app: Starlette) -> None:
+async def test_a_large_export_streams_in_batches(big_app: Starlette) -> None:
     async with big_app.state.sessions() as session:
         admin = (await session.scalars(select(User).where(User.username == "admin.nasional"))).one()
         expected = await session.scalar(
