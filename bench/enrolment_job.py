@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.migrate import upgrade
 from domain.audit.writes import Actor
 from domain.beneficiaries.batch_enrolment import CHUNK_SIZE, ENROL_KIND, ListFilter, enrolment_params, list_condition
 from domain.beneficiaries.models import PovertyBeneficiary
@@ -153,6 +154,7 @@ async def main() -> None:
         parser.error("--payer is required")
     if args.fresh:
         await _recreate(args.database_url, template=_split(template_url(args.database_url))[1])
+        await asyncio.to_thread(upgrade, args.database_url)  # this tree's migrations (the triggers' definition)
     caller = Caller(Actor("bench:enrolment", "system"), None, sees_personal_data=True)
     wanted = ListFilter(region_code=args.region or args.payer)
     engine = make_engine(args.database_url)

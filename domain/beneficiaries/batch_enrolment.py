@@ -46,7 +46,7 @@ from domain.beneficiaries.enrolment import (
 )
 from domain.beneficiaries.models import BeneficiarySource, PovertyBeneficiary
 from domain.codes import UserErrorCode
-from domain.db import insert_rows, utcnow
+from domain.db import copy_rows, utcnow
 from domain.jobs.models import Job
 from domain.jobs.registry import Chunk, ReportLine, job_kind
 from domain.nik import NIK, InvalidNIK, parse_nik
@@ -351,9 +351,9 @@ async def _write_creations(
     table = cast(Table, Participant.__table__)
     inserted = await session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
     ids = list(inserted.scalars())
-    # Multi-row INSERTs (an executemany is a statement per row to PostgreSQL: the rollups' statement trigger
-    # would fire per row).
-    await insert_rows(
+    # One COPY (PostgreSQL) or multi-row INSERTs per table, not an executemany: that is a statement per row to
+    # PostgreSQL, and the rollups' statement trigger would fire per row.
+    await copy_rows(
         session,
         ParticipantProgram,
         [
@@ -388,7 +388,7 @@ async def _write_creations(
                     "price_rule": price.rule_id,
                 }
             )
-        await insert_rows(session, Contribution, ledger_rows)
+        await copy_rows(session, Contribution, ledger_rows)
         await recompute_participant_figures(session, ids, today=today, reload=False)
         payments = dict(zip(ids, ledger_rows, strict=True))
     # Linked last: the ledger's recount above then changes no extreme-poor figure (nothing is linked to these
