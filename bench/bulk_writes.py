@@ -183,6 +183,26 @@ def caller(region: str) -> Any:
     return Caller(actor=Actor(subject="bench:bulk_writes", kind="system"), within=RegionCode.parse(region))
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process of this machine so far (0 when it is not one: SQLite, a remote
+    server)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _backend_pid(session: Any) -> int | None:
+    """The PostgreSQL backend serving `session` (None on SQLite)."""
+    from sqlalchemy import text
+
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return int(await session.scalar(text("SELECT pg_backend_pid()")))
+
+
 async def phase_apbd(url: str) -> dict[str, Any]:
     from domain.db import make_engine, make_sessionmaker
     from domain.participants.apbd import book_apbd_month
@@ -191,12 +211,18 @@ async def phase_apbd(url: str) -> dict[str, Any]:
     result: dict[str, Any] = {}
     try:
         for run in ("first", "again"):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             async with make_sessionmaker(engine)() as session:
+                backend = await _backend_pid(session)
+                db_cpu = cpu_seconds(backend)
                 outcome = await book_apbd_month(session, caller(REGENCY), REGENCY, next_month())
+                db_cpu = cpu_seconds(backend) - db_cpu
                 await session.commit()
             result[run] = {
                 "seconds": round(time.perf_counter() - started, 2),
+                "cpu_seconds": round(time.process_time() - cpu, 2),
+                "db_cpu_seconds": round(db_cpu, 2),
+                "load": [round(x, 1) for x in os.getloadavg()],
                 "workers": outcome.workers,
                 "booked": outcome.booked,
                 "already_booked": outcome.already_booked,

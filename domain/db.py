@@ -165,12 +165,16 @@ async def copy_rows(
     in `prepared`, whose values are already what the driver takes (a JSON column's text). A ``COPY`` is one
     statement to PostgreSQL: the Monev rollups' statement-level triggers fire once for all the rows, and no
     statement text is built or parsed for them (an INSERT of a thousand rows is a statement of 20,000
-    parameters).
+    parameters). A column the rows leave out gets its server default; one with a Python-side default must be
+    given.
     """
     if not rows:
         return
-    await session.flush()
     table = cast(Table, model.__table__)
+    missing = [c.name for c in table.columns if c.name not in rows[0] and c.default is not None]
+    if missing:  # COPY (and the plain INSERT below) would not apply a Python-side default
+        raise ValueError(f"copy_rows({table.name}): give {', '.join(missing)} (their defaults are Python-side)")
+    await session.flush()
     conn = await session.connection()
     dialect = conn.dialect
     names = list(rows[0])

@@ -31,9 +31,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import ColumnElement, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
@@ -46,7 +46,7 @@ from domain.beneficiaries.enrolment import (
 )
 from domain.beneficiaries.models import BeneficiarySource, PovertyBeneficiary
 from domain.codes import UserErrorCode
-from domain.db import utcnow
+from domain.db import copy_rows, utcnow
 from domain.jobs.models import Job
 from domain.jobs.registry import Chunk, ReportLine, job_kind
 from domain.nik import NIK, InvalidNIK, parse_nik
@@ -347,30 +347,21 @@ async def _write_creations(
         row.update(membership_number=number, monthly_wage=terms.package.declared_income, registered_at=now)
         row.update(recent_contribution_months=0, version=1, **placement(create.region_code))
         rows.append(row)
-    inserted = await session.execute(
-        insert(Participant).returning(Participant.id, Participant.nik, sort_by_parameter_order=True), rows
-    )
-    ids = [pid for pid, _ in inserted.all()]
-    await session.execute(
-        insert(ParticipantProgram),
+    # The Core table (an ORM bulk INSERT does per-row bookkeeping this does not need), ids in the rows' order.
+    table = cast(Table, Participant.__table__)
+    inserted = await session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    ids = list(inserted.scalars())
+    # One COPY (PostgreSQL) or multi-row INSERTs per table, not an executemany: that is a statement per row to
+    # PostgreSQL, and the rollups' statement trigger would fire per row.
+    await copy_rows(
+        session,
+        ParticipantProgram,
         [
             {"participant_id": pid, "program": p, "segment": Segment.BPU, "since": today}
             for pid in ids
             for p in sorted(terms.programs)
         ],
     )
-    # Every registry record of these people points at their participant (as the single registration links).
-    for start in range(0, len(ids), _IDS_PER_STATEMENT):
-        await session.execute(
-            update(PovertyBeneficiary)
-            .where(
-                Participant.id.in_(ids[start : start + _IDS_PER_STATEMENT]),
-                PovertyBeneficiary.nik == Participant.nik,
-                PovertyBeneficiary.participant_id.is_(None),
-            )
-            .values(participant_id=Participant.id, version=PovertyBeneficiary.version + 1)
-            .execution_options(synchronize_session=False)
-        )
     month = today.replace(day=1)
     price = _first_month_price(terms, funding, month)
     payments: dict[int, dict[str, Any]] = {}
@@ -397,9 +388,23 @@ async def _write_creations(
                     "price_rule": price.rule_id,
                 }
             )
-        await session.execute(insert(Contribution), ledger_rows)
-        await recompute_participant_figures(session, ids, today=today)
+        await copy_rows(session, Contribution, ledger_rows)
+        await recompute_participant_figures(session, ids, today=today, reload=False)
         payments = dict(zip(ids, ledger_rows, strict=True))
+    # Linked last: the ledger's recount above then changes no extreme-poor figure (nothing is linked to these
+    # participants yet), and the link's trigger counts each person's NIK once, with the figures final.
+    # Every registry record of these people points at their participant (as the single registration links).
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
+        await session.execute(
+            update(PovertyBeneficiary)
+            .where(
+                Participant.id.in_(ids[start : start + _IDS_PER_STATEMENT]),
+                PovertyBeneficiary.nik == Participant.nik,
+                PovertyBeneficiary.participant_id.is_(None),
+            )
+            .values(participant_id=Participant.id, version=PovertyBeneficiary.version + 1)
+            .execution_options(synchronize_session=False)
+        )
     figures = await _figures(session, ids) if payments else {}
     entries: list[audit.NewEvent] = []
     for pid, create, values in zip(ids, creates, registered, strict=True):

@@ -223,18 +223,22 @@ def poor(d: Dialect, b_rel: str, p_rel: str) -> str:
         for level, area, cols, group in _LEVELS
     )
     keys = "region_code, pc, rc, dc, level"
-    return f"""
+    # The per-NIK rows are read three times. PostgreSQL computes them once (a MATERIALIZED CTE: the triggers'
+    # relations are read up to eighteen times otherwise); SQLite has no CTE in a trigger's body, so there the
+    # same SELECT stands in each place.
+    with_nik, nik = (f"WITH poor_niks AS MATERIALIZED ({per_nik})", "poor_niks") if d.postgres else ("", f"({per_nik})")
+    return f"""{with_nik}
         SELECT region_code, pc AS province_code, rc AS regency_code, dc AS district_code, level, month,
                SUM(total) AS total, SUM(enrolled) AS enrolled, SUM(active) AS active
         FROM (
-            SELECT {keys}, t_total AS month, 1 AS total, 0 AS enrolled, 0 AS active FROM ({per_nik}) n
+            SELECT {keys}, t_total AS month, 1 AS total, 0 AS enrolled, 0 AS active FROM {nik} n
             UNION ALL
             SELECT {keys}, t_enrolled AS month, 0 AS total, 1 AS enrolled,
                    CASE WHEN t_paid >= t_enrolled THEN 1 ELSE 0 END AS active
-            FROM ({per_nik}) n WHERE t_enrolled IS NOT NULL
+            FROM {nik} n WHERE t_enrolled IS NOT NULL
             UNION ALL
             SELECT {keys}, t_paid + 1 AS month, 0 AS total, 0 AS enrolled, -1 AS active
-            FROM ({per_nik}) n WHERE t_enrolled IS NOT NULL AND t_paid >= t_enrolled
+            FROM {nik} n WHERE t_enrolled IS NOT NULL AND t_paid >= t_enrolled
         ) c
         GROUP BY {keys}, month"""
 
@@ -305,15 +309,24 @@ def _cols(cols: tuple[str, ...], prefix: str = "") -> str:
 def _poor_statements(d: Dialect, table: str, old: str, new: str) -> list[str]:
     """Recount the NIKs the changed rows carry: before (now, with the changed rows as they were) and after."""
     niks = f"(SELECT nik FROM {old} o UNION SELECT nik FROM {new} n)"
-    b_now = f"(SELECT {_cols(B_COLS)} FROM poverty_beneficiaries WHERE nik IN {niks})"
     if table == "poverty_beneficiaries":
-        p_now = f"(SELECT {_cols(P_COLS)} FROM participants WHERE nik IN {niks})"
+        # PostgreSQL: the touched NIKs and the rows of them computed once (MATERIALIZED CTEs), where the two
+        # families below read them six times. SQLite (no CTE in a trigger): the same SELECTs in each place.
+        named = d.postgres
+        touched = "(SELECT nik FROM poor_touched)" if named else niks
+        b_now = f"(SELECT {_cols(B_COLS)} FROM poverty_beneficiaries WHERE nik IN {touched})"
+        p_now = f"(SELECT {_cols(P_COLS)} FROM participants WHERE nik IN {touched})"
         b_before = (
-            f"(SELECT {_cols(B_COLS)} FROM poverty_beneficiaries b WHERE nik IN {niks}"
+            f"(SELECT {_cols(B_COLS)} FROM poverty_beneficiaries b WHERE nik IN {touched}"
             f" AND NOT EXISTS (SELECT 1 FROM {new} n WHERE n.id = b.id)"
             f" UNION ALL SELECT {_cols(B_COLS)} FROM {old} o)"
         )
-        return [add(POOR, (poor(d, b_before, p_now), -1), (poor(d, b_now, p_now), 1))]
+        if not named:
+            return [add(POOR, (poor(d, b_before, p_now), -1), (poor(d, b_now, p_now), 1))]
+        defs = {"poor_touched": niks, "poor_b_now": b_now, "poor_p_now": p_now}
+        statement = add(POOR, (poor(d, b_before, "poor_p_now"), -1), (poor(d, "poor_b_now", "poor_p_now"), 1))
+        return ["WITH " + ", ".join(f"{name} AS MATERIALIZED {sql}" for name, sql in defs.items()) + statement]
+    b_now = f"(SELECT {_cols(B_COLS)} FROM poverty_beneficiaries WHERE nik IN {niks})"
     # A participant changed: the only participant a row of its NIK can link to is this one (the link's foreign
     # key is (participant_id, nik) and NIKs are unique), so it is its old row before and its new row after.
     return [add(POOR, (poor(d, b_now, old), -1), (poor(d, b_now, new), 1))]
@@ -493,7 +506,10 @@ def _pg_function(name: str, statements: list[str], returns: str, *, rows: str | 
     writes) keeps the cached plan: planning these statements afresh would cost it more than the work.
     ``jit = off``: the planner's estimates for these statements are high enough to trigger JIT compilation,
     which costs far more than the few milliseconds of work (figures: bench/README.md "Figures behind the
-    code").
+    code"). ``random_page_cost = 1.1``: the statements look up a thousand keys of a set-based write in tables
+    that are in memory; at the default (4) the planner read the whole participants table for them instead of
+    its NIK index, once per family and level — a list enrolment's chunk got slower as the table grew (bench/
+    README.md, "List enrolment").
     """
     # A SELECT run for its locks only: PL/pgSQL wants PERFORM for a query whose rows it does not keep.
     static = ";\n        ".join(f"PERFORM {s[len('SELECT ') :]}" if s.startswith("SELECT ") else s for s in statements)
@@ -506,7 +522,8 @@ def _pg_function(name: str, statements: list[str], returns: str, *, rows: str | 
     ELSE
         {dynamic};
     END IF"""
-    return f"""CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql SET jit = off AS $fn$
+    settings = "SET jit = off SET random_page_cost = 1.1"
+    return f"""CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql {settings} AS $fn$
 BEGIN
     IF COALESCE({_MAINTAINED}, false) THEN
         {body};

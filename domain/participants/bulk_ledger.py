@@ -16,7 +16,7 @@ This module runs the same rule functions over the list in chunks:
    payer regions (:func:`ledger.load_state`, a thousand keys per statement), and every item in list order
    through :func:`ledger.decide` (an accepted payment's months count for the next payment of the same
    participant, a refused one's do not — as in the single path, where the refused rows are left out).
-3. **Write the chunk**: the new ledger rows in multi-row INSERTs (:func:`domain.db.insert_rows`), the
+3. **Write the chunk**: the new ledger rows in one COPY or multi-row INSERTs (:func:`domain.db.copy_rows`), the
    derived figures recounted with the ledger's one UPDATE per thousand
    (:func:`ledger.recompute_participant_figures`), and one ``contribution.record`` event per participant
    changed, hash-chained in order and appended in bulk (:func:`domain.audit.writes.record_many`). The Monev
@@ -47,7 +47,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
-from domain.db import insert_rows, one_of, read_rows
+from domain.db import copy_rows, one_of, read_rows
 from domain.participants.bulk import CHUNK, Checkpoint, Progress, Refusals
 from domain.participants.ledger import (
     ContributionItem,
@@ -189,7 +189,7 @@ _INPUT = re.compile(r"input\[(\d+)\]")
 async def _write(
     session: AsyncSession, caller: Caller, rows: list[dict[str, Any]], state: LedgerState, today: dt.date
 ) -> None:
-    await insert_rows(session, Contribution, rows)
+    await copy_rows(session, Contribution, rows)
     touched = sorted({row["participant_id"] for row in rows})
     await recompute_participant_figures(session, touched, today=today, reload=False)
     after: dict[int, tuple[Any, Any]] = {}
