@@ -59,6 +59,14 @@ def jamsos(env: dict[str, str], *args: str, stdin: str | None = None) -> subproc
     )
 
 
+def jamsos_worker(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
+    """A ``jamsos worker`` process (the Procfile's ``worker:``) with `env`, its output appended to `log`."""
+    with log.open("ab") as out:
+        return subprocess.Popen(  # noqa: S603 - our own command line, fixed arguments
+            [str(Path(sys.executable).with_name("jamsos")), "worker", *args], env=env, stdout=out, stderr=out
+        )
+
+
 def jamsos_json(env: dict[str, str], *args: str) -> Any:
     done = jamsos(env, *args)
     assert done.returncode == 0, done.stderr

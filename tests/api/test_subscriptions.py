@@ -18,7 +18,6 @@ import json
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -54,7 +53,7 @@ from domain.regions.rules import RegionCode
 from domain.writes.caller import Caller as DomainCaller
 from tests.conftest import AUDIENCE, ISSUER, Caller, suite_settings
 from tests.databases import POSTGRES_URL, Databases
-from tests.live import free_port, live_server, npm_installed, service_env
+from tests.live import free_port, jamsos_worker, live_server, npm_installed, service_env
 from tests.writes.test_batch_enrolment import make_mix
 
 HERE = Path(__file__).resolve().parent.parent / "subscriptions"
@@ -574,11 +573,17 @@ async def _raw_subscriber(address: str, token: str | None, query: str) -> Any:
 # -- two web processes on PostgreSQL --
 
 
-@pytest.fixture
-def postgres_db(databases: Databases) -> str:
+def _postgres_seeded(databases: Databases, purpose: str) -> str:
+    """A seeded PostgreSQL database of `purpose`; skips without one. Called from a synchronous fixture,
+    outside the event loop: a first template migrates."""
     if not POSTGRES_URL:
         pytest.skip("JAMSOS_TEST_POSTGRES_URL is not set")
-    return databases.seeded("postgres", "subscriptions")  # outside the event loop: a first template migrates
+    return databases.seeded("postgres", purpose)
+
+
+@pytest.fixture
+def postgres_db(databases: Databases) -> str:
+    return _postgres_seeded(databases, "subscriptions")
 
 
 @pytest.mark.whole_machine
@@ -696,9 +701,7 @@ async def test_job_progress_follows_each_chunk_until_the_job_ends(
 
 @pytest.fixture
 def worker_db(databases: Databases) -> str:
-    if not POSTGRES_URL:
-        pytest.skip("the worker runs on PostgreSQL (JAMSOS_TEST_POSTGRES_URL)")
-    return databases.seeded("postgres", "job_progress_worker")  # outside the event loop: a first template migrates
+    return _postgres_seeded(databases, "job_progress_worker")  # the worker runs on PostgreSQL
 
 
 @pytest.mark.whole_machine
@@ -730,10 +733,7 @@ async def test_job_progress_of_a_job_run_by_a_separate_worker_process(
             assert first["payload"]["data"]["jobProgress"]["state"] == "QUEUED"
             await app.state.jobs.enqueue(job.id)  # what enrollBeneficiaries does over a page
             env = service_env(url, tmp_path, signing_key_path=str(key_path))
-            with log.open("ab") as out:
-                worker = subprocess.Popen(  # noqa: S603, ASYNC220 - our own command line, fixed arguments
-                    [str(Path(sys.executable).with_name("jamsos")), "worker"], env=env, stdout=out, stderr=out
-                )
+            worker = jamsos_worker(env, log)
             try:
                 await watcher.wait_for(lambda line: line["event"] == "complete", within=60)
             finally:

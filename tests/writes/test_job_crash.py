@@ -7,7 +7,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from domain.jobs.rules import JobState
 from domain.jobs.runner import create_job, run_job
 from domain.participants.models import FundingSource
 from tests.databases import POSTGRES_URL, Databases
+from tests.live import jamsos_worker
 from tests.rollup_check import rollup_drift
 from tests.writes.test_batch_enrolment import OFFICER_5203, make_mix, state
 
@@ -95,11 +95,7 @@ async def _left(url: str, head: int) -> dict[str, Any]:
 
 def _worker(url: str, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "JAMSOS_DATABASE_URL": url, "JAMSOS_ENV": "test"}
-    jamsos = Path(sys.executable).with_name("jamsos")
-    with log.open("ab") as out:
-        return subprocess.Popen(  # noqa: S603 - our own command line, fixed arguments
-            [str(jamsos), "worker", "--stalled-after", str(STALLED_AFTER)], env=env, stdout=out, stderr=out
-        )
+    return jamsos_worker(env, log, "--stalled-after", str(STALLED_AFTER))
 
 
 def _wait_for(url: str, job_id: int, done: Any, timeout: float) -> Job:
