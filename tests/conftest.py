@@ -193,6 +193,22 @@ class Served:
         return body
 
 
+def body_reads_counted(app: Any) -> tuple[Any, list[int]]:
+    """`app` wrapped so that every body chunk it reads is counted: the wrapper and the list of chunk sizes
+    (for the tests that prove a refused upload was not read)."""
+    received: list[int] = []
+
+    async def counting_app(scope: Any, receive: Any, send: Any) -> None:
+        async def counted() -> Any:
+            message = await receive()
+            received.append(len(message.get("body", b"")))
+            return message
+
+        await app(scope, counted, send)
+
+    return counting_app, received
+
+
 class AppFactory:
     """The one way the suite makes in-process apps: one app per distinct settings, kept for the session."""
 

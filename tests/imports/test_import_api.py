@@ -18,7 +18,7 @@ from domain.beneficiaries.models import PovertyBeneficiary
 from domain.participants.models import Participant
 from domain.regions.models import Region
 from domain.regions.rules import RegionLevel
-from tests.conftest import AUDIENCE, ISSUER
+from tests.conftest import AUDIENCE, ISSUER, body_reads_counted
 from tests.imports.conftest import csv_text, person
 
 IMPORT = """mutation($file: Upload!, $dryRun: Boolean, $skip: Boolean) {
@@ -133,15 +133,7 @@ async def test_an_upload_over_the_limit_is_refused_before_it_is_read(
         import_max_upload_bytes=4_000,
     )
     app = create_app(settings)
-    received: list[int] = []
-
-    async def counting_app(scope: Any, receive: Any, send: Any) -> None:
-        async def counted() -> Any:
-            message = await receive()
-            received.append(len(message.get("body", b"")))
-            return message
-
-        await app(scope, counted, send)
+    counting_app, received = body_reads_counted(app)
 
     try:
         transport = httpx.ASGITransport(app=counting_app)

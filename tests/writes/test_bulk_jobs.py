@@ -43,7 +43,7 @@ from domain.participants.imports import RowImportOptions, import_contributions
 from domain.participants.models import Contribution, Participant
 from domain.regions.rules import RegionCode
 from domain.writes.caller import Caller as DomainCaller
-from tests.conftest import AppFactory, Caller, Served, WriteEnv, suite_settings
+from tests.conftest import AppFactory, Caller, Served, WriteEnv, body_reads_counted, suite_settings
 from tests.databases import Databases
 from tests.live import jamsos, service_env
 from tests.rollup_check import rollup_drift
@@ -287,15 +287,7 @@ async def test_an_upload_over_the_limit_is_refused_before_it_is_read(
     app = create_app(settings)
     scopes = frozenset({Scope.PARTICIPANTS_READ, Scope.PARTICIPANTS_WRITE})  # no beneficiaries:write
     caller = Caller("registrar", mint(Role.OFFICER, "52.03", scopes, subject="registrar"), "52.03", scopes)
-    received: list[int] = []
-
-    async def counting_app(scope: Any, receive: Any, send: Any) -> None:
-        async def counted() -> Any:
-            message = await receive()
-            received.append(len(message.get("body", b"")))
-            return message
-
-        await app(scope, counted, send)
+    counting_app, received = body_reads_counted(app)
 
     try:
         transport = httpx.ASGITransport(app=counting_app)
