@@ -14,7 +14,7 @@ PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS)
 # modules again, and each pytest worker rewrites every test module's asserts again.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install run test test-fast lint typecheck format seed-bench bench clean
+.PHONY: install run test test-fast lint typecheck node-modules format seed-bench bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,8 @@ run: install
 
 ## Lint, type-check, check the layer contracts, run the whole suite (PostgreSQL too when
 ## JAMSOS_TEST_POSTGRES_URL is set) on every core, in a random order (the seed is printed first).
-test: install lint typecheck
+test: install
+	$(MAKE) --no-print-directory -j3 lint typecheck node-modules
 	$(PYTEST)
 
 ## The inner loop: ruff, then the suite on SQLite only, without the browser, gateway, fault and
@@ -41,6 +42,16 @@ test: install lint typecheck
 test-fast: install
 	$(BIN)/ruff check .
 	JAMSOS_TEST_POSTGRES_URL= JAMSOS_TEST_REDIS_URL= CI= $(PYTEST) -m "not whole_machine and not federation and not e2e"
+
+# The Node.js packages of the tests that run real JavaScript peers (the federation gateways, the subscription
+# client, the TypeScript client), from their lockfiles. `make test` installs them beside ruff and mypy, so the
+# suite's own time is not spent on `npm ci` (a test that finds its folder stale still installs it itself).
+NODE_MODULES := $(addsuffix /node_modules/.package-lock.json,tests/federation tests/subscriptions clients/typescript)
+
+node-modules: $(if $(shell command -v npm),$(NODE_MODULES))
+
+$(NODE_MODULES): %/node_modules/.package-lock.json: %/package-lock.json
+	cd $* && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
 lint: install
 	$(BIN)/ruff check .

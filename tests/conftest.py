@@ -57,6 +57,22 @@ _WHOLE_MACHINE_LOCK = Path(tempfile.gettempdir()) / (
 )
 
 
+def _needs_whole_machine(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(name) for name in WHOLE_MACHINE)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that need the whole machine go first, in the (random) order they already have.
+
+    After pytest-randomly's shuffle (``trylast``), so each worker still sees one order for a seed. pytest-xdist's
+    ``load`` mode hands each worker a first run of consecutive tests (a quarter of its share), so all of these
+    land on one worker and run one after another while the other worker runs the rest, instead of both
+    waiting on the lock below in turn. The lock stays the guarantee when the distribution is other than that.
+    """
+    items.sort(key=lambda item: not _needs_whole_machine(item))  # sort is stable: the random order remains
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
     """A test that needs the whole machine runs alone among them: its setup (the gateways, browser or
@@ -65,10 +81,13 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     Not xdist's ``xdist_group``: with pytest 9 (``Node.nodeid`` reads ``_id``) pytest-xdist 3.8's loadgroup
     renames ``item._nodeid``, which changes nothing, so the group silently does not exist.
     """
-    if not any(item.get_closest_marker(name) for name in WHOLE_MACHINE):
+    if not _needs_whole_machine(item):
         return (yield)
     with _WHOLE_MACHINE_LOCK.open("a") as lock:
+        _t0 = __import__("time").perf_counter()
         fcntl.flock(lock, fcntl.LOCK_EX)
+        with open("/tmp/lockwait.log", "a") as _f:
+            _f.write(f"{os.environ.get('PYTEST_XDIST_WORKER')} {__import__('time').perf_counter() - _t0:.2f} {item.nodeid}\n")
         try:
             return (yield)
         finally:
