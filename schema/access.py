@@ -2,7 +2,7 @@
 
 The record-level rules and the personal-data rule come from ``auth.policy`` through ``auth.explain``; the
 scopes that relation fields demand are read from the permission classes the schema itself enforces them
-with (``schema.permissions``), so neither can describe something other than what happens.
+with (``schema.core.permissions``), so neither can describe something other than what happens.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from domain.codes import ErrorCode
 from domain.identity.models import USER_SUBJECT_PREFIX, OAuthClient, User
 from domain.participants.models import Participant
 from domain.regions.models import Region
-from schema import demand
-from schema.context import Info
-from schema.errors import BadInput
-from schema.ids import NO_ROW, db_id
-from schema.permissions import needs_authentication
+from schema.core import demand
+from schema.core.context import Info
+from schema.core.errors import BadInput
+from schema.core.ids import NO_ROW, db_id
+from schema.core.permissions import needs_authentication
 
 _PLACED: dict[str, Any] = {"Participant": Participant, "PovertyBeneficiary": PovertyBeneficiary, "Claim": Claim}
 _KNOWN = frozenset({*_PLACED, "Region"})

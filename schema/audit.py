@@ -20,14 +20,14 @@ from auth.principal import Principal
 from auth.scopes import Scope
 from domain.audit.models import AuditEvent, DataAccessEvent
 from domain.codes import ErrorCode
-from schema import demand
-from schema.context import Info
-from schema.errors import BadInput
+from schema.core import demand
+from schema.core.context import Info
+from schema.core.errors import BadInput
+from schema.core.ids import db_id
+from schema.core.limits import PAGE_SIZE_TEXT
+from schema.core.pagination import CountedConnection, SortKey, paginate
+from schema.core.permissions import needs
 from schema.filters import apply
-from schema.ids import db_id
-from schema.limits import PAGE_SIZE_TEXT
-from schema.pagination import CountedConnection, SortKey, paginate
-from schema.permissions import needs
 
 
 class NationalOnly(Exception):

@@ -15,16 +15,16 @@ from auth.policy import pii_visible, require_scope, shown, visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.beneficiaries.models import MAX_DECILE, MIN_DECILE, SOURCE_MAX_DECILE, PovertyBeneficiary
-from schema import demand
-from schema.context import Info
-from schema.enums import BeneficiarySourceEnum, SexEnum, domain_value
-from schema.errors import BadInput
+from schema.core import demand
+from schema.core.context import Info
+from schema.core.enums import BeneficiarySourceEnum, SexEnum, domain_value
+from schema.core.errors import BadInput
+from schema.core.ids import db_id, local_id
+from schema.core.limits import PAGE_SIZE_TEXT
+from schema.core.pagination import CountedConnection, OrderDirection, SortKey, paginate
+from schema.core.permissions import needs
 from schema.filters import apply, region_filter
-from schema.ids import db_id, local_id
-from schema.limits import PAGE_SIZE_TEXT
-from schema.pagination import CountedConnection, OrderDirection, SortKey, paginate
 from schema.participants import ParticipantNode, parse_nik_argument
-from schema.permissions import needs
 from schema.regions import RegionNode
 
 

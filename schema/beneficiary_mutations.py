@@ -40,15 +40,15 @@ from domain.participants.rules import Program
 from domain.regions.rules import RegionCode
 from domain.writes.caller import Caller
 from domain.writes.errors import Invalid
-from schema import demand
-from schema.context import Info
-from schema.enums import BeneficiarySourceEnum, FundingSourceEnum, ProgramEnum, UserErrorCodeEnum, domain_value
-from schema.errors import BadInput
+from schema.core import demand
+from schema.core.context import Info
+from schema.core.enums import BeneficiarySourceEnum, FundingSourceEnum, ProgramEnum, UserErrorCodeEnum, domain_value
+from schema.core.errors import BadInput
+from schema.core.limits import JOB_COSTS_SIZE, MAX_PAGE_SIZE
+from schema.core.permissions import needs
+from schema.core.writes import WriteError
 from schema.filters import region_filter
 from schema.jobs import JobNode, PayerCost
-from schema.limits import JOB_COSTS_SIZE, MAX_PAGE_SIZE
-from schema.permissions import needs
-from schema.writes import WriteError
 
 #: Rows one upload may hold; larger lists go through ``jamsos import`` (same code, no request to time out).
 MAX_UPLOAD_ROWS = 200_000

@@ -15,10 +15,10 @@ from domain.claims.models import Claim, ClaimStatus
 from domain.claims.rules import ClaimSubmission, Recipient, ScholarshipChild
 from domain.claims.writes import approve_claim, pay_claim, reject_claim, submit_claim, verify_claim
 from domain.writes.caller import Caller
-from schema import demand
 from schema.claims import ClaimNode
-from schema.context import Info
-from schema.enums import (
+from schema.core import demand
+from schema.core.context import Info
+from schema.core.enums import (
     ClaimCauseEnum,
     EducationLevelEnum,
     ProgramEnum,
@@ -26,9 +26,9 @@ from schema.enums import (
     ScholarshipEndEnum,
     domain_value,
 )
-from schema.limits import PAYLOAD_ERRORS_SIZE
-from schema.permissions import needs
-from schema.writes import UserError, require_local_id, run_write
+from schema.core.limits import PAYLOAD_ERRORS_SIZE
+from schema.core.permissions import needs
+from schema.core.writes import UserError, require_local_id, run_write
 
 
 @strawberry.input(description="An heir or other recipient of a benefit.")

@@ -19,9 +19,9 @@ from auth.policy import pii_visible, require_scope, shown, visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.claims.models import Claim, ClaimBenefit
-from schema import demand
-from schema.context import Info
-from schema.enums import (
+from schema.core import demand
+from schema.core.context import Info
+from schema.core.enums import (
     BenefitKindEnum,
     ClaimStatusEnum,
     EducationLevelEnum,
@@ -29,12 +29,11 @@ from schema.enums import (
     RelationshipEnum,
     domain_value,
 )
-from schema.errors import BadInput
-from schema.filters import apply, region_filter
-from schema.ids import db_id, local_id
-from schema.limits import CLAIM_BENEFITS_SIZE, CLAIM_HISTORY_SIZE, PAGE_SIZE_TEXT
-from schema.loaders import MAX_BATCH
-from schema.pagination import (
+from schema.core.errors import BadInput
+from schema.core.ids import db_id, local_id
+from schema.core.limits import CLAIM_BENEFITS_SIZE, CLAIM_HISTORY_SIZE, PAGE_SIZE_TEXT
+from schema.core.loaders import MAX_BATCH
+from schema.core.pagination import (
     CountedConnection,
     OrderDirection,
     SortKey,
@@ -45,8 +44,9 @@ from schema.pagination import (
     page_of,
     paginate,
 )
+from schema.core.permissions import needs
+from schema.filters import apply, region_filter
 from schema.participants import ParticipantNode
-from schema.permissions import needs
 from schema.regions import RegionNode
 
 

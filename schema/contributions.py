@@ -20,16 +20,16 @@ from auth.scopes import Scope
 from domain.participants.ledger import MAX_BATCH as MAX_PAYMENTS
 from domain.participants.ledger import ContributionItem, record_contributions
 from domain.participants.models import Contribution, Participant
-from schema import demand
-from schema.context import Info
-from schema.enums import FundingSourceEnum, domain_value
-from schema.errors import BadInput
-from schema.ids import db_id
-from schema.limits import PAYLOAD_ERRORS_SIZE
-from schema.loaders import MAX_BATCH
-from schema.pagination import CountedConnection, SortKey, check_first, decode_cursor, encode_cursor, page_of
-from schema.permissions import needs
-from schema.writes import UserError, require_local_id, run_write
+from schema.core import demand
+from schema.core.context import Info
+from schema.core.enums import FundingSourceEnum, domain_value
+from schema.core.errors import BadInput
+from schema.core.ids import db_id
+from schema.core.limits import PAYLOAD_ERRORS_SIZE
+from schema.core.loaders import MAX_BATCH
+from schema.core.pagination import CountedConnection, SortKey, check_first, decode_cursor, encode_cursor, page_of
+from schema.core.permissions import needs
+from schema.core.writes import UserError, require_local_id, run_write
 
 PERIOD_SORT = SortKey("FIRST_MONTH", Contribution.first_month)
 

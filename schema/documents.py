@@ -20,11 +20,11 @@ from auth.principal import Principal
 from auth.scopes import Role
 from domain.codes import ErrorCode
 from domain.documents.models import TrustedDocument
-from schema import demand
-from schema.context import Info
-from schema.limits import PAGE_SIZE_TEXT, TRUSTED_DOCUMENT_CLIENTS_SIZE
-from schema.pagination import CountedConnection, SortKey, paginate
-from schema.permissions import needs_authentication
+from schema.core import demand
+from schema.core.context import Info
+from schema.core.limits import PAGE_SIZE_TEXT, TRUSTED_DOCUMENT_CLIENTS_SIZE
+from schema.core.pagination import CountedConnection, SortKey, paginate
+from schema.core.permissions import needs_authentication
 
 
 class NotNationalAdministrator(Exception):

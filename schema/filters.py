@@ -9,8 +9,8 @@ from sqlalchemy import ColumnElement, Select, false
 from auth.policy import narrow_region_filter, region_exists
 from auth.principal import Principal
 from domain.regions.models import PlacedModel, placement_column
-from schema.context import Reader
-from schema.errors import BadInput
+from schema.core.context import Reader
+from schema.core.errors import BadInput
 from schema.regions import parse_region_code
 
 

@@ -21,14 +21,14 @@ from domain.jobs.models import Job
 from domain.jobs.rules import JobState
 from domain.jobs.runner import cancel_job, report_csv
 from domain.writes.caller import Caller
-from schema import demand
-from schema.context import Info
-from schema.enums import graphql_enum
-from schema.ids import NO_ROW, db_id, local_id
-from schema.limits import JOB_COSTS_SIZE, JOB_COUNTS_SIZE, PAGE_SIZE_TEXT, PAYLOAD_ERRORS_SIZE
-from schema.pagination import CountedConnection, SortKey, paginate
-from schema.permissions import needs_authentication
-from schema.writes import UserError, require_local_id, run_write
+from schema.core import demand
+from schema.core.context import Info
+from schema.core.enums import graphql_enum
+from schema.core.ids import NO_ROW, db_id, local_id
+from schema.core.limits import JOB_COSTS_SIZE, JOB_COUNTS_SIZE, PAGE_SIZE_TEXT, PAYLOAD_ERRORS_SIZE
+from schema.core.pagination import CountedConnection, SortKey, paginate
+from schema.core.permissions import needs_authentication
+from schema.core.writes import UserError, require_local_id, run_write
 
 if TYPE_CHECKING:
     JobStateEnum = JobState

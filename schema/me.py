@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from schema.context import Info
-from schema.permissions import needs_authentication
+from schema.core.context import Info
+from schema.core.permissions import needs_authentication
 
 
 @strawberry.type(name="Principal", description="The caller as the API sees it: who, with which rights, where.")

@@ -38,15 +38,15 @@ from domain.participants.bulk_jobs import (
 from domain.participants.imports import RowImportOptions, Survey, import_contributions, import_participants, survey
 from domain.regions.rules import RegionCode
 from domain.writes.errors import Invalid
-from schema import demand
 from schema.beneficiary_mutations import MAX_UPLOAD_ROWS, ImportRowError, RefusalReason, checked_budget
-from schema.context import Info
-from schema.enums import UserErrorCodeEnum
-from schema.errors import BadInput
+from schema.core import demand
+from schema.core.context import Info
+from schema.core.enums import UserErrorCodeEnum
+from schema.core.errors import BadInput
+from schema.core.limits import MAX_PAGE_SIZE
+from schema.core.permissions import needs
+from schema.core.writes import WriteError
 from schema.jobs import JobNode
-from schema.limits import MAX_PAGE_SIZE
-from schema.permissions import needs
-from schema.writes import WriteError
 
 #: Up to this many rows (a page) an upload or a month's run answers in the request; over it, a job.
 SYNCHRONOUS_ROWS = MAX_PAGE_SIZE

@@ -13,14 +13,14 @@ from domain.beneficiaries.enrolment import enroll_beneficiary
 from domain.participants.models import FundingSource
 from domain.participants.rules import Program
 from domain.participants.writes import ParticipantChanges, Registration, register_participant, update_participant
-from schema import demand
 from schema.beneficiaries import BeneficiaryNode
-from schema.context import Info
-from schema.enums import FundingSourceEnum, ParticipantStatusEnum, ProgramEnum, SegmentEnum, SexEnum, domain_value
-from schema.limits import PAYLOAD_ERRORS_SIZE
+from schema.core import demand
+from schema.core.context import Info
+from schema.core.enums import FundingSourceEnum, ParticipantStatusEnum, ProgramEnum, SegmentEnum, SexEnum, domain_value
+from schema.core.limits import PAYLOAD_ERRORS_SIZE
+from schema.core.permissions import needs
+from schema.core.writes import UserError, require_local_id, run_write
 from schema.participants import ParticipantNode
-from schema.permissions import needs
-from schema.writes import UserError, require_local_id, run_write
 
 
 @strawberry.input(description="A new participant. The NIK must agree with the birth date and sex.")

@@ -20,24 +20,17 @@ from domain.nik import InvalidNIK, parse_nik
 from domain.participants.models import Employer, Participant, ParticipantProgram
 from domain.participants.rules import JKK_RISK_CLASS_MAX, JKK_RISK_CLASS_MIN, JKK_RISK_RATES
 from domain.participants.status import derived_status, status_is
-from schema import demand
-from schema.context import Info, Reader
-from schema.enums import (
-    FundingSourceEnum,
-    ParticipantStatusEnum,
-    ProgramEnum,
-    SegmentEnum,
-    SexEnum,
-    domain_value,
-)
-from schema.errors import BadInput
+from schema.core import demand
+from schema.core.context import Info, Reader
+from schema.core.enums import FundingSourceEnum, ParticipantStatusEnum, ProgramEnum, SegmentEnum, SexEnum, domain_value
+from schema.core.errors import BadInput
+from schema.core.ids import db_id, local_id
+from schema.core.limits import PAGE_SIZE_TEXT, PROGRAMS_SIZE
+from schema.core.pagination import CountedConnection, OrderDirection, SortKey, paginate
+from schema.core.permissions import needs
+from schema.core.read_fields import column_field, shown_columns
+from schema.core.references import CompanyReference
 from schema.filters import name_search, region_filter
-from schema.ids import db_id, local_id
-from schema.limits import PAGE_SIZE_TEXT, PROGRAMS_SIZE
-from schema.pagination import CountedConnection, OrderDirection, SortKey, paginate
-from schema.permissions import needs
-from schema.read_fields import column_field, shown_columns
-from schema.references import CompanyReference
 from schema.regions import RegionNode
 
 if TYPE_CHECKING:
@@ -204,7 +197,7 @@ class ParticipantNode(relay.Node):
         cls, info: Info, id: strawberry.ID | None = None, membershipNumber: str | None = None, **_rest: Any
     ) -> ParticipantNode | None:
         require_scope(info.context.principal, Scope.PARTICIPANTS_READ)
-        # One loader for both keys, so a batch mixing them is still one statement (schema.entities checks
+        # One loader for both keys, so a batch mixing them is still one statement (schema.core.entities checks
         # that one of them is there).
         loader = info.context.loaders.participant_by_key
         if id is not None:

@@ -13,13 +13,13 @@ from auth.policy import readable, require_scope
 from auth.scopes import Scope
 from domain.regions.models import Region
 from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel
-from schema import demand
-from schema.context import Info
-from schema.enums import RegionLevelEnum, domain_value
-from schema.errors import BadInput
-from schema.limits import PAGE_SIZE_TEXT, REGION_ANCESTORS_SIZE, REGION_CHILDREN_SIZE
-from schema.pagination import CountedConnection, SortKey, paginate
-from schema.permissions import needs
+from schema.core import demand
+from schema.core.context import Info
+from schema.core.enums import RegionLevelEnum, domain_value
+from schema.core.errors import BadInput
+from schema.core.limits import PAGE_SIZE_TEXT, REGION_ANCESTORS_SIZE, REGION_CHILDREN_SIZE
+from schema.core.pagination import CountedConnection, SortKey, paginate
+from schema.core.permissions import needs
 
 if TYPE_CHECKING:
     from schema.stats import CoverageType

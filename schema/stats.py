@@ -24,11 +24,11 @@ from domain.monev.tables import Published, Viewer, region_exists, region_months,
 from domain.participants.models import FundingSource
 from domain.participants.rules import Program, Segment
 from domain.regions.rules import RegionCode
-from schema import demand
-from schema.context import Info
-from schema.enums import FundingSourceEnum, ProgramEnum, SegmentEnum, domain_value
-from schema.errors import BadInput
-from schema.limits import (
+from schema.core import demand
+from schema.core.context import Info
+from schema.core.enums import FundingSourceEnum, ProgramEnum, SegmentEnum, domain_value
+from schema.core.errors import BadInput
+from schema.core.limits import (
     CLAIM_STATS_SIZE,
     FUNDING_SOURCES_SIZE,
     PROGRAMS_SIZE,
@@ -36,7 +36,7 @@ from schema.limits import (
     SEGMENTS_SIZE,
     TREND_MONTHS_SIZE,
 )
-from schema.permissions import needs
+from schema.core.permissions import needs
 from schema.regions import RegionNode, parse_region_code
 
 T = TypeVar("T")

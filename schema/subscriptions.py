@@ -38,14 +38,14 @@ from domain.jobs.events import JobChanged
 from domain.jobs.models import Job
 from domain.jobs.rules import FINISHED
 from domain.regions.rules import RegionCode, within
-from schema.access_log import AccessLogWithheld, write_access_log
 from schema.claims import ClaimNode
-from schema.context import Context, Info, Reader
-from schema.enums import ClaimStatusEnum, ProgramEnum, domain_value
-from schema.errors import BadInput, format_errors
-from schema.ids import NO_ROW, local_id
+from schema.core.access_log import AccessLogWithheld, write_access_log
+from schema.core.context import Context, Info, Reader
+from schema.core.enums import ClaimStatusEnum, ProgramEnum, domain_value
+from schema.core.errors import BadInput, format_errors
+from schema.core.ids import NO_ROW, local_id
+from schema.core.permissions import needs, needs_authentication
 from schema.jobs import JobNode
-from schema.permissions import needs, needs_authentication
 from schema.regions import parse_region_code
 
 
@@ -113,8 +113,8 @@ class SubscriptionEvents(SchemaExtension):
     - Each operation gets a context of its own: the operations of one WebSocket share the connection's
       context, but one subscription's events must not read through another's loaders or log its reads.
     - Only subscriptions run there (queries and mutations go over HTTP, with its caching and fast lane).
-    - Every result is sent with the codes and masking of HTTP responses (schema.errors), and an event whose
-      personal-data reads cannot be logged is withheld (schema.access_log), like any response.
+    - Every result is sent with the codes and masking of HTTP responses (schema.core.errors), and an event whose
+      personal-data reads cannot be logged is withheld (schema.core.access_log), like any response.
     """
 
     def on_operation(self) -> Iterator[None]:

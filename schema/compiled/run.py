@@ -57,11 +57,11 @@ from schema.compiled.cache import BoundedCache
 from schema.compiled.plan import LEAVES, ConnectionPlan, Leaf, ObjectPlan, OperationPlan, Relation, RootPlan, Typename
 from schema.compiled.sql_json import Finish, JsonBuilder, NestedPage, covers
 from schema.compiled.sql_text import compile_text
-from schema.context import Context
-from schema.entities import check_representations
-from schema.errors import BadInput, QueryTooComplex
-from schema.ids import local_id
-from schema.pagination import OrderDirection, check_first, decode_cursor, encode_cursor, keyset_page
+from schema.core.context import Context
+from schema.core.entities import check_representations
+from schema.core.errors import BadInput, QueryTooComplex
+from schema.core.ids import local_id
+from schema.core.pagination import OrderDirection, check_first, decode_cursor, encode_cursor, keyset_page
 from schema.participants import PARTICIPANT_SORTS, ParticipantOrder, parse_nik_argument, participant_conditions
 
 Getter = Callable[[Any], Any]

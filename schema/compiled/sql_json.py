@@ -71,7 +71,7 @@ from domain.participants.status import status_sql
 from domain.regions.models import Region
 from schema.claims import SUBMITTED_SORT
 from schema.compiled.plan import ConnectionPlan, Leaf, ObjectPlan, OperationPlan, Relation, Typename
-from schema.pagination import SortKey, after_key, encode_cursor_of_encoded
+from schema.core.pagination import SortKey, after_key, encode_cursor_of_encoded
 
 _P = Participant.__table__
 _R = Region.__table__

@@ -18,7 +18,7 @@ from typing import Any
 from graphql import DocumentNode, Node, StringValueNode
 from strawberry.extensions import SchemaExtension
 
-from schema.errors import BadInput
+from schema.core.errors import BadInput
 
 _ALLOWED_CONTROLS = frozenset("\t\n\r")
 

@@ -9,7 +9,8 @@ with the measured figure and the limit in the message and in ``extensions``, bef
 :class:`QueryLimits` is one Strawberry extension, built per request from a factory made once per schema
 (:func:`limits_extension`). It adds no validation rule, so it never changes the key of a validation cache:
 the token limit is the parser's, and directives, depth, aliases, fragment nesting and cost are measured
-right after parsing, before validation (schema.cost walks the document iteratively where graphql-core would recurse).
+right after parsing, before validation (schema.core.cost walks the document iteratively where graphql-core would
+recurse).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from prometheus_client import Counter
 from strawberry.extensions import SchemaExtension
 
 from domain.monev.suppression import DEFAULT_THRESHOLD
-from schema.cost import FieldPrice, FragmentProblem, count_directives, measure, price_table
-from schema.errors import QueryTooComplex, RateLimited
+from schema.core.cost import FieldPrice, FragmentProblem, count_directives, measure, price_table
+from schema.core.errors import QueryTooComplex, RateLimited
 
 # --- Pages -------------------------------------------------------------------------------------------
 #: Largest ``first`` a connection accepts.

@@ -23,8 +23,8 @@ from strawberry.extensions import SchemaExtension
 
 from domain.audit.access import AccessLogUnavailable, AccessLogWriter
 from domain.codes import ErrorCode
-from schema.context import Context
-from schema.errors import UNAVAILABLE_RETRY_AFTER
+from schema.core.context import Context
+from schema.core.errors import UNAVAILABLE_RETRY_AFTER
 
 log = logging.getLogger("jamsos.access_log")
 

@@ -4,7 +4,7 @@ Validation of an unchanged document was about a third of a lookup's CPU. Strawbe
 ``ValidationCache`` keep bounded LRU caches keyed by the document text (parse) and by (schema, parsed
 document, validation rules) (validation). The last part matters: a validation rule class built per request
 (as ``QueryDepthLimiter`` and ``MaxAliasesLimiter`` do when created by a factory) makes a new key every
-time, and the cache never hits. The limits (schema.limits) therefore measure the document themselves and add
+time, and the cache never hits. The limits (schema.core.limits) therefore measure the document themselves and add
 no validation rules; ``tests/schema/test_document_cache.py`` checks that a repeated document hits both caches.
 """
 

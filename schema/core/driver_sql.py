@@ -19,7 +19,7 @@ What SQLAlchemy did on the way is kept where something depends on it:
 - anything else (SQLite, a connection inside a transaction) goes through ``exec_driver_sql`` as before.
 
 Driver errors are raised as asyncpg raises them (not wrapped in ``sqlalchemy.exc.DBAPIError``);
-schema.errors recognises outages by the driver's exception names in either form.
+schema.core.errors recognises outages by the driver's exception names in either form.
 """
 
 from __future__ import annotations

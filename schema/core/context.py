@@ -18,13 +18,13 @@ from auth.requests import caller_for, request_meta
 from domain.audit.access import AccessLogWriter, PersonalDataReads
 from domain.jobs.queue import JobQueue
 from domain.writes.caller import Caller
-from schema import driver_sql
 from schema.compiled.counters import ReadCounters
 from schema.compiled.plan import Plans, Statements, plan_cache, statement_cache
-from schema.limits import Limits
+from schema.core import driver_sql
+from schema.core.limits import Limits
 
 if TYPE_CHECKING:
-    from schema.loaders import Loaders
+    from schema.core.loaders import Loaders
     from schema.subscriptions import SubscriberConnection
 
 T = TypeVar("T")
@@ -83,7 +83,7 @@ class Reader:
     async def text_rows(self, sql: str, parameters: tuple[Any, ...]) -> Sequence[Sequence[Any]]:
         """Rows of SQL text already compiled for this database (schema.compiled.sql_text), positional values.
 
-        On PostgreSQL in autocommit they come from the driver's connection directly (schema.driver_sql).
+        On PostgreSQL in autocommit they come from the driver's connection directly (schema.core.driver_sql).
         """
         async with self._lock:
             self._check_open()
@@ -226,7 +226,7 @@ class Context:
     principal: Principal
     reader: Reader
     request: Any = None
-    #: The server's limits (schema.limits), from settings.
+    #: The server's limits (schema.core.limits), from settings.
     limits: Limits = field(default_factory=Limits)
     #: Opens the session a mutation writes in (one transaction per mutation, apart from the read session).
     sessions: async_sessionmaker[AsyncSession] | None = None
@@ -234,21 +234,21 @@ class Context:
     jobs: JobQueue | None = None
     #: Where an import job's upload is staged (domain.jobs.files); None: uploads over a page are refused.
     job_files: Path | None = None
-    #: Whether parsed and validated documents are cached (schema.document_cache); off only to measure it.
+    #: Whether parsed and validated documents are cached (schema.core.document_cache); off only to measure it.
     document_cache: bool = True
     #: Whether covered reads may be answered by the compiled read path (schema.compiled).
     compiled_reads: bool = True
     #: Whether the compiled path may answer a root field with one JSON statement (schema.compiled.sql_json).
     json_statements: bool = True
-    #: Whether ``__schema``/``__type`` may be asked (development only; schema.introspection).
+    #: Whether ``__schema``/``__type`` may be asked (development only; schema.core.introspection).
     introspection: bool = True
-    #: Charges the caller's cost budget (schema.limits): None when allowed, else seconds to wait.
+    #: Charges the caller's cost budget (schema.core.limits): None when allowed, else seconds to wait.
     charge: Callable[[int], Awaitable[int | None]] | None = None
-    #: Unmasked personal data this response returned; logged once per request (schema.access_log).
+    #: Unmasked personal data this response returned; logged once per request (schema.core.access_log).
     pii_reads: PersonalDataReads = field(default_factory=PersonalDataReads)
     #: The app's access-log writer (group commit, domain.audit.access); None outside an app.
     access_log: AccessLogWriter | None = None
-    #: The document's cost as the limits measured and charged it (schema.limits), for the fast lane's entry.
+    #: The document's cost as the limits measured and charged it (schema.core.limits), for the fast lane's entry.
     cost: int | None = None
     #: The operation name as the HTTP request gave it, in a 1-tuple (None inside: not given); None when no
     #: HTTP view recorded it. The fast lane's entries are keyed by it (schema.compiled.extension).
@@ -270,7 +270,7 @@ class Context:
     def loaders(self) -> Loaders:
         """The request's loaders, built when a resolver first asks (the compiled path never does)."""
         if self._loaders is None:
-            from schema.loaders import Loaders  # schema.loaders imports this module
+            from schema.core.loaders import Loaders  # schema.core.loaders imports this module
 
             self._loaders = Loaders(self.reader, self.principal)
         return self._loaders

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from schema.context import Context
+from schema.core.context import Context
 
 
 class QueriesOnReplica(SchemaExtension):

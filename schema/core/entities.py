@@ -30,7 +30,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.base import StrawberryObjectDefinition
 
 from auth.policy import NotAuthenticated
-from schema.errors import BadInput, QueryTooComplex, log_unexpected
+from schema.core.errors import BadInput, QueryTooComplex, log_unexpected
 
 #: Key field sets per entity type name, e.g. ``{"Participant": [("id",), ("membershipNumber",)]}``.
 EntityKeys = Mapping[str, Sequence[tuple[str, ...]]]
@@ -120,7 +120,7 @@ def _require_string_key(graphql_type: GraphQLObjectType, field_name: str) -> Non
     if not (isinstance(inner, GraphQLScalarType) and inner.name in _STRING_KEY_TYPES):
         raise TypeError(
             f"@key field {graphql_type.name}.{field_name} must be String! or ID!; "
-            "schema.entities checks key values as strings"
+            "schema.core.entities checks key values as strings"
         )
 
 

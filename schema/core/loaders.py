@@ -20,7 +20,7 @@ from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim, ClaimBenefit, ClaimEvent
 from domain.participants.models import Employer, Participant, ParticipantProgram
 from domain.regions.models import Region
-from schema.context import Reader
+from schema.core.context import Reader
 
 K = TypeVar("K", bound=Hashable)
 R = TypeVar("R")

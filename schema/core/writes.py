@@ -18,9 +18,9 @@ from domain.writes.caller import Caller
 from domain.writes.errors import NotFound
 from domain.writes.runner import OutcomeKind
 from domain.writes.runner import run_write as domain_run_write
-from schema.context import Info
-from schema.enums import UserErrorCodeEnum
-from schema.ids import NO_ROW, local_id
+from schema.core.context import Info
+from schema.core.enums import UserErrorCodeEnum
+from schema.core.ids import NO_ROW, local_id
 
 T = TypeVar("T")
 

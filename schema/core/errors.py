@@ -130,7 +130,7 @@ def format_errors(errors: list[GraphQLError], request_id: str | None = None) -> 
         if code in ErrorCode.__members__:
             formatted.append(error)
         elif error.original_error is None and (limit := _TOKEN_LIMIT.search(error.message)):
-            # The parser's token limit, when it fired where schema.limits could not restate it (a parser cache).
+            # The parser's token limit, when it fired where schema.core.limits could not restate it (a parser cache).
             maximum = int(limit.group(1))
             formatted.append(
                 GraphQLError(

@@ -1,4 +1,4 @@
-"""Demand-control directives (``@listSize``, ``@cost``, Federation 2.9) built from :mod:`schema.limits`.
+"""Demand-control directives (``@listSize``, ``@cost``, Federation 2.9) built from :mod:`schema.core.limits`.
 
 A Federation 2 router estimates what a query costs from these before planning it (Apollo Router's
 ``demand_control``); the numbers are the ones the server enforces, so estimate and refusal agree.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.federation.schema_directives import Cost, ListSize
 
-from schema.limits import DEFAULT_PAGE_SIZE, TOTAL_COUNT_COST
+from schema.core.limits import DEFAULT_PAGE_SIZE, TOTAL_COUNT_COST
 
 
 def page() -> list[object]:

@@ -20,10 +20,10 @@ import strawberry
 from sqlalchemy import BindParameter, ColumnElement, Select, func, select, tuple_
 from strawberry import relay
 
-from schema import demand
-from schema.context import Reader
-from schema.errors import BadInput
-from schema.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from schema.core import demand
+from schema.core.context import Reader
+from schema.core.errors import BadInput
+from schema.core.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 NodeT = TypeVar("NodeT", bound=relay.Node)
 RowT = TypeVar("RowT")
