@@ -49,7 +49,7 @@ from schema.compiled.plan import plan_cache, statement_cache
 from schema.core.context import Context, Reader
 from schema.core.errors import UNAVAILABLE_RETRY_AFTER, format_errors
 from schema.core.limits import Limits
-from schema.subscriptions import Seats, SubscriberConnection
+from schema.core.subscriptions import Seats, SubscriberConnection
 
 log = logging.getLogger("jamsos.graphql")
 

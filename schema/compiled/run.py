@@ -52,7 +52,8 @@ from domain.claims.models import Claim
 from domain.participants.models import Participant, ParticipantProgram
 from domain.participants.status import derived_status, paid_through_needed
 from domain.regions.models import Region
-from schema.claims import SUBMITTED_SORT, claim_pages_subquery
+from schema.claims.filters import SUBMITTED_SORT
+from schema.claims.queries import claim_pages_subquery
 from schema.compiled.cache import BoundedCache
 from schema.compiled.plan import LEAVES, ConnectionPlan, Leaf, ObjectPlan, OperationPlan, Relation, RootPlan, Typename
 from schema.compiled.sql_json import Finish, JsonBuilder, NestedPage, covers
@@ -62,7 +63,8 @@ from schema.core.entities import check_representations
 from schema.core.errors import BadInput, QueryTooComplex
 from schema.core.ids import local_id
 from schema.core.pagination import OrderDirection, check_first, decode_cursor, encode_cursor, keyset_page
-from schema.participants import PARTICIPANT_SORTS, ParticipantOrder, parse_nik_argument, participant_conditions
+from schema.participants.filters import PARTICIPANT_SORTS, ParticipantOrder, participant_conditions
+from schema.participants.types import parse_nik_argument
 
 Getter = Callable[[Any], Any]
 

@@ -69,7 +69,7 @@ from domain.claims.models import Claim
 from domain.participants.models import Participant, ParticipantProgram
 from domain.participants.status import status_sql
 from domain.regions.models import Region
-from schema.claims import SUBMITTED_SORT
+from schema.claims.filters import SUBMITTED_SORT
 from schema.compiled.plan import ConnectionPlan, Leaf, ObjectPlan, OperationPlan, Relation, Typename
 from schema.core.pagination import SortKey, after_key, encode_cursor_of_encoded
 

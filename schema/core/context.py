@@ -25,7 +25,7 @@ from schema.core.limits import Limits
 
 if TYPE_CHECKING:
     from schema.core.loaders import Loaders
-    from schema.subscriptions import SubscriberConnection
+    from schema.core.subscriptions import SubscriberConnection
 
 T = TypeVar("T")
 

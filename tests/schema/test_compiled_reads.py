@@ -23,7 +23,7 @@ from domain.audit.models import DataAccessEvent
 from domain.claims.models import Claim
 from domain.participants.models import Participant
 from domain.participants.phone import mask_phone_number
-from schema.claims import SUBMITTED_SORT
+from schema.claims.filters import SUBMITTED_SORT
 from schema.compiled.cache import BoundedCache
 from schema.compiled.counters import ReadCounters
 from schema.compiled.plan import PLAN_CACHE_SIZE, plan_cache

@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.participants.models import Participant
-from schema.filters import name_search
+from schema.core.filters import name_search
 from tests.conftest import GQL, Caller
 
 

@@ -15,7 +15,7 @@ from domain.claims.models import Claim, ClaimStatus
 from domain.claims.rules import ClaimSubmission, Recipient, ScholarshipChild
 from domain.claims.writes import approve_claim, pay_claim, reject_claim, submit_claim, verify_claim
 from domain.writes.caller import Caller
-from schema.claims import ClaimNode
+from schema.claims.types import ClaimNode
 from schema.core import demand
 from schema.core.context import Info
 from schema.core.enums import (

@@ -9,20 +9,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry import relay
 
-from auth.policy import readable, require_scope
+from auth.policy import require_scope
 from auth.scopes import Scope
 from domain.regions.models import Region
-from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel
+from domain.regions.rules import RegionCode
 from schema.core import demand
 from schema.core.context import Info
-from schema.core.enums import RegionLevelEnum, domain_value
-from schema.core.errors import BadInput
-from schema.core.limits import PAGE_SIZE_TEXT, REGION_ANCESTORS_SIZE, REGION_CHILDREN_SIZE
-from schema.core.pagination import CountedConnection, SortKey, paginate
+from schema.core.enums import RegionLevelEnum
+from schema.core.limits import REGION_ANCESTORS_SIZE, REGION_CHILDREN_SIZE
+from schema.core.pagination import CountedConnection
 from schema.core.permissions import needs
 
 if TYPE_CHECKING:
-    from schema.stats import CoverageType
+    from schema.stats.types import CoverageType
 
 
 @strawberry.federation.type(
@@ -84,8 +83,8 @@ class RegionNode(relay.Node):
         as_of: Annotated[
             dt.date | None, strawberry.argument(description="Figures at the end of this date's month (default: today).")
         ] = None,
-    ) -> Annotated[CoverageType, strawberry.lazy("schema.stats")] | None:
-        from schema.stats import coverage_of  # schema.stats builds on this module
+    ) -> Annotated[CoverageType, strawberry.lazy("schema.stats.types")] | None:
+        from schema.stats.queries import coverage_of  # schema.stats builds on this module
 
         return await coverage_of(info, self.code, as_of, "asOf")
 
@@ -107,63 +106,3 @@ class RegionNode(relay.Node):
 @strawberry.type(name="RegionConnection", description="A page of regions.")
 class RegionConnection(CountedConnection[RegionNode]):
     pass
-
-
-def parse_region_code(raw: str, field: str) -> RegionCode:
-    try:
-        return RegionCode.parse(raw)
-    except InvalidRegionCode as exc:
-        raise BadInput(str(exc), field=field) from None
-
-
-REGION_SORT = SortKey("code", Region.code, id_type=str)
-
-
-@strawberry.type
-class RegionQuery:
-    @strawberry.federation.field(
-        description="One region by its Kemendagri code; null when unknown or not visible to you.",
-        **needs(Scope.REGIONS_READ),
-    )
-    async def region(
-        self,
-        info: Info,
-        code: Annotated[str, strawberry.argument(description="Dotted Kemendagri code, e.g. '52.71'.")],
-    ) -> RegionNode | None:
-        parsed = parse_region_code(code, "code")
-        row = await info.context.loaders.region.load(parsed.code)
-        return RegionNode.from_row(row) if row else None
-
-    @strawberry.federation.field(
-        description="Regions you may see, by level and/or parent, ordered by code.",
-        directives=demand.page(),
-        **needs(Scope.REGIONS_READ),
-    )
-    async def regions(
-        self,
-        info: Info,
-        level: Annotated[RegionLevelEnum | None, strawberry.argument(description="Only regions of this level.")] = None,
-        parent_code: Annotated[str | None, strawberry.argument(description="Only the children of this region.")] = None,
-        first: Annotated[int | None, strawberry.argument(description=PAGE_SIZE_TEXT)] = None,
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor of the last item of the previous page.")
-        ] = None,
-    ) -> RegionConnection:
-        stmt = readable(info.context.principal, Region)
-        if level is not None:
-            lvl: RegionLevel = domain_value(level)
-            stmt = stmt.where(Region.level == lvl)
-        if parent_code is not None:
-            stmt = stmt.where(Region.parent_code == parse_region_code(parent_code, "parentCode").code)
-        reader = info.context.reader
-        return await paginate(
-            reader,
-            stmt,
-            sort=REGION_SORT,
-            id_column=Region.code,
-            descending=False,
-            first=first,
-            after=after,
-            to_node=RegionNode.from_row,
-            connection=RegionConnection,
-        )

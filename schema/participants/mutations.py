@@ -7,20 +7,34 @@ from decimal import Decimal
 from typing import Annotated
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth.scopes import Scope
 from domain.beneficiaries.enrolment import enroll_beneficiary
+from domain.codes import ErrorCode
+from domain.participants.budget_payer import check_payer
+from domain.participants.codes import ContributionCode
 from domain.participants.models import FundingSource
 from domain.participants.rules import Program
 from domain.participants.writes import ParticipantChanges, Registration, register_participant, update_participant
-from schema.beneficiaries import BeneficiaryNode
+from domain.writes.caller import Caller
+from domain.writes.errors import Invalid
+from schema.beneficiaries.types import BeneficiaryNode
 from schema.core import demand
 from schema.core.context import Info
-from schema.core.enums import FundingSourceEnum, ParticipantStatusEnum, ProgramEnum, SegmentEnum, SexEnum, domain_value
+from schema.core.enums import (
+    FundingSourceEnum,
+    ParticipantStatusEnum,
+    ProgramEnum,
+    SegmentEnum,
+    SexEnum,
+    domain_value,
+)
+from schema.core.errors import BadInput
 from schema.core.limits import PAYLOAD_ERRORS_SIZE
 from schema.core.permissions import needs
-from schema.core.writes import UserError, require_local_id, run_write
-from schema.participants import ParticipantNode
+from schema.core.writes import UserError, WriteError, require_local_id, run_write
+from schema.participants.types import ParticipantNode
 
 
 @strawberry.input(description="A new participant. The NIK must agree with the birth date and sex.")
@@ -233,3 +247,17 @@ class ParticipantMutation:
             monthly_contribution=result.monthly_contribution,
             errors=[],
         )
+
+
+async def checked_budget(sessions: async_sessionmaker[AsyncSession], caller: Caller, raw: str | None) -> str:
+    """The APBD payer `raw` names (or the caller's own budget), by domain.participants.budget_payer, as GraphQL
+    errors: another region's budget is FORBIDDEN, a missing or malformed payer BAD_USER_INPUT. It reads the
+    region list only, so a caller learns nothing of another region's rows."""
+    async with sessions() as session:
+        try:
+            return await check_payer(session, caller, raw)
+        except Invalid as exc:
+            problem = exc.problems[0]
+            if problem.code is ContributionCode.PAYER_OUT_OF_REGION:
+                raise WriteError(problem.message, ErrorCode.FORBIDDEN) from None
+            raise BadInput(problem.message, field="payer") from None

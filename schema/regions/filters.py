@@ -1,17 +1,29 @@
-"""Filter helpers shared by the list fields: region filters that respect the caller's own region."""
+"""Region arguments and filters: a region code parsed, and the rows in a region the caller may see."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Select, false
+from domain.regions.rules import InvalidRegionCode, RegionCode
+from schema.core.errors import BadInput
+
+if TYPE_CHECKING:
+    pass
+
+
+from sqlalchemy import ColumnElement, false
 
 from auth.policy import narrow_region_filter, region_exists
 from auth.principal import Principal
 from domain.regions.models import PlacedModel, placement_column
 from schema.core.context import Reader
-from schema.core.errors import BadInput
-from schema.regions import parse_region_code
+
+
+def parse_region_code(raw: str, field: str) -> RegionCode:
+    try:
+        return RegionCode.parse(raw)
+    except InvalidRegionCode as exc:
+        raise BadInput(str(exc), field=field) from None
 
 
 async def region_filter(
@@ -34,25 +46,4 @@ async def region_filter(
     if narrowed is None:
         return false()
     result: ColumnElement[bool] = placement_column(model, narrowed.level) == narrowed.code
-    return result
-
-
-def apply(stmt: Select[Any], *clauses: ColumnElement[bool] | None) -> Select[Any]:
-    for clause in clauses:
-        if clause is not None:
-            stmt = stmt.where(clause)
-    return stmt
-
-
-def name_search(column: Any, text: str | None, field: str) -> ColumnElement[bool] | None:
-    """Case-insensitive substring match on a name; at least 3 characters so it stays selective."""
-    if text is None:
-        return None
-    needle = text.strip()
-    if len(needle) < 3:
-        raise BadInput("a name search needs at least 3 characters", field=field)
-    if len(needle) > 100:
-        raise BadInput("a name search is at most 100 characters", field=field)
-    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    result: ColumnElement[bool] = column.ilike(f"%{escaped}%", escape="\\")
     return result

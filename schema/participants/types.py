@@ -3,40 +3,37 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from sqlalchemy import ColumnElement, exists, select
 from strawberry import relay
 
-from auth.policy import pii_visible, require_scope, visible
+from auth.policy import pii_visible, require_scope
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain import clock
 from domain.nik import InvalidNIK, parse_nik
-from domain.participants.models import Employer, Participant, ParticipantProgram
+from domain.participants.models import Participant
 from domain.participants.rules import JKK_RISK_CLASS_MAX, JKK_RISK_CLASS_MIN, JKK_RISK_RATES
-from domain.participants.status import derived_status, status_is
+from domain.participants.status import derived_status
 from schema.core import demand
-from schema.core.context import Info, Reader
-from schema.core.enums import FundingSourceEnum, ParticipantStatusEnum, ProgramEnum, SegmentEnum, SexEnum, domain_value
+from schema.core.context import Info
+from schema.core.enums import FundingSourceEnum, ParticipantStatusEnum, ProgramEnum, SegmentEnum, SexEnum
 from schema.core.errors import BadInput
 from schema.core.ids import db_id, local_id
 from schema.core.limits import PAGE_SIZE_TEXT, PROGRAMS_SIZE
-from schema.core.pagination import CountedConnection, OrderDirection, SortKey, paginate
+from schema.core.pagination import CountedConnection
 from schema.core.permissions import needs
 from schema.core.read_fields import column_field, shown_columns
 from schema.core.references import CompanyReference
-from schema.filters import name_search, region_filter
-from schema.regions import RegionNode
+from schema.regions.types import RegionNode
 
 if TYPE_CHECKING:
-    from schema.beneficiaries import BeneficiaryNode
-    from schema.claims import ClaimConnection
-    from schema.contributions import ContributionConnection
+    from schema.beneficiaries.types import BeneficiaryNode
+    from schema.claims.types import ClaimConnection
+    from schema.participants.contributions import ContributionConnection
 
 
 def parse_nik_argument(raw: str, field: str) -> str:
@@ -151,8 +148,8 @@ class ParticipantNode(relay.Node):
         info: Info,
         first: Annotated[int | None, strawberry.argument(description=PAGE_SIZE_TEXT)] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")] = None,
-    ) -> Annotated[ClaimConnection, strawberry.lazy("schema.claims")]:
-        from schema.claims import claims_of_participant
+    ) -> Annotated[ClaimConnection, strawberry.lazy("schema.claims.types")]:
+        from schema.claims.queries import claims_of_participant
 
         return await claims_of_participant(info, self.id, first, after)
 
@@ -166,8 +163,8 @@ class ParticipantNode(relay.Node):
         info: Info,
         first: Annotated[int | None, strawberry.argument(description=PAGE_SIZE_TEXT)] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")] = None,
-    ) -> Annotated[ContributionConnection, strawberry.lazy("schema.contributions")]:
-        from schema.contributions import contributions_of_participant
+    ) -> Annotated[ContributionConnection, strawberry.lazy("schema.participants.contributions")]:
+        from schema.participants.contributions import contributions_of_participant
 
         return await contributions_of_participant(info, self.id, first, after)
 
@@ -177,8 +174,8 @@ class ParticipantNode(relay.Node):
     )
     async def beneficiary(
         self, info: Info
-    ) -> Annotated[BeneficiaryNode, strawberry.lazy("schema.beneficiaries")] | None:
-        from schema.beneficiaries import BeneficiaryNode
+    ) -> Annotated[BeneficiaryNode, strawberry.lazy("schema.beneficiaries.types")] | None:
+        from schema.beneficiaries.types import BeneficiaryNode
 
         row = await info.context.loaders.beneficiary_of_participant.load(self.id)
         return BeneficiaryNode.from_row(row, info.context.principal) if row else None
@@ -210,127 +207,3 @@ class ParticipantNode(relay.Node):
 @strawberry.type(name="ParticipantConnection", description="A page of participants.")
 class ParticipantConnection(CountedConnection[ParticipantNode]):
     pass
-
-
-@strawberry.input(description="Conditions a participant must meet; all given conditions apply.")
-class ParticipantFilter:
-    region_code: str | None = strawberry.field(
-        default=None, description="This region and everything below it, e.g. '52.03' for Lombok Timur."
-    )
-    segment: SegmentEnum | None = strawberry.field(default=None, description="Only this segment.")
-    status: ParticipantStatusEnum | None = strawberry.field(
-        default=None, description="Only this status, as of today (as the status field gives it)."
-    )
-    program: ProgramEnum | None = strawberry.field(default=None, description="Only holders of this programme.")
-    funding_source: FundingSourceEnum | None = strawberry.field(default=None, description="Only this funding.")
-    name_contains: str | None = strawberry.field(
-        default=None, description="Case-insensitive part of the name, at least 3 characters."
-    )
-
-
-@strawberry.enum(description="Fields participants can be sorted by.")
-class ParticipantOrderField(enum.Enum):
-    REGISTERED_AT = strawberry.enum_value("registered_at", description="Registration time.")
-    FULL_NAME = strawberry.enum_value("full_name", description="Full name.")
-    MEMBERSHIP_NUMBER = strawberry.enum_value("membership_number", description="Membership number (KPJ).")
-
-
-PARTICIPANT_SORTS = {
-    ParticipantOrderField.REGISTERED_AT: SortKey("REGISTERED_AT", Participant.registered_at),
-    ParticipantOrderField.FULL_NAME: SortKey("FULL_NAME", Participant.full_name),
-    ParticipantOrderField.MEMBERSHIP_NUMBER: SortKey("MEMBERSHIP_NUMBER", Participant.membership_number),
-}
-
-
-@strawberry.input(description="Sort order of a participant list.")
-class ParticipantOrder:
-    field: ParticipantOrderField = strawberry.field(
-        default=ParticipantOrderField.REGISTERED_AT, description="Field to sort by."
-    )
-    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description="Direction.")
-
-
-async def participant_conditions(
-    reader: Reader, principal: Principal, filter: ParticipantFilter | None
-) -> list[ColumnElement[bool]]:
-    """The WHERE conditions of a participant list: the caller's region, then the filter's conditions.
-
-    Shared by the resolver and the compiled read path (schema.compiled), so both refuse and narrow alike.
-    """
-    f = filter or ParticipantFilter()
-    conditions = [visible(principal, Participant)]
-    if f.region_code is not None:
-        conditions.append(await region_filter(reader, principal, Participant, f.region_code))
-    program = domain_value(f.program)
-    optional = (
-        Participant.segment == domain_value(f.segment) if f.segment is not None else None,
-        status_is(domain_value(f.status), clock.today()) if f.status is not None else None,
-        Participant.funding_source == domain_value(f.funding_source) if f.funding_source is not None else None,
-        exists().where(ParticipantProgram.participant_id == Participant.id, ParticipantProgram.program == program)
-        if program is not None
-        else None,
-        name_search(Participant.full_name, f.name_contains, "filter.nameContains"),
-    )
-    conditions.extend(c for c in optional if c is not None)
-    return conditions
-
-
-@strawberry.type
-class ParticipantQuery:
-    @strawberry.federation.field(
-        description="One participant by exactly one of id, membershipNumber or nik (nik needs pii:read). "
-        "Null when there is none you may see.",
-        **needs(Scope.PARTICIPANTS_READ),
-    )
-    async def participant(
-        self,
-        info: Info,
-        id: Annotated[strawberry.ID | None, strawberry.argument(description="Global id.")] = None,
-        membership_number: Annotated[str | None, strawberry.argument(description="Membership number (KPJ).")] = None,
-        nik: Annotated[str | None, strawberry.argument(description="National ID (needs pii:read).")] = None,
-    ) -> ParticipantNode | None:
-        given = [a for a in (id, membership_number, nik) if a is not None]
-        if len(given) != 1:
-            raise BadInput("give exactly one of id, membershipNumber or nik")
-        principal, loaders = info.context.principal, info.context.loaders
-        row: Participant | None
-        if id is not None:
-            row = await loaders.participant.load(local_id(str(id), "Participant"))
-        elif membership_number is not None:
-            row = await loaders.participant_by_membership.load(membership_number)
-        else:
-            require_scope(principal, Scope.PII_READ)
-            row = await loaders.participant_by_nik.load(parse_nik_argument(str(nik), "nik"))
-        return ParticipantNode.from_row(row, principal) if row else None
-
-    @strawberry.federation.field(
-        description="Participants you may see, filtered and sorted.",
-        directives=demand.page(),
-        **needs(Scope.PARTICIPANTS_READ),
-    )
-    async def participants(
-        self,
-        info: Info,
-        filter: Annotated[ParticipantFilter | None, strawberry.argument(description="Conditions.")] = None,
-        order_by: Annotated[ParticipantOrder | None, strawberry.argument(description="Sort order.")] = None,
-        first: Annotated[int | None, strawberry.argument(description=PAGE_SIZE_TEXT)] = None,
-        after: Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")] = None,
-    ) -> ParticipantConnection:
-        principal, reader = info.context.principal, info.context.reader
-        stmt = select(Participant).where(*await participant_conditions(reader, principal, filter))
-        order = order_by or ParticipantOrder()
-        sort = PARTICIPANT_SORTS[order.field]
-        return await paginate(
-            reader,
-            stmt,
-            sort=sort,
-            id_column=Participant.id,
-            descending=order.direction is OrderDirection.DESC,
-            first=first,
-            after=after,
-            to_node=lambda row: ParticipantNode.from_row(row, principal),
-            connection=ParticipantConnection,
-        )
-
-
-__all__ = ["Employer", "EmployerType", "ParticipantNode", "ParticipantQuery", "parse_nik_argument"]

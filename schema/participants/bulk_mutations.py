@@ -38,15 +38,16 @@ from domain.participants.bulk_jobs import (
 from domain.participants.imports import RowImportOptions, Survey, import_contributions, import_participants, survey
 from domain.regions.rules import RegionCode
 from domain.writes.errors import Invalid
-from schema.beneficiary_mutations import MAX_UPLOAD_ROWS, ImportRowError, RefusalReason, checked_budget
 from schema.core import demand
 from schema.core.context import Info
 from schema.core.enums import UserErrorCodeEnum
 from schema.core.errors import BadInput
 from schema.core.limits import MAX_PAGE_SIZE
 from schema.core.permissions import needs
+from schema.core.uploads import MAX_UPLOAD_ROWS, ImportRowError, RefusalReason
 from schema.core.writes import WriteError
-from schema.jobs import JobNode
+from schema.jobs.types import JobNode
+from schema.participants.mutations import checked_budget
 
 #: Up to this many rows (a page) an upload or a month's run answers in the request; over it, a job.
 SYNCHRONOUS_ROWS = MAX_PAGE_SIZE

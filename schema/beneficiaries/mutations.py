@@ -33,38 +33,24 @@ from domain.codes import ErrorCode
 from domain.imports.report import KEPT_ERRORS, ImportResult
 from domain.jobs.models import Job
 from domain.jobs.runner import create_job
-from domain.participants.budget_payer import check_payer
-from domain.participants.codes import ContributionCode
 from domain.participants.models import FundingSource
 from domain.participants.rules import Program
 from domain.regions.rules import RegionCode
 from domain.writes.caller import Caller
-from domain.writes.errors import Invalid
 from schema.core import demand
 from schema.core.context import Info
 from schema.core.enums import BeneficiarySourceEnum, FundingSourceEnum, ProgramEnum, UserErrorCodeEnum, domain_value
 from schema.core.errors import BadInput
 from schema.core.limits import JOB_COSTS_SIZE, MAX_PAGE_SIZE
 from schema.core.permissions import needs
+from schema.core.uploads import MAX_UPLOAD_ROWS, ImportRowError, RefusalReason
 from schema.core.writes import WriteError
-from schema.filters import region_filter
-from schema.jobs import JobNode, PayerCost
+from schema.jobs.types import JobNode, PayerCost
+from schema.participants.mutations import checked_budget
+from schema.regions.filters import region_filter
 
-#: Rows one upload may hold; larger lists go through ``jamsos import`` (same code, no request to time out).
-MAX_UPLOAD_ROWS = 200_000
 #: Up to this many matched beneficiaries (a page) enrollBeneficiaries answers in the request; over it, a job.
 SYNCHRONOUS_ROWS = MAX_PAGE_SIZE
-
-
-@strawberry.type(description="A problem with one row (or, with row 0, the whole file) of an imported list.")
-class ImportRowError:
-    row: int = strawberry.field(description="Row in the file as a spreadsheet numbers it (header = 1; 0 = file).")
-    column: str | None = strawberry.field(description="The column as the file names it, if one is at fault.")
-    value: str | None = strawberry.field(description="The value found (NIKs masked without pii:read).")
-    code: UserErrorCodeEnum = strawberry.field(
-        description="Stable code, e.g. INVALID_NIK, DUPLICATE_ROW, OUT_OF_REGION."
-    )
-    message: str = strawberry.field(description="What is wrong and how to fix it in the file.")
 
 
 @strawberry.type(description="What importing a beneficiary list did (or, in a dry run, would do).")
@@ -126,12 +112,6 @@ class EnrolmentRefusal:
     beneficiary_id: strawberry.ID = strawberry.field(description="Global id of the beneficiary.")
     code: UserErrorCodeEnum = strawberry.field(description="Why, e.g. NOT_EXTREME_POOR, FUNDING_NOT_ALLOWED.")
     message: str = strawberry.field(description="The reason in words.")
-
-
-@strawberry.type(description="A count of refusals with one reason.")
-class RefusalReason:
-    code: UserErrorCodeEnum = strawberry.field(description="The refusal code.")
-    count: int = strawberry.field(description="How many beneficiaries were refused for it.")
 
 
 @strawberry.type(
@@ -325,20 +305,6 @@ async def _checked_payer(
     if raw is None and dry_run and caller.within is None:
         return None
     return await checked_budget(sessions, caller, raw)
-
-
-async def checked_budget(sessions: async_sessionmaker[AsyncSession], caller: Caller, raw: str | None) -> str:
-    """The APBD payer `raw` names (or the caller's own budget), by domain.participants.budget_payer, as GraphQL
-    errors: another region's budget is FORBIDDEN, a missing or malformed payer BAD_USER_INPUT. It reads the
-    region list only, so a caller learns nothing of another region's rows."""
-    async with sessions() as session:
-        try:
-            return await check_payer(session, caller, raw)
-        except Invalid as exc:
-            problem = exc.problems[0]
-            if problem.code is ContributionCode.PAYER_OUT_OF_REGION:
-                raise WriteError(problem.message, ErrorCode.FORBIDDEN) from None
-            raise BadInput(problem.message, field="payer") from None
 
 
 async def _start_job(

@@ -9,26 +9,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING
 
 import strawberry
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
 from auth.policy import visible_jobs
 from domain.jobs.models import Job
 from domain.jobs.rules import JobState
-from domain.jobs.runner import cancel_job, report_csv
-from domain.writes.caller import Caller
+from domain.jobs.runner import report_csv
 from schema.core import demand
 from schema.core.context import Info
 from schema.core.enums import graphql_enum
-from schema.core.ids import NO_ROW, db_id, local_id
-from schema.core.limits import JOB_COSTS_SIZE, JOB_COUNTS_SIZE, PAGE_SIZE_TEXT, PAYLOAD_ERRORS_SIZE
-from schema.core.pagination import CountedConnection, SortKey, paginate
-from schema.core.permissions import needs_authentication
-from schema.core.writes import UserError, require_local_id, run_write
+from schema.core.ids import db_id
+from schema.core.limits import JOB_COSTS_SIZE, JOB_COUNTS_SIZE, PAYLOAD_ERRORS_SIZE
+from schema.core.pagination import CountedConnection
+from schema.core.writes import UserError
 
 if TYPE_CHECKING:
     JobStateEnum = JobState
@@ -139,62 +136,3 @@ class CancelJobPayload:
     errors: list[UserError] = strawberry.field(
         description="Why it could not be cancelled (e.g. JOB_FINISHED).", directives=demand.bounded(PAYLOAD_ERRORS_SIZE)
     )
-
-
-JOB_SORT = SortKey("ID", Job.id)
-_First = Annotated[int | None, strawberry.argument(description=PAGE_SIZE_TEXT)]
-_After = Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")]
-
-
-@strawberry.type
-class JobQuery:
-    @strawberry.federation.field(description="One job by its global id; null when there is none you may see.",
-                                 **needs_authentication())  # fmt: skip
-    async def job(
-        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Job id.")]
-    ) -> JobNode | None:
-        job_id = local_id(str(id), "Job")
-        if job_id == NO_ROW:
-            return None
-        stmt = select(Job).where(Job.id == job_id, visible_jobs(info.context.principal))
-        rows = await info.context.reader.all(stmt)
-        return JobNode.from_row(rows[0]) if rows else None
-
-    @strawberry.federation.field(
-        description="The jobs you may see, newest first.", directives=demand.page(), **needs_authentication()
-    )
-    async def jobs(self, info: Info, first: _First = None, after: _After = None) -> JobConnection:
-        stmt: Any = select(Job).where(visible_jobs(info.context.principal))
-        return await paginate(
-            info.context.reader,
-            stmt,
-            sort=JOB_SORT,
-            id_column=Job.id,
-            descending=True,
-            first=first,
-            after=after,
-            to_node=JobNode.from_row,
-            connection=JobConnection,
-        )
-
-
-@strawberry.type
-class JobMutation:
-    @strawberry.federation.field(
-        description="Stop a job: a queued one at once, a running one before its next chunk. Rows already "
-        "committed stay; the report says where it stopped.",
-        **needs_authentication(),
-    )
-    async def cancel_job(
-        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Job id.")]
-    ) -> CancelJobPayload:
-        job_id = require_local_id(id, "Job")
-        principal = info.context.principal
-
-        async def cancel(session: AsyncSession, caller: Caller) -> Job:
-            # The job must exist for this principal by the read rule (its kind's scope, its region) first.
-            visible = await session.scalar(select(Job.id).where(Job.id == job_id, visible_jobs(principal)))
-            return await cancel_job(session, caller, visible if visible is not None else NO_ROW)
-
-        row, errors = await run_write(info, cancel)
-        return CancelJobPayload(job=JobNode.from_row(row) if row is not None else None, errors=errors)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Annotated
 
 import strawberry
 from sqlalchemy import select
@@ -22,9 +21,8 @@ from domain.codes import ErrorCode
 from domain.documents.models import TrustedDocument
 from schema.core import demand
 from schema.core.context import Info
-from schema.core.limits import PAGE_SIZE_TEXT, TRUSTED_DOCUMENT_CLIENTS_SIZE
-from schema.core.pagination import CountedConnection, SortKey, paginate
-from schema.core.permissions import needs_authentication
+from schema.core.limits import TRUSTED_DOCUMENT_CLIENTS_SIZE
+from schema.core.pagination import CountedConnection
 
 
 class NotNationalAdministrator(Exception):
@@ -99,33 +97,3 @@ class TrustedDocumentNode(relay.Node):
 @strawberry.type(name="TrustedDocumentConnection", description="A page of trusted documents, by id.")
 class TrustedDocumentConnection(CountedConnection[TrustedDocumentNode]):
     pass
-
-
-DOCUMENT_SORT = SortKey("ID", TrustedDocument.id, id_type=str)
-
-
-@strawberry.type
-class DocumentQuery:
-    @strawberry.federation.field(
-        description="The trusted-document registry (national administrators only), by document id.",
-        directives=demand.page(),
-        **needs_authentication(),
-    )
-    async def trusted_documents(
-        self,
-        info: Info,
-        first: Annotated[int | None, strawberry.argument(description=PAGE_SIZE_TEXT)] = None,
-        after: Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")] = None,
-    ) -> TrustedDocumentConnection:
-        require_national_administrator(info.context.principal)
-        return await paginate(
-            info.context.reader,
-            select(TrustedDocument).options(selectinload(TrustedDocument.clients)),
-            sort=DOCUMENT_SORT,
-            id_column=TrustedDocument.id,
-            descending=False,
-            first=first,
-            after=after,
-            to_node=TrustedDocumentNode.from_row,
-            connection=TrustedDocumentConnection,
-        )
