@@ -599,7 +599,7 @@ class _Run:
 
     def personal(self, typename: str, model: type[Any], leaf: Leaf, at: int, index: dict[str, int]) -> Getter:
         """A personal field as ``auth.policy.shown`` gives it; a value shown in full is noted for the access log
-        (with ``pii:read``, when not null: the rule of the resolvers' ``schema.read_fields.NotesPersonalRead``)."""
+        (with ``pii:read``, when not null: the rule of the resolvers' ``schema.core.read_fields.NotesPersonalRead``)."""
         principal, notes, serialize, id_at = self.principal, self.pii_notes, leaf.serialize, index["id"]
         name, column, pii = leaf.name, leaf.column, self.pii
 
@@ -644,7 +644,7 @@ def _connection(
     cursor_of: Callable[[Any], str],
     count: int | None,
 ) -> dict[str, Any]:
-    """A Relay connection from up to ``limit + 1`` rows, like ``schema.pagination.page_of``."""
+    """A Relay connection from up to ``limit + 1`` rows, like ``schema.core.pagination.page_of``."""
     cursors: list[str | None] = (
         [cursor_of(row) for row in rows[:limit]] if plan.wants_cursors else [None] * min(len(rows), limit)
     )

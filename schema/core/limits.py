@@ -71,11 +71,11 @@ CLAIM_HISTORY_SIZE: Final = 5
 #: Benefit lines of one claim: a death claim's lump sum, periodic, funeral and death benefits plus two
 #: scholarships, with room to spare.
 CLAIM_BENEFITS_SIZE: Final = 8
-#: Clients one trusted document is registered for (schema/documents.py): an assumption for pricing, not a
+#: Clients one trusted document is registered for (schema/documents/): an assumption for pricing, not a
 #: bound the domain enforces; a manifest is pushed for an app and its few environments.
 TRUSTED_DOCUMENT_CLIENTS_SIZE: Final = 20
 
-#: Monev lists (schema/stats.py), each bounded by an enum of the domain or by the month range it accepts.
+#: Monev lists (schema/stats/), each bounded by an enum of the domain or by the month range it accepts.
 SEGMENTS_SIZE: Final = 4
 FUNDING_SOURCES_SIZE: Final = 5
 #: Months in a trend: at most 120 months after the first (domain.monev.periods.MAX_RANGE_MONTHS), both ends in.

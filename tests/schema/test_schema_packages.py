@@ -1,4 +1,5 @@
-"""The schema's package layout (docs/adr/0050): no import circle at import time, one vocabulary of module names.
+"""The schema's package layout (docs/adr/0050-schema-packages.md): no import circle at import time, one
+vocabulary of module names.
 
 import-linter's layers contract (pyproject.toml) orders the families; the few fields that return an upper
 family's type import it in the resolver. This test checks what the contract cannot: that no schema module,
@@ -112,5 +113,5 @@ def test_every_family_package_uses_the_one_vocabulary() -> None:
     for family in families:
         names = {p.name for p in family.glob("*.py")}
         unexpected = names - VOCABULARY - EXTRA.get(family.name, set())
-        assert not unexpected, f"schema/{family.name}: {sorted(unexpected)} outside the vocabulary (docs/adr/0050)"
+        assert not unexpected, f"schema/{family.name}: {sorted(unexpected)} outside the vocabulary (ADR 0050)"
         assert "types.py" in names or "queries.py" in names, family.name
