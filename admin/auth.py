@@ -47,7 +47,7 @@ class ConsoleConfig:
     login_rate_per_minute: int = 10
     max_body_bytes: int = 2 * 1024 * 1024
     cookie_name: str = "jamsos_console"
-    #: Monev counts below this are withheld from users who may not read the rows (schema.limits).
+    #: Monev counts below this are withheld from users who may not read the rows (schema.core.limits).
     suppression_threshold: int = 5
 
 

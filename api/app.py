@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         pre_ping=settings.db_pool_pre_ping,
     )
     sessions = make_sessionmaker(engine)
-    # Queries read on the replica when there is one (schema.context.Reader); writes stay on the primary.
+    # Queries read on the replica when there is one (schema.core.context.Reader); writes stay on the primary.
     read_engine = None
     if settings.database_read_url:
         read_engine = make_engine(

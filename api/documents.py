@@ -19,7 +19,7 @@ every request is decided by the same rules:
 
 A registered document's text comes from the database once per process and :attr:`ttl` seconds (as does the
 client's flag), and the same ``str`` object is handed out on every hit: the parse and validation caches
-(schema.document_cache), keyed by the text, then hash it once and compare it by identity, so a document sent
+(schema.core.document_cache), keyed by the text, then hash it once and compare it by identity, so a document sent
 by id is parsed and validated once per process, like a repeated text, without reading or hashing its text
 per request. A document removed, or a flag changed, takes effect in every process within :attr:`ttl` seconds.
 

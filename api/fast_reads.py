@@ -36,12 +36,12 @@ from api.graphql import PREPAID, JamsosGraphQL
 from api.media import negotiate
 from api.middleware import principal_of
 from api.observe import note_graphql_operation
-from schema.access_log import withheld, write_access_log
 from schema.compiled.fast import Ready, ready_key
 from schema.compiled.run import Fallback, run_operation
-from schema.context import ConnectionReader
-from schema.errors import BadInput
-from schema.input_text import check_variables
+from schema.core.access_log import withheld, write_access_log
+from schema.core.context import ConnectionReader
+from schema.core.errors import BadInput
+from schema.core.input_text import check_variables
 
 log = logging.getLogger("jamsos.graphql")
 

@@ -6,7 +6,7 @@ URL then names the document and its variables, and nothing in the request body c
 may keep it depends on the response:
 
 - ``no-store`` when it holds unmasked personal data (the request noted reads for the personal-data access log,
-  schema.access_log: a copy in a cache would be a read nobody logged), when it carries errors or another
+  schema.core.access_log: a copy in a cache would be a read nobody logged), when it carries errors or another
   status than 200, and for every other GET (by text, refused, malformed);
 - ``public, max-age=N`` when the document was pushed with ``--public-cache`` for the caller's client and the
   caller reads statistics only (``auth.policy.statistics_only``: every count suppressed, no row readable);

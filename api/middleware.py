@@ -16,7 +16,7 @@ from auth.principal import ANONYMOUS, Principal
 from auth.tokens import InvalidToken
 from auth.verifier import TokenVerifier
 from domain.codes import ErrorCode
-from schema.errors import INTERNAL_MESSAGE, UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER, is_outage
+from schema.core.errors import INTERNAL_MESSAGE, UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER, is_outage
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -120,7 +120,7 @@ def authentication_error(conn: HTTPConnection, exc: Exception) -> Response:
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     """Anything that escaped every handler: a masked JSON error with the request id, never a traceback.
 
-    A database outage (schema.errors.is_outage) is 503 with ``Retry-After``; anything else is 500. Starlette
+    A database outage (schema.core.errors.is_outage) is 503 with ``Retry-After``; anything else is 500. Starlette
     re-raises after this response, so the server logs the traceback.
     """
     request_id = getattr(request.state, "request_id", None) or ""

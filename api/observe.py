@@ -5,7 +5,7 @@ caller's subject and client, and for GraphQL the operation name and outcome (``o
 code). It never carries the query text, variables, tokens or NIKs.
 
 Metrics come from the default Prometheus registry, where each layer registers its own counters
-(``auth.ratelimit``: rate-limit rejections; ``schema.limits``: documents refused as too complex;
+(``auth.ratelimit``: rate-limit rejections; ``schema.core.limits``: documents refused as too complex;
 ``api.middleware``: refused tokens). Each process exports its own numbers: scrape every worker, or run
 one worker per container. Operation names are caller-chosen, so only well-formed ones are used as labels,
 and at most :data:`MAX_OPERATION_LABELS` of them; the rest count as ``other``.

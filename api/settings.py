@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schema.limits import (
+from schema.core.limits import (
     ANONYMOUS_REQUESTS_PER_MINUTE,
     COST_BUDGET_PER_MINUTE,
     MAX_ALIASES,
@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     server_http: Literal["auto", "h11", "httptools"] = "auto"
     #: Verified access tokens remembered (each until it expires; revocation is still checked). 0 = off.
     token_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
-    #: Parse and validate each distinct document once (schema.document_cache); off only to measure it.
+    #: Parse and validate each distinct document once (schema.core.document_cache); off only to measure it.
     document_cache: bool = True
     #: Run the read session of a GraphQL request in autocommit (no BEGIN/ROLLBACK round trips).
     read_autocommit: bool = True
@@ -125,9 +125,9 @@ class Settings(BaseSettings):
     #: Test each pooled connection with a round trip before use (survives a database restart unnoticed,
     #: at the price of one extra round trip per request).
     db_pool_pre_ping: bool = False
-    #: Representations one federation ``_entities`` call may carry (schema.limits); more are refused.
+    #: Representations one federation ``_entities`` call may carry (schema.core.limits); more are refused.
     max_entity_representations: int = Field(default=MAX_ENTITY_REPRESENTATIONS, gt=0, le=100_000)
-    # -- limits per GraphQL document and budgets per caller (schema.limits; README "Production") --
+    # -- limits per GraphQL document and budgets per caller (schema.core.limits; README "Production") --
     max_query_depth: int = Field(default=MAX_QUERY_DEPTH, gt=0, le=100)
     max_aliases: int = Field(default=MAX_ALIASES, ge=0, le=1000)
     max_tokens: int = Field(default=MAX_TOKENS, gt=0, le=100_000)
@@ -160,7 +160,7 @@ class Settings(BaseSettings):
     #: ``jamsos worker`` (the Procfile's worker line); "web" runs them as tasks of the web process (the
     #: embedded SQLite default, so ``make run`` needs nothing else). Empty: web on SQLite, worker on PostgreSQL.
     jobs_runner: Literal["", "web", "worker"] = ""
-    #: Monev counts below this are withheld from callers who may read aggregates but not rows (schema.limits).
+    #: Monev counts below this are withheld from callers who may read aggregates but not rows (schema.core.limits).
     suppression_threshold: int = Field(default=SUPPRESSION_THRESHOLD, ge=1, le=1000)
 
     @property

@@ -7,7 +7,7 @@ Two stores behind one interface, :class:`Buckets`:
 - :class:`RedisBuckets` (``JAMSOS_REDIS_URL``) keeps them in Redis and updates each with one atomic script,
   timed by the Redis server's clock, so every worker on every host draws from one budget.
 
-GraphQL drains a caller's bucket by the cost of each operation (schema.limits), so aliases and batching
+GraphQL drains a caller's bucket by the cost of each operation (schema.core.limits), so aliases and batching
 cannot multiply a budget; the token endpoint, the two sign-in forms (OAuth and console) and anonymous GraphQL
 callers drain one per request, keyed by client address. The rate limits only slow scripted guessing; what
 stops it is the account lockout kept in the database (``domain.identity.models.LockoutPolicy``).

@@ -319,7 +319,7 @@ def server(peer: str, url: str, key_path: Path, env: dict[str, str] | None = Non
             JAMSOS_ISSUER=ISSUER,
             JAMSOS_DATA_DIR=str(WORK / "data"),
             JAMSOS_SECRET_KEY="bench-only-not-a-secret",
-            # The per-caller cost budget (schema.limits) would answer most of a load test with RATE_LIMITED;
+            # The per-caller cost budget (schema.core.limits) would answer most of a load test with RATE_LIMITED;
             # the benchmark measures the reads, so its one caller gets a budget it cannot exhaust.
             JAMSOS_COST_BUDGET_PER_MINUTE="1000000000",
         )

@@ -9,31 +9,38 @@ from strawberry import relay
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.base import StrawberryObjectDefinition
 
-from schema.access import AccessQuery
-from schema.access_log import PersonalDataAccessLog
-from schema.audit import AuditQuery
-from schema.beneficiaries import BeneficiaryNode, BeneficiaryQuery
-from schema.beneficiary_mutations import BeneficiaryMutation
-from schema.claim_mutations import ClaimMutation
-from schema.claims import ClaimNode, ClaimQuery
+from schema.access.queries import AccessQuery
+from schema.audit.queries import AuditQuery
+from schema.beneficiaries.mutations import BeneficiaryMutation
+from schema.beneficiaries.queries import BeneficiaryQuery
+from schema.beneficiaries.types import BeneficiaryNode
+from schema.claims.mutations import ClaimMutation
+from schema.claims.queries import ClaimQuery
+from schema.claims.types import ClaimNode
 from schema.compiled.extension import CompiledReads
-from schema.contributions import ContributionMutation
-from schema.document_cache import DocumentParseCache, DocumentValidationCache
-from schema.documents import DocumentQuery
-from schema.entities import EntitySchema
-from schema.input_text import RefuseControlCharacters
-from schema.introspection import IntrospectionGate
-from schema.jobs import JobMutation, JobNode, JobQuery
-from schema.limits import MAX_PAGE_SIZE, limits_extension
-from schema.me import MeQuery
-from schema.participant_bulk_mutations import ParticipantBulkMutation
-from schema.participant_mutations import ParticipantMutation
-from schema.participants import ParticipantNode, ParticipantQuery
-from schema.permissions import apply_security_directives
-from schema.read_replica import QueriesOnReplica
-from schema.regions import RegionNode, RegionQuery
-from schema.stats import StatsQuery
-from schema.subscriptions import Subscription, SubscriptionEvents
+from schema.core.access_log import PersonalDataAccessLog
+from schema.core.document_cache import DocumentParseCache, DocumentValidationCache
+from schema.core.entities import EntitySchema
+from schema.core.input_text import RefuseControlCharacters
+from schema.core.introspection import IntrospectionGate
+from schema.core.limits import MAX_PAGE_SIZE, limits_extension
+from schema.core.permissions import apply_security_directives
+from schema.core.read_replica import QueriesOnReplica
+from schema.core.subscriptions import SubscriptionEvents
+from schema.documents.queries import DocumentQuery
+from schema.identity.queries import MeQuery
+from schema.jobs.mutations import JobMutation
+from schema.jobs.queries import JobQuery
+from schema.jobs.types import JobNode
+from schema.participants.bulk_mutations import ParticipantBulkMutation
+from schema.participants.contributions import ContributionMutation
+from schema.participants.mutations import ParticipantMutation
+from schema.participants.queries import ParticipantQuery
+from schema.participants.types import ParticipantNode
+from schema.regions.queries import RegionQuery
+from schema.regions.types import RegionNode
+from schema.stats.queries import StatsQuery
+from schema.subscriptions import Subscription
 
 #: The lowest federation version that has everything the SDL uses (@cost/@listSize came with 2.9), so
 #: composers that stop at 2.9 (The Guild's, under Hive Gateway) accept it as well as Apollo's.
@@ -103,8 +110,8 @@ def build_schema(*, extra_extensions: list[Any] | None = None, security_directiv
     """Build the schema the service runs: once per process (Strawberry binds relay fields to one schema).
 
     `security_directives` adds ``@authenticated`` and ``@requiresScopes`` to the SDL for gateways that
-    enforce them (schema.permissions); without them the SDL loads in any Federation 2 gateway. Limits
-    (schema.limits) and whether introspection is allowed are read per request from the context.
+    enforce them (schema.core.permissions); without them the SDL loads in any Federation 2 gateway. Limits
+    (schema.core.limits) and whether introspection is allowed are read per request from the context.
     """
     apply_security_directives(_reachable_definitions(_ROOT_TYPES), enabled=security_directives)
     built: list[EntitySchema] = []
@@ -112,13 +119,13 @@ def build_schema(*, extra_extensions: list[Any] | None = None, security_directiv
         # First: an operation on a subscriber connection gets a context of its own before anything reads it.
         SubscriptionEvents,
         RefuseControlCharacters,
-        # Parse and validate each distinct document once (schema.document_cache).
+        # Parse and validate each distinct document once (schema.core.document_cache).
         DocumentParseCache,
         DocumentValidationCache,
         limits_extension(lambda: built[0]._schema),
         IntrospectionGate,
         PersonalDataAccessLog,
-        # Queries read on the replica, if any (schema.read_replica).
+        # Queries read on the replica, if any (schema.core.read_replica).
         QueriesOnReplica,
         # Last, so that every check above has passed before it answers (schema.compiled).
         CompiledReads,

@@ -1,6 +1,6 @@
 """Monev tables as a caller may see them: figures, denominators and small-count suppression put together.
 
-The API (schema/stats.py), the Inpres reports (domain/monev/reports.py) and the console dashboard all read
+The API (schema/stats/), the Inpres reports (domain/monev/reports.py) and the console dashboard all read
 through :func:`region_months` and :func:`sub_region_months`, so a figure is computed, scoped and suppressed
 the same way wherever it is shown.
 """

@@ -23,7 +23,7 @@ from auth.scopes import Scope
 from schema.compiled.fast import Ready, ready_key
 from schema.compiled.plan import OperationPlan, Plans, compile_operation
 from schema.compiled.run import Fallback, run_operation
-from schema.context import Context
+from schema.core.context import Context
 
 log = logging.getLogger("jamsos.compiled")
 

@@ -52,17 +52,19 @@ from domain.claims.models import Claim
 from domain.participants.models import Participant, ParticipantProgram
 from domain.participants.status import derived_status, paid_through_needed
 from domain.regions.models import Region
-from schema.claims import SUBMITTED_SORT, claim_pages_subquery
+from schema.claims.filters import SUBMITTED_SORT
+from schema.claims.queries import claim_pages_subquery
 from schema.compiled.cache import BoundedCache
 from schema.compiled.plan import LEAVES, ConnectionPlan, Leaf, ObjectPlan, OperationPlan, Relation, RootPlan, Typename
 from schema.compiled.sql_json import Finish, JsonBuilder, NestedPage, covers
 from schema.compiled.sql_text import compile_text
-from schema.context import Context
-from schema.entities import check_representations
-from schema.errors import BadInput, QueryTooComplex
-from schema.ids import local_id
-from schema.pagination import OrderDirection, check_first, decode_cursor, encode_cursor, keyset_page
-from schema.participants import PARTICIPANT_SORTS, ParticipantOrder, parse_nik_argument, participant_conditions
+from schema.core.context import Context
+from schema.core.entities import check_representations
+from schema.core.errors import BadInput, QueryTooComplex
+from schema.core.ids import local_id
+from schema.core.pagination import OrderDirection, check_first, decode_cursor, encode_cursor, keyset_page
+from schema.participants.filters import PARTICIPANT_SORTS, ParticipantOrder, participant_conditions
+from schema.participants.types import parse_nik_argument
 
 Getter = Callable[[Any], Any]
 
@@ -597,7 +599,7 @@ class _Run:
 
     def personal(self, typename: str, model: type[Any], leaf: Leaf, at: int, index: dict[str, int]) -> Getter:
         """A personal field as ``auth.policy.shown`` gives it; a value shown in full is noted for the access log
-        (with ``pii:read``, when not null: the rule of the resolvers' ``schema.read_fields.NotesPersonalRead``)."""
+        (with ``pii:read``, when not null: the rule of the resolvers' ``schema.core.read_fields.NotesPersonalRead``)."""
         principal, notes, serialize, id_at = self.principal, self.pii_notes, leaf.serialize, index["id"]
         name, column, pii = leaf.name, leaf.column, self.pii
 
@@ -642,7 +644,7 @@ def _connection(
     cursor_of: Callable[[Any], str],
     count: int | None,
 ) -> dict[str, Any]:
-    """A Relay connection from up to ``limit + 1`` rows, like ``schema.pagination.page_of``."""
+    """A Relay connection from up to ``limit + 1`` rows, like ``schema.core.pagination.page_of``."""
     cursors: list[str | None] = (
         [cursor_of(row) for row in rows[:limit]] if plan.wants_cursors else [None] * min(len(rows), limit)
     )

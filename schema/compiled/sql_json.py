@@ -15,7 +15,7 @@ only when there are any), ``Decimal`` as its text, global ids as base64 of ``Typ
 test (tests/schema/test_compiled_reads.py) holds both paths to the same JSON.
 
 Cursors come back as each row's sort key in the cursor's value form (:meth:`JsonBuilder.cursor`) and are
-encoded by Python after ``orjson.loads`` (:class:`Finish`, ``schema.pagination.encode_cursor_of_encoded``),
+encoded by Python after ``orjson.loads`` (:class:`Finish`, ``schema.core.pagination.encode_cursor_of_encoded``),
 so a cursor's JSON and base64 are exactly the resolvers'; a nested ``after`` is decoded and checked by
 ``decode_cursor`` before the statement runs and its values are bound as parameters.
 
@@ -69,9 +69,9 @@ from domain.claims.models import Claim
 from domain.participants.models import Participant, ParticipantProgram
 from domain.participants.status import status_sql
 from domain.regions.models import Region
-from schema.claims import SUBMITTED_SORT
+from schema.claims.filters import SUBMITTED_SORT
 from schema.compiled.plan import ConnectionPlan, Leaf, ObjectPlan, OperationPlan, Relation, Typename
-from schema.pagination import SortKey, after_key, encode_cursor_of_encoded
+from schema.core.pagination import SortKey, after_key, encode_cursor_of_encoded
 
 _P = Participant.__table__
 _R = Region.__table__
@@ -344,7 +344,7 @@ class JsonBuilder:
     def cursor(sort: SortKey, column: ColumnElement[Any], row_id: ColumnElement[Any]) -> ColumnElement[Any]:
         """A row's cursor before encoding: ``[sort value in its cursor form, id]``.
 
-        The SQL twin of ``schema.pagination``'s value encoding (a datetime as ``{"t": "dt", "v": isoformat}``,
+        The SQL twin of ``schema.core.pagination``'s value encoding (a datetime as ``{"t": "dt", "v": isoformat}``,
         a date as ``{"t": "d", "v": isoformat}``); :class:`Finish` turns it into the cursor text with
         ``encode_cursor_of_encoded``, so the JSON and base64 of a cursor are Python's own.
         """
@@ -364,7 +364,7 @@ class JsonBuilder:
 class Finish:
     """After ``orjson.loads`` of a JSON statement's result: what the database leaves to Python.
 
-    Cursors are encoded from the sort keys the statement returned (``schema.pagination``'s encoding), and
+    Cursors are encoded from the sort keys the statement returned (``schema.core.pagination``'s encoding), and
     with ``pii:read`` each object's row id (:data:`ROW_ID`) is taken out and the personal fields it returned
     are noted for the access log exactly as the row path notes them: every personal field that is not null.
     """

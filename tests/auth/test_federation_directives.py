@@ -1,6 +1,6 @@
 """The subgraph SDL's ``@authenticated`` / ``@requiresScopes`` are exactly what the service enforces itself.
 
-One declaration (``schema.permissions.needs`` / ``needs_authentication``) gives a field its permission class,
+One declaration (``schema.core.permissions.needs`` / ``needs_authentication``) gives a field its permission class,
 and, with JAMSOS_FEDERATION_SECURITY_DIRECTIVES on, its directive; this test prints that SDL (in a process
 of its own: one process serves one SDL) and compares it with the schema's permission classes, so a gateway
 enforcing the directives at the edge and the subgraph agree. By default the SDL carries none of them.
@@ -26,7 +26,7 @@ from graphql import (
 
 from auth.scopes import Scope
 from schema.app import schema
-from schema.permissions import IsAuthenticated
+from schema.core.permissions import IsAuthenticated
 
 Rules = dict[tuple[str, str], tuple[frozenset[frozenset[str]], bool]]
 

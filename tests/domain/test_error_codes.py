@@ -30,8 +30,9 @@ from domain.imports.reading import FileRefused
 from domain.imports.report import RowError
 from domain.writes.codes import WriteCode
 from domain.writes.errors import Problem, invalid
-from schema.beneficiary_mutations import EnrolmentRefusal, ImportRowError, RefusalReason
-from schema.writes import UserError
+from schema.beneficiaries.mutations import EnrolmentRefusal
+from schema.core.uploads import ImportRowError, RefusalReason
+from schema.core.writes import UserError
 
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("domain", "schema", "admin", "api", "auth")

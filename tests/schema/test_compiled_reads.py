@@ -23,11 +23,11 @@ from domain.audit.models import DataAccessEvent
 from domain.claims.models import Claim
 from domain.participants.models import Participant
 from domain.participants.phone import mask_phone_number
-from schema.claims import SUBMITTED_SORT
+from schema.claims.filters import SUBMITTED_SORT
 from schema.compiled.cache import BoundedCache
 from schema.compiled.counters import ReadCounters
 from schema.compiled.plan import PLAN_CACHE_SIZE, plan_cache
-from schema.pagination import SortKey, encode_cursor
+from schema.core.pagination import SortKey, encode_cursor
 from tests.conftest import AppFactory, Served
 
 # These tests are about the compiled path: it is on for them whatever the environment says.

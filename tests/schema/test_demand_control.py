@@ -18,7 +18,7 @@ from domain.participants.models import FundingSource
 from domain.participants.rules import Program, Segment
 from domain.regions.rules import RegionLevel
 from schema.app import schema
-from schema.limits import (
+from schema.core.limits import (
     CLAIM_BENEFITS_SIZE,
     CLAIM_HISTORY_SIZE,
     DEFAULT_PAGE_SIZE,
@@ -81,7 +81,7 @@ def test_every_list_of_objects_is_sized() -> None:
     ]
     assert unsized == [], (
         "give these list fields @listSize so a router can price them: directives=demand.page() for a "
-        "connection with `first`, directives=demand.bounded(N) (N a constant in schema.limits) otherwise"
+        "connection with `first`, directives=demand.bounded(N) (N a constant in schema.core.limits) otherwise"
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
 
-from schema.document_cache import DOCUMENT_CACHE_SIZE
+from schema.core.document_cache import DOCUMENT_CACHE_SIZE
 
 
 async def test_the_second_request_hits_both_caches(gql: Any, callers: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""Compiled SQL text on the driver's connection (schema.driver_sql): seen by the engine's listeners, safe on failure.
+"""Compiled SQL text on the driver's connection (schema.core.driver_sql): seen by the engine's listeners, safe on
+failure.
 
 On PostgreSQL the fast lane's JSON statement goes to asyncpg directly. The statement counter of the
 query-count tests and the scoping guard listen to SQLAlchemy's ``before_cursor_execute``; they must still see
@@ -23,8 +24,8 @@ from api.settings import Settings
 from auth.scopes import Role, Scope
 from domain.claims.models import Claim
 from domain.participants.models import Participant
-from schema.context import ConnectionReader
-from schema.driver_sql import DRIVER_SQL
+from schema.core.context import ConnectionReader
+from schema.core.driver_sql import DRIVER_SQL
 from tests.conftest import COMPILED_PATH_ON
 
 S2 = (Path(__file__).parents[2] / "bench" / "queries" / "S2.graphql").read_text()

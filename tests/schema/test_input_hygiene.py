@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from domain.audit.models import AuditEvent
 from domain.participants.models import Participant
-from schema.input_text import control_character
+from schema.core.input_text import control_character
 from tests.conftest import GQL, Caller
 
 LOOKUPS = [

@@ -1,6 +1,6 @@
 """Limits that hold: every document is measured before it runs and refused with QUERY_TOO_COMPLEX above a limit.
 
-The cost is the one the SDL advertises to a router (@listSize/@cost, schema.cost), so the region-tree
+The cost is the one the SDL advertises to a router (@listSize/@cost, schema.core.cost), so the region-tree
 query that took seconds of CPU is refused with its measured cost, while ordinary pages pass.
 """
 
@@ -14,9 +14,9 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schema.app import schema
-from schema.cost import DirectiveCount, FragmentProblem, count_directives, fragment_nesting, measure, price_table
-from schema.errors import format_errors
-from schema.limits import (
+from schema.core.cost import DirectiveCount, FragmentProblem, count_directives, fragment_nesting, measure, price_table
+from schema.core.errors import format_errors
+from schema.core.limits import (
     MAX_ALIASES,
     MAX_COST,
     MAX_DIRECTIVES,
@@ -212,7 +212,7 @@ async def test_mutations_are_measured_too(gql: GQL, callers: dict[str, Caller]) 
 
 
 def test_the_parsers_token_error_is_query_too_complex_wherever_it_fires() -> None:
-    """A parser cache parses before schema.limits sees the document; the error keeps its code all the same."""
+    """A parser cache parses before schema.core.limits sees the document; the error keeps its code all the same."""
     with pytest.raises(GraphQLError) as raised:
         parse("{ me { subject } }", max_tokens=3)
     (formatted,) = format_errors([raised.value])

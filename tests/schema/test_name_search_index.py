@@ -1,6 +1,6 @@
 """nameContains is served by an index on PostgreSQL (pg_trgm GIN); SQLite has none that fits and scans.
 
-The plan is read for the predicate the resolver builds (``schema.filters.name_search``). On the tiny test
+The plan is read for the predicate the resolver builds (``schema.core.filters.name_search``). On the tiny test
 data the planner would rather scan the table, or walk the whole (full_name, id) sort index and filter each
 entry; so inside a transaction that is rolled back, sequential scans are switched off and the sort index is
 dropped. What the plan must then show is the ILIKE evaluated *by* the trigram index ("Index Cond"), which
@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.participants.models import Participant
-from schema.filters import name_search
+from schema.core.filters import name_search
 from tests.conftest import GQL, Caller
 
 

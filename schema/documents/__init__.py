@@ -1,0 +1,1 @@
+"""Trusted (persisted) documents in GraphQL: their type and the query fields."""

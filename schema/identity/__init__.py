@@ -1,0 +1,1 @@
+"""``me`` in GraphQL: the caller as the API sees it (types and the query field)."""

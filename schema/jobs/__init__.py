@@ -1,0 +1,1 @@
+"""Background jobs in GraphQL: the job type, the query fields and cancelling one."""
