@@ -84,10 +84,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if not _needs_whole_machine(item):
         return (yield)
     with _WHOLE_MACHINE_LOCK.open("a") as lock:
-        _t0 = __import__("time").perf_counter()
         fcntl.flock(lock, fcntl.LOCK_EX)
-        with open("/tmp/lockwait.log", "a") as _f:
-            _f.write(f"{os.environ.get('PYTEST_XDIST_WORKER')} {__import__('time').perf_counter() - _t0:.2f} {item.nodeid}\n")
         try:
             return (yield)
         finally:

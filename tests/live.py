@@ -47,9 +47,7 @@ def service_env(database_url: str, data_dir: Path, **settings: str) -> dict[str,
 
 def jamsos(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the ``jamsos`` command line as a separate process."""
-    _t0 = __import__("time").perf_counter()
-    try:
-      return subprocess.run(  # noqa: S603 - our own CLI with fixed arguments
+    return subprocess.run(  # noqa: S603 - our own CLI with fixed arguments
         [sys.executable, "-m", "api.cli", *args],
         env=env,
         cwd=ROOT,
@@ -58,10 +56,7 @@ def jamsos(env: dict[str, str], *args: str, stdin: str | None = None) -> subproc
         text=True,
         timeout=120,
         check=False,
-      )
-    finally:
-      with open("/tmp/cli.log", "a") as _f:
-        _f.write(f"{__import__('time').perf_counter() - _t0:.2f} {args[:2]}\n")
+    )
 
 
 def jamsos_worker(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
