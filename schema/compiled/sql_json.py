@@ -225,10 +225,10 @@ class Dialect:
         """Python's ``datetime.isoformat()`` of a UTC timestamp: microseconds only when there are any."""
         if self.sqlite:
             # Stored as UTC 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy's SQLite DATETIME; domain.db.UTCDateTime).
-            micro = func.substr(func.substr(value, 21).concat(literal("000000", String)), 1, 6)
-            whole = func.substr(value, 1, 10).concat(literal("T", String)).concat(func.substr(value, 12, 8))
-            fraction = case((cast(micro, Integer) != 0, literal(".", String).concat(micro)), else_=literal("", String))
-            return case((value.is_(None), None), else_=whole.concat(fraction).concat(literal("+00:00", String)))
+            digits = func.substr(func.substr(value, 21).concat(literal("000000", String)), 1, 6)
+            seconds = func.substr(value, 1, 10).concat(literal("T", String)).concat(func.substr(value, 12, 8))
+            shown = case((cast(digits, Integer) != 0, literal(".", String).concat(digits)), else_=literal("", String))
+            return case((value.is_(None), None), else_=seconds.concat(shown).concat(literal("+00:00", String)))
         utc = func.timezone(literal("UTC", String), value)
         whole = func.to_char(utc, literal('YYYY-MM-DD"T"HH24:MI:SS', String))
         micro = cast(func.date_part(literal("microseconds", String), utc), Integer) % 1_000_000
