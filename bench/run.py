@@ -195,8 +195,51 @@ def register_s2(url: str) -> str:
     return document_id(text)
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite+aiosqlite:///…`` URL (None for PostgreSQL)."""
+    return Path(url.split(":///", 1)[1]) if url.startswith("sqlite") else None
+
+
+def ensure_seeded_sqlite(url: str, size: str) -> None:
+    """A SQLite file with the demo data of `size` (``jamsos migrate`` and ``jamsos seed``), reused if there."""
+    path = sqlite_path(url)
+    assert path is not None
+    if path.exists():
+        print(f"reusing {path}", flush=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    environment = {**os.environ, "JAMSOS_DATABASE_URL": url}
+    print(f"seeding {size} into {path} ...", flush=True)
+    subprocess.run([str(VENV_BIN / "jamsos"), "migrate"], check=True, cwd=ROOT, env=environment)
+    subprocess.run([str(VENV_BIN / "jamsos"), "seed", "--size", size], check=True, cwd=ROOT, env=environment)
+
+
+def _sample_sqlite(path: Path) -> dict[str, list[Any]]:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        numbers = [
+            r[0]
+            for r in db.execute(
+                "SELECT p.membership_number FROM participants p WHERE p.id IN "
+                "(SELECT participant_id FROM claims ORDER BY random() LIMIT 2000)"
+            )
+        ]
+        ids = [r[0] for r in db.execute("SELECT id FROM participants ORDER BY random() LIMIT 5000")]
+        jht = [
+            r[0]
+            for r in db.execute(
+                "SELECT participant_id FROM participant_programs WHERE program = 'JHT' ORDER BY random() LIMIT 2000"
+            )
+        ]
+    return {"numbers": numbers, "ids": ids, "jht": jht}
+
+
 def sample(url: str) -> dict[str, list[Any]]:
     """Keys the request files draw from: claimants' membership numbers, participant ids, JHT holders."""
+    path = sqlite_path(url)
+    if path is not None:
+        return _sample_sqlite(path)
     numbers = psql_scalar(
         url,
         "SELECT p.membership_number FROM participants p WHERE p.id IN "

@@ -1,4 +1,4 @@
-"""One statement per root field, the JSON built by PostgreSQL (``json_build_object``/``json_agg``).
+"""One statement per root field, the JSON built by the database: PostgreSQL and SQLite, one builder.
 
 For a plan whose every part the database can render exactly as the schema serialises it, the whole value
 of a root field — the participant, its region, programmes and page of claims, or a page of participants
@@ -20,17 +20,21 @@ so a cursor's JSON and base64 are exactly the resolvers'; a nested ``after`` is 
 ``decode_cursor`` before the statement runs and its values are bound as parameters.
 
 ``_entities`` of Participant representations is one statement too, whatever their number: the keys go in
-as two parallel arrays (``unnest … WITH ORDINALITY``), each slot is the participant it names when the caller
+as two parallel arrays (``unnest … WITH ORDINALITY``) on PostgreSQL, as one bound JSON array of ``[id,
+number]`` pairs (``json_each``, in its order) on SQLite; each slot is the participant it names when the caller
 may see it and ``null`` otherwise (a row outside the caller's regions reads like no row), in the
 representations' order; malformed representations are refused before, by the resolvers' own checks.
 
 For a caller with ``pii:read``, an object that returns personal fields also carries its row id (under
 :data:`ROW_ID`, a key no GraphQL name can take); :class:`Finish` takes it out and notes the fields for the
-personal-data access log exactly as the row path notes them, so the log's rows are the same on both paths.
+personal-data access log exactly as the resolvers note them, so the log's rows are the same on both paths.
 
-SQLite keeps the row-by-row path (:mod:`schema.compiled.run`). The roots compiled at all are ``participant``,
-``participants`` and ``_entities`` of Participants; ``node``, ``claim(s)``, ``region(s)`` and
-``beneficiary``/``beneficiaries`` are answered by the resolvers.
+The builder is one for both databases; where they differ, :class:`Dialect` has one small method per
+construct (``json_build_object``/``json_object``, ``json_agg … ORDER BY``/``json_group_array`` over an
+ordered subquery, ``to_char``/the stored text, ``encode(…, 'base64')``/base64 in SQL, …). This is the only
+compiled engine: a plan it does not cover goes to the resolvers. The roots compiled at all are
+``participant``, ``participants`` and ``_entities`` of Participants; ``node``, ``claim(s)``, ``region(s)``
+and ``beneficiary``/``beneficiaries`` are answered by the resolvers.
 """
 
 from __future__ import annotations
@@ -93,7 +97,7 @@ _MODELS: dict[str, type[Any]] = {
 class NotInSql(Exception):
     """Part of the plan cannot be rendered by the database exactly as the schema would.
 
-    :func:`covers` refuses such a plan before a statement is built (the row path answers it), so reaching
+    :func:`covers` refuses such a plan before a statement is built (the resolvers answer it), so reaching
     this is a bug of this module, never an answer to a request.
     """
 
@@ -109,7 +113,7 @@ _SCALAR_SQL: dict[str, Callable[[Dialect, ColumnElement[Any], Any], ColumnElemen
     "Int": lambda _sql, value, _type: type_coerce(value, Integer),
     "Boolean": lambda sql, value, _type: sql.boolean(value),
 }
-#: The scalars (besides enums) a JSON statement may carry; a plan asking for any other one takes the row path.
+#: The scalars (besides enums) a JSON statement may carry; a plan asking for any other one goes to the resolvers.
 SQL_SCALARS = frozenset(_SCALAR_SQL)
 #: The relations :meth:`JsonBuilder.relation` joins in SQL.
 SQL_RELATIONS = frozenset({"region", "programs", "claims"})
@@ -538,7 +542,7 @@ class Finish:
 
     Cursors are encoded from the sort keys the statement returned (``schema.pagination``'s encoding), and
     with ``pii:read`` each object's row id (:data:`ROW_ID`) is taken out and the personal fields it returned
-    are noted for the access log exactly as the row path notes them: every personal field that is not null.
+    are noted for the access log exactly as the resolvers note them: every personal field that is not null.
     """
 
     def __init__(self, pii_notes: list[tuple[str, object, str]]) -> None:
