@@ -35,19 +35,17 @@ from strawberry.types.arguments import convert_arguments
 from auth.policy import (
     MissingScope,
     NotAuthenticated,
-    pii_visible,
     visible,
 )
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain import clock
 from domain.claims.models import Claim
-from domain.participants.models import Participant, ParticipantProgram
+from domain.participants.models import Participant
 from domain.participants.status import paid_through_needed
-from domain.regions.models import Region
 from schema.claims import SUBMITTED_SORT
 from schema.compiled.cache import BoundedCache
-from schema.compiled.plan import LEAVES, ConnectionPlan, ObjectPlan, OperationPlan, Relation, RootPlan
+from schema.compiled.plan import ConnectionPlan, ObjectPlan, OperationPlan, Relation, RootPlan
 from schema.compiled.sql_json import Finish, JsonBuilder, NestedPage, covers
 from schema.compiled.sql_text import compile_text
 from schema.context import Context
@@ -57,22 +55,7 @@ from schema.ids import local_id
 from schema.pagination import OrderDirection, check_first, decode_cursor, keyset_page
 from schema.participants import PARTICIPANT_SORTS, ParticipantOrder, parse_nik_argument, participant_conditions
 
-Getter = Callable[[Any], Any]
-
-#: The table behind each compiled GraphQL type, for ``auth.policy``'s column rules.
-_MODELS: dict[str, type[Any]] = {
-    "Participant": Participant,
-    "Claim": Claim,
-    "Region": Region,
-    "ProgramEnrolment": ParticipantProgram,
-}
-
 _P = Participant.__table__
-_R = Region.__table__
-_PP = ParticipantProgram.__table__
-_PARTICIPANT_COLUMNS = tuple(dict.fromkeys([*LEAVES["Participant"].values(), "region_code"]))
-_REGION_COLUMNS = tuple(dict.fromkeys(LEAVES["Region"].values()))
-_CLAIM_COLUMNS = tuple(dict.fromkeys([*LEAVES["Claim"].values(), "participant_id"]))
 #: Refusals the resolvers make themselves: the compiled path leaves such a request to them.
 _REFUSALS = (BadInput, QueryTooComplex, NotAuthenticated, MissingScope, GraphQLError)
 
@@ -145,7 +128,6 @@ class _Run:
         self.principal: Principal = context.principal
         self.reader = context.reader
         self.variables = variables
-        self.pii = pii_visible(self.principal)
         #: The day a participant's status is derived for (domain.participants.status).
         self.today = clock.today()
         #: The principal as a statement-cache key: everything the policy may look at, not the token's id; and

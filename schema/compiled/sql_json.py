@@ -169,7 +169,9 @@ class Dialect:
     PostgreSQL: ``json_build_object``, ``json_agg(… ORDER BY …)``, ``to_char``, ``encode(…, 'base64')``.
     SQLite (3.38+, JSON functions built in): ``json_object``, ``json_group_array`` — which takes no
     ``ORDER BY`` before 3.44, so the rows it aggregates come from a subquery with its own ``ORDER BY`` (an
-    aggregate over such a subquery is not flattened: SQLite feeds it the rows in that order) — and a JSON
+    aggregate that reads such a subquery alone, with no ORDER BY of its own, keeps it: SQLite neither
+    flattens it nor drops its ORDER BY, and feeds the rows in that order; the differential test's ordered
+    programmes, pages and representations hold it to that) — and a JSON
     value from a subquery wrapped in ``json()`` (SQLite hands a subquery's value on as text, without the mark
     that makes ``json_object`` embed it as JSON). Values are stored by SQLAlchemy's SQLite types as text
     (dates ``YYYY-MM-DD``, datetimes ``YYYY-MM-DD HH:MM:SS.ffffff``), decimals as REAL, booleans as 0/1.
