@@ -133,17 +133,26 @@ def _covers(plan: ObjectPlan | ConnectionPlan, schema: GraphQLSchema) -> bool:
     graphql_type = schema.get_type(plan.typename)
     if plan.typename not in _MODELS or not isinstance(graphql_type, GraphQLObjectType):
         return False
+    columns = _MODELS[plan.typename].__table__.c
     for item in plan.items:
         if isinstance(item, Relation) and not (item.name in SQL_RELATIONS and _covers(item.plan, schema)):
             return False
-        if isinstance(item, Leaf) and item.name != "id" and not _in_sql(graphql_type.fields[item.name].type):
+        if isinstance(item, Leaf) and not _in_sql(graphql_type.fields[item.name].type, item, columns[item.column]):
             return False
     return True
 
 
-def _in_sql(graphql_type: Any) -> bool:
+def _in_sql(graphql_type: Any, leaf: Leaf, column: Any) -> bool:
+    """Whether a leaf renders on both databases: a known scalar or an enum, and what its rendering needs of
+    the column (a global id's key of bounded length, a decimal's scale: :class:`Dialect`)."""
+    if leaf.name == "id":
+        return isinstance(column.type, Integer) or isinstance(getattr(column.type, "length", None), int)
     named = get_named_type(graphql_type)
-    return isinstance(named, GraphQLEnumType) or (isinstance(named, GraphQLScalarType) and named.name in SQL_SCALARS)
+    if isinstance(named, GraphQLEnumType):
+        return True
+    if not (isinstance(named, GraphQLScalarType) and named.name in SQL_SCALARS):
+        return False
+    return named.name != "Decimal" or getattr(column.type, "scale", None) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,13 +177,13 @@ class Dialect:
 
     PostgreSQL: ``json_build_object``, ``json_agg(… ORDER BY …)``, ``to_char``, ``encode(…, 'base64')``.
     SQLite (3.38+, JSON functions built in): ``json_object``, ``json_group_array`` — which takes no
-    ``ORDER BY`` before 3.44, so the rows it aggregates come from a subquery with its own ``ORDER BY`` (an
-    aggregate that reads such a subquery alone, with no ORDER BY of its own, keeps it: SQLite neither
-    flattens it nor drops its ORDER BY, and feeds the rows in that order; the differential test's ordered
-    programmes, pages and representations hold it to that) — and a JSON
-    value from a subquery wrapped in ``json()`` (SQLite hands a subquery's value on as text, without the mark
-    that makes ``json_object`` embed it as JSON). Values are stored by SQLAlchemy's SQLite types as text
-    (dates ``YYYY-MM-DD``, datetimes ``YYYY-MM-DD HH:MM:SS.ffffff``), decimals as REAL, booleans as 0/1.
+    ``ORDER BY`` before 3.44, so the rows it aggregates come from a subquery with its own ``ORDER BY`` (for
+    an aggregate that reads such a subquery alone and orders nothing itself, SQLite neither flattens the
+    subquery nor drops its ORDER BY, and feeds the rows in that order; the differential test's programmes,
+    pages and representations hold it to that) — and a JSON value from a subquery wrapped in ``json()``
+    (SQLite hands a subquery's value on as text, without the mark that makes ``json_object`` embed it as
+    JSON). SQLAlchemy's SQLite types store dates as ``YYYY-MM-DD`` text, datetimes as ``YYYY-MM-DD
+    HH:MM:SS.ffffff`` text, decimals as REAL and booleans as 0/1.
     """
 
     def __init__(self, name: str) -> None:
