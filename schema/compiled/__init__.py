@@ -1,4 +1,4 @@
-"""The compiled read path: hot read queries answered from Core rows, without graphql-core's per-field execution.
+"""The compiled read path: hot read queries answered by the database's JSON, without graphql-core's per-field execution.
 
 Python's GraphQL executor pays per returned field (an asyncio task per awaited field, a permission check per
 field, an ORM instance per row), and a page of 100 participants with their region, programmes and three claims

@@ -112,9 +112,10 @@ def page_structure(page: SelectBase) -> tuple[Any, Sequence[BindParameter[Any]]]
 
     The one private library API the read path keeps: SQLAlchemy's ``HasCacheKey._generate_cache_key()``,
     the structural key SQLAlchemy computes for its own compiled cache. Through public API only, the
-    statement would be built and executed as Core on every request (3.3 times the CPU of S1 per request,
-    ``bench/private_api.py``), or the page compiled per request to learn its structure (also measured
-    there). ``tests/schema/test_private_api.py`` pins the SQLAlchemy versions it holds for.
+    statement would be built and executed as Core on every request (3.9 times the CPU of S1 per request on
+    PostgreSQL, 2.7 on SQLite, ``bench/private_api.py``), or the page compiled per request to learn its
+    structure (1.2 times on PostgreSQL; also measured there). ``tests/schema/test_private_api.py`` pins the
+    SQLAlchemy versions it holds for.
     """
     found = page._generate_cache_key()
     assert found is not None, "a select of table columns has a cache key"
