@@ -70,7 +70,6 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         multipart_uploads_enabled=True,  # the imports; bearer tokens only, so no cross-site form can call it
         read_sessions=make_sessionmaker(read_engine) if read_engine is not None else None,
         compiled_reads=settings.compiled_reads,
-        json_statements=settings.json_statements,
         fast_reads=settings.fast_reads,
         document_cache=settings.document_cache,
         read_autocommit=settings.read_autocommit,

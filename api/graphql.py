@@ -99,7 +99,6 @@ class JamsosGraphQL(GraphQL[Context, None]):
         buckets: Buckets | None = None,
         introspection: bool = False,
         compiled_reads: bool = True,
-        json_statements: bool = True,
         fast_reads: bool = True,
         read_autocommit: bool = True,
         document_cache: bool = True,
@@ -139,8 +138,6 @@ class JamsosGraphQL(GraphQL[Context, None]):
         self.introspection = introspection
         #: Settings' ``compiled_reads``; tests flip it (and the two below) to run the same cases on both read paths.
         self.compiled_reads = compiled_reads
-        #: Settings' ``json_statements``: root fields as one JSON statement each on PostgreSQL (schema.compiled).
-        self.json_statements = json_statements
         #: Settings' ``fast_reads``: a repeated compiled read answered before this view (api.fast_reads).
         self.fast_reads = fast_reads
         self.read_autocommit = read_autocommit
@@ -378,7 +375,6 @@ class JamsosGraphQL(GraphQL[Context, None]):
             access_log=self.access_log,
             introspection=self.introspection,
             compiled_reads=self.compiled_reads,
-            json_statements=self.json_statements,
             document_cache=self.document_cache,
             plans=self.plans,
             statements=self.statements,

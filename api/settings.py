@@ -110,9 +110,6 @@ class Settings(BaseSettings):
     read_autocommit: bool = True
     #: Answer covered read queries from the compiled read path (schema.compiled); off = resolvers only.
     compiled_reads: bool = True
-    #: On PostgreSQL, answer a covered root field with one statement whose JSON the database builds
-    #: (schema.compiled.sql_json); off = the compiled path's row-by-row statements. Off only to measure it.
-    json_statements: bool = True
     #: Answer a repeated compiled read before Strawberry's HTTP view (api.fast_reads); off only to measure it.
     fast_reads: bool = True
     #: Connections each web process keeps open to PostgreSQL, and how many more it may open under load.

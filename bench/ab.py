@@ -3,6 +3,9 @@
     .venv/bin/python bench/ab.py --database-url postgresql+asyncpg://…/jamsos_bench_ntb \
         --other /path/to/a/worktree/at/another/commit --scenarios S1 S2 --rounds 3 --duration 8
 
+On SQLite (``--database-url sqlite+aiosqlite:///bench/.work/small.db``) the file is made first when it is
+missing, with the demo data of ``--size`` (default ``small``: ``jamsos migrate`` and ``jamsos seed``).
+
 ``--other`` is a checkout with its own ``.venv`` (``git worktree add … <ref>`` and ``make install`` there), or
 this one again when only ``--other-env`` settings differ (``--other-env JAMSOS_X=1``). Each round starts this
 checkout's server and the other's in turn (the order reverses every round) and measures each scenario with
@@ -33,8 +36,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--size", default="small", help="demo data for a new SQLite file (jamsos seed --size)")
     args = parser.parse_args()
     url = args.database_url
+    if run.sqlite_path(url) is not None:
+        run.ensure_seeded_sqlite(url, args.size)
     run.WORK.mkdir(exist_ok=True)
     (run.WORK / "data").mkdir(exist_ok=True)
     key_path = run.WORK / "signing-key.pem"

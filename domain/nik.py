@@ -14,8 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal
+from sqlalchemy import ColumnElement, String, case, func
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 
 class Sex(enum.StrEnum):
@@ -117,14 +120,32 @@ def mask_identifier(value: str) -> str:
     return value[:4] + "*" * (len(value) - 6) + value[-2:]
 
 
+class stars(FunctionElement[str]):
+    """``count`` asterisks as a SQL expression: ``repeat('*', n)``; SQLite, which has no ``repeat``, another way."""
+
+    type = String()
+    inherit_cache = True
+    name = "repeat"
+
+
+@compiles(stars)
+def _stars(element: stars, compiler: Any, **kw: Any) -> str:
+    return f"repeat('*', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(stars, "sqlite")
+def _stars_sqlite(element: stars, compiler: Any, **kw: Any) -> str:
+    return f"replace(hex(zeroblob({compiler.process(element.clauses, **kw)})), '00', '*')"
+
+
 def mask_identifier_sql(value: ColumnElement[str]) -> ColumnElement[str]:
     """:func:`mask_identifier` as a SQL expression, for reads whose JSON the database builds.
 
-    The same form, character for character (``tests/domain/test_nik.py`` compares the two); NULL stays NULL.
-    PostgreSQL only (``repeat``), like the JSON statements that use it (schema.compiled.sql_json).
+    The same form, character for character (``tests/auth/test_policy_sql.py`` compares the two, on PostgreSQL
+    and SQLite); NULL stays NULL. Used by the JSON statements (schema.compiled.sql_json).
     """
     length = func.length(value)
     return case(
-        (length <= 6, func.repeat(literal("*"), length)),
-        else_=func.substr(value, 1, 4).concat(func.repeat(literal("*"), length - 6)).concat(func.right(value, 2)),
+        (length <= 6, stars(length)),
+        else_=func.substr(value, 1, 4).concat(stars(length - 6)).concat(func.substr(value, length - 1)),
     )

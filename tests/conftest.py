@@ -253,9 +253,9 @@ async def app_factory() -> AsyncIterator[AppFactory]:
     await factory.aclose()
 
 
-#: The compiled path with its JSON statements and fast lane on, whatever ``JAMSOS_COMPILED_READS``,
-#: ``JAMSOS_JSON_STATEMENTS`` and ``JAMSOS_FAST_READS`` say (the rest of the suite may run without them).
-COMPILED_PATH_ON = {"compiled_reads": True, "json_statements": True, "fast_reads": True}
+#: The compiled path and its fast lane on, whatever ``JAMSOS_COMPILED_READS`` and ``JAMSOS_FAST_READS`` say
+#: (the rest of the suite may run without them).
+COMPILED_PATH_ON = {"compiled_reads": True, "fast_reads": True}
 
 #: The read paths a test marked with the ``read_path`` fixture runs on, as settings of its app: the
 #: resolvers alone, the compiled read path (schema.compiled), and every read sent twice so that the

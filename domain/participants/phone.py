@@ -13,8 +13,9 @@ for an officer on the phone to confirm "the number ending in 89" without learnin
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, case, func, literal
+from sqlalchemy import ColumnElement, case, func
 
+from domain.nik import stars
 from domain.read_fields import Mask
 
 #: Digits after the country code 62, first digit 8 (mobile numbers).
@@ -75,14 +76,12 @@ def mask_phone_number(value: str) -> str:
 
 
 def mask_phone_number_sql(value: ColumnElement[str]) -> ColumnElement[str]:
-    """:func:`mask_phone_number` as a SQL expression (PostgreSQL's JSON reads); NULL stays NULL."""
+    """:func:`mask_phone_number` as a SQL expression (the JSON reads, on both databases); NULL stays NULL."""
     length = func.length(value)
     kept = _KEPT_HEAD + 2
     return case(
-        (length <= kept, func.repeat(literal("*"), length)),
-        else_=func.substr(value, 1, _KEPT_HEAD)
-        .concat(func.repeat(literal("*"), length - kept))
-        .concat(func.right(value, 2)),
+        (length <= kept, stars(length)),
+        else_=func.substr(value, 1, _KEPT_HEAD).concat(stars(length - kept)).concat(func.substr(value, length - 1)),
     )
 
 

@@ -121,12 +121,11 @@ ENTITY_TYPES = frozenset({"Participant"})
 
 @dataclass(frozen=True, slots=True)
 class Leaf:
-    """A scalar or enum field: where its value comes from and how the schema serialises it."""
+    """A scalar or enum field and where its value comes from (sql_json renders it as the schema serialises it)."""
 
     key: str
     name: str
     column: str
-    serialize: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +303,8 @@ class _Compiler:
             if name in leaves:
                 if node.arguments:
                     raise NotCompiled
-                items.append(Leaf(key, name, leaves[name], _serializer(definition)))
+                _check_leaf(definition)
+                items.append(Leaf(key, name, leaves[name]))
                 continue
             shape = RELATIONS.get((typename, name))
             inner = _named(definition.type)
@@ -397,8 +397,6 @@ def _named(graphql_type: Any) -> Any:
     return graphql_type
 
 
-def _serializer(definition: GraphQLField) -> Any:
-    inner = _named(definition.type)
-    if not isinstance(inner, GraphQLScalarType | GraphQLEnumType):
+def _check_leaf(definition: GraphQLField) -> None:
+    if not isinstance(_named(definition.type), GraphQLScalarType | GraphQLEnumType):
         raise NotCompiled
-    return inner.serialize

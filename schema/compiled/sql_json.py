@@ -1,4 +1,4 @@
-"""One statement per root field, the JSON built by PostgreSQL (``json_build_object``/``json_agg``).
+"""One statement per root field, the JSON built by the database: PostgreSQL and SQLite, one builder.
 
 For a plan whose every part the database can render exactly as the schema serialises it, the whole value
 of a root field — the participant, its region, programmes and page of claims, or a page of participants
@@ -20,26 +20,32 @@ so a cursor's JSON and base64 are exactly the resolvers'; a nested ``after`` is 
 ``decode_cursor`` before the statement runs and its values are bound as parameters.
 
 ``_entities`` of Participant representations is one statement too, whatever their number: the keys go in
-as two parallel arrays (``unnest … WITH ORDINALITY``), each slot is the participant it names when the caller
+as two parallel arrays (``unnest … WITH ORDINALITY``) on PostgreSQL, as one bound JSON array of ``[id,
+number]`` pairs (``json_each``, in its order) on SQLite; each slot is the participant it names when the caller
 may see it and ``null`` otherwise (a row outside the caller's regions reads like no row), in the
 representations' order; malformed representations are refused before, by the resolvers' own checks.
 
 For a caller with ``pii:read``, an object that returns personal fields also carries its row id (under
 :data:`ROW_ID`, a key no GraphQL name can take); :class:`Finish` takes it out and notes the fields for the
-personal-data access log exactly as the row path notes them, so the log's rows are the same on both paths.
+personal-data access log exactly as the resolvers note them, so the log's rows are the same on both paths.
 
-SQLite keeps the row-by-row path (:mod:`schema.compiled.run`). The roots compiled at all are ``participant``,
-``participants`` and ``_entities`` of Participants; ``node``, ``claim(s)``, ``region(s)`` and
-``beneficiary``/``beneficiaries`` are answered by the resolvers.
+The builder is one for both databases; where they differ, :class:`Dialect` has one small method per
+construct (``json_build_object``/``json_object``, ``json_agg … ORDER BY``/``json_group_array`` over an
+ordered subquery, ``to_char``/the stored text, ``encode(…, 'base64')``/base64 in SQL, …). This is the only
+compiled engine: a plan it does not cover goes to the resolvers. The roots compiled at all are
+``participant``, ``participants`` and ``_entities`` of Participants; ``node``, ``claim(s)``, ``region(s)``
+and ``beneficiary``/``beneficiaries`` are answered by the resolvers.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import GraphQLEnumType, GraphQLObjectType, GraphQLScalarType, GraphQLSchema, get_named_type
 from sqlalchemy import (
     BigInteger,
@@ -52,11 +58,13 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     func,
     literal,
     literal_column,
+    not_,
     or_,
     select,
     type_coerce,
@@ -85,28 +93,27 @@ _MODELS: dict[str, type[Any]] = {
     "ProgramEnrolment": ParticipantProgram,
 }
 
-_EMPTY_LIST: ColumnElement[Any] = literal_column("'[]'::json")
-
 
 class NotInSql(Exception):
     """Part of the plan cannot be rendered by the database exactly as the schema would.
 
-    :func:`covers` refuses such a plan before a statement is built (the row path answers it), so reaching
+    :func:`covers` refuses such a plan before a statement is built (the resolvers answer it), so reaching
     this is a bug of this module, never an answer to a request.
     """
 
 
-#: How each GraphQL scalar is rendered in SQL exactly as the schema's ``serialize`` would render it.
-_SCALAR_SQL: dict[str, Callable[[ColumnElement[Any]], ColumnElement[Any]]] = {
-    "DateTime": lambda value: _isoformat(value),
-    "Date": lambda value: func.to_char(value, literal("YYYY-MM-DD", String)),
-    "Decimal": lambda value: cast(value, Text),
-    "String": lambda value: cast(value, Text),
-    "ID": lambda value: cast(value, Text),
-    "Int": lambda value: type_coerce(value, Integer),
-    "Boolean": lambda value: type_coerce(value, Boolean),
+#: How each GraphQL scalar is rendered in SQL exactly as the schema's ``serialize`` would render it; each
+#: gets the dialect's constructs (:class:`Dialect`), the value, and the column's type.
+_SCALAR_SQL: dict[str, Callable[[Dialect, ColumnElement[Any], Any], ColumnElement[Any]]] = {
+    "DateTime": lambda sql, value, _type: sql.isoformat(value),
+    "Date": lambda sql, value, _type: sql.date(value),
+    "Decimal": lambda sql, value, column_type: sql.decimal(value, column_type),
+    "String": lambda _sql, value, _type: cast(value, Text),
+    "ID": lambda _sql, value, _type: cast(value, Text),
+    "Int": lambda _sql, value, _type: type_coerce(value, Integer),
+    "Boolean": lambda sql, value, _type: sql.boolean(value),
 }
-#: The scalars (besides enums) a JSON statement may carry; a plan asking for any other one takes the row path.
+#: The scalars (besides enums) a JSON statement may carry; a plan asking for any other one goes to the resolvers.
 SQL_SCALARS = frozenset(_SCALAR_SQL)
 #: The relations :meth:`JsonBuilder.relation` joins in SQL.
 SQL_RELATIONS = frozenset({"region", "programs", "claims"})
@@ -126,17 +133,26 @@ def _covers(plan: ObjectPlan | ConnectionPlan, schema: GraphQLSchema) -> bool:
     graphql_type = schema.get_type(plan.typename)
     if plan.typename not in _MODELS or not isinstance(graphql_type, GraphQLObjectType):
         return False
+    columns = _MODELS[plan.typename].__table__.c
     for item in plan.items:
         if isinstance(item, Relation) and not (item.name in SQL_RELATIONS and _covers(item.plan, schema)):
             return False
-        if isinstance(item, Leaf) and item.name != "id" and not _in_sql(graphql_type.fields[item.name].type):
+        if isinstance(item, Leaf) and not _in_sql(graphql_type.fields[item.name].type, item, columns[item.column]):
             return False
     return True
 
 
-def _in_sql(graphql_type: Any) -> bool:
+def _in_sql(graphql_type: Any, leaf: Leaf, column: Any) -> bool:
+    """Whether a leaf renders on both databases: a known scalar or an enum, and what its rendering needs of
+    the column (a global id's key of bounded length, a decimal's scale: :class:`Dialect`)."""
+    if leaf.name == "id":
+        return isinstance(column.type, Integer) or isinstance(getattr(column.type, "length", None), int)
     named = get_named_type(graphql_type)
-    return isinstance(named, GraphQLEnumType) or (isinstance(named, GraphQLScalarType) and named.name in SQL_SCALARS)
+    if isinstance(named, GraphQLEnumType):
+        return True
+    if not (isinstance(named, GraphQLScalarType) and named.name in SQL_SCALARS):
+        return False
+    return named.name != "Decimal" or getattr(column.type, "scale", None) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,13 +169,187 @@ class NestedPage:
 ROW_ID = "#id"
 
 
+_BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+class Dialect:
+    """The constructs in which PostgreSQL and SQLite differ, one small method each; the builder is one.
+
+    PostgreSQL: ``json_build_object``, ``json_agg(… ORDER BY …)``, ``to_char``, ``encode(…, 'base64')``.
+    SQLite (3.38+, JSON functions built in): ``json_object``, ``json_group_array`` — which takes no
+    ``ORDER BY`` before 3.44, so the rows it aggregates come from a subquery with its own ``ORDER BY`` (for
+    an aggregate that reads such a subquery alone and orders nothing itself, SQLite neither flattens the
+    subquery nor drops its ORDER BY, and feeds the rows in that order; the differential test's programmes,
+    pages and representations hold it to that) — and a JSON value from a subquery wrapped in ``json()``
+    (SQLite hands a subquery's value on as text, without the mark that makes ``json_object`` embed it as
+    JSON). SQLAlchemy's SQLite types store dates as ``YYYY-MM-DD`` text, datetimes as ``YYYY-MM-DD
+    HH:MM:SS.ffffff`` text, decimals as REAL and booleans as 0/1.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sqlite = name == "sqlite"
+
+    def object(self, *parts: Any) -> ColumnElement[Any]:
+        return func.json_object(*parts) if self.sqlite else func.json_build_object(*parts)
+
+    def array(self, *parts: Any) -> ColumnElement[Any]:
+        return func.json_array(*parts) if self.sqlite else func.json_build_array(*parts)
+
+    def nested(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A JSON value from a (scalar) subquery, embedded as JSON in the object around it."""
+        return func.json(value) if self.sqlite else value
+
+    def agg(self, element: ColumnElement[Any], order_by: Any, where: ColumnElement[bool] | None = None) -> Any:
+        """A JSON array of `element` over the rows, in `order_by` (on SQLite: the order of the rows' subquery,
+        which the caller sorts by the same key); ``[]`` when there are none."""
+        if self.sqlite:
+            aggregated = func.json_group_array(element)  # '[]' over no rows, never NULL
+            return aggregated if where is None else aggregated.filter(where)
+        ordered = func.json_agg(aggregate_order_by(element, order_by))
+        return func.coalesce(ordered if where is None else ordered.filter(where), literal_column("'[]'::json"))
+
+    def element(self, array: ColumnElement[Any], last: bool) -> ColumnElement[Any]:
+        """The first (or last) element of a JSON array, as JSON; NULL for an empty array."""
+        if self.sqlite:
+            return array.op("->")(literal("$[#-1]" if last else "$[0]", String))
+        return array.op("->")(literal(-1 if last else 0, Integer))
+
+    def boolean(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        if not self.sqlite:
+            return type_coerce(value, Boolean)
+        # 0/1 in SQLite: JSON true/false (json() of NULL stays NULL).
+        return func.json(case((value, literal("true", String)), (not_(value), literal("false", String))))
+
+    def date(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        if self.sqlite:
+            return func.substr(value, 1, 10)  # stored as YYYY-MM-DD
+        return func.to_char(value, literal("YYYY-MM-DD", String))
+
+    def decimal(self, value: ColumnElement[Any], column_type: Any) -> ColumnElement[Any]:
+        """The decimal's text, as many places as its column's scale (PostgreSQL keeps the scale itself)."""
+        if not self.sqlite:
+            return cast(value, Text)
+        # Stored as REAL; SQLAlchemy reads it back quantized to the column's scale, which this prints.
+        scale = getattr(column_type, "scale", None)
+        if scale is None:
+            raise NotInSql("Decimal without a scale")
+        return case((value.is_(None), None), else_=func.printf(literal(f"%.{int(scale)}f", String), value))
+
+    def isoformat(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        """Python's ``datetime.isoformat()`` of a UTC timestamp: microseconds only when there are any."""
+        if self.sqlite:
+            # Stored as UTC 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy's SQLite DATETIME; domain.db.UTCDateTime).
+            digits = func.substr(func.substr(value, 21).concat(literal("000000", String)), 1, 6)
+            seconds = func.substr(value, 1, 10).concat(literal("T", String)).concat(func.substr(value, 12, 8))
+            shown = case((cast(digits, Integer) != 0, literal(".", String).concat(digits)), else_=literal("", String))
+            return case((value.is_(None), None), else_=seconds.concat(shown).concat(literal("+00:00", String)))
+        utc = func.timezone(literal("UTC", String), value)
+        whole = func.to_char(utc, literal('YYYY-MM-DD"T"HH24:MI:SS', String))
+        micro = cast(func.date_part(literal("microseconds", String), utc), Integer) % 1_000_000
+        fraction = case((micro != 0, func.to_char(utc, literal(".US", String))), else_=literal("", String))
+        return case((value.is_(None), None), else_=whole.concat(fraction).concat(literal("+00:00", String)))
+
+    def global_id(self, typename: str, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        """Strawberry's global id: base64("Type:id"), standard alphabet with padding (``to_base64``)."""
+        if not self.sqlite:
+            text = literal(f"{typename}:", String).concat(cast(column, Text))
+            return func.encode(func.convert_to(text, literal("UTF8", String)), literal("base64", String))
+        # SQLite has no base64: the whole 3-byte groups of the prefix are a constant, the rest (at most two
+        # characters of the prefix, then the key) is encoded group by group. Keys are ASCII (integer ids,
+        # region codes), one byte per character, as unicode() reads them.
+        prefix = f"{typename}:".encode()
+        whole = len(prefix) - len(prefix) % 3
+        head = base64.b64encode(prefix[:whole]).decode()
+        rest = literal(prefix[whole:].decode(), String).concat(cast(column, Text))
+        longest = len(prefix) - whole + _key_length(column)
+        groups: list[ColumnElement[Any]] = [literal(head, String)] if head else []
+        for group in range(-(-longest // 3)):
+            groups.append(_base64_group(rest, group))
+        encoded = groups[0]
+        for more in groups[1:]:
+            encoded = encoded.concat(more)
+        return case((column.is_(None), None), else_=encoded)
+
+    def entity_keys(self, ids: list[Any], numbers: list[Any]) -> tuple[list[BindParameter[Any]], list[Any]]:
+        """The representations' keys as bind parameters (one slot each: an id or a membership number) and
+        their values: two parallel arrays on PostgreSQL, one JSON array of ``[id, number]`` on SQLite."""
+        if self.sqlite:
+            pairs = orjson.dumps([[i, n] for i, n in zip(ids, numbers, strict=True)]).decode()
+            return [bindparam("keys", pairs, type_=Text)], [pairs]
+        id_array: BindParameter[Any] = bindparam("ids", ids, type_=ARRAY(BigInteger))
+        number_array: BindParameter[Any] = bindparam("numbers", numbers, type_=ARRAY(Text))
+        return [id_array, number_array], [ids, numbers]
+
+    def entity_rows(self, keys: list[BindParameter[Any]]) -> FromClause:
+        """One row per representation: ``id``, ``number`` and its position ``ord``; in order on SQLite."""
+        if self.sqlite:
+            each = func.json_each(keys[0]).table_valued("key", "value")
+            return (
+                select(
+                    each.c.key.label("ord"),
+                    func.json_extract(each.c.value, literal("$[0]", String)).label("id"),
+                    func.json_extract(each.c.value, literal("$[1]", String)).label("number"),
+                )
+                .order_by(each.c.key)
+                .subquery("reps")
+            )
+        return (
+            func.unnest(cast(keys[0], ARRAY(BigInteger)), cast(keys[1], ARRAY(Text)))
+            .table_valued("id", "number", with_ordinality="ord")
+            .render_derived("reps")
+        )
+
+    def ordered(self, rows: Select[Any], order_by: Any, name: str) -> FromClause | None:
+        """On SQLite, `rows` sorted in a subquery for :meth:`agg` to aggregate in order (None on PostgreSQL)."""
+        return rows.order_by(order_by).subquery(name) if self.sqlite else None
+
+
+def _key_length(column: ColumnElement[Any]) -> int:
+    """The longest text a key column can have: its declared length, or an integer's 20 characters."""
+    length = getattr(column.type, "length", None)
+    if isinstance(length, int):
+        return length
+    if isinstance(column.type, Integer):
+        return 20
+    raise NotInSql(f"a global id over {column.type!r}")
+
+
+def _base64_group(text: ColumnElement[Any], group: int) -> ColumnElement[Any]:
+    """The four base64 characters of the `group`-th three characters of `text` ('' past its end)."""
+
+    def byte(n: int) -> ColumnElement[Any]:
+        return func.unicode(func.substr(text, 3 * group + n + 1, 1))
+
+    def char(index: ColumnElement[Any]) -> ColumnElement[Any]:
+        return func.substr(literal(_BASE64, String), index + 1, 1)
+
+    b1, b2, b3 = byte(0), byte(1), byte(2)
+    two, three = func.coalesce(b2, 0), func.coalesce(b3, 0)
+    pad = literal("=", String)
+    encoded = (
+        char(b1.op(">>")(2))
+        .concat(char(b1.op("&")(3).op("<<")(4).op("|")(two.op(">>")(4))))
+        .concat(case((b2.is_(None), pad), else_=char(two.op("&")(15).op("<<")(2).op("|")(three.op(">>")(6)))))
+        .concat(case((b3.is_(None), pad), else_=char(three.op("&")(63))))
+    )
+    return case((func.length(text) <= 3 * group, literal("", String)), else_=encoded)
+
+
 class JsonBuilder:
     """Builds the JSON expressions of a plan for one principal shape (the statement is cached per shape)."""
 
     def __init__(
-        self, schema: GraphQLSchema, principal: Principal, pages: dict[int, NestedPage], today: dt.date
+        self,
+        schema: GraphQLSchema,
+        principal: Principal,
+        pages: dict[int, NestedPage],
+        today: dt.date,
+        dialect: str,
     ) -> None:
         self.schema = schema
+        #: Where the two databases differ (``postgresql`` or ``sqlite``): part of the statement cache key.
+        self.sql = Dialect(dialect)
         self.principal = principal
         #: The day a participant's status is derived for (domain.participants.status); part of the cache key.
         self.today = today
@@ -186,33 +376,26 @@ class JsonBuilder:
                 parts.append(self.relation(item, row))
         if self.pii and any(isinstance(i, Leaf) and i.column in personal_columns(model) for i in plan.items):
             parts += [literal(ROW_ID, String), row.c.id]
-        return func.json_build_object(*parts)
+        return self.sql.object(*parts)
 
-    def entities(self, plan: ObjectPlan, ids: ColumnElement[Any], numbers: ColumnElement[Any]) -> Select[Any]:
+    def entities(self, plan: ObjectPlan, keys: list[BindParameter[Any]]) -> Select[Any]:
         """``_entities`` of Participant representations: a JSON array in the representations' order.
 
-        `ids` and `numbers` are parallel arrays, one slot per representation: its id (or NULL) and its
+        `keys` are :meth:`Dialect.entity_keys`, one slot per representation: its id (or NULL) and its
         membership number (or NULL). Each slot is the participant it names if the caller may see it, else
         ``null`` — the same answer for a row outside the caller's regions as for no row at all.
         """
-        reps = (
-            func.unnest(cast(ids, ARRAY(BigInteger)), cast(numbers, ARRAY(Text)))
-            .table_valued("id", "number", with_ordinality="ord")
-            .render_derived("reps")
-        )
+        reps = self.sql.entity_rows(keys)
         found = or_(_P.c.id == reps.c.id, _P.c.membership_number == reps.c.number)
         entity = select(self.object(plan, _P)).where(found, visible(self.principal, Participant)).scalar_subquery()
-        aggregated = func.json_agg(aggregate_order_by(entity, reps.c.ord))
-        return select(cast(func.coalesce(aggregated, _EMPTY_LIST), Text)).select_from(reps)
+        return select(cast(self.sql.agg(self.sql.nested(entity), reps.c.ord), Text)).select_from(reps)
 
     def leaf(
         self, typename: str, model: type[Any], graphql_type: GraphQLObjectType, leaf: Leaf, row: FromClause
     ) -> ColumnElement[Any]:
         column = row.c[leaf.column]
         if leaf.name == "id":
-            # Strawberry's global id: base64("Type:id"), standard alphabet with padding (to_base64).
-            text = literal(f"{typename}:", String).concat(cast(column, Text))
-            return func.encode(func.convert_to(text, literal("UTF8", String)), literal("base64", String))
+            return self.sql.global_id(typename, column)
         program = row.c.get("program")
         value: ColumnElement[Any] = column
         if leaf.column in personal_columns(model, wage_based=True):
@@ -225,7 +408,7 @@ class JsonBuilder:
         render = _SCALAR_SQL.get(named.name)
         if render is None:
             raise NotInSql(named.name)
-        return render(value)
+        return render(self.sql, value, column.type)
 
     @staticmethod
     def enum(graphql_type: GraphQLEnumType, value: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -241,21 +424,24 @@ class JsonBuilder:
     def relation(self, relation: Relation, row: FromClause) -> ColumnElement[Any]:
         if relation.name == "region":
             assert isinstance(relation.plan, ObjectPlan)
-            return (
+            region = (
                 select(self.object(relation.plan, _R))
                 .where(_R.c.code == row.c.region_code, visible(self.principal, Region))
                 .scalar_subquery()
             )
+            return self.sql.nested(region)
         if relation.name == "programs":
             assert isinstance(relation.plan, ObjectPlan)
-            element = self.object(relation.plan, _PP)
-            aggregated = func.json_agg(aggregate_order_by(element, _PP.c.program))
-            return (
-                select(func.coalesce(aggregated, _EMPTY_LIST)).where(_PP.c.participant_id == row.c.id).scalar_subquery()
-            )
+            mine = _PP.c.participant_id == row.c.id
+            ordered = self.sql.ordered(select(*_PP.c).where(mine).correlate(row), _PP.c.program, "pp")
+            source = _PP if ordered is None else ordered
+            aggregated = self.sql.agg(self.object(relation.plan, source), source.c.program)
+            programs = select(aggregated)
+            programs = programs.where(mine) if ordered is None else programs.select_from(ordered)
+            return self.sql.nested(programs.scalar_subquery())
         if relation.name == "claims":
             assert isinstance(relation.plan, ConnectionPlan)
-            return self.claims(relation, row)
+            return self.sql.nested(self.claims(relation, row))
         raise NotInSql(relation.name)
 
     def claims(self, relation: Relation, row: FromClause) -> ColumnElement[Any]:
@@ -314,17 +500,20 @@ class JsonBuilder:
                 assert count is not None
                 parts.append(count)
             elif kind == "pageInfo":
-                values = {"hasNextPage": func.count() > limit, "hasPreviousPage": has_previous}
+                values = {
+                    "hasNextPage": self.sql.boolean(func.count() > limit),
+                    "hasPreviousPage": self.sql.boolean(has_previous),
+                }
                 info: list[Any] = []
                 for info_key, name in sub:
                     value: ColumnElement[Any]
                     if name in ("startCursor", "endCursor"):
-                        keys = func.json_agg(aggregate_order_by(cursor, rank)).filter(on_page)
-                        value = keys.op("->")(literal(0 if name == "startCursor" else -1, Integer))
+                        keys = self.sql.agg(cursor, rank, on_page)
+                        value = self.sql.element(keys, last=name == "endCursor")
                     else:
                         value = values[name]
                     info += [literal(info_key, String), value]
-                parts.append(func.json_build_object(*info))
+                parts.append(self.sql.object(*info))
             else:
                 edge_typename, edge_items = sub
                 edge: list[Any] = []
@@ -336,12 +525,10 @@ class JsonBuilder:
                         edge.append(cursor)
                     else:
                         edge.append(literal(edge_typename, String))
-                edges = func.json_agg(aggregate_order_by(func.json_build_object(*edge), rank)).filter(on_page)
-                parts.append(func.coalesce(edges, _EMPTY_LIST))
-        return func.json_build_object(*parts)
+                parts.append(self.sql.agg(self.sql.object(*edge), rank, on_page))
+        return self.sql.object(*parts)
 
-    @staticmethod
-    def cursor(sort: SortKey, column: ColumnElement[Any], row_id: ColumnElement[Any]) -> ColumnElement[Any]:
+    def cursor(self, sort: SortKey, column: ColumnElement[Any], row_id: ColumnElement[Any]) -> ColumnElement[Any]:
         """A row's cursor before encoding: ``[sort value in its cursor form, id]``.
 
         The SQL twin of ``schema.core.pagination``'s value encoding (a datetime as ``{"t": "dt", "v": isoformat}``,
@@ -350,15 +537,15 @@ class JsonBuilder:
         """
         value: ColumnElement[Any]
         if sort.value_type is dt.datetime:
-            value = func.json_build_object(
-                literal("t", String), literal("dt", String), literal("v", String), _isoformat(column)
+            value = self.sql.object(
+                literal("t", String), literal("dt", String), literal("v", String), self.sql.isoformat(column)
             )
         elif sort.value_type is dt.date:
-            as_text = func.to_char(column, literal("YYYY-MM-DD", String))
-            value = func.json_build_object(literal("t", String), literal("d", String), literal("v", String), as_text)
+            as_text = self.sql.date(column)
+            value = self.sql.object(literal("t", String), literal("d", String), literal("v", String), as_text)
         else:
             value = column
-        return func.json_build_array(value, row_id)
+        return self.sql.array(value, row_id)
 
 
 class Finish:
@@ -366,7 +553,7 @@ class Finish:
 
     Cursors are encoded from the sort keys the statement returned (``schema.core.pagination``'s encoding), and
     with ``pii:read`` each object's row id (:data:`ROW_ID`) is taken out and the personal fields it returned
-    are noted for the access log exactly as the row path notes them: every personal field that is not null.
+    are noted for the access log exactly as the resolvers note them: every personal field that is not null.
     """
 
     def __init__(self, pii_notes: list[tuple[str, object, str]]) -> None:
@@ -419,13 +606,4 @@ class Finish:
             self.object(plan, value)
 
 
-def _isoformat(value: ColumnElement[Any]) -> ColumnElement[Any]:
-    """Python's ``datetime.isoformat()`` of a UTC timestamp: microseconds only when there are any."""
-    utc = func.timezone(literal("UTC", String), value)
-    whole = func.to_char(utc, literal('YYYY-MM-DD"T"HH24:MI:SS', String))
-    micro = cast(func.date_part(literal("microseconds", String), utc), Integer) % 1_000_000
-    fraction = case((micro != 0, func.to_char(utc, literal(".US", String))), else_=literal("", String))
-    return case((value.is_(None), None), else_=whole.concat(fraction).concat(literal("+00:00", String)))
-
-
-__all__ = ["ROW_ID", "Finish", "JsonBuilder", "NestedPage", "NotInSql", "covers"]
+__all__ = ["ROW_ID", "Dialect", "Finish", "JsonBuilder", "NestedPage", "NotInSql", "covers"]

@@ -238,8 +238,6 @@ class Context:
     document_cache: bool = True
     #: Whether covered reads may be answered by the compiled read path (schema.compiled).
     compiled_reads: bool = True
-    #: Whether the compiled path may answer a root field with one JSON statement (schema.compiled.sql_json).
-    json_statements: bool = True
     #: Whether ``__schema``/``__type`` may be asked (development only; schema.core.introspection).
     introspection: bool = True
     #: Charges the caller's cost budget (schema.core.limits): None when allowed, else seconds to wait.

@@ -1,4 +1,4 @@
-"""The SQL twins of the masking rules give what the Python rules give, value for value (PostgreSQL).
+"""The SQL twins of the masking rules give what the Python rules give, value for value (PostgreSQL and SQLite).
 
 The compiled read path's JSON statements (schema.compiled.sql_json) mask and withhold in the database with
 ``auth.policy.shown_sql`` and ``domain.nik.mask_identifier_sql``; ``shown`` and ``mask_identifier`` do it
@@ -28,34 +28,27 @@ WITH_PII = Principal("a", PrincipalKind.USER, frozenset({Scope.PARTICIPANTS_READ
 WITHOUT_PII = Principal("b", PrincipalKind.USER, frozenset({Scope.PARTICIPANTS_READ}), region=RegionCode.parse("52.03"))
 
 
-@pytest.fixture
-def postgres(engine: AsyncEngine) -> AsyncEngine:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the SQL twins are used by PostgreSQL's JSON statements only")
-    return engine
-
-
 async def _evaluate(engine: AsyncEngine, expression: Any) -> Any:
     async with engine.connect() as conn:
         return (await conn.execute(select(expression))).scalar()
 
 
 @pytest.mark.parametrize("value", ["", "1", "123456", "1234567", "5271011203900001", "52710112039000012345"])
-async def test_mask_identifier_sql_masks_like_mask_identifier(postgres: AsyncEngine, value: str) -> None:
-    assert await _evaluate(postgres, mask_identifier_sql(literal(value, String))) == mask_identifier(value)
+async def test_mask_identifier_sql_masks_like_mask_identifier(engine: AsyncEngine, value: str) -> None:
+    assert await _evaluate(engine, mask_identifier_sql(literal(value, String))) == mask_identifier(value)
 
 
-async def test_mask_identifier_sql_keeps_null(postgres: AsyncEngine) -> None:
-    assert await _evaluate(postgres, mask_identifier_sql(literal(None, String))) is None
+async def test_mask_identifier_sql_keeps_null(engine: AsyncEngine) -> None:
+    assert await _evaluate(engine, mask_identifier_sql(literal(None, String))) is None
 
 
 @pytest.mark.parametrize("value", ["", "+62", "+6281234", "+62812345", "+628123456789", "+6281234567889"])
-async def test_mask_phone_number_sql_masks_like_mask_phone_number(postgres: AsyncEngine, value: str) -> None:
-    assert await _evaluate(postgres, mask_phone_number_sql(literal(value, String))) == mask_phone_number(value)
+async def test_mask_phone_number_sql_masks_like_mask_phone_number(engine: AsyncEngine, value: str) -> None:
+    assert await _evaluate(engine, mask_phone_number_sql(literal(value, String))) == mask_phone_number(value)
 
 
-async def test_mask_phone_number_sql_keeps_null(postgres: AsyncEngine) -> None:
-    assert await _evaluate(postgres, mask_phone_number_sql(literal(None, String))) is None
+async def test_mask_phone_number_sql_keeps_null(engine: AsyncEngine) -> None:
+    assert await _evaluate(engine, mask_phone_number_sql(literal(None, String))) is None
 
 
 CASES: list[tuple[type[Any], str, Any, Any, str | None]] = [
@@ -75,7 +68,7 @@ CASES: list[tuple[type[Any], str, Any, Any, str | None]] = [
 @pytest.mark.parametrize("principal", [WITH_PII, WITHOUT_PII], ids=["pii", "no-pii"])
 @pytest.mark.parametrize(("model", "column", "sql_type", "value", "program"), CASES)
 async def test_shown_sql_shows_what_shown_shows(
-    postgres: AsyncEngine,
+    engine: AsyncEngine,
     principal: Principal,
     model: type[Any],
     column: str,
@@ -85,4 +78,4 @@ async def test_shown_sql_shows_what_shown_shows(
 ) -> None:
     program_sql = literal(program, String) if program is not None else None
     expression = shown_sql(principal, model, column, literal(value, sql_type), program_sql)
-    assert await _evaluate(postgres, expression) == shown(principal, model, column, value, program)
+    assert await _evaluate(engine, expression) == shown(principal, model, column, value, program)

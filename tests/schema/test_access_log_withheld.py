@@ -30,9 +30,8 @@ VARIABLES = {"region": "52.71", "first": 5}
 #: Each read path as settings of its app.
 PATHS: dict[str, dict[str, bool]] = {
     "resolvers": {"compiled_reads": False, "fast_reads": False},
-    "compiled_rows": {"compiled_reads": True, "json_statements": False, "fast_reads": False},
-    "compiled_json": {"compiled_reads": True, "json_statements": True, "fast_reads": False},
-    "fast_lane": {"compiled_reads": True, "json_statements": True, "fast_reads": True},
+    "compiled": {"compiled_reads": True, "fast_reads": False},
+    "fast_lane": {"compiled_reads": True, "fast_reads": True},
 }
 
 
