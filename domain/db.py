@@ -242,3 +242,41 @@ async def read_rows(session: AsyncSession, statement: Select[*_Ts]) -> Sequence[
     await session.flush()
     connection = await session.connection()
     return (await connection.execute(statement)).all()
+
+
+#: A table's statistics are made again (:func:`refresh_statistics`) once it has this many times the pages they
+#: were made with, and at least `_MIN_PAGES` pages.
+_GROWTH = 2
+_MIN_PAGES = 32
+
+
+async def refresh_statistics(session: AsyncSession, *models: type[Base]) -> None:
+    """``ANALYZE`` those tables of `models` that have grown to twice the pages their statistics were made with,
+    in the session's transaction (PostgreSQL; nothing on SQLite). For the set-based writes, once a chunk.
+
+    A run that appends a hundred thousand rows to a table which held a few hundred otherwise works with the
+    statistics of the small table throughout: autovacuum cannot count rows not yet committed (an import is one
+    transaction), and is not there on every server. Worse, a lookup's prepared statement (``= ANY($1)``, one
+    per connection) switches to a *generic* plan after five runs, made while the table was small — a sequential
+    scan, still used when the table holds a million rows, because only new statistics (an ``ANALYZE``, whose
+    invalidation the plan cache follows) make it plan again (bench/README.md, "Set-based writes"). Doubling
+    keeps the number of ``ANALYZE`` runs logarithmic (about a dozen for a million rows); an ``ANALYZE``
+    samples a fixed number of rows (its own transaction's new rows count as live), so each costs about the
+    same. It holds the table's SHARE UPDATE EXCLUSIVE lock until the transaction ends (only VACUUM, another
+    ANALYZE and some DDL wait for it; reads and writes do not); a role that may not analyse the table gets a
+    warning and the table is left as it is.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    names = [cast(Table, model.__table__).name for model in models]
+    grown = await session.scalars(
+        text(
+            "SELECT c.relname FROM pg_class c"
+            " WHERE c.relname = ANY(:names) AND c.relnamespace = to_regnamespace(current_schema())"
+            " AND pg_relation_size(c.oid) / current_setting('block_size')::int"
+            " >= :growth * GREATEST(c.relpages, :min_pages)"
+        ),
+        {"names": names, "growth": _GROWTH, "min_pages": _MIN_PAGES // _GROWTH},
+    )
+    for name in grown.all():
+        await session.execute(text(f'ANALYZE "{name}"'))

@@ -24,7 +24,13 @@ def clean_text(value: str, field: str, *, max_length: int, required: bool = True
             Problem(field, WriteCode.TOO_LONG, f"{field} is {len(text):,} characters; at most {max_length}")
         )
         return text[:max_length], problems
-    bad = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co")})
+    # Printable ASCII has none of them (the ASCII control characters are Cc, and not printable), and is what
+    # nearly every value is: each character's category is looked up only for the others.
+    bad = (
+        []
+        if text.isascii() and text.isprintable()
+        else sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co")})
+    )
     if bad:
         problems.append(
             Problem(

@@ -24,6 +24,7 @@ Over more than a page of rows the same function runs as a job, chunk by chunk (:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import secrets
@@ -46,7 +47,7 @@ from domain.beneficiaries.enrolment import (
 )
 from domain.beneficiaries.models import BeneficiarySource, PovertyBeneficiary
 from domain.codes import UserErrorCode
-from domain.db import copy_rows, utcnow
+from domain.db import copy_rows, refresh_statistics, utcnow
 from domain.jobs.models import Job
 from domain.jobs.registry import Chunk, ReportLine, job_kind
 from domain.nik import NIK, InvalidNIK, parse_nik
@@ -80,6 +81,8 @@ ENROL_KIND = "beneficiaries.enrol"
 CHUNK_SIZE = 1000
 #: Ids per IN (…) list: well below every driver's bound-parameter limit.
 _IDS_PER_STATEMENT = 1000
+#: Events chained between two turns of the event loop while the programmes and links are written.
+_EVENTS_PER_TURN = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,7 @@ async def enroll_beneficiaries(
             outcome.refusals.append(Refusal(bid, problem.code, problem.message))
 
     await open_write_transaction(session)
+    await refresh_statistics(session, Participant, ParticipantProgram, Contribution, PovertyBeneficiary)
     today = dt.date.today()
     terms = enrolment_terms(programs, today)
     rows = await _beneficiaries(session, beneficiary_ids)
@@ -351,20 +355,10 @@ async def _write_creations(
     table = cast(Table, Participant.__table__)
     inserted = await session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
     ids = list(inserted.scalars())
-    # One COPY (PostgreSQL) or multi-row INSERTs per table, not an executemany: that is a statement per row to
-    # PostgreSQL, and the rollups' statement trigger would fire per row.
-    await copy_rows(
-        session,
-        ParticipantProgram,
-        [
-            {"participant_id": pid, "program": p, "segment": Segment.BPU, "since": today}
-            for pid in ids
-            for p in sorted(terms.programs)
-        ],
-    )
     month = today.replace(day=1)
     price = _first_month_price(terms, funding, month)
     payments: dict[int, dict[str, Any]] = {}
+    figures: dict[int, tuple[dt.date | None, int]] = {}
     if price is not None:
         current = month_number(month)
         ledger_rows = []
@@ -388,54 +382,87 @@ async def _write_creations(
                     "price_rule": price.rule_id,
                 }
             )
+        # One COPY (PostgreSQL) or multi-row INSERTs per table, not an executemany: that is a statement per row
+        # to PostgreSQL, and the rollups' statement trigger would fire per row.
         await copy_rows(session, Contribution, ledger_rows)
         await recompute_participant_figures(session, ids, today=today, reload=False)
         payments = dict(zip(ids, ledger_rows, strict=True))
-    # Linked last: the ledger's recount above then changes no extreme-poor figure (nothing is linked to these
-    # participants yet), and the link's trigger counts each person's NIK once, with the figures final.
-    # Every registry record of these people points at their participant (as the single registration links).
-    for start in range(0, len(ids), _IDS_PER_STATEMENT):
-        await session.execute(
-            update(PovertyBeneficiary)
-            .where(
-                Participant.id.in_(ids[start : start + _IDS_PER_STATEMENT]),
-                PovertyBeneficiary.nik == Participant.nik,
-                PovertyBeneficiary.participant_id.is_(None),
-            )
-            .values(participant_id=Participant.id, version=PovertyBeneficiary.version + 1)
-            .execution_options(synchronize_session=False)
+        figures = await _figures(session, ids)
+    head = await audit.lock_chain(session)
+    # The events are chained from a copy of the head's position: the head row (an ORM object) must not change
+    # while the other statements flush the session.
+    position = audit.ChainPosition(head.seq, head.last_hash)
+
+    async def programmes_and_links() -> None:
+        # The programmes after the ledger's recount: its participants UPDATE then has no programme to count, and
+        # the programmes' INSERT counts each with the figures final. Same rows, same rollups.
+        await copy_rows(
+            session,
+            ParticipantProgram,
+            [
+                {"participant_id": pid, "program": p, "segment": Segment.BPU, "since": today}
+                for pid in ids
+                for p in sorted(terms.programs)
+            ],
         )
-    figures = await _figures(session, ids) if payments else {}
-    entries: list[audit.NewEvent] = []
-    for pid, create, values in zip(ids, creates, registered, strict=True):
-        entries.append(audit.NewEvent("participant.register", "Participant", pid, audit.diff({}, values)))
-        paid = payments.get(pid)
-        if paid is not None:
+        # Linked last: the ledger's recount then changes no extreme-poor figure (nothing is linked to these
+        # participants yet), and the link's trigger counts each person's NIK once, with the figures final.
+        # Every registry record of these people points at their participant (as the single registration links).
+        for start in range(0, len(ids), _IDS_PER_STATEMENT):
+            await session.execute(
+                update(PovertyBeneficiary)
+                .where(
+                    Participant.id.in_(ids[start : start + _IDS_PER_STATEMENT]),
+                    PovertyBeneficiary.nik == Participant.nik,
+                    PovertyBeneficiary.participant_id.is_(None),
+                )
+                .values(participant_id=Participant.id, version=PovertyBeneficiary.version + 1)
+                .execution_options(synchronize_session=False)
+            )
+
+    # The database writes the programmes and the links while this process makes the events (which need
+    # neither), a few people between two turns of the loop; nothing else uses the session meanwhile.
+    written = asyncio.create_task(programmes_and_links())
+    events: list[dict[str, Any]] = []
+    try:
+        entries: list[audit.NewEvent] = []
+        for pid, create, values in zip(ids, creates, registered, strict=True):
+            entries.append(audit.NewEvent("participant.register", "Participant", pid, audit.diff({}, values)))
+            paid = payments.get(pid)
+            if paid is not None:
+                entries.append(
+                    audit.NewEvent(
+                        "contribution.record", "Participant", pid, payment_changes([paid], NOTHING_PAID, figures[pid])
+                    )
+                )
             entries.append(
                 audit.NewEvent(
-                    "contribution.record", "Participant", pid, payment_changes([paid], NOTHING_PAID, figures[pid])
+                    "beneficiary.enroll",
+                    "PovertyBeneficiary",
+                    create.beneficiary.id,
+                    {
+                        "participant_id": {"before": None, "after": pid},
+                        "monthly_contribution": {"before": None, "after": terms.price},
+                        "package_rule": {"before": None, "after": terms.package.id},
+                        "first_payment": {"before": None, "after": paid["reference"] if paid else None},
+                    },
                 )
             )
-        entries.append(
-            audit.NewEvent(
-                "beneficiary.enroll",
-                "PovertyBeneficiary",
-                create.beneficiary.id,
-                {
-                    "participant_id": {"before": None, "after": pid},
-                    "monthly_contribution": {"before": None, "after": terms.price},
-                    "package_rule": {"before": None, "after": terms.package.id},
-                    "first_payment": {"before": None, "after": paid["reference"] if paid else None},
-                },
-            )
-        )
-        outcome.created += 1
-        outcome.outcomes[create.beneficiary.id] = "created"
-        if terms.price is not None:
-            outcome.monthly_cost += terms.price
-            key = _payer_of(payer, caller, funding, create.beneficiary) or funding.value
-            outcome.costs[key] = outcome.costs.get(key, Decimal(0)) + terms.price
-    await audit.record_many(session, actor=caller.actor, events=entries, meta=caller.meta)
+            outcome.created += 1
+            outcome.outcomes[create.beneficiary.id] = "created"
+            if terms.price is not None:
+                outcome.monthly_cost += terms.price
+                key = _payer_of(payer, caller, funding, create.beneficiary) or funding.value
+                outcome.costs[key] = outcome.costs.get(key, Decimal(0)) + terms.price
+            if len(entries) >= _EVENTS_PER_TURN:
+                events += audit.chained_rows(position, caller.actor, entries, caller.meta)
+                entries = []
+                await asyncio.sleep(0)
+        events += audit.chained_rows(position, caller.actor, entries, caller.meta)
+    finally:
+        await asyncio.wait([written])
+    written.result()
+    await audit.append_rows(session, events, head)
 
 
 async def _figures(session: AsyncSession, ids: list[int]) -> dict[int, tuple[dt.date | None, int]]:

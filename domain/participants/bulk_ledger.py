@@ -36,6 +36,7 @@ unchanged (the ledger's idempotency by reference).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
@@ -47,7 +48,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
-from domain.db import copy_rows, one_of, read_rows
+from domain.db import copy_rows, one_of, read_rows, refresh_statistics
 from domain.participants.bulk import CHUNK, Checkpoint, Progress, Refusals
 from domain.participants.ledger import (
     ContributionItem,
@@ -118,6 +119,7 @@ async def record_contributions_bulk(
         # The chain's lock before the chunk's reads (again after a checkpoint's commit): a concurrent run over
         # the same list then finds this one's payments recorded instead of colliding with them.
         await open_write_transaction(session)
+        await refresh_statistics(session, Contribution, Participant)
         good: list[int] = []
         for i in range(begin, end):
             if i in hidden:
@@ -186,26 +188,55 @@ def _renumbered(problem: Problem, shown: list[int]) -> Problem:
 _INPUT = re.compile(r"input\[(\d+)\]")
 
 
+#: Participants recounted per statement, and events chained between two turns of the event loop (see _write).
+_RECOUNT = 1000
+_EVENTS_PER_TURN = 250
+
+
 async def _write(
     session: AsyncSession, caller: Caller, rows: list[dict[str, Any]], state: LedgerState, today: dt.date
 ) -> None:
     await copy_rows(session, Contribution, rows)
     touched = sorted({row["participant_id"] for row in rows})
-    await recompute_participant_figures(session, touched, today=today, reload=False)
-    after: dict[int, tuple[Any, Any]] = {}
-    for begin in range(0, len(touched), 1000):
-        ids = touched[begin : begin + 1000]
-        figures = select(Participant.id, Participant.paid_through, Participant.contribution_months)
-        for pid, paid_through, months in await read_rows(session, figures.where(one_of(session, Participant.id, ids))):
-            after[pid] = (paid_through, months)
     mine: dict[int, list[dict[str, Any]]] = {pid: [] for pid in touched}
     for row in rows:
         mine[row["participant_id"]].append(row)
-    # One event per participant changed, in participant order, as the single path appends them.
-    events = [
-        audit.NewEvent(
-            "contribution.record", "Participant", pid, payment_changes(mine[pid], state.payees[pid], after[pid])
-        )
-        for pid in touched
-    ]
-    await audit.record_many(session, actor=caller.actor, events=events, meta=caller.meta)
+    head = await audit.lock_chain(session)
+    # Chained from a copy of the head's position: the head row (an ORM object) must not change while the
+    # recounts flush the session.
+    position = audit.ChainPosition(head.seq, head.last_hash)
+    events: list[dict[str, Any]] = []
+
+    async def recount(ids: list[int]) -> dict[int, tuple[Any, Any]]:
+        await recompute_participant_figures(session, ids, today=today, reload=False)
+        figures = select(Participant.id, Participant.paid_through, Participant.contribution_months)
+        return {
+            pid: (paid, months)
+            for pid, paid, months in await read_rows(session, figures.where(one_of(session, Participant.id, ids)))
+        }
+
+    async def chain(ids: list[int], after: dict[int, tuple[Any, Any]]) -> None:
+        # One event per participant changed, in participant order, as the single path appends them.
+        for start in range(0, len(ids), _EVENTS_PER_TURN):
+            batch = [
+                audit.NewEvent(
+                    "contribution.record", "Participant", pid, payment_changes(mine[pid], state.payees[pid], after[pid])
+                )
+                for pid in ids[start : start + _EVENTS_PER_TURN]
+            ]
+            events.extend(audit.chained_rows(position, caller.actor, batch, caller.meta))
+            await asyncio.sleep(0)
+
+    # The database recounts a thousand participants while this process makes the events of the thousand
+    # before (a few hundred between two turns of the loop); nothing else uses the session meanwhile.
+    done: tuple[list[int], dict[int, tuple[Any, Any]]] = ([], {})
+    for begin in range(0, len(touched), _RECOUNT):
+        ids = touched[begin : begin + _RECOUNT]
+        running = asyncio.create_task(recount(ids))
+        try:
+            await chain(*done)
+        finally:
+            await asyncio.wait([running])
+        done = (ids, running.result())
+    await chain(*done)
+    await audit.append_rows(session, events, head)

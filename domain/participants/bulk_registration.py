@@ -37,7 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import writes as audit
-from domain.db import copy_rows, insert_rows, new_ids, one_of, utcnow
+from domain.db import copy_rows, insert_rows, new_ids, one_of, refresh_statistics, utcnow
 from domain.nik import InvalidNIK, parse_nik
 from domain.participants.bulk import CHUNK, Checkpoint, Progress, Refusals, collector_paused
 from domain.participants.models import Employer, Participant, ParticipantProgram, ParticipantStatus
@@ -186,6 +186,7 @@ async def _chunk(
     # The chain's lock before the chunk's reads (again after a checkpoint's commit): a concurrent run over
     # the same list then finds this one's participants registered instead of colliding with them.
     await open_write_transaction(session)
+    await refresh_statistics(session, Participant, ParticipantProgram)
     chunk = registrations[begin:end]
     lookups = await _lookups(session, chunk)
     taken = await _registered(session, [r.nik for r in chunk])
