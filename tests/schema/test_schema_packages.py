@@ -1,4 +1,4 @@
-"""The schema's package layout (docs/adr/0050-schema-packages.md): no import circle at import time, one
+"""The schema's package layout (docs/adr/0019-schema-packages.md): no import circle at import time, one
 vocabulary of module names.
 
 import-linter's layers contract (pyproject.toml) orders the families; the few fields that return an upper
@@ -113,5 +113,5 @@ def test_every_family_package_uses_the_one_vocabulary() -> None:
     for family in families:
         names = {p.name for p in family.glob("*.py")}
         unexpected = names - VOCABULARY - EXTRA.get(family.name, set())
-        assert not unexpected, f"schema/{family.name}: {sorted(unexpected)} outside the vocabulary (ADR 0050)"
+        assert not unexpected, f"schema/{family.name}: {sorted(unexpected)} outside the vocabulary (ADR 0019)"
         assert "types.py" in names or "queries.py" in names, family.name
