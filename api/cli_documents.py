@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from graphql import GraphQLError, OperationDefinitionNode, parse, validate
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -62,8 +61,10 @@ def read_documents(paths: list[str]) -> list[NewDocument]:
 
 def _named(new: NewDocument) -> NewDocument:
     """`new` checked (its id is its text's SHA-256, it is a valid operation here) and given its operation name."""
-    # Imported here: building the schema is most of what the command line's start-up would cost, and only
-    # ``documents push`` needs it (the other commands, ``jamsos --help`` included, start without it).
+    # Imported here: graphql-core and building the schema are most of what the command line's start-up would
+    # cost, and only ``documents push`` needs them (the other commands, ``jamsos --help`` included, start without).
+    from graphql import GraphQLError, OperationDefinitionNode, parse, validate
+
     from schema.app import get_schema
 
     check_document(new)

@@ -46,9 +46,9 @@ from schema.compiled.cache import BoundedCache
 from schema.compiled.counters import ReadCounters
 from schema.compiled.fast import Ready, ReadyKey, ready_cache
 from schema.compiled.plan import plan_cache, statement_cache
+from schema.core.bounds import Limits
 from schema.core.context import Context, Reader
 from schema.core.errors import UNAVAILABLE_RETRY_AFTER, format_errors
-from schema.core.limits import Limits
 from schema.core.subscriptions import Seats, SubscriberConnection
 
 log = logging.getLogger("jamsos.graphql")

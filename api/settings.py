@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schema.core.limits import (
+from schema.core.bounds import (
     ANONYMOUS_REQUESTS_PER_MINUTE,
     COST_BUDGET_PER_MINUTE,
     MAX_ALIASES,

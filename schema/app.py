@@ -19,11 +19,12 @@ from schema.claims.queries import ClaimQuery
 from schema.claims.types import ClaimNode
 from schema.compiled.extension import CompiledReads
 from schema.core.access_log import PersonalDataAccessLog
+from schema.core.bounds import MAX_PAGE_SIZE
 from schema.core.document_cache import DocumentParseCache, DocumentValidationCache
 from schema.core.entities import EntitySchema
 from schema.core.input_text import RefuseControlCharacters
 from schema.core.introspection import IntrospectionGate
-from schema.core.limits import MAX_PAGE_SIZE, limits_extension
+from schema.core.limits import limits_extension
 from schema.core.permissions import apply_security_directives
 from schema.core.read_replica import QueriesOnReplica
 from schema.core.subscriptions import SubscriptionEvents

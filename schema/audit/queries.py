@@ -22,9 +22,9 @@ from schema.audit.types import (
     require_national_auditor,
 )
 from schema.core import demand
+from schema.core.bounds import PAGE_SIZE_TEXT
 from schema.core.context import Info
 from schema.core.filters import apply
-from schema.core.limits import PAGE_SIZE_TEXT
 from schema.core.pagination import SortKey, paginate
 from schema.core.permissions import needs
 

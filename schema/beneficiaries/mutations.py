@@ -38,10 +38,10 @@ from domain.participants.rules import Program
 from domain.regions.rules import RegionCode
 from domain.writes.caller import Caller
 from schema.core import demand
+from schema.core.bounds import JOB_COSTS_SIZE, MAX_PAGE_SIZE
 from schema.core.context import Info
 from schema.core.enums import BeneficiarySourceEnum, FundingSourceEnum, ProgramEnum, UserErrorCodeEnum, domain_value
 from schema.core.errors import BadInput
-from schema.core.limits import JOB_COSTS_SIZE, MAX_PAGE_SIZE
 from schema.core.permissions import needs
 from schema.core.uploads import MAX_UPLOAD_ROWS, ImportRowError, RefusalReason
 from schema.core.writes import WriteError

@@ -18,12 +18,12 @@ from schema.beneficiaries.filters import (
 )
 from schema.beneficiaries.types import BeneficiaryConnection, BeneficiaryNode
 from schema.core import demand
+from schema.core.bounds import PAGE_SIZE_TEXT
 from schema.core.context import Info
 from schema.core.enums import domain_value
 from schema.core.errors import BadInput
 from schema.core.filters import apply
 from schema.core.ids import local_id
-from schema.core.limits import PAGE_SIZE_TEXT
 from schema.core.pagination import OrderDirection, paginate
 from schema.core.permissions import needs
 from schema.participants.types import parse_nik_argument

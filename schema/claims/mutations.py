@@ -17,6 +17,7 @@ from domain.claims.writes import approve_claim, pay_claim, reject_claim, submit_
 from domain.writes.caller import Caller
 from schema.claims.types import ClaimNode
 from schema.core import demand
+from schema.core.bounds import PAYLOAD_ERRORS_SIZE
 from schema.core.context import Info
 from schema.core.enums import (
     ClaimCauseEnum,
@@ -26,7 +27,6 @@ from schema.core.enums import (
     ScholarshipEndEnum,
     domain_value,
 )
-from schema.core.limits import PAYLOAD_ERRORS_SIZE
 from schema.core.permissions import needs
 from schema.core.writes import UserError, require_local_id, run_write
 

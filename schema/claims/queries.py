@@ -18,6 +18,7 @@ from domain.claims.models import Claim
 from schema.claims.filters import CLAIM_SORTS, SUBMITTED_SORT, ClaimFilter, ClaimOrder, _day_start
 from schema.claims.types import ClaimConnection, ClaimNode
 from schema.core import demand
+from schema.core.bounds import PAGE_SIZE_TEXT
 from schema.core.context import Info
 from schema.core.enums import (
     domain_value,
@@ -25,7 +26,6 @@ from schema.core.enums import (
 from schema.core.errors import BadInput
 from schema.core.filters import apply
 from schema.core.ids import local_id
-from schema.core.limits import PAGE_SIZE_TEXT
 from schema.core.loaders import MAX_BATCH
 from schema.core.pagination import (
     OrderDirection,

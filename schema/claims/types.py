@@ -15,6 +15,7 @@ from auth.principal import Principal
 from auth.scopes import Scope
 from domain.claims.models import Claim, ClaimBenefit
 from schema.core import demand
+from schema.core.bounds import CLAIM_BENEFITS_SIZE, CLAIM_HISTORY_SIZE
 from schema.core.context import Info
 from schema.core.enums import (
     BenefitKindEnum,
@@ -24,7 +25,6 @@ from schema.core.enums import (
     RelationshipEnum,
 )
 from schema.core.ids import db_id, local_id
-from schema.core.limits import CLAIM_BENEFITS_SIZE, CLAIM_HISTORY_SIZE
 from schema.core.pagination import (
     CountedConnection,
 )

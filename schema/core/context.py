@@ -21,7 +21,7 @@ from domain.writes.caller import Caller
 from schema.compiled.counters import ReadCounters
 from schema.compiled.plan import Plans, Statements, plan_cache, statement_cache
 from schema.core import driver_sql
-from schema.core.limits import Limits
+from schema.core.bounds import Limits
 
 if TYPE_CHECKING:
     from schema.core.loaders import Loaders

@@ -9,7 +9,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.federation.schema_directives import Cost, ListSize
 
-from schema.core.limits import DEFAULT_PAGE_SIZE, TOTAL_COUNT_COST
+from schema.core.bounds import DEFAULT_PAGE_SIZE, TOTAL_COUNT_COST
 
 
 def page() -> list[object]:

@@ -21,9 +21,9 @@ from sqlalchemy import BindParameter, ColumnElement, Select, func, select, tuple
 from strawberry import relay
 
 from schema.core import demand
+from schema.core.bounds import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from schema.core.context import Reader
 from schema.core.errors import BadInput
-from schema.core.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 NodeT = TypeVar("NodeT", bound=relay.Node)
 RowT = TypeVar("RowT")

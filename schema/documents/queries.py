@@ -10,8 +10,8 @@ from sqlalchemy.orm import selectinload
 
 from domain.documents.models import TrustedDocument
 from schema.core import demand
+from schema.core.bounds import PAGE_SIZE_TEXT
 from schema.core.context import Info
-from schema.core.limits import PAGE_SIZE_TEXT
 from schema.core.pagination import SortKey, paginate
 from schema.core.permissions import needs_authentication
 from schema.documents.types import (

@@ -20,8 +20,8 @@ from auth.scopes import Role
 from domain.codes import ErrorCode
 from domain.documents.models import TrustedDocument
 from schema.core import demand
+from schema.core.bounds import TRUSTED_DOCUMENT_CLIENTS_SIZE
 from schema.core.context import Info
-from schema.core.limits import TRUSTED_DOCUMENT_CLIENTS_SIZE
 from schema.core.pagination import CountedConnection
 
 

@@ -11,10 +11,10 @@ from auth.policy import visible_jobs
 from domain.jobs.models import Job
 from domain.jobs.rules import JobState
 from schema.core import demand
+from schema.core.bounds import PAGE_SIZE_TEXT
 from schema.core.context import Info
 from schema.core.enums import graphql_enum
 from schema.core.ids import NO_ROW, local_id
-from schema.core.limits import PAGE_SIZE_TEXT
 from schema.core.pagination import SortKey, paginate
 from schema.core.permissions import needs_authentication
 

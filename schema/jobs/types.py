@@ -20,10 +20,10 @@ from domain.jobs.models import Job
 from domain.jobs.rules import JobState
 from domain.jobs.runner import report_csv
 from schema.core import demand
+from schema.core.bounds import JOB_COSTS_SIZE, JOB_COUNTS_SIZE, PAYLOAD_ERRORS_SIZE
 from schema.core.context import Info
 from schema.core.enums import graphql_enum
 from schema.core.ids import db_id
-from schema.core.limits import JOB_COSTS_SIZE, JOB_COUNTS_SIZE, PAYLOAD_ERRORS_SIZE
 from schema.core.pagination import CountedConnection
 from schema.core.writes import UserError
 

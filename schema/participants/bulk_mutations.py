@@ -39,10 +39,10 @@ from domain.participants.imports import RowImportOptions, Survey, import_contrib
 from domain.regions.rules import RegionCode
 from domain.writes.errors import Invalid
 from schema.core import demand
+from schema.core.bounds import MAX_PAGE_SIZE
 from schema.core.context import Info
 from schema.core.enums import UserErrorCodeEnum
 from schema.core.errors import BadInput
-from schema.core.limits import MAX_PAGE_SIZE
 from schema.core.permissions import needs
 from schema.core.uploads import MAX_UPLOAD_ROWS, ImportRowError, RefusalReason
 from schema.core.writes import WriteError

@@ -21,11 +21,11 @@ from domain.participants.ledger import MAX_BATCH as MAX_PAYMENTS
 from domain.participants.ledger import ContributionItem, record_contributions
 from domain.participants.models import Contribution, Participant
 from schema.core import demand
+from schema.core.bounds import PAYLOAD_ERRORS_SIZE
 from schema.core.context import Info
 from schema.core.enums import FundingSourceEnum, domain_value
 from schema.core.errors import BadInput
 from schema.core.ids import db_id
-from schema.core.limits import PAYLOAD_ERRORS_SIZE
 from schema.core.loaders import MAX_BATCH
 from schema.core.pagination import CountedConnection, SortKey, check_first, decode_cursor, encode_cursor, page_of
 from schema.core.permissions import needs

@@ -21,6 +21,7 @@ from domain.writes.caller import Caller
 from domain.writes.errors import Invalid
 from schema.beneficiaries.types import BeneficiaryNode
 from schema.core import demand
+from schema.core.bounds import PAYLOAD_ERRORS_SIZE
 from schema.core.context import Info
 from schema.core.enums import (
     FundingSourceEnum,
@@ -31,7 +32,6 @@ from schema.core.enums import (
     domain_value,
 )
 from schema.core.errors import BadInput
-from schema.core.limits import PAYLOAD_ERRORS_SIZE
 from schema.core.permissions import needs
 from schema.core.writes import UserError, WriteError, require_local_id, run_write
 from schema.participants.types import ParticipantNode

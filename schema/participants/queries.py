@@ -11,10 +11,10 @@ from auth.policy import require_scope
 from auth.scopes import Scope
 from domain.participants.models import Participant
 from schema.core import demand
+from schema.core.bounds import PAGE_SIZE_TEXT
 from schema.core.context import Info
 from schema.core.errors import BadInput
 from schema.core.ids import local_id
-from schema.core.limits import PAGE_SIZE_TEXT
 from schema.core.pagination import OrderDirection, paginate
 from schema.core.permissions import needs
 

@@ -19,11 +19,11 @@ from domain.participants.models import Participant
 from domain.participants.rules import JKK_RISK_CLASS_MAX, JKK_RISK_CLASS_MIN, JKK_RISK_RATES
 from domain.participants.status import derived_status
 from schema.core import demand
+from schema.core.bounds import PAGE_SIZE_TEXT, PROGRAMS_SIZE
 from schema.core.context import Info
 from schema.core.enums import FundingSourceEnum, ParticipantStatusEnum, ProgramEnum, SegmentEnum, SexEnum
 from schema.core.errors import BadInput
 from schema.core.ids import db_id, local_id
-from schema.core.limits import PAGE_SIZE_TEXT, PROGRAMS_SIZE
 from schema.core.pagination import CountedConnection
 from schema.core.permissions import needs
 from schema.core.read_fields import column_field, shown_columns

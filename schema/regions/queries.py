@@ -11,9 +11,9 @@ from auth.scopes import Scope
 from domain.regions.models import Region
 from domain.regions.rules import RegionLevel
 from schema.core import demand
+from schema.core.bounds import PAGE_SIZE_TEXT
 from schema.core.context import Info
 from schema.core.enums import RegionLevelEnum, domain_value
-from schema.core.limits import PAGE_SIZE_TEXT
 from schema.core.pagination import SortKey, paginate
 from schema.core.permissions import needs
 

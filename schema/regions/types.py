@@ -14,9 +14,9 @@ from auth.scopes import Scope
 from domain.regions.models import Region
 from domain.regions.rules import RegionCode
 from schema.core import demand
+from schema.core.bounds import REGION_ANCESTORS_SIZE, REGION_CHILDREN_SIZE
 from schema.core.context import Info
 from schema.core.enums import RegionLevelEnum
-from schema.core.limits import REGION_ANCESTORS_SIZE, REGION_CHILDREN_SIZE
 from schema.core.pagination import CountedConnection
 from schema.core.permissions import needs
 

@@ -23,14 +23,10 @@ from domain.monev.tables import Published, Viewer, region_exists, region_months,
 from domain.participants.rules import Program
 from domain.regions.rules import RegionCode
 from schema.core import demand
+from schema.core.bounds import CLAIM_STATS_SIZE, REGION_CHILDREN_SIZE, TREND_MONTHS_SIZE
 from schema.core.context import Info
 from schema.core.enums import ProgramEnum, domain_value
 from schema.core.errors import BadInput
-from schema.core.limits import (
-    CLAIM_STATS_SIZE,
-    REGION_CHILDREN_SIZE,
-    TREND_MONTHS_SIZE,
-)
 from schema.core.permissions import needs
 from schema.regions.filters import parse_region_code
 from schema.stats.types import (

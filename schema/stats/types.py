@@ -14,13 +14,9 @@ from domain.monev.tables import Published
 from domain.participants.models import FundingSource
 from domain.participants.rules import Program, Segment
 from schema.core import demand
+from schema.core.bounds import FUNDING_SOURCES_SIZE, PROGRAMS_SIZE, SEGMENTS_SIZE
 from schema.core.context import Info
 from schema.core.enums import FundingSourceEnum, ProgramEnum, SegmentEnum
-from schema.core.limits import (
-    FUNDING_SOURCES_SIZE,
-    PROGRAMS_SIZE,
-    SEGMENTS_SIZE,
-)
 from schema.regions.types import RegionNode
 
 T = TypeVar("T")

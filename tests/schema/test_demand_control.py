@@ -18,7 +18,7 @@ from domain.participants.models import FundingSource
 from domain.participants.rules import Program, Segment
 from domain.regions.rules import RegionLevel
 from schema.app import schema
-from schema.core.limits import (
+from schema.core.bounds import (
     CLAIM_BENEFITS_SIZE,
     CLAIM_HISTORY_SIZE,
     DEFAULT_PAGE_SIZE,

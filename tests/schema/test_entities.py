@@ -25,7 +25,7 @@ from domain.claims.models import Claim
 from domain.participants.models import Participant
 from domain.regions.models import Region
 from domain.regions.rules import RegionLevel
-from schema.core.limits import MAX_ENTITY_REPRESENTATIONS
+from schema.core.bounds import MAX_ENTITY_REPRESENTATIONS
 
 # Every case runs on both read paths: the resolvers alone, and the compiled read path (schema.compiled).
 pytestmark = pytest.mark.usefixtures("read_path")

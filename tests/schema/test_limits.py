@@ -14,9 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schema.app import schema
-from schema.core.cost import DirectiveCount, FragmentProblem, count_directives, fragment_nesting, measure, price_table
-from schema.core.errors import format_errors
-from schema.core.limits import (
+from schema.core.bounds import (
     MAX_ALIASES,
     MAX_COST,
     MAX_DIRECTIVES,
@@ -26,6 +24,8 @@ from schema.core.limits import (
     MAX_QUERY_DEPTH,
     MAX_TOKENS,
 )
+from schema.core.cost import DirectiveCount, FragmentProblem, count_directives, fragment_nesting, measure, price_table
+from schema.core.errors import format_errors
 from tests.conftest import GQL, Caller
 
 REGION_TREE = (
