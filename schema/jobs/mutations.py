@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 from sqlalchemy import select
@@ -10,30 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.policy import visible_jobs
 from domain.jobs.models import Job
-from domain.jobs.rules import JobState
 from domain.jobs.runner import cancel_job
 from domain.writes.caller import Caller
 from schema.core.context import Info
-from schema.core.enums import graphql_enum
 from schema.core.ids import NO_ROW
 from schema.core.permissions import needs_authentication
 from schema.core.writes import require_local_id, run_write
-
-if TYPE_CHECKING:
-    JobStateEnum = JobState
-else:
-    JobStateEnum = graphql_enum(
-        JobState,
-        "Where a job is in its life.",
-        {
-            JobState.QUEUED: "Waiting for a worker.",
-            JobState.RUNNING: "Working through its rows, chunk by chunk.",
-            JobState.DONE: "Went through every row.",
-            JobState.FAILED: "Stopped by an error; rows of the chunks committed before stay (see error).",
-            JobState.CANCELLED: "Stopped on request; rows committed before stay, the report says where it stopped.",
-        },
-        "JobState",
-    )
 from schema.jobs.types import CancelJobPayload, JobNode
 
 

@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy import select
 
 from auth.policy import visible_jobs
 from domain.jobs.models import Job
-from domain.jobs.rules import JobState
 from schema.core import demand
 from schema.core.bounds import PAGE_SIZE_TEXT
 from schema.core.context import Info
-from schema.core.enums import graphql_enum
 from schema.core.ids import NO_ROW, local_id
 from schema.core.pagination import SortKey, paginate
 from schema.core.permissions import needs_authentication
-
-if TYPE_CHECKING:
-    JobStateEnum = JobState
-else:
-    JobStateEnum = graphql_enum(
-        JobState,
-        "Where a job is in its life.",
-        {
-            JobState.QUEUED: "Waiting for a worker.",
-            JobState.RUNNING: "Working through its rows, chunk by chunk.",
-            JobState.DONE: "Went through every row.",
-            JobState.FAILED: "Stopped by an error; rows of the chunks committed before stay (see error).",
-            JobState.CANCELLED: "Stopped on request; rows committed before stay, the report says where it stopped.",
-        },
-        "JobState",
-    )
 from schema.jobs.types import JobConnection, JobNode
 
 JOB_SORT = SortKey("ID", Job.id)
