@@ -85,6 +85,8 @@ RELATIONS: dict[tuple[str, str], str] = {
     ("Participant", "region"): "object",
     ("Participant", "programs"): "list",
     ("Participant", "claims"): "connection",
+    ("Claim", "participant"): "object",
+    ("Claim", "region"): "object",
 }
 
 #: The fields of the compiled types that the compiler leaves to their resolvers, each with its reason. With
@@ -104,16 +106,20 @@ RESOLVER_ONLY: dict[str, dict[str, str]] = {
         "coverage": "a Monev figure: computed from the rollups with small-cell suppression",
     },
     "Claim": {
-        "participant": "a claim's participant is re-scoped by the participants' rule (DataLoader)",
         "benefits": "benefit lines carry wage-derived amounts and recipient NIKs per line",
         "history": "the claim's audit events, masked by the audit trail's rules",
-        "region": "the claimant's region through the participant",
     },
     "ProgramEnrolment": {},
 }
 
 #: Root fields the compiler serves and the shape of what they return.
-ROOTS: dict[str, str] = {"participant": "object", "participants": "connection", "_entities": "entities"}
+ROOTS: dict[str, str] = {
+    "participant": "object",
+    "participants": "connection",
+    "claim": "object",
+    "claims": "connection",
+    "_entities": "entities",
+}
 
 #: Of the ``_entities`` union, the member types the compiler resolves.
 ENTITY_TYPES = frozenset({"Participant"})

@@ -33,8 +33,9 @@ The builder is one for both databases; where they differ, :class:`Dialect` has o
 construct (``json_build_object``/``json_object``, ``json_agg … ORDER BY``/``json_group_array`` over an
 ordered subquery, ``to_char``/the stored text, ``encode(…, 'base64')``/base64 in SQL, …). This is the only
 compiled engine: a plan it does not cover goes to the resolvers. The roots compiled at all are
-``participant``, ``participants`` and ``_entities`` of Participants; ``node``, ``claim(s)``, ``region(s)``
-and ``beneficiary``/``beneficiaries`` are answered by the resolvers.
+``participant``, ``participants``, ``claim``, ``claims`` and ``_entities`` of Participants (a claim's
+``participant`` is re-scoped by the participants' ``visible``, as the resolvers' loader does); ``node``,
+``region(s)`` and ``beneficiary``/``beneficiaries`` are answered by the resolvers.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ _SCALAR_SQL: dict[str, Callable[[Dialect, ColumnElement[Any], Any], ColumnElemen
 #: The scalars (besides enums) a JSON statement may carry; a plan asking for any other one goes to the resolvers.
 SQL_SCALARS = frozenset(_SCALAR_SQL)
 #: The relations :meth:`JsonBuilder.relation` joins in SQL.
-SQL_RELATIONS = frozenset({"region", "programs", "claims"})
+SQL_RELATIONS = frozenset({"region", "programs", "claims", "participant"})
 
 
 def covers(plan: OperationPlan, schema: GraphQLSchema) -> bool:
@@ -124,7 +125,7 @@ def covers(plan: OperationPlan, schema: GraphQLSchema) -> bool:
     return all(root.name in _ROOTS and _covers(root.plan, schema) for root in plan.roots)
 
 
-_ROOTS = frozenset({"participant", "participants", "_entities"})
+_ROOTS = frozenset({"participant", "participants", "claim", "claims", "_entities"})
 
 
 def _covers(plan: ObjectPlan | ConnectionPlan, schema: GraphQLSchema) -> bool:
@@ -439,6 +440,18 @@ class JsonBuilder:
             programs = select(aggregated)
             programs = programs.where(mine) if ordered is None else programs.select_from(ordered)
             return self.sql.nested(programs.scalar_subquery())
+        if relation.name == "participant":
+            # A claim's participant, re-scoped by the participants' own rule (as the resolvers' loader does):
+            # one outside the caller's regions reads null. Correlated to the claim row only, so that the
+            # participants table inside is its own even under a participant's page of claims.
+            assert isinstance(relation.plan, ObjectPlan)
+            participant = (
+                select(self.object(relation.plan, _P))
+                .where(_P.c.id == row.c.participant_id, visible(self.principal, Participant))
+                .correlate(row)
+                .scalar_subquery()
+            )
+            return self.sql.nested(participant)
         if relation.name == "claims":
             assert isinstance(relation.plan, ConnectionPlan)
             return self.sql.nested(self.claims(relation, row))
@@ -584,9 +597,14 @@ class Finish:
             return
         row_id = value.pop(ROW_ID, None)
         for item in plan.items:
-            if isinstance(item, Relation) and item.name == "claims":
-                assert isinstance(item.plan, ConnectionPlan)
+            if not isinstance(item, Relation):
+                continue
+            if isinstance(item.plan, ConnectionPlan):  # a participant's claims, the one nested connection
                 self.connection(item.plan, value[item.key], SUBMITTED_SORT, False)
+            elif isinstance(value[item.key], list):
+                self.objects(item.plan, value[item.key])
+            else:
+                self.object(item.plan, value[item.key])
         if row_id is not None:
             for key, name in self.personal_leaves(plan):
                 if value[key] is not None:

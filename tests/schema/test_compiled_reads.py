@@ -8,6 +8,7 @@ by both the same way (the compiled path hands such requests to the resolvers).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -136,6 +137,20 @@ JSON_CASES = {
     "entities": 1,
     "entities_by_number": 1,
     "entities_empty": 0,  # nothing to read: no statement at all
+    "claim_east": 1,
+    "claim_city_by_id": 1,
+    "claim_missing": 1,
+    "claim_id_of_another_type": 1,
+    "claim_malformed_id": 1,
+    "claims_default": 1,
+    "claims_east": 1,
+    "claims_filtered": 1,
+    "claims_dates": 1,
+    "claims_by_number_desc": 1,
+    "claims_by_incident_date": 1,
+    "claims_empty_region": 1,
+    "claims_counts": 2,
+    "claims_round_trip": 1,
 }
 
 ENTITIES_BY_NUMBER = """query Ent($representations: [_Any!]!) {
@@ -160,6 +175,42 @@ ALIASES = """query($m: String!, $id: ID!) {
   a: participant(membershipNumber: $m) { number: membershipNumber r: region { n: name } }
   b: participant(id: $id) { id fullName }
   c: participants(first: 2, filter: {nameContains: "ana", program: JHT}) { edges { node { id } } }
+}"""
+
+
+# The claims roots (issue 20): a claim's stored leaves, its region and its participant (re-scoped by the
+# participants' rule, with that participant's own nested claims page).
+CLAIM_LOOKUP = f"""query C1($n: String, $id: ID) {{
+  claim(claimNumber: $n, id: $id) {{
+    {CLAIM_FIELDS}
+    region {{ id code name level isCity __typename }}
+    participant {{
+      id membershipNumber nik fullName birthDate monthlyWage status region {{ code }} programs {{ program }}
+      claims(first: 2) {{ totalCount edges {{ cursor node {{ claimNumber }} }} pageInfo {{ hasNextPage endCursor }} }}
+    }}
+  }}
+}}"""
+
+CLAIMS_PAGE = f"""query C2($first: Int, $after: String, $filter: ClaimFilter, $order: ClaimOrder) {{
+  claims(first: $first, after: $after, filter: $filter, orderBy: $order) {{
+    totalCount
+    __typename
+    edges {{ cursor __typename node {{ {CLAIM_FIELDS} region {{ code }} participant {{ membershipNumber nik }} }} }}
+    pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
+  }}
+}}"""
+
+CLAIMS_COUNT = """query C3($filter: ClaimFilter) {
+  claims(filter: $filter) { totalCount }
+  one: claims(first: 1, orderBy: {field: CLAIM_NUMBER, direction: DESC}) { edges { node { claimNumber } } }
+}"""
+
+# A participant's claims with each claim's participant: the participants table nested in itself.
+CLAIMS_ROUND_TRIP = """query C4($region: String) {
+  participants(first: 5, filter: {regionCode: $region}) {
+    edges { node { membershipNumber claims(first: 2) { edges { node { claimNumber
+      participant { membershipNumber nik claims(first: 1) { totalCount edges { node { claimNumber } } } } } } } } }
+  }
 }"""
 
 
@@ -191,6 +242,17 @@ async def _samples(engine: AsyncEngine) -> dict[str, Any]:
             )
         ).one()
     found["first_claim_cursor"] = encode_cursor(SUBMITTED_SORT, False, first.submitted_at, first.id)
+    async with engine.connect() as conn:
+        for prefix in ("52.03", "52.71"):
+            claim = (
+                await conn.execute(
+                    select(Claim.id, Claim.claim_number)
+                    .where(Claim.participant_id == found[prefix].id)
+                    .order_by(Claim.id)
+                    .limit(1)
+                )
+            ).one()
+            found[f"claim_{prefix}"] = claim
     return found
 
 
@@ -241,6 +303,24 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
             JSON_LOOKUP.replace("claims(first: 2)", "claims(first: 0)"),
             {"m": east.membership_number},
         ),
+        ("claim_east", CLAIM_LOOKUP, {"n": samples["claim_52.03"].claim_number}),
+        ("claim_city_by_id", CLAIM_LOOKUP, {"id": to_base64("Claim", samples["claim_52.71"].id)}),
+        ("claim_missing", CLAIM_LOOKUP, {"n": "NO-SUCH-CLAIM"}),
+        ("claim_id_of_another_type", CLAIM_LOOKUP, {"id": to_base64("Participant", samples["claim_52.03"].id)}),
+        ("claim_malformed_id", CLAIM_LOOKUP, {"id": "not-a-global-id"}),
+        ("claims_default", CLAIMS_PAGE, {}),
+        ("claims_east", CLAIMS_PAGE, {"first": 50, "filter": {"regionCode": "52.03"}}),
+        ("claims_filtered", CLAIMS_PAGE, {"first": 10, "filter": {"regionCode": "52", "program": "JKM"}}),
+        (
+            "claims_dates",
+            CLAIMS_PAGE,
+            {"first": 10, "filter": {"submittedFrom": "2020-01-01", "submittedTo": "2030-12-31", "status": "PAID"}},
+        ),
+        ("claims_by_number_desc", CLAIMS_PAGE, {"first": 4, "order": {"field": "CLAIM_NUMBER", "direction": "DESC"}}),
+        ("claims_by_incident_date", CLAIMS_PAGE, {"first": 4, "order": {"field": "INCIDENT_DATE"}}),
+        ("claims_empty_region", CLAIMS_PAGE, {"first": 5, "filter": {"regionCode": "52.71.01"}}),
+        ("claims_counts", CLAIMS_COUNT, {"filter": {"regionCode": "52.71"}}),
+        ("claims_round_trip", CLAIMS_ROUND_TRIP, {"region": "52"}),
     ]
 
 
@@ -373,6 +453,55 @@ async def test_paging_on_the_compiled_path_walks_the_same_pages(
         assert pages > 1
 
 
+#: Global ids three levels down (a page of claims, each claim's participant, its claims): deeper than SQLite's
+#: parser takes, so there the resolvers answer it; PostgreSQL runs it as one statement.
+TOO_DEEP_FOR_SQLITE = """query($first: Int) {
+  claims(first: $first) { edges { node { id participant { id claims(first: 2) { edges { node { id } } } } } } }
+}"""
+
+
+async def test_a_statement_too_deep_for_sqlite_is_left_to_the_resolvers(
+    gql: Any, resolvers: Served, app: Starlette, callers: dict[str, Any], backend: str
+) -> None:
+    """SQLite's "parser stack overflow" is no internal error: the resolvers answer, now and on the repeat
+    (the statement cache remembers it); PostgreSQL's JSON statement answers the same JSON."""
+    for _ in range(2):
+        roots, fallbacks = counters(app).json_roots, counters(app).fallbacks
+        resolved, compiled, answered = await _both(
+            gql, resolvers, app, TOO_DEEP_FOR_SQLITE, {"first": 5}, callers["admin"]
+        )
+        assert json.dumps(compiled) == json.dumps(resolved)
+        assert "errors" not in compiled
+        assert compiled["data"]["claims"]["edges"]
+        assert answered == (0 if backend == "sqlite" else 1)
+        assert counters(app).fallbacks == fallbacks + (1 if backend == "sqlite" else 0)
+        assert counters(app).json_roots == roots + 1
+
+
+@pytest.mark.parametrize("caller_name", ["officer_5271", "national_without_pii"])
+async def test_claim_pages_walk_the_same_way_in_every_order(
+    gql: Any, resolvers: Served, app: Starlette, callers: dict[str, Any], mint: Any, caller_name: str
+) -> None:
+    """``claims`` page by page with its own cursors, for each sort field and direction (ties broken by id)."""
+    caller = _caller(callers, mint, caller_name)
+    for field in ("SUBMITTED_AT", "CLAIM_NUMBER", "INCIDENT_DATE"):
+        for direction in ("ASC", "DESC"):
+            after, pages = None, 0
+            while True:
+                before = counters(app).json_roots
+                variables = {"first": 3, "after": after, "order": {"field": field, "direction": direction}}
+                resolved, compiled, answered = await _both(gql, resolvers, app, CLAIMS_PAGE, variables, caller)
+                assert json.dumps(compiled) == json.dumps(resolved), (field, direction, pages)
+                assert answered == 1
+                assert counters(app).json_roots == before + 1
+                pages += 1
+                info = compiled["data"]["claims"]["pageInfo"]
+                if not info["hasNextPage"] or pages == 4:
+                    break
+                after = info["endCursor"]
+            assert pages > 1, (field, direction)
+
+
 @pytest.mark.parametrize("caller_name", ["analyst_5203", "national_without_pii"])
 async def test_nested_claim_pages_walk_the_same_way(
     gql: Any,
@@ -441,6 +570,36 @@ BAD_INPUT = [
     ("entity key not a string", ENTITIES, {"representations": [{"__typename": "Participant", "id": 5}]}, None),
     ("entity without key", ENTITIES, {"representations": [{"__typename": "Participant"}]}, None),
     ("too many entities", ENTITIES, {"representations": [{"__typename": "Participant", "id": "1"}] * 1001}, None),
+    ("claim with two keys", CLAIM_LOOKUP, {"n": "KLM-2026-0000001", "id": "x"}, "BAD_USER_INPUT"),
+    ("claim without a key", CLAIM_LOOKUP, {}, "BAD_USER_INPUT"),
+    ("claims first too large", CLAIMS_PAGE, {"first": 101}, "BAD_USER_INPUT"),
+    ("claims first negative", CLAIMS_PAGE, {"first": -1}, "BAD_USER_INPUT"),
+    ("claims malformed cursor", CLAIMS_PAGE, {"after": "not-a-cursor"}, "BAD_USER_INPUT"),
+    (
+        "claims cursor of another order",
+        CLAIMS_PAGE,
+        {
+            "after": encode_cursor(SUBMITTED_SORT, False, dt.datetime(2026, 1, 1, tzinfo=dt.UTC), 1),
+            "order": {"field": "CLAIM_NUMBER"},
+        },
+        "BAD_USER_INPUT",
+    ),
+    ("claims unknown region", CLAIMS_PAGE, {"filter": {"regionCode": "99.99"}}, "BAD_USER_INPUT"),
+    ("claims malformed region", CLAIMS_PAGE, {"filter": {"regionCode": "52.0x"}}, "BAD_USER_INPUT"),
+    (
+        "claims inverted dates",
+        CLAIMS_PAGE,
+        {"filter": {"submittedFrom": "2026-02-01", "submittedTo": "2026-01-01"}},
+        "BAD_USER_INPUT",
+    ),
+    ("claims wrong variable type", CLAIMS_PAGE, {"filter": {"program": "NOPE"}}, None),
+    ("claims control character", CLAIMS_PAGE, {"filter": {"regionCode": "52\u0000"}}, "BAD_USER_INPUT"),
+    (
+        "claim's participant nested bad cursor",
+        CLAIM_LOOKUP.replace("claims(first: 2)", 'claims(first: 2, after: "zz")'),
+        {"n": "east"},
+        None,
+    ),
 ]
 
 
@@ -459,6 +618,8 @@ async def test_bad_input_is_refused_the_same_way(
     samples = await _samples(engine)
     if variables.get("m") == "x":
         variables = {"m": samples["52.03"].membership_number}
+    if variables.get("n") == "east":  # a claim both callers below may see
+        variables = {"n": samples["claim_52.03"].claim_number}
     if variables.get("representations") == "east":  # a participant both callers below may see
         east = {"__typename": "Participant", "membershipNumber": samples["52.03"].membership_number}
         variables = {"representations": [east]}
@@ -496,6 +657,8 @@ LOGGED = {
     "page": (S1.replace("nik region", "nik birthDate monthlyWage phoneNumber region"), {"region": "52.71", "first": 5}),
     "lookup": (JSON_LOOKUP, None),
     "entities": (ENTITIES.replace("nik", "nik birthDate"), None),
+    "claims": (CLAIMS_PAGE, {"first": 20}),
+    "claim": (CLAIM_LOOKUP, "claim"),
     "aliases": (
         """query($m: String!) { a: participant(membershipNumber: $m) { monthlyWage }
            b: participants(first: 3) { edges { node { id w: monthlyWage n: nik } } } }""",
@@ -513,6 +676,8 @@ async def test_unmasked_reads_are_logged_alike(
     samples = await _samples(engine)
     query, variables = LOGGED[shape]
     east = samples["52.03"]
+    if variables == "claim":
+        variables = {"n": samples["claim_52.03"].claim_number}
     if variables is None:
         reps = [
             {"__typename": "Participant", "id": to_base64("Participant", east.id)},
