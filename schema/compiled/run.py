@@ -31,9 +31,11 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import OperationalError
+from strawberry import relay
 from strawberry.types.arguments import convert_arguments
 
 from auth.policy import (
+    TYPE_READ_SCOPES,
     MissingScope,
     NotAuthenticated,
     visible,
@@ -46,13 +48,13 @@ from domain.participants.models import Participant
 from domain.participants.status import paid_through_needed
 from schema.claims.filters import CLAIM_SORTS, SUBMITTED_SORT, ClaimOrder, claim_conditions
 from schema.compiled.cache import BoundedCache
-from schema.compiled.plan import ConnectionPlan, ObjectPlan, OperationPlan, Relation, RootPlan
+from schema.compiled.plan import ConnectionPlan, ObjectPlan, OperationPlan, Relation, RootPlan, TypedPlans
 from schema.compiled.sql_json import Finish, JsonBuilder, NestedPage, covers
 from schema.compiled.sql_text import compile_text
 from schema.core.context import Context
 from schema.core.entities import check_representations
 from schema.core.errors import BadInput, QueryTooComplex
-from schema.core.ids import local_id
+from schema.core.ids import db_id, local_id
 from schema.core.pagination import OrderDirection, check_first, decode_cursor, keyset_page
 from schema.participants.filters import PARTICIPANT_SORTS, ParticipantOrder, participant_conditions
 from schema.participants.types import parse_nik_argument
@@ -93,6 +95,10 @@ _CONNECTIONS: dict[str, tuple[type[Any], Callable[..., Awaitable[list[Any]]], di
     "participants": (Participant, participant_conditions, PARTICIPANT_SORTS, ParticipantOrder),
     "claims": (Claim, claim_conditions, CLAIM_SORTS, ClaimOrder),
 }
+
+
+#: The models of the types ``node`` and ``_entities`` resolve (plan.NODE_TYPES, plan.ENTITY_TYPES).
+_TYPED_MODELS: dict[str, type[Any]] = {"Participant": Participant, "Claim": Claim}
 
 
 class Fallback(Exception):
@@ -172,8 +178,8 @@ class _Run:
     def _convert(self, parent: str, relation: Relation | RootPlan) -> dict[str, Any]:
         definition = self.schema._schema.get_type(parent).fields[relation.name]
         raw = get_argument_values(definition, relation.node, self.variables)
-        if relation.name == "_entities":
-            return raw  # representations are plain objects (_Any); nothing to convert
+        if relation.name in ("_entities", "node"):
+            return raw  # representations are plain objects (_Any), node's id a GlobalID's text: checked by the caller
         strawberry_field = _strawberry_field(self.schema, parent, relation.name)
         if strawberry_field is None:
             raise Fallback
@@ -194,6 +200,8 @@ class _Run:
             return await self.connection(root)
         if root.name == "claim":
             return await self.claim(root)
+        if root.name == "node":
+            return await self.node(root)
         return await self.entities(root)
 
     async def participant(self, root: RootPlan) -> dict[str, Any] | None:
@@ -378,24 +386,51 @@ class _Run:
             self._collect_pages(relation.plan.node, nested)
 
     async def entities(self, root: RootPlan) -> list[dict[str, Any] | None]:
-        assert isinstance(root.plan, ObjectPlan)
-        if not self.principal.is_authenticated or not self.principal.has_scope(Scope.PARTICIPANTS_READ):
+        """``_entities``: the resolvers' checks of the representations, then one statement per type present
+        (the representations of one type go in together), the slots put back in the representations' order."""
+        plan = root.plan
+        assert isinstance(plan, TypedPlans)
+        if not self.principal.is_authenticated:
             raise Fallback
         representations = self.arguments("Query", root).get("representations")
         if not isinstance(representations, list):
             raise Fallback
         check_representations(representations, self.schema.entity_keys, self.context.limits.max_entity_representations)
-        if any(r.get("__typename") not in ("Participant",) for r in representations):
+        by_type: dict[str, list[tuple[int, tuple[str, Any]]]] = {}
+        for index, r in enumerate(representations):
+            typename = self.readable_type(plan, r.get("__typename"))
+            key = ("id", local_id(str(r["id"]), typename)) if r.get("id") is not None else None
+            by_type.setdefault(typename, []).append(
+                (index, key or ("membershipNumber", str(r.get("membershipNumber"))))
+            )
+        result: list[dict[str, Any] | None] = [None] * len(representations)
+        for typename, slots in sorted(by_type.items()):
+            found = await self.entities_json(plan.plans[typename], [key for _, key in slots])
+            for (index, _), value in zip(slots, found, strict=True):
+                result[index] = value
+        return result
+
+    async def node(self, root: RootPlan) -> dict[str, Any] | None:
+        """``node(id)`` of a Participant or a Claim: the id's own type, then the lookup by id (as the type's
+        ``resolve_nodes``: a malformed key is no row); a malformed global id or another type: the resolvers."""
+        plan = root.plan
+        assert isinstance(plan, TypedPlans)
+        raw = self.arguments("Query", root).get("id")
+        try:
+            global_id = relay.GlobalID.from_id(str(raw))
+        except Exception:  # Strawberry's own refusal, whatever it raises: theirs to give
+            raise Fallback from None
+        typename = self.readable_type(plan, global_id.type_name)
+        return await self.lookup_json(plan.plans[typename], _TYPED_MODELS[typename], "id", db_id(global_id.node_id))
+
+    def readable_type(self, plan: TypedPlans, typename: object) -> str:
+        """`typename` if the plan resolves it and the caller holds its read scope (``TYPE_READ_SCOPES``, what the
+        type's ``resolve_reference``/``resolve_nodes`` require); otherwise the resolvers answer (Fallback)."""
+        if not isinstance(typename, str) or typename not in plan.plans:
             raise Fallback
-        keys: list[tuple[str, Any]] = []
-        for r in representations:
-            if r.get("id") is not None:
-                keys.append(("id", local_id(str(r["id"]), "Participant")))
-            else:
-                keys.append(("membershipNumber", str(r.get("membershipNumber"))))
-        if not keys:
-            return []
-        return await self.entities_json(root.plan, keys)
+        if not (self.principal.is_authenticated and self.principal.has_scope(TYPE_READ_SCOPES[typename])):
+            raise Fallback
+        return typename
 
     async def entities_json(self, plan: ObjectPlan, keys: list[tuple[str, Any]]) -> list[dict[str, Any] | None]:
         """``_entities`` as one JSON statement: the representations go in as two arrays, whatever their number."""
@@ -408,7 +443,7 @@ class _Run:
         def build_json() -> Any:
             return builder.entities(plan, binds)
 
-        key = ("entities_json", id(plan), self.shape, pages.key)
+        key = ("entities_json", plan.typename, id(plan), self.shape, pages.key)
         varying, values = [*binds, *pages.binds], [*bound, *pages.values]
         params = {bind.key: value for bind, value in zip(binds, bound, strict=True)}
         found = await self.json_rows(key, plan, build_json, varying, values, params)

@@ -151,6 +151,13 @@ JSON_CASES = {
     "claims_empty_region": 1,
     "claims_counts": 2,
     "claims_round_trip": 1,
+    "node_participant": 1,
+    "node_claim_east": 1,
+    "node_claim_city": 1,
+    "node_missing": 1,
+    "node_claim_bad_key": 1,
+    "entities_mixed": 2,
+    "entities_claims_only": 1,
 }
 
 ENTITIES_BY_NUMBER = """query Ent($representations: [_Any!]!) {
@@ -210,6 +217,25 @@ CLAIMS_ROUND_TRIP = """query C4($region: String) {
   participants(first: 5, filter: {regionCode: $region}) {
     edges { node { membershipNumber claims(first: 2) { edges { node { claimNumber
       participant { membershipNumber nik claims(first: 1) { totalCount edges { node { claimNumber } } } } } } } } }
+  }
+}"""
+
+
+# node(id) of a Participant or a Claim, and _entities mixing both types (one statement per type present).
+NODE = """query N($id: ID!) {
+  node(id: $id) {
+    __typename id
+    ... on Participant { membershipNumber nik claims(first: 1) { totalCount edges { node { claimNumber } } } }
+    ... on Claim { claimNumber amountApproved region { code } participant { membershipNumber nik } }
+    ... on Region { name }
+  }
+}"""
+
+ENTITIES_MIXED = """query Ent($representations: [_Any!]!) {
+  _entities(representations: $representations) {
+    __typename
+    ... on Participant { id membershipNumber nik }
+    ... on Claim { id claimNumber status amountApproved region { code } participant { membershipNumber nik } }
   }
 }"""
 
@@ -277,6 +303,17 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         {"__typename": "Participant", "id": to_base64("Participant", 10**17)},  # past INTEGER: not found
         {"__typename": "Participant", "id": to_base64("Participant", east.id), "extra": {"x": 1}},
     ]
+    east_claim, city_claim = samples["claim_52.03"], samples["claim_52.71"]
+    mixed = [
+        {"__typename": "Claim", "id": to_base64("Claim", city_claim.id)},
+        {"__typename": "Participant", "membershipNumber": east.membership_number},
+        {"__typename": "Claim", "id": to_base64("Claim", east_claim.id)},
+        {"__typename": "Claim", "id": to_base64("Participant", east_claim.id)},  # an id of another type
+        {"__typename": "Claim", "id": to_base64("Claim", 10**9)},
+        {"__typename": "Claim", "id": "not-a-global-id"},
+        {"__typename": "Participant", "id": to_base64("Participant", city.id)},
+        {"__typename": "Claim", "id": to_base64("Claim", east_claim.id)},
+    ]
     return [
         ("s2_east", S2, {"m": east.membership_number}),
         ("s2_city", S2, {"m": city.membership_number}),
@@ -321,6 +358,13 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         ("claims_empty_region", CLAIMS_PAGE, {"first": 5, "filter": {"regionCode": "52.71.01"}}),
         ("claims_counts", CLAIMS_COUNT, {"filter": {"regionCode": "52.71"}}),
         ("claims_round_trip", CLAIMS_ROUND_TRIP, {"region": "52"}),
+        ("node_participant", NODE, {"id": to_base64("Participant", east.id)}),
+        ("node_claim_east", NODE, {"id": to_base64("Claim", samples["claim_52.03"].id)}),
+        ("node_claim_city", NODE, {"id": to_base64("Claim", samples["claim_52.71"].id)}),
+        ("node_missing", NODE, {"id": to_base64("Participant", 10**9)}),
+        ("node_claim_bad_key", NODE, {"id": to_base64("Claim", "abc")}),
+        ("entities_mixed", ENTITIES_MIXED, {"representations": mixed}),
+        ("entities_claims_only", ENTITIES_MIXED, {"representations": [r for r in mixed if r["__typename"] == "Claim"]}),
     ]
 
 
@@ -453,6 +497,21 @@ async def test_paging_on_the_compiled_path_walks_the_same_pages(
         assert pages > 1
 
 
+async def test_node_of_a_type_not_compiled_is_the_resolvers(
+    gql: Any, resolvers: Served, app: Starlette, callers: dict[str, Any]
+) -> None:
+    """``node`` of a Region (a type the compiler does not resolve) and ``_entities`` naming another entity
+    type: the plan is made, the value's type decides, and the resolvers answer with their JSON."""
+    for caller in (callers["analyst_5203"], callers["admin"]):
+        for query, variables in [
+            (NODE, {"id": to_base64("Region", "52.03")}),
+            (ENTITIES_MIXED, {"representations": [{"__typename": "Region", "code": "52.03"}]}),
+        ]:
+            resolved, compiled, answered = await _both(gql, resolvers, app, query, variables, caller)
+            assert json.dumps(compiled) == json.dumps(resolved)
+            assert answered == 0
+
+
 #: Global ids three levels down (a page of claims, each claim's participant, its claims): deeper than SQLite's
 #: parser takes, so there the resolvers answer it; PostgreSQL runs it as one statement.
 TOO_DEEP_FOR_SQLITE = """query($first: Int) {
@@ -570,6 +629,10 @@ BAD_INPUT = [
     ("entity key not a string", ENTITIES, {"representations": [{"__typename": "Participant", "id": 5}]}, None),
     ("entity without key", ENTITIES, {"representations": [{"__typename": "Participant"}]}, None),
     ("too many entities", ENTITIES, {"representations": [{"__typename": "Participant", "id": "1"}] * 1001}, None),
+    ("node malformed id", NODE, {"id": "not-a-global-id"}, None),
+    ("node of an unknown type", NODE, {"id": to_base64("Nope", 1)}, None),
+    ("claim entity without key", ENTITIES_MIXED, {"representations": [{"__typename": "Claim"}]}, None),
+    ("claim entity key not a string", ENTITIES_MIXED, {"representations": [{"__typename": "Claim", "id": 5}]}, None),
     ("claim with two keys", CLAIM_LOOKUP, {"n": "KLM-2026-0000001", "id": "x"}, "BAD_USER_INPUT"),
     ("claim without a key", CLAIM_LOOKUP, {}, "BAD_USER_INPUT"),
     ("claims first too large", CLAIMS_PAGE, {"first": 101}, "BAD_USER_INPUT"),
@@ -646,6 +709,14 @@ async def test_missing_scopes_and_anonymous_callers_get_the_resolvers_errors(
         (callers["anonymous"], ENTITIES, {"representations": [{"__typename": "Participant", "id": "1"}]}),
         (participants_only, S2, {"m": east.membership_number}),  # region needs regions:read, claims claims:read
         (callers["analyst_5203"], nik_without_pii, {"n": east.nik}),  # nik lookups need pii:read
+        # A claim by node or as an entity needs claims:read (the type's resolve_nodes/resolve_reference).
+        (participants_only, NODE.replace("region { code } ", ""), {"id": to_base64("Claim", 1)}),
+        (
+            participants_only,
+            "query($r: [_Any!]!) { _entities(representations: $r) { __typename } }",
+            {"r": [{"__typename": "Claim", "id": to_base64("Claim", 1)}]},
+        ),
+        (callers["anonymous"], NODE, {"id": to_base64("Claim", 1)}),
     ]:
         resolved, compiled, answered = await _both(gql, resolvers, app, query, variables, caller)
         assert compiled == resolved
@@ -659,6 +730,8 @@ LOGGED = {
     "entities": (ENTITIES.replace("nik", "nik birthDate"), None),
     "claims": (CLAIMS_PAGE, {"first": 20}),
     "claim": (CLAIM_LOOKUP, "claim"),
+    "node": (NODE, "node"),
+    "entities_mixed": (ENTITIES_MIXED, "mixed"),
     "aliases": (
         """query($m: String!) { a: participant(membershipNumber: $m) { monthlyWage }
            b: participants(first: 3) { edges { node { id w: monthlyWage n: nik } } } }""",
@@ -678,6 +751,14 @@ async def test_unmasked_reads_are_logged_alike(
     east = samples["52.03"]
     if variables == "claim":
         variables = {"n": samples["claim_52.03"].claim_number}
+    if variables == "node":
+        variables = {"id": to_base64("Claim", samples["claim_52.03"].id)}
+    if variables == "mixed":
+        reps = [
+            {"__typename": "Claim", "id": to_base64("Claim", samples["claim_52.71"].id)},
+            {"__typename": "Participant", "membershipNumber": east.membership_number},
+        ]
+        variables = {"representations": reps}
     if variables is None:
         reps = [
             {"__typename": "Participant", "id": to_base64("Participant", east.id)},
