@@ -79,6 +79,20 @@ LEAVES: dict[str, dict[str, str]] = {
         "amountApproved": "amount_approved",
         "version": "version",
     },
+    "PovertyBeneficiary": {
+        "id": "id",
+        "nik": "nik",
+        "familyCardNumber": "family_card_number",
+        "fullName": "full_name",
+        "birthDate": "birth_date",
+        "sex": "sex",
+        "decile": "decile",
+        "extremePoor": "extreme_poor",
+        "source": "source",
+        "snapshotDate": "snapshot_date",
+        # Derived: whether a participant with the same NIK is linked (sql_json renders participant_id IS NOT NULL).
+        "enrolled": "participant_id",
+    },
 }
 
 #: The relations the compiler serves: (parent type, field) -> how the child is shaped.
@@ -88,6 +102,8 @@ RELATIONS: dict[tuple[str, str], str] = {
     ("Participant", "claims"): "connection",
     ("Claim", "participant"): "object",
     ("Claim", "region"): "object",
+    ("PovertyBeneficiary", "region"): "object",
+    ("PovertyBeneficiary", "participant"): "object",
 }
 
 #: The fields of the compiled types that the compiler leaves to their resolvers, each with its reason. With
@@ -111,6 +127,7 @@ RESOLVER_ONLY: dict[str, dict[str, str]] = {
         "history": "the claim's audit events, masked by the audit trail's rules",
     },
     "ProgramEnrolment": {},
+    "PovertyBeneficiary": {},
 }
 
 #: Root fields the compiler serves and the shape of what they return.
@@ -119,15 +136,17 @@ ROOTS: dict[str, str] = {
     "participants": "connection",
     "claim": "object",
     "claims": "connection",
+    "beneficiary": "object",
+    "beneficiaries": "connection",
     "_entities": "entities",
     "node": "node",
 }
 
 #: Of the ``_entities`` union, the member types the compiler resolves.
-ENTITY_TYPES = frozenset({"Participant", "Claim"})
+ENTITY_TYPES = frozenset({"Participant", "Claim", "PovertyBeneficiary"})
 
 #: Of the ``Node`` interface, the types whose ``node(id)`` the compiler resolves.
-NODE_TYPES = frozenset({"Participant", "Claim"})
+NODE_TYPES = frozenset({"Participant", "Claim", "PovertyBeneficiary"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,9 +43,11 @@ from auth.policy import (
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain import clock
+from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim
 from domain.participants.models import Participant
 from domain.participants.status import paid_through_needed
+from schema.beneficiaries.filters import BENEFICIARY_SORTS, BeneficiaryOrder, beneficiary_conditions
 from schema.claims.filters import CLAIM_SORTS, SUBMITTED_SORT, ClaimOrder, claim_conditions
 from schema.compiled.cache import BoundedCache
 from schema.compiled.plan import ConnectionPlan, ObjectPlan, OperationPlan, Relation, RootPlan, TypedPlans
@@ -94,11 +96,16 @@ def _strawberry_field(schema: Any, parent: str, name: str) -> Any:
 _CONNECTIONS: dict[str, tuple[type[Any], Callable[..., Awaitable[list[Any]]], dict[Any, Any], type[Any]]] = {
     "participants": (Participant, participant_conditions, PARTICIPANT_SORTS, ParticipantOrder),
     "claims": (Claim, claim_conditions, CLAIM_SORTS, ClaimOrder),
+    "beneficiaries": (PovertyBeneficiary, beneficiary_conditions, BENEFICIARY_SORTS, BeneficiaryOrder),
 }
 
 
 #: The models of the types ``node`` and ``_entities`` resolve (plan.NODE_TYPES, plan.ENTITY_TYPES).
-_TYPED_MODELS: dict[str, type[Any]] = {"Participant": Participant, "Claim": Claim}
+_TYPED_MODELS: dict[str, type[Any]] = {
+    "Participant": Participant,
+    "Claim": Claim,
+    "PovertyBeneficiary": PovertyBeneficiary,
+}
 
 
 class Fallback(Exception):
@@ -200,6 +207,8 @@ class _Run:
             return await self.connection(root)
         if root.name == "claim":
             return await self.claim(root)
+        if root.name == "beneficiary":
+            return await self.beneficiary(root)
         if root.name == "node":
             return await self.node(root)
         return await self.entities(root)
@@ -233,15 +242,36 @@ class _Run:
             return await self.lookup_json(plan, Claim, "id", local_id(str(args["id"]), "Claim"))
         return await self.lookup_json(plan, Claim, "claim_number", str(args["claim_number"]))
 
-    async def lookup_json(self, plan: ObjectPlan, model: type[Any], column: str, value: Any) -> dict[str, Any] | None:
-        """One row of `model` by `column`, if the caller may see it (``visible``), as one JSON statement."""
+    async def beneficiary(self, root: RootPlan) -> dict[str, Any] | None:
+        """``beneficiary(id | nik)``: exactly one key; by NIK (with pii:read, a valid NIK) the latest snapshot
+        the caller may see, as the resolvers' loader picks it (greatest snapshot date, then id)."""
+        plan = root.plan
+        assert isinstance(plan, ObjectPlan)
+        args = self.arguments("Query", root)
+        if (args.get("id") is None) == (args.get("nik") is None):
+            raise Fallback
+        model = PovertyBeneficiary
+        if args.get("id") is not None:
+            return await self.lookup_json(plan, model, "id", local_id(str(args["id"]), "PovertyBeneficiary"))
+        if not self.principal.has_scope(Scope.PII_READ):
+            raise Fallback
+        nik = parse_nik_argument(str(args["nik"]), "nik")
+        latest = (model.snapshot_date.desc(), model.id.desc())
+        return await self.lookup_json(plan, model, "nik", nik, latest)
+
+    async def lookup_json(
+        self, plan: ObjectPlan, model: type[Any], column: str, value: Any, latest: tuple[Any, ...] = ()
+    ) -> dict[str, Any] | None:
+        """One row of `model` by `column`, if the caller may see it (``visible``), as one JSON statement;
+        `latest` orders the rows a key names when it may name several (the first is the answer)."""
         table = model.__table__
         pages = self.nested_pages(plan)
         lookup: BindParameter[Any] = bindparam("key", value)
 
         def build_json() -> Any:
             document = cast(self.builder(pages).object(plan, table), Text)
-            return select(document).where(table.c[column] == lookup, visible(self.principal, model))
+            found = select(document).where(table.c[column] == lookup, visible(self.principal, model))
+            return found.order_by(*latest).limit(1) if latest else found
 
         key = ("lookup_json", model.__name__, id(plan), column, self.shape, pages.key)
         varying, values = [lookup, *pages.binds], [value, *pages.values]

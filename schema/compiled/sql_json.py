@@ -19,10 +19,11 @@ encoded by Python after ``orjson.loads`` (:class:`Finish`, ``schema.core.paginat
 so a cursor's JSON and base64 are exactly the resolvers'; a nested ``after`` is decoded and checked by
 ``decode_cursor`` before the statement runs and its values are bound as parameters.
 
-``_entities`` of Participant (or Claim) representations is one statement per type, whatever their number: the keys go in
-as two parallel arrays (``unnest … WITH ORDINALITY``) on PostgreSQL, as one bound JSON array of ``[id,
-number]`` pairs (``json_each``, in its order) on SQLite; each slot is the participant it names when the caller
-may see it and ``null`` otherwise (a row outside the caller's regions reads like no row), in the
+``_entities`` is one statement per type present (Participant, Claim, PovertyBeneficiary), whatever the
+number of representations: the keys go in as two parallel arrays (``unnest … WITH ORDINALITY``) on
+PostgreSQL, as one bound JSON array of ``[id, number]`` pairs (``json_each``, in its order) on SQLite; each
+slot is the object it names when the caller may see it and ``null`` otherwise (a row outside the caller's
+regions reads like no row), in the
 representations' order; malformed representations are refused before, by the resolvers' own checks.
 
 For a caller with ``pii:read``, an object that returns personal fields also carries its row id (under
@@ -33,10 +34,10 @@ The builder is one for both databases; where they differ, :class:`Dialect` has o
 construct (``json_build_object``/``json_object``, ``json_agg … ORDER BY``/``json_group_array`` over an
 ordered subquery, ``to_char``/the stored text, ``encode(…, 'base64')``/base64 in SQL, …). This is the only
 compiled engine: a plan it does not cover goes to the resolvers. The roots compiled at all are
-``participant``, ``participants``, ``claim``, ``claims``, ``_entities`` of Participants and Claims (one
-statement per type present) and ``node`` of either (a claim's ``participant`` is re-scoped by the
-participants' ``visible``, as the resolvers' loader does); ``region(s)`` and
-``beneficiary``/``beneficiaries`` are answered by the resolvers.
+``participant``, ``participants``, ``claim``, ``claims``, ``beneficiary``, ``beneficiaries``, and
+``_entities`` (one statement per type present) and ``node`` of these three types (a claim's or a
+beneficiary's ``participant`` is re-scoped by the participants' ``visible``, as the resolvers' loader
+does); ``region(s)`` are answered by the resolvers.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from auth.policy import personal_columns, pii_visible, shown_sql, visible
 from auth.principal import Principal
+from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim
 from domain.participants.models import Participant, ParticipantProgram
 from domain.participants.status import status_sql
@@ -93,6 +95,7 @@ _MODELS: dict[str, type[Any]] = {
     "Claim": Claim,
     "Region": Region,
     "ProgramEnrolment": ParticipantProgram,
+    "PovertyBeneficiary": PovertyBeneficiary,
 }
 
 
@@ -126,7 +129,9 @@ def covers(plan: OperationPlan, schema: GraphQLSchema) -> bool:
     return all(root.name in _ROOTS and _covers(root.plan, schema) for root in plan.roots)
 
 
-_ROOTS = frozenset({"participant", "participants", "claim", "claims", "_entities", "node"})
+_ROOTS = frozenset(
+    {"participant", "participants", "claim", "claims", "beneficiary", "beneficiaries", "_entities", "node"}
+)
 
 
 def _covers(plan: ObjectPlan | ConnectionPlan | TypedPlans, schema: GraphQLSchema) -> bool:
@@ -410,6 +415,8 @@ class JsonBuilder:
             value = shown_sql(self.principal, model, leaf.column, column, program)
         elif model is Participant and leaf.column == "status":
             value = status_sql(column, row.c.paid_through, self.today)
+        elif model is PovertyBeneficiary and leaf.name == "enrolled":
+            value = column.is_not(None)  # as BeneficiaryNode.from_row: a linked participant
         named = get_named_type(graphql_type.fields[leaf.name].type)
         if isinstance(named, GraphQLEnumType):
             return self.enum(named, value)
@@ -448,9 +455,10 @@ class JsonBuilder:
             programs = programs.where(mine) if ordered is None else programs.select_from(ordered)
             return self.sql.nested(programs.scalar_subquery())
         if relation.name == "participant":
-            # A claim's participant, re-scoped by the participants' own rule (as the resolvers' loader does):
-            # one outside the caller's regions reads null. Correlated to the claim row only, so that the
-            # participants table inside is its own even under a participant's page of claims.
+            # A claim's (or a beneficiary's) participant, re-scoped by the participants' own rule (as the
+            # resolvers' loader does): one outside the caller's regions reads null, and so does none at all.
+            # Correlated to the row only, so that the participants table inside is its own even under a
+            # participant's page of claims.
             assert isinstance(relation.plan, ObjectPlan)
             participant = (
                 select(self.object(relation.plan, _P))

@@ -21,6 +21,7 @@ from strawberry.relay import to_base64
 from api.settings import Settings
 from auth.scopes import Role, Scope
 from domain.audit.models import DataAccessEvent
+from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim
 from domain.participants.models import Participant
 from domain.participants.phone import mask_phone_number
@@ -158,6 +159,16 @@ JSON_CASES = {
     "node_claim_bad_key": 1,
     "entities_mixed": 2,
     "entities_claims_only": 1,
+    "beneficiary_east": 1,
+    "beneficiary_city": 1,
+    "beneficiary_missing": 1,
+    "beneficiaries_default": 1,
+    "beneficiaries_filtered": 1,
+    "beneficiaries_by_decile_desc": 1,
+    "beneficiaries_by_name": 1,
+    "beneficiaries_not_enrolled": 1,
+    "node_beneficiary": 1,
+    "entities_beneficiaries": 3,
 }
 
 ENTITIES_BY_NUMBER = """query Ent($representations: [_Any!]!) {
@@ -240,6 +251,27 @@ ENTITIES_MIXED = """query Ent($representations: [_Any!]!) {
 }"""
 
 
+BENEFICIARY_FIELDS = (
+    "id nik familyCardNumber fullName birthDate sex decile extremePoor source snapshotDate enrolled __typename"
+)
+
+BENEFICIARY_LOOKUP = f"""query B1($id: ID, $nik: String) {{
+  beneficiary(id: $id, nik: $nik) {{
+    {BENEFICIARY_FIELDS}
+    region {{ code name }}
+    participant {{ membershipNumber nik claims(first: 1) {{ totalCount }} }}
+  }}
+}}"""
+
+BENEFICIARIES_PAGE = f"""query B2($first: Int, $after: String, $filter: BeneficiaryFilter, $order: BeneficiaryOrder) {{
+  beneficiaries(first: $first, after: $after, filter: $filter, orderBy: $order) {{
+    totalCount
+    edges {{ cursor node {{ {BENEFICIARY_FIELDS} region {{ code }} participant {{ membershipNumber }} }} }}
+    pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
+  }}
+}}"""
+
+
 async def _samples(engine: AsyncEngine) -> dict[str, Any]:
     """A participant with claims in 52.03 and one in 52.71 (the two regions the callers are bound to)."""
     async with engine.connect() as conn:
@@ -279,6 +311,25 @@ async def _samples(engine: AsyncEngine) -> dict[str, Any]:
                 )
             ).one()
             found[f"claim_{prefix}"] = claim
+            beneficiary = (
+                await conn.execute(
+                    select(PovertyBeneficiary.id, PovertyBeneficiary.nik)
+                    .where(PovertyBeneficiary.region_code.startswith(prefix))
+                    .order_by(PovertyBeneficiary.participant_id.is_(None), PovertyBeneficiary.id)
+                    .limit(1)
+                )
+            ).one()
+            found[f"beneficiary_{prefix}"] = beneficiary
+        repeated = (
+            await conn.execute(
+                select(PovertyBeneficiary.nik)
+                .group_by(PovertyBeneficiary.nik)
+                .having(func.count() > 1)
+                .order_by(PovertyBeneficiary.nik)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        found["beneficiary_nik_repeated"] = repeated or found["beneficiary_52.03"].nik
     return found
 
 
@@ -364,6 +415,64 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         ("node_missing", NODE, {"id": to_base64("Participant", 10**9)}),
         ("node_claim_bad_key", NODE, {"id": to_base64("Claim", "abc")}),
         ("entities_mixed", ENTITIES_MIXED, {"representations": mixed}),
+        (
+            "beneficiary_east",
+            BENEFICIARY_LOOKUP,
+            {"id": to_base64("PovertyBeneficiary", samples["beneficiary_52.03"].id)},
+        ),
+        (
+            "beneficiary_city",
+            BENEFICIARY_LOOKUP,
+            {"id": to_base64("PovertyBeneficiary", samples["beneficiary_52.71"].id)},
+        ),
+        ("beneficiary_missing", BENEFICIARY_LOOKUP, {"id": to_base64("Claim", samples["beneficiary_52.03"].id)}),
+        ("beneficiaries_default", BENEFICIARIES_PAGE, {}),
+        (
+            "beneficiaries_filtered",
+            BENEFICIARIES_PAGE,
+            {"first": 10, "filter": {"regionCode": "52", "maxDecile": 4, "extremePoor": True}},
+        ),
+        (
+            "beneficiaries_by_decile_desc",
+            BENEFICIARIES_PAGE,
+            {"first": 6, "order": {"field": "DECILE", "direction": "DESC"}},
+        ),
+        (
+            "beneficiaries_by_name",
+            BENEFICIARIES_PAGE,
+            {"first": 6, "order": {"field": "FULL_NAME"}, "filter": {"source": "P3KE"}},
+        ),
+        ("beneficiaries_not_enrolled", BENEFICIARIES_PAGE, {"first": 6, "filter": {"enrolled": False, "decile": 1}}),
+        (
+            "node_beneficiary",
+            NODE.replace(
+                "... on Region",
+                "... on PovertyBeneficiary { nik familyCardNumber birthDate decile enrolled region { code } }"
+                " ... on Region",
+            ),
+            {"id": to_base64("PovertyBeneficiary", samples["beneficiary_52.03"].id)},
+        ),
+        (
+            "entities_beneficiaries",
+            ENTITIES_MIXED.replace(
+                "__typename\n",
+                "__typename ... on PovertyBeneficiary { nik enrolled participant { membershipNumber } }\n",
+                1,
+            ),
+            {
+                "representations": [
+                    *mixed[:3],
+                    {
+                        "__typename": "PovertyBeneficiary",
+                        "id": to_base64("PovertyBeneficiary", samples["beneficiary_52.71"].id),
+                    },
+                    {
+                        "__typename": "PovertyBeneficiary",
+                        "id": to_base64("PovertyBeneficiary", samples["beneficiary_52.03"].id),
+                    },
+                ]
+            },
+        ),
         ("entities_claims_only", ENTITIES_MIXED, {"representations": [r for r in mixed if r["__typename"] == "Claim"]}),
     ]
 
@@ -537,24 +646,33 @@ async def test_a_statement_too_deep_for_sqlite_is_left_to_the_resolvers(
         assert counters(app).json_roots == roots + 1
 
 
+WALKS = {
+    "claims": (CLAIMS_PAGE, ("SUBMITTED_AT", "CLAIM_NUMBER", "INCIDENT_DATE")),
+    "beneficiaries": (BENEFICIARIES_PAGE, ("SNAPSHOT_DATE", "FULL_NAME", "DECILE")),
+}
+
+
+@pytest.mark.parametrize("root", sorted(WALKS))
 @pytest.mark.parametrize("caller_name", ["officer_5271", "national_without_pii"])
-async def test_claim_pages_walk_the_same_way_in_every_order(
-    gql: Any, resolvers: Served, app: Starlette, callers: dict[str, Any], mint: Any, caller_name: str
+async def test_claim_and_beneficiary_pages_walk_the_same_way_in_every_order(
+    gql: Any, resolvers: Served, app: Starlette, callers: dict[str, Any], mint: Any, caller_name: str, root: str
 ) -> None:
-    """``claims`` page by page with its own cursors, for each sort field and direction (ties broken by id)."""
+    """``claims`` and ``beneficiaries`` page by page with their own cursors, for each sort field and
+    direction (ties broken by id)."""
     caller = _caller(callers, mint, caller_name)
-    for field in ("SUBMITTED_AT", "CLAIM_NUMBER", "INCIDENT_DATE"):
+    query, fields = WALKS[root]
+    for field in fields:
         for direction in ("ASC", "DESC"):
             after, pages = None, 0
             while True:
                 before = counters(app).json_roots
                 variables = {"first": 3, "after": after, "order": {"field": field, "direction": direction}}
-                resolved, compiled, answered = await _both(gql, resolvers, app, CLAIMS_PAGE, variables, caller)
+                resolved, compiled, answered = await _both(gql, resolvers, app, query, variables, caller)
                 assert json.dumps(compiled) == json.dumps(resolved), (field, direction, pages)
                 assert answered == 1
                 assert counters(app).json_roots == before + 1
                 pages += 1
-                info = compiled["data"]["claims"]["pageInfo"]
+                info = compiled["data"][root]["pageInfo"]
                 if not info["hasNextPage"] or pages == 4:
                     break
                 after = info["endCursor"]
@@ -633,6 +751,14 @@ BAD_INPUT = [
     ("node of an unknown type", NODE, {"id": to_base64("Nope", 1)}, None),
     ("claim entity without key", ENTITIES_MIXED, {"representations": [{"__typename": "Claim"}]}, None),
     ("claim entity key not a string", ENTITIES_MIXED, {"representations": [{"__typename": "Claim", "id": 5}]}, None),
+    ("beneficiary with two keys", BENEFICIARY_LOOKUP, {"id": "x", "nik": "5203010101010001"}, "BAD_USER_INPUT"),
+    ("beneficiary without a key", BENEFICIARY_LOOKUP, {}, "BAD_USER_INPUT"),
+    ("beneficiary bad nik", BENEFICIARY_LOOKUP, {"nik": "123"}, None),
+    ("beneficiaries bad decile", BENEFICIARIES_PAGE, {"filter": {"decile": 11}}, "BAD_USER_INPUT"),
+    ("beneficiaries bad max decile", BENEFICIARIES_PAGE, {"filter": {"maxDecile": 0}}, "BAD_USER_INPUT"),
+    ("beneficiaries unknown region", BENEFICIARIES_PAGE, {"filter": {"regionCode": "99.99"}}, "BAD_USER_INPUT"),
+    ("beneficiaries first too large", BENEFICIARIES_PAGE, {"first": 101}, "BAD_USER_INPUT"),
+    ("beneficiaries malformed cursor", BENEFICIARIES_PAGE, {"after": "zz"}, "BAD_USER_INPUT"),
     ("claim with two keys", CLAIM_LOOKUP, {"n": "KLM-2026-0000001", "id": "x"}, "BAD_USER_INPUT"),
     ("claim without a key", CLAIM_LOOKUP, {}, "BAD_USER_INPUT"),
     ("claims first too large", CLAIMS_PAGE, {"first": 101}, "BAD_USER_INPUT"),
@@ -731,6 +857,9 @@ LOGGED = {
     "claims": (CLAIMS_PAGE, {"first": 20}),
     "claim": (CLAIM_LOOKUP, "claim"),
     "node": (NODE, "node"),
+    "beneficiaries": (BENEFICIARIES_PAGE, {"first": 20}),
+    # One entity type per request here (the test reads the log's last row): no participant NIK beside it.
+    "beneficiary_by_nik": (BENEFICIARY_LOOKUP.replace("membershipNumber nik claims", "membershipNumber claims"), "nik"),
     "entities_mixed": (ENTITIES_MIXED, "mixed"),
     "aliases": (
         """query($m: String!) { a: participant(membershipNumber: $m) { monthlyWage }
@@ -751,6 +880,8 @@ async def test_unmasked_reads_are_logged_alike(
     east = samples["52.03"]
     if variables == "claim":
         variables = {"n": samples["claim_52.03"].claim_number}
+    if variables == "nik":
+        variables = {"nik": samples["beneficiary_nik_repeated"]}
     if variables == "node":
         variables = {"id": to_base64("Claim", samples["claim_52.03"].id)}
     if variables == "mixed":

@@ -70,6 +70,16 @@ query($first: Int!) {
     pageInfo { hasNextPage endCursor }
   }
 }""",
+    # The beneficiaries shape the compiled read path answers.
+    "beneficiaries_compiled": """
+query($first: Int!) {
+  beneficiaries(first: $first, orderBy: {field: DECILE}) {
+    totalCount
+    edges { cursor node { id nik familyCardNumber birthDate decile enrolled region { code }
+      participant { id programs { program } claims(first: 2) { totalCount edges { node { claimNumber } } } } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}""",
     "beneficiaries": """
 query($first: Int!) {
   beneficiaries(first: $first) { edges { node {
