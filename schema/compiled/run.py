@@ -61,7 +61,6 @@ from schema.core.pagination import OrderDirection, check_first, decode_cursor, k
 from schema.participants.filters import PARTICIPANT_SORTS, ParticipantOrder, participant_conditions
 from schema.participants.types import parse_nik_argument
 
-_P = Participant.__table__
 #: Refusals the resolvers make themselves: the compiled path leaves such a request to them.
 _REFUSALS = (BadInput, QueryTooComplex, NotAuthenticated, MissingScope, GraphQLError)
 
@@ -283,8 +282,8 @@ class _Run:
         return result
 
     async def connection(self, root: RootPlan) -> dict[str, Any]:
-        """``participants`` or ``claims(filter, orderBy, first, after)``: the resolver's own conditions (scope
-        and filter, with their refusals), sort keys and page checks (:data:`_CONNECTIONS`)."""
+        """``participants``, ``claims`` or ``beneficiaries(filter, orderBy, first, after)``: the resolver's own
+        conditions (scope and filter, with their refusals), sort keys and page checks (:data:`_CONNECTIONS`)."""
         plan = root.plan
         assert isinstance(plan, ConnectionPlan)
         model, conditions_of, sorts, default_order = _CONNECTIONS[root.name]
@@ -441,8 +440,9 @@ class _Run:
         return result
 
     async def node(self, root: RootPlan) -> dict[str, Any] | None:
-        """``node(id)`` of a Participant or a Claim: the id's own type, then the lookup by id (as the type's
-        ``resolve_nodes``: a malformed key is no row); a malformed global id or another type: the resolvers."""
+        """``node(id)`` of a Participant, Claim or PovertyBeneficiary: the id's own type, then the lookup by id
+        (as the type's ``resolve_nodes``: a malformed key is no row); a malformed global id or another type:
+        the resolvers."""
         plan = root.plan
         assert isinstance(plan, TypedPlans)
         raw = self.arguments("Query", root).get("id")
