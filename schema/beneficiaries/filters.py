@@ -5,11 +5,16 @@ from __future__ import annotations
 import enum
 
 import strawberry
+from sqlalchemy import ColumnElement
 
+from auth.policy import visible
+from auth.principal import Principal
 from domain.beneficiaries.models import MAX_DECILE, MIN_DECILE, PovertyBeneficiary
-from schema.core.enums import BeneficiarySourceEnum
+from schema.core.context import Reader
+from schema.core.enums import BeneficiarySourceEnum, domain_value
 from schema.core.errors import BadInput
 from schema.core.pagination import OrderDirection, SortKey
+from schema.regions.filters import region_filter
 
 
 @strawberry.input(description="Conditions a beneficiary must meet; all given conditions apply.")
@@ -50,3 +55,30 @@ def _check_decile(value: int | None, field: str) -> int | None:
     if value is not None and not MIN_DECILE <= value <= MAX_DECILE:
         raise BadInput(f"a decile is between {MIN_DECILE} and {MAX_DECILE}; {value} was given", field=field)
     return value
+
+
+async def beneficiary_conditions(
+    reader: Reader, principal: Principal, filter: BeneficiaryFilter | None
+) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of a beneficiary list: the caller's region, then the filter's conditions.
+
+    Shared by the resolver and the compiled read path (schema.compiled), so both refuse and narrow alike.
+    """
+    f = filter or BeneficiaryFilter()
+    B = PovertyBeneficiary
+    conditions = [visible(principal, B)]
+    if f.region_code is not None:
+        conditions.append(await region_filter(reader, principal, B, f.region_code))
+    decile = _check_decile(f.decile, "filter.decile")
+    max_decile = _check_decile(f.max_decile, "filter.maxDecile")
+    optional = (
+        B.decile == decile if decile is not None else None,
+        B.decile <= max_decile if max_decile is not None else None,
+        B.extreme_poor == f.extreme_poor if f.extreme_poor is not None else None,
+        (B.participant_id.is_not(None) if f.enrolled else B.participant_id.is_(None))
+        if f.enrolled is not None
+        else None,
+        B.source == domain_value(f.source) if f.source is not None else None,
+    )
+    conditions.extend(c for c in optional if c is not None)
+    return conditions

@@ -7,27 +7,24 @@ from typing import Annotated
 import strawberry
 from sqlalchemy import select
 
-from auth.policy import require_scope, visible
+from auth.policy import require_scope
 from auth.scopes import Scope
 from domain.beneficiaries.models import PovertyBeneficiary
 from schema.beneficiaries.filters import (
     BENEFICIARY_SORTS,
     BeneficiaryFilter,
     BeneficiaryOrder,
-    _check_decile,
+    beneficiary_conditions,
 )
 from schema.beneficiaries.types import BeneficiaryConnection, BeneficiaryNode
 from schema.core import demand
 from schema.core.bounds import PAGE_SIZE_TEXT
 from schema.core.context import Info
-from schema.core.enums import domain_value
 from schema.core.errors import BadInput
-from schema.core.filters import apply
 from schema.core.ids import local_id
 from schema.core.pagination import OrderDirection, paginate
 from schema.core.permissions import needs
 from schema.participants.types import parse_nik_argument
-from schema.regions.filters import region_filter
 
 
 @strawberry.type
@@ -66,23 +63,8 @@ class BeneficiaryQuery:
         after: Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")] = None,
     ) -> BeneficiaryConnection:
         principal, reader = info.context.principal, info.context.reader
-        f = filter or BeneficiaryFilter()
         B = PovertyBeneficiary
-        stmt = select(B).where(visible(principal, B))
-        if f.region_code is not None:
-            stmt = stmt.where(await region_filter(reader, principal, B, f.region_code))
-        decile = _check_decile(f.decile, "filter.decile")
-        max_decile = _check_decile(f.max_decile, "filter.maxDecile")
-        stmt = apply(
-            stmt,
-            B.decile == decile if decile is not None else None,
-            B.decile <= max_decile if max_decile is not None else None,
-            B.extreme_poor == f.extreme_poor if f.extreme_poor is not None else None,
-            (B.participant_id.is_not(None) if f.enrolled else B.participant_id.is_(None))
-            if f.enrolled is not None
-            else None,
-            B.source == domain_value(f.source) if f.source is not None else None,
-        )
+        stmt = select(B).where(*await beneficiary_conditions(reader, principal, filter))
         order = order_by or BeneficiaryOrder()
         return await paginate(
             reader,

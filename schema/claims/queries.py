@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from typing import Annotated
 
@@ -15,16 +14,12 @@ from auth.policy import visible
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain.claims.models import Claim
-from schema.claims.filters import CLAIM_SORTS, SUBMITTED_SORT, ClaimFilter, ClaimOrder, _day_start
+from schema.claims.filters import CLAIM_SORTS, SUBMITTED_SORT, ClaimFilter, ClaimOrder, claim_conditions
 from schema.claims.types import ClaimConnection, ClaimNode
 from schema.core import demand
 from schema.core.bounds import PAGE_SIZE_TEXT
 from schema.core.context import Info
-from schema.core.enums import (
-    domain_value,
-)
 from schema.core.errors import BadInput
-from schema.core.filters import apply
 from schema.core.ids import local_id
 from schema.core.loaders import MAX_BATCH
 from schema.core.pagination import (
@@ -37,7 +32,6 @@ from schema.core.pagination import (
     paginate,
 )
 from schema.core.permissions import needs
-from schema.regions.filters import region_filter
 
 
 def claim_pages_subquery(principal: Principal, participant_ids: list[int], after: str | None) -> Subquery:
@@ -156,19 +150,7 @@ class ClaimQuery:
         after: Annotated[str | None, strawberry.argument(description="Cursor from a previous page.")] = None,
     ) -> ClaimConnection:
         principal, reader = info.context.principal, info.context.reader
-        f = filter or ClaimFilter()
-        if f.submitted_from and f.submitted_to and f.submitted_from > f.submitted_to:
-            raise BadInput("submittedFrom is after submittedTo", field="filter.submittedFrom")
-        stmt = select(Claim).where(visible(principal, Claim))
-        if f.region_code is not None:
-            stmt = stmt.where(await region_filter(reader, principal, Claim, f.region_code))
-        stmt = apply(
-            stmt,
-            Claim.program == domain_value(f.program) if f.program is not None else None,
-            Claim.status == domain_value(f.status) if f.status is not None else None,
-            Claim.submitted_at >= _day_start(f.submitted_from) if f.submitted_from else None,
-            Claim.submitted_at < _day_start(f.submitted_to + dt.timedelta(days=1)) if f.submitted_to else None,
-        )
+        stmt = select(Claim).where(*await claim_conditions(reader, principal, filter))
         order = order_by or ClaimOrder()
         return await paginate(
             reader,

@@ -17,7 +17,6 @@ from graphql import ExecutionResult
 from strawberry.extensions import SchemaExtension
 from strawberry.types.base import StrawberryObjectDefinition
 
-from auth.policy import TYPE_READ_SCOPES
 from auth.principal import Principal
 from auth.scopes import Scope
 from schema.compiled.fast import Ready, ready_key
@@ -49,8 +48,9 @@ def field_requirements(schema: Any) -> dict[tuple[str, str], tuple[Scope | str, 
                 needs.append(scope if isinstance(scope, Scope) else AUTHENTICATED)
             if needs:
                 found[(typename, names.get_graphql_name(f))] = tuple(needs)
-    # _entities checks authentication itself and each type's resolve_reference its read scope.
-    found[("Query", "_entities")] = (AUTHENTICATED, TYPE_READ_SCOPES["Participant"])
+    # _entities checks authentication itself and each type's resolve_reference its read scope (the compiled
+    # path checks the scope of each representation's type when it runs: schema.compiled.run).
+    found[("Query", "_entities")] = (AUTHENTICATED,)
     schema._compiled_requirements = found
     return found
 

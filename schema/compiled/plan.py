@@ -3,7 +3,8 @@
 A plan depends on the document and the operation only; the principal's region, scopes and masking are
 applied when it runs (:mod:`schema.compiled.run`). :func:`compile_operation` returns ``None`` for anything
 it does not cover (another root field, a field outside the catalogue below, ``@skip``/``@include``, a
-fragment on an interface, two selections under one response key), and the resolvers answer instead.
+fragment on an interface other than the root's own, two selections under one response key), and the
+resolvers answer instead.
 """
 
 from __future__ import annotations
@@ -78,6 +79,20 @@ LEAVES: dict[str, dict[str, str]] = {
         "amountApproved": "amount_approved",
         "version": "version",
     },
+    "PovertyBeneficiary": {
+        "id": "id",
+        "nik": "nik",
+        "familyCardNumber": "family_card_number",
+        "fullName": "full_name",
+        "birthDate": "birth_date",
+        "sex": "sex",
+        "decile": "decile",
+        "extremePoor": "extreme_poor",
+        "source": "source",
+        "snapshotDate": "snapshot_date",
+        # Derived: whether a participant with the same NIK is linked (sql_json renders participant_id IS NOT NULL).
+        "enrolled": "participant_id",
+    },
 }
 
 #: The relations the compiler serves: (parent type, field) -> how the child is shaped.
@@ -85,6 +100,10 @@ RELATIONS: dict[tuple[str, str], str] = {
     ("Participant", "region"): "object",
     ("Participant", "programs"): "list",
     ("Participant", "claims"): "connection",
+    ("Claim", "participant"): "object",
+    ("Claim", "region"): "object",
+    ("PovertyBeneficiary", "region"): "object",
+    ("PovertyBeneficiary", "participant"): "object",
 }
 
 #: The fields of the compiled types that the compiler leaves to their resolvers, each with its reason. With
@@ -104,19 +123,30 @@ RESOLVER_ONLY: dict[str, dict[str, str]] = {
         "coverage": "a Monev figure: computed from the rollups with small-cell suppression",
     },
     "Claim": {
-        "participant": "a claim's participant is re-scoped by the participants' rule (DataLoader)",
         "benefits": "benefit lines carry wage-derived amounts and recipient NIKs per line",
         "history": "the claim's audit events, masked by the audit trail's rules",
-        "region": "the claimant's region through the participant",
     },
     "ProgramEnrolment": {},
+    "PovertyBeneficiary": {},
 }
 
 #: Root fields the compiler serves and the shape of what they return.
-ROOTS: dict[str, str] = {"participant": "object", "participants": "connection", "_entities": "entities"}
+ROOTS: dict[str, str] = {
+    "participant": "object",
+    "participants": "connection",
+    "claim": "object",
+    "claims": "connection",
+    "beneficiary": "object",
+    "beneficiaries": "connection",
+    "_entities": "entities",
+    "node": "node",
+}
 
 #: Of the ``_entities`` union, the member types the compiler resolves.
-ENTITY_TYPES = frozenset({"Participant"})
+ENTITY_TYPES = frozenset({"Participant", "Claim", "PovertyBeneficiary"})
+
+#: Of the ``Node`` interface, the types whose ``node(id)`` the compiler resolves.
+NODE_TYPES = frozenset({"Participant", "Claim", "PovertyBeneficiary"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,12 +217,20 @@ class ConnectionPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class TypedPlans:
+    """A root whose objects' type is known per value only (``_entities``' union, ``node``'s interface): one
+    object plan per type the compiler resolves; a value of any other type goes to the resolvers."""
+
+    plans: dict[str, ObjectPlan]
+
+
+@dataclass(frozen=True, slots=True)
 class RootPlan:
     key: str
     name: str
     node: FieldNode
     field: GraphQLField
-    plan: ObjectPlan | ConnectionPlan
+    plan: ObjectPlan | ConnectionPlan | TypedPlans
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,28 +285,38 @@ class _Compiler:
             self.touched.add(("Query", name_))
             shape = ROOTS[name_]
             inner = _named(definition.type)
-            plan: ObjectPlan | ConnectionPlan
+            plan: ObjectPlan | ConnectionPlan | TypedPlans
             if shape == "object":
                 plan = self._object(node.selection_set, inner.name)
             elif shape == "connection":
                 plan = self._connection(node.selection_set, inner.name)
             else:
-                plan = self._entities(node.selection_set)
+                types = ENTITY_TYPES if shape == "entities" else NODE_TYPES
+                plan = TypedPlans({t: self._object(node.selection_set, t, inner.name) for t in sorted(types)})
             roots.append(RootPlan(key, name_, node, definition, plan))
         return OperationPlan(tuple(roots), tuple(op.variable_definitions or ()), frozenset(self.touched))
 
-    def _fields(self, selection_set: SelectionSetNode | None, typename: str) -> Iterator[tuple[str, FieldNode]]:
-        """The fields of a selection set for an object of `typename`, fragments flattened, keys unique."""
+    def _fields(
+        self, selection_set: SelectionSetNode | None, typename: str, abstract: str | None = None
+    ) -> Iterator[tuple[str, FieldNode]]:
+        """The fields of a selection set for an object of `typename`, fragments flattened, keys unique.
+
+        Under an `abstract` type (the ``_Entity`` union, the ``Node`` interface) the selection is read as
+        an object of `typename` would be: fragments on `abstract` apply, fragments on other object types
+        do not; fragments on any other abstract type are not compiled.
+        """
         if selection_set is None:
             raise NotCompiled
         seen: set[str] = set()
-        for key, node in self._flatten(selection_set, typename, 0):
+        for key, node in self._flatten(selection_set, typename, abstract, 0):
             if key in seen:
                 raise NotCompiled
             seen.add(key)
             yield key, node
 
-    def _flatten(self, selection_set: SelectionSetNode, typename: str, depth: int) -> Iterator[tuple[str, FieldNode]]:
+    def _flatten(
+        self, selection_set: SelectionSetNode, typename: str, abstract: str | None, depth: int
+    ) -> Iterator[tuple[str, FieldNode]]:
         if depth > 8:
             raise NotCompiled
         for selection in selection_set.selections:
@@ -276,24 +324,29 @@ class _Compiler:
                 raise NotCompiled
             if isinstance(selection, FieldNode):
                 yield (selection.alias or selection.name).value, selection
-            elif isinstance(selection, InlineFragmentNode):
+                continue
+            if isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
-                if condition is not None and condition.name.value != typename:
-                    raise NotCompiled
-                yield from self._flatten(selection.selection_set, typename, depth + 1)
-            elif isinstance(selection, FragmentSpreadNode):
+                on = condition.name.value if condition is not None else typename
+                inner = selection.selection_set
+            else:
+                assert isinstance(selection, FragmentSpreadNode)
                 fragment = self.fragments.get(selection.name.value)
-                if fragment is None or fragment.type_condition.name.value != typename:
+                if fragment is None:
                     raise NotCompiled
-                yield from self._flatten(fragment.selection_set, typename, depth + 1)
+                on, inner = fragment.type_condition.name.value, fragment.selection_set
+            if on in (typename, abstract):
+                yield from self._flatten(inner, typename, abstract, depth + 1)
+            elif abstract is None or not isinstance(self.schema.get_type(on), GraphQLObjectType):
+                raise NotCompiled
 
-    def _object(self, selection_set: SelectionSetNode | None, typename: str) -> ObjectPlan:
+    def _object(self, selection_set: SelectionSetNode | None, typename: str, abstract: str | None = None) -> ObjectPlan:
         leaves = LEAVES.get(typename)
         graphql_type = self.schema.get_type(typename)
         if leaves is None or not isinstance(graphql_type, GraphQLObjectType):
             raise NotCompiled
         items: list[Leaf | Typename | Relation] = []
-        for key, node in self._fields(selection_set, typename):
+        for key, node in self._fields(selection_set, typename, abstract):
             name = node.name.value
             if name == "__typename":
                 items.append(Typename(key, typename))
@@ -355,37 +408,6 @@ class _Compiler:
             else:
                 raise NotCompiled
         return ConnectionPlan(typename, tuple(items), node_plan or ObjectPlan(node_typename, ()))
-
-    def _entities(self, selection_set: SelectionSetNode | None) -> ObjectPlan:
-        """``_entities`` returns a union: only ``... on Participant`` (and ``__typename``) are compiled."""
-        if selection_set is None:
-            raise NotCompiled
-        items: list[Leaf | Typename | Relation] = []
-        for selection in selection_set.selections:
-            if selection.directives:
-                raise NotCompiled
-            if isinstance(selection, FieldNode) and selection.name.value == "__typename":
-                items.append(Typename((selection.alias or selection.name).value, "Participant"))
-            elif isinstance(selection, InlineFragmentNode | FragmentSpreadNode):
-                if isinstance(selection, InlineFragmentNode):
-                    condition = selection.type_condition
-                    typename = condition.name.value if condition is not None else ""
-                    inner_set = selection.selection_set
-                else:
-                    fragment = self.fragments.get(selection.name.value)
-                    if fragment is None:
-                        raise NotCompiled
-                    typename, inner_set = fragment.type_condition.name.value, fragment.selection_set
-                if typename not in ENTITY_TYPES:
-                    # A fragment on another entity type: its representations need the resolvers.
-                    raise NotCompiled
-                items.extend(self._object(inner_set, typename).items)
-            else:
-                raise NotCompiled
-        keys = [i.key for i in items]
-        if len(keys) != len(set(keys)):
-            raise NotCompiled
-        return ObjectPlan("Participant", tuple(items))
 
 
 _PAGE_INFO = frozenset({"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"})

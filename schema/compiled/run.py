@@ -13,7 +13,7 @@ needs ``pii:read``), or the plan holds something no JSON statement renders (:fun
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -30,9 +30,12 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy.exc import OperationalError
+from strawberry import relay
 from strawberry.types.arguments import convert_arguments
 
 from auth.policy import (
+    TYPE_READ_SCOPES,
     MissingScope,
     NotAuthenticated,
     visible,
@@ -40,23 +43,24 @@ from auth.policy import (
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain import clock
+from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim
 from domain.participants.models import Participant
 from domain.participants.status import paid_through_needed
-from schema.claims.filters import SUBMITTED_SORT
+from schema.beneficiaries.filters import BENEFICIARY_SORTS, BeneficiaryOrder, beneficiary_conditions
+from schema.claims.filters import CLAIM_SORTS, SUBMITTED_SORT, ClaimOrder, claim_conditions
 from schema.compiled.cache import BoundedCache
-from schema.compiled.plan import ConnectionPlan, ObjectPlan, OperationPlan, Relation, RootPlan
+from schema.compiled.plan import ConnectionPlan, ObjectPlan, OperationPlan, Relation, RootPlan, TypedPlans
 from schema.compiled.sql_json import Finish, JsonBuilder, NestedPage, covers
 from schema.compiled.sql_text import compile_text
 from schema.core.context import Context
 from schema.core.entities import check_representations
 from schema.core.errors import BadInput, QueryTooComplex
-from schema.core.ids import local_id
+from schema.core.ids import db_id, local_id
 from schema.core.pagination import OrderDirection, check_first, decode_cursor, keyset_page
 from schema.participants.filters import PARTICIPANT_SORTS, ParticipantOrder, participant_conditions
 from schema.participants.types import parse_nik_argument
 
-_P = Participant.__table__
 #: Refusals the resolvers make themselves: the compiled path leaves such a request to them.
 _REFUSALS = (BadInput, QueryTooComplex, NotAuthenticated, MissingScope, GraphQLError)
 
@@ -85,6 +89,22 @@ def _strawberry_field(schema: Any, parent: str, name: str) -> Any:
     if key not in _FIELDS:
         _FIELDS[key] = schema.get_field_for_type(name, parent)
     return _FIELDS[key]
+
+
+#: The root connections: their model, the resolver's conditions function, sort keys and default order.
+_CONNECTIONS: dict[str, tuple[type[Any], Callable[..., Awaitable[list[Any]]], dict[Any, Any], type[Any]]] = {
+    "participants": (Participant, participant_conditions, PARTICIPANT_SORTS, ParticipantOrder),
+    "claims": (Claim, claim_conditions, CLAIM_SORTS, ClaimOrder),
+    "beneficiaries": (PovertyBeneficiary, beneficiary_conditions, BENEFICIARY_SORTS, BeneficiaryOrder),
+}
+
+
+#: The models of the types ``node`` and ``_entities`` resolve (plan.NODE_TYPES, plan.ENTITY_TYPES).
+_TYPED_MODELS: dict[str, type[Any]] = {
+    "Participant": Participant,
+    "Claim": Claim,
+    "PovertyBeneficiary": PovertyBeneficiary,
+}
 
 
 class Fallback(Exception):
@@ -164,8 +184,8 @@ class _Run:
     def _convert(self, parent: str, relation: Relation | RootPlan) -> dict[str, Any]:
         definition = self.schema._schema.get_type(parent).fields[relation.name]
         raw = get_argument_values(definition, relation.node, self.variables)
-        if relation.name == "_entities":
-            return raw  # representations are plain objects (_Any); nothing to convert
+        if relation.name in ("_entities", "node"):
+            return raw  # representations are plain objects (_Any), node's id a GlobalID's text: checked by the caller
         strawberry_field = _strawberry_field(self.schema, parent, relation.name)
         if strawberry_field is None:
             raise Fallback
@@ -182,8 +202,14 @@ class _Run:
     async def root(self, root: RootPlan) -> Any:
         if root.name == "participant":
             return await self.participant(root)
-        if root.name == "participants":
-            return await self.participants(root)
+        if root.name in _CONNECTIONS:
+            return await self.connection(root)
+        if root.name == "claim":
+            return await self.claim(root)
+        if root.name == "beneficiary":
+            return await self.beneficiary(root)
+        if root.name == "node":
+            return await self.node(root)
         return await self.entities(root)
 
     async def participant(self, root: RootPlan) -> dict[str, Any] | None:
@@ -202,14 +228,51 @@ class _Run:
             if not self.principal.has_scope(Scope.PII_READ):
                 raise Fallback
             column, value = "nik", parse_nik_argument(str(args["nik"]), "nik")
+        return await self.lookup_json(plan, Participant, column, value)
+
+    async def claim(self, root: RootPlan) -> dict[str, Any] | None:
+        """``claim(id | claimNumber)``: exactly one key, as the resolver demands (else it refuses: Fallback)."""
+        plan = root.plan
+        assert isinstance(plan, ObjectPlan)
+        args = self.arguments("Query", root)
+        if (args.get("id") is None) == (args.get("claim_number") is None):
+            raise Fallback
+        if args.get("id") is not None:
+            return await self.lookup_json(plan, Claim, "id", local_id(str(args["id"]), "Claim"))
+        return await self.lookup_json(plan, Claim, "claim_number", str(args["claim_number"]))
+
+    async def beneficiary(self, root: RootPlan) -> dict[str, Any] | None:
+        """``beneficiary(id | nik)``: exactly one key; by NIK (with pii:read, a valid NIK) the latest snapshot
+        the caller may see, as the resolvers' loader picks it (greatest snapshot date, then id)."""
+        plan = root.plan
+        assert isinstance(plan, ObjectPlan)
+        args = self.arguments("Query", root)
+        if (args.get("id") is None) == (args.get("nik") is None):
+            raise Fallback
+        model = PovertyBeneficiary
+        if args.get("id") is not None:
+            return await self.lookup_json(plan, model, "id", local_id(str(args["id"]), "PovertyBeneficiary"))
+        if not self.principal.has_scope(Scope.PII_READ):
+            raise Fallback
+        nik = parse_nik_argument(str(args["nik"]), "nik")
+        latest = (model.snapshot_date.desc(), model.id.desc())
+        return await self.lookup_json(plan, model, "nik", nik, latest)
+
+    async def lookup_json(
+        self, plan: ObjectPlan, model: type[Any], column: str, value: Any, latest: tuple[Any, ...] = ()
+    ) -> dict[str, Any] | None:
+        """One row of `model` by `column`, if the caller may see it (``visible``), as one JSON statement;
+        `latest` orders the rows a key names when it may name several (the first is the answer)."""
+        table = model.__table__
         pages = self.nested_pages(plan)
         lookup: BindParameter[Any] = bindparam("key", value)
 
         def build_json() -> Any:
-            document = cast(self.builder(pages).object(plan, _P), Text)
-            return select(document).where(_P.c[column] == lookup, visible(self.principal, Participant))
+            document = cast(self.builder(pages).object(plan, table), Text)
+            found = select(document).where(table.c[column] == lookup, visible(self.principal, model))
+            return found.order_by(*latest).limit(1) if latest else found
 
-        key = ("participant_json", id(plan), column, self.shape, pages.key)
+        key = ("lookup_json", model.__name__, id(plan), column, self.shape, pages.key)
         varying, values = [lookup, *pages.binds], [value, *pages.values]
         found = await self.json_rows(key, plan, build_json, varying, values, {"key": value})
         if not found:
@@ -218,30 +281,41 @@ class _Run:
         Finish(self.pii_notes).object(plan, result)
         return result
 
-    async def participants(self, root: RootPlan) -> dict[str, Any]:
+    async def connection(self, root: RootPlan) -> dict[str, Any]:
+        """``participants``, ``claims`` or ``beneficiaries(filter, orderBy, first, after)``: the resolver's own
+        conditions (scope and filter, with their refusals), sort keys and page checks (:data:`_CONNECTIONS`)."""
         plan = root.plan
         assert isinstance(plan, ConnectionPlan)
+        model, conditions_of, sorts, default_order = _CONNECTIONS[root.name]
         args = self.arguments("Query", root)
-        conditions = await participant_conditions(self.reader, self.principal, args.get("filter"))
-        order = args.get("order_by") or ParticipantOrder()
-        sort = PARTICIPANT_SORTS[order.field]
+        conditions = await conditions_of(self.reader, self.principal, args.get("filter"))
+        order = args.get("order_by") or default_order()
         descending = order.direction is OrderDirection.DESC
         limit = check_first(args.get("first"))
-        after = args.get("after")
-        return await self.participants_json(plan, conditions, sort, descending, limit, after)
+        return await self.connection_json(
+            plan, model, conditions, sorts[order.field], descending, limit, args.get("after")
+        )
 
-    async def participants_json(
-        self, plan: ConnectionPlan, conditions: list[Any], sort: Any, descending: bool, limit: int, after: str | None
+    async def connection_json(
+        self,
+        plan: ConnectionPlan,
+        model: type[Any],
+        conditions: list[Any],
+        sort: Any,
+        descending: bool,
+        limit: int,
+        after: str | None,
     ) -> dict[str, Any]:
-        """A page of participants as one JSON statement (schema.compiled.sql_json)."""
+        """A root page of `model` (already scoped and filtered by `conditions`) as one JSON statement."""
+        table = model.__table__
         pages = self.nested_pages(plan.node)
         builder = self.builder(pages)
-        columns = select(*_P.c).where(*conditions)
+        columns = select(*table.c).where(*conditions)
         ranked = func.row_number().over(
-            order_by=(sort.column.desc(), _P.c.id.desc()) if descending else (sort.column.asc(), _P.c.id.asc())
+            order_by=(sort.column.desc(), table.c.id.desc()) if descending else (sort.column.asc(), table.c.id.asc())
         )
         page = (
-            keyset_page(columns, sort=sort, id_column=_P.c.id, descending=descending, limit=limit, after=after)
+            keyset_page(columns, sort=sort, id_column=table.c.id, descending=descending, limit=limit, after=after)
             .add_columns(ranked.label("page_rank"))
             .subquery("page")
         )
@@ -249,7 +323,7 @@ class _Run:
         def build_json() -> Any:
             count = None
             if plan.wants_count:
-                matching = select(_P.c.id).where(*conditions).subquery()
+                matching = select(table.c.id).where(*conditions).subquery()
                 count = select(func.count()).select_from(matching).scalar_subquery()
             cursor = builder.cursor(sort, page.c[sort.column.key], page.c.id)
             document = builder.connection(
@@ -261,7 +335,7 @@ class _Run:
 
         # The page's own parameters (filter values, keyset, limit) vary; its structure is part of the key.
         structure, page_binds = page_structure(page.element)
-        key = ("participants_json", id(plan), self.shape, pages.key, limit, after is not None, structure)
+        key = ("connection_json", model.__name__, id(plan), self.shape, pages.key, limit, after is not None, structure)
         binds = [*page_binds, *pages.binds]
         values = [*(b.effective_value for b in page_binds), *pages.values]
         found = await self.json_rows(key, plan, build_json, binds, values, None)
@@ -291,54 +365,102 @@ class _Run:
         cached = statements.get(key)
         if not BoundedCache.missing(cached) and cached[0] is plan:  # type: ignore[index]
             text = cached[1]  # type: ignore[index]
+            if text is _TOO_DEEP:
+                raise Fallback
             if text is not None:
                 self.context.counters.json_texts += 1
                 return await self.reader.text_rows(text.sql, text.parameters(values))
             return await self.reader.rows(build(), params)
         statement = build()
-        rows = await self.reader.rows(statement, params)
+        try:
+            rows = await self.reader.rows(statement, params)
+        except OperationalError as error:
+            if not _too_deep(error):
+                raise
+            # SQLite parses with a fixed stack (YYSTACKDEPTH): a statement nested deeper than it can parse
+            # (claims of a claim's participant, with global ids, …) is the resolvers', now and next time.
+            statements.put(key, (plan, _TOO_DEEP))
+            raise Fallback from None
         statements.put(key, (plan, compile_text(statement, self.reader.sql_dialect, varying)))
         return rows
 
     def nested_pages(self, plan: ObjectPlan) -> _NestedPages:
-        """Each nested claims page's ``first`` and ``after``, checked as the resolvers check them (BadInput and
-        a malformed cursor: Fallback); a cursor's values become bind parameters of the JSON statement."""
+        """Each nested claims page's ``first`` and ``after`` anywhere under `plan` (a claim's participant's
+        claims too), checked as the resolvers check them (BadInput and a malformed cursor: Fallback); a
+        cursor's values become bind parameters of the JSON statement."""
         nested = _NestedPages()
-        for relation in plan.relation("claims"):
-            args = self.arguments("Participant", relation)
+        self._collect_pages(plan, nested)
+        return nested
+
+    def _collect_pages(self, plan: ObjectPlan, nested: _NestedPages) -> None:
+        for relation in plan.items:
+            if not isinstance(relation, Relation):
+                continue
+            if isinstance(relation.plan, ObjectPlan):
+                self._collect_pages(relation.plan, nested)
+                continue
+            args = self.arguments(plan.typename, relation)
             limit = check_first(args.get("first"))
             after = args.get("after")
             if after is None:
                 nested.pages[id(relation)] = NestedPage(limit)
                 nested.key += ((limit, False),)
-                continue
-            value, row_id = decode_cursor(after, SUBMITTED_SORT, False)
-            binds = (bindparam(None, value, type_=Claim.submitted_at.type), bindparam(None, row_id, type_=Integer))
-            nested.pages[id(relation)] = NestedPage(limit, binds)
-            nested.binds += binds
-            nested.values += [value, row_id]
-            nested.key += ((limit, True),)
-        return nested
+            else:
+                value, row_id = decode_cursor(after, SUBMITTED_SORT, False)
+                binds = (bindparam(None, value, type_=Claim.submitted_at.type), bindparam(None, row_id, type_=Integer))
+                nested.pages[id(relation)] = NestedPage(limit, binds)
+                nested.binds += binds
+                nested.values += [value, row_id]
+                nested.key += ((limit, True),)
+            self._collect_pages(relation.plan.node, nested)
 
     async def entities(self, root: RootPlan) -> list[dict[str, Any] | None]:
-        assert isinstance(root.plan, ObjectPlan)
-        if not self.principal.is_authenticated or not self.principal.has_scope(Scope.PARTICIPANTS_READ):
+        """``_entities``: the resolvers' checks of the representations, then one statement per type present
+        (the representations of one type go in together), the slots put back in the representations' order."""
+        plan = root.plan
+        assert isinstance(plan, TypedPlans)
+        if not self.principal.is_authenticated:
             raise Fallback
         representations = self.arguments("Query", root).get("representations")
         if not isinstance(representations, list):
             raise Fallback
         check_representations(representations, self.schema.entity_keys, self.context.limits.max_entity_representations)
-        if any(r.get("__typename") not in ("Participant",) for r in representations):
+        by_type: dict[str, list[tuple[int, tuple[str, Any]]]] = {}
+        for index, r in enumerate(representations):
+            typename = self.readable_type(plan, r.get("__typename"))
+            key = ("id", local_id(str(r["id"]), typename)) if r.get("id") is not None else None
+            by_type.setdefault(typename, []).append(
+                (index, key or ("membershipNumber", str(r.get("membershipNumber"))))
+            )
+        result: list[dict[str, Any] | None] = [None] * len(representations)
+        for typename, slots in sorted(by_type.items()):
+            found = await self.entities_json(plan.plans[typename], [key for _, key in slots])
+            for (index, _), value in zip(slots, found, strict=True):
+                result[index] = value
+        return result
+
+    async def node(self, root: RootPlan) -> dict[str, Any] | None:
+        """``node(id)`` of a Participant, Claim or PovertyBeneficiary: the id's own type, then the lookup by id
+        (as the type's ``resolve_nodes``: a malformed key is no row); a malformed global id or another type:
+        the resolvers."""
+        plan = root.plan
+        assert isinstance(plan, TypedPlans)
+        raw = self.arguments("Query", root).get("id")
+        try:
+            global_id = relay.GlobalID.from_id(str(raw))
+        except Exception:  # Strawberry's own refusal, whatever it raises: theirs to give
+            raise Fallback from None
+        typename = self.readable_type(plan, global_id.type_name)
+        return await self.lookup_json(plan.plans[typename], _TYPED_MODELS[typename], "id", db_id(global_id.node_id))
+
+    def readable_type(self, plan: TypedPlans, typename: object) -> str:
+        """`typename` if the plan resolves it and the caller holds its read scope (``TYPE_READ_SCOPES``, what the
+        type's ``resolve_reference``/``resolve_nodes`` require); otherwise the resolvers answer (Fallback)."""
+        if not isinstance(typename, str) or typename not in plan.plans:
             raise Fallback
-        keys: list[tuple[str, Any]] = []
-        for r in representations:
-            if r.get("id") is not None:
-                keys.append(("id", local_id(str(r["id"]), "Participant")))
-            else:
-                keys.append(("membershipNumber", str(r.get("membershipNumber"))))
-        if not keys:
-            return []
-        return await self.entities_json(root.plan, keys)
+        if not (self.principal.is_authenticated and self.principal.has_scope(TYPE_READ_SCOPES[typename])):
+            raise Fallback
+        return typename
 
     async def entities_json(self, plan: ObjectPlan, keys: list[tuple[str, Any]]) -> list[dict[str, Any] | None]:
         """``_entities`` as one JSON statement: the representations go in as two arrays, whatever their number."""
@@ -351,13 +473,23 @@ class _Run:
         def build_json() -> Any:
             return builder.entities(plan, binds)
 
-        key = ("entities_json", id(plan), self.shape, pages.key)
+        key = ("entities_json", plan.typename, id(plan), self.shape, pages.key)
         varying, values = [*binds, *pages.binds], [*bound, *pages.values]
         params = {bind.key: value for bind, value in zip(binds, bound, strict=True)}
         found = await self.json_rows(key, plan, build_json, varying, values, params)
         result: list[dict[str, Any] | None] = orjson.loads(found[0][0])
         Finish(self.pii_notes).objects(plan, result)
         return result
+
+
+#: A statement-cache entry for a plan whose statement the database cannot parse (see :func:`_too_deep`).
+_TOO_DEEP = object()
+
+
+def _too_deep(error: OperationalError) -> bool:
+    """Whether SQLite refused the statement for its nesting alone ("parser stack overflow"): not the request's
+    fault and nothing the resolvers would refuse, so they answer it."""
+    return "parser stack overflow" in str(error.orig)
 
 
 @dataclasses.dataclass

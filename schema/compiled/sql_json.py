@@ -19,10 +19,11 @@ encoded by Python after ``orjson.loads`` (:class:`Finish`, ``schema.core.paginat
 so a cursor's JSON and base64 are exactly the resolvers'; a nested ``after`` is decoded and checked by
 ``decode_cursor`` before the statement runs and its values are bound as parameters.
 
-``_entities`` of Participant representations is one statement too, whatever their number: the keys go in
-as two parallel arrays (``unnest … WITH ORDINALITY``) on PostgreSQL, as one bound JSON array of ``[id,
-number]`` pairs (``json_each``, in its order) on SQLite; each slot is the participant it names when the caller
-may see it and ``null`` otherwise (a row outside the caller's regions reads like no row), in the
+``_entities`` is one statement per type present (Participant, Claim, PovertyBeneficiary), whatever the
+number of representations: the keys go in as two parallel arrays (``unnest … WITH ORDINALITY``) on
+PostgreSQL, as one bound JSON array of ``[id, number]`` pairs (``json_each``, in its order) on SQLite; each
+slot is the object it names when the caller may see it and ``null`` otherwise (a row outside the caller's
+regions reads like no row), in the
 representations' order; malformed representations are refused before, by the resolvers' own checks.
 
 For a caller with ``pii:read``, an object that returns personal fields also carries its row id (under
@@ -33,8 +34,10 @@ The builder is one for both databases; where they differ, :class:`Dialect` has o
 construct (``json_build_object``/``json_object``, ``json_agg … ORDER BY``/``json_group_array`` over an
 ordered subquery, ``to_char``/the stored text, ``encode(…, 'base64')``/base64 in SQL, …). This is the only
 compiled engine: a plan it does not cover goes to the resolvers. The roots compiled at all are
-``participant``, ``participants`` and ``_entities`` of Participants; ``node``, ``claim(s)``, ``region(s)``
-and ``beneficiary``/``beneficiaries`` are answered by the resolvers.
+``participant``, ``participants``, ``claim``, ``claims``, ``beneficiary``, ``beneficiaries``, and
+``_entities`` (one statement per type present) and ``node`` of these three types (a claim's or a
+beneficiary's ``participant`` is re-scoped by the participants' ``visible``, as the resolvers' loader
+does); ``region(s)`` are answered by the resolvers.
 """
 
 from __future__ import annotations
@@ -73,12 +76,13 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from auth.policy import personal_columns, pii_visible, shown_sql, visible
 from auth.principal import Principal
+from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim
 from domain.participants.models import Participant, ParticipantProgram
 from domain.participants.status import status_sql
 from domain.regions.models import Region
 from schema.claims.filters import SUBMITTED_SORT
-from schema.compiled.plan import ConnectionPlan, Leaf, ObjectPlan, OperationPlan, Relation, Typename
+from schema.compiled.plan import ConnectionPlan, Leaf, ObjectPlan, OperationPlan, Relation, TypedPlans, Typename
 from schema.core.pagination import SortKey, after_key, encode_cursor_of_encoded
 
 _P = Participant.__table__
@@ -91,6 +95,7 @@ _MODELS: dict[str, type[Any]] = {
     "Claim": Claim,
     "Region": Region,
     "ProgramEnrolment": ParticipantProgram,
+    "PovertyBeneficiary": PovertyBeneficiary,
 }
 
 
@@ -116,7 +121,7 @@ _SCALAR_SQL: dict[str, Callable[[Dialect, ColumnElement[Any], Any], ColumnElemen
 #: The scalars (besides enums) a JSON statement may carry; a plan asking for any other one goes to the resolvers.
 SQL_SCALARS = frozenset(_SCALAR_SQL)
 #: The relations :meth:`JsonBuilder.relation` joins in SQL.
-SQL_RELATIONS = frozenset({"region", "programs", "claims"})
+SQL_RELATIONS = frozenset({"region", "programs", "claims", "participant"})
 
 
 def covers(plan: OperationPlan, schema: GraphQLSchema) -> bool:
@@ -124,10 +129,14 @@ def covers(plan: OperationPlan, schema: GraphQLSchema) -> bool:
     return all(root.name in _ROOTS and _covers(root.plan, schema) for root in plan.roots)
 
 
-_ROOTS = frozenset({"participant", "participants", "_entities"})
+_ROOTS = frozenset(
+    {"participant", "participants", "claim", "claims", "beneficiary", "beneficiaries", "_entities", "node"}
+)
 
 
-def _covers(plan: ObjectPlan | ConnectionPlan, schema: GraphQLSchema) -> bool:
+def _covers(plan: ObjectPlan | ConnectionPlan | TypedPlans, schema: GraphQLSchema) -> bool:
+    if isinstance(plan, TypedPlans):
+        return all(_covers(typed, schema) for typed in plan.plans.values())
     if isinstance(plan, ConnectionPlan):
         return _covers(plan.node, schema)
     graphql_type = schema.get_type(plan.typename)
@@ -379,15 +388,19 @@ class JsonBuilder:
         return self.sql.object(*parts)
 
     def entities(self, plan: ObjectPlan, keys: list[BindParameter[Any]]) -> Select[Any]:
-        """``_entities`` of Participant representations: a JSON array in the representations' order.
+        """``_entities`` of one type's representations: a JSON array in the representations' order.
 
-        `keys` are :meth:`Dialect.entity_keys`, one slot per representation: its id (or NULL) and its
-        membership number (or NULL). Each slot is the participant it names if the caller may see it, else
-        ``null`` — the same answer for a row outside the caller's regions as for no row at all.
+        `keys` are :meth:`Dialect.entity_keys`, one slot per representation: its id (or NULL) and, for a
+        participant, its membership number (or NULL). Each slot is the object it names if the caller may see
+        it, else ``null`` — the same answer for a row outside the caller's regions as for no row at all.
         """
+        model = _MODELS[plan.typename]
+        table = model.__table__
         reps = self.sql.entity_rows(keys)
-        found = or_(_P.c.id == reps.c.id, _P.c.membership_number == reps.c.number)
-        entity = select(self.object(plan, _P)).where(found, visible(self.principal, Participant)).scalar_subquery()
+        found = table.c.id == reps.c.id
+        if model is Participant:
+            found = or_(found, table.c.membership_number == reps.c.number)
+        entity = select(self.object(plan, table)).where(found, visible(self.principal, model)).scalar_subquery()
         return select(cast(self.sql.agg(self.sql.nested(entity), reps.c.ord), Text)).select_from(reps)
 
     def leaf(
@@ -402,6 +415,8 @@ class JsonBuilder:
             value = shown_sql(self.principal, model, leaf.column, column, program)
         elif model is Participant and leaf.column == "status":
             value = status_sql(column, row.c.paid_through, self.today)
+        elif model is PovertyBeneficiary and leaf.name == "enrolled":
+            value = column.is_not(None)  # as BeneficiaryNode.from_row: a linked participant
         named = get_named_type(graphql_type.fields[leaf.name].type)
         if isinstance(named, GraphQLEnumType):
             return self.enum(named, value)
@@ -439,6 +454,19 @@ class JsonBuilder:
             programs = select(aggregated)
             programs = programs.where(mine) if ordered is None else programs.select_from(ordered)
             return self.sql.nested(programs.scalar_subquery())
+        if relation.name == "participant":
+            # A claim's (or a beneficiary's) participant, re-scoped by the participants' own rule (as the
+            # resolvers' loader does): one outside the caller's regions reads null, and so does none at all.
+            # Correlated to the row only, so that the participants table inside is its own even under a
+            # participant's page of claims.
+            assert isinstance(relation.plan, ObjectPlan)
+            participant = (
+                select(self.object(relation.plan, _P))
+                .where(_P.c.id == row.c.participant_id, visible(self.principal, Participant))
+                .correlate(row)
+                .scalar_subquery()
+            )
+            return self.sql.nested(participant)
         if relation.name == "claims":
             assert isinstance(relation.plan, ConnectionPlan)
             return self.sql.nested(self.claims(relation, row))
@@ -561,6 +589,8 @@ class Finish:
         #: Per object plan (by identity), its personal leaves as (JSON key, field name): worked out once per
         #: page, not once per object and leaf.
         self._personal: dict[int, list[tuple[str, str]]] = {}
+        #: Per plan (by identity), :meth:`busy`.
+        self._busy: dict[int, bool] = {}
 
     def connection(self, plan: ConnectionPlan, value: Any, sort: SortKey, descending: bool) -> None:
         if value is None:
@@ -584,13 +614,32 @@ class Finish:
             return
         row_id = value.pop(ROW_ID, None)
         for item in plan.items:
-            if isinstance(item, Relation) and item.name == "claims":
-                assert isinstance(item.plan, ConnectionPlan)
+            if not isinstance(item, Relation) or not self.busy(item.plan):
+                continue
+            if isinstance(item.plan, ConnectionPlan):  # a participant's claims, the one nested connection
                 self.connection(item.plan, value[item.key], SUBMITTED_SORT, False)
+            elif isinstance(value[item.key], list):
+                self.objects(item.plan, value[item.key])
+            else:
+                self.object(item.plan, value[item.key])
         if row_id is not None:
             for key, name in self.personal_leaves(plan):
                 if value[key] is not None:
                     self.notes.append((plan.typename, row_id, name))
+
+    def busy(self, plan: ObjectPlan | ConnectionPlan) -> bool:
+        """Whether anything under `plan` is left to Python (a cursor to encode, a personal field to note): a
+        region or a programme list under every row of a page is not walked for nothing."""
+        found = self._busy.get(id(plan))
+        if found is None:
+            if isinstance(plan, ConnectionPlan):
+                found = True
+            else:
+                found = bool(self.personal_leaves(plan)) or any(
+                    isinstance(i, Relation) and self.busy(i.plan) for i in plan.items
+                )
+            self._busy[id(plan)] = found
+        return found
 
     def personal_leaves(self, plan: ObjectPlan) -> list[tuple[str, str]]:
         """The leaves of `plan` that are personal data (``auth.policy.personal_columns``), in plan order."""

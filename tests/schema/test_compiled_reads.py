@@ -8,6 +8,7 @@ by both the same way (the compiled path hands such requests to the resolvers).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -20,6 +21,7 @@ from strawberry.relay import to_base64
 from api.settings import Settings
 from auth.scopes import Role, Scope
 from domain.audit.models import DataAccessEvent
+from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim
 from domain.participants.models import Participant
 from domain.participants.phone import mask_phone_number
@@ -136,6 +138,37 @@ JSON_CASES = {
     "entities": 1,
     "entities_by_number": 1,
     "entities_empty": 0,  # nothing to read: no statement at all
+    "claim_east": 1,
+    "claim_city_by_id": 1,
+    "claim_missing": 1,
+    "claim_id_of_another_type": 1,
+    "claim_malformed_id": 1,
+    "claims_default": 1,
+    "claims_east": 1,
+    "claims_filtered": 1,
+    "claims_dates": 1,
+    "claims_by_number_desc": 1,
+    "claims_by_incident_date": 1,
+    "claims_empty_region": 1,
+    "claims_counts": 2,
+    "claims_round_trip": 1,
+    "node_participant": 1,
+    "node_claim_east": 1,
+    "node_claim_city": 1,
+    "node_missing": 1,
+    "node_claim_bad_key": 1,
+    "entities_mixed": 2,
+    "entities_claims_only": 1,
+    "beneficiary_east": 1,
+    "beneficiary_city": 1,
+    "beneficiary_missing": 1,
+    "beneficiaries_default": 1,
+    "beneficiaries_filtered": 1,
+    "beneficiaries_by_decile_desc": 1,
+    "beneficiaries_by_name": 1,
+    "beneficiaries_not_enrolled": 1,
+    "node_beneficiary": 1,
+    "entities_beneficiaries": 3,
 }
 
 ENTITIES_BY_NUMBER = """query Ent($representations: [_Any!]!) {
@@ -161,6 +194,82 @@ ALIASES = """query($m: String!, $id: ID!) {
   b: participant(id: $id) { id fullName }
   c: participants(first: 2, filter: {nameContains: "ana", program: JHT}) { edges { node { id } } }
 }"""
+
+
+# The claims roots (issue 20): a claim's stored leaves, its region and its participant (re-scoped by the
+# participants' rule, with that participant's own nested claims page).
+CLAIM_LOOKUP = f"""query C1($n: String, $id: ID) {{
+  claim(claimNumber: $n, id: $id) {{
+    {CLAIM_FIELDS}
+    region {{ id code name level isCity __typename }}
+    participant {{
+      id membershipNumber nik fullName birthDate monthlyWage status region {{ code }} programs {{ program }}
+      claims(first: 2) {{ totalCount edges {{ cursor node {{ claimNumber }} }} pageInfo {{ hasNextPage endCursor }} }}
+    }}
+  }}
+}}"""
+
+CLAIMS_PAGE = f"""query C2($first: Int, $after: String, $filter: ClaimFilter, $order: ClaimOrder) {{
+  claims(first: $first, after: $after, filter: $filter, orderBy: $order) {{
+    totalCount
+    __typename
+    edges {{ cursor __typename node {{ {CLAIM_FIELDS} region {{ code }} participant {{ membershipNumber nik }} }} }}
+    pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
+  }}
+}}"""
+
+CLAIMS_COUNT = """query C3($filter: ClaimFilter) {
+  claims(filter: $filter) { totalCount }
+  one: claims(first: 1, orderBy: {field: CLAIM_NUMBER, direction: DESC}) { edges { node { claimNumber } } }
+}"""
+
+# A participant's claims with each claim's participant: the participants table nested in itself.
+CLAIMS_ROUND_TRIP = """query C4($region: String) {
+  participants(first: 5, filter: {regionCode: $region}) {
+    edges { node { membershipNumber claims(first: 2) { edges { node { claimNumber
+      participant { membershipNumber nik claims(first: 1) { totalCount edges { node { claimNumber } } } } } } } } }
+  }
+}"""
+
+
+# node(id) of a Participant or a Claim, and _entities mixing both types (one statement per type present).
+NODE = """query N($id: ID!) {
+  node(id: $id) {
+    __typename id
+    ... on Participant { membershipNumber nik claims(first: 1) { totalCount edges { node { claimNumber } } } }
+    ... on Claim { claimNumber amountApproved region { code } participant { membershipNumber nik } }
+    ... on Region { name }
+  }
+}"""
+
+ENTITIES_MIXED = """query Ent($representations: [_Any!]!) {
+  _entities(representations: $representations) {
+    __typename
+    ... on Participant { id membershipNumber nik }
+    ... on Claim { id claimNumber status amountApproved region { code } participant { membershipNumber nik } }
+  }
+}"""
+
+
+BENEFICIARY_FIELDS = (
+    "id nik familyCardNumber fullName birthDate sex decile extremePoor source snapshotDate enrolled __typename"
+)
+
+BENEFICIARY_LOOKUP = f"""query B1($id: ID, $nik: String) {{
+  beneficiary(id: $id, nik: $nik) {{
+    {BENEFICIARY_FIELDS}
+    region {{ code name }}
+    participant {{ membershipNumber nik claims(first: 1) {{ totalCount }} }}
+  }}
+}}"""
+
+BENEFICIARIES_PAGE = f"""query B2($first: Int, $after: String, $filter: BeneficiaryFilter, $order: BeneficiaryOrder) {{
+  beneficiaries(first: $first, after: $after, filter: $filter, orderBy: $order) {{
+    totalCount
+    edges {{ cursor node {{ {BENEFICIARY_FIELDS} region {{ code }} participant {{ membershipNumber }} }} }}
+    pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
+  }}
+}}"""
 
 
 async def _samples(engine: AsyncEngine) -> dict[str, Any]:
@@ -191,6 +300,36 @@ async def _samples(engine: AsyncEngine) -> dict[str, Any]:
             )
         ).one()
     found["first_claim_cursor"] = encode_cursor(SUBMITTED_SORT, False, first.submitted_at, first.id)
+    async with engine.connect() as conn:
+        for prefix in ("52.03", "52.71"):
+            claim = (
+                await conn.execute(
+                    select(Claim.id, Claim.claim_number)
+                    .where(Claim.participant_id == found[prefix].id)
+                    .order_by(Claim.id)
+                    .limit(1)
+                )
+            ).one()
+            found[f"claim_{prefix}"] = claim
+            beneficiary = (
+                await conn.execute(
+                    select(PovertyBeneficiary.id, PovertyBeneficiary.nik)
+                    .where(PovertyBeneficiary.region_code.startswith(prefix))
+                    .order_by(PovertyBeneficiary.participant_id.is_(None), PovertyBeneficiary.id)
+                    .limit(1)
+                )
+            ).one()
+            found[f"beneficiary_{prefix}"] = beneficiary
+        repeated = (
+            await conn.execute(
+                select(PovertyBeneficiary.nik)
+                .group_by(PovertyBeneficiary.nik)
+                .having(func.count() > 1)
+                .order_by(PovertyBeneficiary.nik)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        found["beneficiary_nik_repeated"] = repeated or found["beneficiary_52.03"].nik
     return found
 
 
@@ -214,6 +353,17 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         {"__typename": "Participant", "id": to_base64("Participant", 2**31 - 1)},
         {"__typename": "Participant", "id": to_base64("Participant", 10**17)},  # past INTEGER: not found
         {"__typename": "Participant", "id": to_base64("Participant", east.id), "extra": {"x": 1}},
+    ]
+    east_claim, city_claim = samples["claim_52.03"], samples["claim_52.71"]
+    mixed = [
+        {"__typename": "Claim", "id": to_base64("Claim", city_claim.id)},
+        {"__typename": "Participant", "membershipNumber": east.membership_number},
+        {"__typename": "Claim", "id": to_base64("Claim", east_claim.id)},
+        {"__typename": "Claim", "id": to_base64("Participant", east_claim.id)},  # an id of another type
+        {"__typename": "Claim", "id": to_base64("Claim", 10**9)},
+        {"__typename": "Claim", "id": "not-a-global-id"},
+        {"__typename": "Participant", "id": to_base64("Participant", city.id)},
+        {"__typename": "Claim", "id": to_base64("Claim", east_claim.id)},
     ]
     return [
         ("s2_east", S2, {"m": east.membership_number}),
@@ -241,6 +391,89 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
             JSON_LOOKUP.replace("claims(first: 2)", "claims(first: 0)"),
             {"m": east.membership_number},
         ),
+        ("claim_east", CLAIM_LOOKUP, {"n": samples["claim_52.03"].claim_number}),
+        ("claim_city_by_id", CLAIM_LOOKUP, {"id": to_base64("Claim", samples["claim_52.71"].id)}),
+        ("claim_missing", CLAIM_LOOKUP, {"n": "NO-SUCH-CLAIM"}),
+        ("claim_id_of_another_type", CLAIM_LOOKUP, {"id": to_base64("Participant", samples["claim_52.03"].id)}),
+        ("claim_malformed_id", CLAIM_LOOKUP, {"id": "not-a-global-id"}),
+        ("claims_default", CLAIMS_PAGE, {}),
+        ("claims_east", CLAIMS_PAGE, {"first": 50, "filter": {"regionCode": "52.03"}}),
+        ("claims_filtered", CLAIMS_PAGE, {"first": 10, "filter": {"regionCode": "52", "program": "JKM"}}),
+        (
+            "claims_dates",
+            CLAIMS_PAGE,
+            {"first": 10, "filter": {"submittedFrom": "2020-01-01", "submittedTo": "2030-12-31", "status": "PAID"}},
+        ),
+        ("claims_by_number_desc", CLAIMS_PAGE, {"first": 4, "order": {"field": "CLAIM_NUMBER", "direction": "DESC"}}),
+        ("claims_by_incident_date", CLAIMS_PAGE, {"first": 4, "order": {"field": "INCIDENT_DATE"}}),
+        ("claims_empty_region", CLAIMS_PAGE, {"first": 5, "filter": {"regionCode": "52.71.01"}}),
+        ("claims_counts", CLAIMS_COUNT, {"filter": {"regionCode": "52.71"}}),
+        ("claims_round_trip", CLAIMS_ROUND_TRIP, {"region": "52"}),
+        ("node_participant", NODE, {"id": to_base64("Participant", east.id)}),
+        ("node_claim_east", NODE, {"id": to_base64("Claim", samples["claim_52.03"].id)}),
+        ("node_claim_city", NODE, {"id": to_base64("Claim", samples["claim_52.71"].id)}),
+        ("node_missing", NODE, {"id": to_base64("Participant", 10**9)}),
+        ("node_claim_bad_key", NODE, {"id": to_base64("Claim", "abc")}),
+        ("entities_mixed", ENTITIES_MIXED, {"representations": mixed}),
+        (
+            "beneficiary_east",
+            BENEFICIARY_LOOKUP,
+            {"id": to_base64("PovertyBeneficiary", samples["beneficiary_52.03"].id)},
+        ),
+        (
+            "beneficiary_city",
+            BENEFICIARY_LOOKUP,
+            {"id": to_base64("PovertyBeneficiary", samples["beneficiary_52.71"].id)},
+        ),
+        ("beneficiary_missing", BENEFICIARY_LOOKUP, {"id": to_base64("Claim", samples["beneficiary_52.03"].id)}),
+        ("beneficiaries_default", BENEFICIARIES_PAGE, {}),
+        (
+            "beneficiaries_filtered",
+            BENEFICIARIES_PAGE,
+            {"first": 10, "filter": {"regionCode": "52", "maxDecile": 4, "extremePoor": True}},
+        ),
+        (
+            "beneficiaries_by_decile_desc",
+            BENEFICIARIES_PAGE,
+            {"first": 6, "order": {"field": "DECILE", "direction": "DESC"}},
+        ),
+        (
+            "beneficiaries_by_name",
+            BENEFICIARIES_PAGE,
+            {"first": 6, "order": {"field": "FULL_NAME"}, "filter": {"source": "P3KE"}},
+        ),
+        ("beneficiaries_not_enrolled", BENEFICIARIES_PAGE, {"first": 6, "filter": {"enrolled": False, "decile": 1}}),
+        (
+            "node_beneficiary",
+            NODE.replace(
+                "... on Region",
+                "... on PovertyBeneficiary { nik familyCardNumber birthDate decile enrolled region { code } }"
+                " ... on Region",
+            ),
+            {"id": to_base64("PovertyBeneficiary", samples["beneficiary_52.03"].id)},
+        ),
+        (
+            "entities_beneficiaries",
+            ENTITIES_MIXED.replace(
+                "__typename\n",
+                "__typename ... on PovertyBeneficiary { nik enrolled participant { membershipNumber } }\n",
+                1,
+            ),
+            {
+                "representations": [
+                    *mixed[:3],
+                    {
+                        "__typename": "PovertyBeneficiary",
+                        "id": to_base64("PovertyBeneficiary", samples["beneficiary_52.71"].id),
+                    },
+                    {
+                        "__typename": "PovertyBeneficiary",
+                        "id": to_base64("PovertyBeneficiary", samples["beneficiary_52.03"].id),
+                    },
+                ]
+            },
+        ),
+        ("entities_claims_only", ENTITIES_MIXED, {"representations": [r for r in mixed if r["__typename"] == "Claim"]}),
     ]
 
 
@@ -373,6 +606,79 @@ async def test_paging_on_the_compiled_path_walks_the_same_pages(
         assert pages > 1
 
 
+async def test_node_of_a_type_not_compiled_is_the_resolvers(
+    gql: Any, resolvers: Served, app: Starlette, callers: dict[str, Any]
+) -> None:
+    """``node`` of a Region (a type the compiler does not resolve) and ``_entities`` naming another entity
+    type: the plan is made, the value's type decides, and the resolvers answer with their JSON."""
+    for caller in (callers["analyst_5203"], callers["admin"]):
+        for query, variables in [
+            (NODE, {"id": to_base64("Region", "52.03")}),
+            (ENTITIES_MIXED, {"representations": [{"__typename": "Region", "code": "52.03"}]}),
+        ]:
+            resolved, compiled, answered = await _both(gql, resolvers, app, query, variables, caller)
+            assert json.dumps(compiled) == json.dumps(resolved)
+            assert answered == 0
+
+
+#: Global ids three levels down (a page of claims, each claim's participant, its claims): deeper than SQLite's
+#: parser takes, so there the resolvers answer it; PostgreSQL runs it as one statement.
+TOO_DEEP_FOR_SQLITE = """query($first: Int) {
+  claims(first: $first) { edges { node { id participant { id claims(first: 2) { edges { node { id } } } } } } }
+}"""
+
+
+async def test_a_statement_too_deep_for_sqlite_is_left_to_the_resolvers(
+    gql: Any, resolvers: Served, app: Starlette, callers: dict[str, Any], backend: str
+) -> None:
+    """SQLite's "parser stack overflow" is no internal error: the resolvers answer, now and on the repeat
+    (the statement cache remembers it); PostgreSQL's JSON statement answers the same JSON."""
+    for _ in range(2):
+        roots, fallbacks = counters(app).json_roots, counters(app).fallbacks
+        resolved, compiled, answered = await _both(
+            gql, resolvers, app, TOO_DEEP_FOR_SQLITE, {"first": 5}, callers["admin"]
+        )
+        assert json.dumps(compiled) == json.dumps(resolved)
+        assert "errors" not in compiled
+        assert compiled["data"]["claims"]["edges"]
+        assert answered == (0 if backend == "sqlite" else 1)
+        assert counters(app).fallbacks == fallbacks + (1 if backend == "sqlite" else 0)
+        assert counters(app).json_roots == roots + 1
+
+
+WALKS = {
+    "claims": (CLAIMS_PAGE, ("SUBMITTED_AT", "CLAIM_NUMBER", "INCIDENT_DATE")),
+    "beneficiaries": (BENEFICIARIES_PAGE, ("SNAPSHOT_DATE", "FULL_NAME", "DECILE")),
+}
+
+
+@pytest.mark.parametrize("root", sorted(WALKS))
+@pytest.mark.parametrize("caller_name", ["officer_5271", "national_without_pii"])
+async def test_claim_and_beneficiary_pages_walk_the_same_way_in_every_order(
+    gql: Any, resolvers: Served, app: Starlette, callers: dict[str, Any], mint: Any, caller_name: str, root: str
+) -> None:
+    """``claims`` and ``beneficiaries`` page by page with their own cursors, for each sort field and
+    direction (ties broken by id)."""
+    caller = _caller(callers, mint, caller_name)
+    query, fields = WALKS[root]
+    for field in fields:
+        for direction in ("ASC", "DESC"):
+            after, pages = None, 0
+            while True:
+                before = counters(app).json_roots
+                variables = {"first": 3, "after": after, "order": {"field": field, "direction": direction}}
+                resolved, compiled, answered = await _both(gql, resolvers, app, query, variables, caller)
+                assert json.dumps(compiled) == json.dumps(resolved), (field, direction, pages)
+                assert answered == 1
+                assert counters(app).json_roots == before + 1
+                pages += 1
+                info = compiled["data"][root]["pageInfo"]
+                if not info["hasNextPage"] or pages == 4:
+                    break
+                after = info["endCursor"]
+            assert pages > 1, (field, direction)
+
+
 @pytest.mark.parametrize("caller_name", ["analyst_5203", "national_without_pii"])
 async def test_nested_claim_pages_walk_the_same_way(
     gql: Any,
@@ -441,6 +747,48 @@ BAD_INPUT = [
     ("entity key not a string", ENTITIES, {"representations": [{"__typename": "Participant", "id": 5}]}, None),
     ("entity without key", ENTITIES, {"representations": [{"__typename": "Participant"}]}, None),
     ("too many entities", ENTITIES, {"representations": [{"__typename": "Participant", "id": "1"}] * 1001}, None),
+    ("node malformed id", NODE, {"id": "not-a-global-id"}, None),
+    ("node of an unknown type", NODE, {"id": to_base64("Nope", 1)}, None),
+    ("claim entity without key", ENTITIES_MIXED, {"representations": [{"__typename": "Claim"}]}, None),
+    ("claim entity key not a string", ENTITIES_MIXED, {"representations": [{"__typename": "Claim", "id": 5}]}, None),
+    ("beneficiary with two keys", BENEFICIARY_LOOKUP, {"id": "x", "nik": "5203010101010001"}, "BAD_USER_INPUT"),
+    ("beneficiary without a key", BENEFICIARY_LOOKUP, {}, "BAD_USER_INPUT"),
+    ("beneficiary bad nik", BENEFICIARY_LOOKUP, {"nik": "123"}, None),
+    ("beneficiaries bad decile", BENEFICIARIES_PAGE, {"filter": {"decile": 11}}, "BAD_USER_INPUT"),
+    ("beneficiaries bad max decile", BENEFICIARIES_PAGE, {"filter": {"maxDecile": 0}}, "BAD_USER_INPUT"),
+    ("beneficiaries unknown region", BENEFICIARIES_PAGE, {"filter": {"regionCode": "99.99"}}, "BAD_USER_INPUT"),
+    ("beneficiaries first too large", BENEFICIARIES_PAGE, {"first": 101}, "BAD_USER_INPUT"),
+    ("beneficiaries malformed cursor", BENEFICIARIES_PAGE, {"after": "zz"}, "BAD_USER_INPUT"),
+    ("claim with two keys", CLAIM_LOOKUP, {"n": "KLM-2026-0000001", "id": "x"}, "BAD_USER_INPUT"),
+    ("claim without a key", CLAIM_LOOKUP, {}, "BAD_USER_INPUT"),
+    ("claims first too large", CLAIMS_PAGE, {"first": 101}, "BAD_USER_INPUT"),
+    ("claims first negative", CLAIMS_PAGE, {"first": -1}, "BAD_USER_INPUT"),
+    ("claims malformed cursor", CLAIMS_PAGE, {"after": "not-a-cursor"}, "BAD_USER_INPUT"),
+    (
+        "claims cursor of another order",
+        CLAIMS_PAGE,
+        {
+            "after": encode_cursor(SUBMITTED_SORT, False, dt.datetime(2026, 1, 1, tzinfo=dt.UTC), 1),
+            "order": {"field": "CLAIM_NUMBER"},
+        },
+        "BAD_USER_INPUT",
+    ),
+    ("claims unknown region", CLAIMS_PAGE, {"filter": {"regionCode": "99.99"}}, "BAD_USER_INPUT"),
+    ("claims malformed region", CLAIMS_PAGE, {"filter": {"regionCode": "52.0x"}}, "BAD_USER_INPUT"),
+    (
+        "claims inverted dates",
+        CLAIMS_PAGE,
+        {"filter": {"submittedFrom": "2026-02-01", "submittedTo": "2026-01-01"}},
+        "BAD_USER_INPUT",
+    ),
+    ("claims wrong variable type", CLAIMS_PAGE, {"filter": {"program": "NOPE"}}, None),
+    ("claims control character", CLAIMS_PAGE, {"filter": {"regionCode": "52\u0000"}}, "BAD_USER_INPUT"),
+    (
+        "claim's participant nested bad cursor",
+        CLAIM_LOOKUP.replace("claims(first: 2)", 'claims(first: 2, after: "zz")'),
+        {"n": "east"},
+        None,
+    ),
 ]
 
 
@@ -459,6 +807,8 @@ async def test_bad_input_is_refused_the_same_way(
     samples = await _samples(engine)
     if variables.get("m") == "x":
         variables = {"m": samples["52.03"].membership_number}
+    if variables.get("n") == "east":  # a claim both callers below may see
+        variables = {"n": samples["claim_52.03"].claim_number}
     if variables.get("representations") == "east":  # a participant both callers below may see
         east = {"__typename": "Participant", "membershipNumber": samples["52.03"].membership_number}
         variables = {"representations": [east]}
@@ -485,6 +835,14 @@ async def test_missing_scopes_and_anonymous_callers_get_the_resolvers_errors(
         (callers["anonymous"], ENTITIES, {"representations": [{"__typename": "Participant", "id": "1"}]}),
         (participants_only, S2, {"m": east.membership_number}),  # region needs regions:read, claims claims:read
         (callers["analyst_5203"], nik_without_pii, {"n": east.nik}),  # nik lookups need pii:read
+        # A claim by node or as an entity needs claims:read (the type's resolve_nodes/resolve_reference).
+        (participants_only, NODE.replace("region { code } ", ""), {"id": to_base64("Claim", 1)}),
+        (
+            participants_only,
+            "query($r: [_Any!]!) { _entities(representations: $r) { __typename } }",
+            {"r": [{"__typename": "Claim", "id": to_base64("Claim", 1)}]},
+        ),
+        (callers["anonymous"], NODE, {"id": to_base64("Claim", 1)}),
     ]:
         resolved, compiled, answered = await _both(gql, resolvers, app, query, variables, caller)
         assert compiled == resolved
@@ -496,6 +854,13 @@ LOGGED = {
     "page": (S1.replace("nik region", "nik birthDate monthlyWage phoneNumber region"), {"region": "52.71", "first": 5}),
     "lookup": (JSON_LOOKUP, None),
     "entities": (ENTITIES.replace("nik", "nik birthDate"), None),
+    "claims": (CLAIMS_PAGE, {"first": 20}),
+    "claim": (CLAIM_LOOKUP, "claim"),
+    "node": (NODE, "node"),
+    "beneficiaries": (BENEFICIARIES_PAGE, {"first": 20}),
+    # One entity type per request here (the test reads the log's last row): no participant NIK beside it.
+    "beneficiary_by_nik": (BENEFICIARY_LOOKUP.replace("membershipNumber nik claims", "membershipNumber claims"), "nik"),
+    "entities_mixed": (ENTITIES_MIXED, "mixed"),
     "aliases": (
         """query($m: String!) { a: participant(membershipNumber: $m) { monthlyWage }
            b: participants(first: 3) { edges { node { id w: monthlyWage n: nik } } } }""",
@@ -513,6 +878,18 @@ async def test_unmasked_reads_are_logged_alike(
     samples = await _samples(engine)
     query, variables = LOGGED[shape]
     east = samples["52.03"]
+    if variables == "claim":
+        variables = {"n": samples["claim_52.03"].claim_number}
+    if variables == "nik":
+        variables = {"nik": samples["beneficiary_nik_repeated"]}
+    if variables == "node":
+        variables = {"id": to_base64("Claim", samples["claim_52.03"].id)}
+    if variables == "mixed":
+        reps = [
+            {"__typename": "Claim", "id": to_base64("Claim", samples["claim_52.71"].id)},
+            {"__typename": "Participant", "membershipNumber": east.membership_number},
+        ]
+        variables = {"representations": reps}
     if variables is None:
         reps = [
             {"__typename": "Participant", "id": to_base64("Participant", east.id)},

@@ -57,6 +57,29 @@ query($first: Int!) {
     participant { id region { code } }
   } } }
 }""",
+    # The claims shape the compiled read path answers: a claim's region and participant, and that participant's claims.
+    "claims_compiled": """
+query($first: Int!) {
+  claims(first: $first, orderBy: {field: CLAIM_NUMBER, direction: DESC}) {
+    totalCount
+    edges { cursor node {
+      id claimNumber status amountApproved submittedAt region { code name }
+      participant { id nik region { code } programs { program }
+        claims(first: 2) { totalCount edges { node { claimNumber } } } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}""",
+    # The beneficiaries shape the compiled read path answers.
+    "beneficiaries_compiled": """
+query($first: Int!) {
+  beneficiaries(first: $first, orderBy: {field: DECILE}) {
+    totalCount
+    edges { cursor node { id nik familyCardNumber birthDate decile enrolled region { code }
+      participant { id programs { program } claims(first: 2) { totalCount edges { node { claimNumber } } } } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}""",
     "beneficiaries": """
 query($first: Int!) {
   beneficiaries(first: $first) { edges { node {
