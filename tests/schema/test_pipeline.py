@@ -51,20 +51,19 @@ def dummy(monkeypatch: pytest.MonkeyPatch) -> DummyCheck:
     return check
 
 
-async def _member(gql: Any, caller: Any) -> str:
+async def _readied(gql: Any, app: Starlette, caller: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Variables for LOOKUP and the full pipeline's answer to them, which readies the cached path."""
     body = await gql("{ participants(first: 1) { edges { node { membershipNumber } } } }", None, caller)
-    number: str = body["data"]["participants"]["edges"][0]["node"]["membershipNumber"]
-    return number
+    variables = {"m": body["data"]["participants"]["edges"][0]["node"]["membershipNumber"]}
+    app.state.graphql.ready.clear()
+    return variables, await gql(LOOKUP, variables, caller)
 
 
 async def test_a_new_step_runs_on_a_repeated_compiled_read(
     gql: Any, app: Starlette, callers: dict[str, Any], dummy: DummyCheck
 ) -> None:
-    caller = callers["admin"]
-    variables = {"m": await _member(gql, caller)}
-    graphql_app = app.state.graphql
-    graphql_app.ready.clear()
-    first = await gql(LOOKUP, variables, caller)  # the full pipeline, which readies the cached path
+    caller, graphql_app = callers["admin"], app.state.graphql
+    variables, first = await _readied(gql, app, caller)
     dummy.seen.clear()
     answered = graphql_app.counters.fast_answered
     repeat = await gql(LOOKUP, variables, caller)
@@ -77,11 +76,8 @@ async def test_a_new_step_runs_on_a_repeated_compiled_read(
 async def test_a_new_steps_refusal_is_the_same_on_both_paths(
     gql: Any, app: Starlette, callers: dict[str, Any], dummy: DummyCheck
 ) -> None:
-    caller = callers["admin"]
-    variables = {"m": await _member(gql, caller)}
-    graphql_app = app.state.graphql
-    graphql_app.ready.clear()
-    await gql(LOOKUP, variables, caller)  # readies the cached path
+    caller, graphql_app = callers["admin"], app.state.graphql
+    variables, _ = await _readied(gql, app, caller)
     dummy.refuse, handed_on = True, graphql_app.counters.fast_handed_on
     dummy.seen.clear()
     cached = await gql(LOOKUP, variables, caller, status=200)
