@@ -1,22 +1,25 @@
-"""The fast lane for ``POST /graphql``: a repeated compiled read answered before Strawberry's HTTP view.
+"""The cached path for ``POST /graphql``: a repeated compiled read answered before Strawberry's HTTP view.
 
 The middleware stack still runs in full (request id, tracing, request log, the bearer-token check with its
 verified-token cache and revocation list). Then, for a JSON body whose (document, operation, principal
 shape, integer variables) the full pipeline has already parsed, validated, limited and answered from the
-compiled path (``schema.compiled.fast``), this module does only what is left: the control-character check
-on the variables, variable coercion (graphql-core's own ``get_variable_values``), the cost charge, the
-plan, the personal-data access log, the operation metrics, and the bytes out (orjson).
+compiled path (its entry: ``schema.compiled.fast``), everything per document is skipped and everything per
+request runs: the per-request steps of ``schema.core.pipeline`` (the same list, in the same order, as the
+full pipeline's ``RequestSteps`` extension: the variables' control characters, the cost charge, the
+personal-data access log) around the plan (``schema.compiled.run``, which coerces the variables with
+graphql-core's own ``get_variable_values``), then the operation's metrics and the bytes out through the
+view's own methods. A step's refusal is answered here, as the pipeline answers it (``BAD_USER_INPUT``,
+``RATE_LIMITED``, the withheld response: same shapes, codes and statuses).
 
 A document named by id (``documentId``) is looked up first, as the pipeline does (api.documents).
 
-Any doubt means the request goes to the full pipeline unchanged, with its body replayed: a body that is not
-a plain JSON object, ``extensions`` (Apollo's APQ among them), a document the rules refuse, an ``Accept``
-asking for a stream or satisfied by neither response media type (the pipeline answers 406), no entry,
-variables that do not coerce or hold a control character, a plan that meets something the resolvers would
-refuse (``Fallback``), a refused charge (the pipeline gives the same ``RATE_LIMITED`` error without charging
-again), or a database error before anything was sent. So errors keep the pipeline's shapes, codes and
-statuses; what it answers is sent as the media type the ``Accept`` header chose (api.media), through the
-same view methods as the pipeline's.
+What this module decides is only whether the request is a repeated compiled read; any doubt means the
+request goes to the full pipeline unchanged, with its body replayed: a body that is not a plain JSON object,
+``extensions`` (Apollo's APQ among them), a document the rules refuse, an ``Accept`` asking for a stream or
+satisfied by neither response media type (the pipeline answers 406), no entry. Once the steps passed, a plan
+that meets something the resolvers would refuse (``Fallback``) or a database error before anything was sent
+hands the request on as well, marked as charged (``api.graphql.prepaid``) so the budget is charged once.
+What it answers is sent as the media type the ``Accept`` header chose (api.media).
 """
 
 from __future__ import annotations
@@ -32,16 +35,14 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.documents import DocumentRefused
-from api.graphql import PREPAID, JamsosGraphQL
+from api.graphql import JamsosGraphQL, prepaid
 from api.media import negotiate
 from api.middleware import principal_of
 from api.observe import note_graphql_operation
 from schema.compiled.fast import Ready, ready_key
 from schema.compiled.run import Fallback, run_operation
-from schema.core.access_log import withheld, write_access_log
 from schema.core.context import ConnectionReader
-from schema.core.errors import BadInput
-from schema.core.input_text import check_variables
+from schema.core.pipeline import Operation, after_execution, before_execution, refused
 
 log = logging.getLogger("jamsos.graphql")
 
@@ -110,10 +111,6 @@ class FastReads:
         entry = self.graphql.ready.get(ready_key(query, operation_name, principal, variables))
         if not isinstance(entry, Ready):
             return None
-        try:
-            check_variables(variables or {})
-        except BadInput:
-            return None
         return await self._run(scope, entry, operation_name, variables)
 
     async def _run(
@@ -122,36 +119,37 @@ class FastReads:
         graphql = self.graphql
         request = Request(scope)
         principal = principal_of(request)
-        retry_after = await graphql.charger(request, principal)(entry.cost)
-        if retry_after is not None:
-            setattr(request.state, PREPAID, (entry.cost, retry_after))
-            graphql.counters.fast_handed_on += 1
-            return None
+        note_graphql_operation(request, operation_name)
         # A query: on the replica when there is one; Core rows only, so a connection without a session.
         engine = (graphql.read_sessions or graphql.sessions).kw["bind"]
         reader = ConnectionReader(engine, autocommit=graphql.read_autocommit)
-        context = graphql.context(request, principal, reader, cost=entry.cost)  # charged above
+        charge = graphql.charger(request, principal)
+        context = graphql.context(request, principal, reader, charge=charge, cost=entry.cost)
+        # The per-request steps, the very list the full pipeline runs (schema.core.pipeline), around the plan.
+        operation = Operation(context, variables or {}, entry.cost)
         try:
-            data = await run_operation(entry.plan, graphql.schema, context, variables)
-        except Fallback:
-            setattr(request.state, PREPAID, (entry.cost, None))
-            graphql.counters.fast_handed_on += 1
-            return None
-        except Exception:
-            # The pipeline meets the same failure and reports it in its own shape (SERVICE_UNAVAILABLE, …).
-            log.debug("fast lane: handing a failed read to the full pipeline", exc_info=True)
-            setattr(request.state, PREPAID, (entry.cost, None))
-            graphql.counters.fast_handed_on += 1
-            return None
+            result = await refused(graphql.schema, before_execution(operation))
+            if result is None:
+                try:
+                    data = await run_operation(entry.plan, graphql.schema, context, variables)
+                except Exception as exc:
+                    # Fallback: the resolvers answer it; any other failure: the pipeline meets it too and
+                    # reports it in its own shape (SERVICE_UNAVAILABLE, …). Either way the steps passed and
+                    # the budget was charged: the view's charger knows (api.graphql.prepaid).
+                    if not isinstance(exc, Fallback):
+                        log.debug("cached path: handing a failed read to the full pipeline", exc_info=True)
+                    prepaid(request, entry.cost)
+                    graphql.counters.fast_handed_on += 1
+                    return None
         finally:
             await reader.close()
-        note_graphql_operation(request, operation_name)
-        result = ExecutionResult(data=data) if await write_access_log(context) else withheld()
+        if result is None:
+            result = await refused(graphql.schema, after_execution(operation)) or ExecutionResult(data=data)
+            graphql.counters.compiled += 1
+            graphql.counters.fast_answered += 1
         sub_response = await graphql.get_sub_response(request)
         request.state.sub_response = sub_response
         processed = await graphql.process_result(request, result)
-        graphql.counters.compiled += 1
-        graphql.counters.fast_answered += 1
         return graphql.create_response(processed, sub_response)
 
 

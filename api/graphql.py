@@ -53,9 +53,15 @@ from schema.core.subscriptions import Seats, SubscriberConnection
 
 log = logging.getLogger("jamsos.graphql")
 
-#: ``request.state`` key: the charge the fast lane (api.fast_reads) already made for a request it then handed
-#: to this view, as (cost, its answer), so that the caller is charged once.
+#: ``request.state`` key: the cost the cached path (api.fast_reads) already charged for a request it then
+#: handed to this view (its plan fell back to the resolvers, or failed), so that the caller is charged once.
 PREPAID = "jamsos_prepaid_cost"
+
+
+def prepaid(request: Request, cost: int) -> None:
+    """Record that `request` was charged `cost` already (the charger below then charges it nothing more)."""
+    setattr(request.state, PREPAID, cost)
+
 
 #: Subscriptions over graphql-transport-ws (WebSocket) and SSE (``Accept: text/event-stream``); not the
 #: legacy ``graphql-ws`` protocol of subscriptions-transport-ws, unmaintained since 2018.
@@ -387,11 +393,8 @@ class JamsosGraphQL(GraphQL[Context, None]):
         limits, buckets = self.limits, self.buckets
 
         async def charge(cost: int) -> int | None:
-            prepaid = request.scope.get("state", {}).pop(PREPAID, None)
-            if prepaid is not None and prepaid[0] == cost:
-                return (
-                    int(prepaid[1]) if prepaid[1] is not None else None
-                )  # the fast lane charged this request already, then handed it on
+            if request.scope.get("state", {}).pop(PREPAID, None) == cost:
+                return None  # the cached path charged this request (allowed) already, then handed it on
             if principal.is_authenticated:
                 rate = Rate(limits.cost_budget_per_minute)
                 return await buckets.take("cost", budget_key(principal), max(1, cost), rate)

@@ -18,7 +18,6 @@ from schema.claims.mutations import ClaimMutation
 from schema.claims.queries import ClaimQuery
 from schema.claims.types import ClaimNode
 from schema.compiled.extension import CompiledReads
-from schema.core.access_log import PersonalDataAccessLog
 from schema.core.bounds import MAX_PAGE_SIZE
 from schema.core.document_cache import DocumentParseCache, DocumentValidationCache
 from schema.core.entities import EntitySchema
@@ -26,6 +25,7 @@ from schema.core.input_text import RefuseControlCharacters
 from schema.core.introspection import IntrospectionGate
 from schema.core.limits import limits_extension
 from schema.core.permissions import apply_security_directives
+from schema.core.pipeline import RequestSteps
 from schema.core.read_replica import QueriesOnReplica
 from schema.core.subscriptions import SubscriptionEvents
 from schema.documents.queries import DocumentQuery
@@ -125,7 +125,9 @@ def build_schema(*, extra_extensions: list[Any] | None = None, security_directiv
         DocumentValidationCache,
         limits_extension(lambda: built[0]._schema),
         IntrospectionGate,
-        PersonalDataAccessLog,
+        # The per-request steps (variables, budget, access log) around execution (schema.core.pipeline):
+        # after every per-document check above, as on the cached path for a repeated read.
+        RequestSteps,
         # Queries read on the replica, if any (schema.core.read_replica).
         QueriesOnReplica,
         # Last, so that every check above has passed before it answers (schema.compiled).

@@ -5,8 +5,9 @@ it records a :class:`Ready` entry: the plan and the cost the limits charged for 
 those checks looked at: the document text, the operation name, the principal's shape (authenticated or
 not, its scopes, its region: what ``auth.policy`` and the fields' permission classes read) and the integer
 variables (a variable ``first`` changes the cost). A later request with the same key has nothing left to
-learn from parsing, validation or the document limits, so ``api.fast_reads`` answers it before Strawberry's
-HTTP view: token check (middleware), lookup, variable coercion, charge, the plan, the access log, bytes out.
+learn from parsing, validation or the document limits: the entry stands for everything per document, and
+``api.fast_reads`` answers the request before Strawberry's HTTP view with only what is per request — the
+steps of ``schema.core.pipeline`` (the same list the full pipeline runs) around the plan, then bytes out.
 
 Entries live in a bounded cache per GraphQL application (its limits are its own), never shared between
 applications with different settings.

@@ -7,19 +7,16 @@ requests waiting at that moment together (group commit, docs/adr/0012-access-log
 response leaves only once its own rows are committed; if they cannot be, it carries no data, only
 :data:`ACCESS_LOG_MESSAGE`: personal data never leaves unlogged.
 
-Strawberry (0.341) returns the result its executor produced even when an ``on_execute`` hook replaces
-``execution_context.result`` afterwards, so the extension does not replace the result: it raises
-:class:`AccessLogWithheld`, and Strawberry answers an exception from a hook with ``data: null`` and that
-error (tests/schema/test_access_log_withheld.py holds it to that on every read path, POST and GET).
+Writing it is the last per-request step (schema.core.pipeline.PersonalDataAccessLog), on every read path:
+it raises :class:`AccessLogWithheld`, and the request is answered with ``data: null`` and that error
+(tests/schema/test_access_log_withheld.py holds it to that on every read path, POST and GET).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
-from graphql import ExecutionResult, GraphQLError
-from strawberry.extensions import SchemaExtension
+from graphql import GraphQLError
 
 from domain.audit.access import AccessLogUnavailable, AccessLogWriter
 from domain.codes import ErrorCode
@@ -44,8 +41,8 @@ class AccessLogWithheld(GraphQLError):
 async def write_access_log(context: Context) -> bool:
     """Write the request's noted personal-data reads and wait until they are durable; False if they are not.
 
-    Every read path ends here: the extension below after execution, and the fast lane (api.fast_reads)
-    before it sends its bytes.
+    Every read path ends here: the last per-request step (schema.core.pipeline), and a subscription's events
+    (schema.core.subscriptions).
     """
     if not context.pii_reads:
         return True
@@ -62,16 +59,3 @@ async def write_access_log(context: Context) -> bool:
         log.exception("could not write the personal-data access log; withholding the response")
         return False
     return True
-
-
-def withheld() -> ExecutionResult:
-    """The answer when the access log could not be written: no data, one SERVICE_UNAVAILABLE error."""
-    return ExecutionResult(data=None, errors=[AccessLogWithheld()])
-
-
-class PersonalDataAccessLog(SchemaExtension):
-    async def on_execute(self) -> AsyncIterator[None]:
-        yield
-        context = self.execution_context.context
-        if isinstance(context, Context) and not await write_access_log(context):
-            raise AccessLogWithheld

@@ -1,7 +1,8 @@
 """Every string a caller sends as an argument is checked here, once, before any resolver or SQL sees it.
 
-:class:`RefuseControlCharacters` looks at every string literal of the parsed document and every string in
-its variables (inside lists and input objects too) and refuses NUL and the other C0/C1 control characters
+:class:`RefuseControlCharacters` looks at every string literal of the parsed document (per document), and the
+pipeline's first per-request step (schema.core.pipeline) at every string in its variables (inside lists and
+input objects too); both refuse NUL and the other C0/C1 control characters
 (tab, line feed and carriage return excepted: notes and reasons have lines) with ``BAD_USER_INPUT`` naming
 the character and where it was. PostgreSQL text cannot hold NUL at all (asyncpg refuses to bind it),
 SQLite would store it silently, and an invisible character in a number or a name makes a different value
@@ -70,14 +71,14 @@ def check_variables(variables: Any) -> None:
 
 
 class RefuseControlCharacters(SchemaExtension):
-    """Runs :func:`check_document` and :func:`check_variables` right after parsing."""
+    """Runs :func:`check_document` right after parsing; :func:`check_variables` is a per-request step
+    (schema.core.pipeline), so that the cached path for a repeated read runs it too."""
 
     def on_parse(self) -> Iterator[None]:
         yield
         document = self.execution_context.graphql_document
         if document is not None:
             check_document(document)
-            check_variables(self.execution_context.variables or {})
 
 
 __all__ = ["RefuseControlCharacters", "check_document", "check_variables", "control_character"]

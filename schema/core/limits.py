@@ -3,8 +3,9 @@
 The server enforces them (page sizes, query depth, aliases, tokens, cost, entity representations, the
 per-caller cost budget) and the subgraph SDL advertises the same numbers to a Federation 2 router as
 demand-control directives (``@listSize``, ``@cost``), so the router's cost estimate and the server's
-refusals cannot drift apart. Every refusal is ``QUERY_TOO_COMPLEX`` (or ``RATE_LIMITED`` for the budget)
-with the measured figure and the limit in the message and in ``extensions``, before anything executes.
+refusals cannot drift apart. Every refusal is ``QUERY_TOO_COMPLEX`` (or ``RATE_LIMITED`` for the budget, which
+the per-request steps charge: schema.core.pipeline) with the measured figure and the limit in the message and
+in ``extensions``, before anything executes.
 
 :class:`QueryLimits` is one Strawberry extension, built per request from a factory made once per schema
 (:func:`limits_extension`). It adds no validation rule, so it never changes the key of a validation cache:
@@ -16,7 +17,6 @@ recurse).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, Lexer, Source, TokenKind
 from prometheus_client import Counter
@@ -27,7 +27,7 @@ from schema.core.bounds import (
     Limits,
 )
 from schema.core.cost import FieldPrice, FragmentProblem, count_directives, measure, price_table
-from schema.core.errors import QueryTooComplex, RateLimited
+from schema.core.errors import QueryTooComplex
 
 COST_REFUSALS = Counter("jamsos_query_too_complex_total", "Documents refused before execution", ["limit"])
 
@@ -64,7 +64,11 @@ def _count_tokens(text: str, cap: int) -> int:
 
 
 class QueryLimits(SchemaExtension):
-    """Refuses a document over any limit before it executes, and charges the caller's cost budget."""
+    """Refuses a document over any limit before it executes, and records its cost on the context.
+
+    The charge itself is a per-request step (schema.core.pipeline.ChargeBudget), which the cached path for a
+    repeated read runs as well, with the cost its entry kept (schema.compiled.fast).
+    """
 
     def __init__(self, prices: Mapping[tuple[str, str], FieldPrice]) -> None:
         self.prices = prices
@@ -153,17 +157,8 @@ class QueryLimits(SchemaExtension):
             "or fewer nested lists.",
         )
         self.cost = figures.cost
-
-    async def on_execute(self) -> Any:  # an async generator hook
-        context = self.execution_context.context
-        if hasattr(context, "cost"):
-            context.cost = self.cost  # the compiled path's fast lane charges the same amount (schema.compiled.fast)
-        charge: Callable[[int], Any] | None = getattr(context, "charge", None)
-        if charge is not None:
-            retry_after = await charge(self.cost)
-            if retry_after is not None:
-                raise RateLimited(retry_after)
-        yield
+        if hasattr(context.context, "cost"):
+            context.context.cost = figures.cost  # charged by schema.core.pipeline, kept for the cached path
 
 
 def limits_extension(schema_factory: Callable[[], GraphQLSchema]) -> Callable[[], QueryLimits]:

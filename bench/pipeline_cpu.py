@@ -1,0 +1,113 @@
+"""CPU per request of a repeated compiled read (S2) through the whole ASGI app, in process.
+
+Not a test (it measures, it asserts nothing but 200s). S2 (``bench/queries/S2.graphql``: one participant by
+membership number with its region and first ten claims) is sent over and over with two national tokens, one
+holding ``pii:read`` (unmasked: every response writes the personal-data access log) and one without it
+(masked); the middleware stack, the token check and the GraphQL app all run, only the socket is missing.
+Reported: server-side CPU per request (``time.process_time`` over the round, so the shared machine's other
+load does not count) and how many of the round's requests the cached path answered:
+
+    .venv/bin/python bench/pipeline_cpu.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/<db>
+
+The database must hold seeded data (``jamsos seed``); the membership number is the first participant's
+with the most claims.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+
+from api.app import create_app
+from api.settings import Settings
+from auth.keys import ensure_active_key, import_pem
+from auth.scopes import ROLE_SCOPES, Role, Scope
+from auth.tokens import TokenConfig, issue_access_token
+from domain.claims.models import Claim
+from domain.participants.models import Participant
+
+QUERY = (Path(__file__).parent / "queries" / "S2.graphql").read_text()
+
+
+async def _round(client: httpx.AsyncClient, payload: dict[str, object], headers: dict[str, str], n: int) -> float:
+    cpu = time.process_time()
+    for _ in range(n):
+        response = await client.post("/graphql", json=payload, headers=headers)
+        assert response.status_code == 200, response.text
+        assert "errors" not in response.json(), response.text
+    return (time.process_time() - cpu) / n * 1000
+
+
+async def measure(url: str, requests: int, rounds: int, directory: Path) -> None:
+    key_path = directory / "key.pem"
+    settings = Settings(
+        env="test", database_url=url, signing_key_path=key_path, cost_budget_per_minute=10**12, issuer="http://bench"
+    )
+    app = create_app(settings)
+    async with app.state.sessions() as session:
+        pem = (await ensure_active_key(session, key_path)).private_pem
+        await session.commit()
+        number = (
+            await session.execute(
+                select(Participant.membership_number)
+                .join(Claim, Claim.participant_id == Participant.id)
+                .group_by(Participant.membership_number)
+                .order_by(func.count().desc(), Participant.membership_number)
+                .limit(1)
+            )
+        ).scalar_one()
+
+    def token(scopes: frozenset[Scope]) -> dict[str, str]:
+        config = TokenConfig("http://bench", settings.audience)
+        issued = issue_access_token(
+            import_pem(pem),
+            config,
+            subject="bench",
+            client_id="bench",
+            scopes=scopes,
+            roles=frozenset({Role.ADMIN}),
+            region=None,
+        )
+        return {"Authorization": f"Bearer {issued}"}
+
+    tokens = {"pii:read": token(ROLE_SCOPES[Role.ADMIN]), "masked": token(ROLE_SCOPES[Role.ADMIN] - {Scope.PII_READ})}
+    payload = {"query": QUERY, "variables": {"m": number}}
+    counters = app.state.graphql.counters
+    results: dict[str, list[float]] = {label: [] for label in tokens}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+        for headers in tokens.values():
+            await _round(client, payload, headers, 20)  # warm-up: parse, plan, statement text
+        for _ in range(rounds):
+            for label, headers in tokens.items():
+                answered = counters.fast_answered
+                results[label].append(await _round(client, payload, headers, requests))
+                cached = counters.fast_answered - answered
+                print(f"{label}: {results[label][-1]:.3f} ms CPU/request; cached path {cached}/{requests}")
+    await app.state.graphql.access_log.close()
+    await app.state.engine.dispose()
+    print()
+    for label, figures in results.items():
+        print(f"S2 {label:9} median {statistics.median(figures):.3f} ms CPU/request (min {min(figures):.3f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(measure(args.database_url, args.requests, args.rounds, Path(tmp)))
+
+
+if __name__ == "__main__":
+    main()
