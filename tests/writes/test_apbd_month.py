@@ -234,31 +234,23 @@ async def test_a_run_stopped_after_a_page_resumes_to_the_same_rows(apbd_db: Asyn
     assert sorted((r[0], r[3]) for r in rows) == sorted(expected.items())
 
 
-def test_cli_apbd_month_dry_run_then_book_then_nothing_twice(
-    apbd_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cli_apbd_month_dry_run_then_book_then_nothing_twice(apbd_url: str, tmp_path: Path) -> None:
     env = service_env(apbd_url, tmp_path)
 
     month = f"{first_of_month(-3):%Y-%m}"
-    dry = jamsos_here(
-        monkeypatch, env, "contributions", "apbd-month", "--payer", "52.03", "--month", month, "--dry-run"
-    )
+    dry = jamsos_here(env, "contributions", "apbd-month", "--payer", "52.03", "--month", month, "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "dry run: nothing written" in dry.stdout
     cost = next(line for line in dry.stdout.splitlines() if "cost of the month" in line)
-    done = jamsos_here(
-        monkeypatch, env, "contributions", "apbd-month", "--payer", "52.03", "--month", month, "--region", "52.03"
-    )
+    done = jamsos_here(env, "contributions", "apbd-month", "--payer", "52.03", "--month", month, "--region", "52.03")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"APBD 52.03 {month}: booked" in done.stdout
     assert cost in done.stdout  # the dry run's cost is what the run booked
-    again = jamsos_here(monkeypatch, env, "contributions", "apbd-month", "--payer", "52.03", "--month", month)
+    again = jamsos_here(env, "contributions", "apbd-month", "--payer", "52.03", "--month", month)
     assert "· booked 0 ·" in again.stdout
     assert "cost of the month: Rp0" in again.stdout
-    refused = jamsos_here(
-        monkeypatch, env, "contributions", "apbd-month", "--payer", "52.03", "--month", month, "--region", "52.71"
-    )
+    refused = jamsos_here(env, "contributions", "apbd-month", "--payer", "52.03", "--month", month, "--region", "52.71")
     assert refused.returncode == 2
     assert "PAYER_OUT_OF_REGION" in refused.stderr
-    bad = jamsos_here(monkeypatch, env, "contributions", "apbd-month", "--payer", "52.03", "--month", "2027-13")
+    bad = jamsos_here(env, "contributions", "apbd-month", "--payer", "52.03", "--month", "2027-13")
     assert bad.returncode == 2

@@ -560,26 +560,24 @@ async def test_a_reference_repeated_in_another_chunk_is_a_duplicate_whatever_the
     await _check_consistent(writes.engine)
 
 
-def test_cli_apbd_month_as_a_job(
-    backend: str, databases: Databases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cli_apbd_month_as_a_job(backend: str, databases: Databases, tmp_path: Path) -> None:
     env = service_env(databases.seeded(backend, "apbd_cli_job"), tmp_path, jobs_runner="web")
 
     month = f"{first_of_month(-3):%Y-%m}"
     args = ("contributions", "apbd-month", "--payer", "52.03", "--month", month, "--as-job")
-    done = jamsos_here(monkeypatch, env, *args, "--region", "52.03")
+    done = jamsos_here(env, *args, "--region", "52.03")
     assert done.returncode == 0, done.stdout + done.stderr
     first = done.stdout.splitlines()[0]
     assert first.startswith("job ")
     assert " DONE: " in first
     assert "booked " in done.stdout
     assert "cost of the month for 52.03: Rp" in done.stdout
-    shown = jamsos_here(monkeypatch, env, "jobs", "show", first.split()[1])
+    shown = jamsos_here(env, "jobs", "show", first.split()[1])
     assert shown.returncode == 0, shown.stderr
     assert '"kind": "contributions.apbd_month"' in shown.stdout
-    again = jamsos_here(monkeypatch, env, *args)
+    again = jamsos_here(env, *args)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "already_booked" in again.stdout
     assert "booked " not in again.stdout.replace("already_booked", "")
-    refused = jamsos_here(monkeypatch, env, *args, "--region", "52.71")
+    refused = jamsos_here(env, *args, "--region", "52.71")
     assert (refused.returncode, "PAYER_OUT_OF_REGION" in refused.stderr) == (2, True)
