@@ -10,6 +10,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from api.cli_parser import (
+    ROLES,
+    add_contributions_commands,
+    add_document_commands,
+    add_identity_commands,
+    add_import_commands,
+    add_job_commands,
+    add_report_commands,
+)
 from api.settings import Settings, get_settings
 
 
@@ -234,34 +243,18 @@ def build_parser() -> argparse.ArgumentParser:
     seed.set_defaults(func=cmd_seed)
 
     token = sub.add_parser("token", help="print a development access token")
-    token.add_argument("--role", required=True, choices=["admin", "officer", "analyst", "auditor"])
+    token.add_argument("--role", required=True, choices=ROLES)
     token.add_argument("--region", help="Kemendagri code the token is bound to, e.g. 52.71")
     token.add_argument("--scopes", help="space-separated subset of the role's scopes")
     token.add_argument("--lifetime", type=int, default=None, help="seconds (default: the configured lifetime)")
     token.set_defaults(func=cmd_token)
 
-    from api.cli_identity import add_identity_commands
-
+    # The other subcommands' arguments; their implementations are imported only when one runs (api.cli_parser).
     add_identity_commands(sub)  # users, clients, keys
-
-    from api.cli_documents import add_document_commands
-
     add_document_commands(sub)  # documents push|list|remove
-
-    from api.cli_import import add_import_commands
-
     add_import_commands(sub)  # import beneficiaries|participants|contributions
-
-    from api.cli_jobs import add_job_commands
-
     add_job_commands(sub)  # jobs list|show|cancel, worker
-
-    from api.cli_report import add_report_commands
-
     add_report_commands(sub)  # the Inpres reports
-
-    from api.cli_contributions import add_contributions_commands
-
     add_contributions_commands(sub)  # contributions apbd-month
 
     audit_cmd = sub.add_parser("audit", help="the audit trail")

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import sys
 import time
 from decimal import Decimal
-from typing import Any
 
 from api.cli_import import SHOWN_ERRORS, operator_actor
 from api.settings import Settings, get_settings
@@ -33,13 +31,6 @@ from domain.participants.bulk_jobs import APBD_MONTH_KIND, apbd_month_params, ch
 from domain.regions.rules import InvalidRegionCode, RegionCode
 from domain.writes.caller import Caller
 from domain.writes.errors import Invalid
-
-
-def _month(raw: str) -> dt.date:
-    try:
-        return dt.datetime.strptime(raw, "%Y-%m").date()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a month as YYYY-MM") from None
 
 
 def print_month(outcome: ApbdMonth, elapsed: float) -> None:
@@ -144,22 +135,3 @@ def _as_job(args: argparse.Namespace, caller: Caller, settings: Settings) -> int
     if job.error:
         print(f"  error: {job.error}", file=sys.stderr)
     return 0 if job.state is JobState.DONE and not job.counts.get("refused") else 1
-
-
-def add_contributions_commands(sub: Any) -> None:
-    contributions = sub.add_parser("contributions", help="the contribution ledger")
-    commands = contributions.add_subparsers(dest="contributions_command", required=True)
-    apbd = commands.add_parser(
-        "apbd-month",
-        help="book one month for every worker a regional budget (APBD) funds",
-        description="Books the month for every APBD-funded worker of the payer, priced from the contribution "
-        "rules; running it again books nothing twice. --dry-run gives the month's cost.",
-    )
-    apbd.add_argument("--payer", required=True, help="the province or regency/city whose APBD pays, e.g. 52.03")
-    apbd.add_argument("--month", required=True, type=_month, help="the month to book, YYYY-MM")
-    apbd.add_argument("--dry-run", action="store_true", help="count and price; write nothing")
-    apbd.add_argument("--region", help="the region the operator acts for (Kemendagri code); default national")
-    apbd.add_argument(
-        "--as-job", action="store_true", help="run it as a resumable job (queued for the worker on PostgreSQL)"
-    )
-    apbd.set_defaults(func=cmd_apbd_month)

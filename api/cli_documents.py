@@ -142,29 +142,3 @@ def cmd_documents_remove(args: argparse.Namespace) -> int:
         return refused(exc)
     print(f"removed {args.document_id} for {' '.join(clients)}; running servers follow within seconds", file=sys.stderr)
     return 0
-
-
-def add_document_commands(sub: Any) -> None:
-    """Register ``documents`` on the ``jamsos`` parser's subcommands."""
-    documents = sub.add_parser("documents", help="trusted documents per OAuth client").add_subparsers(
-        dest="documents_command", required=True
-    )
-    push = documents.add_parser("push", help="register documents for a client (manifest .json, .graphql files)")
-    push.add_argument("--client-id", required=True)
-    push.add_argument("files", nargs="+", metavar="FILE")
-    push.add_argument(
-        "--public-cache",
-        action="store_true",
-        help="these documents return only suppressed Monev aggregates: a shared cache may keep their GET responses "
-        "when the client reads statistics only (stats:read alone)",
-    )
-    push.add_argument("--json", action="store_true", help='print {"added": [...], "already": [...]}')
-    push.set_defaults(func=cmd_documents_push)
-    listing = documents.add_parser("list", help="list registered documents and their clients")
-    listing.add_argument("--client-id", help="only this client's")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(func=cmd_documents_list)
-    remove = documents.add_parser("remove", help="unregister a document (for one client, or for all)")
-    remove.add_argument("document_id", metavar="ID", help="sha256:<hex>")
-    remove.add_argument("--client-id", help="only for this client (default: every client)")
-    remove.set_defaults(func=cmd_documents_remove)

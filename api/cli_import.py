@@ -178,21 +178,3 @@ def cmd_import(args: argparse.Namespace) -> int:
         report.unlink(missing_ok=True)
     print_result(result, path, report if result.error_count else None, time.perf_counter() - started)
     return 1 if result.error_count else 0
-
-
-def add_import_commands(sub: Any) -> None:
-    imp = sub.add_parser(
-        "import",
-        help="import a registry list (CSV or XLSX); see docs/import/",
-        description="Validate every row with the domain's rules; write all rows or none (default), only the "
-        "good ones (--skip-invalid), or nothing (--dry-run). Problems are printed and written to "
-        "FILE.report.csv. Exit status 1 when any row was refused.",
-    )
-    imp.add_argument("kind", choices=["beneficiaries", "participants", "contributions"])
-    imp.add_argument("file", help="the .csv or .xlsx file")
-    imp.add_argument("--dry-run", action="store_true", help="validate and count; write nothing")
-    imp.add_argument("--skip-invalid", action="store_true", help="import the good rows, refuse the bad ones")
-    imp.add_argument("--region", help="the importer's region (Kemendagri code); rows outside it are refused")
-    imp.add_argument("--source", help="P3KE, DTKS or DTSEN, for a file without a source column")
-    imp.add_argument("--snapshot-date", help="YYYY-MM-DD, for a file without a snapshot date column")
-    imp.set_defaults(func=cmd_import)

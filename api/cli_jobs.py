@@ -113,6 +113,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if not url.startswith("postgresql"):
         print("jamsos worker needs PostgreSQL; with SQLite the web process runs the jobs itself", file=sys.stderr)
         return 2
+    stalled_after: float = STALLED_AFTER if args.stalled_after is None else args.stalled_after
 
     async def run() -> None:
         engine = make_engine(url, pool_size=max(2, args.concurrency + 1))
@@ -123,13 +124,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 await ensure_queue_schema(app)
                 # Jobs of a worker that died (kill -9, a lost machine) go back to the queue at once; the
                 # periodic task repeats this every minute for workers that die later.
-                await retry_stalled(app, seconds_since_heartbeat=args.stalled_after)
+                await retry_stalled(app, seconds_since_heartbeat=stalled_after)
                 await resume_orphans(app, sessions)
                 await app.run_worker_async(
                     concurrency=args.concurrency,
                     additional_context={"sessions": sessions},
-                    update_heartbeat_interval=args.stalled_after / 3,
-                    stalled_worker_timeout=args.stalled_after,
+                    update_heartbeat_interval=stalled_after / 3,
+                    stalled_worker_timeout=stalled_after,
                     # SIGTERM (a deploy): a running job stops within this many seconds, losing only its
                     # current chunk; the next worker to start resumes it (resume_orphans).
                     shutdown_graceful_timeout=args.shutdown_after,
@@ -148,36 +149,3 @@ async def apply_queue_schema(url: str) -> bool:
     app = queue_app(url)
     async with app.open_async():
         return await ensure_queue_schema(app)
-
-
-def add_job_commands(sub: Any) -> None:
-    jobs = sub.add_parser("jobs", help="background jobs (bulk writes)")
-    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
-    listing = jobs_sub.add_parser("list", help="the newest jobs")
-    listing.add_argument("--state", choices=[s.value for s in JobState])
-    listing.add_argument("--limit", type=int, default=20)
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(func=cmd_jobs_list)
-    show = jobs_sub.add_parser("show", help="one job's state and counts (or its report CSV)")
-    show.add_argument("id", type=int)
-    show.add_argument("--report", action="store_true", help="print the report CSV instead")
-    show.set_defaults(func=cmd_jobs_show)
-    cancel = jobs_sub.add_parser("cancel", help="stop a job before its next chunk (rows done stay)")
-    cancel.add_argument("id", type=int)
-    cancel.set_defaults(func=cmd_jobs_cancel)
-
-    worker = sub.add_parser("worker", help="run jobs (PostgreSQL; the Procfile's worker process)")
-    worker.add_argument("--concurrency", type=int, default=1, help="jobs run at once by this process")
-    worker.add_argument(
-        "--stalled-after",
-        type=float,
-        default=STALLED_AFTER,
-        help="seconds without a heartbeat after which a worker counts as dead and its jobs are run again",
-    )
-    worker.add_argument(
-        "--shutdown-after",
-        type=float,
-        default=30.0,
-        help="seconds a stop signal waits for running jobs before aborting them (they resume on the next start)",
-    )
-    worker.set_defaults(func=cmd_worker)

@@ -71,19 +71,3 @@ def cmd_report(args: argparse.Namespace) -> int:
         path.write_bytes(content)
         print(f"wrote {path} ({len(content):,} bytes)", file=sys.stderr)
     return 0
-
-
-def add_report_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    report = sub.add_parser("report", help="the Inpres Monev reports (XLSX or CSV)")
-    kinds = report.add_subparsers(dest="kind", required=True)
-    for kind, period_flag, example in (
-        ("inpres-2-2021", "--semester", "2026-1 (January-June) or 2026-2"),
-        ("inpres-4-2022", "--quarter", "2026-Q3"),
-    ):
-        p = kinds.add_parser(kind, help=KINDS[kind].title)
-        p.add_argument("--region", required=True, help="province, regency or district code, e.g. 52")
-        p.add_argument(period_flag, required=True, help=f"the period, e.g. {example}")
-        p.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
-        p.add_argument("--output", help="file to write ('-' = standard output); default: a name from the report")
-        p.add_argument("--token", help="make the report as this access token's holder would get it over the API")
-        p.set_defaults(func=cmd_report, semester=None, quarter=None)

@@ -26,7 +26,7 @@ from api.app import create_app
 from api.settings import Settings
 from auth.scopes import ROLE_SCOPES, Role, Scope
 from auth.tokens import TokenConfig, issue_access_token, load_or_create_key
-from tests.databases import POSTGRES_URL, Databases
+from tests.databases import POSTGRES_URL, WORKER, Databases
 
 REDIS_URL = os.environ.get("JAMSOS_TEST_REDIS_URL") or None
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
@@ -105,7 +105,10 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def databases(tmp_path_factory: pytest.TempPathFactory) -> Databases:
-    return Databases(tmp_path_factory.mktemp("databases"))
+    # Under pytest-xdist each worker's base temporary directory is a folder of the run's: the SQLite templates
+    # go there, built once for the run (tests/databases.py).
+    shared = tmp_path_factory.getbasetemp().parent if WORKER != "main" else None
+    return Databases(tmp_path_factory.mktemp("databases"), shared)
 
 
 @pytest.fixture(scope="session")

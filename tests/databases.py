@@ -7,11 +7,18 @@ Only ``tests/test_migrations.py`` (and the fault test's own PostgreSQL server) m
 
 Names carry the pytest-xdist worker (``gw0``, ``gw1``; ``main`` without xdist), so two workers never share
 a database; SQLite files live in the worker's own temporary directory.
+
+The SQLite templates are the exception: the run's workers share them (built by the first worker to ask, under
+a file lock, in the run's temporary directory; the others wait and copy). Seeding ``tiny`` is mostly loading the
+~91,600 regions, several seconds of CPU a worker. A copy is a read of the file, so any number may copy at once.
+PostgreSQL's templates stay one per worker: ``CREATE DATABASE … TEMPLATE`` needs the template to itself, and
+two workers cloning one at the same moment would fail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import re
 import shutil
@@ -73,8 +80,11 @@ class Databases:
 
     KINDS = ("migrated", "tiny")
 
-    def __init__(self, tmp_dir: Path) -> None:
+    def __init__(self, tmp_dir: Path, shared_dir: Path | None = None) -> None:
+        """Databases in `tmp_dir` (this process's); the SQLite templates in `shared_dir` (the run's, shared by
+        its pytest-xdist workers; `tmp_dir` by default)."""
         self.tmp_dir = tmp_dir
+        self.shared_dir = shared_dir or tmp_dir
         self._templates: dict[tuple[str, str], str] = {}
 
     def url(self, backend: str, purpose: str) -> str:
@@ -104,12 +114,25 @@ class Databases:
             raise ValueError(f"no template {kind!r}; there are {self.KINDS}")
         key = (backend, kind)
         if key not in self._templates:
-            url = self.empty(backend, f"template_{kind}")
-            upgrade(url)
-            if kind == "tiny":
-                seed_tiny(url)
-            self._templates[key] = url
+            self._templates[key] = self._shared_sqlite(kind) if backend == "sqlite" else self._build(backend, kind)
         return self._templates[key]
+
+    def _build(self, backend: str, kind: str) -> str:
+        url = self.empty(backend, f"template_{kind}")
+        upgrade(url)
+        if kind == "tiny":
+            seed_tiny(url)
+        return url
+
+    def _shared_sqlite(self, kind: str) -> str:
+        """The run's SQLite template of `kind`: built here if no worker has built it yet, else theirs."""
+        shared = self.shared_dir / f"template_{kind}.db"
+        with (self.shared_dir / f"template_{kind}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if not shared.exists():
+                built = Path(self._build("sqlite", kind).removeprefix("sqlite+aiosqlite:///"))
+                os.replace(built, shared)  # the engine is disposed: no -wal or -shm file is left beside it
+        return f"sqlite+aiosqlite:///{shared}"
 
     def migrated(self, backend: str, purpose: str) -> str:
         """A database at Alembic head with no rows."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import json
 import os
 import shutil
@@ -59,6 +60,38 @@ def jamsos(env: dict[str, str], *args: str, stdin: str | None = None) -> subproc
     )
 
 
+def jamsos_here(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``jamsos`` run by :func:`api.cli.main` in this process with `env`'s ``JAMSOS_*`` settings (the others
+    unset), `stdin` as its standard input: what :func:`jamsos` returns, without a new interpreter and its
+    imports (about a second of CPU a call).
+
+    For tests of what a command does, or that need one done. The process itself (the exit status the OS sees,
+    stdin, nothing but the result on stdout) is :func:`jamsos`'s to test. Not from inside a running event loop
+    (an async test): a command runs its own.
+    """
+    from api.cli import main
+    from api.settings import get_settings
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("JAMSOS_")]:
+            patch.delenv(name)
+        for name, value in env.items():
+            if name.startswith("JAMSOS_"):
+                patch.setenv(name, value)
+        patch.setattr(sys, "stdin", io.StringIO(stdin or ""))
+        get_settings.cache_clear()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = main(list(args))
+                except SystemExit as exc:  # argparse's usage errors
+                    code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            get_settings.cache_clear()
+    return subprocess.CompletedProcess(["jamsos", *args], code, out.getvalue(), err.getvalue())
+
+
 def jamsos_worker(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
     """A ``jamsos worker`` process (the Procfile's ``worker:``) with `env`, its output appended to `log`."""
     with log.open("ab") as out:
@@ -68,7 +101,11 @@ def jamsos_worker(env: dict[str, str], log: Path, *args: str) -> subprocess.Pope
 
 
 def jamsos_json(env: dict[str, str], *args: str) -> Any:
-    done = jamsos(env, *args)
+    return json_out(jamsos(env, *args))
+
+
+def json_out(done: subprocess.CompletedProcess[str]) -> Any:
+    """The JSON a successful ``jamsos`` call printed."""
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

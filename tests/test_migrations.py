@@ -39,16 +39,18 @@ async def _compare(url: str) -> None:
 
 
 def test_the_ledger_migration_keeps_the_figures_of_a_database_with_data(
-    backend: str, new_database: Callable[[str, str], str]
+    backend: str, seeded_database: Callable[[str, str], str]
 ) -> None:
     """Down to before the ledger and up again on a seeded database: the opening balances it writes recount to
-    the participants' figures (and neither direction recreates the participants table, which others reference)."""
+    the participants' figures (and neither direction recreates the participants table, which others reference).
+
+    The database is a copy of the seeded template (migrated from zero and seeded once for the run), the same
+    rows as migrating and seeding here again."""
     from alembic import command
 
     from api.migrate import alembic_config
-    from tests.databases import migrated_and_seeded
 
-    url = migrated_and_seeded(new_database(backend, "ledger_migration"))
+    url = seeded_database(backend, "ledger_migration")
     before = asyncio.run(_figures(url))
     command.downgrade(alembic_config(url), "0003")
     upgrade(url)

@@ -5,7 +5,8 @@ How it runs, and why it is fast and safe:
 1. **Stream and check each row** with the same rules as the API: the NIK (shape, date, serial, an existing
    district, agreement with the birth date and sex when given), the village (exists, is a village, lies in
    the importer's region), the decile within what the source publishes, dates, the name. Region codes are
-   checked against the region list read once at the start. Good rows go into a temporary staging table in
+   checked against the regions the chunk names, read by primary key before the chunk is checked (not the
+   whole list of ~90,000). Good rows go into a temporary staging table in
    chunks (``COPY`` on PostgreSQL, ``executemany`` on SQLite); problems go to the report as they are found.
 2. **Set-based checks in the database**: the same person twice in the file for one source and snapshot
    (every repeat after the first is refused), and rows whose record for that snapshot lies outside the
@@ -28,7 +29,7 @@ import datetime as dt
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, TextIO
+from typing import IO, Any, TextIO, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -56,7 +57,7 @@ from domain.audit import writes as audit
 from domain.beneficiaries.codes import BeneficiaryCode
 from domain.beneficiaries.models import MIN_DECILE, SOURCE_MAX_DECILE, BeneficiarySource, PovertyBeneficiary
 from domain.codes import UserErrorCode
-from domain.db import read_rows
+from domain.db import one_of, read_rows
 from domain.imports import cells
 from domain.imports.cells import CellProblem
 from domain.imports.codes import ImportCode
@@ -156,23 +157,43 @@ _PB: Table = PovertyBeneficiary.metadata.tables[PovertyBeneficiary.__tablename__
 _P: Table = Participant.metadata.tables[Participant.__tablename__]
 
 
-@dataclass
 class _Places:
-    """The region list as the checks need it: village codes and district codes (for NIKs)."""
+    """The regions the rows name, as the checks need them: village, district (for NIKs) or another level.
 
-    villages: set[str]
-    districts: set[str]
-    other: set[str]
+    Filled chunk by chunk with the codes the chunk's rows name (:meth:`_RowChecker.codes`), by primary key: a
+    file names a few hundred regions, where the whole list is ~90,000 rows (a quarter of a second per import).
+    Asking about a code that was not looked up is a bug (the two would disagree), so it raises.
+    """
+
+    def __init__(self) -> None:
+        self._levels: dict[str, RegionLevel] = {}
+        self._asked: set[str] = set()
+
+    async def look_up(self, session: AsyncSession, codes: set[str]) -> None:
+        new = sorted(codes - self._asked)
+        for i in range(0, len(new), _LOOKUP_PAGE):
+            page = new[i : i + _LOOKUP_PAGE]
+            rows = await read_rows(session, select(Region.code, Region.level).where(one_of(session, Region.code, page)))
+            self._levels.update((code, level) for code, level in rows)
+            self._asked.update(page)
+
+    def level(self, code: str) -> RegionLevel | None:
+        """The level of the region `code`, or None when there is no such region."""
+        if code not in self._asked:
+            raise LookupError(f"region {code!r} was not looked up before its row was checked")
+        return self._levels.get(code)
 
 
-async def _places(session: AsyncSession) -> _Places:
-    rows = await read_rows(session, select(Region.code, Region.level))  # the whole list: Core rows, not ORM
-    villages: set[str] = set()
-    districts: set[str] = set()
-    other: set[str] = set()
-    for code, level in rows:
-        (villages if level is RegionLevel.VILLAGE else districts if level is RegionLevel.DISTRICT else other).add(code)
-    return _Places(villages, districts, other)
+#: Codes per look-up query (an IN list on SQLite: under its parameter limit).
+_LOOKUP_PAGE = 1_000
+
+
+def _region_text(raw: Any) -> str:
+    """A village-code cell as text; ten bare digits (a spreadsheet dropped the dots) get their dots back."""
+    text = cells.text(raw)
+    if text.isdigit() and len(text) == 10:
+        text = f"{text[:2]}.{text[2:4]}.{text[4:6]}.{text[6:]}"
+    return text
 
 
 class _RowChecker:
@@ -213,7 +234,7 @@ class _RowChecker:
         if raw_nik is not None:
             try:
                 nik = parse_nik(cells.nik(raw_nik), today=self.today)
-                if nik.district_code not in self.places.districts:
+                if self.places.level(nik.district_code) is not RegionLevel.DISTRICT:
                     raise InvalidNIK(
                         f"the NIK was issued in district {nik.district_code}, which is not in the Kemendagri "
                         "list; check the first six digits"
@@ -316,11 +337,25 @@ class _RowChecker:
             snapshot,
         )
 
+    def codes(self, values: tuple[Any, ...]) -> set[str]:
+        """The region codes :meth:`check` asks `values`' row about (so they can be looked up first): the
+        NIK's district, the village code as written and as parsed. The same steps as the checks, errors aside."""
+        found: set[str] = set()
+        raw_nik = self._cell(values, "nik")
+        if not cells.is_blank(raw_nik):
+            with contextlib.suppress(CellProblem, InvalidNIK):
+                found.add(parse_nik(cells.nik(raw_nik), today=self.today).district_code)
+        raw_region = self._cell(values, "region_code")
+        if not cells.is_blank(raw_region):
+            text = _region_text(raw_region)
+            found.add(text)
+            with contextlib.suppress(InvalidRegionCode):
+                found.add(RegionCode.parse(text).code)
+        return found
+
     def _village(self, row: int, raw: Any, problems: list[RowError]) -> dict[str, str | None]:
-        text = cells.text(raw)
-        if text.isdigit() and len(text) == 10:
-            text = f"{text[:2]}.{text[2:4]}.{text[4:6]}.{text[6:]}"
-        if text in self.places.villages and self.caller.sees(text):  # the common case, without parsing
+        text = _region_text(raw)
+        if self.places.level(text) is RegionLevel.VILLAGE and self.caller.sees(text):  # the common case, unparsed
             return {"region_code": text, "province_code": text[:2], "regency_code": text[:5], "district_code": text[:8]}
         try:
             code = RegionCode.parse(text)
@@ -340,8 +375,9 @@ class _RowChecker:
                 )
             )
             return {}
-        if code.code not in self.places.villages:
-            known = code.code in self.places.districts or code.code in self.places.other
+        level = self.places.level(code.code)
+        if level is not RegionLevel.VILLAGE:
+            known = level is not None
             problems.append(
                 self._problem(
                     row,
@@ -571,14 +607,15 @@ async def _write(conn: AsyncConnection, compared: tuple[str, ...]) -> tuple[int,
     return inserted.rowcount, updated.rowcount, linked.rowcount
 
 
-def _batches(
-    rows: Iterator[tuple[int, tuple[Any, ...]]],
-    check: _RowChecker,
-    sink: ErrorSink,
-    counts: ImportCounts,
-    limit: int | None,
-) -> Iterator[list[tuple[Any, ...]]]:
-    batch: list[tuple[Any, ...]] = []
+_Chunk = tuple[list[tuple[int, tuple[Any, ...]]], set[str]]
+"""Up to CHUNK numbered rows as read, and the region codes they name."""
+
+
+def _chunks(
+    rows: Iterator[tuple[int, tuple[Any, ...]]], check: _RowChecker, counts: ImportCounts, limit: int | None
+) -> Iterator[_Chunk]:
+    chunk: list[tuple[int, tuple[Any, ...]]] = []
+    codes: set[str] = set()
     for number, values in rows:
         counts.read += 1
         if limit is not None and counts.read > limit:
@@ -587,32 +624,75 @@ def _batches(
                 f"the file has more than {limit:,} rows; split it or use the command line",
                 number,
             )
+        chunk.append((number, values))
+        codes |= check.codes(values)
+        if len(chunk) >= CHUNK:
+            yield chunk, codes
+            chunk, codes = [], set()
+    if chunk:
+        yield chunk, codes
+
+
+def _check_chunk(
+    chunk: list[tuple[int, tuple[Any, ...]]], check: _RowChecker, sink: ErrorSink, counts: ImportCounts
+) -> list[tuple[Any, ...]]:
+    """The staging tuples of `chunk`'s good rows; the others' problems go to `sink`."""
+    batch: list[tuple[Any, ...]] = []
+    for number, values in chunk:
         outcome = check(number, values)
         if isinstance(outcome, list):
             counts.rejected += 1
             sink.extend(outcome)
         else:
             batch.append(outcome)
-            if len(batch) >= CHUNK:
-                yield batch
-                batch = []
-    if batch:
-        yield batch
+    return batch
 
 
-async def _prefetched(batches: Iterator[list[tuple[Any, ...]]]) -> AsyncIterator[list[tuple[Any, ...]]]:
-    """`batches`, the next one read and checked in a worker thread while the database stages this one."""
+_T = TypeVar("_T")
+
+
+async def _prefetched(items: Iterator[_T]) -> AsyncIterator[_T]:
+    """`items`, the next one read in a worker thread while this one is used."""
     loop = asyncio.get_running_loop()
-    pending = loop.run_in_executor(None, next, batches, None)
+    pending = loop.run_in_executor(None, next, items, None)
     try:
-        while (batch := await pending) is not None:
-            pending = loop.run_in_executor(None, next, batches, None)
-            yield batch
+        while (item := await pending) is not None:
+            pending = loop.run_in_executor(None, next, items, None)
+            yield item
     finally:
         if not pending.done():
             await asyncio.wait([pending])
         if not pending.cancelled():
             pending.exception()  # retrieved: after a failed write, the reader's own error is secondary
+
+
+async def _checked(
+    chunks: AsyncIterator[_Chunk],
+    session: AsyncSession,
+    places: _Places,
+    check: _RowChecker,
+    sink: ErrorSink,
+    counts: ImportCounts,
+) -> AsyncIterator[list[tuple[Any, ...]]]:
+    """Each chunk's good rows, checked in a worker thread (while the database stages the chunk before) once
+    the regions it names are looked up. A look-up waits for the previous chunk's check: one thread at a time
+    uses `places`."""
+    loop = asyncio.get_running_loop()
+    pending: asyncio.Future[list[tuple[Any, ...]]] | None = None
+    try:
+        async for rows, codes in chunks:
+            ready = await pending if pending is not None else []
+            await places.look_up(session, codes)
+            pending = loop.run_in_executor(None, _check_chunk, rows, check, sink, counts)
+            if ready:
+                yield ready
+        if pending is not None:
+            ready, pending = await pending, None
+            if ready:
+                yield ready
+    finally:
+        if pending is not None and not pending.done():
+            await asyncio.wait([pending])
 
 
 @contextlib.asynccontextmanager
@@ -690,11 +770,12 @@ async def _import(
         if header_problems:
             sink.extend(header_problems)
             return result_of(counts, sink, options, sha256, notes, written=False)
-        check = _RowChecker(header, caller, await _places(session), options, today)
+        places = _Places()
+        check = _RowChecker(header, caller, places, options, today)
         await _create_stage(conn)
         size = table.size if table.kind == "csv" else None
-        batches = _batches(table.rows, check, sink, counts, options.max_rows)
-        async for batch in _prefetched(batches):
+        chunks = _prefetched(_chunks(table.rows, check, counts, options.max_rows))
+        async for batch in _checked(chunks, session, places, check, sink, counts):
             await _stage_rows(conn, batch)
             if progress is not None:
                 progress(counts.read, table.position(), size)

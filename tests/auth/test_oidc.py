@@ -27,7 +27,7 @@ from auth.scopes import ROLE_SCOPES, Role, Scope
 from auth.tokens import InvalidToken, load_or_create_key
 from tests.auth.conftest import CALLBACK, PASSWORD, Registered, code_flow, oauth_app_settings
 from tests.conftest import AUDIENCE, ISSUER
-from tests.live import free_port, jamsos, jamsos_json, live_server, service_env
+from tests.live import free_port, jamsos, jamsos_here, json_out, live_server, service_env
 
 ME = "{ me { subject kind roles scopes regionCode clientId } }"
 
@@ -66,33 +66,37 @@ def _running_provider(url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     issuer = f"http://127.0.0.1:{port}"
     # key_refresh_seconds=0: the provider signs with a rotated key from its next token on.
     env = service_env(url, home, issuer=issuer, key_refresh_seconds="0", signing_key_path=str(home / "idp.pem"))
-    partner = jamsos_json(
-        env,
-        "clients",
-        "create",
-        "--name",
-        "Dinsos via IdP",
-        "--scopes",
-        "beneficiaries:read",
-        "--region",
-        "52.03",
-        "--json",
+    partner = json_out(
+        jamsos_here(
+            env,
+            "clients",
+            "create",
+            "--name",
+            "Dinsos via IdP",
+            "--scopes",
+            "beneficiaries:read",
+            "--region",
+            "52.03",
+            "--json",
+        )
     )
-    frontend = jamsos_json(
-        env,
-        "clients",
-        "create",
-        "--name",
-        "Monev via IdP",
-        "--scopes",
-        " ".join(s.value for s in Scope),
-        "--grant-types",
-        "authorization_code refresh_token",
-        "--redirect-uri",
-        CALLBACK,
-        "--json",
+    frontend = json_out(
+        jamsos_here(
+            env,
+            "clients",
+            "create",
+            "--name",
+            "Monev via IdP",
+            "--scopes",
+            " ".join(s.value for s in Scope),
+            "--grant-types",
+            "authorization_code refresh_token",
+            "--redirect-uri",
+            CALLBACK,
+            "--json",
+        )
     )
-    made = jamsos(
+    made = jamsos_here(
         env, "users", "create", "--username", "officer.idp", "--role", "officer", "--region", "52.71", stdin=PASSWORD
     )
     assert made.returncode == 0, made.stderr

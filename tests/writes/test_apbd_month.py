@@ -26,7 +26,7 @@ from domain.participants.months import month_number
 from domain.regions.rules import RegionCode
 from domain.writes.caller import Caller
 from domain.writes.errors import Invalid
-from tests.live import jamsos, service_env
+from tests.live import jamsos_here, service_env
 from tests.rollup_check import rollup_drift
 from tests.writes.conftest import first_of_month
 
@@ -236,20 +236,21 @@ async def test_a_run_stopped_after_a_page_resumes_to_the_same_rows(apbd_db: Asyn
 
 def test_cli_apbd_month_dry_run_then_book_then_nothing_twice(apbd_url: str, tmp_path: Path) -> None:
     env = service_env(apbd_url, tmp_path)
+
     month = f"{first_of_month(-3):%Y-%m}"
-    dry = jamsos(env, "contributions", "apbd-month", "--payer", "52.03", "--month", month, "--dry-run")
+    dry = jamsos_here(env, "contributions", "apbd-month", "--payer", "52.03", "--month", month, "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "dry run: nothing written" in dry.stdout
     cost = next(line for line in dry.stdout.splitlines() if "cost of the month" in line)
-    done = jamsos(env, "contributions", "apbd-month", "--payer", "52.03", "--month", month, "--region", "52.03")
+    done = jamsos_here(env, "contributions", "apbd-month", "--payer", "52.03", "--month", month, "--region", "52.03")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"APBD 52.03 {month}: booked" in done.stdout
     assert cost in done.stdout  # the dry run's cost is what the run booked
-    again = jamsos(env, "contributions", "apbd-month", "--payer", "52.03", "--month", month)
+    again = jamsos_here(env, "contributions", "apbd-month", "--payer", "52.03", "--month", month)
     assert "· booked 0 ·" in again.stdout
     assert "cost of the month: Rp0" in again.stdout
-    refused = jamsos(env, "contributions", "apbd-month", "--payer", "52.03", "--month", month, "--region", "52.71")
+    refused = jamsos_here(env, "contributions", "apbd-month", "--payer", "52.03", "--month", month, "--region", "52.71")
     assert refused.returncode == 2
     assert "PAYER_OUT_OF_REGION" in refused.stderr
-    bad = jamsos(env, "contributions", "apbd-month", "--payer", "52.03", "--month", "2027-13")
+    bad = jamsos_here(env, "contributions", "apbd-month", "--payer", "52.03", "--month", "2027-13")
     assert bad.returncode == 2

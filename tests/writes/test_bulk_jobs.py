@@ -45,7 +45,7 @@ from domain.regions.rules import RegionCode
 from domain.writes.caller import Caller as DomainCaller
 from tests.conftest import AppFactory, Caller, Served, WriteEnv, body_reads_counted, suite_settings
 from tests.databases import Databases
-from tests.live import jamsos, service_env
+from tests.live import jamsos_here, service_env
 from tests.rollup_check import rollup_drift
 from tests.writes.conftest import first_of_month
 
@@ -562,21 +562,22 @@ async def test_a_reference_repeated_in_another_chunk_is_a_duplicate_whatever_the
 
 def test_cli_apbd_month_as_a_job(backend: str, databases: Databases, tmp_path: Path) -> None:
     env = service_env(databases.seeded(backend, "apbd_cli_job"), tmp_path, jobs_runner="web")
+
     month = f"{first_of_month(-3):%Y-%m}"
     args = ("contributions", "apbd-month", "--payer", "52.03", "--month", month, "--as-job")
-    done = jamsos(env, *args, "--region", "52.03")
+    done = jamsos_here(env, *args, "--region", "52.03")
     assert done.returncode == 0, done.stdout + done.stderr
     first = done.stdout.splitlines()[0]
     assert first.startswith("job ")
     assert " DONE: " in first
     assert "booked " in done.stdout
     assert "cost of the month for 52.03: Rp" in done.stdout
-    shown = jamsos(env, "jobs", "show", first.split()[1])
+    shown = jamsos_here(env, "jobs", "show", first.split()[1])
     assert shown.returncode == 0, shown.stderr
     assert '"kind": "contributions.apbd_month"' in shown.stdout
-    again = jamsos(env, *args)
+    again = jamsos_here(env, *args)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "already_booked" in again.stdout
     assert "booked " not in again.stdout.replace("already_booked", "")
-    refused = jamsos(env, *args, "--region", "52.71")
+    refused = jamsos_here(env, *args, "--region", "52.71")
     assert (refused.returncode, "PAYER_OUT_OF_REGION" in refused.stderr) == (2, True)
