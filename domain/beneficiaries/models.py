@@ -42,6 +42,11 @@ MIN_DECILE = 1
 MAX_DECILE = max(SOURCE_MAX_DECILE.values())
 
 
+#: A person can appear in several registries and snapshots: the row with the greatest of these columns, in this
+#: order, speaks for them (the DataLoaders and the compiled reads both pick by it).
+LATEST_SNAPSHOT = ("snapshot_date", "id")
+
+
 class PovertyBeneficiary(PlacedMixin, Base):
     __tablename__ = "poverty_beneficiaries"
 

@@ -43,7 +43,7 @@ from auth.policy import (
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain import clock
-from domain.beneficiaries.models import PovertyBeneficiary
+from domain.beneficiaries.models import LATEST_SNAPSHOT, PovertyBeneficiary
 from domain.claims.models import Claim
 from domain.participants.models import Participant
 from domain.participants.status import paid_through_needed
@@ -255,7 +255,7 @@ class _Run:
         if not self.principal.has_scope(Scope.PII_READ):
             raise Fallback
         nik = parse_nik_argument(str(args["nik"]), "nik")
-        latest = (model.snapshot_date.desc(), model.id.desc())
+        latest = tuple(getattr(model, column).desc() for column in LATEST_SNAPSHOT)
         return await self.lookup_json(plan, model, "nik", nik, latest)
 
     async def lookup_json(

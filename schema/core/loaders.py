@@ -16,7 +16,7 @@ from strawberry.dataloader import DataLoader
 
 from auth.policy import visible
 from auth.principal import Principal
-from domain.beneficiaries.models import PovertyBeneficiary
+from domain.beneficiaries.models import LATEST_SNAPSHOT, PovertyBeneficiary
 from domain.claims.models import Claim, ClaimBenefit, ClaimEvent
 from domain.participants.models import Employer, Participant, ParticipantProgram
 from domain.regions.models import Region
@@ -186,11 +186,15 @@ def _latest_snapshot(
         for row in await reader.all(stmt(keys)):
             key = key_of(row)
             current = latest.get(key)
-            if current is None or (row.snapshot_date, row.id) > (current.snapshot_date, current.id):
+            if current is None or _recency(row) > _recency(current):
                 latest[key] = row
         return [latest.get(k) for k in keys]
 
     return load
+
+
+def _recency(row: PovertyBeneficiary) -> tuple[Any, ...]:
+    return tuple(getattr(row, column) for column in LATEST_SNAPSHOT)
 
 
 __all__ = ["MAX_BATCH", "Loaders", "ParticipantKey"]
