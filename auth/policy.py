@@ -254,15 +254,11 @@ def _declared(model: type[Any]) -> dict[str, Treatment]:
 
 #: Personal data, by table and column: the one rule set. GraphQL, the console (lists, details, exports),
 #: ``explainAccess`` and readers of the audit trail all apply it through :func:`treatment` / :func:`shown`;
-#: the tables below for GraphQL fields and audit-trail columns are derived from it. A participant's
-#: personal columns are declared beside them (domain.read_fields); the other tables' are listed here.
+#: the tables below for GraphQL fields and audit-trail columns are derived from it. A participant's and a
+#: beneficiary's personal columns are declared beside them (domain.read_fields); the other tables' are listed here.
 PERSONAL_DATA: dict[type[Any], dict[str, Treatment]] = {
     Participant: _declared(Participant),
-    PovertyBeneficiary: {
-        "nik": Treatment.MASKED,
-        "family_card_number": Treatment.MASKED,
-        "birth_date": Treatment.WITHHELD,
-    },
+    PovertyBeneficiary: _declared(PovertyBeneficiary),
     ClaimBenefit: {"recipient_nik": Treatment.MASKED},
 }
 

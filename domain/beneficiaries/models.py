@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.db import Base
 from domain.nik import Sex
+from domain.read_fields import IDENTIFIER, read_field
 from domain.regions.models import PlacedMixin
 
 
@@ -48,20 +49,67 @@ LATEST_SNAPSHOT = ("snapshot_date", "id")
 
 
 class PovertyBeneficiary(PlacedMixin, Base):
+    """One person in one registry snapshot.
+
+    A column the API serves says so beside it (``info=read_field(...)``, domain.read_fields): its GraphQL
+    name, description and, for personal data (UU PDP), whether it is masked or withheld without ``pii:read``.
+    The GraphQL type, the compiled reads, the console and the access log all follow these declarations.
+    """
+
     __tablename__ = "poverty_beneficiaries"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    nik: Mapped[str] = mapped_column(String(16), index=True)
-    family_card_number: Mapped[str | None] = mapped_column(String(16))
-    full_name: Mapped[str] = mapped_column(String(200))
-    birth_date: Mapped[dt.date] = mapped_column(Date)
-    sex: Mapped[Sex] = mapped_column(Enum(Sex, native_enum=False, length=1, validate_strings=True))
-    decile: Mapped[int] = mapped_column(SmallInteger, index=True)
-    extreme_poor: Mapped[bool] = mapped_column(Boolean, index=True)
-    source: Mapped[BeneficiarySource] = mapped_column(
-        Enum(BeneficiarySource, native_enum=False, length=10, validate_strings=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, info=read_field("id", "The global id."))
+    nik: Mapped[str] = mapped_column(
+        String(16),
+        index=True,
+        info=read_field(
+            "nik",
+            "National ID; masked without pii:read. Unmasked reads are recorded in the access log.",
+            masked=IDENTIFIER,
+        ),
     )
-    snapshot_date: Mapped[dt.date] = mapped_column(Date)
+    family_card_number: Mapped[str | None] = mapped_column(
+        String(16),
+        info=read_field(
+            "familyCardNumber",
+            "Family card (KK) number; masked without pii:read. Changes when a family moves or splits; "
+            "unmasked reads are recorded in the access log.",
+            masked=IDENTIFIER,
+        ),
+    )
+    full_name: Mapped[str] = mapped_column(
+        String(200), info=read_field("fullName", "Full name as the registry gives it.")
+    )
+    birth_date: Mapped[dt.date] = mapped_column(
+        Date,
+        info=read_field(
+            "birthDate", "Birth date; null without pii:read. Reading it is recorded in the access log.", withheld=True
+        ),
+    )
+    sex: Mapped[Sex] = mapped_column(
+        Enum(Sex, native_enum=False, length=1, validate_strings=True), info=read_field("sex", "Sex.")
+    )
+    decile: Mapped[int] = mapped_column(
+        SmallInteger,
+        index=True,
+        info=read_field(
+            "decile",
+            f"Welfare decile as the source gives it ({MIN_DECILE} = poorest; "
+            + " or ".join(f"{MIN_DECILE}-{top}" for top in sorted(set(SOURCE_MAX_DECILE.values())))
+            + ").",
+        ),
+    )
+    extreme_poor: Mapped[bool] = mapped_column(
+        Boolean, index=True, info=read_field("extremePoor", "The registry's extreme-poverty flag (Inpres 4/2022).")
+    )
+    source: Mapped[BeneficiarySource] = mapped_column(
+        Enum(BeneficiarySource, native_enum=False, length=10, validate_strings=True),
+        info=read_field("source", "The registry the record comes from."),
+    )
+    snapshot_date: Mapped[dt.date] = mapped_column(
+        Date, info=read_field("snapshotDate", "Date of the registry snapshot.")
+    )
+    # Served as the derived ``enrolled`` (whether it is set), not as a column of its own.
     participant_id: Mapped[int | None] = mapped_column(Integer, index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.db import Base, UTCDateTime, utcnow
 from domain.participants.rules import Program
+from domain.read_fields import read_field
 from domain.regions.models import PlacedMixin
 
 
@@ -129,27 +130,53 @@ def _enum(e: type[enum.Enum], length: int = 20) -> Enum:
 
 
 class Claim(PlacedMixin, Base):
-    """A benefit claim. Its region columns copy the participant's at submission, for scoping and aggregates."""
+    """A benefit claim. Its region columns copy the participant's at submission, for scoping and aggregates.
+
+    A column the API serves says so beside it (``info=read_field(...)``, domain.read_fields); the GraphQL type
+    and the compiled reads follow it. The approved amount reveals a wage on some programmes: that rule is the
+    policy's (``auth.policy.WAGE_DERIVED_DATA``), by the row's programme.
+    """
 
     __tablename__ = "claims"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    claim_number: Mapped[str] = mapped_column(String(20), unique=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, info=read_field("id", "The global id."))
+    claim_number: Mapped[str] = mapped_column(
+        String(20), unique=True, info=read_field("claimNumber", "Claim number shown to the participant.")
+    )
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
-    program: Mapped[Program] = mapped_column(_enum(Program, 3), index=True)
-    status: Mapped[ClaimStatus] = mapped_column(_enum(ClaimStatus, 10), index=True)
-    incident_date: Mapped[dt.date] = mapped_column(Date)
-    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    program: Mapped[Program] = mapped_column(
+        _enum(Program, 3), index=True, info=read_field("program", "Programme claimed on.")
+    )
+    status: Mapped[ClaimStatus] = mapped_column(
+        _enum(ClaimStatus, 10), index=True, info=read_field("status", "Current stage.")
+    )
+    incident_date: Mapped[dt.date] = mapped_column(
+        Date, info=read_field("incidentDate", "Date of the death, accident, dismissal or retirement.")
+    )
+    submitted_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime, default=utcnow, info=read_field("submittedAt", "When the claim was received.")
+    )
     # Indexed: the Monev claim figures read one month's payments by this column (domain.monev.figures).
-    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
-    amount_approved: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    paid_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime, index=True, info=read_field("paidAt", "When it was paid.")
+    )
+    amount_approved: Mapped[Decimal | None] = mapped_column(
+        Numeric(16, 2),
+        info=read_field(
+            "amountApproved",
+            "Total approved, in rupiah; null without pii:read for JKK and JKP claims, whose amounts are "
+            "multiples of the wage.",
+        ),
+    )
     payment_reference: Mapped[str | None] = mapped_column(String(64))
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     #: Subjects of the principals who verified and approved: separation of duties is checked against these.
     verified_by: Mapped[str | None] = mapped_column(String(200))
     approved_by: Mapped[str | None] = mapped_column(String(200))
     idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(
+        Integer, default=1, info=read_field("version", "Row version, for optimistic locking (expectedVersion).")
+    )
 
     __table_args__ = (
         CheckConstraint("amount_approved IS NULL OR amount_approved >= 0", name="amount_non_negative"),

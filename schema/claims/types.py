@@ -29,6 +29,7 @@ from schema.core.pagination import (
     CountedConnection,
 )
 from schema.core.permissions import needs
+from schema.core.read_fields import column_field, shown_columns
 from schema.participants.types import ParticipantNode
 from schema.regions.types import RegionNode
 
@@ -64,33 +65,24 @@ class StatusEvent:
 
 @strawberry.federation.type(name="Claim", keys=["id"], description="A benefit claim on one programme.")
 class ClaimNode(relay.Node):
+    # Each column field's name and description come from its declaration beside the column
+    # (domain.claims.models, domain.read_fields); the compiled path reads the same ones.
     id: relay.NodeID[int]
-    claim_number: str = strawberry.field(description="Claim number shown to the participant.")
-    program: ProgramEnum = strawberry.field(description="Programme claimed on.")
-    status: ClaimStatusEnum = strawberry.field(description="Current stage.")
-    incident_date: dt.date = strawberry.field(description="Date of the death, accident, dismissal or retirement.")
-    submitted_at: dt.datetime = strawberry.field(description="When the claim was received.")
-    paid_at: dt.datetime | None = strawberry.field(description="When it was paid.")
-    amount_approved: Decimal | None = strawberry.field(
-        description="Total approved, in rupiah; null without pii:read for JKK and JKP claims, whose amounts are "
-        "multiples of the wage."
-    )
-    version: int = strawberry.field(description="Row version, for optimistic locking (expectedVersion).")
+    claim_number: str = column_field(Claim.claim_number)
+    program: ProgramEnum = column_field(Claim.program)
+    status: ClaimStatusEnum = column_field(Claim.status)
+    incident_date: dt.date = column_field(Claim.incident_date)
+    submitted_at: dt.datetime = column_field(Claim.submitted_at)
+    paid_at: dt.datetime | None = column_field(Claim.paid_at)
+    amount_approved: Decimal | None = column_field(Claim.amount_approved)
+    version: int = column_field(Claim.version)
     participant_id: strawberry.Private[int]
     region_code: strawberry.Private[str]
 
     @classmethod
     def from_row(cls, row: Claim, principal: Principal) -> ClaimNode:
         return cls(
-            id=row.id,
-            claim_number=row.claim_number,
-            program=row.program,
-            status=row.status,
-            incident_date=row.incident_date,
-            submitted_at=row.submitted_at,
-            paid_at=row.paid_at,
-            amount_approved=shown(principal, Claim, "amount_approved", row.amount_approved, row.program),
-            version=row.version,
+            **shown_columns(principal, row, program=row.program),
             participant_id=row.participant_id,
             region_code=row.region_code,
         )

@@ -32,6 +32,8 @@ from graphql import (
     VariableDefinitionNode,
 )
 
+from domain.beneficiaries.models import PovertyBeneficiary
+from domain.claims.models import Claim
 from domain.participants.models import Participant
 from domain.read_fields import read_fields
 from schema.compiled.cache import BoundedCache
@@ -63,33 +65,14 @@ def statement_cache(size: int = STATEMENT_CACHE_SIZE) -> Statements:
 
 
 #: The leaf fields the compiler serves, per GraphQL type: the GraphQL field name and the row's column. A
-#: participant's are its served columns as declared beside them (domain.read_fields).
+#: participant's, a claim's and a beneficiary's are their served columns as declared beside them (domain.read_fields).
 LEAVES: dict[str, dict[str, str]] = {
     "Participant": {declared.name: column for column, declared in read_fields(Participant).items()},
     "Region": {"id": "code", "code": "code", "name": "name", "level": "level", "isCity": "is_city"},
     "ProgramEnrolment": {"program": "program", "since": "since"},
-    "Claim": {
-        "id": "id",
-        "claimNumber": "claim_number",
-        "program": "program",
-        "status": "status",
-        "incidentDate": "incident_date",
-        "submittedAt": "submitted_at",
-        "paidAt": "paid_at",
-        "amountApproved": "amount_approved",
-        "version": "version",
-    },
+    "Claim": {declared.name: column for column, declared in read_fields(Claim).items()},
     "PovertyBeneficiary": {
-        "id": "id",
-        "nik": "nik",
-        "familyCardNumber": "family_card_number",
-        "fullName": "full_name",
-        "birthDate": "birth_date",
-        "sex": "sex",
-        "decile": "decile",
-        "extremePoor": "extreme_poor",
-        "source": "source",
-        "snapshotDate": "snapshot_date",
+        **{declared.name: column for column, declared in read_fields(PovertyBeneficiary).items()},
         # Derived: whether a participant with the same NIK is linked (sql_json renders participant_id IS NOT NULL).
         "enrolled": "participant_id",
     },

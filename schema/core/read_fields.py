@@ -56,12 +56,15 @@ def column_field(attribute: QueryableAttribute[Any]) -> Any:
     return strawberry.field(name=declared.name, description=declared.description, extensions=extensions)
 
 
-def shown_columns(principal: Principal, row: Any) -> dict[str, Any]:
-    """Every served column of `row` (attribute name → value) as the principal may see it."""
+def shown_columns(principal: Principal, row: Any, *, program: str | None = None) -> dict[str, Any]:
+    """Every served column of `row` (attribute name → value) as the principal may see it.
+
+    `program` is the row's programme where its amounts reveal a wage on some programmes (a claim's).
+    """
     model = type(row)
-    personal = personal_columns(model)
+    personal = personal_columns(model, program)
     return {
-        key: shown(principal, model, key, getattr(row, key)) if key in personal else getattr(row, key)
+        key: shown(principal, model, key, getattr(row, key), program) if key in personal else getattr(row, key)
         for key in read_fields(model)
     }
 

@@ -7,9 +7,14 @@ of them would make every query that asks for it take the resolvers without anyon
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from graphql import GraphQLObjectType
 
 from auth.policy import PERSONAL_DATA, PERSONAL_FIELDS
+from domain.beneficiaries.models import PovertyBeneficiary
+from domain.claims.models import Claim
 from domain.participants.models import Participant
 from domain.read_fields import read_fields
 from schema.app import schema
@@ -45,16 +50,30 @@ def test_the_lists_name_only_fields_that_exist_and_each_once() -> None:
     assert set(RESOLVER_ONLY) == set(LEAVES)
 
 
-def test_participant_fields_follow_the_declarations_beside_their_columns() -> None:
-    """The compiled leaves, the personal-data rules and the GraphQL fields of Participant are all one source."""
-    declared = read_fields(Participant)
-    graphql_type = schema._schema.get_type("Participant")
+#: The table-backed types whose served columns are declared beside the columns, and the GraphQL type of each.
+DECLARED: dict[type[Any], str] = {
+    Participant: "Participant",
+    Claim: "Claim",
+    PovertyBeneficiary: "PovertyBeneficiary",
+}
+
+#: Leaves computed from a column rather than served as it (``enrolled``: whether the link is set).
+DERIVED_LEAVES = {"PovertyBeneficiary": {"enrolled"}}
+
+
+@pytest.mark.parametrize("model", list(DECLARED), ids=lambda m: m.__name__)
+def test_fields_follow_the_declarations_beside_their_columns(model: type[Any]) -> None:
+    """The compiled leaves, the personal-data rules and the GraphQL fields of a type are all one source."""
+    typename = DECLARED[model]
+    declared = read_fields(model)
+    graphql_type = schema._schema.get_type(typename)
     assert isinstance(graphql_type, GraphQLObjectType)
-    assert LEAVES["Participant"] == {f.name: column for column, f in declared.items()}
+    derived = {k: v for k, v in LEAVES[typename].items() if k not in DERIVED_LEAVES.get(typename, {})}
+    assert derived == {f.name: column for column, f in declared.items()}
     for column, f in declared.items():
         assert f.name in graphql_type.fields, column
         if f.name != "id":  # the Relay id keeps the Node interface's description
             assert graphql_type.fields[f.name].description == f.description, column
-        assert PERSONAL_DATA[Participant].get(column) == f.treatment, column
-        assert PERSONAL_FIELDS["Participant"].get(f.name) == f.treatment, column
-    assert set(PERSONAL_DATA[Participant]) <= set(declared)
+        assert PERSONAL_DATA.get(model, {}).get(column) == f.treatment, column
+        assert PERSONAL_FIELDS.get(typename, {}).get(f.name) == f.treatment, column
+    assert set(PERSONAL_DATA.get(model, {})) <= set(declared)
