@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Annotated
 
 import strawberry
-from sqlalchemy import func, select, tuple_
-from sqlalchemy.orm import aliased
+from sqlalchemy import select
 from strawberry import relay
-from strawberry.dataloader import DataLoader
 
 from auth.policy import require_scope, shown, visible
 from auth.principal import Principal
@@ -26,8 +23,8 @@ from schema.core.context import Info
 from schema.core.enums import FundingSourceEnum, domain_value
 from schema.core.errors import BadInput
 from schema.core.ids import db_id
-from schema.core.loaders import MAX_BATCH
-from schema.core.pagination import CountedConnection, SortKey, check_first, decode_cursor, encode_cursor, page_of
+from schema.core.nested import ChildPages, child_connection
+from schema.core.pagination import CountedConnection, SortKey
 from schema.core.permissions import needs
 from schema.core.writes import UserError, require_local_id, run_write
 
@@ -89,78 +86,29 @@ class ContributionConnection(CountedConnection[ContributionNode]):
     pass
 
 
-def _pages(info: Info, limit: int) -> DataLoader[tuple[int, str | None], list[Contribution]]:
-    """One page of payments per participant: one windowed query for a whole batch of participants, narrowed
-    to participants the caller may see."""
-    principal, reader = info.context.principal, info.context.reader
-
-    async def load(keys: list[tuple[int, str | None]]) -> list[list[Contribution]]:
-        by_after: dict[str | None, list[int]] = defaultdict(list)
-        for participant_id, after in keys:
-            by_after[after].append(participant_id)
-        pages: dict[tuple[int, str | None], list[Contribution]] = defaultdict(list)
-        for after, ids in by_after.items():
-            c = Contribution
-            rank = func.row_number().over(partition_by=c.participant_id, order_by=(c.first_month, c.id)).label("rank")
-            inner = (
-                select(c, rank)
-                .join(Participant, Participant.id == c.participant_id)
-                .where(c.participant_id.in_(ids), visible(principal, Participant))
-            )
-            if after is not None:
-                value, row_id = decode_cursor(after, PERIOD_SORT, False)
-                inner = inner.where(tuple_(c.first_month, c.id) > (value, row_id))
-            sub = inner.subquery()
-            row = aliased(Contribution, sub)
-            stmt = (
-                select(row).where(sub.c.rank <= limit + 1).order_by(sub.c.participant_id, sub.c.first_month, sub.c.id)
-            )
-            for found in await reader.all(stmt):
-                pages[(found.participant_id, after)].append(found)
-        return [pages.get(k, []) for k in keys]
-
-    return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
-
-
-def _counts(info: Info) -> DataLoader[int, int]:
-    principal, reader = info.context.principal, info.context.reader
-
-    async def load(keys: list[int]) -> list[int]:
-        stmt = (
-            select(Contribution.participant_id, func.count())
-            .join(Participant, Participant.id == Contribution.participant_id)
-            .where(Contribution.participant_id.in_(keys), visible(principal, Participant))
-            .group_by(Contribution.participant_id)
-        )
-        counts = {int(r[0]): int(r[1]) for r in await reader.rows(stmt)}
-        return [counts.get(k, 0) for k in keys]
-
-    return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
+#: ``Participant.contributions``: a participant's payments, oldest first, for callers who may see the participant.
+PARTICIPANT_CONTRIBUTIONS: ChildPages[Contribution] = ChildPages(
+    name="contributions_of_participant",
+    model=Contribution,
+    parent=Contribution.participant_id,
+    sort=PERIOD_SORT,
+    scope=lambda principal, stmt: stmt.join(Participant, Participant.id == Contribution.participant_id).where(
+        visible(principal, Participant)
+    ),
+)
 
 
 async def contributions_of_participant(
     info: Info, participant_id: int, first: int | None, after: str | None
 ) -> ContributionConnection:
-    limit = check_first(first)
-    if after is not None:
-        decode_cursor(after, PERIOD_SORT, False)
-    loaders = info.context.loaders
-    pages = loaders.get_or_create(f"contributions_of_participant:{limit}", lambda: _pages(info, limit))
-    counts = loaders.get_or_create("contribution_counts", lambda: _counts(info))
-    rows: list[Contribution] = await pages.load((participant_id, after))
-
-    async def count() -> int:
-        result: int = await counts.load(participant_id)
-        return result
-
-    return page_of(
-        rows,
-        limit=limit,
-        after=after,
-        cursor_of=lambda r: encode_cursor(PERIOD_SORT, False, r.first_month, r.id),
+    return await child_connection(
+        info,
+        PARTICIPANT_CONTRIBUTIONS,
+        participant_id,
+        first,
+        after,
         to_node=lambda r: ContributionNode.from_row(r, info.context.principal),
         connection=ContributionConnection,
-        count_query=count,
     )
 
 
