@@ -70,6 +70,7 @@ LEAVES: dict[str, dict[str, str]] = {
     "Participant": {declared.name: column for column, declared in read_fields(Participant).items()},
     "Region": {"id": "code", "code": "code", "name": "name", "level": "level", "isCity": "is_city"},
     "ProgramEnrolment": {"program": "program", "since": "since"},
+    "ClaimStatusEvent": {"status": "status", "at": "at", "actor": "actor", "note": "note"},
     "Claim": {declared.name: column for column, declared in read_fields(Claim).items()},
     "PovertyBeneficiary": {
         **{declared.name: column for column, declared in read_fields(PovertyBeneficiary).items()},
@@ -85,6 +86,7 @@ RELATIONS: dict[tuple[str, str], str] = {
     ("Participant", "claims"): "connection",
     ("Claim", "participant"): "object",
     ("Claim", "region"): "object",
+    ("Claim", "history"): "list",
     ("PovertyBeneficiary", "region"): "object",
     ("PovertyBeneficiary", "participant"): "object",
 }
@@ -107,9 +109,9 @@ RESOLVER_ONLY: dict[str, dict[str, str]] = {
     },
     "Claim": {
         "benefits": "benefit lines carry wage-derived amounts and recipient NIKs per line",
-        "history": "the claim's audit events, masked by the audit trail's rules",
     },
     "ProgramEnrolment": {},
+    "ClaimStatusEvent": {},
     "PovertyBeneficiary": {},
 }
 

@@ -1,8 +1,8 @@
 """One statement per root field, the JSON built by the database: PostgreSQL and SQLite, one builder.
 
 For a plan whose every part the database can render exactly as the schema serialises it, the whole value
-of a root field — the participant, its region, programmes and page of claims, or a page of participants
-with all of that per row, ``totalCount`` and ``hasNextPage`` — comes back as one JSON text from one
+of a root field — the participant, its region, programmes and page of claims, a claim with its status
+history, or a page of participants with all of that per row, ``totalCount`` and ``hasNextPage`` — comes back as one JSON text from one
 statement; nested relations are correlated subqueries (the claims page with its own ``LIMIT``), so the
 statements per request do not grow with the page.
 
@@ -77,7 +77,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from auth.policy import personal_columns, pii_visible, shown_sql, visible
 from auth.principal import Principal
 from domain.beneficiaries.models import PovertyBeneficiary
-from domain.claims.models import Claim
+from domain.claims.models import Claim, ClaimEvent
 from domain.participants.models import Participant, ParticipantProgram
 from domain.participants.status import status_sql
 from domain.regions.models import Region
@@ -89,12 +89,14 @@ _P = Participant.__table__
 _R = Region.__table__
 _PP = ParticipantProgram.__table__
 _C = Claim.__table__
+_CE = ClaimEvent.__table__
 
 _MODELS: dict[str, type[Any]] = {
     "Participant": Participant,
     "Claim": Claim,
     "Region": Region,
     "ProgramEnrolment": ParticipantProgram,
+    "ClaimStatusEvent": ClaimEvent,
     "PovertyBeneficiary": PovertyBeneficiary,
 }
 
@@ -121,7 +123,7 @@ _SCALAR_SQL: dict[str, Callable[[Dialect, ColumnElement[Any], Any], ColumnElemen
 #: The scalars (besides enums) a JSON statement may carry; a plan asking for any other one goes to the resolvers.
 SQL_SCALARS = frozenset(_SCALAR_SQL)
 #: The relations :meth:`JsonBuilder.relation` joins in SQL.
-SQL_RELATIONS = frozenset({"region", "programs", "claims", "participant"})
+SQL_RELATIONS = frozenset({"region", "programs", "history", "claims", "participant"})
 
 
 def covers(plan: OperationPlan, schema: GraphQLSchema) -> bool:
@@ -210,12 +212,13 @@ class Dialect:
         return func.json(value) if self.sqlite else value
 
     def agg(self, element: ColumnElement[Any], order_by: Any, where: ColumnElement[bool] | None = None) -> Any:
-        """A JSON array of `element` over the rows, in `order_by` (on SQLite: the order of the rows' subquery,
-        which the caller sorts by the same key); ``[]`` when there are none."""
+        """A JSON array of `element` over the rows, in `order_by` (a column or a tuple of them; on SQLite: the
+        order of the rows' subquery, which the caller sorts by the same key); ``[]`` when there are none."""
         if self.sqlite:
             aggregated = func.json_group_array(element)  # '[]' over no rows, never NULL
             return aggregated if where is None else aggregated.filter(where)
-        ordered = func.json_agg(aggregate_order_by(element, order_by))
+        keys = order_by if isinstance(order_by, tuple) else (order_by,)
+        ordered = func.json_agg(aggregate_order_by(element, *keys))
         return func.coalesce(ordered if where is None else ordered.filter(where), literal_column("'[]'::json"))
 
     def element(self, array: ColumnElement[Any], last: bool) -> ColumnElement[Any]:
@@ -311,7 +314,8 @@ class Dialect:
 
     def ordered(self, rows: Select[Any], order_by: Any, name: str) -> FromClause | None:
         """On SQLite, `rows` sorted in a subquery for :meth:`agg` to aggregate in order (None on PostgreSQL)."""
-        return rows.order_by(order_by).subquery(name) if self.sqlite else None
+        keys = order_by if isinstance(order_by, tuple) else (order_by,)
+        return rows.order_by(*keys).subquery(name) if self.sqlite else None
 
 
 def _key_length(column: ColumnElement[Any]) -> int:
@@ -454,6 +458,18 @@ class JsonBuilder:
             programs = select(aggregated)
             programs = programs.where(mine) if ordered is None else programs.select_from(ordered)
             return self.sql.nested(programs.scalar_subquery())
+        if relation.name == "history":
+            # A claim's status events, oldest first (as the resolvers' loader orders them); a visible claim's
+            # history is the claim's own, so no scope of its own.
+            assert isinstance(relation.plan, ObjectPlan)
+            mine = _CE.c.claim_id == row.c.id
+            order = (_CE.c.at, _CE.c.id)
+            ordered = self.sql.ordered(select(*_CE.c).where(mine).correlate(row), order, "ce")
+            source = _CE if ordered is None else ordered
+            aggregated = self.sql.agg(self.object(relation.plan, source), (source.c.at, source.c.id))
+            events = select(aggregated)
+            events = events.where(mine) if ordered is None else events.select_from(ordered)
+            return self.sql.nested(events.scalar_subquery())
         if relation.name == "participant":
             # A claim's (or a beneficiary's) participant, re-scoped by the participants' own rule (as the
             # resolvers' loader does): one outside the caller's regions reads null, and so does none at all.

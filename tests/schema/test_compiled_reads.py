@@ -196,12 +196,13 @@ ALIASES = """query($m: String!, $id: ID!) {
 }"""
 
 
-# The claims roots (issue 20): a claim's stored leaves, its region and its participant (re-scoped by the
-# participants' rule, with that participant's own nested claims page).
+# The claims roots (issue 20): a claim's stored leaves, its region, its status history and its participant
+# (re-scoped by the participants' rule, with that participant's own nested claims page).
 CLAIM_LOOKUP = f"""query C1($n: String, $id: ID) {{
   claim(claimNumber: $n, id: $id) {{
     {CLAIM_FIELDS}
     region {{ id code name level isCity __typename }}
+    history {{ status at actor note __typename }}
     participant {{
       id membershipNumber nik fullName birthDate monthlyWage status region {{ code }} programs {{ program }}
       claims(first: 2) {{ totalCount edges {{ cursor node {{ claimNumber }} }} pageInfo {{ hasNextPage endCursor }} }}
@@ -213,7 +214,8 @@ CLAIMS_PAGE = f"""query C2($first: Int, $after: String, $filter: ClaimFilter, $o
   claims(first: $first, after: $after, filter: $filter, orderBy: $order) {{
     totalCount
     __typename
-    edges {{ cursor __typename node {{ {CLAIM_FIELDS} region {{ code }} participant {{ membershipNumber nik }} }} }}
+    edges {{ cursor __typename node {{ {CLAIM_FIELDS} region {{ code }} history {{ status at }}
+      participant {{ membershipNumber nik }} }} }}
     pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
   }}
 }}"""
