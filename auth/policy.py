@@ -296,6 +296,11 @@ def logged_as(model: type[Any], column: str) -> tuple[str, str]:
     return _GRAPHQL_PLACE[model][0], field_name(model, column)
 
 
+def logged_under(model: type[Any]) -> str:
+    """The column of a `model` row holding the id its reads are logged under (a benefit line's claim)."""
+    return _LOGGED_UNDER.get(model, "id")
+
+
 def mask_of(model: type[Any], column: str) -> Mask:
     """How a masked `column` of `model` is shown: as declared beside it, else as an identity number."""
     declared = read_fields(model).get(column)
@@ -312,7 +317,7 @@ def access_log_entry(principal: Principal, row: Any, column: str) -> tuple[str, 
     if column not in PERSONAL_DATA.get(model, {}) or getattr(row, column, None) is None or not pii_visible(principal):
         return None
     typename, name = logged_as(model, column)
-    return typename, getattr(row, _LOGGED_UNDER.get(model, "id")), name
+    return typename, getattr(row, logged_under(model)), name
 
 
 def _camel(column: str) -> str:

@@ -71,6 +71,14 @@ LEAVES: dict[str, dict[str, str]] = {
     "Region": {"id": "code", "code": "code", "name": "name", "level": "level", "isCity": "is_city"},
     "ProgramEnrolment": {"program": "program", "since": "since"},
     "ClaimStatusEvent": {"status": "status", "at": "at", "actor": "actor", "note": "note"},
+    "ClaimBenefit": {
+        "kind": "kind",
+        "recipientName": "recipient_name",
+        "recipientNik": "recipient_nik",
+        "relationship": "relationship",
+        "educationLevel": "education_level",
+        "amount": "amount",
+    },
     "Claim": {declared.name: column for column, declared in read_fields(Claim).items()},
     "PovertyBeneficiary": {
         **{declared.name: column for column, declared in read_fields(PovertyBeneficiary).items()},
@@ -87,6 +95,7 @@ RELATIONS: dict[tuple[str, str], str] = {
     ("Claim", "participant"): "object",
     ("Claim", "region"): "object",
     ("Claim", "history"): "list",
+    ("Claim", "benefits"): "list",
     ("PovertyBeneficiary", "region"): "object",
     ("PovertyBeneficiary", "participant"): "object",
 }
@@ -107,11 +116,10 @@ RESOLVER_ONLY: dict[str, dict[str, str]] = {
         "ancestors": "the region tree is served by the region resolvers and their DataLoader",
         "coverage": "a Monev figure: computed from the rollups with small-cell suppression",
     },
-    "Claim": {
-        "benefits": "benefit lines carry wage-derived amounts and recipient NIKs per line",
-    },
+    "Claim": {},
     "ProgramEnrolment": {},
     "ClaimStatusEvent": {},
+    "ClaimBenefit": {},
     "PovertyBeneficiary": {},
 }
 

@@ -1,10 +1,11 @@
 """One statement per root field, the JSON built by the database: PostgreSQL and SQLite, one builder.
 
 For a plan whose every part the database can render exactly as the schema serialises it, the whole value
-of a root field — the participant, its region, programmes and page of claims, a claim with its status
-history, or a page of participants with all of that per row, ``totalCount`` and ``hasNextPage`` — comes back as one JSON text from one
-statement; nested relations are correlated subqueries (the claims page with its own ``LIMIT``), so the
-statements per request do not grow with the page.
+of a root field — the participant, its region, programmes and page of claims, a claim with its benefit
+lines and status history, or a page of participants with all of that per row, ``totalCount`` and
+``hasNextPage`` — comes back as one JSON text from one statement; nested relations are correlated
+subqueries (the claims page with its own ``LIMIT``), so the statements per request do not grow with the
+page.
 
 The rules are the resolvers' rules, expressed as SQL by their owners: rows are narrowed by
 ``auth.policy.visible``, personal and wage-derived columns go through ``auth.policy.shown_sql`` (the SQL
@@ -74,10 +75,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
-from auth.policy import personal_columns, pii_visible, shown_sql, visible
+from auth.policy import logged_as, logged_under, personal_columns, pii_visible, shown_sql, visible
 from auth.principal import Principal
 from domain.beneficiaries.models import PovertyBeneficiary
-from domain.claims.models import Claim, ClaimEvent
+from domain.claims.models import Claim, ClaimBenefit, ClaimEvent
 from domain.participants.models import Participant, ParticipantProgram
 from domain.participants.status import status_sql
 from domain.regions.models import Region
@@ -90,6 +91,7 @@ _R = Region.__table__
 _PP = ParticipantProgram.__table__
 _C = Claim.__table__
 _CE = ClaimEvent.__table__
+_CB = ClaimBenefit.__table__
 
 _MODELS: dict[str, type[Any]] = {
     "Participant": Participant,
@@ -97,6 +99,7 @@ _MODELS: dict[str, type[Any]] = {
     "Region": Region,
     "ProgramEnrolment": ParticipantProgram,
     "ClaimStatusEvent": ClaimEvent,
+    "ClaimBenefit": ClaimBenefit,
     "PovertyBeneficiary": PovertyBeneficiary,
 }
 
@@ -123,7 +126,7 @@ _SCALAR_SQL: dict[str, Callable[[Dialect, ColumnElement[Any], Any], ColumnElemen
 #: The scalars (besides enums) a JSON statement may carry; a plan asking for any other one goes to the resolvers.
 SQL_SCALARS = frozenset(_SCALAR_SQL)
 #: The relations :meth:`JsonBuilder.relation` joins in SQL.
-SQL_RELATIONS = frozenset({"region", "programs", "history", "claims", "participant"})
+SQL_RELATIONS = frozenset({"region", "programs", "history", "benefits", "claims", "participant"})
 
 
 def covers(plan: OperationPlan, schema: GraphQLSchema) -> bool:
@@ -388,7 +391,7 @@ class JsonBuilder:
             else:
                 parts.append(self.relation(item, row))
         if self.pii and any(isinstance(i, Leaf) and i.column in personal_columns(model) for i in plan.items):
-            parts += [literal(ROW_ID, String), row.c.id]
+            parts += [literal(ROW_ID, String), row.c[logged_under(model)]]
         return self.sql.object(*parts)
 
     def entities(self, plan: ObjectPlan, keys: list[BindParameter[Any]]) -> Select[Any]:
@@ -470,6 +473,20 @@ class JsonBuilder:
             events = select(aggregated)
             events = events.where(mine) if ordered is None else events.select_from(ordered)
             return self.sql.nested(events.scalar_subquery())
+        if relation.name == "benefits":
+            # A claim's benefit lines in id order (as the resolvers' loader), each carrying its claim's
+            # programme: on a wage-based programme the amounts are withheld without pii:read (shown_sql reads
+            # the row's ``program``, as ``shown`` is given the claim's).
+            assert isinstance(relation.plan, ObjectPlan)
+            lines = (
+                select(*_CB.c, row.c.program.label("program"))
+                .where(_CB.c.claim_id == row.c.id)
+                .order_by(_CB.c.id)
+                .correlate(row)
+                .subquery("cb")
+            )
+            aggregated = self.sql.agg(self.object(relation.plan, lines), lines.c.id)
+            return self.sql.nested(select(aggregated).select_from(lines).scalar_subquery())
         if relation.name == "participant":
             # A claim's (or a beneficiary's) participant, re-scoped by the participants' own rule (as the
             # resolvers' loader does): one outside the caller's regions reads null, and so does none at all.
@@ -604,7 +621,7 @@ class Finish:
         self.notes = pii_notes
         #: Per object plan (by identity), its personal leaves as (JSON key, field name): worked out once per
         #: page, not once per object and leaf.
-        self._personal: dict[int, list[tuple[str, str]]] = {}
+        self._personal: dict[int, list[tuple[str, str, str]]] = {}
         #: Per plan (by identity), :meth:`busy`.
         self._busy: dict[int, bool] = {}
 
@@ -639,9 +656,9 @@ class Finish:
             else:
                 self.object(item.plan, value[item.key])
         if row_id is not None:
-            for key, name in self.personal_leaves(plan):
+            for key, typename, name in self.personal_leaves(plan):
                 if value[key] is not None:
-                    self.notes.append((plan.typename, row_id, name))
+                    self.notes.append((typename, row_id, name))
 
     def busy(self, plan: ObjectPlan | ConnectionPlan) -> bool:
         """Whether anything under `plan` is left to Python (a cursor to encode, a personal field to note): a
@@ -657,12 +674,17 @@ class Finish:
             self._busy[id(plan)] = found
         return found
 
-    def personal_leaves(self, plan: ObjectPlan) -> list[tuple[str, str]]:
-        """The leaves of `plan` that are personal data (``auth.policy.personal_columns``), in plan order."""
+    def personal_leaves(self, plan: ObjectPlan) -> list[tuple[str, str, str]]:
+        """The leaves of `plan` that are personal data (``auth.policy.personal_columns``), in plan order, each
+        as (JSON key, entity type, field) of the access log (``auth.policy.logged_as``: a benefit line's
+        recipient NIK is a read of its claim)."""
         found = self._personal.get(id(plan))
         if found is None:
-            personal = personal_columns(_MODELS[plan.typename])
-            found = [(i.key, i.name) for i in plan.items if isinstance(i, Leaf) and i.column in personal]
+            model = _MODELS[plan.typename]
+            personal = personal_columns(model)
+            found = [
+                (i.key, *logged_as(model, i.column)) for i in plan.items if isinstance(i, Leaf) and i.column in personal
+            ]
             self._personal[id(plan)] = found
         return found
 

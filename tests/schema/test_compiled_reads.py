@@ -22,7 +22,7 @@ from api.settings import Settings
 from auth.scopes import Role, Scope
 from domain.audit.models import DataAccessEvent
 from domain.beneficiaries.models import PovertyBeneficiary
-from domain.claims.models import Claim
+from domain.claims.models import Claim, ClaimBenefit
 from domain.participants.models import Participant
 from domain.participants.phone import mask_phone_number
 from schema.claims.filters import SUBMITTED_SORT
@@ -203,6 +203,7 @@ CLAIM_LOOKUP = f"""query C1($n: String, $id: ID) {{
     {CLAIM_FIELDS}
     region {{ id code name level isCity __typename }}
     history {{ status at actor note __typename }}
+    benefits {{ kind recipientName recipientNik relationship educationLevel amount __typename }}
     participant {{
       id membershipNumber nik fullName birthDate monthlyWage status region {{ code }} programs {{ program }}
       claims(first: 2) {{ totalCount edges {{ cursor node {{ claimNumber }} }} pageInfo {{ hasNextPage endCursor }} }}
@@ -215,7 +216,7 @@ CLAIMS_PAGE = f"""query C2($first: Int, $after: String, $filter: ClaimFilter, $o
     totalCount
     __typename
     edges {{ cursor __typename node {{ {CLAIM_FIELDS} region {{ code }} history {{ status at }}
-      participant {{ membershipNumber nik }} }} }}
+      benefits {{ kind recipientNik amount }} participant {{ membershipNumber nik }} }} }}
     pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
   }}
 }}"""
@@ -302,6 +303,16 @@ async def _samples(engine: AsyncEngine) -> dict[str, Any]:
             )
         ).one()
     found["first_claim_cursor"] = encode_cursor(SUBMITTED_SORT, False, first.submitted_at, first.id)
+    async with engine.connect() as conn:
+        found["claim_with_recipient_nik"] = (
+            await conn.execute(
+                select(Claim.claim_number)
+                .join(ClaimBenefit, ClaimBenefit.claim_id == Claim.id)
+                .where(ClaimBenefit.recipient_nik.is_not(None))
+                .order_by(Claim.id)
+                .limit(1)
+            )
+        ).scalar_one()
     async with engine.connect() as conn:
         for prefix in ("52.03", "52.71"):
             claim = (
@@ -858,6 +869,8 @@ LOGGED = {
     "entities": (ENTITIES.replace("nik", "nik birthDate"), None),
     "claims": (CLAIMS_PAGE, {"first": 20}),
     "claim": (CLAIM_LOOKUP, "claim"),
+    # A benefit line's recipient NIK is logged as a read of its claim (and nothing else is personal here).
+    "benefits": ("query($n: String) { claim(claimNumber: $n) { benefits { recipientNik amount } } }", "benefits"),
     "node": (NODE, "node"),
     "beneficiaries": (BENEFICIARIES_PAGE, {"first": 20}),
     # One entity type per request here (the test reads the log's last row): no participant NIK beside it.
@@ -882,6 +895,8 @@ async def test_unmasked_reads_are_logged_alike(
     east = samples["52.03"]
     if variables == "claim":
         variables = {"n": samples["claim_52.03"].claim_number}
+    if variables == "benefits":
+        variables = {"n": samples["claim_with_recipient_nik"]}
     if variables == "nik":
         variables = {"nik": samples["beneficiary_nik_repeated"]}
     if variables == "node":
@@ -899,33 +914,42 @@ async def test_unmasked_reads_are_logged_alike(
         ]
         variables = {"m": east.membership_number, "representations": reps}
 
-    async def last_event() -> tuple[str, list[str], list[str], int]:
+    async def newest_id() -> int:
         async with engine.connect() as conn:
-            row = (
+            return int((await conn.execute(select(func.coalesce(func.max(DataAccessEvent.id), 0)))).scalar_one())
+
+    async def written_after(last: int) -> list[tuple[str, list[str], list[str]]]:
+        """The access-log rows written since row `last`, one per entity type, in type order."""
+        async with engine.connect() as conn:
+            rows = (
                 await conn.execute(
                     select(DataAccessEvent.entity_type, DataAccessEvent.entity_ids, DataAccessEvent.fields)
-                    .order_by(DataAccessEvent.id.desc())
-                    .limit(1)
+                    .where(DataAccessEvent.id > last)
+                    .order_by(DataAccessEvent.entity_type)
                 )
-            ).one()
-            total = (await conn.execute(select(func.count()).select_from(DataAccessEvent))).scalar_one()
-        return row.entity_type, list(row.entity_ids), list(row.fields), int(total)
+            ).all()
+        return [(r.entity_type, list(r.entity_ids), list(r.fields)) for r in rows]
 
+    start = await newest_id()
     await resolvers.gql(query, variables, callers["admin"])  # the same database: its access log too
-    by_resolvers = await last_event()
+    middle = await newest_id()
+    by_resolvers = await written_after(start)
     before, roots = counters(app).compiled, counters(app).json_roots
     await gql(query, variables, callers["admin"])
     assert counters(app).compiled == before + 1
     assert counters(app).json_roots > roots, "the JSON statements should have answered it"
-    by_compiled = await last_event()
-    assert by_compiled[:3] == by_resolvers[:3]
-    assert by_compiled[3] == by_resolvers[3] + 1
-    assert by_compiled[1], "the reads should have returned participants"
+    by_compiled = await written_after(middle)
+    assert by_compiled == by_resolvers
+    assert by_compiled, "the reads should have returned personal data"
+    assert all(ids for _, ids, _ in by_compiled), by_compiled
     if shape == "page":  # the seeded data gives two participants in three a number
-        assert "phoneNumber" in by_compiled[2], by_compiled
+        assert any("phoneNumber" in fields for _, _, fields in by_compiled), by_compiled
+    if shape == "benefits":
+        assert by_compiled == [("Claim", by_compiled[0][1], ["recipientNik"])], by_compiled
     # Masked output (no pii:read) is not personal data read: nothing is logged.
+    end = await newest_id()
     await gql(S2, {"m": samples["52.03"].membership_number}, callers["analyst_5203"])
-    assert (await last_event())[3] == by_compiled[3]
+    assert await newest_id() == end
 
 
 def test_the_plan_cache_is_bounded_and_counts_evictions() -> None:
