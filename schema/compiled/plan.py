@@ -92,6 +92,7 @@ RELATIONS: dict[tuple[str, str], str] = {
     ("Participant", "region"): "object",
     ("Participant", "programs"): "list",
     ("Participant", "claims"): "connection",
+    ("Participant", "beneficiary"): "object",
     ("Claim", "participant"): "object",
     ("Claim", "region"): "object",
     ("Claim", "history"): "list",
@@ -108,7 +109,6 @@ RESOLVER_ONLY: dict[str, dict[str, str]] = {
     "Participant": {
         "employer": "an employer's row is scoped and loaded by its own DataLoader; rarely asked with a page",
         "contributions": "the ledger is wage-derived per row (employer payments) and paged by its own query",
-        "beneficiary": "a join by NIK across the poverty registry, scoped by the beneficiaries' own rule",
     },
     "Region": {
         "parent": "the region tree is served by the region resolvers and their DataLoader",

@@ -77,7 +77,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from auth.policy import logged_as, logged_under, personal_columns, pii_visible, shown_sql, visible
 from auth.principal import Principal
-from domain.beneficiaries.models import PovertyBeneficiary
+from domain.beneficiaries.models import LATEST_SNAPSHOT, PovertyBeneficiary
 from domain.claims.models import Claim, ClaimBenefit, ClaimEvent
 from domain.participants.models import Participant, ParticipantProgram
 from domain.participants.status import status_sql
@@ -92,6 +92,7 @@ _PP = ParticipantProgram.__table__
 _C = Claim.__table__
 _CE = ClaimEvent.__table__
 _CB = ClaimBenefit.__table__
+_PB = PovertyBeneficiary.__table__
 
 _MODELS: dict[str, type[Any]] = {
     "Participant": Participant,
@@ -126,7 +127,7 @@ _SCALAR_SQL: dict[str, Callable[[Dialect, ColumnElement[Any], Any], ColumnElemen
 #: The scalars (besides enums) a JSON statement may carry; a plan asking for any other one goes to the resolvers.
 SQL_SCALARS = frozenset(_SCALAR_SQL)
 #: The relations :meth:`JsonBuilder.relation` joins in SQL.
-SQL_RELATIONS = frozenset({"region", "programs", "history", "benefits", "claims", "participant"})
+SQL_RELATIONS = frozenset({"region", "programs", "history", "benefits", "claims", "participant", "beneficiary"})
 
 
 def covers(plan: OperationPlan, schema: GraphQLSchema) -> bool:
@@ -500,6 +501,19 @@ class JsonBuilder:
                 .scalar_subquery()
             )
             return self.sql.nested(participant)
+        if relation.name == "beneficiary":
+            # A participant's poverty-registry record: the rows linked to it that the caller may see by the
+            # beneficiaries' own rule, the latest snapshot first (LATEST_SNAPSHOT, as the resolvers' loader).
+            assert isinstance(relation.plan, ObjectPlan)
+            beneficiary = (
+                select(self.object(relation.plan, _PB))
+                .where(_PB.c.participant_id == row.c.id, visible(self.principal, PovertyBeneficiary))
+                .order_by(*(_PB.c[column].desc() for column in LATEST_SNAPSHOT))
+                .limit(1)
+                .correlate(row)
+                .scalar_subquery()
+            )
+            return self.sql.nested(beneficiary)
         if relation.name == "claims":
             assert isinstance(relation.plan, ConnectionPlan)
             return self.sql.nested(self.claims(relation, row))

@@ -102,8 +102,17 @@ JSON_PAGE = """query J1($region: String, $first: Int, $claims: Int) {
     pageInfo { hasPreviousPage hasNextPage }
     edges { node { id membershipNumber fullName nik monthlyWage phoneNumber registeredAt region { name code }
       programs { program }
+      beneficiary { id nik familyCardNumber birthDate decile extremePoor source snapshotDate enrolled }
       claims(first: $claims) { totalCount edges { node { claimNumber program status amountApproved paidAt } } }
     } }
+  }
+}"""
+
+LINKED = """query L($m: String!) {
+  participant(membershipNumber: $m) {
+    membershipNumber
+    beneficiary { id nik familyCardNumber birthDate decile extremePoor source snapshotDate enrolled region { code }
+      participant { membershipNumber } }
   }
 }"""
 
@@ -129,6 +138,8 @@ JSON_CASES = {
     "json_lookup_east": 1,
     "json_lookup_city": 1,
     "json_lookup_missing": 1,
+    "json_lookup_linked_east": 1,
+    "json_lookup_linked_city": 1,
     "json_page": 1,
     "json_page_empty": 1,
     "json_page_one_claim": 1,
@@ -304,6 +315,19 @@ async def _samples(engine: AsyncEngine) -> dict[str, Any]:
         ).one()
     found["first_claim_cursor"] = encode_cursor(SUBMITTED_SORT, False, first.submitted_at, first.id)
     async with engine.connect() as conn:
+        for prefix in ("52.03", "52.71"):
+            # Registry rows of several snapshots first, so the latest-snapshot rule has something to decide.
+            found[f"linked_{prefix}"] = (
+                await conn.execute(
+                    select(Participant.membership_number)
+                    .join(PovertyBeneficiary, PovertyBeneficiary.participant_id == Participant.id)
+                    .where(Participant.region_code.startswith(prefix))
+                    .group_by(Participant.id, Participant.membership_number)
+                    .order_by(func.count(PovertyBeneficiary.id).desc(), Participant.id)
+                    .limit(1)
+                )
+            ).scalar_one()
+    async with engine.connect() as conn:
         found["claim_with_recipient_nik"] = (
             await conn.execute(
                 select(Claim.claim_number)
@@ -396,6 +420,9 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         ("json_lookup_east", JSON_LOOKUP, {"m": east.membership_number}),
         ("json_lookup_city", JSON_LOOKUP, {"m": city.membership_number}),
         ("json_lookup_missing", JSON_LOOKUP, {"m": "00000000000"}),
+        # A participant linked to registry rows (the latest snapshot speaks), in 52.03 and in 52.71.
+        ("json_lookup_linked_east", LINKED, {"m": samples["linked_52.03"]}),
+        ("json_lookup_linked_city", LINKED, {"m": samples["linked_52.71"]}),
         ("json_page", JSON_PAGE, {"region": "52", "first": 20, "claims": 3}),
         ("json_page_empty", JSON_PAGE, {"region": "52.71.01", "first": 5, "claims": 3}),
         ("json_page_one_claim", JSON_PAGE, {"region": "52.03", "first": 3, "claims": 1}),
@@ -537,6 +564,8 @@ async def test_same_json_on_both_paths(
         assert "errors" not in resolved, (name, resolved.get("errors"))
         assert answered == 1, f"{name}: the compiled path should have answered it"
         assert counters(app).json_roots == before + JSON_CASES[name], f"{name}: JSON statements should answer it"
+        if name.startswith("json_lookup_linked") and resolved["data"]["participant"] is not None:
+            assert resolved["data"]["participant"]["beneficiary"] is not None, (name, "should have a registry row")
 
 
 async def test_json_statements_rebind_every_value_of_their_compiled_text(
