@@ -410,12 +410,15 @@ def shown_sql(
     column: str,
     value: ColumnElement[Any],
     program: ColumnElement[Any] | None = None,
+    *,
+    wage_based: ColumnElement[bool] | None = None,
 ) -> ColumnElement[Any]:
     """:func:`shown` as a SQL column expression: the same rules (:func:`treatment`), applied by the database.
 
     For reads whose JSON the database builds (schema.compiled.sql_json). Masking is the column's
     :class:`~domain.read_fields.Mask` in SQL (``domain.nik.mask_identifier_sql`` for identifiers); a wage-derived column
-    (a claim's amount) is withheld only on rows whose `program` pays wage-based amounts.
+    is withheld only on rows whose amounts reveal a wage: a claim's (or benefit line's) whose `program` pays
+    wage-based amounts, or a row whose own `wage_based` condition says so (a payment: ``reveals_wage_sql``).
     """
     always = treatment(principal, model, column, wage_based=False)
     if_wage_based = treatment(principal, model, column, wage_based=True)
@@ -427,9 +430,11 @@ def shown_sql(
 
     if always == if_wage_based:
         return apply(always)
-    if program is None:
-        raise ValueError(f"{column!r} of {model.__name__} depends on the programme: pass its column")
-    return case((program.in_(sorted(WAGE_BASED_PROGRAMS)), apply(if_wage_based)), else_=apply(always))
+    if wage_based is None:
+        if program is None:
+            raise ValueError(f"{column!r} of {model.__name__} depends on the row: pass its programme or wage_based")
+        wage_based = program.in_(sorted(WAGE_BASED_PROGRAMS))
+    return case((wage_based, apply(if_wage_based)), else_=apply(always))
 
 
 def masked_changes(principal: Principal, changes: Any) -> tuple[Any, set[str]]:

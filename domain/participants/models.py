@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     DDL,
     CheckConstraint,
+    ColumnElement,
     Date,
     Enum,
     ForeignKey,
@@ -264,6 +266,11 @@ class Contribution(Base):
     def reveals_wage(self) -> bool:
         """An employer's payment is a percentage of the wage, so its amount is as personal as the wage."""
         return self.payer is FundingSource.EMPLOYER
+
+    @staticmethod
+    def reveals_wage_sql(payer: ColumnElement[Any]) -> ColumnElement[bool]:
+        """:attr:`reveals_wage` as a SQL condition on a `payer` column (the compiled reads' JSON statements)."""
+        return payer == FundingSource.EMPLOYER
 
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(200))

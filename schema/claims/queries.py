@@ -31,7 +31,7 @@ PARTICIPANT_CLAIMS: ChildPages[Claim] = ChildPages(
     model=Claim,
     parent=Claim.participant_id,
     sort=SUBMITTED_SORT,
-    scope=lambda principal, stmt: stmt.where(visible(principal, Claim)),
+    visible=lambda principal: visible(principal, Claim),
 )
 
 

@@ -71,6 +71,18 @@ LEAVES: dict[str, dict[str, str]] = {
     "Region": {"id": "code", "code": "code", "name": "name", "level": "level", "isCity": "is_city"},
     "ProgramEnrolment": {"program": "program", "since": "since"},
     "ClaimStatusEvent": {"status": "status", "at": "at", "actor": "actor", "note": "note"},
+    "Contribution": {
+        "id": "id",
+        "months": "months",
+        "from": "period_from",
+        "to": "period_to",
+        "amount": "amount",
+        "payer": "payer",
+        "payerRegionCode": "payer_region_code",
+        "programs": "programs",
+        "reference": "reference",
+        "receivedAt": "received_at",
+    },
     "ClaimBenefit": {
         "kind": "kind",
         "recipientName": "recipient_name",
@@ -92,6 +104,7 @@ RELATIONS: dict[tuple[str, str], str] = {
     ("Participant", "region"): "object",
     ("Participant", "programs"): "list",
     ("Participant", "claims"): "connection",
+    ("Participant", "contributions"): "connection",
     ("Participant", "beneficiary"): "object",
     ("Claim", "participant"): "object",
     ("Claim", "region"): "object",
@@ -108,7 +121,6 @@ RELATIONS: dict[tuple[str, str], str] = {
 RESOLVER_ONLY: dict[str, dict[str, str]] = {
     "Participant": {
         "employer": "an employer's row is scoped and loaded by its own DataLoader; rarely asked with a page",
-        "contributions": "the ledger is wage-derived per row (employer payments) and paged by its own query",
     },
     "Region": {
         "parent": "the region tree is served by the region resolvers and their DataLoader",
@@ -119,6 +131,7 @@ RESOLVER_ONLY: dict[str, dict[str, str]] = {
     "Claim": {},
     "ProgramEnrolment": {},
     "ClaimStatusEvent": {},
+    "Contribution": {},
     "ClaimBenefit": {},
     "PovertyBeneficiary": {},
 }

@@ -48,10 +48,10 @@ from domain.claims.models import Claim
 from domain.participants.models import Participant
 from domain.participants.status import paid_through_needed
 from schema.beneficiaries.filters import BENEFICIARY_SORTS, BeneficiaryOrder, beneficiary_conditions
-from schema.claims.filters import CLAIM_SORTS, SUBMITTED_SORT, ClaimOrder, claim_conditions
+from schema.claims.filters import CLAIM_SORTS, ClaimOrder, claim_conditions
 from schema.compiled.cache import BoundedCache
 from schema.compiled.plan import ConnectionPlan, ObjectPlan, OperationPlan, Relation, RootPlan, TypedPlans
-from schema.compiled.sql_json import Finish, JsonBuilder, NestedPage, covers
+from schema.compiled.sql_json import NESTED, Finish, JsonBuilder, NestedPage, covers
 from schema.compiled.sql_text import compile_text
 from schema.core.context import Context
 from schema.core.entities import check_representations
@@ -385,8 +385,8 @@ class _Run:
         return rows
 
     def nested_pages(self, plan: ObjectPlan) -> _NestedPages:
-        """Each nested claims page's ``first`` and ``after`` anywhere under `plan` (a claim's participant's
-        claims too), checked as the resolvers check them (BadInput and a malformed cursor: Fallback); a
+        """Each nested page's ``first`` and ``after`` anywhere under `plan` (a claim's participant's claims
+        too), checked as the resolvers check them (BadInput and a malformed cursor: Fallback); a
         cursor's values become bind parameters of the JSON statement."""
         nested = _NestedPages()
         self._collect_pages(plan, nested)
@@ -406,8 +406,9 @@ class _Run:
                 nested.pages[id(relation)] = NestedPage(limit)
                 nested.key += ((limit, False),)
             else:
-                value, row_id = decode_cursor(after, SUBMITTED_SORT, False)
-                binds = (bindparam(None, value, type_=Claim.submitted_at.type), bindparam(None, row_id, type_=Integer))
+                sort = NESTED[(plan.typename, relation.name)].sort
+                value, row_id = decode_cursor(after, sort, False)
+                binds = (bindparam(None, value, type_=sort.column.type), bindparam(None, row_id, type_=Integer))
                 nested.pages[id(relation)] = NestedPage(limit, binds)
                 nested.binds += binds
                 nested.values += [value, row_id]

@@ -38,7 +38,8 @@ compiled engine: a plan it does not cover goes to the resolvers. The roots compi
 ``participant``, ``participants``, ``claim``, ``claims``, ``beneficiary``, ``beneficiaries``, and
 ``_entities`` (one statement per type present) and ``node`` of these three types (a claim's or a
 beneficiary's ``participant`` is re-scoped by the participants' ``visible``, as the resolvers' loader
-does); ``region(s)`` are answered by the resolvers.
+does); ``region(s)`` are answered by the resolvers. The nested connections (a participant's claims and
+payments) are paged from the resolvers' own declarations (:data:`NESTED`, ``schema.core.nested``).
 """
 
 from __future__ import annotations
@@ -50,7 +51,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from graphql import GraphQLEnumType, GraphQLObjectType, GraphQLScalarType, GraphQLSchema, get_named_type
+from graphql import (
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    get_named_type,
+)
 from sqlalchemy import (
     BigInteger,
     BindParameter,
@@ -79,17 +88,18 @@ from auth.policy import logged_as, logged_under, personal_columns, pii_visible, 
 from auth.principal import Principal
 from domain.beneficiaries.models import LATEST_SNAPSHOT, PovertyBeneficiary
 from domain.claims.models import Claim, ClaimBenefit, ClaimEvent
-from domain.participants.models import Participant, ParticipantProgram
+from domain.participants.models import Contribution, Participant, ParticipantProgram
 from domain.participants.status import status_sql
 from domain.regions.models import Region
-from schema.claims.filters import SUBMITTED_SORT
+from schema.claims.queries import PARTICIPANT_CLAIMS
 from schema.compiled.plan import ConnectionPlan, Leaf, ObjectPlan, OperationPlan, Relation, TypedPlans, Typename
+from schema.core.nested import ChildPages
 from schema.core.pagination import SortKey, after_key, encode_cursor_of_encoded
+from schema.participants.contributions import PARTICIPANT_CONTRIBUTIONS
 
 _P = Participant.__table__
 _R = Region.__table__
 _PP = ParticipantProgram.__table__
-_C = Claim.__table__
 _CE = ClaimEvent.__table__
 _CB = ClaimBenefit.__table__
 _PB = PovertyBeneficiary.__table__
@@ -101,6 +111,7 @@ _MODELS: dict[str, type[Any]] = {
     "ProgramEnrolment": ParticipantProgram,
     "ClaimStatusEvent": ClaimEvent,
     "ClaimBenefit": ClaimBenefit,
+    "Contribution": Contribution,
     "PovertyBeneficiary": PovertyBeneficiary,
 }
 
@@ -112,6 +123,12 @@ class NotInSql(Exception):
     this is a bug of this module, never an answer to a request.
     """
 
+
+#: The nested connections, by (parent type, field): the declarations the resolvers page them by.
+NESTED: dict[tuple[str, str], ChildPages[Any]] = {
+    ("Participant", "claims"): PARTICIPANT_CLAIMS,
+    ("Participant", "contributions"): PARTICIPANT_CONTRIBUTIONS,
+}
 
 #: How each GraphQL scalar is rendered in SQL exactly as the schema's ``serialize`` would render it; each
 #: gets the dialect's constructs (:class:`Dialect`), the value, and the column's type.
@@ -127,7 +144,9 @@ _SCALAR_SQL: dict[str, Callable[[Dialect, ColumnElement[Any], Any], ColumnElemen
 #: The scalars (besides enums) a JSON statement may carry; a plan asking for any other one goes to the resolvers.
 SQL_SCALARS = frozenset(_SCALAR_SQL)
 #: The relations :meth:`JsonBuilder.relation` joins in SQL.
-SQL_RELATIONS = frozenset({"region", "programs", "history", "benefits", "claims", "participant", "beneficiary"})
+SQL_RELATIONS = frozenset({"region", "programs", "history", "benefits", "participant", "beneficiary"}) | {
+    name for _, name in NESTED
+}
 
 
 def covers(plan: OperationPlan, schema: GraphQLSchema) -> bool:
@@ -157,11 +176,22 @@ def _covers(plan: ObjectPlan | ConnectionPlan | TypedPlans, schema: GraphQLSchem
     return True
 
 
+#: Text columns holding a list of codes separated by single spaces, served as a list of strings (a payment's
+#: programmes, ``"JKK JKM"``: ``ContributionNode.from_row`` splits them).
+_WORDS = frozenset({("contributions", "programs")})
+
+
+def _is_list(graphql_type: Any) -> bool:
+    return isinstance(graphql_type.of_type if isinstance(graphql_type, GraphQLNonNull) else graphql_type, GraphQLList)
+
+
 def _in_sql(graphql_type: Any, leaf: Leaf, column: Any) -> bool:
     """Whether a leaf renders on both databases: a known scalar or an enum, and what its rendering needs of
     the column (a global id's key of bounded length, a decimal's scale: :class:`Dialect`)."""
     if leaf.name == "id":
         return isinstance(column.type, Integer) or isinstance(getattr(column.type, "length", None), int)
+    if _is_list(graphql_type) != ((column.table.name, column.key) in _WORDS):
+        return False  # a list leaf renders only from a column of words
     named = get_named_type(graphql_type)
     if isinstance(named, GraphQLEnumType):
         return True
@@ -172,8 +202,8 @@ def _in_sql(graphql_type: Any, leaf: Leaf, column: Any) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class NestedPage:
-    """A nested claims page: its ``first`` (checked as the resolvers check it) and its ``after`` cursor's
-    (submittedAt, id) as bind parameters, so that compiled text can be run again with another cursor."""
+    """A nested page (claims, payments): its ``first`` (checked as the resolvers check it) and its ``after``
+    cursor's (sort value, id) as bind parameters, so that compiled text can be run again with another cursor."""
 
     limit: int
     after: tuple[BindParameter[Any], BindParameter[Any]] | None = None
@@ -210,6 +240,13 @@ class Dialect:
 
     def array(self, *parts: Any) -> ColumnElement[Any]:
         return func.json_array(*parts) if self.sqlite else func.json_build_array(*parts)
+
+    def words(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A JSON array of the words of a text of single-space-separated codes (``[]`` for an empty one)."""
+        if self.sqlite:
+            quoted = literal('["', String).concat(func.replace(value, literal(" ", String), literal('","', String)))
+            return case((value == literal("", String), func.json_array()), else_=func.json(quoted.concat('"]')))
+        return func.array_to_json(func.string_to_array(value, literal(" ", String)))
 
     def nested(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
         """A JSON value from a (scalar) subquery, embedded as JSON in the object around it."""
@@ -390,7 +427,7 @@ class JsonBuilder:
             elif isinstance(item, Leaf):
                 parts.append(self.leaf(plan.typename, model, graphql_type, item, row))
             else:
-                parts.append(self.relation(item, row))
+                parts.append(self.relation(plan.typename, item, row))
         if self.pii and any(isinstance(i, Leaf) and i.column in personal_columns(model) for i in plan.items):
             parts += [literal(ROW_ID, String), row.c[logged_under(model)]]
         return self.sql.object(*parts)
@@ -420,11 +457,15 @@ class JsonBuilder:
         program = row.c.get("program")
         value: ColumnElement[Any] = column
         if leaf.column in personal_columns(model, wage_based=True):
-            value = shown_sql(self.principal, model, leaf.column, column, program)
+            # A payment says itself whether its amount reveals a wage; a claim's (or a line's) programme does.
+            reveals = Contribution.reveals_wage_sql(row.c.payer) if model is Contribution else None
+            value = shown_sql(self.principal, model, leaf.column, column, program, wage_based=reveals)
         elif model is Participant and leaf.column == "status":
             value = status_sql(column, row.c.paid_through, self.today)
         elif model is PovertyBeneficiary and leaf.name == "enrolled":
             value = column.is_not(None)  # as BeneficiaryNode.from_row: a linked participant
+        if (model.__tablename__, leaf.column) in _WORDS:
+            return self.sql.words(value)
         named = get_named_type(graphql_type.fields[leaf.name].type)
         if isinstance(named, GraphQLEnumType):
             return self.enum(named, value)
@@ -444,7 +485,7 @@ class JsonBuilder:
 
     # --- relations ------------------------------------------------------------------------------------------
 
-    def relation(self, relation: Relation, row: FromClause) -> ColumnElement[Any]:
+    def relation(self, typename: str, relation: Relation, row: FromClause) -> ColumnElement[Any]:
         if relation.name == "region":
             assert isinstance(relation.plan, ObjectPlan)
             region = (
@@ -514,37 +555,40 @@ class JsonBuilder:
                 .scalar_subquery()
             )
             return self.sql.nested(beneficiary)
-        if relation.name == "claims":
+        spec = NESTED.get((typename, relation.name))
+        if spec is not None:
             assert isinstance(relation.plan, ConnectionPlan)
-            return self.sql.nested(self.claims(relation, row))
+            return self.sql.nested(self.child_page(spec, relation, row))
         raise NotInSql(relation.name)
 
-    def claims(self, relation: Relation, row: FromClause) -> ColumnElement[Any]:
-        """One participant's first page of visible claims (oldest first), as a connection."""
+    def child_page(self, spec: ChildPages[Any], relation: Relation, row: FromClause) -> ColumnElement[Any]:
+        """One parent's first page of its visible child rows (`spec`: oldest first by its sort key), as a
+        connection: the rows, order, keyset and visibility the resolvers page with (schema.core.nested)."""
         plan = relation.plan
         assert isinstance(plan, ConnectionPlan)
         page_of = self.pages[id(relation)]
         limit = page_of.limit
-        claims = _C
-        scoped = and_(claims.c.participant_id == row.c.id, visible(self.principal, Claim))
+        table = spec.model.__table__
+        sort, row_id = table.c[spec.sort.column.key], table.c.id
+        scoped = and_(table.c[spec.parent.key] == row.c.id, spec.visible(self.principal))
         after = scoped
         if page_of.after is not None:
-            after = and_(scoped, after_key(claims.c.submitted_at, claims.c.id, False, *page_of.after))
-        ranked = func.row_number().over(order_by=(claims.c.submitted_at, claims.c.id))
-        # Correlated to the participant row explicitly: SQLAlchemy correlates a scalar subquery only to the
+            after = and_(scoped, after_key(sort, row_id, False, *page_of.after))
+        ranked = func.row_number().over(order_by=(sort, row_id))
+        # Correlated to the parent row explicitly: SQLAlchemy correlates a scalar subquery only to the
         # select right around it, and these sit one level deeper.
         page = (
-            select(*claims.c, ranked.label("n"))
+            select(*table.c, ranked.label("n"))
             .where(after)
-            .order_by(claims.c.submitted_at, claims.c.id)
+            .order_by(sort, row_id)
             .limit(limit + 1)
             .correlate(row)
             .subquery("cp")
         )
         count = None
         if plan.wants_count:
-            count = select(func.count()).select_from(claims).where(scoped).correlate(row).scalar_subquery()
-        cursor = self.cursor(SUBMITTED_SORT, page.c.submitted_at, page.c.id)
+            count = select(func.count()).select_from(table).where(scoped).correlate(row).scalar_subquery()
+        cursor = self.cursor(spec.sort, page.c[sort.key], page.c.id)
         has_previous = literal(page_of.after is not None)
         document = select(self.connection(plan, page, page.c.n, limit, cursor, has_previous=has_previous, count=count))
         # An aggregate over the page (one row, also when it is empty) only when its rows are asked for.
@@ -663,8 +707,8 @@ class Finish:
         for item in plan.items:
             if not isinstance(item, Relation) or not self.busy(item.plan):
                 continue
-            if isinstance(item.plan, ConnectionPlan):  # a participant's claims, the one nested connection
-                self.connection(item.plan, value[item.key], SUBMITTED_SORT, False)
+            if isinstance(item.plan, ConnectionPlan):  # a nested connection, oldest first by its own key
+                self.connection(item.plan, value[item.key], NESTED[(plan.typename, item.name)].sort, False)
             elif isinstance(value[item.key], list):
                 self.objects(item.plan, value[item.key])
             else:

@@ -3,9 +3,10 @@
 ``Participant.claims`` and ``Participant.contributions`` page the same way: the caller's visible child rows of
 each parent, oldest first by a sort column with the row id breaking ties, ``first`` per parent, an optional
 ``after`` cursor, and ``totalCount`` by one COUNT per batch only when asked. :class:`ChildPages` declares a
-relation's part (its rows, its parent column, its order, its scope); :func:`child_connection` is the one
-resolver body, with one windowed statement per batch of parents (``row_number() OVER (PARTITION BY parent)``)
-and one grouped COUNT, so the statements per request do not grow with the page of parents.
+relation's part (its rows, its parent column, its order, which rows the caller may see). On the resolver path
+:func:`child_connection` is the one resolver body, with one windowed statement per batch of parents
+(``row_number() OVER (PARTITION BY parent)``) and one grouped COUNT, so the statements per request do not grow
+with the page of parents; the compiled path (schema.compiled) pages the same declarations in its JSON statement.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, Subquery, func, select
+from sqlalchemy import ColumnElement, Subquery, func, select
 from sqlalchemy.orm import aliased
 from strawberry.dataloader import DataLoader
 
@@ -38,7 +39,7 @@ RowT = TypeVar("RowT")
 
 @dataclass(frozen=True, slots=True)
 class ChildPages(Generic[RowT]):
-    """How one nested connection pages: its rows, the column naming their parent, the order and the scope."""
+    """How one nested connection pages: its rows, the column naming their parent, the order, what is visible."""
 
     #: Names the request's loaders of this relation (one page loader per page size, one count loader).
     name: str
@@ -47,14 +48,15 @@ class ChildPages(Generic[RowT]):
     parent: Any
     #: The page order, ascending; the row id breaks ties.
     sort: SortKey
-    #: The caller's visibility, as ``auth.policy`` states it, applied to a statement over `model`.
-    scope: Callable[[Principal, Select[Any]], Select[Any]]
+    #: The rows the caller may see, as ``auth.policy`` states it: a condition on `model`'s columns (the
+    #: compiled path applies the same one, schema.compiled.sql_json).
+    visible: Callable[[Principal], ColumnElement[bool]]
 
     def pages_subquery(self, principal: Principal, parent_ids: list[int], after: str | None) -> Subquery:
         """The visible rows of some parents after `after`, each ranked within its parent (``rank``)."""
         model: Any = self.model
         rank = func.row_number().over(partition_by=self.parent, order_by=(self.sort.column, model.id)).label("rank")
-        inner = self.scope(principal, select(model, rank).where(self.parent.in_(parent_ids)))
+        inner = select(model, rank).where(self.parent.in_(parent_ids), self.visible(principal))
         if after is not None:
             value, row_id = decode_cursor(after, self.sort, False)
             inner = inner.where(after_key(self.sort.column, model.id, False, value, row_id))
@@ -87,7 +89,7 @@ def _counts(info: Info, spec: ChildPages[Any]) -> DataLoader[int, int]:
     principal, reader = info.context.principal, info.context.reader
 
     async def load(keys: list[int]) -> list[int]:
-        stmt = spec.scope(principal, select(spec.parent, func.count()).where(spec.parent.in_(keys)))
+        stmt = select(spec.parent, func.count()).where(spec.parent.in_(keys), spec.visible(principal))
         counts = {int(row[0]): int(row[1]) for row in await reader.rows(stmt.group_by(spec.parent))}
         return [counts.get(k, 0) for k in keys]
 

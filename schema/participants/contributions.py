@@ -92,8 +92,9 @@ PARTICIPANT_CONTRIBUTIONS: ChildPages[Contribution] = ChildPages(
     model=Contribution,
     parent=Contribution.participant_id,
     sort=PERIOD_SORT,
-    scope=lambda principal, stmt: stmt.join(Participant, Participant.id == Contribution.participant_id).where(
-        visible(principal, Participant)
+    # A payment exists for a caller when its participant does (uncorrelated: never the participant row around it).
+    visible=lambda principal: Contribution.participant_id.in_(
+        select(Participant.id).where(visible(principal, Participant)).correlate(None)
     ),
 )
 

@@ -23,13 +23,14 @@ from auth.scopes import Role, Scope
 from domain.audit.models import DataAccessEvent
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim, ClaimBenefit
-from domain.participants.models import Participant
+from domain.participants.models import Contribution, Participant
 from domain.participants.phone import mask_phone_number
 from schema.claims.filters import SUBMITTED_SORT
 from schema.compiled.cache import BoundedCache
 from schema.compiled.counters import ReadCounters
 from schema.compiled.plan import PLAN_CACHE_SIZE, plan_cache
 from schema.core.pagination import SortKey, encode_cursor
+from schema.participants.contributions import PERIOD_SORT
 from tests.conftest import AppFactory, Served
 
 # These tests are about the compiled path: it is on for them whatever the environment says.
@@ -82,9 +83,15 @@ ENTITIES = """query Ent($representations: [_Any!]!) {
 }"""
 
 # More shapes for the JSON statements (schema.compiled.sql_json): no cursors, no nested `after`.
+CONTRIBUTION_FIELDS = "id months from to amount payer payerRegionCode programs reference receivedAt __typename"
+
 JSON_LOOKUP = f"""query J2($m: String!) {{
   participant(membershipNumber: $m) {{
     {PARTICIPANT_FIELDS}
+    contributions(first: 3) {{
+      totalCount edges {{ cursor node {{ {CONTRIBUTION_FIELDS} }} }}
+      pageInfo {{ hasNextPage hasPreviousPage endCursor }}
+    }}
     region {{ id code name level isCity __typename }}
     programs {{ program since __typename }}
     claims(first: 2) {{
@@ -103,6 +110,7 @@ JSON_PAGE = """query J1($region: String, $first: Int, $claims: Int) {
     edges { node { id membershipNumber fullName nik monthlyWage phoneNumber registeredAt region { name code }
       programs { program }
       beneficiary { id nik familyCardNumber birthDate decile extremePoor source snapshotDate enrolled }
+      contributions(first: 2) { totalCount edges { node { months amount payer programs } } }
       claims(first: $claims) { totalCount edges { node { claimNumber program status amountApproved paidAt } } }
     } }
   }
@@ -190,9 +198,10 @@ ENTITIES_BY_NUMBER = """query Ent($representations: [_Any!]!) {
   }
 }"""
 
-NESTED_AFTER = """query After($m: String!, $after: String) {
+NESTED_AFTER = """query After($m: String!, $after: String, $paid: String) {
   participant(membershipNumber: $m) {
     membershipNumber
+    contributions(first: 2, after: $paid) { edges { cursor node { from amount } } pageInfo { hasNextPage } }
     claims(first: 1, after: $after) {
       edges { cursor node { claimNumber submittedAt } }
       pageInfo { hasPreviousPage hasNextPage startCursor endCursor }
@@ -315,6 +324,16 @@ async def _samples(engine: AsyncEngine) -> dict[str, Any]:
         ).one()
     found["first_claim_cursor"] = encode_cursor(SUBMITTED_SORT, False, first.submitted_at, first.id)
     async with engine.connect() as conn:
+        paid = (
+            await conn.execute(
+                select(Contribution.first_month, Contribution.id)
+                .where(Contribution.participant_id == found["52.03"].id)
+                .order_by(Contribution.first_month, Contribution.id)
+                .limit(1)
+            )
+        ).one()
+    found["first_paid_cursor"] = encode_cursor(PERIOD_SORT, False, paid.first_month, paid.id)
+    async with engine.connect() as conn:
         for prefix in ("52.03", "52.71"):
             # Registry rows of several snapshots first, so the latest-snapshot rule has something to decide.
             found[f"linked_{prefix}"] = (
@@ -412,7 +431,11 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         ("sorted_desc", SORTED, {"first": 5, "dir": "DESC"}),
         ("sorted_asc", SORTED, {"first": 3, "dir": "ASC"}),
         ("sorted_membership_number", SORTED.replace("FULL_NAME", "MEMBERSHIP_NUMBER"), {"first": 4, "dir": "DESC"}),
-        ("nested_after", NESTED_AFTER, {"m": east.membership_number, "after": samples["first_claim_cursor"]}),
+        (
+            "nested_after",
+            NESTED_AFTER,
+            {"m": east.membership_number, "after": samples["first_claim_cursor"], "paid": samples["first_paid_cursor"]},
+        ),
         ("entities", ENTITIES, {"representations": reps}),
         ("entities_by_number", ENTITIES_BY_NUMBER, {"representations": by_number}),
         ("entities_empty", ENTITIES_BY_NUMBER, {"representations": []}),
@@ -594,7 +617,7 @@ async def test_json_statements_rebind_every_value_of_their_compiled_text(
         (page, {"region": "52.03", "first": 6, "claims": 1, "name": "zzzz"}),
         # Cursors and nested `after`: the cursor's values are rebound too.
         (NESTED_AFTER, {"m": east, "after": None}),
-        (NESTED_AFTER, {"m": east, "after": samples["first_claim_cursor"]}),
+        (NESTED_AFTER, {"m": east, "after": samples["first_claim_cursor"], "paid": samples["first_paid_cursor"]}),
         (NESTED_AFTER, {"m": city, "after": samples["first_claim_cursor"]}),
         (NESTED_AFTER, {"m": city, "after": None}),
         (SORTED, {"first": 3, "dir": "ASC"}),
