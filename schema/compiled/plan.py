@@ -71,6 +71,7 @@ LEAVES: dict[str, dict[str, str]] = {
     "Region": {"id": "code", "code": "code", "name": "name", "level": "level", "isCity": "is_city"},
     "ProgramEnrolment": {"program": "program", "since": "since"},
     "ClaimStatusEvent": {"status": "status", "at": "at", "actor": "actor", "note": "note"},
+    "EmployerType": {"registrationNumber": "registration_number", "name": "name", "jkkRiskClass": "jkk_risk_class"},
     "Contribution": {
         "id": "id",
         "months": "months",
@@ -106,6 +107,8 @@ RELATIONS: dict[tuple[str, str], str] = {
     ("Participant", "claims"): "connection",
     ("Participant", "contributions"): "connection",
     ("Participant", "beneficiary"): "object",
+    ("Participant", "employer"): "object",
+    ("EmployerType", "region"): "object",
     ("Claim", "participant"): "object",
     ("Claim", "region"): "object",
     ("Claim", "history"): "list",
@@ -119,9 +122,7 @@ RELATIONS: dict[tuple[str, str], str] = {
 #: (tests/schema/test_read_model.py): a new field in none of the three fails the suite instead of silently
 #: sending every query that asks for it to the resolvers.
 RESOLVER_ONLY: dict[str, dict[str, str]] = {
-    "Participant": {
-        "employer": "an employer's row is scoped and loaded by its own DataLoader; rarely asked with a page",
-    },
+    "Participant": {},
     "Region": {
         "parent": "the region tree is served by the region resolvers and their DataLoader",
         "children": "the region tree is served by the region resolvers and their DataLoader",
@@ -131,6 +132,9 @@ RESOLVER_ONLY: dict[str, dict[str, str]] = {
     "Claim": {},
     "ProgramEnrolment": {},
     "ClaimStatusEvent": {},
+    "EmployerType": {
+        "company": "a reference to the manpower offices' subgraph (WLKP): the router resolves it, not a row here",
+    },
     "Contribution": {},
     "ClaimBenefit": {},
     "PovertyBeneficiary": {},

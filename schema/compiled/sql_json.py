@@ -88,7 +88,7 @@ from auth.policy import logged_as, logged_under, personal_columns, pii_visible, 
 from auth.principal import Principal
 from domain.beneficiaries.models import LATEST_SNAPSHOT, PovertyBeneficiary
 from domain.claims.models import Claim, ClaimBenefit, ClaimEvent
-from domain.participants.models import Contribution, Participant, ParticipantProgram
+from domain.participants.models import Contribution, Employer, Participant, ParticipantProgram
 from domain.participants.status import status_sql
 from domain.regions.models import Region
 from schema.claims.queries import PARTICIPANT_CLAIMS
@@ -103,6 +103,7 @@ _PP = ParticipantProgram.__table__
 _CE = ClaimEvent.__table__
 _CB = ClaimBenefit.__table__
 _PB = PovertyBeneficiary.__table__
+_E = Employer.__table__
 
 _MODELS: dict[str, type[Any]] = {
     "Participant": Participant,
@@ -112,6 +113,7 @@ _MODELS: dict[str, type[Any]] = {
     "ClaimStatusEvent": ClaimEvent,
     "ClaimBenefit": ClaimBenefit,
     "Contribution": Contribution,
+    "EmployerType": Employer,
     "PovertyBeneficiary": PovertyBeneficiary,
 }
 
@@ -144,7 +146,7 @@ _SCALAR_SQL: dict[str, Callable[[Dialect, ColumnElement[Any], Any], ColumnElemen
 #: The scalars (besides enums) a JSON statement may carry; a plan asking for any other one goes to the resolvers.
 SQL_SCALARS = frozenset(_SCALAR_SQL)
 #: The relations :meth:`JsonBuilder.relation` joins in SQL.
-SQL_RELATIONS = frozenset({"region", "programs", "history", "benefits", "participant", "beneficiary"}) | {
+SQL_RELATIONS = frozenset({"region", "programs", "history", "benefits", "participant", "beneficiary", "employer"}) | {
     name for _, name in NESTED
 }
 
@@ -542,6 +544,16 @@ class JsonBuilder:
                 .scalar_subquery()
             )
             return self.sql.nested(participant)
+        if relation.name == "employer":
+            # A wage earner's employer, scoped by the employers' own rule (as the resolvers' loader).
+            assert isinstance(relation.plan, ObjectPlan)
+            employer = (
+                select(self.object(relation.plan, _E))
+                .where(_E.c.id == row.c.employer_id, visible(self.principal, Employer))
+                .correlate(row)
+                .scalar_subquery()
+            )
+            return self.sql.nested(employer)
         if relation.name == "beneficiary":
             # A participant's poverty-registry record: the rows linked to it that the caller may see by the
             # beneficiaries' own rule, the latest snapshot first (LATEST_SNAPSHOT, as the resolvers' loader).

@@ -88,6 +88,7 @@ CONTRIBUTION_FIELDS = "id months from to amount payer payerRegionCode programs r
 JSON_LOOKUP = f"""query J2($m: String!) {{
   participant(membershipNumber: $m) {{
     {PARTICIPANT_FIELDS}
+    employer {{ registrationNumber name jkkRiskClass region {{ code name }} __typename }}
     contributions(first: 3) {{
       totalCount edges {{ cursor node {{ {CONTRIBUTION_FIELDS} }} }}
       pageInfo {{ hasNextPage hasPreviousPage endCursor }}
@@ -111,6 +112,7 @@ JSON_PAGE = """query J1($region: String, $first: Int, $claims: Int) {
       programs { program }
       beneficiary { id nik familyCardNumber birthDate decile extremePoor source snapshotDate enrolled }
       contributions(first: 2) { totalCount edges { node { months amount payer programs } } }
+      employer { name jkkRiskClass }
       claims(first: $claims) { totalCount edges { node { claimNumber program status amountApproved paidAt } } }
     } }
   }
