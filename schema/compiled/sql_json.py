@@ -146,9 +146,9 @@ _SCALAR_SQL: dict[str, Callable[[Dialect, ColumnElement[Any], Any], ColumnElemen
 #: The scalars (besides enums) a JSON statement may carry; a plan asking for any other one goes to the resolvers.
 SQL_SCALARS = frozenset(_SCALAR_SQL)
 #: The relations :meth:`JsonBuilder.relation` joins in SQL.
-SQL_RELATIONS = frozenset({"region", "programs", "history", "benefits", "participant", "beneficiary", "employer"}) | {
-    name for _, name in NESTED
-}
+SQL_RELATIONS = frozenset(
+    {"region", "programs", "history", "benefits", "participant", "beneficiary", "employer", *(n for _, n in NESTED)}
+)
 
 
 def covers(plan: OperationPlan, schema: GraphQLSchema) -> bool:
