@@ -136,8 +136,12 @@ async def setup(url: str, workers: int) -> None:
         async with engine.begin() as conn:
             await conn.run_sync(rollups.suspend)
             numbers: set[str] = set()
+            # The demo's people have random NIKs (their birth dates follow today's date), which may be one of
+            # these: such a NIK is skipped and the next position taken, so there are `workers` in all.
+            taken = set((await conn.execute(select(Participant.nik))).scalars())
+            generated = [p for p in _niks(districts, workers + len(taken), 0) if p[0] not in taken][:workers]
             for start in range(0, workers, 10_000):
-                people = _niks(districts, min(10_000, workers - start), start)
+                people = generated[start : start + 10_000]
                 rows = []
                 for k, (nik, birth, sex) in enumerate(people):
                     number = membership_number_candidate(dt.date.today())
