@@ -61,8 +61,11 @@ from domain.writes.caller import Caller
 from domain.writes.errors import Invalid, Problem
 
 #: Governments with a budget (APBD): provinces and regencies/cities.
-#: Workers per page: one bulk-ledger call, one progress report, one checkpoint.
-PAGE = 5000
+#: Workers per page: one bulk-ledger call, one progress report, one checkpoint (a job passes its chunk size).
+PAGE = 20_000
+#: Workers per chunk of the bulk ledger within a page: it decides the next chunk while the database recounts
+#: one (:mod:`domain.participants.bulk_ledger`), so a page is several.
+LEDGER_CHUNK = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +258,12 @@ async def book_apbd_month(
                 )
             )
         recorded = await record_contributions_bulk(
-            session, caller, items, dry_run=dry_run, chunk_size=len(items) or 1, today=today
+            session,
+            caller,
+            items,
+            dry_run=dry_run,
+            chunk_size=LEDGER_CHUNK,
+            today=today,
         )
         outcome.booked += recorded.created
         outcome.already_booked += recorded.unchanged
