@@ -22,6 +22,13 @@ This module runs the same rule functions over the list in chunks:
    changed, hash-chained in order and appended in bulk (:func:`domain.audit.writes.record_many`). The Monev
    rollups follow through their triggers, as for every write.
 
+While the database recounts a thousand participants this process does the work that needs no statement: it
+chains the events of the thousand before, and — when no checkpoint commits in between and the next chunk has
+no participant in common with this one — decides the next chunk, whose state was read before the recount
+(this chunk's writes touch only its own participants, and its references are new to the list, so the next
+chunk reads what it would read after them). The events of such chunks are appended together, before the next
+checkpoint or at the end (ADR 0018, amended 2026-12-08).
+
 Everything happens in the caller's transaction, and ``written`` tells the caller whether to commit: with
 ``all_or_nothing`` one refusal anywhere means nothing is to be committed, a dry run never is (both do the
 same work first, so their counts and cost are exactly what a real run gives at that moment). Otherwise a
