@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVarTuple, cast
 
 from sqlalchemy import (
@@ -155,7 +156,12 @@ async def insert_rows(
 
 
 async def copy_rows(
-    session: AsyncSession, model: type[Base], rows: list[dict[str, Any]], *, prepared: Sequence[str] = ()
+    session: AsyncSession,
+    model: type[Base],
+    rows: list[dict[str, Any]],
+    *,
+    prepared: Sequence[str] = (),
+    records: CopyRecords | None = None,
 ) -> None:
     """Append `rows` (dicts with the same keys: the columns given) to `model`'s table, in the session's
     transaction: a ``COPY`` on PostgreSQL, an executemany of one INSERT on SQLite. Nothing is returned, so
@@ -166,7 +172,8 @@ async def copy_rows(
     statement to PostgreSQL: the Monev rollups' statement-level triggers fire once for all the rows, and no
     statement text is built or parsed for them (an INSERT of a thousand rows is a statement of 20,000
     parameters). A column the rows leave out gets its server default; one with a Python-side default must be
-    given.
+    given. `records`: the rows already bound (:func:`bind_rows` of these rows, made while the session was
+    busy with something else).
     """
     if not rows:
         return
@@ -177,28 +184,45 @@ async def copy_rows(
     await session.flush()
     conn = await session.connection()
     dialect = conn.dialect
-    names = list(rows[0])
+    bound = records if records is not None else bind_rows(dialect, model, rows, prepared=prepared)
+    if dialect.name == "postgresql":
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None  # an open asyncpg connection
+        await driver.copy_records_to_table(table.name, records=bound.records, columns=bound.names)
+        return
+    placeholders = ", ".join("?" for _ in bound.names)
+    statement = f"INSERT INTO {table.name} ({', '.join(bound.names)}) VALUES ({placeholders})"  # noqa: S608 (model names)
+    await conn.exec_driver_sql(statement, bound.records)
+
+
+@dataclass(frozen=True, slots=True)
+class CopyRecords:
+    """Rows bound for :func:`copy_rows`: the column names and a tuple of driver values per row."""
+
+    names: list[str]
+    records: list[tuple[Any, ...]]
+
+
+def bind_rows(
+    dialect: Dialect, model: type[Base], rows: list[dict[str, Any]], *, prepared: Sequence[str] = ()
+) -> CopyRecords:
+    """`rows` through their columns' bind processing (but the columns in `prepared`), as :func:`copy_rows`
+    sends them."""
+    table = cast(Table, model.__table__)
+    names = list(rows[0]) if rows else []
     processors = [
         None if name in prepared else table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
     ]
     if all(p is None for p in processors):
-        records = [tuple(row[name] for name in names) for row in rows]
-    else:
-        steps = [(i, p) for i, p in enumerate(processors) if p is not None]
-        records = []
-        for row in rows:
-            record = [row[name] for name in names]
-            for i, process in steps:
-                record[i] = process(record[i])
-            records.append(tuple(record))
-    if dialect.name == "postgresql":
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None  # an open asyncpg connection
-        await driver.copy_records_to_table(table.name, records=records, columns=names)
-        return
-    placeholders = ", ".join("?" for _ in names)
-    statement = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({placeholders})"  # noqa: S608 (model names)
-    await conn.exec_driver_sql(statement, records)
+        return CopyRecords(names, [tuple(row[name] for name in names) for row in rows])
+    steps = [(i, p) for i, p in enumerate(processors) if p is not None]
+    records = []
+    for row in rows:
+        record = [row[name] for name in names]
+        for i, process in steps:
+            record[i] = process(record[i])
+        records.append(tuple(record))
+    return CopyRecords(names, records)
 
 
 async def new_ids(session: AsyncSession, model: type[Base], count: int) -> list[int] | None:

@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit.models import AuditChainHead, AuditEvent
-from domain.db import copy_rows, utcnow
+from domain.db import CopyRecords, bind_rows, copy_rows, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,13 +300,32 @@ def chained_rows(
     return rows
 
 
-async def append_rows(session: AsyncSession, rows: list[dict[str, Any]], head: AuditChainHead | None = None) -> None:
+#: The columns of :func:`chained_rows`' rows that are already what the driver takes (the changes' text).
+_PREPARED = ("changes",)
+
+
+def bound_rows(dialect: Dialect, rows: list[dict[str, Any]]) -> CopyRecords:
+    """Rows of :func:`chained_rows` bound for the append (:func:`domain.db.bind_rows`), for a set-based write
+    that binds them while its other statements run and passes them to :func:`append_rows`."""
+    return bind_rows(dialect, AuditEvent, rows, prepared=_PREPARED)
+
+
+async def append_rows(
+    session: AsyncSession,
+    rows: list[dict[str, Any]],
+    head: AuditChainHead | None = None,
+    *,
+    records: CopyRecords | None = None,
+) -> None:
     """:func:`record_many`'s second half: append the rows of :func:`chained_rows` in bulk, and the head
-    (`head` moved on to the last row when the rows were made from a :class:`ChainPosition`)."""
+    (`head` moved on to the last row when the rows were made from a :class:`ChainPosition`). `records`: the
+    rows bound already (:func:`bound_rows`)."""
     if head is not None and rows:
         head.seq, head.last_hash = rows[-1]["seq"], rows[-1]["hash"]
     for start in range(0, len(rows), _EVENTS_PER_STATEMENT):
-        await copy_rows(session, AuditEvent, rows[start : start + _EVENTS_PER_STATEMENT], prepared=("changes",))
+        end = start + _EVENTS_PER_STATEMENT
+        part = None if records is None else CopyRecords(records.names, records.records[start:end])
+        await copy_rows(session, AuditEvent, rows[start:end], prepared=_PREPARED, records=part)
     await session.flush()  # the head row's new seq and hash
 
 

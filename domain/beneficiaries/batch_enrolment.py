@@ -52,6 +52,7 @@ from domain.jobs.models import Job
 from domain.jobs.registry import Chunk, ReportLine, job_kind
 from domain.nik import NIK, InvalidNIK, parse_nik
 from domain.participants.budget_payer import default_payer
+from domain.participants.bulk import collector_paused
 from domain.participants.codes import ParticipantCode
 from domain.participants.contributions import MonthlyPrice, NoPrice, monthly_price
 from domain.participants.ledger import NOTHING_PAID, payment_changes, recompute_participant_figures
@@ -615,15 +616,16 @@ async def enrolment_chunk(session: AsyncSession, caller: Caller, job: Job, param
         return Chunk(processed=0, cursor=job.cursor, done=True)
     programs = {Program(p) for p in params["programs"]} if params.get("programs") else None
     savepoint = await session.begin_nested() if params.get("dry_run") else None
-    outcome = await enroll_beneficiaries(
-        session,
-        caller,
-        ids,
-        programs=programs,
-        funding=FundingSource(params["funding"]),
-        payer=params.get("payer"),
-        kept_refusals=len(ids),
-    )
+    with collector_paused():  # the chunk's rows and events live until it is written (see collector_paused)
+        outcome = await enroll_beneficiaries(
+            session,
+            caller,
+            ids,
+            programs=programs,
+            funding=FundingSource(params["funding"]),
+            payer=params.get("payer"),
+            kept_refusals=len(ids),
+        )
     if savepoint is not None:
         await savepoint.rollback()
     counts = Counter(created=outcome.created, linked=outcome.linked, unchanged=outcome.unchanged)

@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.codes import UserErrorCode
 from domain.db import one_of, read_rows
 from domain.participants.budget_payer import check_payer
-from domain.participants.bulk import Progress
+from domain.participants.bulk import Progress, collector_paused
 from domain.participants.bulk_ledger import record_contributions_bulk
 from domain.participants.codes import ContributionCode
 from domain.participants.contributions import MonthlyPrice, NoPrice, monthly_price
@@ -61,8 +61,11 @@ from domain.writes.caller import Caller
 from domain.writes.errors import Invalid, Problem
 
 #: Governments with a budget (APBD): provinces and regencies/cities.
-#: Workers per page: one bulk-ledger call, one progress report, one checkpoint.
-PAGE = 5000
+#: Workers per page: one bulk-ledger call, one progress report, one checkpoint (a job passes its chunk size).
+PAGE = 20_000
+#: Workers per chunk of the bulk ledger within a page: it decides the next chunk while the database recounts
+#: one (:mod:`domain.participants.bulk_ledger`), so a page is several.
+LEDGER_CHUNK = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,80 +197,88 @@ async def book_apbd_month(
     done = pages = 0
     while max_pages is None or pages < max_pages:
         pages += 1
-        candidates = await read_rows(
-            session,
-            select(
-                Participant.id,
-                Participant.segment,
-                Participant.monthly_wage,
-                Participant.regency_code,
-                Participant.province_code,
-                Employer.jkk_risk_class,
-            )
-            .outerjoin(Employer, Employer.id == Participant.employer_id)
-            .where(*members, Participant.id > outcome.cursor)
-            .order_by(Participant.id)
-            .limit(page),
-        )
-        if not candidates:
-            break
-        outcome.cursor = candidates[-1].id
-        paid = await _payments(session, [w.id for w in candidates], payer.code, month)
-        # The payer of the latest APBD payment funds the worker; before any, the regency (enrolment's default).
-        workers = [
-            w for w in candidates if paid.latest_payer.get(w.id, w.regency_code or w.province_code) == payer.code
-        ]
-        outcome.already_paid += sum(1 for w in workers if w.id in paid.paid_elsewhere)
-        workers = [w for w in workers if w.id not in paid.paid_elsewhere]
-        held: dict[int, set[Program]] = {w.id: set() for w in workers}
-        for pid, program in await read_rows(
-            session,
-            select(ParticipantProgram.participant_id, ParticipantProgram.program).where(
-                one_of(session, ParticipantProgram.participant_id, list(held))
-            ),
-        ):
-            held[pid].add(program)
-        items: list[ContributionItem] = []
-        for w in workers:
-            key = (w.segment, frozenset(held[w.id]), w.monthly_wage, w.jkk_risk_class)
-            if key not in prices:
-                try:
-                    prices[key] = monthly_price(
-                        w.segment, key[1], month, wage=w.monthly_wage, risk_class=w.jkk_risk_class
-                    )
-                except NoPrice as exc:
-                    prices[key] = exc
-            price = prices[key]
-            if isinstance(price, NoPrice):
-                outcome.refused += 1
-                outcome.reasons[ContributionCode.NO_PRICE] += 1
-                outcome.refusals.append(WorkerRefusal(w.id, ContributionCode.NO_PRICE, str(price)))
-                continue
-            items.append(
-                ContributionItem(
-                    participant_id=w.id,
-                    months=1,
-                    amount=price.amount,
-                    payer=FundingSource.APBD,
-                    reference=apbd_reference(payer.code, month, w.id),
-                    payer_region_code=payer.code,
-                    from_month=month,
+        with collector_paused():  # a page's rows live until it is written (see collector_paused)
+            candidates = await read_rows(
+                session,
+                select(
+                    Participant.id,
+                    Participant.segment,
+                    Participant.monthly_wage,
+                    Participant.regency_code,
+                    Participant.province_code,
+                    Employer.jkk_risk_class,
                 )
+                .outerjoin(Employer, Employer.id == Participant.employer_id)
+                .where(*members, Participant.id > outcome.cursor)
+                .order_by(Participant.id)
+                .limit(page),
             )
-        recorded = await record_contributions_bulk(
-            session, caller, items, dry_run=dry_run, chunk_size=len(items) or 1, today=today
-        )
-        outcome.booked += recorded.created
-        outcome.already_booked += recorded.unchanged
-        outcome.refused += recorded.refused
-        outcome.amount += recorded.amount
-        outcome.reasons.update(recorded.reasons)
-        outcome.refusals += [WorkerRefusal(items[r.index].participant_id, r.code, r.message) for r in recorded.refusals]
-        done += len(candidates)
-        if progress is not None:
-            progress(done, dict(outcome.reasons))
-        if not dry_run and checkpoint is not None:
-            await checkpoint(outcome.cursor)
+            if not candidates:
+                break
+            outcome.cursor = candidates[-1].id
+            paid = await _payments(session, [w.id for w in candidates], payer.code, month)
+            # The payer of the latest APBD payment funds the worker; before any, the regency (enrolment's default).
+            workers = [
+                w for w in candidates if paid.latest_payer.get(w.id, w.regency_code or w.province_code) == payer.code
+            ]
+            outcome.already_paid += sum(1 for w in workers if w.id in paid.paid_elsewhere)
+            workers = [w for w in workers if w.id not in paid.paid_elsewhere]
+            held: dict[int, set[Program]] = {w.id: set() for w in workers}
+            for pid, program in await read_rows(
+                session,
+                select(ParticipantProgram.participant_id, ParticipantProgram.program).where(
+                    one_of(session, ParticipantProgram.participant_id, list(held))
+                ),
+            ):
+                held[pid].add(program)
+            items: list[ContributionItem] = []
+            for w in workers:
+                key = (w.segment, frozenset(held[w.id]), w.monthly_wage, w.jkk_risk_class)
+                if key not in prices:
+                    try:
+                        prices[key] = monthly_price(
+                            w.segment, key[1], month, wage=w.monthly_wage, risk_class=w.jkk_risk_class
+                        )
+                    except NoPrice as exc:
+                        prices[key] = exc
+                price = prices[key]
+                if isinstance(price, NoPrice):
+                    outcome.refused += 1
+                    outcome.reasons[ContributionCode.NO_PRICE] += 1
+                    outcome.refusals.append(WorkerRefusal(w.id, ContributionCode.NO_PRICE, str(price)))
+                    continue
+                items.append(
+                    ContributionItem(
+                        participant_id=w.id,
+                        months=1,
+                        amount=price.amount,
+                        payer=FundingSource.APBD,
+                        reference=apbd_reference(payer.code, month, w.id),
+                        payer_region_code=payer.code,
+                        from_month=month,
+                    )
+                )
+            recorded = await record_contributions_bulk(
+                session,
+                caller,
+                items,
+                dry_run=dry_run,
+                chunk_size=LEDGER_CHUNK,
+                today=today,
+            )
+            outcome.booked += recorded.created
+            outcome.already_booked += recorded.unchanged
+            outcome.refused += recorded.refused
+            outcome.amount += recorded.amount
+            outcome.reasons.update(recorded.reasons)
+            outcome.refusals += [
+                WorkerRefusal(items[r.index].participant_id, r.code, r.message) for r in recorded.refusals
+            ]
+            done += len(candidates)
+            if progress is not None:
+                progress(done, dict(outcome.reasons))
+            if not dry_run and checkpoint is not None:
+                await checkpoint(outcome.cursor)
     outcome.workers = outcome.booked + outcome.already_booked + outcome.already_paid + outcome.refused
     outcome.written = not dry_run
     return outcome

@@ -27,6 +27,7 @@ from domain.audit.writes import Actor, verify_chain
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.db import make_engine
 from domain.nik import Sex, build_nik
+from domain.participants import bulk_ledger
 from domain.participants.bulk_ledger import record_contributions_bulk
 from domain.participants.bulk_registration import register_participants_bulk
 from domain.participants.contributions import NoPrice, monthly_price
@@ -288,6 +289,43 @@ async def test_contributions_single_and_bulk_give_the_same_rows_refusals_and_tra
     assert outcome.created + outcome.unchanged + outcome.refused == len(items)
     assert await _ledger_rows(single) == await _ledger_rows(bulk)
     assert await _trail(single, heads[0], str) == await _trail(bulk, heads[1], str)
+
+
+async def test_chunks_decided_beside_the_recount_give_the_single_paths_rows_refusals_and_trail(
+    engines: tuple[AsyncEngine, AsyncEngine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One payment a participant (as the APBD run makes them), in chunks of 4: each next chunk is read before
+    the chunk's recount and decided beside it, and its events appended with the next ones — the same rows,
+    refusals and events as the single path, and an intact chain."""
+    single, bulk = engines
+    region = "52.71"
+    items, seen = [], set()
+    for item in _contribution_mix(await _people(single), region, random.Random(5), 120):
+        if item.participant_id not in seen:
+            seen.add(item.participant_id)
+            items.append(item)
+    caller = officer(region)
+    heads = [await _head(e) for e in engines]
+    overlapped = []
+    write = bulk_ledger._Writer.write
+
+    async def spying(self: Any, *args: Any, before_recount: Any = None) -> None:
+        overlapped.append(before_recount is not None)
+        await write(self, *args, before_recount=before_recount)
+
+    monkeypatch.setattr(bulk_ledger._Writer, "write", spying)
+    expected = await _single_contributions(single, caller, items)
+    outcome = await _bulk_contributions(bulk, caller, items, chunk_size=4)
+    assert sum(overlapped) >= 3, overlapped  # the path under test was taken
+    got = sorted((r.index, _INPUT.sub("", r.field or ""), r.code, r.message) for r in outcome.refusals)
+    assert got == expected
+    assert outcome.refused == len({i for i, *_ in expected}) > 0
+    assert await _ledger_rows(single) == await _ledger_rows(bulk)
+    # One event a participant, in participant order within each call (the single path's) or chunk.
+    trails = [await _trail(e, h, int) for e, h in zip(engines, heads, strict=True)]
+    assert sorted(trails[0], key=repr) == sorted(trails[1], key=repr)
+    async with AsyncSession(bulk) as session:
+        assert (await verify_chain(session)).ok
 
 
 async def test_contributions_all_or_nothing_dry_run_and_resume(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
