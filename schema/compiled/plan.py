@@ -34,6 +34,7 @@ from graphql import (
 
 from domain.participants.models import Participant
 from domain.read_fields import read_fields
+from domain.regions.models import Region
 from schema.compiled.cache import BoundedCache
 
 #: Distinct (document, operation) pairs whose plan (or "not compilable") each app keeps. Bounded: unique
@@ -63,10 +64,11 @@ def statement_cache(size: int = STATEMENT_CACHE_SIZE) -> Statements:
 
 
 #: The leaf fields the compiler serves, per GraphQL type: the GraphQL field name and the row's column. A
-#: participant's are its served columns as declared beside them (domain.read_fields).
+#: participant's and a region's are their served columns as declared beside them (domain.read_fields); a
+#: region's Relay id is its code (``RegionNode``'s ``NodeID``).
 LEAVES: dict[str, dict[str, str]] = {
     "Participant": {declared.name: column for column, declared in read_fields(Participant).items()},
-    "Region": {"id": "code", "code": "code", "name": "name", "level": "level", "isCity": "is_city"},
+    "Region": {"id": "code", **{declared.name: column for column, declared in read_fields(Region).items()}},
     "ProgramEnrolment": {"program": "program", "since": "since"},
     "Claim": {
         "id": "id",

@@ -7,11 +7,15 @@ of them would make every query that asks for it take the resolvers without anyon
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from graphql import GraphQLObjectType
 
 from auth.policy import PERSONAL_DATA, PERSONAL_FIELDS
 from domain.participants.models import Participant
 from domain.read_fields import read_fields
+from domain.regions.models import Region
 from schema.app import schema
 from schema.compiled.plan import LEAVES, RELATIONS, RESOLVER_ONLY
 
@@ -45,16 +49,27 @@ def test_the_lists_name_only_fields_that_exist_and_each_once() -> None:
     assert set(RESOLVER_ONLY) == set(LEAVES)
 
 
-def test_participant_fields_follow_the_declarations_beside_their_columns() -> None:
-    """The compiled leaves, the personal-data rules and the GraphQL fields of Participant are all one source."""
-    declared = read_fields(Participant)
-    graphql_type = schema._schema.get_type("Participant")
+#: The types whose served columns are declared beside them, and the column their Relay id comes from when
+#: no column is declared as ``id`` (a region's id is its code).
+DECLARED: dict[str, tuple[type[Any], dict[str, str]]] = {
+    "Participant": (Participant, {}),
+    "Region": (Region, {"id": "code"}),
+}
+
+
+@pytest.mark.parametrize("typename", sorted(DECLARED))
+def test_fields_follow_the_declarations_beside_their_columns(typename: str) -> None:
+    """The compiled leaves, the personal-data rules and the GraphQL fields of a type are all one source."""
+    model, relay_id = DECLARED[typename]
+    declared = read_fields(model)
+    graphql_type = schema._schema.get_type(typename)
     assert isinstance(graphql_type, GraphQLObjectType)
-    assert LEAVES["Participant"] == {f.name: column for column, f in declared.items()}
+    assert declared, typename
+    assert LEAVES[typename] == relay_id | {f.name: column for column, f in declared.items()}
     for column, f in declared.items():
         assert f.name in graphql_type.fields, column
         if f.name != "id":  # the Relay id keeps the Node interface's description
             assert graphql_type.fields[f.name].description == f.description, column
-        assert PERSONAL_DATA[Participant].get(column) == f.treatment, column
-        assert PERSONAL_FIELDS["Participant"].get(f.name) == f.treatment, column
-    assert set(PERSONAL_DATA[Participant]) <= set(declared)
+        assert PERSONAL_DATA.get(model, {}).get(column) == f.treatment, column
+        assert PERSONAL_FIELDS.get(typename, {}).get(f.name) == f.treatment, column
+    assert set(PERSONAL_DATA.get(model, {})) <= set(declared)
