@@ -140,6 +140,8 @@ ROOTS: dict[str, str] = {
     "claims": "connection",
     "beneficiary": "object",
     "beneficiaries": "connection",
+    "region": "object",
+    "regions": "connection",
     "_entities": "entities",
     "node": "node",
 }

@@ -130,7 +130,18 @@ def covers(plan: OperationPlan, schema: GraphQLSchema) -> bool:
 
 
 _ROOTS = frozenset(
-    {"participant", "participants", "claim", "claims", "beneficiary", "beneficiaries", "_entities", "node"}
+    {
+        "participant",
+        "participants",
+        "claim",
+        "claims",
+        "beneficiary",
+        "beneficiaries",
+        "region",
+        "regions",
+        "_entities",
+        "node",
+    }
 )
 
 

@@ -30,6 +30,7 @@ from schema.compiled.cache import BoundedCache
 from schema.compiled.counters import ReadCounters
 from schema.compiled.plan import PLAN_CACHE_SIZE, plan_cache
 from schema.core.pagination import SortKey, encode_cursor
+from schema.regions.filters import REGION_SORT
 from tests.conftest import AppFactory, Served
 
 # These tests are about the compiled path: it is on for them whatever the environment says.
@@ -169,6 +170,17 @@ JSON_CASES = {
     "beneficiaries_not_enrolled": 1,
     "node_beneficiary": 1,
     "entities_beneficiaries": 3,
+    "region_province": 1,
+    "region_own": 1,
+    "region_other": 1,
+    "region_unknown": 1,
+    "regions_default": 1,
+    "regions_of_province": 1,
+    "regions_by_level": 1,
+    "regions_of_another_regency": 1,
+    "regions_after": 1,
+    "regions_after_a_code_that_is_no_region": 1,
+    "regions_of_an_unknown_parent": 1,
 }
 
 ENTITIES_BY_NUMBER = """query Ent($representations: [_Any!]!) {
@@ -270,6 +282,26 @@ BENEFICIARIES_PAGE = f"""query B2($first: Int, $after: String, $filter: Benefici
     pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
   }}
 }}"""
+
+
+# The region roots (issue 20): a region by code and pages of regions, by level and parent; a region outside
+# the caller's (and not above it) does not exist for them.
+REGION_LOOKUP = """query R1($code: String!) {
+  region(code: $code) { id code name level isCity __typename }
+}"""
+
+REGIONS_PAGE = """query R2($level: RegionLevel, $parent: String, $first: Int, $after: String) {
+  regions(level: $level, parentCode: $parent, first: $first, after: $after) {
+    totalCount __typename
+    edges { cursor __typename node { id code name level isCity } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}"""
+
+
+def region_cursor(code: str) -> str:
+    """The cursor of the region `code` in ``regions`` (ordered by code, the code breaking ties)."""
+    return encode_cursor(REGION_SORT, False, code, code)
 
 
 async def _samples(engine: AsyncEngine) -> dict[str, Any]:
@@ -474,6 +506,17 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
             },
         ),
         ("entities_claims_only", ENTITIES_MIXED, {"representations": [r for r in mixed if r["__typename"] == "Claim"]}),
+        ("region_province", REGION_LOOKUP, {"code": "52"}),
+        ("region_own", REGION_LOOKUP, {"code": " 52.71 "}),
+        ("region_other", REGION_LOOKUP, {"code": "52.03"}),
+        ("region_unknown", REGION_LOOKUP, {"code": "99.99"}),
+        ("regions_default", REGIONS_PAGE, {}),
+        ("regions_of_province", REGIONS_PAGE, {"parent": "52", "first": 100}),
+        ("regions_by_level", REGIONS_PAGE, {"level": "REGENCY", "first": 5}),
+        ("regions_of_another_regency", REGIONS_PAGE, {"parent": "52.03", "first": 3, "level": "DISTRICT"}),
+        ("regions_after", REGIONS_PAGE, {"parent": "52", "first": 2, "after": region_cursor("52.03")}),
+        ("regions_after_a_code_that_is_no_region", REGIONS_PAGE, {"parent": "52", "after": region_cursor("52.50")}),
+        ("regions_of_an_unknown_parent", REGIONS_PAGE, {"parent": "99.99", "first": 3}),
     ]
 
 
@@ -758,6 +801,24 @@ BAD_INPUT = [
     ("beneficiaries bad max decile", BENEFICIARIES_PAGE, {"filter": {"maxDecile": 0}}, "BAD_USER_INPUT"),
     ("beneficiaries unknown region", BENEFICIARIES_PAGE, {"filter": {"regionCode": "99.99"}}, "BAD_USER_INPUT"),
     ("beneficiaries first too large", BENEFICIARIES_PAGE, {"first": 101}, "BAD_USER_INPUT"),
+    ("region malformed code", REGION_LOOKUP, {"code": "52.0x"}, "BAD_USER_INPUT"),
+    ("regions malformed parent", REGIONS_PAGE, {"parent": "5271"}, "BAD_USER_INPUT"),
+    ("regions first too large", REGIONS_PAGE, {"parent": "52", "first": 101}, "BAD_USER_INPUT"),
+    ("regions first negative", REGIONS_PAGE, {"first": -1}, "BAD_USER_INPUT"),
+    ("regions malformed cursor", REGIONS_PAGE, {"after": "zz"}, "BAD_USER_INPUT"),
+    (
+        "regions cursor of another list",
+        REGIONS_PAGE,
+        {"after": encode_cursor(SUBMITTED_SORT, False, dt.datetime(2026, 1, 1, tzinfo=dt.UTC), 1)},
+        "BAD_USER_INPUT",
+    ),
+    (
+        "regions cursor with an integer key",
+        REGIONS_PAGE,
+        {"after": encode_cursor(REGION_SORT, False, "52", 52)},
+        "BAD_USER_INPUT",
+    ),
+    ("regions wrong level", REGIONS_PAGE, {"level": "COUNTRY"}, None),
     ("beneficiaries malformed cursor", BENEFICIARIES_PAGE, {"after": "zz"}, "BAD_USER_INPUT"),
     ("claim with two keys", CLAIM_LOOKUP, {"n": "KLM-2026-0000001", "id": "x"}, "BAD_USER_INPUT"),
     ("claim without a key", CLAIM_LOOKUP, {}, "BAD_USER_INPUT"),
