@@ -106,6 +106,9 @@ RELATIONS: dict[tuple[str, str], str] = {
     ("Claim", "region"): "object",
     ("PovertyBeneficiary", "region"): "object",
     ("PovertyBeneficiary", "participant"): "object",
+    ("Region", "parent"): "object",
+    ("Region", "children"): "list",
+    ("Region", "ancestors"): "list",
 }
 
 #: The fields of the compiled types that the compiler leaves to their resolvers, each with its reason. With
@@ -119,9 +122,6 @@ RESOLVER_ONLY: dict[str, dict[str, str]] = {
         "beneficiary": "a join by NIK across the poverty registry, scoped by the beneficiaries' own rule",
     },
     "Region": {
-        "parent": "the region tree is served by the region resolvers and their DataLoader",
-        "children": "the region tree is served by the region resolvers and their DataLoader",
-        "ancestors": "the region tree is served by the region resolvers and their DataLoader",
         "coverage": "a Monev figure: computed from the rollups with small-cell suppression",
     },
     "Claim": {

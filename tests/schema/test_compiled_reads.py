@@ -181,6 +181,13 @@ JSON_CASES = {
     "regions_after": 1,
     "regions_after_a_code_that_is_no_region": 1,
     "regions_of_an_unknown_parent": 1,
+    "region_tree_village_east": 1,
+    "region_tree_village_city": 1,
+    "region_tree_regency": 1,
+    "region_tree_province": 1,
+    "regions_tree_of_province": 1,
+    "regions_tree_of_regency": 1,
+    "region_tree_under_other_roots": 3,
 }
 
 ENTITIES_BY_NUMBER = """query Ent($representations: [_Any!]!) {
@@ -296,6 +303,33 @@ REGIONS_PAGE = """query R2($level: RegionLevel, $parent: String, $first: Int, $a
     edges { cursor __typename node { id code name level isCity } }
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
   }
+}"""
+
+
+# The region tree (parent, children, ancestors) as correlated subqueries: under a region, under a page of
+# regions, and under the participants', claims' and beneficiaries' own regions; scoped as the loaders scope it.
+REGION_TREE = """query R3($code: String!) {
+  region(code: $code) {
+    code
+    parent { id code name level parent { code } }
+    children { code name level isCity parent { code } __typename }
+    ancestors { id code name level }
+  }
+}"""
+
+REGIONS_TREE = """query R4($parent: String, $first: Int) {
+  regions(parentCode: $parent, first: $first) {
+    edges { node { code name children { code name } parent { name } ancestors { code } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+REGION_TREE_UNDER = """query R5($m: String!) {
+  participant(membershipNumber: $m) {
+    region { code parent { name parent { name ancestors { code } } } ancestors { code name } }
+  }
+  claims(first: 3) { edges { node { claimNumber region { parent { code children { code } } } } } }
+  beneficiaries(first: 2) { edges { node { region { ancestors { code name } parent { name } } } } }
 }"""
 
 
@@ -517,6 +551,13 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         ("regions_after", REGIONS_PAGE, {"parent": "52", "first": 2, "after": region_cursor("52.03")}),
         ("regions_after_a_code_that_is_no_region", REGIONS_PAGE, {"parent": "52", "after": region_cursor("52.50")}),
         ("regions_of_an_unknown_parent", REGIONS_PAGE, {"parent": "99.99", "first": 3}),
+        ("region_tree_village_east", REGION_TREE, {"code": east.region_code}),
+        ("region_tree_village_city", REGION_TREE, {"code": city.region_code}),
+        ("region_tree_regency", REGION_TREE, {"code": "52.71"}),
+        ("region_tree_province", REGION_TREE, {"code": "52"}),
+        ("regions_tree_of_province", REGIONS_TREE, {"parent": "52", "first": 20}),
+        ("regions_tree_of_regency", REGIONS_TREE, {"parent": "52.71", "first": 5}),
+        ("region_tree_under_other_roots", REGION_TREE_UNDER, {"m": east.membership_number}),
     ]
 
 
