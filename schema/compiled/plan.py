@@ -147,10 +147,10 @@ ROOTS: dict[str, str] = {
 }
 
 #: Of the ``_entities`` union, the member types the compiler resolves.
-ENTITY_TYPES = frozenset({"Participant", "Claim", "PovertyBeneficiary"})
+ENTITY_TYPES = frozenset({"Participant", "Claim", "PovertyBeneficiary", "Region"})
 
 #: Of the ``Node`` interface, the types whose ``node(id)`` the compiler resolves.
-NODE_TYPES = frozenset({"Participant", "Claim", "PovertyBeneficiary"})
+NODE_TYPES = frozenset({"Participant", "Claim", "PovertyBeneficiary", "Region"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,6 +106,7 @@ _TYPED_MODELS: dict[str, type[Any]] = {
     "Participant": Participant,
     "Claim": Claim,
     "PovertyBeneficiary": PovertyBeneficiary,
+    "Region": Region,
 }
 
 
@@ -457,10 +458,14 @@ class _Run:
         by_type: dict[str, list[tuple[int, tuple[str, Any]]]] = {}
         for index, r in enumerate(representations):
             typename = self.readable_type(plan, r.get("__typename"))
-            key = ("id", local_id(str(r["id"]), typename)) if r.get("id") is not None else None
-            by_type.setdefault(typename, []).append(
-                (index, key or ("membershipNumber", str(r.get("membershipNumber"))))
-            )
+            key: tuple[str, Any]
+            if typename == "Region":  # its one key, the code, as given (resolve_reference loads it unparsed)
+                key = ("code", str(r["code"]))
+            elif r.get("id") is not None:
+                key = ("id", local_id(str(r["id"]), typename))
+            else:
+                key = ("membershipNumber", str(r.get("membershipNumber")))
+            by_type.setdefault(typename, []).append((index, key))
         result: list[dict[str, Any] | None] = [None] * len(representations)
         for typename, slots in sorted(by_type.items()):
             found = await self.entities_json(plan.plans[typename], [key for _, key in slots])
@@ -469,9 +474,9 @@ class _Run:
         return result
 
     async def node(self, root: RootPlan) -> dict[str, Any] | None:
-        """``node(id)`` of a Participant, Claim or PovertyBeneficiary: the id's own type, then the lookup by id
-        (as the type's ``resolve_nodes``: a malformed key is no row); a malformed global id or another type:
-        the resolvers."""
+        """``node(id)`` of a Participant, Claim, PovertyBeneficiary or Region: the id's own type, then the lookup
+        by its key (as the type's ``resolve_nodes``: a malformed integer key is no row, a region's code is
+        looked up as given); a malformed global id or another type: the resolvers."""
         plan = root.plan
         assert isinstance(plan, TypedPlans)
         raw = self.arguments("Query", root).get("id")
@@ -480,6 +485,8 @@ class _Run:
         except Exception:  # Strawberry's own refusal, whatever it raises: theirs to give
             raise Fallback from None
         typename = self.readable_type(plan, global_id.type_name)
+        if typename == "Region":
+            return await self.lookup_json(plan.plans[typename], Region, "code", global_id.node_id)
         return await self.lookup_json(plan.plans[typename], _TYPED_MODELS[typename], "id", db_id(global_id.node_id))
 
     def readable_type(self, plan: TypedPlans, typename: object) -> str:
@@ -492,9 +499,10 @@ class _Run:
         return typename
 
     async def entities_json(self, plan: ObjectPlan, keys: list[tuple[str, Any]]) -> list[dict[str, Any] | None]:
-        """``_entities`` as one JSON statement: the representations go in as two arrays, whatever their number."""
+        """``_entities`` as one JSON statement: the representations go in as two arrays, whatever their number
+        (an integer id, or a text key: a participant's membership number, a region's code)."""
         ids = [value if kind == "id" else None for kind, value in keys]
-        numbers = [value if kind == "membershipNumber" else None for kind, value in keys]
+        numbers = [value if kind != "id" else None for kind, value in keys]
         pages = self.nested_pages(plan)
         builder = self.builder(pages)
         binds, bound = builder.sql.entity_keys(ids, numbers)

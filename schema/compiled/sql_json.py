@@ -19,7 +19,7 @@ encoded by Python after ``orjson.loads`` (:class:`Finish`, ``schema.core.paginat
 so a cursor's JSON and base64 are exactly the resolvers'; a nested ``after`` is decoded and checked by
 ``decode_cursor`` before the statement runs and its values are bound as parameters.
 
-``_entities`` is one statement per type present (Participant, Claim, PovertyBeneficiary), whatever the
+``_entities`` is one statement per type present (Participant, Claim, PovertyBeneficiary, Region), whatever the
 number of representations: the keys go in as two parallel arrays (``unnest … WITH ORDINALITY``) on
 PostgreSQL, as one bound JSON array of ``[id, number]`` pairs (``json_each``, in its order) on SQLite; each
 slot is the object it names when the caller may see it and ``null`` otherwise (a row outside the caller's
@@ -34,10 +34,11 @@ The builder is one for both databases; where they differ, :class:`Dialect` has o
 construct (``json_build_object``/``json_object``, ``json_agg … ORDER BY``/``json_group_array`` over an
 ordered subquery, ``to_char``/the stored text, ``encode(…, 'base64')``/base64 in SQL, …). This is the only
 compiled engine: a plan it does not cover goes to the resolvers. The roots compiled at all are
-``participant``, ``participants``, ``claim``, ``claims``, ``beneficiary``, ``beneficiaries``, and
-``_entities`` (one statement per type present) and ``node`` of these three types (a claim's or a
-beneficiary's ``participant`` is re-scoped by the participants' ``visible``, as the resolvers' loader
-does); ``region(s)`` are answered by the resolvers.
+``participant``, ``participants``, ``claim``, ``claims``, ``beneficiary``, ``beneficiaries``, ``region``,
+``regions``, and ``_entities`` (one statement per type present) and ``node`` of these four types (a claim's
+or a beneficiary's ``participant`` is re-scoped by the participants' ``visible``, as the resolvers' loader
+does; a region's ``parent``, ``children`` and ``ancestors`` are among the regions ``visible(Region)`` shows,
+as the region loaders read them).
 """
 
 from __future__ import annotations
@@ -292,8 +293,9 @@ class Dialect:
         return case((column.is_(None), None), else_=encoded)
 
     def entity_keys(self, ids: list[Any], numbers: list[Any]) -> tuple[list[BindParameter[Any]], list[Any]]:
-        """The representations' keys as bind parameters (one slot each: an id or a membership number) and
-        their values: two parallel arrays on PostgreSQL, one JSON array of ``[id, number]`` on SQLite."""
+        """The representations' keys as bind parameters (one slot each: an integer id, or a text key — a
+        participant's membership number, a region's code) and their values: two parallel arrays on PostgreSQL,
+        one JSON array of ``[id, text key]`` on SQLite."""
         if self.sqlite:
             pairs = orjson.dumps([[i, n] for i, n in zip(ids, numbers, strict=True)]).decode()
             return [bindparam("keys", pairs, type_=Text)], [pairs]
@@ -402,15 +404,19 @@ class JsonBuilder:
         """``_entities`` of one type's representations: a JSON array in the representations' order.
 
         `keys` are :meth:`Dialect.entity_keys`, one slot per representation: its id (or NULL) and, for a
-        participant, its membership number (or NULL). Each slot is the object it names if the caller may see
-        it, else ``null`` — the same answer for a row outside the caller's regions as for no row at all.
+        participant, its membership number (or NULL); for a region, its code (in the text slot). Each slot
+        is the object it names if the caller may see it, else ``null`` — the same answer for a row outside
+        the caller's regions as for no row at all.
         """
         model = _MODELS[plan.typename]
         table = model.__table__
         reps = self.sql.entity_rows(keys)
-        found = table.c.id == reps.c.id
-        if model is Participant:
-            found = or_(found, table.c.membership_number == reps.c.number)
+        if model is Region:  # keyed by its code, the text slot
+            found = table.c.code == reps.c.number
+        else:
+            found = table.c.id == reps.c.id
+            if model is Participant:
+                found = or_(found, table.c.membership_number == reps.c.number)
         entity = select(self.object(plan, table)).where(found, visible(self.principal, model)).scalar_subquery()
         return select(cast(self.sql.agg(self.sql.nested(entity), reps.c.ord), Text)).select_from(reps)
 

@@ -188,6 +188,11 @@ JSON_CASES = {
     "regions_tree_of_province": 1,
     "regions_tree_of_regency": 1,
     "region_tree_under_other_roots": 3,
+    "node_region_own": 1,
+    "node_region_other": 1,
+    "node_region_unknown": 1,
+    "node_region_tree": 1,
+    "entities_regions": 3,
 }
 
 ENTITIES_BY_NUMBER = """query Ent($representations: [_Any!]!) {
@@ -558,6 +563,35 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         ("regions_tree_of_province", REGIONS_TREE, {"parent": "52", "first": 20}),
         ("regions_tree_of_regency", REGIONS_TREE, {"parent": "52.71", "first": 5}),
         ("region_tree_under_other_roots", REGION_TREE_UNDER, {"m": east.membership_number}),
+        ("node_region_own", NODE, {"id": to_base64("Region", "52.71")}),
+        ("node_region_other", NODE, {"id": to_base64("Region", "52.03")}),
+        ("node_region_unknown", NODE, {"id": to_base64("Region", " 52.71")}),  # looked up as given: no region
+        (
+            "node_region_tree",
+            NODE.replace(
+                "... on Region { name }", "... on Region { name parent { code } children { code } ancestors { code } }"
+            ),
+            {"id": to_base64("Region", "52.71.01")},
+        ),
+        (
+            "entities_regions",
+            ENTITIES_MIXED.replace(
+                "__typename\n",
+                "__typename ... on Region { code name level parent { code } children { code } }\n",
+                1,
+            ),
+            {
+                "representations": [
+                    {"__typename": "Region", "code": "52.71"},
+                    *mixed[:2],
+                    {"__typename": "Region", "code": "52.03"},
+                    {"__typename": "Region", "code": "52"},
+                    {"__typename": "Region", "code": "99.99"},
+                    {"__typename": "Region", "code": " 52.71 "},  # looked up as given: no region
+                    {"__typename": "Region", "code": "52.71", "id": 5},  # not a key of Region: ignored
+                ]
+            },
+        ),
     ]
 
 
@@ -693,12 +727,12 @@ async def test_paging_on_the_compiled_path_walks_the_same_pages(
 async def test_node_of_a_type_not_compiled_is_the_resolvers(
     gql: Any, resolvers: Served, app: Starlette, callers: dict[str, Any]
 ) -> None:
-    """``node`` of a Region (a type the compiler does not resolve) and ``_entities`` naming another entity
-    type: the plan is made, the value's type decides, and the resolvers answer with their JSON."""
+    """``node`` of a type the compiler does not resolve (a job, a contribution) and ``_entities`` naming a
+    type its plan does not ask for: the plan is made, the value's type decides, and the resolvers answer."""
     for caller in (callers["analyst_5203"], callers["admin"]):
         for query, variables in [
-            (NODE, {"id": to_base64("Region", "52.03")}),
-            (ENTITIES_MIXED, {"representations": [{"__typename": "Region", "code": "52.03"}]}),
+            (NODE, {"id": to_base64("Job", "1")}),
+            (NODE, {"id": to_base64("Contribution", "1")}),
         ]:
             resolved, compiled, answered = await _both(gql, resolvers, app, query, variables, caller)
             assert json.dumps(compiled) == json.dumps(resolved)
@@ -834,6 +868,13 @@ BAD_INPUT = [
     ("node malformed id", NODE, {"id": "not-a-global-id"}, None),
     ("node of an unknown type", NODE, {"id": to_base64("Nope", 1)}, None),
     ("claim entity without key", ENTITIES_MIXED, {"representations": [{"__typename": "Claim"}]}, None),
+    ("region entity without key", ENTITIES_MIXED, {"representations": [{"__typename": "Region", "id": "52"}]}, None),
+    (
+        "region entity key not a string",
+        ENTITIES_MIXED,
+        {"representations": [{"__typename": "Region", "code": 52}]},
+        None,
+    ),
     ("claim entity key not a string", ENTITIES_MIXED, {"representations": [{"__typename": "Claim", "id": 5}]}, None),
     ("beneficiary with two keys", BENEFICIARY_LOOKUP, {"id": "x", "nik": "5203010101010001"}, "BAD_USER_INPUT"),
     ("beneficiary without a key", BENEFICIARY_LOOKUP, {}, "BAD_USER_INPUT"),
