@@ -679,6 +679,14 @@ async def test_json_statements_rebind_every_value_of_their_compiled_text(
         # _entities: other keys, another number of them.
         (ENTITIES_BY_NUMBER, {"representations": [{"__typename": "Participant", "membershipNumber": east}]}),
         (ENTITIES_BY_NUMBER, {"representations": [{"__typename": "Participant", "membershipNumber": city}] * 3}),
+        # Regions: other codes, parents and cursors in the same structures.
+        (REGION_TREE, {"code": "52.71"}),
+        (REGION_TREE, {"code": "52.03.01"}),
+        (REGIONS_PAGE, {"parent": "52", "first": 3}),
+        (REGIONS_PAGE, {"parent": "52", "first": 3, "after": region_cursor("52.03")}),
+        (REGIONS_PAGE, {"parent": "52.71", "first": 3, "after": region_cursor("52.71.01")}),
+        (NODE, {"id": to_base64("Region", "52.71")}),
+        (NODE, {"id": to_base64("Region", "52.03")}),
     ]
     # Twice: the first round builds each structure the app has not kept yet (how many that is depends on what
     # ran before in this process), the second must find them kept and run them as compiled text.

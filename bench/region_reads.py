@@ -1,0 +1,138 @@
+"""Region-heavy reads on the resolvers and on the compiled path: statements and CPU per request, in process.
+
+Not a test (it measures, it asserts nothing but 200s without errors). Two apps over one database, one with
+the compiled read path off (the resolvers: what served these reads before issue 20 compiled the regions)
+and one with it on, alternating round by round; each query is sent over and over with a national token
+without ``pii:read`` through the whole ASGI app (middleware, token check, GraphQL), only the socket is
+missing. Reported per query and path: the SQL statements one request runs (counted by the engine's
+``before_cursor_execute`` event, which the compiled path's driver-level statements call too) and the
+server-side CPU per request (``time.process_time`` over the round, so the shared machine's other load does
+not count), medians over the rounds, and the compiled ÷ resolvers ratio:
+
+    .venv/bin/python bench/region_reads.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/<db>
+
+The database must hold seeded data with the NTB regions (``bench/seed_bench.py --size ntb``, or ``jamsos seed``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import event, func, select
+from starlette.applications import Starlette
+
+from api.app import create_app
+from api.settings import Settings
+from auth.keys import ensure_active_key, import_pem
+from auth.scopes import ROLE_SCOPES, Role, Scope
+from auth.tokens import TokenConfig, issue_access_token
+from domain.participants.models import Participant
+
+#: The region-heavy shapes: a page of a province's regencies with their districts, and a participant's
+#: region with the region above it.
+QUERIES = {
+    "regions+children": """query R($p: String!) {
+  regions(parentCode: $p, first: 100) { edges { node { code name level children { code name } } } }
+}""",
+    "participant.region.parent": """query P($m: String!) {
+  participant(membershipNumber: $m) { membershipNumber region { name parent { name } } }
+}""",
+}
+
+
+async def _round(client: httpx.AsyncClient, payload: dict[str, Any], headers: dict[str, str], n: int) -> float:
+    cpu = time.process_time()
+    for _ in range(n):
+        response = await client.post("/graphql", json=payload, headers=headers)
+        assert response.status_code == 200, response.text
+        assert "errors" not in response.json(), response.text
+    return (time.process_time() - cpu) / n * 1000
+
+
+async def measure(url: str, requests: int, rounds: int, directory: Path) -> None:
+    key_path = directory / "key.pem"
+    base = Settings(
+        env="test", database_url=url, signing_key_path=key_path, cost_budget_per_minute=10**12, issuer="http://bench"
+    )
+    apps: dict[str, Starlette] = {
+        "resolvers": create_app(base.model_copy(update={"compiled_reads": False})),
+        "compiled": create_app(base.model_copy(update={"compiled_reads": True})),
+    }
+    statements = {"count": 0}
+
+    def count(*_args: Any) -> None:
+        statements["count"] += 1
+
+    for app in apps.values():
+        event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
+    first = apps["compiled"]
+    async with first.state.sessions() as session:
+        pem = (await ensure_active_key(session, key_path)).private_pem
+        await session.commit()
+        number = (
+            await session.execute(
+                select(func.min(Participant.membership_number)).where(Participant.region_code.is_not(None))
+            )
+        ).scalar_one()
+    issued = issue_access_token(
+        import_pem(pem),
+        TokenConfig("http://bench", base.audience),
+        subject="bench",
+        client_id="bench",
+        scopes=ROLE_SCOPES[Role.ADMIN] - {Scope.PII_READ},
+        roles=frozenset({Role.ADMIN}),
+        region=None,
+    )
+    headers = {"Authorization": f"Bearer {issued}"}
+    variables = {"regions+children": {"p": "52"}, "participant.region.parent": {"m": number}}
+    cpu: dict[tuple[str, str], list[float]] = {}
+    counted: dict[tuple[str, str], int] = {}
+    clients = {
+        label: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
+        for label, app in apps.items()
+    }
+    for name, query in QUERIES.items():
+        payload = {"query": query, "variables": variables[name]}
+        for label, client in clients.items():
+            await _round(client, payload, headers, 20)  # warm-up: parse, plan, statement text, loaders' caches
+            statements["count"] = 0
+            await _round(client, payload, headers, 1)
+            counted[(name, label)] = statements["count"]
+        for _ in range(rounds):
+            for label, client in clients.items():
+                cpu.setdefault((name, label), []).append(await _round(client, payload, headers, requests))
+    for client in clients.values():
+        await client.aclose()
+    for app in apps.values():
+        await app.state.graphql.access_log.close()
+        await app.state.engine.dispose()
+    print("| query | path | statements/request | CPU ms/request (median) | compiled ÷ resolvers |")
+    print("|---|---|---:|---:|---:|")
+    for name in QUERIES:
+        medians = {label: statistics.median(cpu[(name, label)]) for label in apps}
+        for label in apps:
+            ratio = f"{medians['compiled'] / medians['resolvers']:.2f}x" if label == "compiled" else ""
+            print(f"| {name} | {label} | {counted[(name, label)]} | {medians[label]:.2f} | {ratio} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(measure(args.database_url, args.requests, args.rounds, Path(tmp)))
+
+
+if __name__ == "__main__":
+    main()
