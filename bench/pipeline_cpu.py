@@ -15,15 +15,12 @@ with the most claims.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from in_process import main  # bench/ is on the path: this file runs as a script from there
 from sqlalchemy import func, select
 
 from api.app import create_app
@@ -98,16 +95,5 @@ async def measure(url: str, requests: int, rounds: int, directory: Path) -> None
         print(f"S2 {label:9} median {statistics.median(figures):.3f} ms CPU/request (min {min(figures):.3f})")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
-    with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(measure(args.database_url, args.requests, args.rounds, Path(tmp)))
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__.splitlines()[0], measure, requests=300, rounds=5)

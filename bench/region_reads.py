@@ -16,16 +16,13 @@ The database must hold seeded data with the NTB regions (``bench/seed_bench.py -
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+from in_process import main  # bench/ is on the path: this file runs as a script from there
 from sqlalchemy import event, func, select
 from starlette.applications import Starlette
 
@@ -123,16 +120,5 @@ async def measure(url: str, requests: int, rounds: int, directory: Path) -> None
             print(f"| {name} | {label} | {counted[(name, label)]} | {medians[label]:.2f} | {ratio} |")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--requests", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
-    with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(measure(args.database_url, args.requests, args.rounds, Path(tmp)))
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__.splitlines()[0], measure, requests=100, rounds=5)
