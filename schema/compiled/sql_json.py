@@ -453,31 +453,6 @@ class JsonBuilder:
 
     # --- relations ------------------------------------------------------------------------------------------
 
-    def region_tree(self, name: str, plan: ObjectPlan, row: FromClause) -> ColumnElement[Any]:
-        """A region's ``parent``, ``children`` (by code) or ``ancestors`` (province first), among the regions the
-        caller may see (``visible(Region)``, as the region loaders read them: a regency officer sees the
-        province above and the districts below, not a neighbouring regency).
-
-        The regions come from a subquery of their own (anonymous, so that a region's parent's parent and any
-        regions table around it are other tables), correlated to `row` only.
-        """
-        regions = select(*_R.c).where(visible(self.principal, Region)).subquery()
-        if name == "parent":  # none for a province: parent_code is NULL and matches nothing
-            parent = select(self.object(plan, regions)).where(regions.c.code == row.c.parent_code)
-            return parent.correlate(row).scalar_subquery()
-        if name == "children":
-            mine = regions.c.parent_code == row.c.code
-        else:
-            # RegionCode.ancestors: the codes above the row's own, which its placement columns hold.
-            above = [row.c.province_code, row.c.regency_code, row.c.district_code]
-            mine = and_(regions.c.code.in_(above), regions.c.code != row.c.code)
-        # Codes sort as the tree does: an ancestor's code is a prefix of its descendants'.
-        ordered = self.sql.ordered(select(*regions.c).where(mine).correlate(row), regions.c.code, None)
-        source = regions if ordered is None else ordered
-        listed = select(self.sql.agg(self.object(plan, source), source.c.code))
-        listed = listed.where(mine) if ordered is None else listed.select_from(ordered)
-        return listed.correlate(row).scalar_subquery()
-
     def relation(self, relation: Relation, row: FromClause) -> ColumnElement[Any]:
         if relation.name == "region":
             assert isinstance(relation.plan, ObjectPlan)
@@ -619,6 +594,31 @@ class JsonBuilder:
         else:
             value = column
         return self.sql.array(value, row_id)
+
+    def region_tree(self, name: str, plan: ObjectPlan, row: FromClause) -> ColumnElement[Any]:
+        """A region's ``parent``, ``children`` (by code) or ``ancestors`` (province first), among the regions the
+        caller may see (``visible(Region)``, as the region loaders read them: a regency officer sees the
+        province above and the districts below, not a neighbouring regency).
+
+        The regions come from a subquery of their own (anonymous, so that a region's parent's parent and any
+        regions table around it are other tables), correlated to `row` only.
+        """
+        regions = select(*_R.c).where(visible(self.principal, Region)).subquery()
+        if name == "parent":  # none for a province: parent_code is NULL and matches nothing
+            parent = select(self.object(plan, regions)).where(regions.c.code == row.c.parent_code)
+            return parent.correlate(row).scalar_subquery()
+        if name == "children":
+            mine = regions.c.parent_code == row.c.code
+        else:
+            # RegionCode.ancestors: the codes above the row's own, which its placement columns hold.
+            above = [row.c.province_code, row.c.regency_code, row.c.district_code]
+            mine = and_(regions.c.code.in_(above), regions.c.code != row.c.code)
+        # Codes sort as the tree does: an ancestor's code is a prefix of its descendants'.
+        ordered = self.sql.ordered(select(*regions.c).where(mine).correlate(row), regions.c.code, None)
+        source = regions if ordered is None else ordered
+        listed = select(self.sql.agg(self.object(plan, source), source.c.code))
+        listed = listed.where(mine) if ordered is None else listed.select_from(ordered)
+        return listed.correlate(row).scalar_subquery()
 
 
 class Finish:
