@@ -735,8 +735,8 @@ async def test_paging_on_the_compiled_path_walks_the_same_pages(
 async def test_node_of_a_type_not_compiled_is_the_resolvers(
     gql: Any, resolvers: Served, app: Starlette, callers: dict[str, Any]
 ) -> None:
-    """``node`` of a type the compiler does not resolve (a job, a contribution) and ``_entities`` naming a
-    type its plan does not ask for: the plan is made, the value's type decides, and the resolvers answer."""
+    """``node`` of a type the compiler does not resolve (a job, a contribution; every entity type is compiled):
+    the plan is made, the id's type decides, and the resolvers answer with their JSON."""
     for caller in (callers["analyst_5203"], callers["admin"]):
         for query, variables in [
             (NODE, {"id": to_base64("Job", "1")}),
