@@ -17,20 +17,17 @@ The database must hold seeded data with the NTB regions (``bench/seed_bench.py -
 from __future__ import annotations
 
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from in_process import main  # bench/ is on the path: this file runs as a script from there
+from in_process import bench_settings, cpu_per_request, main, national_bearer  # bench/ is on the path
 from sqlalchemy import event, func, select
 from starlette.applications import Starlette
 
 from api.app import create_app
-from api.settings import Settings
-from auth.keys import ensure_active_key, import_pem
+from auth.keys import ensure_active_key
 from auth.scopes import ROLE_SCOPES, Role, Scope
-from auth.tokens import TokenConfig, issue_access_token
 from domain.participants.models import Participant
 
 #: The region-heavy shapes: a page of a province's regencies with their districts, and a participant's
@@ -45,20 +42,8 @@ QUERIES = {
 }
 
 
-async def _round(client: httpx.AsyncClient, payload: dict[str, Any], headers: dict[str, str], n: int) -> float:
-    cpu = time.process_time()
-    for _ in range(n):
-        response = await client.post("/graphql", json=payload, headers=headers)
-        assert response.status_code == 200, response.text
-        assert "errors" not in response.json(), response.text
-    return (time.process_time() - cpu) / n * 1000
-
-
 async def measure(url: str, requests: int, rounds: int, directory: Path) -> None:
-    key_path = directory / "key.pem"
-    base = Settings(
-        env="test", database_url=url, signing_key_path=key_path, cost_budget_per_minute=10**12, issuer="http://bench"
-    )
+    base = bench_settings(url, directory)
     apps: dict[str, Starlette] = {
         "resolvers": create_app(base.model_copy(update={"compiled_reads": False})),
         "compiled": create_app(base.model_copy(update={"compiled_reads": True})),
@@ -72,23 +57,14 @@ async def measure(url: str, requests: int, rounds: int, directory: Path) -> None
         event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
     first = apps["compiled"]
     async with first.state.sessions() as session:
-        pem = (await ensure_active_key(session, key_path)).private_pem
+        pem = (await ensure_active_key(session, base.signing_key_path)).private_pem
         await session.commit()
         number = (
             await session.execute(
                 select(func.min(Participant.membership_number)).where(Participant.region_code.is_not(None))
             )
         ).scalar_one()
-    issued = issue_access_token(
-        import_pem(pem),
-        TokenConfig("http://bench", base.audience),
-        subject="bench",
-        client_id="bench",
-        scopes=ROLE_SCOPES[Role.ADMIN] - {Scope.PII_READ},
-        roles=frozenset({Role.ADMIN}),
-        region=None,
-    )
-    headers = {"Authorization": f"Bearer {issued}"}
+    headers = national_bearer(pem, base, ROLE_SCOPES[Role.ADMIN] - {Scope.PII_READ})
     variables = {"regions+children": {"p": "52"}, "participant.region.parent": {"m": number}}
     cpu: dict[tuple[str, str], list[float]] = {}
     counted: dict[tuple[str, str], int] = {}
@@ -99,18 +75,18 @@ async def measure(url: str, requests: int, rounds: int, directory: Path) -> None
     for name, query in QUERIES.items():
         payload = {"query": query, "variables": variables[name]}
         for label, client in clients.items():
-            await _round(client, payload, headers, 20)  # warm-up: parse, plan, statement text, loaders' caches
+            await cpu_per_request(client, payload, headers, 20)  # warm-up: parse, plan, statement text, loaders' caches
             # The fewest of three single requests: a periodic refresh (the revoked-token list every few
             # seconds) may fall into one of them.
             single = []
             for _ in range(3):
                 statements["count"] = 0
-                await _round(client, payload, headers, 1)
+                await cpu_per_request(client, payload, headers, 1)
                 single.append(statements["count"])
             counted[(name, label)] = min(single)
         for _ in range(rounds):
             for label, client in clients.items():
-                cpu.setdefault((name, label), []).append(await _round(client, payload, headers, requests))
+                cpu.setdefault((name, label), []).append(await cpu_per_request(client, payload, headers, requests))
     for client in clients.values():
         await client.aclose()
     for app in apps.values():
