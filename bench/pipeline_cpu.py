@@ -15,45 +15,27 @@ with the most claims.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import os
 import statistics
-import tempfile
-import time
 from pathlib import Path
 
 import httpx
+from in_process import bench_settings, cpu_per_request, main, national_bearer  # bench/ is on the path
 from sqlalchemy import func, select
 
 from api.app import create_app
-from api.settings import Settings
-from auth.keys import ensure_active_key, import_pem
+from auth.keys import ensure_active_key
 from auth.scopes import ROLE_SCOPES, Role, Scope
-from auth.tokens import TokenConfig, issue_access_token
 from domain.claims.models import Claim
 from domain.participants.models import Participant
 
 QUERY = (Path(__file__).parent / "queries" / "S2.graphql").read_text()
 
 
-async def _round(client: httpx.AsyncClient, payload: dict[str, object], headers: dict[str, str], n: int) -> float:
-    cpu = time.process_time()
-    for _ in range(n):
-        response = await client.post("/graphql", json=payload, headers=headers)
-        assert response.status_code == 200, response.text
-        assert "errors" not in response.json(), response.text
-    return (time.process_time() - cpu) / n * 1000
-
-
 async def measure(url: str, requests: int, rounds: int, directory: Path) -> None:
-    key_path = directory / "key.pem"
-    settings = Settings(
-        env="test", database_url=url, signing_key_path=key_path, cost_budget_per_minute=10**12, issuer="http://bench"
-    )
+    settings = bench_settings(url, directory)
     app = create_app(settings)
     async with app.state.sessions() as session:
-        pem = (await ensure_active_key(session, key_path)).private_pem
+        pem = (await ensure_active_key(session, settings.signing_key_path)).private_pem
         await session.commit()
         number = (
             await session.execute(
@@ -65,30 +47,21 @@ async def measure(url: str, requests: int, rounds: int, directory: Path) -> None
             )
         ).scalar_one()
 
-    def token(scopes: frozenset[Scope]) -> dict[str, str]:
-        config = TokenConfig("http://bench", settings.audience)
-        issued = issue_access_token(
-            import_pem(pem),
-            config,
-            subject="bench",
-            client_id="bench",
-            scopes=scopes,
-            roles=frozenset({Role.ADMIN}),
-            region=None,
-        )
-        return {"Authorization": f"Bearer {issued}"}
-
-    tokens = {"pii:read": token(ROLE_SCOPES[Role.ADMIN]), "masked": token(ROLE_SCOPES[Role.ADMIN] - {Scope.PII_READ})}
+    admin = ROLE_SCOPES[Role.ADMIN]
+    tokens = {
+        "pii:read": national_bearer(pem, settings, admin),
+        "masked": national_bearer(pem, settings, admin - {Scope.PII_READ}),
+    }
     payload = {"query": QUERY, "variables": {"m": number}}
     counters = app.state.graphql.counters
     results: dict[str, list[float]] = {label: [] for label in tokens}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
         for headers in tokens.values():
-            await _round(client, payload, headers, 20)  # warm-up: parse, plan, statement text
+            await cpu_per_request(client, payload, headers, 20)  # warm-up: parse, plan, statement text
         for _ in range(rounds):
             for label, headers in tokens.items():
                 answered = counters.fast_answered
-                results[label].append(await _round(client, payload, headers, requests))
+                results[label].append(await cpu_per_request(client, payload, headers, requests))
                 cached = counters.fast_answered - answered
                 print(f"{label}: {results[label][-1]:.3f} ms CPU/request; cached path {cached}/{requests}")
     await app.state.graphql.access_log.close()
@@ -98,16 +71,5 @@ async def measure(url: str, requests: int, rounds: int, directory: Path) -> None
         print(f"S2 {label:9} median {statistics.median(figures):.3f} ms CPU/request (min {min(figures):.3f})")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
-    with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(measure(args.database_url, args.requests, args.rounds, Path(tmp)))
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__.splitlines()[0], measure, requests=300, rounds=5)

@@ -20,16 +20,13 @@ text (the app's statement cache ``put`` made a no-op); "page compiled" swaps ``s
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+from in_process import main  # bench/ is on the path: this file runs as a script from there
 
 from api.app import create_app
 from api.settings import Settings
@@ -116,16 +113,5 @@ async def measure(url: str, requests: int, rounds: int, directory: Path) -> None
         print(f"{label:24} median {cpu:.2f} ms CPU/request, {wall:.2f} ms wall ({ratio:.2f}x the kept text's CPU)")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
-    with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(measure(args.database_url, args.requests, args.rounds, Path(tmp)))
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__.splitlines()[0], measure, requests=200, rounds=3)

@@ -20,18 +20,31 @@ from sqlalchemy import (
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, declared_attr, mapped_column
 
 from domain.db import Base
+from domain.read_fields import read_field
 from domain.regions.rules import RegionCode, RegionLevel, placement_column_for
 
 
 class Region(Base):
-    """One Kemendagri region. Names and codes come from the official list; Monev figures are per year."""
+    """One Kemendagri region. Names and codes come from the official list; Monev figures are per year.
+
+    The columns the API serves say so beside them (``info=read_field(...)``, domain.read_fields): the
+    GraphQL field's name and description; the region's Relay id is its code.
+    """
 
     __tablename__ = "regions"
 
-    code: Mapped[str] = mapped_column(String(13), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    level: Mapped[RegionLevel] = mapped_column(Enum(RegionLevel, native_enum=False, length=10), index=True)
-    is_city: Mapped[bool] = mapped_column(Boolean, default=False)
+    code: Mapped[str] = mapped_column(
+        String(13), primary_key=True, info=read_field("code", "Dotted Kemendagri code, e.g. '52.71.01.1001'.")
+    )
+    name: Mapped[str] = mapped_column(String(200), info=read_field("name", "Official name, e.g. 'Kota Mataram'."))
+    level: Mapped[RegionLevel] = mapped_column(
+        Enum(RegionLevel, native_enum=False, length=10), index=True, info=read_field("level", "Level in the hierarchy.")
+    )
+    is_city: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        info=read_field("isCity", "True for a kota (regency part 71-99) and the districts and villages inside one."),
+    )
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
     province_code: Mapped[str] = mapped_column(String(2), index=True)
     regency_code: Mapped[str | None] = mapped_column(String(5), index=True)

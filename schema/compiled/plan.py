@@ -36,6 +36,7 @@ from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim
 from domain.participants.models import Participant
 from domain.read_fields import read_fields
+from domain.regions.models import Region
 from schema.compiled.cache import BoundedCache
 
 #: Distinct (document, operation) pairs whose plan (or "not compilable") each app keeps. Bounded: unique
@@ -65,10 +66,11 @@ def statement_cache(size: int = STATEMENT_CACHE_SIZE) -> Statements:
 
 
 #: The leaf fields the compiler serves, per GraphQL type: the GraphQL field name and the row's column. A
-#: participant's, a claim's and a beneficiary's are their served columns as declared beside them (domain.read_fields).
+#: participant's, a claim's, a beneficiary's and a region's are their served columns as declared beside them
+#: (domain.read_fields); a region's Relay id is its code (``RegionNode``'s ``NodeID``).
 LEAVES: dict[str, dict[str, str]] = {
     "Participant": {declared.name: column for column, declared in read_fields(Participant).items()},
-    "Region": {"id": "code", "code": "code", "name": "name", "level": "level", "isCity": "is_city"},
+    "Region": {"id": "code", **{declared.name: column for column, declared in read_fields(Region).items()}},
     "ProgramEnrolment": {"program": "program", "since": "since"},
     "ClaimStatusEvent": {"status": "status", "at": "at", "actor": "actor", "note": "note"},
     "EmployerType": {"registrationNumber": "registration_number", "name": "name", "jkkRiskClass": "jkk_risk_class"},
@@ -115,6 +117,9 @@ RELATIONS: dict[tuple[str, str], str] = {
     ("Claim", "benefits"): "list",
     ("PovertyBeneficiary", "region"): "object",
     ("PovertyBeneficiary", "participant"): "object",
+    ("Region", "parent"): "object",
+    ("Region", "children"): "list",
+    ("Region", "ancestors"): "list",
 }
 
 #: The fields of the compiled types that the compiler leaves to their resolvers, each with its reason. With
@@ -124,9 +129,6 @@ RELATIONS: dict[tuple[str, str], str] = {
 RESOLVER_ONLY: dict[str, dict[str, str]] = {
     "Participant": {},
     "Region": {
-        "parent": "the region tree is served by the region resolvers and their DataLoader",
-        "children": "the region tree is served by the region resolvers and their DataLoader",
-        "ancestors": "the region tree is served by the region resolvers and their DataLoader",
         "coverage": "a Monev figure: computed from the rollups with small-cell suppression",
     },
     "Claim": {},
@@ -148,15 +150,17 @@ ROOTS: dict[str, str] = {
     "claims": "connection",
     "beneficiary": "object",
     "beneficiaries": "connection",
+    "region": "object",
+    "regions": "connection",
     "_entities": "entities",
     "node": "node",
 }
 
 #: Of the ``_entities`` union, the member types the compiler resolves.
-ENTITY_TYPES = frozenset({"Participant", "Claim", "PovertyBeneficiary"})
+ENTITY_TYPES = frozenset({"Participant", "Claim", "PovertyBeneficiary", "Region"})
 
 #: Of the ``Node`` interface, the types whose ``node(id)`` the compiler resolves.
-NODE_TYPES = frozenset({"Participant", "Claim", "PovertyBeneficiary"})
+NODE_TYPES = frozenset({"Participant", "Claim", "PovertyBeneficiary", "Region"})
 
 
 @dataclass(frozen=True, slots=True)

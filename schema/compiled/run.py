@@ -47,6 +47,7 @@ from domain.beneficiaries.models import LATEST_SNAPSHOT, PovertyBeneficiary
 from domain.claims.models import Claim
 from domain.participants.models import Participant
 from domain.participants.status import paid_through_needed
+from domain.regions.models import Region
 from schema.beneficiaries.filters import BENEFICIARY_SORTS, BeneficiaryOrder, beneficiary_conditions
 from schema.claims.filters import CLAIM_SORTS, ClaimOrder, claim_conditions
 from schema.compiled.cache import BoundedCache
@@ -60,6 +61,7 @@ from schema.core.ids import db_id, local_id
 from schema.core.pagination import OrderDirection, check_first, decode_cursor, keyset_page
 from schema.participants.filters import PARTICIPANT_SORTS, ParticipantOrder, participant_conditions
 from schema.participants.types import parse_nik_argument
+from schema.regions.filters import REGION_SORT, parse_region_code, region_conditions
 
 #: Refusals the resolvers make themselves: the compiled path leaves such a request to them.
 _REFUSALS = (BadInput, QueryTooComplex, NotAuthenticated, MissingScope, GraphQLError)
@@ -104,6 +106,7 @@ _TYPED_MODELS: dict[str, type[Any]] = {
     "Participant": Participant,
     "Claim": Claim,
     "PovertyBeneficiary": PovertyBeneficiary,
+    "Region": Region,
 }
 
 
@@ -208,6 +211,10 @@ class _Run:
             return await self.claim(root)
         if root.name == "beneficiary":
             return await self.beneficiary(root)
+        if root.name == "region":
+            return await self.region(root)
+        if root.name == "regions":
+            return await self.regions(root)
         if root.name == "node":
             return await self.node(root)
         return await self.entities(root)
@@ -258,6 +265,26 @@ class _Run:
         latest = tuple(getattr(model, column).desc() for column in LATEST_SNAPSHOT)
         return await self.lookup_json(plan, model, "nik", nik, latest)
 
+    async def region(self, root: RootPlan) -> dict[str, Any] | None:
+        """``region(code)``: the code parsed as the resolver parses it (malformed: its refusal), then the region
+        if the caller may see it (``visible(Region)``, as the region loader reads it); else null."""
+        plan = root.plan
+        assert isinstance(plan, ObjectPlan)
+        code = parse_region_code(str(self.arguments("Query", root)["code"]), "code")
+        return await self.lookup_json(plan, Region, "code", code.code)
+
+    async def regions(self, root: RootPlan) -> dict[str, Any]:
+        """``regions(level, parentCode, first, after)``: the resolver's conditions (``region_conditions``) and
+        page (``REGION_SORT``, keyed by code: regions have no integer id)."""
+        plan = root.plan
+        assert isinstance(plan, ConnectionPlan)
+        args = self.arguments("Query", root)
+        conditions = region_conditions(self.principal, args.get("level"), args.get("parent_code"))
+        limit = check_first(args.get("first"))
+        return await self.connection_json(
+            plan, Region, conditions, REGION_SORT, False, limit, args.get("after"), id_column="code"
+        )
+
     async def lookup_json(
         self, plan: ObjectPlan, model: type[Any], column: str, value: Any, latest: tuple[Any, ...] = ()
     ) -> dict[str, Any] | None:
@@ -305,17 +332,20 @@ class _Run:
         descending: bool,
         limit: int,
         after: str | None,
+        id_column: str = "id",
     ) -> dict[str, Any]:
-        """A root page of `model` (already scoped and filtered by `conditions`) as one JSON statement."""
+        """A root page of `model` (already scoped and filtered by `conditions`) as one JSON statement; ties are
+        broken by `id_column`, the key the cursors carry (a region's is its code)."""
         table = model.__table__
+        key_column = table.c[id_column]
         pages = self.nested_pages(plan.node)
         builder = self.builder(pages)
         columns = select(*table.c).where(*conditions)
         ranked = func.row_number().over(
-            order_by=(sort.column.desc(), table.c.id.desc()) if descending else (sort.column.asc(), table.c.id.asc())
+            order_by=(sort.column.desc(), key_column.desc()) if descending else (sort.column.asc(), key_column.asc())
         )
         page = (
-            keyset_page(columns, sort=sort, id_column=table.c.id, descending=descending, limit=limit, after=after)
+            keyset_page(columns, sort=sort, id_column=key_column, descending=descending, limit=limit, after=after)
             .add_columns(ranked.label("page_rank"))
             .subquery("page")
         )
@@ -323,9 +353,9 @@ class _Run:
         def build_json() -> Any:
             count = None
             if plan.wants_count:
-                matching = select(table.c.id).where(*conditions).subquery()
+                matching = select(key_column).where(*conditions).subquery()
                 count = select(func.count()).select_from(matching).scalar_subquery()
-            cursor = builder.cursor(sort, page.c[sort.column.key], page.c.id)
+            cursor = builder.cursor(sort, page.c[sort.column.key], page.c[id_column])
             document = builder.connection(
                 plan, page, page.c.page_rank, limit, cursor, has_previous=literal(after is not None), count=count
             )
@@ -429,10 +459,14 @@ class _Run:
         by_type: dict[str, list[tuple[int, tuple[str, Any]]]] = {}
         for index, r in enumerate(representations):
             typename = self.readable_type(plan, r.get("__typename"))
-            key = ("id", local_id(str(r["id"]), typename)) if r.get("id") is not None else None
-            by_type.setdefault(typename, []).append(
-                (index, key or ("membershipNumber", str(r.get("membershipNumber"))))
-            )
+            key: tuple[str, Any]
+            if typename == "Region":  # its one key, the code, as given (resolve_reference loads it unparsed)
+                key = ("code", str(r["code"]))
+            elif r.get("id") is not None:
+                key = ("id", local_id(str(r["id"]), typename))
+            else:
+                key = ("membershipNumber", str(r.get("membershipNumber")))
+            by_type.setdefault(typename, []).append((index, key))
         result: list[dict[str, Any] | None] = [None] * len(representations)
         for typename, slots in sorted(by_type.items()):
             found = await self.entities_json(plan.plans[typename], [key for _, key in slots])
@@ -441,9 +475,9 @@ class _Run:
         return result
 
     async def node(self, root: RootPlan) -> dict[str, Any] | None:
-        """``node(id)`` of a Participant, Claim or PovertyBeneficiary: the id's own type, then the lookup by id
-        (as the type's ``resolve_nodes``: a malformed key is no row); a malformed global id or another type:
-        the resolvers."""
+        """``node(id)`` of a Participant, Claim, PovertyBeneficiary or Region: the id's own type, then the lookup
+        by its key (as the type's ``resolve_nodes``: a malformed integer key is no row, a region's code is
+        looked up as given); a malformed global id or another type: the resolvers."""
         plan = root.plan
         assert isinstance(plan, TypedPlans)
         raw = self.arguments("Query", root).get("id")
@@ -452,6 +486,8 @@ class _Run:
         except Exception:  # Strawberry's own refusal, whatever it raises: theirs to give
             raise Fallback from None
         typename = self.readable_type(plan, global_id.type_name)
+        if typename == "Region":
+            return await self.lookup_json(plan.plans[typename], Region, "code", global_id.node_id)
         return await self.lookup_json(plan.plans[typename], _TYPED_MODELS[typename], "id", db_id(global_id.node_id))
 
     def readable_type(self, plan: TypedPlans, typename: object) -> str:
@@ -464,9 +500,10 @@ class _Run:
         return typename
 
     async def entities_json(self, plan: ObjectPlan, keys: list[tuple[str, Any]]) -> list[dict[str, Any] | None]:
-        """``_entities`` as one JSON statement: the representations go in as two arrays, whatever their number."""
+        """``_entities`` as one JSON statement: the representations go in as two arrays, whatever their number
+        (an integer id, or a text key: a participant's membership number, a region's code)."""
         ids = [value if kind == "id" else None for kind, value in keys]
-        numbers = [value if kind == "membershipNumber" else None for kind, value in keys]
+        numbers = [value if kind != "id" else None for kind, value in keys]
         pages = self.nested_pages(plan)
         builder = self.builder(pages)
         binds, bound = builder.sql.entity_keys(ids, numbers)

@@ -20,7 +20,7 @@ encoded by Python after ``orjson.loads`` (:class:`Finish`, ``schema.core.paginat
 so a cursor's JSON and base64 are exactly the resolvers'; a nested ``after`` is decoded and checked by
 ``decode_cursor`` before the statement runs and its values are bound as parameters.
 
-``_entities`` is one statement per type present (Participant, Claim, PovertyBeneficiary), whatever the
+``_entities`` is one statement per type present (Participant, Claim, PovertyBeneficiary, Region), whatever the
 number of representations: the keys go in as two parallel arrays (``unnest … WITH ORDINALITY``) on
 PostgreSQL, as one bound JSON array of ``[id, number]`` pairs (``json_each``, in its order) on SQLite; each
 slot is the object it names when the caller may see it and ``null`` otherwise (a row outside the caller's
@@ -35,11 +35,12 @@ The builder is one for both databases; where they differ, :class:`Dialect` has o
 construct (``json_build_object``/``json_object``, ``json_agg … ORDER BY``/``json_group_array`` over an
 ordered subquery, ``to_char``/the stored text, ``encode(…, 'base64')``/base64 in SQL, …). This is the only
 compiled engine: a plan it does not cover goes to the resolvers. The roots compiled at all are
-``participant``, ``participants``, ``claim``, ``claims``, ``beneficiary``, ``beneficiaries``, and
-``_entities`` (one statement per type present) and ``node`` of these three types (a claim's or a
-beneficiary's ``participant`` is re-scoped by the participants' ``visible``, as the resolvers' loader
-does); ``region(s)`` are answered by the resolvers. The nested connections (a participant's claims and
-payments) are paged from the resolvers' own declarations (:data:`NESTED`, ``schema.core.nested``).
+``participant``, ``participants``, ``claim``, ``claims``, ``beneficiary``, ``beneficiaries``, ``region``,
+``regions``, and ``_entities`` (one statement per type present) and ``node`` of these four types (a claim's
+or a beneficiary's ``participant`` is re-scoped by the participants' ``visible``, as the resolvers' loader
+does; a region's ``parent``, ``children`` and ``ancestors`` are among the regions ``visible(Region)`` shows,
+as the region loaders read them). The nested connections (a participant's claims and payments) are paged
+from the resolvers' own declarations (:data:`NESTED`, ``schema.core.nested``).
 """
 
 from __future__ import annotations
@@ -147,7 +148,11 @@ _SCALAR_SQL: dict[str, Callable[[Dialect, ColumnElement[Any], Any], ColumnElemen
 SQL_SCALARS = frozenset(_SCALAR_SQL)
 #: The relations :meth:`JsonBuilder.relation` joins in SQL.
 SQL_RELATIONS = frozenset(
-    {"region", "programs", "history", "benefits", "participant", "beneficiary", "employer", *(n for _, n in NESTED)}
+    {
+        *("region", "programs", "history", "benefits", "participant", "beneficiary", "employer"),
+        *("parent", "children", "ancestors"),
+        *(n for _, n in NESTED),
+    }
 )
 
 
@@ -157,7 +162,18 @@ def covers(plan: OperationPlan, schema: GraphQLSchema) -> bool:
 
 
 _ROOTS = frozenset(
-    {"participant", "participants", "claim", "claims", "beneficiary", "beneficiaries", "_entities", "node"}
+    {
+        "participant",
+        "participants",
+        "claim",
+        "claims",
+        "beneficiary",
+        "beneficiaries",
+        "region",
+        "regions",
+        "_entities",
+        "node",
+    }
 )
 
 
@@ -327,8 +343,9 @@ class Dialect:
         return case((column.is_(None), None), else_=encoded)
 
     def entity_keys(self, ids: list[Any], numbers: list[Any]) -> tuple[list[BindParameter[Any]], list[Any]]:
-        """The representations' keys as bind parameters (one slot each: an id or a membership number) and
-        their values: two parallel arrays on PostgreSQL, one JSON array of ``[id, number]`` on SQLite."""
+        """The representations' keys as bind parameters (one slot each: an integer id, or a text key — a
+        participant's membership number, a region's code) and their values: two parallel arrays on PostgreSQL,
+        one JSON array of ``[id, text key]`` on SQLite."""
         if self.sqlite:
             pairs = orjson.dumps([[i, n] for i, n in zip(ids, numbers, strict=True)]).decode()
             return [bindparam("keys", pairs, type_=Text)], [pairs]
@@ -355,7 +372,7 @@ class Dialect:
             .render_derived("reps")
         )
 
-    def ordered(self, rows: Select[Any], order_by: Any, name: str) -> FromClause | None:
+    def ordered(self, rows: Select[Any], order_by: Any, name: str | None) -> FromClause | None:
         """On SQLite, `rows` sorted in a subquery for :meth:`agg` to aggregate in order (None on PostgreSQL)."""
         keys = order_by if isinstance(order_by, tuple) else (order_by,)
         return rows.order_by(*keys).subquery(name) if self.sqlite else None
@@ -438,15 +455,19 @@ class JsonBuilder:
         """``_entities`` of one type's representations: a JSON array in the representations' order.
 
         `keys` are :meth:`Dialect.entity_keys`, one slot per representation: its id (or NULL) and, for a
-        participant, its membership number (or NULL). Each slot is the object it names if the caller may see
-        it, else ``null`` — the same answer for a row outside the caller's regions as for no row at all.
+        participant, its membership number (or NULL); for a region, its code (in the text slot). Each slot
+        is the object it names if the caller may see it, else ``null`` — the same answer for a row outside
+        the caller's regions as for no row at all.
         """
         model = _MODELS[plan.typename]
         table = model.__table__
         reps = self.sql.entity_rows(keys)
-        found = table.c.id == reps.c.id
-        if model is Participant:
-            found = or_(found, table.c.membership_number == reps.c.number)
+        if model is Region:  # keyed by its code, the text slot
+            found = table.c.code == reps.c.number
+        else:
+            found = table.c.id == reps.c.id
+            if model is Participant:
+                found = or_(found, table.c.membership_number == reps.c.number)
         entity = select(self.object(plan, table)).where(found, visible(self.principal, model)).scalar_subquery()
         return select(cast(self.sql.agg(self.sql.nested(entity), reps.c.ord), Text)).select_from(reps)
 
@@ -496,6 +517,9 @@ class JsonBuilder:
                 .scalar_subquery()
             )
             return self.sql.nested(region)
+        if relation.name in ("parent", "children", "ancestors"):
+            assert isinstance(relation.plan, ObjectPlan)
+            return self.sql.nested(self.region_tree(relation.name, relation.plan, row))
         if relation.name == "programs":
             assert isinstance(relation.plan, ObjectPlan)
             mine = _PP.c.participant_id == row.c.id
@@ -677,6 +701,31 @@ class JsonBuilder:
         else:
             value = column
         return self.sql.array(value, row_id)
+
+    def region_tree(self, name: str, plan: ObjectPlan, row: FromClause) -> ColumnElement[Any]:
+        """A region's ``parent``, ``children`` (by code) or ``ancestors`` (province first), among the regions the
+        caller may see (``visible(Region)``, as the region loaders read them: a regency officer sees the
+        province above and the districts below, not a neighbouring regency).
+
+        The regions come from a subquery of their own (anonymous, so that a region's parent's parent and any
+        regions table around it are other tables), correlated to `row` only.
+        """
+        regions = select(*_R.c).where(visible(self.principal, Region)).subquery()
+        if name == "parent":  # none for a province: parent_code is NULL and matches nothing
+            parent = select(self.object(plan, regions)).where(regions.c.code == row.c.parent_code)
+            return parent.correlate(row).scalar_subquery()
+        if name == "children":
+            mine = regions.c.parent_code == row.c.code
+        else:
+            # RegionCode.ancestors: the codes above the row's own, which its placement columns hold.
+            above = [row.c.province_code, row.c.regency_code, row.c.district_code]
+            mine = and_(regions.c.code.in_(above), regions.c.code != row.c.code)
+        # Codes sort as the tree does: an ancestor's code is a prefix of its descendants'.
+        ordered = self.sql.ordered(select(*regions.c).where(mine).correlate(row), regions.c.code, None)
+        source = regions if ordered is None else ordered
+        listed = select(self.sql.agg(self.object(plan, source), source.c.code))
+        listed = listed.where(mine) if ordered is None else listed.select_from(ordered)
+        return listed.correlate(row).scalar_subquery()
 
 
 class Finish:

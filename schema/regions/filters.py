@@ -1,22 +1,21 @@
-"""Region arguments and filters: a region code parsed, and the rows in a region the caller may see."""
+"""Region arguments and filters: a region code parsed, the rows in a region the caller may see, and the
+regions ``regions(level, parentCode)`` lists."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from domain.regions.rules import InvalidRegionCode, RegionCode
-from schema.core.errors import BadInput
-
-if TYPE_CHECKING:
-    pass
-
-
 from sqlalchemy import ColumnElement, false
 
-from auth.policy import narrow_region_filter, region_exists
+from auth.policy import narrow_region_filter, region_exists, visible
 from auth.principal import Principal
-from domain.regions.models import PlacedModel, placement_column
+from domain.regions.models import PlacedModel, Region, placement_column
+from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel
 from schema.core.context import Reader
+from schema.core.enums import RegionLevelEnum, domain_value
+from schema.core.errors import BadInput
+from schema.core.pagination import SortKey
+
+#: ``regions`` is ordered by code; the code is also the key that breaks ties (regions have no integer id).
+REGION_SORT = SortKey("code", Region.code, id_type=str)
 
 
 def parse_region_code(raw: str, field: str) -> RegionCode:
@@ -47,3 +46,20 @@ async def region_filter(
         return false()
     result: ColumnElement[bool] = placement_column(model, narrowed.level) == narrowed.code
     return result
+
+
+def region_conditions(
+    principal: Principal, level: RegionLevelEnum | None, parent_code: str | None
+) -> list[ColumnElement[bool]]:
+    """The regions ``regions(level, parentCode)`` lists: those the caller may see (``visible``), of `level`,
+    children of `parent_code` (a malformed code is BAD_USER_INPUT; an unknown or invisible one lists none).
+
+    One function for the resolver and the compiled read path (schema.compiled.run).
+    """
+    conditions = [visible(principal, Region)]
+    if level is not None:
+        lvl: RegionLevel = domain_value(level)
+        conditions.append(Region.level == lvl)
+    if parent_code is not None:
+        conditions.append(Region.parent_code == parse_region_code(parent_code, "parentCode").code)
+    return conditions

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
+from sqlalchemy import select
 
-from auth.policy import readable
 from auth.scopes import Scope
 from domain.regions.models import Region
-from domain.regions.rules import RegionLevel
 from schema.core import demand
 from schema.core.bounds import PAGE_SIZE_TEXT
 from schema.core.context import Info
-from schema.core.enums import RegionLevelEnum, domain_value
-from schema.core.pagination import SortKey, paginate
+from schema.core.enums import RegionLevelEnum
+from schema.core.pagination import paginate
 from schema.core.permissions import needs
-
-if TYPE_CHECKING:
-    pass
-from schema.regions.filters import parse_region_code
+from schema.regions.filters import REGION_SORT, parse_region_code, region_conditions
 from schema.regions.types import RegionConnection, RegionNode
-
-REGION_SORT = SortKey("code", Region.code, id_type=str)
 
 
 @strawberry.type
@@ -55,12 +49,7 @@ class RegionQuery:
             str | None, strawberry.argument(description="Cursor of the last item of the previous page.")
         ] = None,
     ) -> RegionConnection:
-        stmt = readable(info.context.principal, Region)
-        if level is not None:
-            lvl: RegionLevel = domain_value(level)
-            stmt = stmt.where(Region.level == lvl)
-        if parent_code is not None:
-            stmt = stmt.where(Region.parent_code == parse_region_code(parent_code, "parentCode").code)
+        stmt = select(Region).where(*region_conditions(info.context.principal, level, parent_code))
         reader = info.context.reader
         return await paginate(
             reader,

@@ -19,6 +19,7 @@ from schema.core.context import Info
 from schema.core.enums import RegionLevelEnum
 from schema.core.pagination import CountedConnection
 from schema.core.permissions import needs
+from schema.core.read_fields import column_field
 
 if TYPE_CHECKING:
     from schema.stats.types import CoverageType
@@ -30,13 +31,13 @@ if TYPE_CHECKING:
     description="A region of the Kemendagri hierarchy: province, regency/city, district or village.",
 )
 class RegionNode(relay.Node):
+    # Each column field's name and description come from its declaration beside the column
+    # (domain.regions.models, domain.read_fields); the compiled path reads the same ones. The id is the code.
     id: relay.NodeID[str]
-    code: str = strawberry.field(description="Dotted Kemendagri code, e.g. '52.71.01.1001'.")
-    name: str = strawberry.field(description="Official name, e.g. 'Kota Mataram'.")
-    level: RegionLevelEnum = strawberry.field(description="Level in the hierarchy.")
-    is_city: bool = strawberry.field(
-        description="True for a kota (regency part 71-99) and the districts and villages inside one."
-    )
+    code: str = column_field(Region.code)
+    name: str = column_field(Region.name)
+    level: RegionLevelEnum = column_field(Region.level)
+    is_city: bool = column_field(Region.is_city)
     parent_code: strawberry.Private[str | None]
 
     @classmethod

@@ -31,6 +31,7 @@ from schema.compiled.counters import ReadCounters
 from schema.compiled.plan import PLAN_CACHE_SIZE, plan_cache
 from schema.core.pagination import SortKey, encode_cursor
 from schema.participants.contributions import PERIOD_SORT
+from schema.regions.filters import REGION_SORT
 from tests.conftest import AppFactory, Served
 
 # These tests are about the compiled path: it is on for them whatever the environment says.
@@ -190,6 +191,29 @@ JSON_CASES = {
     "beneficiaries_not_enrolled": 1,
     "node_beneficiary": 1,
     "entities_beneficiaries": 3,
+    "region_province": 1,
+    "region_own": 1,
+    "region_other": 1,
+    "region_unknown": 1,
+    "regions_default": 1,
+    "regions_of_province": 1,
+    "regions_by_level": 1,
+    "regions_of_another_regency": 1,
+    "regions_after": 1,
+    "regions_after_a_code_that_is_no_region": 1,
+    "regions_of_an_unknown_parent": 1,
+    "region_tree_village_east": 1,
+    "region_tree_village_city": 1,
+    "region_tree_regency": 1,
+    "region_tree_province": 1,
+    "regions_tree_of_province": 1,
+    "regions_tree_of_regency": 1,
+    "region_tree_under_other_roots": 3,
+    "node_region_own": 1,
+    "node_region_other": 1,
+    "node_region_unknown": 1,
+    "node_region_tree": 1,
+    "entities_regions": 3,
 }
 
 ENTITIES_BY_NUMBER = """query Ent($representations: [_Any!]!) {
@@ -295,6 +319,53 @@ BENEFICIARIES_PAGE = f"""query B2($first: Int, $after: String, $filter: Benefici
     pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
   }}
 }}"""
+
+
+# The region roots (issue 20): a region by code and pages of regions, by level and parent; a region outside
+# the caller's (and not above it) does not exist for them.
+REGION_LOOKUP = """query R1($code: String!) {
+  region(code: $code) { id code name level isCity __typename }
+}"""
+
+REGIONS_PAGE = """query R2($level: RegionLevel, $parent: String, $first: Int, $after: String) {
+  regions(level: $level, parentCode: $parent, first: $first, after: $after) {
+    totalCount __typename
+    edges { cursor __typename node { id code name level isCity } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}"""
+
+
+# The region tree (parent, children, ancestors) as correlated subqueries: under a region, under a page of
+# regions, and under the participants', claims' and beneficiaries' own regions; scoped as the loaders scope it.
+REGION_TREE = """query R3($code: String!) {
+  region(code: $code) {
+    code
+    parent { id code name level parent { code } }
+    children { code name level isCity parent { code } __typename }
+    ancestors { id code name level }
+  }
+}"""
+
+REGIONS_TREE = """query R4($parent: String, $first: Int) {
+  regions(parentCode: $parent, first: $first) {
+    edges { node { code name children { code name } parent { name } ancestors { code } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+REGION_TREE_UNDER = """query R5($m: String!) {
+  participant(membershipNumber: $m) {
+    region { code parent { name parent { name ancestors { code } } } ancestors { code name } }
+  }
+  claims(first: 3) { edges { node { claimNumber region { parent { code children { code } } } } } }
+  beneficiaries(first: 2) { edges { node { region { ancestors { code name } parent { name } } } } }
+}"""
+
+
+def region_cursor(code: str) -> str:
+    """The cursor of the region `code` in ``regions`` (ordered by code, the code breaking ties)."""
+    return encode_cursor(REGION_SORT, False, code, code)
 
 
 async def _samples(engine: AsyncEngine) -> dict[str, Any]:
@@ -539,6 +610,53 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
             },
         ),
         ("entities_claims_only", ENTITIES_MIXED, {"representations": [r for r in mixed if r["__typename"] == "Claim"]}),
+        ("region_province", REGION_LOOKUP, {"code": "52"}),
+        ("region_own", REGION_LOOKUP, {"code": " 52.71 "}),
+        ("region_other", REGION_LOOKUP, {"code": "52.03"}),
+        ("region_unknown", REGION_LOOKUP, {"code": "99.99"}),
+        ("regions_default", REGIONS_PAGE, {}),
+        ("regions_of_province", REGIONS_PAGE, {"parent": "52", "first": 100}),
+        ("regions_by_level", REGIONS_PAGE, {"level": "REGENCY", "first": 5}),
+        ("regions_of_another_regency", REGIONS_PAGE, {"parent": "52.03", "first": 3, "level": "DISTRICT"}),
+        ("regions_after", REGIONS_PAGE, {"parent": "52", "first": 2, "after": region_cursor("52.03")}),
+        ("regions_after_a_code_that_is_no_region", REGIONS_PAGE, {"parent": "52", "after": region_cursor("52.50")}),
+        ("regions_of_an_unknown_parent", REGIONS_PAGE, {"parent": "99.99", "first": 3}),
+        ("region_tree_village_east", REGION_TREE, {"code": east.region_code}),
+        ("region_tree_village_city", REGION_TREE, {"code": city.region_code}),
+        ("region_tree_regency", REGION_TREE, {"code": "52.71"}),
+        ("region_tree_province", REGION_TREE, {"code": "52"}),
+        ("regions_tree_of_province", REGIONS_TREE, {"parent": "52", "first": 20}),
+        ("regions_tree_of_regency", REGIONS_TREE, {"parent": "52.71", "first": 5}),
+        ("region_tree_under_other_roots", REGION_TREE_UNDER, {"m": east.membership_number}),
+        ("node_region_own", NODE, {"id": to_base64("Region", "52.71")}),
+        ("node_region_other", NODE, {"id": to_base64("Region", "52.03")}),
+        ("node_region_unknown", NODE, {"id": to_base64("Region", " 52.71")}),  # looked up as given: no region
+        (
+            "node_region_tree",
+            NODE.replace(
+                "... on Region { name }", "... on Region { name parent { code } children { code } ancestors { code } }"
+            ),
+            {"id": to_base64("Region", "52.71.01")},
+        ),
+        (
+            "entities_regions",
+            ENTITIES_MIXED.replace(
+                "__typename\n",
+                "__typename ... on Region { code name level parent { code } children { code } }\n",
+                1,
+            ),
+            {
+                "representations": [
+                    {"__typename": "Region", "code": "52.71"},
+                    *mixed[:2],
+                    {"__typename": "Region", "code": "52.03"},
+                    {"__typename": "Region", "code": "52"},
+                    {"__typename": "Region", "code": "99.99"},
+                    {"__typename": "Region", "code": " 52.71 "},  # looked up as given: no region
+                    {"__typename": "Region", "code": "52.71", "id": 5},  # not a key of Region: ignored
+                ]
+            },
+        ),
     ]
 
 
@@ -628,6 +746,14 @@ async def test_json_statements_rebind_every_value_of_their_compiled_text(
         # _entities: other keys, another number of them.
         (ENTITIES_BY_NUMBER, {"representations": [{"__typename": "Participant", "membershipNumber": east}]}),
         (ENTITIES_BY_NUMBER, {"representations": [{"__typename": "Participant", "membershipNumber": city}] * 3}),
+        # Regions: other codes, parents and cursors in the same structures.
+        (REGION_TREE, {"code": "52.71"}),
+        (REGION_TREE, {"code": "52.03.01"}),
+        (REGIONS_PAGE, {"parent": "52", "first": 3}),
+        (REGIONS_PAGE, {"parent": "52", "first": 3, "after": region_cursor("52.03")}),
+        (REGIONS_PAGE, {"parent": "52.71", "first": 3, "after": region_cursor("52.71.01")}),
+        (NODE, {"id": to_base64("Region", "52.71")}),
+        (NODE, {"id": to_base64("Region", "52.03")}),
     ]
     # Twice: the first round builds each structure the app has not kept yet (how many that is depends on what
     # ran before in this process), the second must find them kept and run them as compiled text.
@@ -676,12 +802,12 @@ async def test_paging_on_the_compiled_path_walks_the_same_pages(
 async def test_node_of_a_type_not_compiled_is_the_resolvers(
     gql: Any, resolvers: Served, app: Starlette, callers: dict[str, Any]
 ) -> None:
-    """``node`` of a Region (a type the compiler does not resolve) and ``_entities`` naming another entity
-    type: the plan is made, the value's type decides, and the resolvers answer with their JSON."""
+    """``node`` of a type the compiler does not resolve (a job, a contribution; every entity type is compiled):
+    the plan is made, the id's type decides, and the resolvers answer with their JSON."""
     for caller in (callers["analyst_5203"], callers["admin"]):
         for query, variables in [
-            (NODE, {"id": to_base64("Region", "52.03")}),
-            (ENTITIES_MIXED, {"representations": [{"__typename": "Region", "code": "52.03"}]}),
+            (NODE, {"id": to_base64("Job", "1")}),
+            (NODE, {"id": to_base64("Contribution", "1")}),
         ]:
             resolved, compiled, answered = await _both(gql, resolvers, app, query, variables, caller)
             assert json.dumps(compiled) == json.dumps(resolved)
@@ -817,6 +943,13 @@ BAD_INPUT = [
     ("node malformed id", NODE, {"id": "not-a-global-id"}, None),
     ("node of an unknown type", NODE, {"id": to_base64("Nope", 1)}, None),
     ("claim entity without key", ENTITIES_MIXED, {"representations": [{"__typename": "Claim"}]}, None),
+    ("region entity without key", ENTITIES_MIXED, {"representations": [{"__typename": "Region", "id": "52"}]}, None),
+    (
+        "region entity key not a string",
+        ENTITIES_MIXED,
+        {"representations": [{"__typename": "Region", "code": 52}]},
+        None,
+    ),
     ("claim entity key not a string", ENTITIES_MIXED, {"representations": [{"__typename": "Claim", "id": 5}]}, None),
     ("beneficiary with two keys", BENEFICIARY_LOOKUP, {"id": "x", "nik": "5203010101010001"}, "BAD_USER_INPUT"),
     ("beneficiary without a key", BENEFICIARY_LOOKUP, {}, "BAD_USER_INPUT"),
@@ -825,6 +958,24 @@ BAD_INPUT = [
     ("beneficiaries bad max decile", BENEFICIARIES_PAGE, {"filter": {"maxDecile": 0}}, "BAD_USER_INPUT"),
     ("beneficiaries unknown region", BENEFICIARIES_PAGE, {"filter": {"regionCode": "99.99"}}, "BAD_USER_INPUT"),
     ("beneficiaries first too large", BENEFICIARIES_PAGE, {"first": 101}, "BAD_USER_INPUT"),
+    ("region malformed code", REGION_LOOKUP, {"code": "52.0x"}, "BAD_USER_INPUT"),
+    ("regions malformed parent", REGIONS_PAGE, {"parent": "5271"}, "BAD_USER_INPUT"),
+    ("regions first too large", REGIONS_PAGE, {"parent": "52", "first": 101}, "BAD_USER_INPUT"),
+    ("regions first negative", REGIONS_PAGE, {"first": -1}, "BAD_USER_INPUT"),
+    ("regions malformed cursor", REGIONS_PAGE, {"after": "zz"}, "BAD_USER_INPUT"),
+    (
+        "regions cursor of another list",
+        REGIONS_PAGE,
+        {"after": encode_cursor(SUBMITTED_SORT, False, dt.datetime(2026, 1, 1, tzinfo=dt.UTC), 1)},
+        "BAD_USER_INPUT",
+    ),
+    (
+        "regions cursor with an integer key",
+        REGIONS_PAGE,
+        {"after": encode_cursor(REGION_SORT, False, "52", 52)},
+        "BAD_USER_INPUT",
+    ),
+    ("regions wrong level", REGIONS_PAGE, {"level": "COUNTRY"}, None),
     ("beneficiaries malformed cursor", BENEFICIARIES_PAGE, {"after": "zz"}, "BAD_USER_INPUT"),
     ("claim with two keys", CLAIM_LOOKUP, {"n": "KLM-2026-0000001", "id": "x"}, "BAD_USER_INPUT"),
     ("claim without a key", CLAIM_LOOKUP, {}, "BAD_USER_INPUT"),

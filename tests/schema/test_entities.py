@@ -112,14 +112,23 @@ def _visible(caller: Any, representation: dict[str, Any], region_code: str) -> b
 
 @pytest.mark.parametrize("caller_name", ["officer_5271", "analyst_5203", "admin"])
 async def test_hundred_representations_one_statement_per_entity_type(
-    gql: Any, engine: AsyncEngine, callers: dict[str, Any], count_statements: Any, caller_name: str
+    gql: Any,
+    app: Starlette,
+    engine: AsyncEngine,
+    callers: dict[str, Any],
+    count_statements: Any,
+    read_path: str,
+    caller_name: str,
 ) -> None:
     caller = callers[caller_name]
     cases = await _hundred_representations(engine)
+    compiled = app.state.graphql.counters.compiled
     count_statements.count = 0
     body = await gql(ENTITIES, {"representations": [rep for rep, _, _ in cases]}, caller)
     assert "errors" not in body, body
     assert count_statements.count == 4  # Region, Participant (both keys), PovertyBeneficiary, Claim
+    if read_path == "compiled":  # every entity type, Region included, is the compiled path's
+        assert app.state.graphql.counters.compiled == compiled + 1
     expected = [entity if _visible(caller, rep, code) else None for rep, code, entity in cases]
     assert body["data"]["_entities"] == expected
     assert any(e is None for e in expected) == (caller.region is not None)

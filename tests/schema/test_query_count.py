@@ -30,7 +30,7 @@ query($first: Int!) {
   participants(first: $first, orderBy: {field: FULL_NAME}) {
     totalCount
     edges { cursor node {
-      id membershipNumber nik birthDate region { code name }
+      id membershipNumber nik birthDate region { code name parent { name } ancestors { code } }
       programs { program since }
       claims(first: 3) { totalCount edges { node { claimNumber amountApproved } } pageInfo { hasNextPage } }
     } }
@@ -77,6 +77,15 @@ query($first: Int!) {
     totalCount
     edges { cursor node { id nik familyCardNumber birthDate decile enrolled region { code }
       participant { id programs { program } claims(first: 2) { totalCount edges { node { claimNumber } } } } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}""",
+    # The regions shape the compiled read path answers: the tree under every region of the page.
+    "regions_compiled": """
+query($first: Int!) {
+  regions(first: $first, level: DISTRICT) {
+    totalCount
+    edges { cursor node { id code name parent { name parent { code } } children { code name } ancestors { code } } }
     pageInfo { hasNextPage endCursor }
   }
 }""",

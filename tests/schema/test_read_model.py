@@ -17,6 +17,7 @@ from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim
 from domain.participants.models import Participant
 from domain.read_fields import read_fields
+from domain.regions.models import Region
 from schema.app import schema
 from schema.compiled.plan import LEAVES, RELATIONS, RESOLVER_ONLY
 
@@ -55,10 +56,12 @@ DECLARED: dict[type[Any], str] = {
     Participant: "Participant",
     Claim: "Claim",
     PovertyBeneficiary: "PovertyBeneficiary",
+    Region: "Region",
 }
 
-#: Leaves computed from a column rather than served as it (``enrolled``: whether the link is set).
-DERIVED_LEAVES = {"PovertyBeneficiary": {"enrolled"}}
+#: Leaves computed from a column rather than served as it (``enrolled``: whether the link is set; a region's
+#: Relay ``id``: its code).
+DERIVED_LEAVES = {"PovertyBeneficiary": {"enrolled"}, "Region": {"id"}}
 
 
 @pytest.mark.parametrize("model", list(DECLARED), ids=lambda m: m.__name__)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 from strawberry.relay import to_base64
 
 from auth.scopes import Scope
@@ -146,8 +147,11 @@ async def test_participant_entities_alone(
 
 
 @pytest.mark.parametrize("caller_name", CALLERS)
-async def test_regions(gql: Any, engine: AsyncEngine, callers: dict[str, Any], caller_name: str) -> None:
+async def test_regions(
+    gql: Any, app: Starlette, engine: AsyncEngine, callers: dict[str, Any], read_path: str, caller_name: str
+) -> None:
     caller = callers[caller_name]
+    compiled = app.state.graphql.counters.compiled
     body = await gql(
         '{ regions(level: REGENCY, parentCode: "52", first: 100) { edges { node { code } } } '
         'mataram: region(code: "52.71") { code name parent { code } } '
@@ -176,6 +180,8 @@ async def test_regions(gql: Any, engine: AsyncEngine, callers: dict[str, Any], c
     assert data["province"]["code"] == "52"  # an ancestor of every caller's region stays navigable
     assert (data["mataram"] is not None) == caller.sees("52.71")
     assert (data["_entities"][0] is not None) == caller.sees("52.03")
+    if read_path == "compiled":  # region(s), the region tree and Region entities are the compiled path's
+        assert app.state.graphql.counters.compiled == compiled + 1
 
 
 @pytest.mark.parametrize("caller_name", ["analyst_5203", "officer_5271", "admin"])
