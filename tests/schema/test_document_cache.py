@@ -12,8 +12,8 @@ from schema.core.document_cache import DOCUMENT_CACHE_SIZE
 
 async def test_the_second_request_hits_both_caches(gql: Any, callers: dict[str, Any]) -> None:
     # Not a compiled read: a repeated compiled read is answered before the pipeline (api.fast_reads).
-    # (A participant's employer is the resolvers': schema.compiled.plan.RESOLVER_ONLY.)
-    query = "query DocumentCacheProbe { participants(first: 1) { edges { node { employer { name } } } } }"
+    # (A region's coverage, a Monev figure, is the resolvers': schema.compiled.plan.RESOLVER_ONLY.)
+    query = 'query DocumentCacheProbe { region(code: "52") { name coverage { participants } } }'
     parse, validate = _get_parse_cache(DOCUMENT_CACHE_SIZE), _get_validate_cache(DOCUMENT_CACHE_SIZE)
     await gql(query, None, callers["admin"])
     parsed, validated = parse.cache_info(), validate.cache_info()
