@@ -8,6 +8,7 @@ Every test that takes ``backend`` (or a fixture built on it) runs on SQLite and,
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import tempfile
@@ -24,6 +25,7 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.settings import Settings
+from auth.passwords import PARAMETERS, hash_with
 from auth.scopes import ROLE_SCOPES, Role, Scope
 from auth.tokens import TokenConfig, issue_access_token, load_or_create_key
 from tests.databases import POSTGRES_URL, WORKER, Databases
@@ -34,10 +36,16 @@ ISSUER = "http://jamsos.test"
 AUDIENCE = "jamsos-graph"
 #: Twelve hours: longer than any run of the suite (see ``mint``).
 SESSION_TOKEN_LIFETIME = 12 * 3600
+#: The argon2id parameters of the secrets the suite's own processes hash (users, client secrets, the dummy a
+#: miss is checked against): about 0.4 ms of CPU a hash instead of the service's 0.2 s (auth.passwords); with
+#: the service's, tests/auth and tests/admin took 124 CPU s on SQLite instead of 51. ``jamsos`` and uvicorn
+#: processes of their own keep the service's; tests/auth/test_password_upgrade.py runs on the service's.
+SUITE_HASHING = dataclasses.replace(PARAMETERS, time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+    hash_with(SUITE_HASHING)
     if os.environ.get("CI") == "true" and not POSTGRES_URL:
         # In CI the PostgreSQL half of the suite is not optional.
         raise pytest.UsageError("CI=true but JAMSOS_TEST_POSTGRES_URL is not set: PostgreSQL tests would be skipped")

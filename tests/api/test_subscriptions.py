@@ -53,7 +53,7 @@ from domain.regions.rules import RegionCode
 from domain.writes.caller import Caller as DomainCaller
 from tests.conftest import AUDIENCE, ISSUER, Caller, suite_settings
 from tests.databases import POSTGRES_URL, Databases
-from tests.live import free_port, jamsos_worker, live_server, npm_installed, service_env
+from tests.live import free_port, jamsos_worker, live_server, npm_installed, service_env, until
 from tests.writes.test_batch_enrolment import make_mix
 
 HERE = Path(__file__).resolve().parent.parent / "subscriptions"
@@ -474,7 +474,10 @@ async def serving(app: Any) -> AsyncIterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2))
+    # No keepalive pings: a client that never reads would miss their pongs and be closed by uvicorn after
+    # ping interval and timeout, which under load can come before the bus drops it.
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2, ws_ping_interval=None)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         async with asyncio.timeout(30):
@@ -496,14 +499,15 @@ async def test_a_subscriber_that_never_reads_is_dropped(slow_db: str, key_path: 
     app = create_app(suite_settings(url, key_path, subscription_queue_size=8))
     token = person(mint, "officer.slow@52.71", "52.71").token
     # Many aliases of the claim's history, which grows by one step per event: events grow, and the socket's
-    # buffers fill after a few dozen.
+    # buffers fill after about a dozen (the silent client takes them uncompressed).
     fields = " ".join(f"h{i}: history {{ status at actor note }}" for i in range(25))
     query = f"subscription {{ claimChanged {{ status claim {{ id {fields} }} }} }}"
     async with serving(app) as address:
         bus = app.state.events
         stuck = await _raw_subscriber(address, token, query)  # never reads after the handshake
-        async with subscribe(f"http://{address}", token, (CLAIM_CHANGED, {})) as reading:
-            assert bus.active == 2
+        await until(lambda: bus.active == 1, "the silent subscriber on the bus")
+        async with subscribe(f"http://{address}", token, (CLAIM_CHANGED, {}), connected=False) as reading:
+            await until(lambda: bus.active == 2, "the reading subscriber on the bus")
             service = Service(f"http://{address}", app.state.engine)
             claim_id = await service.claim_in("52.71")
             verifier = person(mint, "officer.rina@52.71", "52.71")
@@ -550,7 +554,8 @@ def _nexts(subscriber: Subscriber) -> list[dict[str, Any]]:
 
 
 async def _raw_subscriber(address: str, token: str | None, query: str) -> Any:
-    """A graphql-transport-ws client that subscribes, then never reads again (a small receive buffer)."""
+    """A graphql-transport-ws client that subscribes, then never reads again (a small receive buffer, no
+    compression: the buffers fill after a few events, not dozens)."""
     import websockets.asyncio.client as ws_client
 
     host, port = address.split(":")
@@ -559,12 +564,16 @@ async def _raw_subscriber(address: str, token: str | None, query: str) -> Any:
     sock.connect((host, int(port)))
     sock.setblocking(False)
     connection = await ws_client.connect(
-        f"ws://{address}/graphql", sock=sock, subprotocols=["graphql-transport-ws"], max_queue=1, ping_interval=None
+        f"ws://{address}/graphql",
+        sock=sock,
+        subprotocols=["graphql-transport-ws"],
+        max_queue=1,
+        ping_interval=None,
+        compression=None,
     )
     await connection.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
     assert json.loads(await connection.recv())["type"] == "connection_ack"
     await connection.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
-    await asyncio.sleep(0.3)
     # From here on nothing reads: the client's queue holds one message, then the socket's buffers fill.
     connection.transport.pause_reading()
     return connection

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth import accounts
-from auth.passwords import upgraded_hash, verify_secret
+from auth.passwords import PARAMETERS, hash_with, upgraded_hash, verify_secret
 from domain.identity.models import User
 from tests.auth.conftest import PASSWORD
+from tests.conftest import SUITE_HASHING
 
 #: Parameters weaker than the service's (as an older release would have stored them).
 OLD = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
 
 
+@pytest.fixture(autouse=True)
+def service_parameters() -> Iterator[None]:
+    """The service's argon2 parameters for these tests, not the suite's cheaper ones (tests/conftest.py)."""
+    hash_with(PARAMETERS)
+    yield
+    hash_with(SUITE_HASHING)
+
+
 def test_a_hash_of_current_parameters_is_kept_and_an_old_one_is_replaced() -> None:
     current = upgraded_hash(OLD.hash(PASSWORD), PASSWORD)
     assert current is not None
+    assert current.startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # RFC 9106's low-memory profile
     assert verify_secret(current, PASSWORD)
     assert upgraded_hash(current, PASSWORD) is None
 

@@ -26,6 +26,7 @@ from domain.audit.models import DataAccessEvent
 from domain.audit.writes import Actor, RequestMeta
 from domain.participants.models import Participant
 from tests.conftest import AppFactory, Served, suite_settings
+from tests.live import until
 
 QUERY = "query($m: String!) { participant(membershipNumber: $m) { membershipNumber nik } }"
 
@@ -86,15 +87,6 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
     held.opened.set()
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    """Let the event loop run until `condition` holds (bounded: a broken writer fails, it does not hang)."""
-    for _ in range(2000):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("the requests never queued for the access log")
-
-
 async def _members(engine: AsyncEngine, n: int) -> list[str]:
     async with engine.connect() as conn:
         rows = await conn.execute(
@@ -123,9 +115,9 @@ async def _queue(served: Served, gate: Gate, members: list[str], headers: dict[s
     writer: AccessLogWriter = served.app.state.graphql.access_log
     ask = _ask(served.client, headers)
     first = asyncio.ensure_future(ask(members[0]))
-    await until(lambda: gate.entered == 1)
+    await until(lambda: gate.entered == 1, "the first request at the gate")
     rest = [asyncio.ensure_future(ask(m)) for m in members[1:]]
-    await until(lambda: writer.waiting == len(rest))
+    await until(lambda: writer.waiting == len(rest), "the others queued behind it")
     assert not any(task.done() for task in [first, *rest])  # no response left before its rows were durable
     return [first, *rest]
 
@@ -184,9 +176,9 @@ async def test_a_full_queue_refuses_and_shutdown_drains(
     writer = AccessLogWriter(sessions, max_waiting=2)
     before_rows = await _log_rows(served.engine)
     first = asyncio.ensure_future(writer.write(ACTOR, META, _reads(1)))
-    await until(lambda: gate.entered == 1)
+    await until(lambda: gate.entered == 1, "the first request at the gate")
     waiting = [asyncio.ensure_future(writer.write(ACTOR, META, _reads(n))) for n in (2, 3)]
-    await until(lambda: writer.waiting == 2)
+    await until(lambda: writer.waiting == 2, "two requests queued behind it")
     # The queue is bounded: one more is refused at once, and its caller withholds its response.
     with pytest.raises(AccessLogUnavailable, match="already wait"):
         await writer.write(ACTOR, META, _reads(4))
@@ -211,9 +203,9 @@ async def test_a_request_that_goes_away_leaves_the_commit_to_the_others(served: 
     writer = AccessLogWriter(sessions)
     before_rows = await _log_rows(served.engine)
     first = asyncio.ensure_future(writer.write(ACTOR, META, _reads(1)))
-    await until(lambda: gate.entered == 1)
+    await until(lambda: gate.entered == 1, "the first request at the gate")
     gone, staying = (asyncio.ensure_future(writer.write(ACTOR, META, _reads(n))) for n in (2, 3))
-    await until(lambda: writer.waiting == 2)
+    await until(lambda: writer.waiting == 2, "two requests queued behind it")
     gone.cancel()  # its client left while its rows waited
     gate.opened.set()
     await first
