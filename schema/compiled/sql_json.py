@@ -511,12 +511,7 @@ class JsonBuilder:
     def relation(self, typename: str, relation: Relation, row: FromClause) -> ColumnElement[Any]:
         if relation.name == "region":
             assert isinstance(relation.plan, ObjectPlan)
-            region = (
-                select(self.object(relation.plan, _R))
-                .where(_R.c.code == row.c.region_code, visible(self.principal, Region))
-                .scalar_subquery()
-            )
-            return self.sql.nested(region)
+            return self.one(relation.plan, Region, _R.c.code == row.c.region_code, row)
         if relation.name in ("parent", "children", "ancestors"):
             assert isinstance(relation.plan, ObjectPlan)
             return self.sql.nested(self.region_tree(relation.name, relation.plan, row))
@@ -561,41 +556,40 @@ class JsonBuilder:
             # Correlated to the row only, so that the participants table inside is its own even under a
             # participant's page of claims.
             assert isinstance(relation.plan, ObjectPlan)
-            participant = (
-                select(self.object(relation.plan, _P))
-                .where(_P.c.id == row.c.participant_id, visible(self.principal, Participant))
-                .correlate(row)
-                .scalar_subquery()
-            )
-            return self.sql.nested(participant)
+            return self.one(relation.plan, Participant, _P.c.id == row.c.participant_id, row)
         if relation.name == "employer":
             # A wage earner's employer, scoped by the employers' own rule (as the resolvers' loader).
             assert isinstance(relation.plan, ObjectPlan)
-            employer = (
-                select(self.object(relation.plan, _E))
-                .where(_E.c.id == row.c.employer_id, visible(self.principal, Employer))
-                .correlate(row)
-                .scalar_subquery()
-            )
-            return self.sql.nested(employer)
+            return self.one(relation.plan, Employer, _E.c.id == row.c.employer_id, row)
         if relation.name == "beneficiary":
             # A participant's poverty-registry record: the rows linked to it that the caller may see by the
             # beneficiaries' own rule, the latest snapshot first (LATEST_SNAPSHOT, as the resolvers' loader).
             assert isinstance(relation.plan, ObjectPlan)
-            beneficiary = (
-                select(self.object(relation.plan, _PB))
-                .where(_PB.c.participant_id == row.c.id, visible(self.principal, PovertyBeneficiary))
-                .order_by(*(_PB.c[column].desc() for column in LATEST_SNAPSHOT))
-                .limit(1)
-                .correlate(row)
-                .scalar_subquery()
-            )
-            return self.sql.nested(beneficiary)
+            latest = tuple(_PB.c[column].desc() for column in LATEST_SNAPSHOT)
+            return self.one(relation.plan, PovertyBeneficiary, _PB.c.participant_id == row.c.id, row, latest=latest)
         spec = NESTED.get((typename, relation.name))
         if spec is not None:
             assert isinstance(relation.plan, ConnectionPlan)
             return self.sql.nested(self.child_page(spec, relation, row))
         raise NotInSql(relation.name)
+
+    def one(
+        self,
+        plan: ObjectPlan,
+        model: type[Any],
+        names: ColumnElement[bool],
+        row: FromClause,
+        *,
+        latest: tuple[Any, ...] = (),
+    ) -> ColumnElement[Any]:
+        """The `model` row that `names` points at from `row`, if the caller may see it by `model`'s own rule
+        (``visible``, as the resolvers' loaders read it), as a JSON object; null when none or not visible.
+        `latest` orders the rows when `names` may match several (the first is the answer). Correlated to `row`
+        only, so a table inside is its own even under a page of the same table."""
+        found = select(self.object(plan, model.__table__)).where(names, visible(self.principal, model))
+        if latest:
+            found = found.order_by(*latest).limit(1)
+        return self.sql.nested(found.correlate(row).scalar_subquery())
 
     def child_page(self, spec: ChildPages[Any], relation: Relation, row: FromClause) -> ColumnElement[Any]:
         """One parent's first page of its visible child rows (`spec`: oldest first by its sort key), as a
