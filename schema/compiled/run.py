@@ -52,7 +52,7 @@ from schema.beneficiaries.filters import BENEFICIARY_SORTS, BeneficiaryOrder, be
 from schema.claims.filters import CLAIM_SORTS, ClaimOrder, claim_conditions
 from schema.compiled.cache import BoundedCache
 from schema.compiled.plan import ConnectionPlan, ObjectPlan, OperationPlan, Relation, RootPlan, TypedPlans
-from schema.compiled.sql_json import NESTED, Finish, JsonBuilder, NestedPage, covers
+from schema.compiled.sql_json import MODELS, NESTED, Finish, JsonBuilder, NestedPage, covers
 from schema.compiled.sql_text import compile_text
 from schema.core.context import Context
 from schema.core.entities import check_representations
@@ -98,15 +98,6 @@ _CONNECTIONS: dict[str, tuple[type[Any], Callable[..., Awaitable[list[Any]]], di
     "participants": (Participant, participant_conditions, PARTICIPANT_SORTS, ParticipantOrder),
     "claims": (Claim, claim_conditions, CLAIM_SORTS, ClaimOrder),
     "beneficiaries": (PovertyBeneficiary, beneficiary_conditions, BENEFICIARY_SORTS, BeneficiaryOrder),
-}
-
-
-#: The models of the types ``node`` and ``_entities`` resolve (plan.NODE_TYPES, plan.ENTITY_TYPES).
-_TYPED_MODELS: dict[str, type[Any]] = {
-    "Participant": Participant,
-    "Claim": Claim,
-    "PovertyBeneficiary": PovertyBeneficiary,
-    "Region": Region,
 }
 
 
@@ -488,7 +479,7 @@ class _Run:
         typename = self.readable_type(plan, global_id.type_name)
         if typename == "Region":
             return await self.lookup_json(plan.plans[typename], Region, "code", global_id.node_id)
-        return await self.lookup_json(plan.plans[typename], _TYPED_MODELS[typename], "id", db_id(global_id.node_id))
+        return await self.lookup_json(plan.plans[typename], MODELS[typename], "id", db_id(global_id.node_id))
 
     def readable_type(self, plan: TypedPlans, typename: object) -> str:
         """`typename` if the plan resolves it and the caller holds its read scope (``TYPE_READ_SCOPES``, what the

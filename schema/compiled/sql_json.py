@@ -106,7 +106,8 @@ _CB = ClaimBenefit.__table__
 _PB = PovertyBeneficiary.__table__
 _E = Employer.__table__
 
-_MODELS: dict[str, type[Any]] = {
+#: The table behind each GraphQL type the JSON statements build (run.py looks up ``node``'s types here too).
+MODELS: dict[str, type[Any]] = {
     "Participant": Participant,
     "Claim": Claim,
     "Region": Region,
@@ -183,9 +184,9 @@ def _covers(plan: ObjectPlan | ConnectionPlan | TypedPlans, schema: GraphQLSchem
     if isinstance(plan, ConnectionPlan):
         return _covers(plan.node, schema)
     graphql_type = schema.get_type(plan.typename)
-    if plan.typename not in _MODELS or not isinstance(graphql_type, GraphQLObjectType):
+    if plan.typename not in MODELS or not isinstance(graphql_type, GraphQLObjectType):
         return False
-    columns = _MODELS[plan.typename].__table__.c
+    columns = MODELS[plan.typename].__table__.c
     for item in plan.items:
         if isinstance(item, Relation) and not (item.name in SQL_RELATIONS and _covers(item.plan, schema)):
             return False
@@ -435,7 +436,7 @@ class JsonBuilder:
 
     def object(self, plan: ObjectPlan, row: FromClause) -> ColumnElement[Any]:
         """``json_build_object`` of `plan`'s items, in the query's order, for the row `row`."""
-        model = _MODELS[plan.typename]
+        model = MODELS[plan.typename]
         graphql_type = self.schema.get_type(plan.typename)
         assert isinstance(graphql_type, GraphQLObjectType)
         parts: list[Any] = []
@@ -459,7 +460,7 @@ class JsonBuilder:
         is the object it names if the caller may see it, else ``null`` — the same answer for a row outside
         the caller's regions as for no row at all.
         """
-        model = _MODELS[plan.typename]
+        model = MODELS[plan.typename]
         table = model.__table__
         reps = self.sql.entity_rows(keys)
         if model is Region:  # keyed by its code, the text slot
@@ -793,7 +794,7 @@ class Finish:
         recipient NIK is a read of its claim)."""
         found = self._personal.get(id(plan))
         if found is None:
-            model = _MODELS[plan.typename]
+            model = MODELS[plan.typename]
             personal = personal_columns(model)
             found = [
                 (i.key, *logged_as(model, i.column)) for i in plan.items if isinstance(i, Leaf) and i.column in personal
@@ -806,4 +807,4 @@ class Finish:
             self.object(plan, value)
 
 
-__all__ = ["ROW_ID", "Dialect", "Finish", "JsonBuilder", "NestedPage", "NotInSql", "covers"]
+__all__ = ["MODELS", "NESTED", "ROW_ID", "Dialect", "Finish", "JsonBuilder", "NestedPage", "NotInSql", "covers"]

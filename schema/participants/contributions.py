@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from strawberry import relay
 
 from auth.policy import require_scope, shown, visible
@@ -29,6 +29,13 @@ from schema.core.permissions import needs
 from schema.core.writes import UserError, require_local_id, run_write
 
 PERIOD_SORT = SortKey("FIRST_MONTH", Contribution.first_month)
+
+
+def visible_payments(principal: Principal) -> ColumnElement[bool]:
+    """The payments a caller may see: those of participants they may see (``visible``). Uncorrelated, so that
+    under a participant's row (the compiled reads) it never reads that row instead of the participants table."""
+    visible_participants = select(Participant.id).where(visible(principal, Participant)).correlate(None)
+    return Contribution.participant_id.in_(visible_participants)
 
 
 @strawberry.type(name="Contribution", description="One recorded payment of contributions for consecutive months.")
@@ -72,11 +79,7 @@ class ContributionNode(relay.Node):
         principal = info.context.principal
         require_scope(principal, Scope.PARTICIPANTS_READ)
         ids = [db_id(i) for i in node_ids]
-        stmt = (
-            select(Contribution)
-            .join(Participant, Participant.id == Contribution.participant_id)
-            .where(Contribution.id.in_(ids), visible(principal, Participant))
-        )
+        stmt = select(Contribution).where(Contribution.id.in_(ids), visible_payments(principal))
         rows = {row.id: row for row in await info.context.reader.all(stmt)}
         return [cls.from_row(rows[i], principal) if i in rows else None for i in ids]
 
@@ -92,10 +95,7 @@ PARTICIPANT_CONTRIBUTIONS: ChildPages[Contribution] = ChildPages(
     model=Contribution,
     parent=Contribution.participant_id,
     sort=PERIOD_SORT,
-    # A payment exists for a caller when its participant does (uncorrelated: never the participant row around it).
-    visible=lambda principal: Contribution.participant_id.in_(
-        select(Participant.id).where(visible(principal, Participant)).correlate(None)
-    ),
+    visible=visible_payments,
 )
 
 
