@@ -187,3 +187,29 @@ async def test_the_phone_number_column_is_read_normalised_and_checked(imports_db
     assert [stored[r["nik"]] for r in ok] == ["+6281234567890", "+6285711112222", None]
     english = table(f"{P_HEADER},phone", [worker(phone="628123456789")])
     assert (await run(imports_db, "participants", english))[0].written
+
+
+async def test_rows_read_beside_a_write_are_reported_in_the_order_of_the_file_chunks(
+    imports_db: ImportDB, monkeypatch: Any
+) -> None:
+    """Chunks of two, the reader yielding at every row: the next chunk's rows are read while the chunk before is
+    written, yet a row's problem is reported after the refusals of the chunk before it, as when the two
+    alternated (domain.participants.imports._read_beside_writes)."""
+    monkeypatch.setattr("domain.participants.imports.CHUNK", 2)
+    monkeypatch.setattr("domain.participants.imports._ROWS_PER_YIELD", 1)
+    rows = [
+        worker(),  # row 2
+        worker(kode_wilayah="52.71.01.1004"),  # row 3: refused by the write of the first chunk
+        worker(segmen="XYZ"),  # row 4: refused while it is read, beside that write
+        worker(),  # row 5
+        worker(kode_wilayah="52.71.01.1004"),  # row 6: refused by the write of the second chunk
+        worker(tanggal_lahir="17/13/1987"),  # row 7: refused while it is read
+    ]
+    refused, _, _ = await run(imports_db, "participants", table(P_HEADER, rows))
+    assert [(e.row, e.code) for e in refused.errors] == [
+        (3, "OUT_OF_REGION"),
+        (4, "INVALID_SEGMENT"),
+        (6, "OUT_OF_REGION"),
+        (7, "INVALID_DATE"),
+    ]
+    assert (refused.counts.rejected, refused.written) == (4, False)
