@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: Any = None)
         subscriptions_per_client=settings.subscriptions_per_client,
         subscription_token_check_seconds=settings.subscription_token_check_seconds,
         subscription_init_timeout_seconds=settings.subscription_init_timeout_seconds,
+        access_log_commits=settings.access_log_commits,
     )
 
     # Repeated compiled reads are answered before Strawberry's view (api.fast_reads) while the GraphQL app's

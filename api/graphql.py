@@ -37,7 +37,7 @@ from auth.ratelimit import Buckets, MemoryBuckets, Rate
 from auth.server import client_ip
 from auth.tokens import InvalidToken
 from auth.verifier import TokenVerifier
-from domain.audit.access import AccessLogWriter
+from domain.audit.access import COMMITS_IN_FLIGHT, AccessLogWriter
 from domain.codes import ErrorCode
 from domain.documents.models import document_id
 from domain.events import EventBus
@@ -117,6 +117,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
         subscriptions_per_client: int = 50,
         subscription_token_check_seconds: float = 5.0,
         subscription_init_timeout_seconds: float = 10.0,
+        access_log_commits: int = COMMITS_IN_FLIGHT,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("subscription_protocols", SUBSCRIPTION_PROTOCOLS)
@@ -155,7 +156,7 @@ class JamsosGraphQL(GraphQL[Context, None]):
         self.statements = statement_cache()
         self.counters = ReadCounters()
         #: The personal-data access log's group commit for this app's responses (closed at shutdown).
-        self.access_log = AccessLogWriter(sessions)
+        self.access_log = AccessLogWriter(sessions, commits_in_flight=access_log_commits)
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     compiled_reads: bool = True
     #: Answer a repeated compiled read before Strawberry's HTTP view (api.fast_reads); off only to measure it.
     fast_reads: bool = True
+    #: Transactions of personal-data access-log rows that may run at once on PostgreSQL (each a group commit
+    #: of the requests waiting when it began: domain.audit.access.AccessLogWriter). 1 = a request waits for
+    #: the commit in flight before its own. Connections: these come from the same pool as the reads.
+    access_log_commits: int = Field(default=4, gt=0, le=32)
     #: Connections each web process keeps open to PostgreSQL, and how many more it may open under load.
     #: No overflow by default: SQLAlchemy closes an overflow connection as soon as it comes back to a full
     #: pool, so bursts above the pool size opened and closed connections per burst (bench/README.md "Figures

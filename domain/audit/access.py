@@ -86,6 +86,10 @@ class AccessLogUnavailable(Exception):
 #: Requests whose rows may wait for the next group commit; one more is refused (its response withheld).
 MAX_WAITING = 1024
 
+#: Transactions of access-log rows that may run at once on PostgreSQL (the ``JAMSOS_ACCESS_LOG_COMMITS``
+#: setting): with one, a request waits for the commit in flight before its own (bench/RESULTS.md "Access log").
+COMMITS_IN_FLIGHT = 4
+
 
 @dataclass
 class _Waiting:
@@ -98,10 +102,15 @@ class AccessLogWriter:
 
     :meth:`write` returns once the caller's own rows are committed and raises :class:`AccessLogUnavailable`
     when they are not (the commit failed, ``max_waiting`` requests are already waiting, or the writer is
-    closed): the caller then withholds its response. When no commit is in flight a request's rows are
-    committed at once (no added wait); while one is, later requests queue and the next transaction takes
-    all of them. :meth:`close` (at shutdown) refuses new rows and waits until those already accepted are
-    committed or have failed, so that no accepted request is left without an answer.
+    closed): the caller then withholds its response. Up to ``commits_in_flight`` transactions run at once,
+    each on a connection of its own. A request whose rows arrive while fewer are running starts one at once
+    (no added wait); otherwise its rows queue, and the next transaction to end takes all rows waiting at that
+    moment into its next one. With one in flight that is plain group commit: a request waits for the commit
+    in flight to end and then for its own. With more, it waits only for its own, and PostgreSQL flushes the
+    write-ahead log of concurrent commits together, so the disk's flush is still shared (ADR 0012 §2,
+    amended). SQLite has one writer: there it is always one. :meth:`close` (at shutdown) refuses new rows
+    and waits until those already accepted are committed or have failed, so that no accepted request is
+    left without an answer.
 
     A group's transaction is one round trip on PostgreSQL: its rows go as one executemany on a connection in
     autocommit, which asyncpg sends as one pipeline ending in a single Sync, so the server runs them as one
@@ -110,26 +119,32 @@ class AccessLogWriter:
     rows are inserted in an explicit transaction, committed before :meth:`write` returns.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, max_waiting: int = MAX_WAITING) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        max_waiting: int = MAX_WAITING,
+        commits_in_flight: int = COMMITS_IN_FLIGHT,
+    ) -> None:
         self.sessions = sessions
         engine: AsyncEngine = sessions.kw["bind"]
+        postgresql = engine.dialect.name == "postgresql"
         #: Where a group's rows are written: on PostgreSQL a view of the engine in autocommit (the same pool).
-        self._engine = (
-            engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else engine
-        )
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT") if postgresql else engine
         self.max_waiting = max_waiting
+        self.commits_in_flight = commits_in_flight if postgresql else 1
         #: Transactions committed, and requests whose rows they carried (``requests / commits`` = group size).
         self.commits = 0
         self.requests = 0
         #: Requests refused because the queue was full or the writer closed.
         self.refused = 0
         self._waiting: list[_Waiting] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._flushers: set[asyncio.Task[None]] = set()
         self._closed = False
 
     @property
     def waiting(self) -> int:
-        """Requests whose rows wait for the next transaction (not counting the one being committed)."""
+        """Requests whose rows wait for the next transaction (not counting those being committed)."""
         return len(self._waiting)
 
     async def write(self, actor: Actor, meta: RequestMeta, reads: PersonalDataReads) -> None:
@@ -139,18 +154,20 @@ class AccessLogWriter:
             self.refused += 1
             raise AccessLogUnavailable("the access log is closed (the server is shutting down)")
         loop = asyncio.get_running_loop()
-        if self._flusher is not None and self._flusher.get_loop() is not loop:
-            # The loop the last commit ran on is gone (a test's loop, a restarted worker): what waited there
+        if any(flusher.get_loop() is not loop for flusher in self._flushers):
+            # The loop the last commits ran on is gone (a test's loop, a restarted worker): what waited there
             # can no longer be answered, and must not hold this loop's requests back.
             self._waiting = [w for w in self._waiting if w.done.get_loop() is loop]
-            self._flusher = None
+            self._flushers = {flusher for flusher in self._flushers if flusher.get_loop() is loop}
         if len(self._waiting) >= self.max_waiting:
             self.refused += 1
             raise AccessLogUnavailable(f"{self.max_waiting} requests already wait for the access log")
         entry = _Waiting(access_rows(actor, meta, reads), loop.create_future())
         self._waiting.append(entry)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = loop.create_task(self._flush())
+        if len(self._flushers) < self.commits_in_flight:
+            flusher = loop.create_task(self._flush())
+            self._flushers.add(flusher)
+            flusher.add_done_callback(self._flushers.discard)
         try:
             # Shielded: a request cancelled while it waits (its client left) does not cancel the commit
             # that carries other requests' rows too.
@@ -187,6 +204,6 @@ class AccessLogWriter:
     async def close(self) -> None:
         """Refuse new rows; return once every accepted request's rows are committed or have failed."""
         self._closed = True
-        flusher = self._flusher
-        if flusher is not None and not flusher.done():
-            await asyncio.shield(flusher)
+        running = [flusher for flusher in self._flushers if not flusher.done()]
+        if running:
+            await asyncio.shield(asyncio.gather(*running, return_exceptions=True))

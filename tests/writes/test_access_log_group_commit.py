@@ -75,8 +75,15 @@ class Gate:
 
 @pytest.fixture
 def served(writes_url: str, key_path: Path, app_factory: AppFactory) -> Served:
-    """The write tests' app (the same one as the ``writes`` fixture's), for its access-log writer."""
-    return app_factory(suite_settings(writes_url, key_path))
+    """An app on the write tests' database with one access-log transaction in flight at a time: plain group
+    commit, where every request that arrives during a commit waits for the next one."""
+    return app_factory(suite_settings(writes_url, key_path, access_log_commits=1))
+
+
+@pytest.fixture
+def served_two(writes_url: str, key_path: Path, app_factory: AppFactory) -> Served:
+    """The same with two transactions allowed in flight (PostgreSQL; SQLite keeps one writer)."""
+    return app_factory(suite_settings(writes_url, key_path, access_log_commits=2))
 
 
 @pytest.fixture
@@ -139,6 +146,41 @@ async def test_concurrent_requests_share_one_commit(served: Served, staff: dict[
     assert await _log_rows(served.engine) == before_rows + 6
 
 
+async def test_a_second_commit_starts_while_the_first_is_in_flight(
+    served_two: Served, staff: dict[str, Any], gate: Gate, backend: str
+) -> None:
+    """With two transactions allowed (PostgreSQL), the second request's rows go at once in a transaction of
+    their own instead of waiting for the first to end; the four after them wait together for the first of
+    the two to end. SQLite has one writer: there the second waits as in plain group commit."""
+    served = served_two
+    writer: AccessLogWriter = served.app.state.graphql.access_log
+    assert writer.commits_in_flight == (2 if backend == "postgres" else 1)
+    members = await _members(served.engine, 6)
+    ask = _ask(served.client, staff["verifier"].headers)
+    before_rows, before_commits = await _log_rows(served.engine), writer.commits
+    with LogCommits(served.engine) as commits:
+        tasks = [asyncio.ensure_future(ask(members[0]))]
+        await until(lambda: gate.entered == 1, "the first request at the gate")
+        tasks.append(asyncio.ensure_future(ask(members[1])))
+        if writer.commits_in_flight == 2:
+            await until(lambda: gate.entered == 2 and writer.waiting == 0, "the second in a transaction of its own")
+        else:
+            await until(lambda: writer.waiting == 1, "the second queued behind the first")
+        tasks += [asyncio.ensure_future(ask(m)) for m in members[2:]]
+        queued = 4 if writer.commits_in_flight == 2 else 5
+        await until(lambda: writer.waiting == queued, "the rest queued")
+        assert not any(task.done() for task in tasks)  # no response left before its rows were durable
+        gate.opened.set()
+        responses = await asyncio.gather(*tasks)
+    for member, response in zip(members, responses, strict=True):
+        assert response.status_code == 200, response.text
+        assert response.json()["data"]["participant"]["membershipNumber"] == member
+    expected = 3 if writer.commits_in_flight == 2 else 2
+    assert commits.count == expected
+    assert writer.commits == before_commits + expected
+    assert await _log_rows(served.engine) == before_rows + 6
+
+
 async def test_a_failed_group_commit_withholds_every_waiting_response(
     served: Served, staff: dict[str, Any], gate: Gate
 ) -> None:
@@ -173,7 +215,7 @@ async def test_a_full_queue_refuses_and_shutdown_drains(
     served: Served, gate: Gate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sessions: async_sessionmaker[AsyncSession] = served.app.state.sessions
-    writer = AccessLogWriter(sessions, max_waiting=2)
+    writer = AccessLogWriter(sessions, max_waiting=2, commits_in_flight=1)
     before_rows = await _log_rows(served.engine)
     first = asyncio.ensure_future(writer.write(ACTOR, META, _reads(1)))
     await until(lambda: gate.entered == 1, "the first request at the gate")
@@ -200,7 +242,7 @@ async def test_a_full_queue_refuses_and_shutdown_drains(
 
 async def test_a_request_that_goes_away_leaves_the_commit_to_the_others(served: Served, gate: Gate) -> None:
     sessions: async_sessionmaker[AsyncSession] = served.app.state.sessions
-    writer = AccessLogWriter(sessions)
+    writer = AccessLogWriter(sessions, commits_in_flight=1)
     before_rows = await _log_rows(served.engine)
     first = asyncio.ensure_future(writer.write(ACTOR, META, _reads(1)))
     await until(lambda: gate.entered == 1, "the first request at the gate")
