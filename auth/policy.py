@@ -481,6 +481,7 @@ TYPE_READ_SCOPES: dict[str, Scope] = {
     "PovertyBeneficiary": Scope.BENEFICIARIES_READ,
     "Claim": Scope.CLAIMS_READ,
     "Region": Scope.REGIONS_READ,
+    "Contribution": Scope.PARTICIPANTS_READ,  # a payment is read as part of its participant's record
 }
 
 

@@ -21,6 +21,7 @@ from graphql import GraphQLError, VariableNode, get_argument_values, get_variabl
 from graphql.execution.values import VariableValues
 from sqlalchemy import (
     BindParameter,
+    ColumnElement,
     Integer,
     SelectBase,
     Text,
@@ -59,6 +60,7 @@ from schema.core.entities import check_representations
 from schema.core.errors import BadInput, QueryTooComplex
 from schema.core.ids import db_id, local_id
 from schema.core.pagination import OrderDirection, check_first, decode_cursor, keyset_page
+from schema.participants.contributions import visible_payments
 from schema.participants.filters import PARTICIPANT_SORTS, ParticipantOrder, participant_conditions
 from schema.participants.types import parse_nik_argument
 from schema.regions.filters import REGION_SORT, parse_region_code, region_conditions
@@ -277,17 +279,25 @@ class _Run:
         )
 
     async def lookup_json(
-        self, plan: ObjectPlan, model: type[Any], column: str, value: Any, latest: tuple[Any, ...] = ()
+        self,
+        plan: ObjectPlan,
+        model: type[Any],
+        column: str,
+        value: Any,
+        latest: tuple[Any, ...] = (),
+        exists: ColumnElement[bool] | None = None,
     ) -> dict[str, Any] | None:
-        """One row of `model` by `column`, if the caller may see it (``visible``), as one JSON statement;
-        `latest` orders the rows a key names when it may name several (the first is the answer)."""
+        """One row of `model` by `column`, if the caller may see it (``visible``, or `exists` for a table that
+        is not placed in a region itself), as one JSON statement; `latest` orders the rows a key names when it
+        may name several (the first is the answer)."""
         table = model.__table__
         pages = self.nested_pages(plan)
         lookup: BindParameter[Any] = bindparam("key", value)
+        condition = visible(self.principal, model) if exists is None else exists
 
         def build_json() -> Any:
             document = cast(self.builder(pages).object(plan, table), Text)
-            found = select(document).where(table.c[column] == lookup, visible(self.principal, model))
+            found = select(document).where(table.c[column] == lookup, condition)
             return found.order_by(*latest).limit(1) if latest else found
 
         key = ("lookup_json", model.__name__, id(plan), column, self.shape, pages.key)
@@ -466,9 +476,9 @@ class _Run:
         return result
 
     async def node(self, root: RootPlan) -> dict[str, Any] | None:
-        """``node(id)`` of a Participant, Claim, PovertyBeneficiary or Region: the id's own type, then the lookup
-        by its key (as the type's ``resolve_nodes``: a malformed integer key is no row, a region's code is
-        looked up as given); a malformed global id or another type: the resolvers."""
+        """``node(id)`` of a Participant, Claim, PovertyBeneficiary, Region or Contribution: the id's own type,
+        then the lookup by its key (as the type's ``resolve_nodes``: a malformed integer key is no row, a
+        region's code is looked up as given); a malformed global id or another type: the resolvers."""
         plan = root.plan
         assert isinstance(plan, TypedPlans)
         raw = self.arguments("Query", root).get("id")
@@ -479,7 +489,10 @@ class _Run:
         typename = self.readable_type(plan, global_id.type_name)
         if typename == "Region":
             return await self.lookup_json(plan.plans[typename], Region, "code", global_id.node_id)
-        return await self.lookup_json(plan.plans[typename], MODELS[typename], "id", db_id(global_id.node_id))
+        # A payment exists for a caller when its participant does (as ContributionNode.resolve_nodes).
+        exists = visible_payments(self.principal) if typename == "Contribution" else None
+        key = db_id(global_id.node_id)
+        return await self.lookup_json(plan.plans[typename], MODELS[typename], "id", key, exists=exists)
 
     def readable_type(self, plan: TypedPlans, typename: object) -> str:
         """`typename` if the plan resolves it and the caller holds its read scope (``TYPE_READ_SCOPES``, what the

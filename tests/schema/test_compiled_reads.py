@@ -24,7 +24,7 @@ from auth.scopes import Role, Scope
 from domain.audit.models import DataAccessEvent
 from domain.beneficiaries.models import PovertyBeneficiary
 from domain.claims.models import Claim, ClaimBenefit
-from domain.participants.models import Contribution, Participant
+from domain.participants.models import Contribution, FundingSource, Participant
 from domain.participants.phone import mask_phone_number
 from schema.claims.filters import SUBMITTED_SORT
 from schema.compiled.cache import BoundedCache
@@ -180,6 +180,12 @@ JSON_CASES = {
     "node_claim_city": 1,
     "node_missing": 1,
     "node_claim_bad_key": 1,
+    "node_payment_east": 1,
+    "node_payment_city": 1,
+    "node_employer_payment_east": 1,
+    "node_employer_payment_city": 1,
+    "node_payment_missing": 1,
+    "node_payment_bad_key": 1,
     "entities_mixed": 2,
     "entities_claims_only": 1,
     "beneficiary_east": 1,
@@ -289,6 +295,7 @@ NODE = """query N($id: ID!) {
     ... on Participant { membershipNumber nik claims(first: 1) { totalCount edges { node { claimNumber } } } }
     ... on Claim { claimNumber amountApproved region { code } participant { membershipNumber nik } }
     ... on Region { name }
+    ... on Contribution { months from to amount payer payerRegionCode programs reference receivedAt }
   }
 }"""
 
@@ -432,6 +439,22 @@ async def _samples(engine: AsyncEngine) -> dict[str, Any]:
         ).scalar_one()
     async with engine.connect() as conn:
         for prefix in ("52.03", "52.71"):
+            # A payment in each region, one an employer's (its amount reveals the wage) where there is one.
+            paid_by = (
+                await conn.execute(
+                    select(Contribution.id, Contribution.payer)
+                    .join(Participant, Participant.id == Contribution.participant_id)
+                    .where(Participant.region_code.startswith(prefix))
+                    .order_by(Contribution.id)
+                )
+            ).all()
+            assert paid_by, f"the tiny dataset should have payments in {prefix}"
+            found[f"payment_{prefix}"] = paid_by[0].id
+            found[f"employer_payment_{prefix}"] = next(
+                (r.id for r in paid_by if r.payer is FundingSource.EMPLOYER), paid_by[-1].id
+            )
+    async with engine.connect() as conn:
+        for prefix in ("52.03", "52.71"):
             claim = (
                 await conn.execute(
                     select(Claim.id, Claim.claim_number)
@@ -551,6 +574,13 @@ def _cases(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         ("node_claim_city", NODE, {"id": to_base64("Claim", samples["claim_52.71"].id)}),
         ("node_missing", NODE, {"id": to_base64("Participant", 10**9)}),
         ("node_claim_bad_key", NODE, {"id": to_base64("Claim", "abc")}),
+        # A payment exists for a caller when its participant does; an employer's amount reveals the wage.
+        ("node_payment_east", NODE, {"id": to_base64("Contribution", samples["payment_52.03"])}),
+        ("node_payment_city", NODE, {"id": to_base64("Contribution", samples["payment_52.71"])}),
+        ("node_employer_payment_east", NODE, {"id": to_base64("Contribution", samples["employer_payment_52.03"])}),
+        ("node_employer_payment_city", NODE, {"id": to_base64("Contribution", samples["employer_payment_52.71"])}),
+        ("node_payment_missing", NODE, {"id": to_base64("Contribution", 10**9)}),
+        ("node_payment_bad_key", NODE, {"id": to_base64("Contribution", "abc")}),
         ("entities_mixed", ENTITIES_MIXED, {"representations": mixed}),
         (
             "beneficiary_east",
@@ -839,13 +869,10 @@ async def test_paging_on_the_compiled_path_walks_the_same_pages(
 async def test_node_of_a_type_not_compiled_is_the_resolvers(
     gql: Any, resolvers: Served, app: Starlette, callers: dict[str, Any]
 ) -> None:
-    """``node`` of a type the compiler does not resolve (a job, a contribution; every entity type is compiled):
-    the plan is made, the id's type decides, and the resolvers answer with their JSON."""
+    """``node`` of a type the compiler does not resolve (a job; every entity type is compiled): the plan is
+    made, the id's type decides, and the resolvers answer with their JSON."""
     for caller in (callers["analyst_5203"], callers["admin"]):
-        for query, variables in [
-            (NODE, {"id": to_base64("Job", "1")}),
-            (NODE, {"id": to_base64("Contribution", "1")}),
-        ]:
+        for query, variables in [(NODE, {"id": to_base64("Job", "1")})]:
             resolved, compiled, answered = await _both(gql, resolvers, app, query, variables, caller)
             assert json.dumps(compiled) == json.dumps(resolved)
             assert answered == 0

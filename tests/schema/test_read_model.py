@@ -19,7 +19,7 @@ from domain.participants.models import Participant
 from domain.read_fields import read_fields
 from domain.regions.models import Region
 from schema.app import schema
-from schema.compiled.plan import LEAVES, RELATIONS, RESOLVER_ONLY
+from schema.compiled.plan import LEAVES, NODE_TYPES, RELATIONS, RESOLVER_ONLY, RESOLVER_ONLY_TYPES
 
 
 def _fields(typename: str) -> set[str]:
@@ -49,6 +49,23 @@ def test_the_lists_name_only_fields_that_exist_and_each_once() -> None:
         assert not set(leaves) & listed, typename
         assert not relations & listed, typename
     assert set(RESOLVER_ONLY) == set(LEAVES)
+
+
+def test_every_table_backed_type_is_compiled_or_listed_with_a_reason() -> None:
+    """Every Relay node (each is a table's row) is compiled, with ``node(id)`` among its compiled roots, or is
+    left to its resolvers as a whole with the reason written down."""
+    graphql = schema._schema
+    nodes = {t.name for t in graphql.get_possible_types(graphql.get_type("Node"))}
+    assert nodes, "the schema has Relay nodes"
+    for typename in sorted(nodes):
+        if typename in RESOLVER_ONLY_TYPES:
+            assert RESOLVER_ONLY_TYPES[typename].strip(), typename
+            assert typename not in LEAVES, f"{typename} is compiled and listed"
+            assert typename not in NODE_TYPES, f"node(id) of a {typename} is compiled and it is listed"
+        else:
+            assert typename in LEAVES, f"{typename} is neither compiled nor on RESOLVER_ONLY_TYPES with a reason"
+            assert typename in NODE_TYPES, f"node(id) of a {typename} is not compiled"
+    assert set(RESOLVER_ONLY_TYPES) <= nodes, sorted(set(RESOLVER_ONLY_TYPES) - nodes)
 
 
 #: The table-backed types whose served columns are declared beside the columns, and the GraphQL type of each.
