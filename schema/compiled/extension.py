@@ -22,6 +22,7 @@ from auth.scopes import Scope
 from schema.compiled.fast import Ready, ready_key
 from schema.compiled.plan import OperationPlan, Plans, compile_operation
 from schema.compiled.run import Fallback, run_operation
+from schema.compiled.sql_json import covers
 from schema.core.context import Context
 
 log = logging.getLogger("jamsos.compiled")
@@ -76,6 +77,8 @@ def plan_for(plans: Plans, schema: Any, query: str, operation_name: str | None, 
     if not plans.missing(cached):
         return cached  # type: ignore[return-value]  # a hit is what put() stored
     plan = compile_operation(schema._schema, document, operation_name)
+    if plan is not None and not covers(plan, schema._schema):
+        plan = None  # something no JSON statement renders: the resolvers answer it, every time
     plans.put(key, plan)
     return plan
 

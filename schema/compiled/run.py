@@ -53,7 +53,7 @@ from schema.beneficiaries.filters import BENEFICIARY_SORTS, BeneficiaryOrder, be
 from schema.claims.filters import CLAIM_SORTS, ClaimOrder, claim_conditions
 from schema.compiled.cache import BoundedCache
 from schema.compiled.plan import ConnectionPlan, ObjectPlan, OperationPlan, Relation, RootPlan, TypedPlans
-from schema.compiled.sql_json import MODELS, NESTED, Finish, JsonBuilder, NestedPage, covers
+from schema.compiled.sql_json import MODELS, NESTED, Finish, JsonBuilder, NestedPage
 from schema.compiled.sql_text import compile_text
 from schema.core.context import Context
 from schema.core.entities import check_representations
@@ -108,9 +108,8 @@ class Fallback(Exception):
 
 
 async def run_operation(plan: OperationPlan, schema: Any, context: Context, variables: dict[str, Any] | None) -> Any:
-    """The ``data`` of the response to `plan`, or :class:`Fallback`."""
-    if not covers(plan, schema._schema):
-        raise Fallback  # something no JSON statement renders: the resolvers answer it
+    """The ``data`` of the response to `plan` (one that :func:`~schema.compiled.sql_json.covers`, checked once
+    when the plan is made: ``schema.compiled.extension.plan_for``), or :class:`Fallback`."""
     coerced = get_variable_values(schema._schema, plan.variable_definitions, variables or {})
     if isinstance(coerced, list):
         raise Fallback
