@@ -37,27 +37,34 @@ class TokenVerifier:
         self._cache = VerifiedTokens(cache_size, clock)
 
     async def verify(self, token: str) -> Principal:
-        header, issuer = unverified_header_and_issuer(token)
-        if self.external is not None and issuer == self.external.config.issuer and issuer != self.config.issuer:
-            # External tokens are revoked at their provider; our list still applies to the (namespaced)
-            # subjects and clients an administrator has cut off here.
-            principal = await self.external.verify(token, header)
-        else:
-            kid = header.get("kid")
-            keys = await self.keyring.verification_keys(kid if isinstance(kid, str) else None)
-            # A token verified before skips the signature check until it expires, as long as the key that
-            # signed it is still one of ours (a withdrawn key ends its tokens at once).
-            cached = self._cache.get(token) if any(k.kid == kid for k in keys.keys) else None
-            if cached is None:
+        principal = await self._our_verified(token)
+        if principal is None:
+            header, issuer = unverified_header_and_issuer(token)
+            if self.external is not None and issuer == self.external.config.issuer and issuer != self.config.issuer:
+                # External tokens are revoked at their provider; our list still applies to the (namespaced)
+                # subjects and clients an administrator has cut off here.
+                principal = await self.external.verify(token, header)
+            else:
+                kid = header.get("kid")
+                keys = await self.keyring.verification_keys(kid if isinstance(kid, str) else None)
                 claims = verify_claims(token, keys, self.config)
-                cached = principal_from_claims(claims)
-                self._cache.put(token, cached, claims.get("exp"))
-            principal = cached
+                principal = principal_from_claims(claims)
+                self._cache.put(token, principal, claims.get("exp"), kid if isinstance(kid, str) else None)
         if await self.revocations.is_revoked(
             principal.token_id, client_id=principal.client_id, subject=principal.subject
         ):
             raise InvalidToken("the token has been revoked")
         return principal
+
+    async def _our_verified(self, token: str) -> Principal | None:
+        """The principal of one of our tokens verified before, until it expires, as long as the key that signed
+        it is still one of ours (a withdrawn key ends its tokens at once); the token is not decoded again."""
+        entry = self._cache.get(token)
+        if entry is None:
+            return None
+        principal, kid = entry
+        keys = await self.keyring.verification_keys(kid)
+        return principal if kid is not None and any(k.kid == kid for k in keys.keys) else None
 
 
 class VerifiedTokens:
@@ -69,24 +76,26 @@ class VerifiedTokens:
     """
 
     def __init__(self, maxsize: int, clock: Callable[[], float]) -> None:
-        self._entries: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[Principal, str | None, float]] = OrderedDict()
         self._maxsize = maxsize
         self._clock = clock
 
-    def get(self, token: str) -> Principal | None:
+    def get(self, token: str) -> tuple[Principal, str | None] | None:
+        """The principal of `token` and the ``kid`` of the key that signed it, if it was verified and has not
+        expired."""
         entry = self._entries.get(token)
         if entry is None:
             return None
-        principal, expires_at = entry
+        principal, kid, expires_at = entry
         if self._clock() >= expires_at:
             del self._entries[token]
             return None
         self._entries.move_to_end(token)
-        return principal
+        return principal, kid
 
-    def put(self, token: str, principal: Principal, exp: object) -> None:
+    def put(self, token: str, principal: Principal, exp: object, kid: str | None = None) -> None:
         if self._maxsize <= 0 or not isinstance(exp, int | float):
             return
-        self._entries[token] = (principal, float(exp))
+        self._entries[token] = (principal, kid, float(exp))
         while len(self._entries) > self._maxsize:
             self._entries.popitem(last=False)

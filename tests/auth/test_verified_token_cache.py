@@ -23,10 +23,10 @@ class Clock:
 def test_an_entry_ends_when_its_token_expires() -> None:
     clock = Clock()
     cache = VerifiedTokens(10, clock)
-    cache.put("token-a", ALICE, 1_060)
-    assert cache.get("token-a") is ALICE
+    cache.put("token-a", ALICE, 1_060, "key-1")
+    assert cache.get("token-a") == (ALICE, "key-1"), "the principal and the key that signed the token"
     clock.now = 1_059.9
-    assert cache.get("token-a") is ALICE
+    assert cache.get("token-a") == (ALICE, "key-1")
     clock.now = 1_060
     assert cache.get("token-a") is None
     clock.now = 1_000
@@ -37,11 +37,11 @@ def test_the_cache_is_bounded_and_keeps_the_recently_used() -> None:
     cache = VerifiedTokens(2, Clock())
     cache.put("a", ALICE, 5_000)
     cache.put("b", ALICE, 5_000)
-    assert cache.get("a") is ALICE
+    assert cache.get("a") == (ALICE, None)
     cache.put("c", ALICE, 5_000)
     assert cache.get("b") is None
-    assert cache.get("a") is ALICE
-    assert cache.get("c") is ALICE
+    assert cache.get("a") == (ALICE, None)
+    assert cache.get("c") == (ALICE, None)
 
 
 def test_tokens_without_expiry_and_a_zero_size_are_not_cached() -> None:
