@@ -92,7 +92,8 @@ class BearerTokenBackend(AuthenticationBackend):
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization")
-        if header is None or conn.url.path.startswith("/oauth/"):
+        # The path from the ASGI scope: ``conn.url`` would build the whole URL of every request for it.
+        if header is None or conn.scope["path"].startswith("/oauth/"):
             # The OAuth endpoints authenticate clients themselves (HTTP Basic), not with bearer tokens.
             return AuthCredentials([]), PrincipalUser(ANONYMOUS)
         token = bearer_token(header)
