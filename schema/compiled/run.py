@@ -39,6 +39,7 @@ from auth.policy import (
     TYPE_READ_SCOPES,
     MissingScope,
     NotAuthenticated,
+    pii_visible,
     visible,
 )
 from auth.principal import Principal
@@ -154,6 +155,8 @@ class _Run:
         self.dialect = self.reader.dialect
         #: (entity type, id, field) of unmasked personal data returned; handed to the access log on success.
         self.pii_notes: list[tuple[str, object, str]] = []
+        #: Whether personal data is shown unmasked, so that the statements carry row ids (as JsonBuilder.pii).
+        self.pii = pii_visible(self.principal)
 
     # --- arguments ---------------------------------------------------------------------------------------
 
@@ -305,7 +308,7 @@ class _Run:
         if not found:
             return None
         result: dict[str, Any] = orjson.loads(found[0][0])
-        Finish(self.pii_notes).object(plan, result)
+        Finish(self.pii_notes, pii=self.pii).object(plan, result)
         return result
 
     async def connection(self, root: RootPlan) -> dict[str, Any]:
@@ -370,7 +373,7 @@ class _Run:
         values = [*(b.effective_value for b in page_binds), *pages.values]
         found = await self.json_rows(key, plan, build_json, binds, values, None)
         result: dict[str, Any] = orjson.loads(found[0][0])
-        Finish(self.pii_notes).connection(plan, result, sort, descending)
+        Finish(self.pii_notes, pii=self.pii).connection(plan, result, sort, descending)
         return result
 
     def builder(self, pages: _NestedPages) -> JsonBuilder:
@@ -519,7 +522,7 @@ class _Run:
         params = {bind.key: value for bind, value in zip(binds, bound, strict=True)}
         found = await self.json_rows(key, plan, build_json, varying, values, params)
         result: list[dict[str, Any] | None] = orjson.loads(found[0][0])
-        Finish(self.pii_notes).objects(plan, result)
+        Finish(self.pii_notes, pii=self.pii).objects(plan, result)
         return result
 
 

@@ -731,8 +731,11 @@ class Finish:
     are noted for the access log exactly as the resolvers note them: every personal field that is not null.
     """
 
-    def __init__(self, pii_notes: list[tuple[str, object, str]]) -> None:
+    def __init__(self, pii_notes: list[tuple[str, object, str]], *, pii: bool) -> None:
         self.notes = pii_notes
+        #: Whether the statement carried row ids for the access log (``JsonBuilder.pii``): without them there
+        #: is nothing to note, and a page whose cursors nobody asked for is not walked at all.
+        self.pii = pii
         #: Per object plan (by identity), its personal leaves as (JSON key, field name): worked out once per
         #: page, not once per object and leaf.
         self._personal: dict[int, list[tuple[str, str, str]]] = {}
@@ -740,7 +743,7 @@ class Finish:
         self._busy: dict[int, bool] = {}
 
     def connection(self, plan: ConnectionPlan, value: Any, sort: SortKey, descending: bool) -> None:
-        if value is None:
+        if value is None or not self.busy(plan):
             return
         for key, kind, sub in plan.items:
             if kind == "pageInfo":
@@ -775,14 +778,15 @@ class Finish:
                     self.notes.append((typename, row_id, name))
 
     def busy(self, plan: ObjectPlan | ConnectionPlan) -> bool:
-        """Whether anything under `plan` is left to Python (a cursor to encode, a personal field to note): a
-        region or a programme list under every row of a page is not walked for nothing."""
+        """Whether anything under `plan` is left to Python (a cursor to encode, a personal field to note with
+        ``pii:read``): a region, a programme list or a page of claims under every row is not walked for
+        nothing."""
         found = self._busy.get(id(plan))
         if found is None:
             if isinstance(plan, ConnectionPlan):
-                found = True
+                found = plan.wants_cursors or self.busy(plan.node)
             else:
-                found = bool(self.personal_leaves(plan)) or any(
+                found = (self.pii and bool(self.personal_leaves(plan))) or any(
                     isinstance(i, Relation) and self.busy(i.plan) for i in plan.items
                 )
             self._busy[id(plan)] = found
