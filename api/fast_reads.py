@@ -122,7 +122,7 @@ class FastReads:
         note_graphql_operation(request, operation_name)
         # A query: on the replica when there is one; Core rows only, so a connection without a session.
         engine = (graphql.read_sessions or graphql.sessions).kw["bind"]
-        reader = ConnectionReader(engine, autocommit=graphql.read_autocommit)
+        reader = ConnectionReader(engine, autocommit=graphql.read_autocommit, regions=graphql.known_regions)
         charge = graphql.charger(request, principal)
         context = graphql.context(request, principal, reader, charge=charge, cost=entry.cost)
         # The per-request steps, the very list the full pipeline runs (schema.core.pipeline), around the plan.

@@ -47,7 +47,7 @@ from schema.compiled.counters import ReadCounters
 from schema.compiled.fast import Ready, ReadyKey, ready_cache
 from schema.compiled.plan import plan_cache, statement_cache
 from schema.core.bounds import Limits
-from schema.core.context import Context, Reader
+from schema.core.context import Context, Reader, known_regions
 from schema.core.errors import UNAVAILABLE_RETRY_AFTER, format_errors
 from schema.core.subscriptions import Seats, SubscriberConnection
 
@@ -155,6 +155,8 @@ class JamsosGraphQL(GraphQL[Context, None]):
         self.plans = plan_cache()
         self.statements = statement_cache()
         self.counters = ReadCounters()
+        #: Region codes this application found in the Kemendagri register (Reader.region_in_register).
+        self.known_regions = known_regions()
         #: The personal-data access log's group commit for this app's responses (closed at shutdown).
         self.access_log = AccessLogWriter(sessions, commits_in_flight=access_log_commits)
 
@@ -308,7 +310,9 @@ class JamsosGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         principal = principal_of(request)
-        reader = Reader(request.state.db, autocommit=self.read_autocommit, replica=self.read_sessions)
+        reader = Reader(
+            request.state.db, autocommit=self.read_autocommit, replica=self.read_sessions, regions=self.known_regions
+        )
         request.state.reader = reader  # closed (after its statement in flight) before the session is
         request.state.sub_response = response
         context = self.context(request, principal, reader, charge=self.charger(request, principal), ready=self.ready)

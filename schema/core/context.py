@@ -13,11 +13,13 @@ from sqlalchemy import Row, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from auth.policy import region_exists
 from auth.principal import Principal
 from auth.requests import caller_for, request_meta
 from domain.audit.access import AccessLogWriter, PersonalDataReads
 from domain.jobs.queue import JobQueue
 from domain.writes.caller import Caller
+from schema.compiled.cache import BoundedCache
 from schema.compiled.counters import ReadCounters
 from schema.compiled.plan import Plans, Statements, plan_cache, statement_cache
 from schema.core import driver_sql
@@ -28,6 +30,15 @@ if TYPE_CHECKING:
     from schema.core.subscriptions import SubscriberConnection
 
 T = TypeVar("T")
+
+
+#: Region codes one application remembers as being in the Kemendagri register (the register has about 92,000).
+KNOWN_REGIONS_SIZE = 100_000
+
+
+def known_regions() -> BoundedCache[str, bool]:
+    """An application's memory of the region codes found in the register (:meth:`Reader.region_in_register`)."""
+    return BoundedCache(KNOWN_REGIONS_SIZE)
 
 
 class Reader:
@@ -44,8 +55,10 @@ class Reader:
         *,
         autocommit: bool = False,
         replica: async_sessionmaker[AsyncSession] | None = None,
+        regions: BoundedCache[str, bool] | None = None,
     ) -> None:
         self._session = session
+        self._regions = regions
         self._lock = asyncio.Lock()
         self._closed = False
         self._autocommit = autocommit
@@ -106,6 +119,23 @@ class Reader:
                 await self._start()
             return (await self._session.execute(stmt, params)).scalar_one()
 
+    async def region_in_register(self, code: str) -> bool:
+        """Whether `code` is in the Kemendagri register (``auth.policy.region_exists``, public to everyone).
+
+        A code once found is remembered by the application (`regions`), so that a filter by region does not
+        ask the database on every request: the register only grows between releases of the Kemendagri
+        list. A code not found is asked again each time (it may be imported meanwhile). Should a code leave
+        the register while a process runs, a filter naming it there reads as an empty region instead of
+        BAD_USER_INPUT: region codes are public, so neither answer tells anyone anything.
+        """
+        regions = self._regions
+        if regions is not None and not regions.missing(regions.get(code)):
+            return True
+        found = bool(await self.one(region_exists(code)))
+        if found and regions is not None:
+            regions.put(code, True)
+        return found
+
     @property
     def sql_dialect(self) -> Dialect:
         bind = self._session.bind
@@ -152,9 +182,12 @@ class ConnectionReader(Reader):
     own Python time. ORM entities (:meth:`all`) need a session and are refused.
     """
 
-    def __init__(self, engine: AsyncEngine, *, autocommit: bool = False) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, autocommit: bool = False, regions: BoundedCache[str, bool] | None = None
+    ) -> None:
         # The engine's autocommit view shares its pool; it saves setting the option on every checkout.
         self._engine = _autocommit_view(engine) if autocommit else engine
+        self._regions = regions
         self._connection: AsyncConnection | None = None
         self._lock = asyncio.Lock()
         self._closed = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, false
 
-from auth.policy import narrow_region_filter, region_exists, visible
+from auth.policy import narrow_region_filter, visible
 from auth.principal import Principal
 from domain.regions.models import PlacedModel, Region, placement_column
 from domain.regions.rules import InvalidRegionCode, RegionCode, RegionLevel
@@ -38,8 +38,7 @@ async def region_filter(
     not exist leaks nothing). A region outside the caller's own gives no rows, as if it were empty.
     """
     code = parse_region_code(raw_code, field)
-    known = await reader.one(region_exists(code.code))
-    if not known:
+    if not await reader.region_in_register(code.code):
         raise BadInput(f"region {code.code} does not exist in the Kemendagri list", field=field)
     narrowed = narrow_region_filter(principal, code)
     if narrowed is None:
