@@ -32,6 +32,13 @@ class PersonalDataReads:
         ids.add(str(entity_id))
         fields.add(field_name)
 
+    def update(self, other: PersonalDataReads) -> None:
+        """Add what `other` noted (a read path notes into its own until its answer is complete)."""
+        for entity_type, (ids, fields) in other.by_type.items():
+            mine_ids, mine_fields = self.by_type.setdefault(entity_type, (set(), set()))
+            mine_ids |= ids
+            mine_fields |= fields
+
     def __bool__(self) -> bool:
         return bool(self.by_type)
 

@@ -45,6 +45,7 @@ from auth.policy import (
 from auth.principal import Principal
 from auth.scopes import Scope
 from domain import clock
+from domain.audit.access import PersonalDataReads
 from domain.beneficiaries.models import LATEST_SNAPSHOT, PovertyBeneficiary
 from domain.claims.models import Claim
 from domain.participants.models import Participant
@@ -119,8 +120,7 @@ async def run_operation(plan: OperationPlan, schema: Any, context: Context, vari
         data = {root.key: await run.root(root) for root in plan.roots}
     except _REFUSALS:
         raise Fallback from None
-    for entity_type, entity_id, field_name in run.pii_notes:
-        context.note_pii_read(entity_type, entity_id, field_name)
+    context.pii_reads.update(run.pii_notes)
     return data
 
 
@@ -153,8 +153,8 @@ class _Run:
         self.shape = (dataclasses.replace(self.principal, token_id=None), paid_through_needed(self.today))
         #: The database's dialect name, for the JSON statements' constructs (sql_json.Dialect): one per app.
         self.dialect = self.reader.dialect
-        #: (entity type, id, field) of unmasked personal data returned; handed to the access log on success.
-        self.pii_notes: list[tuple[str, object, str]] = []
+        #: Unmasked personal data returned (entity type -> ids, fields); handed to the access log on success.
+        self.pii_notes = PersonalDataReads()
         #: Whether personal data is shown unmasked, so that the statements carry row ids (as JsonBuilder.pii).
         self.pii = pii_visible(self.principal)
 

@@ -87,6 +87,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from auth.policy import logged_as, logged_under, personal_columns, pii_visible, shown_sql, visible
 from auth.principal import Principal
+from domain.audit.access import PersonalDataReads
 from domain.beneficiaries.models import LATEST_SNAPSHOT, PovertyBeneficiary
 from domain.claims.models import Claim, ClaimBenefit, ClaimEvent
 from domain.participants.models import Contribution, Employer, Participant, ParticipantProgram
@@ -731,7 +732,7 @@ class Finish:
     are noted for the access log exactly as the resolvers note them: every personal field that is not null.
     """
 
-    def __init__(self, pii_notes: list[tuple[str, object, str]], *, pii: bool) -> None:
+    def __init__(self, pii_notes: PersonalDataReads, *, pii: bool) -> None:
         self.notes = pii_notes
         #: Whether the statement carried row ids for the access log (``JsonBuilder.pii``): without them there
         #: is nothing to note, and a page whose cursors nobody asked for is not walked at all.
@@ -741,6 +742,8 @@ class Finish:
         self._personal: dict[int, list[tuple[str, str, str]]] = {}
         #: Per plan (by identity), :meth:`busy`.
         self._busy: dict[int, bool] = {}
+        #: Per object plan (by identity), :meth:`busy_relations`.
+        self._relations: dict[int, list[tuple[Relation, SortKey | None]]] = {}
 
     def connection(self, plan: ConnectionPlan, value: Any, sort: SortKey, descending: bool) -> None:
         if value is None or not self.busy(plan):
@@ -763,19 +766,33 @@ class Finish:
         if value is None:
             return
         row_id = value.pop(ROW_ID, None)
-        for item in plan.items:
-            if not isinstance(item, Relation) or not self.busy(item.plan):
-                continue
+        for item, nested_sort in self.busy_relations(plan):
+            child = value[item.key]
             if isinstance(item.plan, ConnectionPlan):  # a nested connection, oldest first by its own key
-                self.connection(item.plan, value[item.key], NESTED[(plan.typename, item.name)].sort, False)
-            elif isinstance(value[item.key], list):
-                self.objects(item.plan, value[item.key])
+                assert nested_sort is not None
+                self.connection(item.plan, child, nested_sort, False)
+            elif isinstance(child, list):
+                self.objects(item.plan, child)
             else:
-                self.object(item.plan, value[item.key])
+                self.object(item.plan, child)
         if row_id is not None:
+            notes = self.notes
             for key, typename, name in self.personal_leaves(plan):
                 if value[key] is not None:
-                    self.notes.append((typename, row_id, name))
+                    notes.note(typename, row_id, name)
+
+    def busy_relations(self, plan: ObjectPlan) -> list[tuple[Relation, SortKey | None]]:
+        """The relations of `plan` with work under them (:meth:`busy`), each with its sort key if it is a nested
+        connection: worked out once per plan, not once per object."""
+        found = self._relations.get(id(plan))
+        if found is None:
+            found = [
+                (i, NESTED[(plan.typename, i.name)].sort if isinstance(i.plan, ConnectionPlan) else None)
+                for i in plan.items
+                if isinstance(i, Relation) and self.busy(i.plan)
+            ]
+            self._relations[id(plan)] = found
+        return found
 
     def busy(self, plan: ObjectPlan | ConnectionPlan) -> bool:
         """Whether anything under `plan` is left to Python (a cursor to encode, a personal field to note with
