@@ -195,7 +195,7 @@ class _Ready:
 class ChunkWriter:
     """Registers a list chunk by chunk, in order, in the session's transaction (see the module docstring).
 
-    On PostgreSQL the ids are drawn from the sequence before anything is written, so a chunk's checks done, its
+    On PostgreSQL the ids are drawn from the sequence before anything is written, so a chunk's checks, its
     events, rows and COPY records are made while the database writes the chunk before (:meth:`add`); a chunk
     is then left pending until the next :meth:`add` or :meth:`flush`. What a pending chunk changes is known
     here, not yet in the tables: its NIKs count as registered and its membership numbers as taken for the next
@@ -222,39 +222,51 @@ class ChunkWriter:
         taken = await _registered(session, [r.nik for r in chunk])
         if pending is not None:
             taken |= pending.niks
-        accepted = _accepted(self.caller, chunk, begin, lookups, taken, outcome, self.today)
-        outcome.cursor = begin + len(chunk)
-        if not accepted:
+        if self.session.get_bind().dialect.name != "postgresql":
+            # SQLite: the ids come from the insert, so the chunk is checked, inserted and written at once.
+            accepted = _accepted(self.caller, chunk, begin, lookups, taken, outcome, self.today)
+            outcome.cursor, outcome.created = begin + len(chunk), outcome.created + len(accepted)
+            if accepted:
+                numbers = await _free_membership_numbers(session, len(accepted), self.today, set())
+                rows = [{**v, "membership_number": n} for (_, v), n in zip(accepted, numbers, strict=True)]
+                by_nik = dict(await insert_rows(session, Participant, rows, Participant.nik, Participant.id))
+                position = audit.ChainPosition(head.seq, head.last_hash)
+                ids = [by_nik[row["nik"]] for row in rows]
+                await self._write(await self._ready(accepted, rows, ids, position, True), head)
             return
-        outcome.created += len(accepted)
+        # PostgreSQL: ids and membership numbers for every NIK not registered yet are drawn before the checks
+        # (one of a row the checks refuse is left unused, as a rolled-back insert leaves its id), so that the
+        # checks too run while the chunk before is written.
+        wanted = len({r.nik for r in chunk} - taken)
         numbers = await _free_membership_numbers(
-            session, len(accepted), self.today, set() if pending is None else pending.numbers
+            session, wanted, self.today, set() if pending is None else pending.numbers
         )
-        rows = [{**values, "membership_number": n} for (_, values), n in zip(accepted, numbers, strict=True)]
-        ids = await new_ids(session, Participant, len(rows))
+        ids = await new_ids(session, Participant, wanted) or []
         after = pending.after if pending is not None else audit.ChainPosition(head.seq, head.last_hash)
         # The events are chained from a copy of the chain's position: the head row (an ORM object) must not
         # change while the statements writing the chunk before flush the session.
         position = audit.ChainPosition(after.seq, after.last_hash)
-        if ids is None:  # SQLite: inserted with RETURNING (ids matched back by NIK), then the rest at once
-            await self.flush()
-            by_nik = dict(await insert_rows(session, Participant, rows, Participant.nik, Participant.id))
-            self.pending = await self._ready(accepted, rows, [by_nik[row["nik"]] for row in rows], position, True)
-            await self.flush()
-            return
-        for row, pid in zip(rows, ids, strict=True):
-            row["id"] = pid
-        # The chunk before is written (the database working) while this process makes this one's events and
-        # records, yielding every few hundred rows so that the statements go on; nothing else uses the session.
+        # The chunk before is written (the database working) while this process checks this one and makes its
+        # events and records, yielding every few hundred rows so that the statements go on; nothing else uses
+        # the session meanwhile.
         writing = None if pending is None else asyncio.create_task(self._write(pending, head))
         try:
-            ready = await self._ready(accepted, rows, ids, position, False)
+            accepted = []
+            for start in range(0, len(chunk), _EVENTS_PER_TURN):
+                await asyncio.sleep(0)
+                part = chunk[start : start + _EVENTS_PER_TURN]
+                accepted += _accepted(self.caller, part, begin + start, lookups, taken, outcome, self.today)
+            rows = [{**v, "membership_number": n} for (_, v), n in zip(accepted, numbers, strict=False)]
+            for row, pid in zip(rows, ids, strict=False):
+                row["id"] = pid
+            ready = await self._ready(accepted, rows, ids[: len(rows)], position, False) if accepted else None
         finally:
             if writing is not None:
                 await asyncio.wait([writing])
                 failed = writing.exception()  # taken here, so that it is raised once (below, or after _ready's)
         if writing is not None and failed is not None:
             raise failed
+        outcome.cursor, outcome.created = begin + len(chunk), outcome.created + len(accepted)
         self.pending = ready
 
     async def flush(self) -> None:
@@ -364,5 +376,6 @@ def _accepted(
     return accepted
 
 
-#: Events made between two turns of the event loop while the chunk before is written (see ChunkWriter.add).
+#: Rows checked, or events made, between two turns of the event loop while the chunk before is written (see
+#: ChunkWriter.add).
 _EVENTS_PER_TURN = 500
