@@ -15,12 +15,17 @@ read and how the rows are written:
    from the sequence first; on SQLite a multi-row INSERT with RETURNING, ids matched back by NIK, and an
    executemany), the registry records with the same NIK linked in one UPDATE per thousand, and one
    ``participant.register`` audit event per participant with the same changes the single write records,
-   hash-chained in row order — made while the database writes the tables — and appended in bulk. The
-   Monev rollups follow through their triggers (on PostgreSQL once per ``COPY``). The cyclic garbage
-   collector is paused for each chunk (:func:`~domain.participants.bulk.collector_paused`).
+   hash-chained in row order and appended in bulk. The Monev rollups follow through their triggers (on
+   PostgreSQL once per ``COPY``). The cyclic garbage collector is paused for each chunk
+   (:func:`~domain.participants.bulk.collector_paused`).
+4. **Beside the database** (PostgreSQL, :class:`ChunkWriter`): a chunk's ids and membership numbers are drawn
+   right after its lookups — one for each NIK not registered yet, so a refused row's is left unused, as a
+   rolled-back insert leaves its id — and then its checks, events and COPY records are made while the database
+   writes the chunk before, whose NIKs and numbers count as taken meanwhile.
 
 Transactions, ``written``, ``all_or_nothing``, ``dry_run``, ``start``, ``progress`` and ``checkpoint`` work
-as in :mod:`domain.participants.bulk_ledger`; a chunk run again after a crash finds its NIKs registered and
+as in :mod:`domain.participants.bulk_ledger` (a chunk is written before its checkpoint, which may commit;
+``progress`` counts the rows checked); a chunk run again after a crash finds its NIKs registered and
 registers nobody twice.
 """
 
