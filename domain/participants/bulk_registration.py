@@ -44,7 +44,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.audit import writes as audit
 from domain.audit.models import AuditChainHead
 from domain.db import CopyRecords, bind_rows, copy_rows, insert_rows, new_ids, one_of, refresh_statistics, utcnow
-from domain.nik import InvalidNIK, parse_nik
 from domain.participants.bulk import CHUNK, Checkpoint, Progress, Refusals, collector_paused
 from domain.participants.models import Employer, Participant, ParticipantProgram, ParticipantStatus
 from domain.participants.rules import Segment
@@ -89,9 +88,11 @@ async def _lookups(session: AsyncSession, rows: Sequence[Registration]) -> Looku
     for raw in {r.region_code for r in rows}:
         with contextlib.suppress(InvalidRegionCode):
             codes.add(RegionCode.parse(raw).code)
-    for nik in {r.nik for r in rows}:
-        with contextlib.suppress(InvalidNIK):
-            districts.add(parse_nik(nik).district_code)
+    # A NIK's district is its first six digits (what parse_nik reads); the NIK is checked by the rules, which
+    # read the district only of a NIK that parses, so a code from a NIK they refuse is looked up for nothing.
+    for nik in {r.nik.strip() for r in rows}:
+        if nik[:6].isdigit() and nik.isascii():
+            districts.add(f"{nik[0:2]}.{nik[2:4]}.{nik[4:6]}")
     numbers = {
         r.employer_registration_number for r in rows if r.segment is Segment.PU and r.employer_registration_number
     }
@@ -298,7 +299,7 @@ class ChunkWriter:
         for start in range(0, len(rows), _EVENTS_PER_TURN):
             batch = [
                 audit.NewEvent(
-                    "participant.register", "Participant", pid, audit.diff({}, snapshot_of(row, data.programs))
+                    "participant.register", "Participant", pid, audit.created(snapshot_of(row, data.programs))
                 )
                 for pid, row, (data, _) in zip(
                     ids[start : start + _EVENTS_PER_TURN],
