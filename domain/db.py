@@ -231,8 +231,13 @@ async def new_ids(session: AsyncSession, model: type[Base], count: int) -> list[
     if session.get_bind().dialect.name != "postgresql" or count == 0:
         return None if count else []
     table = cast(Table, model.__table__)
+    # The sequence is looked up once (a MATERIALIZED CTE): in the select list pg_get_serial_sequence is
+    # evaluated for every id, which cost more than the nextval itself (~95 against ~10 ms for 5,000 ids).
     result = await session.execute(
-        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"),
+        text(
+            "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(:table, 'id')::regclass AS seq)"
+            " SELECT nextval(s.seq) FROM s, generate_series(1, :count)"
+        ),
         {"table": table.name, "count": count},
     )
     return list(result.scalars())

@@ -165,6 +165,17 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, A
     return changed
 
 
+def created(after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``diff({}, after)`` (the changes of a row that did not exist), without comparing each value to nothing:
+    for the set-based writes, which make one per row."""
+    changed = {}
+    for k in sorted(after):
+        now = normalise(after[k])
+        if now is not None:
+            changed[k] = {"before": None, "after": now}
+    return changed
+
+
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """One event to append with :func:`record_many` (the actor and request are the batch's)."""

@@ -364,14 +364,18 @@ def statements(d: Dialect, table: str, event: str, old: Rows | None, new: Rows |
         out.append(_lock_participants(table, [_family(rel, "") for rel, _ in changes]))
     if table == "participants":
         out.append(add(PM, *((participants(d, _family(rel, "participants")), sign) for rel, sign in changes)))
-        if event != "DELETE":  # a deleted participant's programmes: the BEFORE DELETE trigger
+        # A participant's insert: no programme or payment can name it yet (their foreign keys name a participant
+        # that exists, and its id is new), so those two families have nothing to count. Its delete: its
+        # programmes are taken off by the BEFORE DELETE trigger.
+        if event == "UPDATE":
             out.append(
                 add(
                     PRM,
                     *((programs(d, _family(rel, "programs"), "participant_programs"), sign) for rel, sign in changes),
                 )
             )
-        out.append(add(BM, *((budget(d, _family(rel, "budget"), "contributions"), sign) for rel, sign in changes)))
+        if event != "INSERT":
+            out.append(add(BM, *((budget(d, _family(rel, "budget"), "contributions"), sign) for rel, sign in changes)))
     elif table == "participant_programs":
         out.append(add(PRM, *((programs(d, "participants", _family(rel, "")), sign) for rel, sign in changes)))
     elif table == "contributions":

@@ -36,9 +36,9 @@ from domain.imports.headers import Column, HeaderMatch, match_header
 from domain.imports.reading import FileRefused, open_table
 from domain.imports.report import ErrorSink, ImportCounts, ImportResult, RowError, result_of
 from domain.nik import Sex
-from domain.participants.bulk import CHUNK
+from domain.participants.bulk import CHUNK, collector_paused
 from domain.participants.bulk_ledger import record_contributions_bulk
-from domain.participants.bulk_registration import register_participants_bulk
+from domain.participants.bulk_registration import BulkRegistered, ChunkWriter
 from domain.participants.codes import ParticipantCode
 from domain.participants.ledger import ContributionItem
 from domain.participants.models import FundingSource, Participant
@@ -204,22 +204,42 @@ def _participant_row(rows: _Rows, number: int, values: tuple[Any, ...], problems
     return Registration(**data)
 
 
-async def _write_participants(
-    session: AsyncSession,
-    caller: Caller,
-    chunk: list[tuple[int, Any]],
-    rows: _Rows,
-    sink: ErrorSink,
-    counts: ImportCounts,
-) -> None:
-    outcome = await register_participants_bulk(session, caller, [r for _, r in chunk], chunk_size=len(chunk))
-    for refusal in outcome.refusals:
-        number, registration = chunk[refusal.index]
-        value = registration.region_code if refusal.code is RegionErrorCode.OUT_OF_REGION else None
-        sink.add(RowError(number, rows.column(refusal.field), value, refusal.code, refusal.message))
-    counts.rejected += outcome.refused
-    counts.imported += outcome.created
-    counts.unchanged += outcome.unchanged
+class _Registrations:
+    """The participant import's writer: each chunk's rows go through one
+    :class:`~domain.participants.bulk_registration.ChunkWriter` for the whole file, so a chunk's checks and
+    events are made while the database writes the chunk before; :meth:`finish` writes the last one."""
+
+    def __init__(self) -> None:
+        self.writer: ChunkWriter | None = None
+
+    async def __call__(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        chunk: list[tuple[int, Any]],
+        rows: _Rows,
+        sink: ErrorSink,
+        counts: ImportCounts,
+    ) -> None:
+        if self.writer is None:
+            self.writer = ChunkWriter(session, caller)
+        outcome = BulkRegistered()
+        with collector_paused():
+            await self.writer.add([r for _, r in chunk], 0, outcome)
+        for refusal in outcome.refusals:
+            number, registration = chunk[refusal.index]
+            value = registration.region_code if refusal.code is RegionErrorCode.OUT_OF_REGION else None
+            sink.add(RowError(number, rows.column(refusal.field), value, refusal.code, refusal.message))
+        counts.rejected += outcome.refused
+        counts.imported += outcome.created
+        counts.unchanged += outcome.unchanged
+
+    async def finish(
+        self, session: AsyncSession, caller: Caller, rows: _Rows, sink: ErrorSink, counts: ImportCounts
+    ) -> None:
+        if self.writer is not None:
+            with collector_paused():
+                await self.writer.flush()
 
 
 def _contribution_row(rows: _Rows, number: int, values: tuple[Any, ...], problems: list[RowError]) -> Any:
@@ -466,9 +486,10 @@ async def import_participants(
     report: TextIO | None = None,
 ) -> ImportResult:
     """Register each row's participant (see the module docstring); the caller commits when ``written``."""
+    registrations = _Registrations()
     return await _run(
         session, caller, stream, filename, options or RowImportOptions(), PARTICIPANT_COLUMNS,
-        _participant_row, _write_participants, CHUNK, report,
+        _participant_row, registrations, CHUNK, report, registrations.finish,
     )  # fmt: skip
 
 
@@ -615,7 +636,9 @@ async def import_chunk(
                     continue
                 chunk.append((number, item))
         if chunk and kind == "participants":
-            await _write_participants(session, caller, chunk, cells_of, sink, counts)
+            registrations = _Registrations()
+            await registrations(session, caller, chunk, cells_of, sink, counts)
+            await registrations.finish(session, caller, cells_of, sink, counts)
         elif chunk:
             payments = _Payments()
             await payments(session, caller, chunk, cells_of, sink, counts)

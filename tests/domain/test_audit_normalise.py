@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from domain.audit.writes import _jsonable, normalise
+from domain.audit.writes import _jsonable, created, diff, normalise
 from domain.nik import Sex
 from domain.participants.models import FundingSource, ParticipantStatus
 from domain.participants.rules import Program, Segment
@@ -55,3 +55,12 @@ def test_what_json_cannot_hold_is_refused_as_before() -> None:
     for value in (object(), {"a": object()}, [b"bytes"], {frozenset(): 1}):
         with pytest.raises(TypeError):
             normalise(value)
+
+
+def test_created_gives_the_diff_from_nothing() -> None:
+    """``created(after)`` stands for ``diff({}, after)`` in the set-based writes: the same changes, the same types,
+    the same order (None values left out)."""
+    after = {f"field_{i:02d}": value for i, value in enumerate(VALUES)}
+    assert repr(created(after)) == repr(diff({}, after))
+    assert list(created(after)) == list(diff({}, after))
+    assert created({"b": None, "a": Segment.PU}) == {"a": {"before": None, "after": "PU"}}

@@ -213,3 +213,47 @@ async def test_rows_read_beside_a_write_are_reported_in_the_order_of_the_file_ch
         (7, "INVALID_DATE"),
     ]
     assert (refused.counts.rejected, refused.written) == (4, False)
+
+
+async def test_a_chunk_checked_beside_the_write_before_it_counts_that_chunks_niks_and_numbers_as_taken(
+    imports_db: ImportDB, monkeypatch: Any
+) -> None:
+    """Chunks of two: on PostgreSQL each chunk is checked while the chunk before is still being written, so the
+    table does not show that chunk's rows yet. A NIK of the chunk before is still counted unchanged, and a
+    membership number it took is not drawn again (the draws here repeat the chunk before's numbers first: taken
+    twice, the unique index would refuse the write)."""
+    monkeypatch.setattr("domain.participants.imports.CHUNK", 2)
+    draws = iter(["26000000001", "26000000002", "26000000001", "26000000002", *(f"2600000001{n}" for n in range(10))])
+    monkeypatch.setattr("domain.participants.bulk_registration.membership_number_candidate", lambda today: next(draws))
+    first, second = worker(), worker()
+    rows = [first, second, first, worker(), worker(), worker()]  # row 4: the NIK of row 2, one chunk later
+    result, _, _ = await run(imports_db, "participants", table(P_HEADER, rows))
+    assert result.written
+    assert not result.errors
+    assert (result.counts.imported, result.counts.unchanged) == (5, 1)
+    engine = imports_db.engine()
+    try:
+        async with engine.connect() as conn:
+            niks = [r["nik"] for r in rows]
+            stored = (
+                await conn.execute(
+                    select(Participant.id, Participant.membership_number).where(Participant.nik.in_(niks))
+                )
+            ).all()
+            events = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(AuditEvent)
+                    .where(
+                        AuditEvent.action == "participant.register",
+                        AuditEvent.entity_id.in_([str(pid) for pid, _ in stored]),
+                    )
+                )
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+    numbers = {number for _, number in stored}
+    assert len(stored) == 5
+    assert len(numbers) == 5
+    assert numbers >= {"26000000001", "26000000002"}
+    assert events == 5
