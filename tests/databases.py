@@ -2,7 +2,8 @@
 
 Two templates per backend: ``migrated`` (Alembic head, no rows) and ``tiny`` (head plus the ``tiny`` demo
 seed). A fixture's database is a clone of one of them — ``CREATE DATABASE … TEMPLATE …`` on PostgreSQL, a
-file copy on SQLite — so a run migrates from revision zero twice per backend instead of once per fixture.
+file copy on SQLite — so a run migrates from revision zero once per backend instead of once per fixture
+(``tiny`` is itself a copy of ``migrated``, then seeded).
 Only ``tests/test_migrations.py`` (and the fault test's own PostgreSQL server) migrate from zero on purpose.
 
 Names carry the pytest-xdist worker (``gw0``, ``gw1``; ``main`` without xdist), so two workers never share
@@ -118,10 +119,14 @@ class Databases:
         return self._templates[key]
 
     def _build(self, backend: str, kind: str) -> str:
+        if kind == "tiny":
+            # A copy of the migrated template is a database at head: migrating from zero again would give the
+            # same schema for a second full run of the migrations (SQLite's table rebuilds alone cost seconds).
+            url = self.empty(backend, "template_tiny", self.template(backend, "migrated"))
+            seed_tiny(url)
+            return url
         url = self.empty(backend, f"template_{kind}")
         upgrade(url)
-        if kind == "tiny":
-            seed_tiny(url)
         return url
 
     def _shared_sqlite(self, kind: str) -> str:

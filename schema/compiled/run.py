@@ -406,7 +406,7 @@ class _Run:
             return await self.reader.rows(build(), params)
         statement = build()
         try:
-            rows = await self.reader.rows(statement, params)
+            rows, ran = await self.reader.rows_and_compiled(statement, params)
         except OperationalError as error:
             if not _too_deep(error):
                 raise
@@ -414,7 +414,7 @@ class _Run:
             # (claims of a claim's participant, with global ids, …) is the resolvers', now and next time.
             statements.put(key, (plan, _TOO_DEEP))
             raise Fallback from None
-        statements.put(key, (plan, compile_text(statement, self.reader.sql_dialect, varying)))
+        statements.put(key, (plan, compile_text(statement, self.reader.sql_dialect, varying, ran)))
         return rows
 
     def nested_pages(self, plan: ObjectPlan) -> _NestedPages:

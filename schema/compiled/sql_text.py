@@ -16,12 +16,13 @@ each time: slower, never wrong.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BindParameter
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Compiled, Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
 
 log = logging.getLogger("jamsos.compiled")
 
@@ -45,10 +46,28 @@ class CompiledText:
         return tuple(result)
 
 
-def compile_text(statement: Any, dialect: Dialect, varying: Sequence[BindParameter[Any]]) -> CompiledText | None:
-    """`statement` as text for `dialect`, its `varying` parameters left to bind per request (or None)."""
+def compile_text(
+    statement: Any, dialect: Dialect, varying: Sequence[BindParameter[Any]], ran: Compiled | None = None
+) -> CompiledText | None:
+    """`statement` as text for `dialect`, its `varying` parameters left to bind per request (or None).
+
+    `ran` is the form SQLAlchemy compiled `statement` to when it ran it. Its text, with the parameters it
+    renders only when it runs (a constant ``IN`` list) rendered as :meth:`SQLCompiler.construct_expanded_state`
+    renders them, is what compiling `statement` again here would give: taken when its parameters are
+    `statement`'s own (SQLAlchemy compiled it for this statement, not for an earlier one of the same
+    shape), it saves a second compilation of a statement of a hundred-odd elements.
+    """
     if any(bind.expanding for bind in varying):
         return None
+    if isinstance(ran, SQLCompiler) and ran.dialect is dialect and not ran.literal_execute_params:
+        try:
+            state = ran.construct_expanded_state()
+        except Exception:
+            state = None  # a parameter without a value: compiled afresh below, which decides
+        if state is not None and state.positiontup is not None and ran.positional:
+            kept = _text(state.statement, state.positiontup, ran.binds, state.parameters, varying, dialect)
+            if kept is not None:
+                return kept
     try:
         compiled: Any = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     except Exception:
@@ -56,15 +75,28 @@ def compile_text(statement: Any, dialect: Dialect, varying: Sequence[BindParamet
         return None
     if not compiled.positional or compiled.positiontup is None:
         return None
-    at = {id(bind): i for i, bind in enumerate(varying)}
     try:
         constants = compiled.construct_params()
     except Exception:
         return None  # a parameter without a value: nothing to keep
+    return _text(compiled.string, compiled.positiontup, compiled.binds, constants, varying, dialect)
+
+
+def _text(
+    sql: str,
+    positions: Sequence[str],
+    binds: Mapping[str, BindParameter[Any]],
+    constants: Mapping[str, Any],
+    varying: Sequence[BindParameter[Any]],
+    dialect: Dialect,
+) -> CompiledText | None:
+    """The text `sql` with its parameters in `positions`: the `varying` ones (found among `binds`) bound per
+    request, every other one the constant it was compiled with."""
+    at = {id(bind): i for i, bind in enumerate(varying)}
     slots: list[tuple[int, Any]] = []
     found: set[int] = set()
-    for name in compiled.positiontup:
-        bind = compiled.binds.get(name)
+    for name in positions:
+        bind = binds.get(name)
         # What SQLAlchemy applies to the value on the way to the driver: the type's processor for this dialect.
         processor = None if bind is None else bind.type.dialect_impl(dialect).bind_processor(dialect)
         if bind is not None and id(bind) in at:
@@ -77,4 +109,4 @@ def compile_text(statement: Any, dialect: Dialect, varying: Sequence[BindParamet
         slots.append((-1, processor(value) if processor is not None and value is not None else value))
     if found != set(range(len(varying))):
         return None  # a varying parameter was copied or dropped on the way: do not trust the text
-    return CompiledText(compiled.string, tuple(slots))
+    return CompiledText(sql, tuple(slots))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
 from sqlalchemy import Row, Select
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Compiled, CursorResult, Dialect, Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from auth.policy import region_exists
@@ -92,6 +92,21 @@ class Reader:
             if not self._started:
                 await self._start()
             return (await self._session.execute(stmt, params)).all()
+
+    async def rows_and_compiled(
+        self, stmt: Select[*tuple[Any, ...]], params: dict[str, Any] | None = None
+    ) -> tuple[Sequence[Row[*tuple[Any, ...]]], Compiled | None]:
+        """:meth:`rows`, and the form SQLAlchemy compiled `stmt` to for running it (None when it does not say): a
+        statement run once and then kept as text (schema.compiled.sql_text) is not compiled a second time.
+
+        On the session's connection: the session's ORM result of a statement of ORM columns does not keep the
+        compiled form, a connection's result does (the rows are the same tuples).
+        """
+        async with self._lock:
+            self._check_open()
+            if not self._started:
+                await self._start()
+            return _with_compiled(await (await self._session.connection()).execute(stmt, params))
 
     async def text_rows(self, sql: str, parameters: tuple[Any, ...]) -> Sequence[Sequence[Any]]:
         """Rows of SQL text already compiled for this database (schema.compiled.sql_text), positional values.
@@ -209,6 +224,12 @@ class ConnectionReader(Reader):
         async with self._lock:
             return (await (await self._open()).execute(stmt, params)).all()
 
+    async def rows_and_compiled(
+        self, stmt: Select[*tuple[Any, ...]], params: dict[str, Any] | None = None
+    ) -> tuple[Sequence[Row[*tuple[Any, ...]]], Compiled | None]:
+        async with self._lock:
+            return _with_compiled(await (await self._open()).execute(stmt, params))
+
     async def one(self, stmt: Select[T], params: dict[str, Any] | None = None) -> T:
         async with self._lock:
             return (await (await self._open()).execute(stmt, params)).scalar_one()
@@ -234,6 +255,12 @@ class ConnectionReader(Reader):
             self._closed = True
             if self._connection is not None:
                 await self._connection.close()
+
+
+def _with_compiled(result: Result[*tuple[Any, ...]]) -> tuple[Sequence[Row[*tuple[Any, ...]]], Compiled | None]:
+    """`result`'s rows and, for a Core statement's cursor result, the compiled form it ran."""
+    compiled = result.context.compiled if isinstance(result, CursorResult) else None
+    return result.all(), compiled
 
 
 _AUTOCOMMIT_VIEWS: dict[int, AsyncEngine] = {}
