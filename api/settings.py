@@ -114,8 +114,9 @@ class Settings(BaseSettings):
     fast_reads: bool = True
     #: Transactions of personal-data access-log rows that may run at once on PostgreSQL (each a group commit
     #: of the requests waiting when it began: domain.audit.access.AccessLogWriter). 1 = a request waits for
-    #: the commit in flight before its own. Connections: these come from the same pool as the reads.
-    access_log_commits: int = Field(default=4, gt=0, le=32)
+    #: the commit in flight before its own; more shorten that wait at the price of smaller groups (more CPU
+    #: per request). Connections: these come from the same pool as the reads.
+    access_log_commits: int = Field(default=1, gt=0, le=32)
     #: Connections each web process keeps open to PostgreSQL, and how many more it may open under load.
     #: No overflow by default: SQLAlchemy closes an overflow connection as soon as it comes back to a full
     #: pool, so bursts above the pool size opened and closed connections per burst (bench/README.md "Figures

@@ -94,8 +94,10 @@ class AccessLogUnavailable(Exception):
 MAX_WAITING = 1024
 
 #: Transactions of access-log rows that may run at once on PostgreSQL (the ``JAMSOS_ACCESS_LOG_COMMITS``
-#: setting): with one, a request waits for the commit in flight before its own (bench/RESULTS.md "Access log").
-COMMITS_IN_FLIGHT = 4
+#: setting). One by default: on the 2-core bench machine four cost more CPU per request (smaller groups) than
+#: they saved in waiting (bench/README.md "Access-log commits in flight"); more pay where the disk's flush,
+#: not the CPU, is what a response waits for.
+COMMITS_IN_FLIGHT = 1
 
 
 @dataclass
