@@ -20,7 +20,7 @@ from typing import Annotated
 import strawberry
 from sqlalchemy import select
 
-from auth.policy import narrow_region_filter, region_exists, visible_jobs
+from auth.policy import narrow_region_filter, visible_jobs
 from auth.scopes import Scope
 from domain.claims.events import ClaimChanged
 from domain.codes import ErrorCode
@@ -85,7 +85,7 @@ async def _wanted(info: Info, f: ClaimChangeFilter | None) -> _Wanted:
     region, nowhere = None, False
     if f.region_code is not None:
         code = parse_region_code(f.region_code, "filter.regionCode")
-        if not await info.context.reader.one(region_exists(code.code)):
+        if not await info.context.reader.region_in_register(code.code):
             raise BadInput(f"region {code.code} does not exist in the Kemendagri list", field="filter.regionCode")
         region = narrow_region_filter(info.context.principal, code)
         nowhere = region is None  # outside the caller's region: no changes, as a list there has no rows

@@ -378,6 +378,20 @@ def region_cursor(code: str) -> str:
     return encode_cursor(REGION_SORT, False, code, code)
 
 
+async def _first_cursor(engine: AsyncEngine, sort: SortKey, model: Any, participant_id: int) -> str:
+    """The cursor of a participant's first row of `model` in `sort`'s order (a nested page's ``after``)."""
+    async with engine.connect() as conn:
+        first = (
+            await conn.execute(
+                select(sort.column, model.id)
+                .where(model.participant_id == participant_id)
+                .order_by(sort.column, model.id)
+                .limit(1)
+            )
+        ).one()
+    return encode_cursor(sort, False, first[0], first[1])
+
+
 async def _samples(engine: AsyncEngine) -> dict[str, Any]:
     """A participant with claims in 52.03 and one in 52.71 (the two regions the callers are bound to)."""
     async with engine.connect() as conn:
@@ -396,26 +410,8 @@ async def _samples(engine: AsyncEngine) -> dict[str, Any]:
         if prefix in ("52.03", "52.71") and prefix not in found:
             found[prefix] = row
     assert set(found) == {"52.03", "52.71"}, "the tiny dataset should have claimants in both regions"
-    async with engine.connect() as conn:
-        first = (
-            await conn.execute(
-                select(Claim.submitted_at, Claim.id)
-                .where(Claim.participant_id == found["52.03"].id)
-                .order_by(Claim.submitted_at, Claim.id)
-                .limit(1)
-            )
-        ).one()
-    found["first_claim_cursor"] = encode_cursor(SUBMITTED_SORT, False, first.submitted_at, first.id)
-    async with engine.connect() as conn:
-        paid = (
-            await conn.execute(
-                select(Contribution.first_month, Contribution.id)
-                .where(Contribution.participant_id == found["52.03"].id)
-                .order_by(Contribution.first_month, Contribution.id)
-                .limit(1)
-            )
-        ).one()
-    found["first_paid_cursor"] = encode_cursor(PERIOD_SORT, False, paid.first_month, paid.id)
+    found["first_claim_cursor"] = await _first_cursor(engine, SUBMITTED_SORT, Claim, found["52.03"].id)
+    found["first_paid_cursor"] = await _first_cursor(engine, PERIOD_SORT, Contribution, found["52.03"].id)
     async with engine.connect() as conn:
         for prefix in ("52.03", "52.71"):
             # Registry rows of several snapshots first, so the latest-snapshot rule has something to decide.
